@@ -1,0 +1,49 @@
+/**
+ * Stable error codes. Tests assert them and the README lists them; a code never changes meaning.
+ *
+ * - Construction: `MISSING_STORE`, `MISSING_SECRET`, `WEAK_SECRET`, `INVALID_COOKIE_NAME`,
+ *   `INVALID_COOKIE_OPTION`, `INVALID_DURATION`, `INVALID_OPTION`.
+ * - Data: `UNSERIALIZABLE`, `IMMUTABLE`, `TYPE_MISMATCH`, `DESTROYED`.
+ * - Requests: `NOT_FOUND`, `INVALID_ID`, `COOKIE_TOO_LARGE`.
+ * - Stores: `STORE_READ`, `STORE_WRITE`, `STORE_DELETE`, `STORE_UNSUPPORTED`, `STORE_LIMIT`.
+ */
+export type SessionErrorCode =
+  | 'MISSING_STORE'
+  | 'MISSING_SECRET'
+  | 'WEAK_SECRET'
+  | 'INVALID_COOKIE_NAME'
+  | 'INVALID_COOKIE_OPTION'
+  | 'INVALID_DURATION'
+  | 'INVALID_OPTION'
+  | 'UNSERIALIZABLE'
+  | 'IMMUTABLE'
+  | 'TYPE_MISMATCH'
+  | 'DESTROYED'
+  | 'NOT_FOUND'
+  | 'INVALID_ID'
+  | 'COOKIE_TOO_LARGE'
+  | 'STORE_READ'
+  | 'STORE_WRITE'
+  | 'STORE_DELETE'
+  | 'STORE_UNSUPPORTED'
+  | 'STORE_LIMIT';
+
+/**
+ * The one error type edge-sessions throws. `code` is stable; `message` names the option or operation;
+ * `cause` holds the underlying error of a failing store.
+ *
+ * @example
+ * try { await sessions.start(request) } catch (e) {
+ *   if (e instanceof SessionError && e.code === 'STORE_READ') return new Response('try again', { status: 503 })
+ *   throw e
+ * }
+ */
+export class SessionError extends Error {
+  override readonly name = 'SessionError';
+  readonly code: SessionErrorCode;
+
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`edge-sessions: ${message}`, options);
+    this.code = code;
+  }
+}

@@ -1,0 +1,15 @@
+export { createSessions } from './manager.js';
+export type { CreateOptions, SessionHandler, Sessions } from './manager.js';
+export { Session } from './session.js';
+export { SessionError } from './errors.js';
+export type { SessionErrorCode } from './errors.js';
+export type {
+  CookieOptions,
+  SameSiteOption,
+  Serializer,
+  SessionChanges,
+  SessionEvent,
+  SessionRecord,
+  SessionsOptions,
+  SessionStore,
+} from './lib/types.js';

@@ -1,0 +1,89 @@
+// Cookie header parsing and Set-Cookie serialization: RFC 6265bis (draft-ietf-httpbis-rfc6265bis).
+// Pure string functions; nothing here throws on any input.
+
+/** A cookie name must be an RFC 9110 token (RFC 6265bis §4.1.1). */
+export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The value of the first cookie called `name` in a Cookie header, or undefined.
+ *
+ * Duplicate names: the first occurrence wins. Browsers list cookies with longer Paths first and, for equal
+ * Paths, older cookies first (RFC 6265bis §5.8.3 step 2), so the first is the most specific one. Only that one
+ * is considered: trying every copy would let a header with 1,000 copies cost 1,000 signature checks.
+ *
+ * Names compare case-sensitively (`__HOST-sid` is not `__Host-sid`). Pairs are split on `;` only, so
+ * `sid=A, sid=B` is the single value `A, sid=B` (which then fails validation). Surrounding spaces and tabs are
+ * trimmed, one pair of double quotes around the value is removed (RFC 6265bis §4.1.1 allows a quoted
+ * cookie-value), and nothing is percent-decoded: the caller validates the raw value. One linear pass; no
+ * allocation for pairs that do not match.
+ */
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  const n = header.length;
+  let start = 0;
+  while (start < n) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = n;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end) {
+      let a = start;
+      while (a < eq && isOws(header.charCodeAt(a))) a++;
+      let b = eq;
+      while (b > a && isOws(header.charCodeAt(b - 1))) b--;
+      if (b - a === name.length && header.startsWith(name, a)) {
+        let c = eq + 1;
+        let d = end;
+        while (c < d && isOws(header.charCodeAt(c))) c++;
+        while (d > c && isOws(header.charCodeAt(d - 1))) d--;
+        if (d - c >= 2 && header.charCodeAt(c) === 34 && header.charCodeAt(d - 1) === 34) {
+          c++;
+          d--;
+        }
+        return header.slice(c, d);
+      }
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
+
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
+}
+
+export type SameSite = 'Strict' | 'Lax' | 'None';
+
+export interface CookieAttributes {
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly secure: boolean;
+  readonly httpOnly: boolean;
+  readonly sameSite: SameSite;
+  readonly partitioned: boolean;
+}
+
+/**
+ * A Set-Cookie value. `maxAgeSec` undefined makes a browser-session cookie; a number sets Max-Age and the
+ * matching Expires (RFC 6265bis §4.1.2.1: Max-Age wins where understood, Expires serves older agents);
+ * 0 deletes the cookie.
+ */
+export function serializeCookie(
+  name: string,
+  value: string,
+  attributes: CookieAttributes,
+  maxAgeSec: number | undefined,
+  nowMs: number,
+): string {
+  let out = `${name}=${value}; Path=${attributes.path}`;
+  if (attributes.domain !== undefined) out += `; Domain=${attributes.domain}`;
+  if (maxAgeSec !== undefined) {
+    out += `; Max-Age=${maxAgeSec}; Expires=${
+      maxAgeSec === 0 ? 'Thu, 01 Jan 1970 00:00:00 GMT' : new Date(nowMs + maxAgeSec * 1000).toUTCString()
+    }`;
+  }
+  if (attributes.httpOnly) out += '; HttpOnly';
+  if (attributes.secure) out += '; Secure';
+  out += `; SameSite=${attributes.sameSite}`;
+  if (attributes.partitioned) out += '; Partitioned';
+  return out;
+}

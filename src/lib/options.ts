@@ -1,0 +1,155 @@
+import { SessionError } from '../errors.js';
+import { COOKIE_NAME, type CookieAttributes, type SameSite } from './cookie.js';
+import { randomId } from './crypto.js';
+import { byteLength } from './encoding.js';
+import type { SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
+
+const DAY_SEC = 86_400;
+/** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
+export const MAX_COOKIE_AGE_SEC = 400 * DAY_SEC;
+export const DEFAULT_EXPIRES_SEC = 14 * DAY_SEC;
+const DEFAULT_TOUCH_AFTER_SEC = 60;
+/** RFC 6265bis §5.6: attribute values over 1024 bytes are ignored by user agents. */
+const MAX_ATTRIBUTE_BYTES = 1024;
+// A Path or Domain must not be able to end the attribute or the header line: no CTLs, no ';'.
+const UNSAFE_ATTRIBUTE = /[\u0000-\u001f\u007f;]/;
+const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+export interface Config {
+  readonly store: SessionStore;
+  readonly storeName: string;
+  readonly secrets: readonly string[];
+  readonly cookieName: string;
+  readonly attributes: CookieAttributes;
+  readonly expiresMs: number;
+  readonly idleMs: number | undefined;
+  readonly absoluteMs: number | undefined;
+  readonly touchAfterMs: number;
+  readonly generateId: () => string;
+  readonly now: () => number;
+  readonly serializer: Serializer;
+  /** True when values are JSON, so stores may add to numbers themselves. */
+  readonly json: boolean;
+  readonly onEvent: ((event: SessionEvent) => void) | undefined;
+}
+
+const JSON_SERIALIZER: Serializer = Object.freeze({ stringify: JSON.stringify, parse: JSON.parse });
+
+function fail(code: ConstructorParameters<typeof SessionError>[0], message: string): never {
+  throw new SessionError(code, message);
+}
+
+/** Seconds → milliseconds after checking the value; `undefined` stays undefined. */
+function duration(name: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    fail('INVALID_DURATION', `${name} must be a finite number of seconds ${min === 0 ? '>= 0' : '> 0'}, got ${String(value)}`);
+  }
+  if (min > 0 && value === 0) fail('INVALID_DURATION', `${name} must be > 0 seconds, got 0`);
+  return value * 1000;
+}
+
+function fn<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') fail('INVALID_OPTION', `${name} must be a function`);
+  return value;
+}
+
+/** Validates every option up front: misconfiguration is an error at construction, never on a request. */
+export function resolveOptions(options: SessionsOptions): Config {
+  if (options === null || typeof options !== 'object') fail('INVALID_OPTION', 'createSessions() needs an options object');
+  const { store } = options;
+  if (
+    store === null ||
+    typeof store !== 'object' ||
+    typeof store.get !== 'function' ||
+    typeof store.set !== 'function' ||
+    typeof store.delete !== 'function'
+  ) {
+    fail('MISSING_STORE', 'store is required: an object with get, set and delete (e.g. createMemoryStore())');
+  }
+
+  const secrets = options.secrets;
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    fail('MISSING_SECRET', 'secrets is required: a non-empty array of strings, each at least 32 bytes');
+  }
+  secrets.forEach((secret: unknown, i) => {
+    if (typeof secret !== 'string') fail('MISSING_SECRET', `secrets[${i}] must be a string`);
+    if (byteLength(secret) < 32) fail('WEAK_SECRET', `secrets[${i}] must be at least 32 bytes, got ${byteLength(secret)}`);
+  });
+
+  const cookie = options.cookie ?? {};
+  const secure = cookie.secure ?? true;
+  const httpOnly = cookie.httpOnly ?? true;
+  const partitioned = cookie.partitioned ?? false;
+  const path = cookie.path ?? '/';
+  const domain = cookie.domain;
+  const sameSiteInput = cookie.sameSite ?? 'lax';
+  const sameSite = ({ strict: 'Strict', lax: 'Lax', none: 'None' } as const)[
+    String(sameSiteInput).toLowerCase() as 'strict' | 'lax' | 'none'
+  ] as SameSite | undefined;
+  if (sameSite === undefined) fail('INVALID_COOKIE_OPTION', `cookie.sameSite must be 'strict', 'lax' or 'none', got ${String(sameSiteInput)}`);
+
+  if (typeof path !== 'string' || !path.startsWith('/') || UNSAFE_ATTRIBUTE.test(path) || byteLength(path) > MAX_ATTRIBUTE_BYTES) {
+    fail('INVALID_COOKIE_OPTION', 'cookie.path must start with "/", have no control characters or ";", and fit 1024 bytes');
+  }
+  if (
+    domain !== undefined &&
+    (typeof domain !== 'string' || UNSAFE_ATTRIBUTE.test(domain) || !DOMAIN.test(domain) || domain.length > MAX_ATTRIBUTE_BYTES)
+  ) {
+    fail('INVALID_COOKIE_OPTION', 'cookie.domain must be a host name (letters, digits, "-", "."), with no control characters or ";"');
+  }
+
+  const hostCompatible = secure && path === '/' && domain === undefined;
+  const cookieName = cookie.name ?? (hostCompatible ? '__Host-sid' : 'sid');
+  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
+    fail('INVALID_COOKIE_NAME', `cookie.name must be an RFC 9110 token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`);
+  }
+  // Cookie prefixes, RFC 6265bis §4.1.3. Browsers match them case-insensitively, so `__HOST-` gets the rules too.
+  const lower = cookieName.toLowerCase();
+  if (lower.startsWith('__host-')) {
+    if (!secure) fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix requires secure: true`);
+    if (domain !== undefined) fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix forbids cookie.domain`);
+    if (path !== '/') fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix requires cookie.path "/"`);
+  } else if (lower.startsWith('__secure-') && !secure) {
+    fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Secure- prefix requires secure: true`);
+  }
+  // RFC 6265bis §5.6.7: browsers reject SameSite=None without Secure; CHIPS requires Secure as well.
+  if (sameSite === 'None' && !secure) fail('INVALID_COOKIE_OPTION', "cookie.sameSite 'none' requires secure: true");
+  if (partitioned && !secure) fail('INVALID_COOKIE_OPTION', 'cookie.partitioned requires secure: true');
+
+  const expiresMs = duration('expires', options.expires, 1) ?? DEFAULT_EXPIRES_SEC * 1000;
+  if (expiresMs > MAX_COOKIE_AGE_SEC * 1000) {
+    fail('INVALID_DURATION', `expires must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1)`);
+  }
+  const idleMs = duration('idleTimeout', options.idleTimeout, 1);
+  const absoluteMs = duration('absoluteTimeout', options.absoluteTimeout, 1);
+  let touchAfterMs = duration('touchAfter', options.touchAfter, 0);
+  if (touchAfterMs === undefined) {
+    touchAfterMs = DEFAULT_TOUCH_AFTER_SEC * 1000;
+    if (idleMs !== undefined) touchAfterMs = Math.min(touchAfterMs, Math.floor(idleMs / 10));
+  } else if (idleMs !== undefined && touchAfterMs >= idleMs) {
+    fail('INVALID_DURATION', 'touchAfter must be below idleTimeout, or sessions would idle out between writes');
+  }
+
+  const serializer = options.serializer ?? JSON_SERIALIZER;
+  if (typeof serializer !== 'object' || typeof serializer.stringify !== 'function' || typeof serializer.parse !== 'function') {
+    fail('INVALID_OPTION', 'serializer must have stringify(value) and parse(text) functions');
+  }
+
+  return Object.freeze({
+    store,
+    storeName: typeof store.name === 'string' ? store.name : 'custom',
+    secrets: Object.freeze([...secrets]),
+    cookieName,
+    attributes: Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned }),
+    expiresMs,
+    idleMs,
+    absoluteMs,
+    touchAfterMs,
+    generateId: fn('generateId', options.generateId) ?? randomId,
+    now: fn('now', options.now) ?? Date.now,
+    serializer,
+    json: serializer === JSON_SERIALIZER,
+    onEvent: fn('onEvent', options.onEvent),
+  });
+}

@@ -1,0 +1,205 @@
+import { SessionError } from './errors.js';
+import { readCookie } from './lib/cookie.js';
+import { verifyTag } from './lib/crypto.js';
+import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
+import type { SessionsOptions } from './lib/types.js';
+import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall } from './session.js';
+
+/** What `create()` starts a session with. */
+export interface CreateOptions<Data extends Record<string, unknown>> {
+  /** Initial values (the same as calling `set` for each). */
+  data?: Partial<Data> | undefined;
+  /** Constant attributes, read with `session.constant(key)`, never changed. */
+  constants?: Readonly<Record<string, unknown>> | undefined;
+  /** Remember-me: `false` gives a browser-session cookie. Default `true`. */
+  persistent?: boolean | undefined;
+}
+
+/** A fetch handler wrapped by `sessions.handle()`: the session comes second; `env`, `ctx`… follow. */
+export type SessionHandler<Data extends Record<string, unknown>, Rest extends unknown[]> = (
+  request: Request,
+  session: Session<Data>,
+  ...rest: Rest
+) => Response | Promise<Response>;
+
+/** The manager returned by `createSessions`. */
+export interface Sessions<Data extends Record<string, unknown> = Record<string, unknown>> {
+  /** The cookie name in use (after defaults). */
+  readonly cookieName: string;
+  /** The request's valid session, or a new unsaved one. Called twice for one request, it returns the same session. */
+  start(request: Request): Promise<Session<Data>>;
+  /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */
+  create(request: Request, options?: CreateOptions<Data>): Promise<Session<Data>>;
+  /** Extend the lifetime by `expires` from now (never past `absoluteTimeout`) and re-send the cookie. `NOT_FOUND` without a session. */
+  shiftExpiration(request: Request): Promise<Headers>;
+  /** A new lifetime of `seconds` from now; `-1` keeps the lifetime and makes the cookie a browser-session cookie. `NOT_FOUND` without a session. */
+  updateExpiration(request: Request, seconds: number): Promise<Headers>;
+  /** Delete the request's session and expire its cookie. No cookie: empty headers, no error. */
+  destroy(request: Request): Promise<Headers>;
+  /** Delete one session by ID (admin, "log out everywhere"); its cookie stops working at once. */
+  destroyById(id: string): Promise<void>;
+  /** Delete every session; `STORE_UNSUPPORTED` if the store has no `clear()`. */
+  destroyAll(): Promise<void>;
+  /** Live sessions in the store; `STORE_UNSUPPORTED` if the store has no `count()`. */
+  count(): Promise<number>;
+  /** Wrap a fetch handler: start, run, commit, and append the session's headers to the Response. */
+  handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>): (request: Request, ...rest: Rest) => Promise<Response>;
+}
+
+/**
+ * Creates a session manager. Every option is checked here; a mistake is a `SessionError` now, not on a request.
+ * Construction does no crypto and no I/O, so building a manager per request (as Workers handlers often do) is free.
+ *
+ * @example
+ * import { createSessions } from 'edge-sessions'
+ * import { createMemoryStore } from 'edge-sessions/memory'
+ *
+ * const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET] })
+ * export default {
+ *   fetch: sessions.handle(async (request, session) => {
+ *     const visits = session.increment('visits')
+ *     return new Response(`visit ${visits}`)
+ *   }),
+ * }
+ */
+export function createSessions<Data extends Record<string, unknown> = Record<string, unknown>>(
+  options: SessionsOptions,
+): Sessions<Data> {
+  const c = resolveOptions(options);
+  // One session per request and manager (gorilla's registry): `start` twice decodes once.
+  const sessionsByRequest = new WeakMap<Request, Promise<Session<Data>>>();
+
+  function start(request: Request): Promise<Session<Data>> {
+    const cached = sessionsByRequest.get(request);
+    if (cached !== undefined) {
+      return cached.then((session) => (session.destroyed ? remember(request, Promise.resolve(new Session<Data>(c, {}))) : session));
+    }
+    return remember(request, load<Data>(c, request));
+  }
+
+  function remember(request: Request, session: Promise<Session<Data>>): Promise<Session<Data>> {
+    sessionsByRequest.set(request, session);
+    // A failed load is not remembered: the caller may retry.
+    session.catch(() => {
+      if (sessionsByRequest.get(request) === session) sessionsByRequest.delete(request);
+    });
+    return session;
+  }
+
+  async function existing(request: Request, what: string): Promise<Session<Data>> {
+    const session = await start(request);
+    if (session.isNew) throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
+    return session;
+  }
+
+  return {
+    cookieName: c.cookieName,
+    start,
+
+    async create(request, init = {}) {
+      const current = await start(request);
+      if (!current.isNew) {
+        current.destroy();
+        await current.commit();
+      }
+      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent });
+      return remember(request, Promise.resolve(session));
+    },
+
+    async shiftExpiration(request) {
+      const session = await existing(request, 'shiftExpiration');
+      session._setLifetime(undefined);
+      return session.commit();
+    },
+
+    async updateExpiration(request, seconds) {
+      if (seconds !== -1 && (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_COOKIE_AGE_SEC)) {
+        throw new SessionError('INVALID_DURATION', `updateExpiration: seconds must be -1 or in (0, ${MAX_COOKIE_AGE_SEC}], got ${String(seconds)}`);
+      }
+      const session = await existing(request, 'updateExpiration');
+      session._setLifetime(seconds);
+      return session.commit();
+    },
+
+    async destroy(request) {
+      const session = await start(request);
+      session.destroy();
+      return session.commit();
+    },
+
+    async destroyById(id) {
+      if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
+      await storeCall(c, 'STORE_DELETE', 'delete', () => c.store.delete(id));
+      emit(c, { type: 'destroyed', maskedId: maskId(id), at: c.now() });
+    },
+
+    async destroyAll() {
+      const clear = c.store.clear;
+      if (clear === undefined) throw new SessionError('STORE_UNSUPPORTED', `destroyAll: the ${c.storeName} store has no clear()`);
+      await storeCall(c, 'STORE_DELETE', 'clear', () => clear.call(c.store));
+    },
+
+    async count() {
+      const count = c.store.count;
+      if (count === undefined) throw new SessionError('STORE_UNSUPPORTED', `count: the ${c.storeName} store has no count()`);
+      return storeCall(c, 'STORE_READ', 'count', () => count.call(c.store));
+    },
+
+    handle(handler) {
+      return async (request, ...rest) => {
+        const session = await start(request);
+        const response = await handler(request, session, ...rest);
+        return appendHeaders(response, await session.commit());
+      };
+    },
+  };
+}
+
+/**
+ * Reads the request's cookie. Every check that needs no I/O (shape, ID format, signature) runs before the
+ * store is asked, so forged or malformed cookies never cost a store read. A cookie that fails any check is
+ * "no session" (and a `rejected` event), never an exception.
+ */
+async function load<Data extends Record<string, unknown>>(c: Config, request: Request): Promise<Session<Data>> {
+  const value = readCookie(request.headers.get('cookie'), c.cookieName);
+  if (value === undefined) return new Session<Data>(c, {});
+  const dot = value.indexOf('.');
+  const id = value.slice(0, dot);
+  if (dot <= 0 || !ID_PATTERN.test(id)) return rejected<Data>(c, 'malformed');
+  const key = await verifyTag(c.secrets, `${c.cookieName}=${id}`, value.slice(dot + 1));
+  if (key < 0) return rejected<Data>(c, 'signature');
+
+  const record = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(id));
+  if (record === null || record === undefined) return rejected<Data>(c, 'unknown');
+  if (!isRecord(record)) return rejected<Data>(c, 'corrupt');
+  const now = c.now();
+  const reason = expiryReason(c, record, now);
+  if (reason !== undefined) {
+    emit(c, { type: 'expired', maskedId: maskId(id), reason, at: now });
+    return new Session<Data>(c, { staleCookie: true });
+  }
+  return new Session<Data>(c, { id, record, cookieValue: key === 0 ? value : undefined, resign: key > 0 });
+}
+
+function rejected<Data extends Record<string, unknown>>(c: Config, reason: 'malformed' | 'signature' | 'unknown' | 'corrupt'): Session<Data> {
+  emit(c, { type: 'rejected', reason, at: c.now() });
+  return new Session<Data>(c, { staleCookie: true });
+}
+
+/**
+ * Appends (never sets: other cookies must survive) the session's headers. Responses with immutable headers,
+ * such as `Response.redirect()` or a `fetch()` result, are copied first.
+ */
+function appendHeaders(response: Response, headers: Headers): Response {
+  const cookies = headers.getSetCookie();
+  if (cookies.length === 0) return response;
+  try {
+    for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);
+  } catch {
+    response = new Response(response.body, response);
+    for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);
+  }
+  const cacheControl = response.headers.get('Cache-Control');
+  if (cacheControl === null || !/\b(private|no-store)\b/i.test(cacheControl)) response.headers.append('Cache-Control', 'private');
+  return response;
+}

@@ -1,0 +1,78 @@
+import type { SessionRecord, SessionStore } from './lib/types.js';
+
+export interface MemoryStoreOptions {
+  /** Clock in epoch milliseconds, shared with the manager in tests. Default `Date.now`. */
+  now?: (() => number) | undefined;
+}
+
+export interface MemoryStore extends SessionStore {
+  count(): Promise<number>;
+  clear(): Promise<void>;
+}
+
+interface Entry {
+  readonly text: string;
+  expiresAt: number;
+}
+
+/**
+ * Sessions in a `Map`, for tests and single-process servers (Deno, Bun, Node). Records are kept as JSON text,
+ * exactly as a remote store would keep them, so a value that would not survive KV does not survive here
+ * either. Expired entries are never returned and are swept as the map grows. Not shared between processes or
+ * Workers isolates: on Workers use `edge-sessions/kv` or `edge-sessions/durable-object`.
+ *
+ * @example
+ * import { createMemoryStore } from 'edge-sessions/memory'
+ * const sessions = createSessions({ store: createMemoryStore(), secrets: [Deno.env.get('SESSION_SECRET')!] })
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  let sweptAtSize = 0;
+
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (now() >= entry.expiresAt) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function sweep(): void {
+    const t = now();
+    for (const [key, entry] of entries) if (t >= entry.expiresAt) entries.delete(key);
+    sweptAtSize = entries.size;
+  }
+
+  return {
+    name: 'memory',
+    async get(key) {
+      const entry = live(key);
+      if (entry === undefined) return null;
+      const record = JSON.parse(entry.text) as SessionRecord;
+      return entry.expiresAt === record.expiresAt ? record : { ...record, expiresAt: entry.expiresAt };
+    },
+    async set(key, record, expiresAt) {
+      entries.set(key, { text: JSON.stringify(record), expiresAt });
+      // Amortised O(1): a full sweep each time the map has doubled since the last one.
+      if (entries.size > 2 * sweptAtSize + 64) sweep();
+    },
+    async delete(key) {
+      entries.delete(key);
+    },
+    async touch(key, expiresAt) {
+      const entry = live(key);
+      if (entry !== undefined) entry.expiresAt = expiresAt;
+    },
+    async clear() {
+      entries.clear();
+      sweptAtSize = 0;
+    },
+    async count() {
+      sweep();
+      return entries.size;
+    },
+  };
+}

@@ -1,0 +1,676 @@
+import { SessionError, type SessionErrorCode } from './errors.js';
+import { serializeCookie } from './lib/cookie.js';
+import { signTag } from './lib/crypto.js';
+import { byteLength } from './lib/encoding.js';
+import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
+import type { SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
+import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
+
+/** IDs are base64url, 22 (132 bits) to 128 characters. Checked before any store I/O. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
+/** RFC 6265bis §5.6: user agents ignore a cookie whose Set-Cookie line is over 4096 bytes. */
+const MAX_SET_COOKIE_BYTES = 4096;
+
+/** @internal How the manager hands a session over. */
+export interface SessionInit {
+  readonly id?: string | undefined;
+  readonly record?: SessionRecord | undefined;
+  /** The cookie value that arrived, when it was signed with `secrets[0]` (re-sent as is, without signing). */
+  readonly cookieValue?: string | undefined;
+  /** The arriving cookie was signed with an older secret: send a freshly signed one on the next commit. */
+  readonly resign?: boolean | undefined;
+  /** The request carried a cookie that was not accepted: clear it unless a new session replaces it. */
+  readonly staleCookie?: boolean | undefined;
+  /** `create()`: write even if empty. */
+  readonly forced?: boolean | undefined;
+  readonly data?: Readonly<Record<string, unknown>> | undefined;
+  readonly constants?: Readonly<Record<string, unknown>> | undefined;
+  readonly persistent?: boolean | undefined;
+}
+
+/** @internal Safe event delivery: a hook that throws never breaks a request. */
+export function emit(config: Config, event: SessionEvent): void {
+  if (config.onEvent === undefined) return;
+  try {
+    config.onEvent(event);
+  } catch {
+    // The hook is for logging and metrics; its failure is not the request's failure.
+  }
+}
+
+/** @internal Runs a store call, turning any failure into a SessionError that names the store and keeps the cause. */
+export async function storeCall<T>(config: Config, code: SessionErrorCode, op: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    throw new SessionError(code, `${config.storeName} store: ${op} failed`, { cause });
+  }
+}
+
+/** First and last three characters: enough to correlate log lines, useless as a credential. */
+export function maskId(id: string): string {
+  return id.length <= 8 ? '***' : `${id.slice(0, 3)}...${id.slice(-3)}`;
+}
+
+/**
+ * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
+ * `expiresAt` equals `now` is expired.
+ */
+export function expiryReason(config: Config, record: SessionRecord, now: number): 'lifetime' | 'idle' | 'absolute' | undefined {
+  if (config.absoluteMs !== undefined && now >= record.createdAt + config.absoluteMs) return 'absolute';
+  if (now >= record.endsAt) return 'lifetime';
+  if (now >= record.expiresAt) return 'idle';
+  return undefined;
+}
+
+/** A record from a store is untrusted input: check its shape before using it. */
+export function isRecord(value: unknown): value is SessionRecord {
+  if (value === null || typeof value !== 'object') return false;
+  const r = value as Record<string, unknown>;
+  return (
+    typeof r.data === 'object' &&
+    r.data !== null &&
+    Number.isFinite(r.createdAt) &&
+    Number.isFinite(r.endsAt) &&
+    Number.isFinite(r.expiresAt) &&
+    (r.immutable === undefined || (Array.isArray(r.immutable) && r.immutable.every((k) => typeof k === 'string'))) &&
+    (r.persistent === undefined || typeof r.persistent === 'boolean')
+  );
+}
+
+/**
+ * One user's session. Obtain it from `sessions.start(request)`, `sessions.create(request)` or the handler of
+ * `sessions.handle()`; changes are kept in memory and written by `commit()` (which `handle()` calls for you).
+ *
+ * @example
+ * const session = await sessions.start(request)
+ * session.increment('visits')
+ * const headers = await session.commit()   // Set-Cookie entries to append to your Response
+ */
+export class Session<Data extends Record<string, unknown> = Record<string, unknown>> {
+  readonly #c: Config;
+  #id: string | undefined;
+  #isNew: boolean;
+  #createdAt: number;
+  #endsAt: number;
+  #expiresAt: number;
+  #persistent: boolean;
+  readonly #accessedAt: number;
+
+  #data: Map<string, string>;
+  #immutable: Set<string>;
+  readonly #constants: Map<string, string>;
+  #flash: Map<string, string>;
+  readonly #consumed = new Set<string>();
+
+  // What this request changed, for commit() and for stores that apply changes atomically.
+  #cleared = false;
+  readonly #deleted = new Set<string>();
+  readonly #setKeys = new Set<string>();
+  readonly #increments = new Map<string, number>();
+  #flashChanged = false;
+  #immutableChanged = false;
+  #timesChanged = false;
+  #forced: boolean;
+  #previousId: string | undefined;
+  #destroyed = false;
+  #cookieValue: string | undefined;
+  #resign: boolean;
+  #staleCookie: boolean;
+
+  /** @internal Use `sessions.start()` or `sessions.create()`. */
+  constructor(config: Config, init: SessionInit) {
+    this.#c = config;
+    const now = config.now();
+    this.#accessedAt = now;
+    this.#cookieValue = init.cookieValue;
+    this.#resign = init.resign ?? false;
+    this.#staleCookie = init.staleCookie ?? false;
+    this.#forced = init.forced ?? false;
+    const record = init.record;
+    if (record !== undefined && init.id !== undefined) {
+      this.#id = init.id;
+      this.#isNew = false;
+      this.#createdAt = record.createdAt;
+      this.#endsAt = record.endsAt;
+      this.#expiresAt = record.expiresAt;
+      this.#persistent = record.persistent !== false;
+      this.#data = stringMap(record.data) ?? new Map();
+      this.#flash = stringMap(record.flash) ?? new Map();
+      this.#constants = stringMap(record.constants) ?? new Map();
+      this.#immutable = new Set(record.immutable ?? []);
+    } else {
+      this.#id = undefined;
+      this.#isNew = true;
+      this.#createdAt = now;
+      this.#endsAt = this.#capEnd(now + config.expiresMs);
+      this.#expiresAt = this.#endsAt;
+      this.#persistent = init.persistent ?? true;
+      this.#data = new Map();
+      this.#flash = new Map();
+      this.#constants = new Map();
+      this.#immutable = new Set();
+      if (init.data !== undefined) for (const [k, v] of Object.entries(init.data)) this.#put(k, v);
+      if (init.constants !== undefined) {
+        for (const [k, v] of Object.entries(init.constants)) {
+          if (v !== undefined && v !== null) this.#constants.set(k, encodeValue(config.serializer, config.json, k, v));
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- identity and times
+
+  /** The session ID (a new session gets one when first asked or committed). Never log it: use `maskedId`. */
+  get id(): string {
+    if (this.#id === undefined) {
+      const id = this.#c.generateId();
+      if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+        throw new SessionError('INVALID_ID', 'generateId must return 22 to 128 base64url characters (>= 128 random bits)');
+      }
+      this.#id = id;
+    }
+    return this.#id;
+  }
+
+  /** `id` with all but the first and last three characters hidden, for logs. */
+  get maskedId(): string {
+    return maskId(this.id);
+  }
+
+  /** True until the session has been stored. */
+  get isNew(): boolean {
+    return this.#isNew;
+  }
+
+  /** Creation time, epoch ms. */
+  get createdAt(): number {
+    return this.#createdAt;
+  }
+
+  /** Time of this access (this request), epoch ms. */
+  get accessedAt(): number {
+    return this.#accessedAt;
+  }
+
+  /** When the session expires as stored (or as it will be stored by the next commit), epoch ms. */
+  get expiresAt(): number {
+    return this.#idleExpiry(this.#c.now());
+  }
+
+  /** Remember-me: `true` (default) sends a cookie with Max-Age; `false` a browser-session cookie. */
+  get persistent(): boolean {
+    return this.#persistent;
+  }
+
+  set persistent(value: boolean) {
+    this.#writable();
+    if (value !== this.#persistent) {
+      this.#persistent = value;
+      this.#timesChanged = true;
+    }
+  }
+
+  /** True after `destroy()`. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  // ---------------------------------------------------------------- data
+
+  /** The value of `key`, or undefined. Objects come back as fresh copies: to change one, `set` it again. */
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    const text = this.#data.get(key);
+    return text === undefined ? undefined : (decodeValue(this.#c.serializer, key, text) as Data[K]);
+  }
+
+  /** Set a value; `null` or `undefined` deletes. Throws `UNSERIALIZABLE` for values the serializer cannot keep, `IMMUTABLE` for a key set with `setImmutable`. */
+  set<K extends keyof Data & string>(key: K, value: Data[K] | null | undefined): void {
+    this.#writable();
+    if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable; delete it first or use setImmutable`);
+    this.#put(key, value);
+  }
+
+  /** Set a value that a later `set` cannot overwrite; `get` returns a copy of it. */
+  setImmutable<K extends keyof Data & string>(key: K, value: Data[K]): void {
+    this.#writable();
+    this.#put(key, value);
+    if (value !== null && value !== undefined && !this.#immutable.has(key)) {
+      this.#immutable.add(key);
+      this.#immutableChanged = true;
+    }
+  }
+
+  /** True if `key` was set with `setImmutable`. */
+  isImmutable(key: string): boolean {
+    return this.#immutable.has(key);
+  }
+
+  has(key: string): boolean {
+    return this.#data.has(key);
+  }
+
+  delete(key: string): void {
+    this.#writable();
+    if (!this.#data.has(key)) return;
+    this.#data.delete(key);
+    this.#setKeys.delete(key);
+    this.#increments.delete(key);
+    this.#deleted.add(key);
+    if (this.#immutable.delete(key)) this.#immutableChanged = true;
+  }
+
+  /** Remove every value (constants and flashes stay). */
+  clear(): void {
+    this.#writable();
+    if (this.#data.size === 0 && !this.#cleared) return;
+    this.#data.clear();
+    this.#setKeys.clear();
+    this.#increments.clear();
+    this.#deleted.clear();
+    this.#cleared = true;
+    if (this.#immutable.size > 0) {
+      this.#immutable.clear();
+      this.#immutableChanged = true;
+    }
+  }
+
+  keys(): string[] {
+    return [...this.#data.keys()];
+  }
+
+  /** A copy of all values. */
+  getAll(): Partial<Data> {
+    return toObject([...this.#data].map(([k, text]) => [k, decodeValue(this.#c.serializer, k, text)])) as Partial<Data>;
+  }
+
+  /** Calls `visitor` for each value, in insertion order. */
+  visitAll(visitor: (key: string, value: unknown) => void): void {
+    for (const [k, text] of [...this.#data]) visitor(k, decodeValue(this.#c.serializer, k, text));
+  }
+
+  /** A constant attribute given to `create()`; read-only for the session's life. */
+  constant<T = unknown>(key: string): T | undefined {
+    const text = this.#constants.get(key);
+    return text === undefined ? undefined : (decodeValue(this.#c.serializer, key, text) as T);
+  }
+
+  /** Adds `by` (default 1) to a number (missing counts as 0) and returns the result. Atomic on stores that support it. */
+  increment(key: keyof Data & string, by = 1): number {
+    this.#writable();
+    if (!Number.isFinite(by)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") needs a finite number, got ${String(by)}`);
+    if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable`);
+    const next = (this.getNumber(key) ?? 0) + by;
+    this.#put(key, next);
+    if (this.#c.json) {
+      this.#setKeys.delete(key);
+      this.#increments.set(key, (this.#increments.get(key) ?? 0) + by);
+    }
+    return next;
+  }
+
+  /** `increment(key, -by)`. */
+  decrement(key: keyof Data & string, by = 1): number {
+    return this.increment(key, -by);
+  }
+
+  // ---------------------------------------------------------------- typed getters
+
+  /** A string; numbers and booleans are converted. Throws `TYPE_MISMATCH` otherwise; the default form never throws. */
+  getString(key: string): string | undefined;
+  getString(key: string, defaultValue: string): string;
+  getString(key: string, defaultValue?: string): string | undefined {
+    return this.#typed(key, defaultValue, 'a string', (v) =>
+      typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined,
+    );
+  }
+
+  /** A finite number; numeric strings such as "42" or "4.2" are parsed. */
+  getNumber(key: string): number | undefined;
+  getNumber(key: string, defaultValue: number): number;
+  getNumber(key: string, defaultValue?: number): number | undefined {
+    return this.#typed(key, defaultValue, 'a number', toNumber);
+  }
+
+  /** A safe integer; integer strings such as "42" are parsed. */
+  getInt(key: string): number | undefined;
+  getInt(key: string, defaultValue: number): number;
+  getInt(key: string, defaultValue?: number): number | undefined {
+    return this.#typed(key, defaultValue, 'an integer', (v) => {
+      const n = toNumber(v);
+      return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
+    });
+  }
+
+  /** A boolean; "true"/"false"/"1"/"0" (any case) and 1/0 are parsed. */
+  getBoolean(key: string): boolean | undefined;
+  getBoolean(key: string, defaultValue: boolean): boolean;
+  getBoolean(key: string, defaultValue?: boolean): boolean | undefined {
+    return this.#typed(key, defaultValue, 'a boolean', (v) => {
+      if (typeof v === 'boolean') return v;
+      const s = typeof v === 'string' ? v.trim().toLowerCase() : typeof v === 'number' ? String(v) : '';
+      return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : undefined;
+    });
+  }
+
+  #typed<T>(key: string, defaultValue: T | undefined, what: string, convert: (value: unknown) => T | undefined): T | undefined {
+    const text = this.#data.get(key);
+    if (text === undefined) return defaultValue;
+    const value = convert(decodeValue(this.#c.serializer, key, text));
+    if (value !== undefined) return value;
+    if (defaultValue !== undefined) return defaultValue;
+    throw new SessionError('TYPE_MISMATCH', `"${key}" is not ${what}`);
+  }
+
+  // ---------------------------------------------------------------- flash
+
+  /** A value for the next request (and readable in this one). */
+  setFlash(key: string, value: unknown): void {
+    this.#writable();
+    if (value === null || value === undefined) return this.deleteFlash(key);
+    this.#flash.set(key, encodeValue(this.#c.serializer, this.#c.json, key, value));
+    this.#consumed.delete(key);
+    this.#flashChanged = true;
+  }
+
+  /** Reads and consumes a flash: gone from the next request on, still readable in this one. */
+  getFlash<T = unknown>(key: string): T | undefined {
+    const text = this.#flash.get(key);
+    if (text === undefined) return undefined;
+    if (!this.#consumed.has(key)) {
+      this.#consumed.add(key);
+      this.#flashChanged = true;
+    }
+    return decodeValue(this.#c.serializer, key, text) as T;
+  }
+
+  /** Reads a flash without consuming it. */
+  peekFlash<T = unknown>(key: string): T | undefined {
+    const text = this.#flash.get(key);
+    return text === undefined ? undefined : (decodeValue(this.#c.serializer, key, text) as T);
+  }
+
+  hasFlash(key: string): boolean {
+    return this.#flash.has(key);
+  }
+
+  /** All flashes, consumed. */
+  getFlashes(): Record<string, unknown> {
+    return toObject([...this.#flash.keys()].map((k) => [k, this.getFlash(k)]));
+  }
+
+  deleteFlash(key: string): void {
+    if (this.#flash.delete(key)) this.#flashChanged = true;
+  }
+
+  clearFlashes(): void {
+    if (this.#flash.size > 0) {
+      this.#flash.clear();
+      this.#flashChanged = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Give the session a new ID, keeping its data (call it at login and privilege changes: it defeats session
+   * fixation). The next `commit()` stores the data under the new ID and deletes the old record, so the old
+   * cookie stops working as soon as the commit returns.
+   */
+  regenerate(): void {
+    this.#writable();
+    if (!this.#isNew && this.#previousId === undefined) this.#previousId = this.#id;
+    this.#id = undefined;
+    this.#cookieValue = undefined;
+  }
+
+  /** End the session: the next `commit()` deletes it from the store and expires the cookie. */
+  destroy(): void {
+    this.#destroyed = true;
+  }
+
+  /** @internal Set a new lifetime from now: `shiftExpiration` (seconds undefined) and `updateExpiration`. */
+  _setLifetime(seconds: number | undefined): void {
+    this.#writable();
+    const now = this.#c.now();
+    if (seconds === -1) {
+      this.#persistent = false;
+      this.#endsAt = this.#capEnd(now + this.#c.expiresMs);
+    } else {
+      if (seconds !== undefined) this.#persistent = true;
+      this.#endsAt = this.#capEnd(now + (seconds === undefined ? this.#c.expiresMs : seconds * 1000));
+    }
+    this.#timesChanged = true;
+  }
+
+  /**
+   * Writes what changed and returns the headers to append to the Response: a Set-Cookie (and
+   * `Cache-Control: private`) when the browser's cookie must change, nothing otherwise. A new session that
+   * holds nothing is not stored and sets no cookie. A store failure rejects with a `SessionError` and changes
+   * nothing: the stored record and the browser's cookie stay as they were.
+   */
+  async commit(): Promise<Headers> {
+    const c = this.#c;
+    const headers = new Headers();
+    const now = c.now();
+
+    if (this.#destroyed) {
+      if (!this.#isNew) {
+        // After regenerate() the stored record is still under the previous ID.
+        const id = this.#previousId ?? this.#id!;
+        await storeCall(c, 'STORE_DELETE', 'delete', () => c.store.delete(id));
+        this.#previousId = undefined;
+        emit(c, { type: 'destroyed', maskedId: maskId(id), at: now });
+        this.#isNew = true;
+        this.#appendCookie(headers, '', 0, now);
+      } else if (this.#staleCookie) {
+        this.#appendCookie(headers, '', 0, now);
+      }
+      this.#staleCookie = false;
+      this.#cookieValue = undefined;
+      return headers;
+    }
+
+    const expiresAt = this.#idleExpiry(now);
+    const changed =
+      this.#cleared ||
+      this.#deleted.size > 0 ||
+      this.#setKeys.size > 0 ||
+      this.#increments.size > 0 ||
+      this.#flashChanged ||
+      this.#immutableChanged;
+
+    if (this.#isNew) {
+      if (!changed && !this.#forced && !this.#timesChanged) {
+        if (this.#staleCookie) {
+          this.#appendCookie(headers, '', 0, now);
+          this.#staleCookie = false;
+        }
+        return headers;
+      }
+      const id = this.id;
+      const record = this.#record(expiresAt);
+      await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
+      this.#isNew = false;
+      this.#afterWrite(expiresAt);
+      emit(c, { type: 'created', maskedId: maskId(id), at: now });
+      await this.#sendCookie(headers, now);
+      return headers;
+    }
+
+    if (this.#previousId !== undefined) {
+      const id = this.id;
+      const previous = this.#previousId;
+      const record = this.#record(expiresAt);
+      await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
+      await this.#deletePrevious();
+      this.#afterWrite(expiresAt);
+      emit(c, { type: 'regenerated', maskedId: maskId(id), previousMaskedId: maskId(previous), at: now });
+      await this.#sendCookie(headers, now);
+      return headers;
+    }
+
+    const id = this.#id!;
+    if (changed || this.#timesChanged) {
+      const record = this.#record(expiresAt);
+      if (c.store.update !== undefined && changed) {
+        const stored = await storeCall(c, 'STORE_WRITE', 'update', () =>
+          c.store.update!(id, this.#changes(), record, expiresAt),
+        );
+        if (stored === null || !isRecord(stored)) {
+          // Destroyed by another request meanwhile: a commit never brings a session back.
+          this.#destroyed = true;
+          this.#isNew = true;
+          this.#appendCookie(headers, '', 0, now);
+          return headers;
+        }
+        this.#adopt(stored);
+      } else {
+        await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
+      }
+      this.#afterWrite(expiresAt);
+      emit(c, { type: 'updated', maskedId: maskId(id), at: now });
+      await this.#sendCookie(headers, now);
+      return headers;
+    }
+
+    // Nothing changed: extend an idle timeout only when that gains at least `touchAfter`.
+    if (c.idleMs !== undefined && expiresAt - this.#expiresAt >= c.touchAfterMs && expiresAt > this.#expiresAt) {
+      try {
+        if (c.store.touch !== undefined) {
+          await storeCall(c, 'STORE_WRITE', 'touch', () => c.store.touch!(id, expiresAt));
+        } else {
+          const record = this.#record(expiresAt);
+          await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
+        }
+      } catch (error) {
+        // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
+        emit(c, { type: 'error', operation: 'touch', error: error as SessionError, maskedId: maskId(id), at: now });
+        return headers;
+      }
+      this.#afterWrite(expiresAt);
+      await this.#sendCookie(headers, now);
+      return headers;
+    }
+
+    if (this.#resign) await this.#sendCookie(headers, now);
+    return headers;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #writable(): void {
+    if (this.#destroyed) throw new SessionError('DESTROYED', 'this session was destroyed; start a new one');
+  }
+
+  #put(key: string, value: unknown): void {
+    if (value === null || value === undefined) {
+      if (this.#data.has(key)) this.delete(key);
+      return;
+    }
+    const text = encodeValue(this.#c.serializer, this.#c.json, key, value);
+    if (this.#data.get(key) === text) return;
+    this.#data.set(key, text);
+    this.#deleted.delete(key);
+    this.#increments.delete(key);
+    this.#setKeys.add(key);
+  }
+
+  #capEnd(end: number): number {
+    return this.#c.absoluteMs === undefined ? end : Math.min(end, this.#createdAt + this.#c.absoluteMs);
+  }
+
+  /** The expiry a write made now would store. */
+  #idleExpiry(now: number): number {
+    return this.#c.idleMs === undefined ? this.#endsAt : Math.min(this.#endsAt, now + this.#c.idleMs);
+  }
+
+  #record(expiresAt: number): SessionRecord {
+    const flash = [...this.#flash].filter(([k]) => !this.#consumed.has(k));
+    const record: {
+      -readonly [K in keyof SessionRecord]: SessionRecord[K];
+    } = {
+      data: toObject(this.#data),
+      createdAt: this.#createdAt,
+      endsAt: this.#endsAt,
+      expiresAt,
+    };
+    if (flash.length > 0) record.flash = toObject(flash);
+    if (this.#constants.size > 0) record.constants = toObject(this.#constants);
+    if (this.#immutable.size > 0) record.immutable = [...this.#immutable];
+    if (!this.#persistent) record.persistent = false;
+    return record;
+  }
+
+  #changes(): SessionChanges {
+    const changes: { -readonly [K in keyof SessionChanges]: SessionChanges[K] } = {};
+    if (this.#cleared) changes.clear = true;
+    if (this.#deleted.size > 0) changes.delete = [...this.#deleted];
+    if (this.#setKeys.size > 0) changes.set = toObject([...this.#setKeys].map((k) => [k, this.#data.get(k)!]));
+    if (this.#increments.size > 0) changes.increment = toObject(this.#increments);
+    if (this.#flashChanged) changes.flash = toObject([...this.#flash].filter(([k]) => !this.#consumed.has(k)));
+    if (this.#immutableChanged) changes.immutable = [...this.#immutable];
+    return changes;
+  }
+
+  /** Take the data a store returned after applying changes atomically (it may hold other requests' updates). */
+  #adopt(record: SessionRecord): void {
+    this.#data = stringMap(record.data) ?? this.#data;
+    this.#immutable = new Set(record.immutable ?? []);
+  }
+
+  #afterWrite(expiresAt: number): void {
+    this.#expiresAt = expiresAt;
+    this.#cleared = false;
+    this.#deleted.clear();
+    this.#setKeys.clear();
+    this.#increments.clear();
+    this.#immutableChanged = false;
+    this.#timesChanged = false;
+    this.#forced = false;
+    this.#previousId = undefined;
+    this.#staleCookie = false;
+    if (this.#flashChanged) {
+      for (const k of this.#consumed) this.#flash.delete(k);
+      this.#consumed.clear();
+      this.#flashChanged = false;
+    }
+  }
+
+  async #deletePrevious(): Promise<void> {
+    const previous = this.#previousId!;
+    await storeCall(this.#c, 'STORE_DELETE', 'delete', () => this.#c.store.delete(previous));
+    this.#previousId = undefined;
+  }
+
+  async #sendCookie(headers: Headers, now: number): Promise<void> {
+    const c = this.#c;
+    if (this.#cookieValue === undefined || this.#resign) {
+      const id = this.id;
+      this.#cookieValue = `${id}.${await signTag(c.secrets[0]!, `${c.cookieName}=${id}`)}`;
+      this.#resign = false;
+    }
+    const maxAge = this.#persistent
+      ? Math.min(MAX_COOKIE_AGE_SEC, Math.max(1, Math.ceil((this.#expiresAt - now) / 1000)))
+      : undefined;
+    this.#appendCookie(headers, this.#cookieValue, maxAge, now);
+  }
+
+  #appendCookie(headers: Headers, value: string, maxAgeSec: number | undefined, now: number): void {
+    const c = this.#c;
+    const line = serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now);
+    if (byteLength(line) > MAX_SET_COOKIE_BYTES) {
+      throw new SessionError('COOKIE_TOO_LARGE', `Set-Cookie for ${c.cookieName} is ${byteLength(line)} bytes; browsers drop cookies over 4096`);
+    }
+    headers.append('Set-Cookie', line);
+    // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
+    if (!headers.has('Cache-Control')) headers.append('Cache-Control', 'private');
+  }
+}
+
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}

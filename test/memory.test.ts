@@ -1,0 +1,19 @@
+import { createMemoryStore } from '../src/memory.js';
+import { describeStoreConformance } from './conformance.js';
+import { describe, expect, it } from './harness.js';
+import { createClock, record } from './helpers.js';
+
+describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }));
+
+describe('memory store', () => {
+  it('keeps records as JSON text, so stored objects are copies both ways', async () => {
+    const store = createMemoryStore({ now: createClock().now });
+    const stored = record();
+    await store.set('k'.repeat(24), stored, stored.expiresAt);
+    const a = await store.get('k'.repeat(24));
+    const b = await store.get('k'.repeat(24));
+    expect(a).toEqual(stored);
+    expect(a).not.toBe(b);
+    expect(a?.data).not.toBe(stored.data);
+  });
+});

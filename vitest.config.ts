@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Node: unit tests and the conformance suite on the memory store. Workerd tests have their own config.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/**/*.workerd.test.ts', 'node_modules/**'],
+    // A suite that is skipped or empty must not pass silently.
+    passWithNoTests: false,
+    allowOnly: false,
+  },
+});
