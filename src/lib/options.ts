@@ -40,12 +40,11 @@ function fail(code: ConstructorParameters<typeof SessionError>[0], message: stri
 }
 
 /** Seconds → milliseconds after checking the value; `undefined` stays undefined. */
-function duration(name: string, value: unknown, min: number): number | undefined {
+function duration(name: string, value: unknown, allowZero: boolean): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    fail('INVALID_DURATION', `${name} must be a finite number of seconds ${min === 0 ? '>= 0' : '> 0'}, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    fail('INVALID_DURATION', `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`);
   }
-  if (min > 0 && value === 0) fail('INVALID_DURATION', `${name} must be > 0 seconds, got 0`);
   return value * 1000;
 }
 
@@ -117,13 +116,13 @@ export function resolveOptions(options: SessionsOptions): Config {
   if (sameSite === 'None' && !secure) fail('INVALID_COOKIE_OPTION', "cookie.sameSite 'none' requires secure: true");
   if (partitioned && !secure) fail('INVALID_COOKIE_OPTION', 'cookie.partitioned requires secure: true');
 
-  const expiresMs = duration('expires', options.expires, 1) ?? DEFAULT_EXPIRES_SEC * 1000;
+  const expiresMs = duration('expires', options.expires, false) ?? DEFAULT_EXPIRES_SEC * 1000;
   if (expiresMs > MAX_COOKIE_AGE_SEC * 1000) {
     fail('INVALID_DURATION', `expires must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1)`);
   }
-  const idleMs = duration('idleTimeout', options.idleTimeout, 1);
-  const absoluteMs = duration('absoluteTimeout', options.absoluteTimeout, 1);
-  let touchAfterMs = duration('touchAfter', options.touchAfter, 0);
+  const idleMs = duration('idleTimeout', options.idleTimeout, false);
+  const absoluteMs = duration('absoluteTimeout', options.absoluteTimeout, false);
+  let touchAfterMs = duration('touchAfter', options.touchAfter, true);
   if (touchAfterMs === undefined) {
     touchAfterMs = DEFAULT_TOUCH_AFTER_SEC * 1000;
     if (idleMs !== undefined) touchAfterMs = Math.min(touchAfterMs, Math.floor(idleMs / 10));

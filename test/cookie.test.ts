@@ -1,0 +1,99 @@
+import { readCookie, serializeCookie, type CookieAttributes } from '../src/lib/cookie.js';
+import { fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
+import { describe, expect, it } from './harness.js';
+
+const defaults: CookieAttributes = { path: '/', domain: undefined, secure: true, httpOnly: true, sameSite: 'Lax', partitioned: false };
+
+describe('readCookie (RFC 6265bis Cookie header)', () => {
+  it('finds a cookie among others, with or without spaces', () => {
+    expect(readCookie('a=1; sid=abc; b=2', 'sid')).toBe('abc');
+    expect(readCookie('a=1;sid=abc;b=2', 'sid')).toBe('abc');
+    expect(readCookie('  sid =\tabc\t ;b=2', 'sid')).toBe('abc');
+  });
+
+  it('returns undefined when absent or the header is missing', () => {
+    expect(readCookie(null, 'sid')).toBeUndefined();
+    expect(readCookie('', 'sid')).toBeUndefined();
+    expect(readCookie('sidx=1; xsid=2; sid', 'sid')).toBeUndefined();
+  });
+
+  it('takes the first of duplicate names (the longest-Path cookie, RFC 6265bis §5.8.3)', () => {
+    expect(readCookie('sid=A; sid=B', 'sid')).toBe('A');
+  });
+
+  it('compares names case-sensitively, so look-alike prefixes do not match', () => {
+    expect(readCookie('__HOST-sid=evil; __host-sid=evil2; __Host-sid=good', '__Host-sid')).toBe('good');
+  });
+
+  it('splits on ";" only: "sid=A, sid=B" is one value', () => {
+    expect(readCookie('sid=A, sid=B', 'sid')).toBe('A, sid=B');
+  });
+
+  it('removes one pair of surrounding double quotes and decodes nothing', () => {
+    expect(readCookie('sid="abc"', 'sid')).toBe('abc');
+    expect(readCookie('sid="', 'sid')).toBe('"');
+    expect(readCookie('sid=%E0%A4%A', 'sid')).toBe('%E0%A4%A');
+  });
+
+  it('keeps empty values and values containing "="', () => {
+    expect(readCookie('sid=; b=1', 'sid')).toBe('');
+    expect(readCookie('sid=a=b=c', 'sid')).toBe('a=b=c');
+  });
+
+  it('never throws on control characters, NUL or non-ASCII', () => {
+    expect(readCookie('x=\u0000\u0001; sid=v\u0000al; y=ü', 'sid')).toBe('v\u0000al');
+    expect(readCookie('\uD800=\uDFFF; sid=ok', 'sid')).toBe('ok');
+  });
+
+  it('does linear work on a 100 KB header and on 1,000 pairs', () => {
+    const big = `${'x'.repeat(100_000)}; sid=found`;
+    expect(readCookie(big, 'sid')).toBe('found');
+    const pairs = Array.from({ length: 1000 }, (_, i) => `c${i}=${i}`).join('; ');
+    expect(readCookie(`${pairs}; sid=last`, 'sid')).toBe('last');
+    const copies = Array.from({ length: 1000 }, (_, i) => `sid=${i}`).join('; ');
+    expect(readCookie(copies, 'sid')).toBe('0');
+  });
+});
+
+describe('serializeCookie (Set-Cookie)', () => {
+  it('writes the secure defaults', () => {
+    expect(serializeCookie('sid', 'v', defaults, undefined, 0)).toBe('sid=v; Path=/; HttpOnly; Secure; SameSite=Lax');
+  });
+
+  it('writes Max-Age and the matching Expires together', () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(serializeCookie('sid', 'v', defaults, 3600, now)).toBe(
+      'sid=v; Path=/; Max-Age=3600; Expires=Thu, 01 Jan 2026 01:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+    );
+  });
+
+  it('expires a cookie with Max-Age=0 and an Expires in 1970', () => {
+    expect(serializeCookie('sid', '', defaults, 0, 123)).toBe(
+      'sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+    );
+  });
+
+  it('writes Domain only when configured, and Partitioned', () => {
+    const line = serializeCookie('sid', 'v', { ...defaults, domain: 'example.com', partitioned: true, sameSite: 'None' }, undefined, 0);
+    expect(line).toBe('sid=v; Path=/; Domain=example.com; HttpOnly; Secure; SameSite=None; Partitioned');
+  });
+});
+
+describe('base64url', () => {
+  it('round-trips every length', () => {
+    for (let n = 0; n < 40; n++) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 255);
+      expect(fromBase64Url(toBase64Url(bytes))).toEqual(bytes);
+    }
+  });
+
+  it('refuses padding, +/, whitespace, impossible lengths and non-canonical last characters', () => {
+    expect(fromBase64Url('AAA=')).toBeNull();
+    expect(fromBase64Url('a+b/')).toBeNull();
+    expect(fromBase64Url('AA AA')).toBeNull();
+    expect(fromBase64Url('A')).toBeNull();
+    expect(fromBase64Url('AB')).toBeNull(); // 'B' leaves a non-zero unused bit
+    expect(fromBase64Url('AA')).toEqual(new Uint8Array([0]));
+    expect(fromBase64Url('ü')).toBeNull();
+  });
+});

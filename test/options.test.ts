@@ -1,0 +1,108 @@
+import { createSessions, SessionError, type SessionsOptions } from '../src/index.js';
+import { createMemoryStore } from '../src/memory.js';
+import { describe, expect, it } from './harness.js';
+import { SECRET } from './helpers.js';
+
+function build(overrides: Partial<SessionsOptions> & Record<string, unknown>) {
+  return () => createSessions({ store: createMemoryStore(), secrets: [SECRET], ...overrides } as SessionsOptions);
+}
+
+function expectError(fn: () => unknown, code: string, message: RegExp) {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(SessionError);
+  expect(caught).toMatchObject({ name: 'SessionError', code });
+  expect((caught as Error).message).toMatch(message);
+}
+
+describe('createSessions validates every option at construction', () => {
+  it('accepts the defaults and picks __Host-sid', () => {
+    expect(build({})().cookieName).toBe('__Host-sid');
+  });
+
+  it('falls back to "sid" when __Host- rules cannot hold', () => {
+    expect(build({ cookie: { secure: false } })().cookieName).toBe('sid');
+    expect(build({ cookie: { domain: 'example.com' } })().cookieName).toBe('sid');
+    expect(build({ cookie: { path: '/app' } })().cookieName).toBe('sid');
+  });
+
+  it('requires a store', () => {
+    expectError(build({ store: undefined }), 'MISSING_STORE', /store is required/);
+    expectError(build({ store: { get: () => null } }), 'MISSING_STORE', /get, set and delete/);
+  });
+
+  it('requires secrets', () => {
+    expectError(build({ secrets: undefined }), 'MISSING_SECRET', /secrets is required/);
+    expectError(build({ secrets: [] }), 'MISSING_SECRET', /secrets is required/);
+    expectError(build({ secrets: [42] }), 'MISSING_SECRET', /secrets\[0\] must be a string/);
+  });
+
+  it('refuses a secret under 32 bytes, naming which one', () => {
+    expectError(build({ secrets: ['short'] }), 'WEAK_SECRET', /secrets\[0\] must be at least 32 bytes, got 5/);
+    expectError(build({ secrets: [SECRET, 'x'.repeat(31)] }), 'WEAK_SECRET', /secrets\[1\].*got 31/);
+    // 11 three-byte characters are 33 bytes.
+    expect(() => build({ secrets: ['€'.repeat(11)] })()).not.toThrow();
+  });
+
+  it('refuses a cookie name that is not a token', () => {
+    expectError(build({ cookie: { name: 'my session' } }), 'INVALID_COOKIE_NAME', /cookie.name must be an RFC 9110 token/);
+    expectError(build({ cookie: { name: 'a;b' } }), 'INVALID_COOKIE_NAME', /token/);
+    expectError(build({ cookie: { name: '' } }), 'INVALID_COOKIE_NAME', /token/);
+    expectError(build({ cookie: { name: 'sïd' } }), 'INVALID_COOKIE_NAME', /token/);
+  });
+
+  it('enforces the __Host- prefix rules, case-insensitively', () => {
+    expectError(build({ cookie: { name: '__Host-s', domain: 'example.com' } }), 'INVALID_COOKIE_OPTION', /__Host- prefix forbids cookie.domain/);
+    expectError(build({ cookie: { name: '__Host-s', secure: false } }), 'INVALID_COOKIE_OPTION', /__Host- prefix requires secure/);
+    expectError(build({ cookie: { name: '__host-s', path: '/app' } }), 'INVALID_COOKIE_OPTION', /__Host- prefix requires cookie.path/);
+  });
+
+  it('enforces the __Secure- prefix rule', () => {
+    expectError(build({ cookie: { name: '__Secure-s', secure: false } }), 'INVALID_COOKIE_OPTION', /__Secure- prefix requires secure/);
+    expect(build({ cookie: { name: '__Secure-s', domain: 'example.com' } })().cookieName).toBe('__Secure-s');
+  });
+
+  it('requires Secure for SameSite=None and for Partitioned', () => {
+    expectError(build({ cookie: { sameSite: 'none', secure: false } }), 'INVALID_COOKIE_OPTION', /sameSite 'none' requires secure/);
+    expectError(build({ cookie: { partitioned: true, secure: false } }), 'INVALID_COOKIE_OPTION', /partitioned requires secure/);
+    expectError(build({ cookie: { sameSite: 'sometimes' as 'lax' } }), 'INVALID_COOKIE_OPTION', /sameSite must be/);
+  });
+
+  it('refuses CR, LF, ";" and other controls in Path and Domain', () => {
+    expectError(build({ cookie: { path: '/a\r\nSet-Cookie: x=1' } }), 'INVALID_COOKIE_OPTION', /cookie.path/);
+    expectError(build({ cookie: { path: '/a;Domain=evil.com' } }), 'INVALID_COOKIE_OPTION', /cookie.path/);
+    expectError(build({ cookie: { path: 'relative' } }), 'INVALID_COOKIE_OPTION', /must start with/);
+    expectError(build({ cookie: { domain: 'example.com;x' } }), 'INVALID_COOKIE_OPTION', /cookie.domain/);
+    expectError(build({ cookie: { domain: 'example.com\n' } }), 'INVALID_COOKIE_OPTION', /cookie.domain/);
+  });
+
+  it('refuses non-finite, negative and zero durations, naming the option', () => {
+    expectError(build({ expires: Number.NaN }), 'INVALID_DURATION', /^edge-sessions: expires must be/);
+    expectError(build({ expires: -1 }), 'INVALID_DURATION', /expires/);
+    expectError(build({ expires: 0 }), 'INVALID_DURATION', /expires must be a finite number of seconds > 0, got 0/);
+    expectError(build({ idleTimeout: Number.POSITIVE_INFINITY }), 'INVALID_DURATION', /idleTimeout/);
+    expectError(build({ absoluteTimeout: -5 }), 'INVALID_DURATION', /absoluteTimeout/);
+    expectError(build({ touchAfter: -1 }), 'INVALID_DURATION', /touchAfter/);
+    expectError(build({ expires: '60' as unknown as number }), 'INVALID_DURATION', /expires/);
+  });
+
+  it('refuses a lifetime over 400 days (RFC 6265bis Max-Age cap)', () => {
+    expect(() => build({ expires: 400 * 86400 })()).not.toThrow();
+    expectError(build({ expires: 400 * 86400 + 1 }), 'INVALID_DURATION', /at most 400 days/);
+  });
+
+  it('refuses touchAfter at or above idleTimeout', () => {
+    expectError(build({ idleTimeout: 60, touchAfter: 60 }), 'INVALID_DURATION', /touchAfter must be below idleTimeout/);
+  });
+
+  it('refuses non-function hooks and a serializer without stringify/parse', () => {
+    expectError(build({ now: 5 as unknown as () => number }), 'INVALID_OPTION', /now must be a function/);
+    expectError(build({ generateId: 'x' as unknown as () => string }), 'INVALID_OPTION', /generateId/);
+    expectError(build({ onEvent: {} as unknown as () => void }), 'INVALID_OPTION', /onEvent/);
+    expectError(build({ serializer: { stringify: JSON.stringify } as never }), 'INVALID_OPTION', /serializer/);
+  });
+});

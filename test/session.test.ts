@@ -1,0 +1,329 @@
+import { createSessions, SessionError, type Serializer } from '../src/index.js';
+import { createMemoryStore } from '../src/memory.js';
+import { describe, expect, it } from './harness.js';
+import { cookiePair, createClock, request, SECRET } from './helpers.js';
+
+function setup(serializer?: Serializer) {
+  const clock = createClock();
+  const store = createMemoryStore({ now: clock.now });
+  const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, ...(serializer ? { serializer } : {}) });
+  /** Commit `session`, then start the next request with its cookie. */
+  async function next(session: Awaited<ReturnType<typeof sessions.start>>, cookie?: string) {
+    const headers = await session.commit();
+    const pair = headers.getSetCookie().length > 0 ? cookiePair(headers) : cookie;
+    return { session: await sessions.start(request(pair)), cookie: pair };
+  }
+  return { clock, store, sessions, next };
+}
+
+describe('session data', () => {
+  it('gets, sets, has, deletes, lists keys', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    s.set('b', 'two');
+    expect(s.get('a')).toBe(1);
+    expect(s.has('b')).toBe(true);
+    expect(s.keys()).toEqual(['a', 'b']);
+    s.delete('a');
+    expect(s.has('a')).toBe(false);
+    expect(s.get('a')).toBeUndefined();
+  });
+
+  it('deletes on set(null) and set(undefined)', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    s.set('a', null);
+    expect(s.has('a')).toBe(false);
+    s.set('b', 1);
+    s.set('b', undefined);
+    expect(s.keys()).toEqual([]);
+  });
+
+  it('clear removes values but keeps constants and flashes', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.create(request(), { constants: { tenant: 'acme' } });
+    s.set('a', 1);
+    s.setFlash('f', 'x');
+    s.clear();
+    expect(s.keys()).toEqual([]);
+    expect(s.constant('tenant')).toBe('acme');
+    expect(s.peekFlash('f')).toBe('x');
+    const { session } = await next(s);
+    expect(session.keys()).toEqual([]);
+    expect(session.constant('tenant')).toBe('acme');
+  });
+
+  it('returns copies of objects: changing one changes nothing until set again', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    const cart = { items: [1] };
+    s.set('cart', cart);
+    cart.items.push(2);
+    expect(s.get('cart')).toEqual({ items: [1] });
+    const copy = s.get('cart') as { items: number[] };
+    copy.items.push(3);
+    expect(s.get('cart')).toEqual({ items: [1] });
+  });
+
+  it('getAll returns a copy; visitAll visits every value', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('a', { n: 1 });
+    s.set('b', true);
+    const all = s.getAll() as Record<string, unknown>;
+    expect(all).toEqual({ a: { n: 1 }, b: true });
+    (all.a as { n: number }).n = 99;
+    all.c = 1;
+    expect(s.get('a')).toEqual({ n: 1 });
+    expect(s.has('c')).toBe(false);
+    const seen: [string, unknown][] = [];
+    s.visitAll((k, v) => seen.push([k, v]));
+    expect(seen).toEqual([
+      ['a', { n: 1 }],
+      ['b', true],
+    ]);
+  });
+
+  it('refuses values that would not survive JSON, at set()', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const cases: [unknown, RegExp][] = [
+      [() => 1, /function/],
+      [10n, /bigint/],
+      [circular, /circular/],
+      [{ deep: { fn: () => 1 } }, /"v\.deep\.fn".*function/],
+      [Number.NaN, /finite/],
+      [new Date(0), /Date is not JSON data/],
+      [new Map(), /Map is not JSON data/],
+      [[1, undefined], /undefined in an array/],
+      [Symbol('s'), /symbol/],
+    ];
+    for (const [value, message] of cases) {
+      let caught: unknown;
+      try {
+        s.set('v', value);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, String(message)).toBeInstanceOf(SessionError);
+      expect(caught).toMatchObject({ code: 'UNSERIALIZABLE' });
+      expect((caught as Error).message).toMatch(message);
+    }
+    expect(s.keys()).toEqual([]);
+  });
+
+  it('accepts shared (non-circular) references and null-prototype objects', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    const shared = { x: 1 };
+    s.set('v', { a: shared, b: shared });
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.k = 'v';
+    s.set('w', bare);
+    expect(s.get('v')).toEqual({ a: { x: 1 }, b: { x: 1 } });
+    expect(s.get('w')).toEqual({ k: 'v' });
+  });
+
+  it('uses a custom serializer for values JSON cannot keep', async () => {
+    const dates: Serializer = {
+      stringify: (v) => (v instanceof Date ? `D${v.getTime()}` : `J${JSON.stringify(v)}`),
+      parse: (t) => (t.startsWith('D') ? new Date(Number(t.slice(1))) : JSON.parse(t.slice(1))),
+    };
+    const { sessions, next } = setup(dates);
+    const s = await sessions.start(request());
+    s.set('when', new Date(5));
+    s.set('n', 1);
+    const { session } = await next(s);
+    expect(session.get('when')).toEqual(new Date(5));
+    expect(session.increment('n')).toBe(2);
+    const throwing: Serializer = { stringify: () => { throw new Error('nope'); }, parse: JSON.parse };
+    const other = await setup(throwing).sessions.start(request());
+    expect(() => other.set('x', 1)).toThrow(expect.objectContaining({ code: 'UNSERIALIZABLE', cause: expect.any(Error) }));
+  });
+
+  it('stores __proto__ and constructor keys as data, never as prototypes', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.set('__proto__', { polluted: true });
+    s.set('constructor', 'c');
+    s.set('payload', JSON.parse('{"__proto__":{"polluted":true}}'));
+    const { session } = await next(s);
+    expect(session.get('__proto__')).toEqual({ polluted: true });
+    expect(session.get('constructor')).toBe('c');
+    const all = session.getAll() as Record<string, unknown>;
+    expect(Object.keys(all).sort()).toEqual(['__proto__', 'constructor', 'payload']);
+    expect(Object.getPrototypeOf(all)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((all as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});
+
+describe('typed getters', () => {
+  it('parse numeric and boolean strings', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('n', '42');
+    s.set('f', ' 4.5 ');
+    s.set('t', 'TRUE');
+    s.set('z', '0');
+    s.set('num', 7);
+    expect(s.getNumber('n')).toBe(42);
+    expect(s.getInt('n')).toBe(42);
+    expect(s.getNumber('f')).toBe(4.5);
+    expect(s.getBoolean('t')).toBe(true);
+    expect(s.getBoolean('z')).toBe(false);
+    expect(s.getString('num')).toBe('7');
+    expect(s.getString('t')).toBe('TRUE');
+  });
+
+  it('throw TYPE_MISMATCH for unparsable values, and return undefined when missing', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('word', 'abc');
+    s.set('float', 4.5);
+    s.set('obj', { a: 1 });
+    expect(() => s.getNumber('word')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH', message: 'edge-sessions: "word" is not a number' }));
+    expect(() => s.getInt('float')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(() => s.getBoolean('word')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(() => s.getString('obj')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(s.getNumber('missing')).toBeUndefined();
+  });
+
+  it('default forms return the default when missing or unparsable, never throw', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('word', 'abc');
+    expect(s.getNumber('word', 3)).toBe(3);
+    expect(s.getInt('missing', 9)).toBe(9);
+    expect(s.getBoolean('word', true)).toBe(true);
+    expect(s.getString('missing', 'none')).toBe('none');
+  });
+});
+
+describe('immutable values and constants', () => {
+  it('setImmutable cannot be overwritten by set, and get returns a copy', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.setImmutable('role', { name: 'admin' });
+    expect(() => s.set('role', { name: 'root' })).toThrow(expect.objectContaining({ code: 'IMMUTABLE' }));
+    expect(() => s.increment('role')).toThrow(expect.objectContaining({ code: 'IMMUTABLE' }));
+    (s.get('role') as { name: string }).name = 'changed';
+    expect(s.get('role')).toEqual({ name: 'admin' });
+    const { session } = await next(s);
+    expect(session.isImmutable('role')).toBe(true);
+    expect(() => session.set('role', 'x')).toThrow(/immutable/);
+    session.delete('role');
+    session.set('role', 'user');
+    expect(session.get('role')).toBe('user');
+  });
+
+  it('constants given at create are read-only for the session life', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.create(request(), { constants: { userId: 7, org: { id: 1 } } });
+    (s.constant<{ id: number }>('org')!).id = 2;
+    expect(s.constant('org')).toEqual({ id: 1 });
+    s.set('userId', 8); // data, not the constant
+    const { session } = await next(s);
+    expect(session.constant('userId')).toBe(7);
+    expect(session.get('userId')).toBe(8);
+    expect('setConstant' in session).toBe(false);
+  });
+});
+
+describe('increment and decrement', () => {
+  it('count from 0, parse numeric strings, refuse non-numbers', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    expect(s.increment('n')).toBe(1);
+    expect(s.increment('n', 5)).toBe(6);
+    expect(s.decrement('n')).toBe(5);
+    expect(s.decrement('n', 10)).toBe(-5);
+    s.set('str', '10');
+    expect(s.increment('str')).toBe(11);
+    s.set('word', 'abc');
+    expect(() => s.increment('word')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(() => s.increment('n', Number.NaN)).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+  });
+});
+
+describe('flash messages', () => {
+  it('are kept for the next request, readable in the same one, and gone after', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.setFlash('notice', 'saved');
+    expect(s.getFlash('notice')).toBe('saved'); // consumed, still readable here
+    expect(s.getFlash('notice')).toBe('saved');
+    let { session, cookie } = await next(s);
+    expect(session.hasFlash('notice')).toBe(false);
+
+    session.setFlash('notice', 'again');
+    ({ session, cookie } = await next(session, cookie));
+    expect(session.peekFlash('notice')).toBe('again');
+    expect(session.hasFlash('notice')).toBe(true);
+    ({ session, cookie } = await next(session, cookie)); // peek does not consume
+    expect(session.getFlash('notice')).toBe('again');
+    ({ session } = await next(session, cookie));
+    expect(session.getFlash('notice')).toBeUndefined();
+  });
+
+  it('getFlashes consumes all; deleteFlash and clearFlashes remove', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.setFlash('a', 1);
+    s.setFlash('b', 2);
+    s.setFlash('c', 3);
+    let { session, cookie } = await next(s);
+    session.deleteFlash('c');
+    expect(session.getFlashes()).toEqual({ a: 1, b: 2 });
+    session.setFlash('d', 4);
+    ({ session, cookie } = await next(session, cookie));
+    expect(session.getFlashes()).toEqual({ d: 4 });
+    session.setFlash('e', 5);
+    session.clearFlashes();
+    ({ session } = await next(session, cookie));
+    expect(session.getFlashes()).toEqual({});
+  });
+
+  it('a flash set again after being read in the same request survives', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.setFlash('n', 'one');
+    let { session, cookie } = await next(s);
+    expect(session.getFlash('n')).toBe('one');
+    session.setFlash('n', 'two');
+    ({ session } = await next(session, cookie));
+    expect(session.getFlash('n')).toBe('two');
+  });
+});
+
+describe('identity', () => {
+  it('IDs are 24 base64url characters (144 bits), distinct, masked for logs', async () => {
+    const { sessions } = setup();
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++) ids.add((await sessions.start(request())).id);
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const s = await sessions.start(request());
+    expect(s.maskedId).toBe(`${s.id.slice(0, 3)}...${s.id.slice(-3)}`);
+  });
+
+  it('refuses a generateId that returns a weak or malformed ID', async () => {
+    const clock = createClock();
+    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET], now: clock.now, generateId: () => 'short' });
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    await expect(s.commit()).rejects.toMatchObject({ code: 'INVALID_ID' });
+  });
+
+  it('a destroyed session refuses writes', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.destroy();
+    expect(s.destroyed).toBe(true);
+    expect(() => s.set('a', 1)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+  });
+});
