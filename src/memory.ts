@@ -18,7 +18,7 @@ interface Entry {
 /**
  * Sessions in a `Map`, for tests and single-process servers (Deno, Bun, Node). Records are kept as JSON text,
  * exactly as a remote store would keep them, so a value that would not survive KV does not survive here
- * either. Expired entries are never returned and are swept as the map grows. Not shared between processes or
+ * either. Expired entries are deleted on the first read after expiry and swept as the map grows. Not shared between processes or
  * Workers isolates: on Workers use `edge-sessions/kv` or `edge-sessions/durable-object`.
  *
  * @example
@@ -32,12 +32,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   function live(key: string): Entry | undefined {
     const entry = entries.get(key);
-    if (entry === undefined) return undefined;
-    if (now() >= entry.expiresAt) {
-      entries.delete(key);
-      return undefined;
-    }
-    return entry;
+    return entry === undefined || now() >= entry.expiresAt ? undefined : entry;
   }
 
   function sweep(): void {
@@ -49,8 +44,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   return {
     name: 'memory',
     async get(key) {
-      const entry = live(key);
+      const entry = entries.get(key);
       if (entry === undefined) return null;
+      // An expired entry is returned once more (so the manager can report `expired` rather than `unknown`)
+      // and deleted; the manager never uses it.
+      if (now() >= entry.expiresAt) entries.delete(key);
       const record = JSON.parse(entry.text) as SessionRecord;
       return entry.expiresAt === record.expiresAt ? record : { ...record, expiresAt: entry.expiresAt };
     },

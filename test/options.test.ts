@@ -32,13 +32,13 @@ describe('createSessions validates every option at construction', () => {
 
   it('requires a store', () => {
     expectError(build({ store: undefined }), 'MISSING_STORE', /store is required/);
-    expectError(build({ store: { get: () => null } }), 'MISSING_STORE', /get, set and delete/);
+    expectError(build({ store: { get: () => null } as never }), 'MISSING_STORE', /get, set and delete/);
   });
 
   it('requires secrets', () => {
     expectError(build({ secrets: undefined }), 'MISSING_SECRET', /secrets is required/);
     expectError(build({ secrets: [] }), 'MISSING_SECRET', /secrets is required/);
-    expectError(build({ secrets: [42] }), 'MISSING_SECRET', /secrets\[0\] must be a string/);
+    expectError(build({ secrets: [42] as never }), 'MISSING_SECRET', /secrets\[0\] must be a string/);
   });
 
   it('refuses a secret under 32 bytes, naming which one', () => {

@@ -39,8 +39,9 @@ export interface SessionChanges {
 
 /**
  * The contract every store implements. Keys are session IDs (stores may prefix them); records are plain
- * objects of strings and numbers. `get` must not return a record whose `expiresAt` has passed by the store's
- * clock; the manager checks expiry again anyway.
+ * objects of strings and numbers. A store may go on returning a record after its `expiresAt` until it deletes
+ * it (KV keeps keys at least 60 s): the manager checks expiry on every read, never uses such a record, and
+ * reports it as `expired`. `count()` counts only records whose `expiresAt` is still ahead.
  */
 export interface SessionStore {
   /** A short name used in error messages, such as `"kv"`. */

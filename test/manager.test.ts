@@ -1,0 +1,477 @@
+import { subtle } from 'uncrypto';
+import { createSessions, SessionError, type SessionEvent, type SessionsOptions, type SessionStore } from '../src/index.js';
+import { createMemoryStore } from '../src/memory.js';
+import { describe, expect, it, vi } from './harness.js';
+import { cookiePair, cookieValue, countingStore, createClock, failingStore, OLD_SECRET, request, SECRET } from './helpers.js';
+
+function setup(options: Partial<SessionsOptions> = {}) {
+  const clock = createClock();
+  const counted = countingStore(createMemoryStore({ now: clock.now }));
+  const events: SessionEvent[] = [];
+  const sessions = createSessions({
+    store: counted.store,
+    secrets: [SECRET],
+    now: clock.now,
+    expires: 3600,
+    onEvent: (event) => events.push(event),
+    ...options,
+  });
+  /** A stored session with `n = 1`, and its cookie pair. */
+  async function login() {
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    return { session: s, cookie: cookiePair(await s.commit()) };
+  }
+  return { clock, counted, events, sessions, login };
+}
+
+describe('start', () => {
+  it('gives a new unsaved session without a cookie, the same object when called twice', async () => {
+    const { sessions } = setup();
+    const req = request();
+    const a = await sessions.start(req);
+    expect(a.isNew).toBe(true);
+    expect(await sessions.start(req)).toBe(a);
+  });
+
+  it('never adopts an ID the server did not issue', async () => {
+    const { sessions, counted, events } = setup();
+    const forged = `${'A'.repeat(24)}.${'B'.repeat(42)}A`;
+    const s = await sessions.start(request(`__Host-sid=${forged}`));
+    expect(s.isNew).toBe(true);
+    expect(s.id).not.toBe('A'.repeat(24));
+    expect(counted.calls.get).toBe(0);
+    expect(events).toEqual([{ type: 'rejected', reason: 'signature', at: expect.any(Number) }]);
+  });
+
+  it('rejects a tampered cookie before any store I/O, and clears it', async () => {
+    const { sessions, login, counted, events } = setup();
+    const { cookie } = await login();
+    counted.calls.get = 0;
+    const tampered = cookie.slice(0, -2) + (cookie.at(-2) === 'A' ? 'B' : 'A') + cookie.at(-1);
+    const s = await sessions.start(request(tampered));
+    expect(s.isNew).toBe(true);
+    expect(counted.calls.get).toBe(0);
+    const headers = await s.commit();
+    expect(headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-sid=; Path=\/; Max-Age=0; /)]);
+    const rejected = events.find((e) => e.type === 'rejected');
+    expect(rejected).toEqual({ type: 'rejected', reason: 'signature', at: expect.any(Number) });
+    expect(JSON.stringify(events)).not.toContain(cookie.split('=')[1]!.slice(0, 20));
+  });
+
+  it('rejects malformed values as malformed, without crypto or I/O', async () => {
+    const { sessions, counted, events } = setup();
+    for (const value of ['', 'garbage', '.', 'short.tag', `${'a'.repeat(24)}`, `${'a'.repeat(24)}.`, `a b c d e f g h i j k l m.${'A'.repeat(43)}`]) {
+      expect((await sessions.start(request(`__Host-sid=${value}`))).isNew).toBe(true);
+    }
+    expect(counted.total()).toBe(0);
+    expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual([
+      'malformed', 'malformed', 'malformed', 'malformed', 'malformed', 'signature', 'malformed',
+    ]);
+  });
+
+  it('binds the signature to the cookie name: a value moved to another manager\'s cookie is refused', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const a = createSessions({ store, secrets: [SECRET], now: clock.now, cookie: { name: 'a' } });
+    const b = createSessions({ store, secrets: [SECRET], now: clock.now, cookie: { name: 'b' } });
+    const s = await a.start(request());
+    s.set('n', 1);
+    const value = cookieValue(await s.commit());
+    expect((await a.start(request(`a=${value}`))).isNew).toBe(false);
+    expect((await b.start(request(`b=${value}`))).isNew).toBe(true);
+  });
+
+  it('treats a signed cookie for a record the store no longer has as no session', async () => {
+    const { sessions, login, events } = setup();
+    const { session, cookie } = await login();
+    await sessions.destroyById(session.id);
+    const s = await sessions.start(request(cookie));
+    expect(s.isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'rejected', reason: 'unknown' });
+  });
+
+  it('rejects a corrupt record from the store as corrupt', async () => {
+    const clock = createClock();
+    const inner = createMemoryStore({ now: clock.now });
+    const store: SessionStore = { ...inner, get: async () => ({ data: 'not an object' }) as never };
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, onEvent: (e) => events.push(e) });
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    const cookie = cookiePair(await s.commit());
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'rejected', reason: 'corrupt' });
+  });
+});
+
+describe('cookies and keys', () => {
+  it('sets ID.tag with secure defaults, Max-Age and Expires, and Cache-Control: private', async () => {
+    const { sessions, clock } = setup();
+    const s = await sessions.start(request());
+    s.set('x', 1);
+    const headers = await s.commit();
+    const line = headers.getSetCookie()[0]!;
+    expect(line).toMatch(
+      /^__Host-sid=[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=3600; Expires=Thu, 01 Jan 2026 01:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    expect(line.startsWith(`__Host-sid=${s.id}.`)).toBe(true);
+    expect(headers.get('Cache-Control')).toBe('private');
+    expect([...headers.keys()].sort()).toEqual(['cache-control', 'set-cookie']);
+    expect(s.createdAt).toBe(clock.now());
+  });
+
+  it('signs with secrets[0], verifies with every secret, and re-signs old cookies', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const before = createSessions({ store, secrets: [OLD_SECRET], now: clock.now });
+    const s = await before.start(request());
+    s.set('n', 1);
+    const oldCookie = cookiePair(await s.commit());
+
+    const rotated = createSessions({ store, secrets: [SECRET, OLD_SECRET], now: clock.now });
+    const again = await rotated.start(request(oldCookie));
+    expect(again.isNew).toBe(false);
+    const resigned = await again.commit();
+    const newCookie = cookiePair(resigned);
+    expect(newCookie).not.toBe(oldCookie);
+    expect(newCookie.split('.')[0]).toBe(oldCookie.split('.')[0]);
+
+    const retired = createSessions({ store, secrets: [SECRET], now: clock.now });
+    expect((await retired.start(request(oldCookie))).isNew).toBe(true);
+    expect((await retired.start(request(newCookie))).get('n')).toBe(1);
+  });
+
+  it('imports each key once, across requests and manager instances', async () => {
+    const secret = `import-once-${Math.random()}-padding-to-32-bytes`;
+    const spy = vi.spyOn(subtle, 'importKey');
+    try {
+      const store = createMemoryStore();
+      let cookie = '';
+      for (let i = 0; i < 5; i++) {
+        const sessions = createSessions({ store, secrets: [secret] }); // a manager per request
+        const s = await sessions.start(request(cookie || undefined));
+        s.increment('n');
+        cookie = cookiePair(await s.commit()) || cookie;
+      }
+      const imports = spy.mock.calls.filter(([, data]) => new TextDecoder().decode(data as Uint8Array) === secret);
+      expect(imports).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('refuses a Set-Cookie line over 4096 bytes', async () => {
+    const { sessions } = setup({ cookie: { name: 'n'.repeat(4000) } });
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    await expect(s.commit()).rejects.toMatchObject({ code: 'COOKIE_TOO_LARGE' });
+  });
+
+  it('writes Domain only when configured, Partitioned and SameSite as asked', async () => {
+    const { sessions } = setup({ cookie: { domain: 'example.com', sameSite: 'strict', partitioned: true, httpOnly: false } });
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(line).toMatch(/^sid=.*; Path=\/; Domain=example\.com; Max-Age=3600; Expires=[^;]+; Secure; SameSite=Strict; Partitioned$/);
+  });
+});
+
+describe('create, shiftExpiration, updateExpiration, destroy', () => {
+  it('create always gives a fresh ID and destroys the request\'s session', async () => {
+    const { sessions, login, events } = setup();
+    const { session: old, cookie } = await login();
+    const fresh = await sessions.create(request(cookie), { data: { user: 'ada' } });
+    expect(fresh.isNew).toBe(true);
+    expect(fresh.id).not.toBe(old.id);
+    const pair = cookiePair(await fresh.commit());
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect((await sessions.start(request(pair))).get('user')).toBe('ada');
+    expect(events.map((e) => e.type)).toEqual(['created', 'destroyed', 'created', 'rejected']);
+  });
+
+  it('create stores even an empty session (login), and remember-me off gives a browser-session cookie', async () => {
+    const { sessions } = setup();
+    const s = await sessions.create(request(), { persistent: false });
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(line).not.toMatch(/Max-Age|Expires/);
+    expect((await sessions.start(request(line.split(';')[0]))).persistent).toBe(false);
+  });
+
+  it('shiftExpiration extends by expires from now and re-sends the cookie', async () => {
+    const { sessions, login, clock } = setup();
+    const { cookie } = await login();
+    clock.advanceSec(3000);
+    const headers = await sessions.shiftExpiration(request(cookie));
+    expect(headers.getSetCookie()[0]).toMatch(/Max-Age=3600;/);
+    clock.advanceSec(3000); // 6000 s after creation, 3000 after the shift
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+
+  it('shiftExpiration never passes absoluteTimeout', async () => {
+    const { sessions, login, clock, events } = setup({ absoluteTimeout: 5000 });
+    const { cookie } = await login();
+    clock.advanceSec(3000);
+    const headers = await sessions.shiftExpiration(request(cookie));
+    expect(headers.getSetCookie()[0]).toMatch(/Max-Age=2000;/);
+    clock.advanceSec(2000);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'absolute' });
+  });
+
+  it('idle and absolute timeouts: the earlier wins', async () => {
+    const { sessions, login, clock, events } = setup({ idleTimeout: 600, absoluteTimeout: 1000, touchAfter: 10 });
+    const { cookie } = await login();
+    for (let t = 0; t < 900; t += 300) {
+      clock.advanceSec(300);
+      expect((await sessions.start(request(cookie))).isNew).toBe(false);
+      await (await sessions.start(request(cookie))).commit();
+    }
+    clock.advanceSec(100); // 1000 s after creation, touched 100 s ago
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'absolute' });
+  });
+
+  it('shiftExpiration and updateExpiration need a session', async () => {
+    const { sessions } = setup();
+    await expect(sessions.shiftExpiration(request())).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(sessions.updateExpiration(request(), 60)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('updateExpiration sets a new lifetime; -1 makes a browser-session cookie', async () => {
+    const { sessions, login, clock } = setup();
+    const { cookie } = await login();
+    expect((await sessions.updateExpiration(request(cookie), 120)).getSetCookie()[0]).toMatch(/Max-Age=120;/);
+    const session = (await sessions.updateExpiration(request(cookie), -1)).getSetCookie()[0]!;
+    expect(session).not.toMatch(/Max-Age|Expires/);
+    clock.advanceSec(3599);
+    expect((await sessions.start(request(cookie))).persistent).toBe(false);
+    await expect(sessions.updateExpiration(request(cookie), 0)).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+    await expect(sessions.updateExpiration(request(cookie), 401 * 86400)).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+  });
+
+  it('destroy without a cookie is a no-op; with one it expires the cookie with the same Path and Domain', async () => {
+    const { sessions, login } = setup({ cookie: { domain: 'example.com', path: '/app' } });
+    expect([...(await sessions.destroy(request()))]).toEqual([]);
+    const { cookie } = await login();
+    const line = (await sessions.destroy(request(cookie))).getSetCookie()[0]!;
+    expect(line).toBe('sid=; Path=/app; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax');
+  });
+
+  it('destroy then start in the same request gives a new session', async () => {
+    const { sessions, login } = setup();
+    const { session, cookie } = await login();
+    const req = request(cookie);
+    await sessions.destroy(req);
+    const after = await sessions.start(req);
+    expect(after.isNew).toBe(true);
+    expect(after.id).not.toBe(session.id);
+  });
+
+  it('destroyById, destroyAll and count', async () => {
+    const { sessions, login } = setup();
+    await login();
+    const { session } = await login();
+    expect(await sessions.count()).toBe(2);
+    await sessions.destroyById(session.id);
+    expect(await sessions.count()).toBe(1);
+    await expect(sessions.destroyById('../../etc')).rejects.toMatchObject({ code: 'INVALID_ID' });
+    await sessions.destroyAll();
+    expect(await sessions.count()).toBe(0);
+  });
+
+  it('admin calls on a store without count/clear reject naming the store', async () => {
+    const { get, set, delete: del } = createMemoryStore();
+    const sessions = createSessions({ store: { name: 'tiny', get, set, delete: del }, secrets: [SECRET] });
+    await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the tiny store has no count()');
+    await expect(sessions.destroyAll()).rejects.toThrow('edge-sessions: destroyAll: the tiny store has no clear()');
+  });
+});
+
+describe('regenerate', () => {
+  it('keeps data, changes the ID, kills the old one, and reports it', async () => {
+    const { sessions, login, events } = setup();
+    const { cookie } = await login();
+    const s = await sessions.start(request(cookie));
+    const oldId = s.id;
+    s.regenerate();
+    const pair = cookiePair(await s.commit());
+    expect(s.id).not.toBe(oldId);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect((await sessions.start(request(pair))).get('n')).toBe(1);
+    expect(events.find((e) => e.type === 'regenerated')).toMatchObject({ maskedId: s.maskedId, previousMaskedId: `${oldId.slice(0, 3)}...${oldId.slice(-3)}` });
+  });
+
+  it('regenerate then destroy deletes the stored record', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    const s = await sessions.start(request(cookie));
+    s.regenerate();
+    s.destroy();
+    await s.commit();
+    expect(await counted.store.count()).toBe(0);
+  });
+});
+
+describe('handle', () => {
+  it('starts, runs, commits, and appends Set-Cookie without clobbering the app\'s cookies', async () => {
+    const { sessions } = setup();
+    const fetch = sessions.handle(async (_req, session, env: { greeting: string }, ctx: { id: number }) => {
+      session.set('seen', true);
+      const response = new Response(`${env.greeting} ${ctx.id}`);
+      response.headers.append('Set-Cookie', 'theme=dark; Path=/');
+      return response;
+    });
+    const response = await fetch(request(), { greeting: 'hi' }, { id: 7 });
+    expect(await response.text()).toBe('hi 7');
+    const cookies = response.headers.getSetCookie();
+    expect(cookies).toHaveLength(2);
+    expect(cookies[0]).toBe('theme=dark; Path=/');
+    expect(cookies[1]).toMatch(/^__Host-sid=/);
+    expect(response.headers.get('Cache-Control')).toBe('private');
+  });
+
+  it('adds nothing when the handler leaves the session alone', async () => {
+    const { sessions, counted } = setup();
+    const response = await sessions.handle(() => new Response('ok', { headers: { 'Cache-Control': 'public, max-age=60' } }))(request());
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(response.headers.get('Cache-Control')).toBe('public, max-age=60');
+    expect(counted.total()).toBe(0);
+  });
+
+  it('copies a Response whose headers are immutable (Response.redirect)', async () => {
+    const { sessions } = setup();
+    const response = await sessions.handle((_req, session) => {
+      session.set('a', 1);
+      return Response.redirect('https://example.com/next', 303);
+    })(request());
+    expect(response.status).toBe(303);
+    expect(response.headers.get('Location')).toBe('https://example.com/next');
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+  });
+
+  it('marks a cacheable response private when it sets a cookie, keeping no-store as is', async () => {
+    const { sessions } = setup();
+    const cacheable = await sessions.handle((_req, session) => {
+      session.set('a', 1);
+      return new Response('x', { headers: { 'Cache-Control': 'public, max-age=60' } });
+    })(request());
+    expect(cacheable.headers.get('Cache-Control')).toBe('public, max-age=60, private');
+    const noStore = await sessions.handle((_req, session) => {
+      session.set('a', 1);
+      return new Response('x', { headers: { 'Cache-Control': 'no-store' } });
+    })(request());
+    expect(noStore.headers.get('Cache-Control')).toBe('no-store');
+  });
+
+  it('lets a store failure reach the caller as a SessionError', async () => {
+    const sessions = createSessions({ store: failingStore(), secrets: [SECRET] });
+    const fetch = sessions.handle((_req, session) => {
+      session.set('a', 1);
+      return new Response('ok');
+    });
+    await expect(fetch(request())).rejects.toMatchObject({ code: 'STORE_WRITE', cause: expect.objectContaining({ message: 'backend down' }) });
+  });
+});
+
+describe('several sessions on one request', () => {
+  it('each manager reads its own cookie and adds its own headers', async () => {
+    const clock = createClock();
+    const auth = createSessions({ store: createMemoryStore({ now: clock.now }), secrets: [SECRET], cookie: { name: '__Host-auth' }, now: clock.now });
+    const prefs = createSessions({ store: createMemoryStore({ now: clock.now }), secrets: [OLD_SECRET], cookie: { name: 'prefs' }, now: clock.now });
+    const first = request();
+    const a = await auth.start(first);
+    const p = await prefs.start(first);
+    a.set('user', 'ada');
+    p.set('theme', 'dark');
+    const response = new Response('ok');
+    for (const headers of [await a.commit(), await p.commit()]) {
+      for (const line of headers.getSetCookie()) response.headers.append('Set-Cookie', line);
+    }
+    const lines = response.headers.getSetCookie();
+    expect(lines.map((l) => l.split('=')[0])).toEqual(['__Host-auth', 'prefs']);
+    const cookie = lines.map((l) => l.split(';')[0]).join('; ');
+    const second = request(cookie);
+    expect((await auth.start(second)).get('user')).toBe('ada');
+    expect((await prefs.start(second)).get('theme')).toBe('dark');
+    expect((await auth.start(second)).get('theme')).toBeUndefined();
+  });
+});
+
+describe('store failures lose nothing', () => {
+  it('a failing read rejects start with STORE_READ and its cause; the cookie is not cleared', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let down = false;
+    const store: SessionStore = { ...memory, get: (k) => (down ? Promise.reject(new Error('read timeout')) : memory.get(k)) };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    down = true;
+    const handler = sessions.handle(() => new Response('never'));
+    const error = await handler(request(cookie)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(error).toMatchObject({ code: 'STORE_READ', message: 'edge-sessions: memory store: get failed', cause: new Error('read timeout') });
+    down = false;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+
+  it('a failing data write rejects commit with STORE_WRITE; the old record stays readable', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let down = false;
+    const store: SessionStore = { ...memory, set: (...a) => (down ? Promise.reject(new Error('write failed')) : memory.set(...a)) };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    down = true;
+    const again = await sessions.start(request(cookie));
+    again.set('n', 2);
+    await expect(again.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', cause: new Error('write failed') });
+    down = false;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+
+  it('a failing touch-only write is reported through onEvent and the request succeeds', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const store: SessionStore = { ...memory, touch: () => Promise.reject(new Error('KV PUT failed: 429 Too Many Requests')) };
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, onEvent: (e) => events.push(e) });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(120);
+    const headers = await (await sessions.start(request(cookie))).commit();
+    expect(headers.getSetCookie()).toEqual([]);
+    const event = events.at(-1);
+    expect(event).toMatchObject({ type: 'error', operation: 'touch', error: { code: 'STORE_WRITE' } });
+    expect((event as { error: SessionError }).error.cause).toEqual(new Error('KV PUT failed: 429 Too Many Requests'));
+  });
+});
+
+describe('events', () => {
+  it('reports created, updated, destroyed and expired, with masked IDs only', async () => {
+    const { sessions, login, clock, events } = setup();
+    const { session, cookie } = await login();
+    const s = await sessions.start(request(cookie));
+    s.set('n', 2);
+    await s.commit();
+    clock.advanceSec(3600);
+    await sessions.start(request(cookie));
+    const other = await login();
+    await sessions.destroy(request(other.cookie));
+    expect(events.map((e) => e.type)).toEqual(['created', 'updated', 'expired', 'created', 'destroyed']);
+    expect(events[0]).toEqual({ type: 'created', maskedId: session.maskedId, at: clock.now() - 3_600_000 });
+    expect(JSON.stringify(events)).not.toContain(session.id);
+  });
+
+  it('an onEvent hook that throws does not break the request', async () => {
+    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET], onEvent: () => { throw new Error('logger down'); } });
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    expect((await s.commit()).getSetCookie()).toHaveLength(1);
+  });
+});
