@@ -2,7 +2,7 @@ import { SessionError } from './errors.js';
 import { readCookie } from './lib/cookie.js';
 import { verifyTag } from './lib/crypto.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
-import type { SessionsOptions } from './lib/types.js';
+import type { BackgroundContext, SessionsOptions } from './lib/types.js';
 import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall } from './session.js';
 
 /** What `create()` starts a session with. */
@@ -26,8 +26,11 @@ export type SessionHandler<Data extends Record<string, unknown>, Rest extends un
 export interface Sessions<Data extends Record<string, unknown> = Record<string, unknown>> {
   /** The cookie name in use (after defaults). */
   readonly cookieName: string;
-  /** The request's valid session, or a new unsaved one. Called twice for one request, it returns the same session. */
-  start(request: Request): Promise<Session<Data>>;
+  /**
+   * The request's valid session, or a new unsaved one. Called twice for one request, it returns the same
+   * session. Pass the Workers `ctx` to let expiry-only writes and async event hooks run in `ctx.waitUntil`.
+   */
+  start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>>;
   /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */
   create(request: Request, options?: CreateOptions<Data>): Promise<Session<Data>>;
   /** Extend the lifetime by `expires` from now (never past `absoluteTimeout`) and re-send the cookie. `NOT_FOUND` without a session. */
@@ -68,13 +71,16 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   const c = resolveOptions(options);
   // One session per request and manager (gorilla's registry): `start` twice decodes once.
   const sessionsByRequest = new WeakMap<Request, Promise<Session<Data>>>();
+  const contexts = new WeakMap<Request, BackgroundContext>();
 
-  function start(request: Request): Promise<Session<Data>> {
+  function start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>> {
+    if (ctx !== undefined) contexts.set(request, ctx);
+    else ctx = contexts.get(request);
     const cached = sessionsByRequest.get(request);
     if (cached !== undefined) {
-      return cached.then((session) => (session.destroyed ? remember(request, Promise.resolve(new Session<Data>(c, {}))) : session));
+      return cached.then((session) => (session.destroyed ? remember(request, Promise.resolve(new Session<Data>(c, { ctx }))) : session));
     }
-    return remember(request, load<Data>(c, request));
+    return remember(request, load<Data>(c, request, ctx));
   }
 
   function remember(request: Request, session: Promise<Session<Data>>): Promise<Session<Data>> {
@@ -102,7 +108,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         current.destroy();
         await current.commit();
       }
-      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent });
+      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent, ctx: contexts.get(request) });
       return remember(request, Promise.resolve(session));
     },
 
@@ -147,7 +153,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     handle(handler) {
       return async (request, ...rest) => {
-        const session = await start(request);
+        const session = await start(request, rest.find(isBackgroundContext));
         const response = await handler(request, session, ...rest);
         return appendHeaders(response, await session.commit());
       };
@@ -160,30 +166,37 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
  * store is asked, so forged or malformed cookies never cost a store read. A cookie that fails any check is
  * "no session" (and a `rejected` event), never an exception.
  */
-async function load<Data extends Record<string, unknown>>(c: Config, request: Request): Promise<Session<Data>> {
+async function load<Data extends Record<string, unknown>>(
+  c: Config,
+  request: Request,
+  ctx: BackgroundContext | undefined,
+): Promise<Session<Data>> {
   const value = readCookie(request.headers.get('cookie'), c.cookieName);
-  if (value === undefined) return new Session<Data>(c, {});
+  if (value === undefined) return new Session<Data>(c, { ctx });
+  const rejected = (reason: 'malformed' | 'signature' | 'unknown' | 'corrupt') => {
+    emit(c, { type: 'rejected', reason, at: c.now() }, ctx);
+    return new Session<Data>(c, { staleCookie: true, ctx });
+  };
   const dot = value.indexOf('.');
   const id = value.slice(0, dot);
-  if (dot <= 0 || !ID_PATTERN.test(id)) return rejected<Data>(c, 'malformed');
+  if (dot <= 0 || !ID_PATTERN.test(id)) return rejected('malformed');
   const key = await verifyTag(c.secrets, `${c.cookieName}=${id}`, value.slice(dot + 1));
-  if (key < 0) return rejected<Data>(c, 'signature');
+  if (key < 0) return rejected('signature');
 
   const record = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(id));
-  if (record === null || record === undefined) return rejected<Data>(c, 'unknown');
-  if (!isRecord(record)) return rejected<Data>(c, 'corrupt');
+  if (record === null || record === undefined) return rejected('unknown');
+  if (!isRecord(record)) return rejected('corrupt');
   const now = c.now();
   const reason = expiryReason(c, record, now);
   if (reason !== undefined) {
-    emit(c, { type: 'expired', maskedId: maskId(id), reason, at: now });
-    return new Session<Data>(c, { staleCookie: true });
+    emit(c, { type: 'expired', maskedId: maskId(id), reason, at: now }, ctx);
+    return new Session<Data>(c, { staleCookie: true, ctx });
   }
-  return new Session<Data>(c, { id, record, cookieValue: key === 0 ? value : undefined, resign: key > 0 });
+  return new Session<Data>(c, { id, record, cookieValue: key === 0 ? value : undefined, resign: key > 0, ctx });
 }
 
-function rejected<Data extends Record<string, unknown>>(c: Config, reason: 'malformed' | 'signature' | 'unknown' | 'corrupt'): Session<Data> {
-  emit(c, { type: 'rejected', reason, at: c.now() });
-  return new Session<Data>(c, { staleCookie: true });
+function isBackgroundContext(value: unknown): value is BackgroundContext {
+  return typeof value === 'object' && value !== null && typeof (value as BackgroundContext).waitUntil === 'function';
 }
 
 /**

@@ -6,6 +6,7 @@ export interface MemoryStoreOptions {
 }
 
 export interface MemoryStore extends SessionStore {
+  touch(key: string, expiresAt: number): Promise<void>;
   count(): Promise<number>;
   clear(): Promise<void>;
 }

@@ -3,7 +3,7 @@ import { serializeCookie } from './lib/cookie.js';
 import { signTag } from './lib/crypto.js';
 import { byteLength } from './lib/encoding.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
-import type { SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
+import type { BackgroundContext, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
 
 /** IDs are base64url, 22 (132 bits) to 128 characters. Checked before any store I/O. */
@@ -26,13 +26,19 @@ export interface SessionInit {
   readonly data?: Readonly<Record<string, unknown>> | undefined;
   readonly constants?: Readonly<Record<string, unknown>> | undefined;
   readonly persistent?: boolean | undefined;
+  /** The request's ctx (Workers), for background work. */
+  readonly ctx?: BackgroundContext | undefined;
 }
 
-/** @internal Safe event delivery: a hook that throws never breaks a request. */
-export function emit(config: Config, event: SessionEvent): void {
+/** @internal Safe event delivery: a hook that throws or rejects never breaks a request. */
+export function emit(config: Config, event: SessionEvent, ctx?: BackgroundContext): void {
   if (config.onEvent === undefined) return;
   try {
-    config.onEvent(event);
+    const result = config.onEvent(event);
+    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+      const settled = Promise.resolve(result).catch(() => undefined);
+      ctx?.waitUntil(settled);
+    }
   } catch {
     // The hook is for logging and metrics; its failure is not the request's failure.
   }
@@ -117,6 +123,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #cookieValue: string | undefined;
   #resign: boolean;
   #staleCookie: boolean;
+  readonly #ctx: BackgroundContext | undefined;
 
   /** @internal Use `sessions.start()` or `sessions.create()`. */
   constructor(config: Config, init: SessionInit) {
@@ -127,6 +134,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#resign = init.resign ?? false;
     this.#staleCookie = init.staleCookie ?? false;
     this.#forced = init.forced ?? false;
+    this.#ctx = init.ctx;
     const record = init.record;
     if (record !== undefined && init.id !== undefined) {
       this.#id = init.id;
@@ -460,7 +468,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         const id = this.#previousId ?? this.#id!;
         await storeCall(c, 'STORE_DELETE', 'delete', () => c.store.delete(id));
         this.#previousId = undefined;
-        emit(c, { type: 'destroyed', maskedId: maskId(id), at: now });
+        emit(c, { type: 'destroyed', maskedId: maskId(id), at: now }, this.#ctx);
         this.#isNew = true;
         this.#appendCookie(headers, '', 0, now);
       } else if (this.#staleCookie) {
@@ -493,7 +501,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
       this.#isNew = false;
       this.#afterWrite(expiresAt);
-      emit(c, { type: 'created', maskedId: maskId(id), at: now });
+      emit(c, { type: 'created', maskedId: maskId(id), at: now }, this.#ctx);
       await this.#sendCookie(headers, now);
       return headers;
     }
@@ -505,7 +513,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
       await this.#deletePrevious();
       this.#afterWrite(expiresAt);
-      emit(c, { type: 'regenerated', maskedId: maskId(id), previousMaskedId: maskId(previous), at: now });
+      emit(c, { type: 'regenerated', maskedId: maskId(id), previousMaskedId: maskId(previous), at: now }, this.#ctx);
       await this.#sendCookie(headers, now);
       return headers;
     }
@@ -529,23 +537,32 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
       }
       this.#afterWrite(expiresAt);
-      emit(c, { type: 'updated', maskedId: maskId(id), at: now });
+      emit(c, { type: 'updated', maskedId: maskId(id), at: now }, this.#ctx);
       await this.#sendCookie(headers, now);
       return headers;
     }
 
     // Nothing changed: extend an idle timeout only when that gains at least `touchAfter`.
     if (c.idleMs !== undefined && expiresAt - this.#expiresAt >= c.touchAfterMs && expiresAt > this.#expiresAt) {
-      try {
-        if (c.store.touch !== undefined) {
-          await storeCall(c, 'STORE_WRITE', 'touch', () => c.store.touch!(id, expiresAt));
-        } else {
-          const record = this.#record(expiresAt);
-          await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
+      const touch = async (): Promise<boolean> => {
+        try {
+          if (c.store.touch !== undefined) {
+            await storeCall(c, 'STORE_WRITE', 'touch', () => c.store.touch!(id, expiresAt));
+          } else {
+            const record = this.#record(expiresAt);
+            await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
+          }
+          return true;
+        } catch (error) {
+          // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
+          emit(c, { type: 'error', operation: 'touch', error: error as SessionError, maskedId: maskId(id), at: now }, this.#ctx);
+          return false;
         }
-      } catch (error) {
-        // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
-        emit(c, { type: 'error', operation: 'touch', error: error as SessionError, maskedId: maskId(id), at: now });
+      };
+      if (this.#ctx !== undefined) {
+        // Workers: the response need not wait for an expiry-only write (icza's asynchronous backup save).
+        this.#ctx.waitUntil(touch());
+      } else if (!(await touch())) {
         return headers;
       }
       this.#afterWrite(expiresAt);

@@ -475,3 +475,61 @@ describe('events', () => {
     expect((await s.commit()).getSetCookie()).toHaveLength(1);
   });
 });
+
+describe('background work through ctx.waitUntil', () => {
+  function backgroundContext() {
+    const pending: Promise<unknown>[] = [];
+    return { pending, ctx: { waitUntil: (p: Promise<unknown>) => void pending.push(p) } };
+  }
+
+  it('hands an expiry-only write to waitUntil and answers without waiting for it', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let touched = 0;
+    const store: SessionStore = { ...memory, touch: async (k, e) => { await gate; touched++; return memory.touch(k, e); } };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(120);
+
+    const { pending, ctx } = backgroundContext();
+    const fetch = sessions.handle((_req, session, _env: unknown, _ctx: typeof ctx) => new Response(String(session.get('n'))));
+    const response = await fetch(request(cookie), {}, ctx);
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+    expect(touched).toBe(0); // answered while the write is still pending
+    expect(pending).toHaveLength(1);
+    release();
+    await Promise.all(pending);
+    expect(touched).toBe(1);
+    expect((await memory.get(s.id))?.expiresAt).toBe(clock.now() + 600_000);
+  });
+
+  it('reports a failing background touch through onEvent, never as an unhandled rejection', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const store: SessionStore = { ...memory, touch: () => Promise.reject(new Error('429')) };
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, onEvent: (e) => events.push(e) });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(120);
+    const { pending, ctx } = backgroundContext();
+    await (await sessions.start(request(cookie), ctx)).commit();
+    await expect(Promise.all(pending)).resolves.toEqual([false]);
+    expect(events.at(-1)).toMatchObject({ type: 'error', operation: 'touch' });
+  });
+
+  it('hands a promise returned by onEvent to waitUntil and swallows its rejection', async () => {
+    const { pending, ctx } = backgroundContext();
+    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET], onEvent: () => Promise.reject(new Error('log sink down')) });
+    const s = await sessions.start(request(), ctx);
+    s.set('a', 1);
+    expect((await s.commit()).getSetCookie()).toHaveLength(1);
+    expect(pending).toHaveLength(1);
+    await expect(pending[0]).resolves.toBeUndefined();
+  });
+});

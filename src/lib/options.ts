@@ -30,7 +30,7 @@ export interface Config {
   readonly serializer: Serializer;
   /** True when values are JSON, so stores may add to numbers themselves. */
   readonly json: boolean;
-  readonly onEvent: ((event: SessionEvent) => void) | undefined;
+  readonly onEvent: ((event: SessionEvent) => unknown) | undefined;
 }
 
 const JSON_SERIALIZER: Serializer = Object.freeze({ stringify: JSON.stringify, parse: JSON.parse });

@@ -108,6 +108,14 @@ export type SessionEvent =
       readonly at: number;
     };
 
+/**
+ * The part of a Workers `ExecutionContext` the manager uses: work that need not delay the response (an
+ * expiry-only write, an asynchronous event hook) is handed to `waitUntil` instead of being awaited.
+ */
+export interface BackgroundContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 /** Options of `createSessions`. Durations are seconds; `now()` is epoch milliseconds. */
 export interface SessionsOptions {
   /** Where sessions live: `createMemoryStore()`, `createKVStore(env.SESSIONS)`, … Required. */
@@ -132,6 +140,9 @@ export interface SessionsOptions {
   now?: (() => number) | undefined;
   /** Encodes values; default JSON (values must then be JSON data: no functions, BigInt, Dates or cycles). */
   serializer?: Serializer | undefined;
-  /** Lifecycle events for logging and metrics. Called synchronously; an exception it throws is ignored. */
-  onEvent?: ((event: SessionEvent) => void) | undefined;
+  /**
+   * Lifecycle events for logging and metrics. An exception it throws is ignored; a promise it returns is
+   * handed to `ctx.waitUntil` when the request has a ctx (Workers), and its rejection is ignored.
+   */
+  onEvent?: ((event: SessionEvent) => unknown) | undefined;
 }

@@ -1,0 +1,318 @@
+import { DurableObject } from 'cloudflare:workers';
+import { SessionError } from './errors.js';
+import { randomId } from './lib/crypto.js';
+import { byteLength } from './lib/encoding.js';
+import type { SessionChanges, SessionRecord, SessionStore } from './lib/types.js';
+import { stringMap, toObject } from './lib/values.js';
+
+/** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
+export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
+
+// ------------------------------------------------------------------------------------------ the object
+
+/** What the object needs of its `DurableObjectState`: SQLite storage and alarms. */
+interface SessionObjectState {
+  readonly storage: {
+    readonly sql: { exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] } };
+    transactionSync<T>(closure: () => T): T;
+    getAlarm(): Promise<number | null>;
+    setAlarm(scheduledTime: number): Promise<void>;
+    deleteAlarm(): Promise<void>;
+    deleteAll(): Promise<void>;
+  };
+}
+
+interface Row {
+  readonly value: string;
+  readonly expires_at: number;
+  readonly op: string | null;
+}
+
+/**
+ * The Durable Object behind `createDurableObjectStore`: one object per session, holding its record in SQLite.
+ * Export it from your Worker's entry and bind it with a `new_sqlite_classes` migration:
+ *
+ * ```toml
+ * [[durable_objects.bindings]]
+ * name = "SESSIONS_DO"
+ * class_name = "SessionDurableObject"
+ *
+ * [[migrations]]
+ * tag = "v1"
+ * new_sqlite_classes = ["SessionDurableObject"]
+ * ```
+ *
+ * Strongly consistent: every method runs to completion without awaiting between its read and its write (the
+ * SQLite API is synchronous), so concurrent `update`s of one session never lose each other's changes. An alarm
+ * deletes the record when it expires, without any request; once the object is empty its storage is freed.
+ *
+ * Times: `expiresAt` and `now` are the caller's clock (the manager's `now()`). The alarm runs on the object's
+ * own clock, so each write also stores a deadline on that clock, `Date.now() + (expiresAt - now)`.
+ * Reads compare the caller's times; the alarm only collects garbage.
+ *
+ * @example
+ * // worker.ts
+ * export { SessionDurableObject } from 'edge-sessions/durable-object'
+ */
+export class SessionDurableObject extends DurableObject {
+  readonly #storage: SessionObjectState['storage'];
+  #ready = false;
+  /** The alarm time as this instance last set or read it; `undefined` when unknown. */
+  #alarmAt: number | null | undefined;
+
+  constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: ConstructorParameters<typeof DurableObject>[1]) {
+    super(ctx, env);
+    this.#storage = (ctx as SessionObjectState).storage;
+  }
+
+  /** The live record under `key` at the caller's time `now`, or null. */
+  get(key: string, now: number): SessionRecord | null {
+    const row = this.#row(key);
+    return row === undefined || row.expires_at <= now ? null : withExpiry(row);
+  }
+
+  /** Stores `record` (whose data the caller built) under `key` until `expiresAt`. */
+  async set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void> {
+    const deadline = Date.now() + (expiresAt - now);
+    this.#exec(
+      'INSERT OR REPLACE INTO sessions (key, value, expires_at, deadline, op) VALUES (?, ?, ?, ?, NULL)',
+      key,
+      JSON.stringify({ ...record, expiresAt }),
+      expiresAt,
+      deadline,
+    );
+    await this.#scheduleBy(deadline);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#exec('DELETE FROM sessions WHERE key = ?', key);
+    await this.#freeIfEmpty();
+  }
+
+  /** Moves the expiry of a live record; a missing or expired record stays missing. */
+  async touch(key: string, expiresAt: number, now: number): Promise<void> {
+    const deadline = Date.now() + (expiresAt - now);
+    const rows = this.#exec(
+      'UPDATE sessions SET expires_at = ?, deadline = ? WHERE key = ? AND expires_at > ? RETURNING key',
+      expiresAt,
+      deadline,
+      key,
+      now,
+    );
+    if (rows.length > 0) await this.#scheduleBy(deadline);
+  }
+
+  /**
+   * Applies one request's `changes` to the stored record in a single transaction and returns the result, or
+   * null when the record is gone or expired (a commit never resurrects a destroyed session). `op` makes a retry
+   * of the same call (after a lost connection) return the stored result instead of applying it twice.
+   */
+  async update(
+    key: string,
+    changes: SessionChanges,
+    record: SessionRecord,
+    expiresAt: number,
+    now: number,
+    op?: string,
+  ): Promise<SessionRecord | null> {
+    const deadline = Date.now() + (expiresAt - now);
+    const next = this.#storage.transactionSync(() => {
+      const row = this.#row(key);
+      if (row === undefined || row.expires_at <= now) return null;
+      if (op !== undefined && row.op === op) return withExpiry(row);
+      const merged = applyChanges(JSON.parse(row.value) as SessionRecord, changes, record, expiresAt);
+      const value = JSON.stringify(merged);
+      if (byteLength(value) + byteLength(key) > MAX_DURABLE_OBJECT_VALUE_BYTES) throw tooLarge(key, value);
+      this.#exec('UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?', value, expiresAt, deadline, op ?? null, key);
+      return merged;
+    });
+    if (next !== null) await this.#scheduleBy(deadline);
+    return next;
+  }
+
+  /** Live records at the caller's time `now`. */
+  count(now: number): number {
+    return Number(this.#exec('SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ?', now)[0]?.n ?? 0);
+  }
+
+  async clear(): Promise<void> {
+    this.#exec('DELETE FROM sessions');
+    await this.#freeIfEmpty();
+  }
+
+  /** Deletes what has expired by the object's clock and re-arms for the next deadline. Safe to run twice. */
+  override async alarm(): Promise<void> {
+    this.#exec('DELETE FROM sessions WHERE deadline <= ?', Date.now());
+    this.#alarmAt = null; // a running alarm is no longer scheduled
+    const next = this.#exec('SELECT MIN(deadline) AS next FROM sessions')[0]?.next;
+    if (typeof next === 'number') await this.#scheduleBy(next);
+    else await this.#freeIfEmpty();
+  }
+
+  #exec(query: string, ...bindings: unknown[]): Record<string, unknown>[] {
+    if (!this.#ready) {
+      this.#storage.sql.exec(
+        'CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, op TEXT)',
+      );
+      this.#ready = true;
+    }
+    return this.#storage.sql.exec(query, ...bindings).toArray();
+  }
+
+  #row(key: string): Row | undefined {
+    return this.#exec('SELECT value, expires_at, op FROM sessions WHERE key = ?', key)[0] as Row | undefined;
+  }
+
+  /** Makes sure the alarm fires no later than `deadline`. */
+  async #scheduleBy(deadline: number): Promise<void> {
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.#storage.getAlarm();
+    if (this.#alarmAt === null || this.#alarmAt > deadline) {
+      await this.#storage.setAlarm(deadline);
+      this.#alarmAt = deadline;
+    }
+  }
+
+  /** An object without sessions keeps nothing: no table, no alarm (it is billed for what it stores). */
+  async #freeIfEmpty(): Promise<void> {
+    if (Number(this.#exec('SELECT COUNT(*) AS n FROM sessions')[0]?.n ?? 0) > 0) return;
+    await this.#storage.deleteAlarm();
+    await this.#storage.deleteAll();
+    this.#alarmAt = null;
+    this.#ready = false;
+  }
+}
+
+function withExpiry(row: Row): SessionRecord {
+  const record = JSON.parse(row.value) as SessionRecord;
+  return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
+}
+
+/** `changes` on top of what is stored, in the order SessionChanges defines; times come from the caller. */
+function applyChanges(stored: SessionRecord, changes: SessionChanges, record: SessionRecord, expiresAt: number): SessionRecord {
+  const data = changes.clear === true ? new Map<string, string>() : (stringMap(stored.data) ?? new Map<string, string>());
+  for (const k of changes.delete ?? []) data.delete(k);
+  for (const [k, v] of Object.entries(changes.set ?? {})) data.set(k, v);
+  for (const [k, by] of Object.entries(changes.increment ?? {})) data.set(k, JSON.stringify(numberIn(data.get(k)) + by));
+  const flash = changes.flash ?? stored.flash;
+  const immutable = (changes.immutable ?? stored.immutable ?? []).filter((k) => data.has(k));
+  const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
+    data: toObject(data),
+    createdAt: stored.createdAt,
+    endsAt: record.endsAt,
+    expiresAt,
+  };
+  if (flash !== undefined && Object.keys(flash).length > 0) merged.flash = flash;
+  if (stored.constants !== undefined) merged.constants = stored.constants;
+  if (immutable.length > 0) merged.immutable = immutable;
+  if (record.persistent === false) merged.persistent = false;
+  return merged;
+}
+
+/** The number a stored JSON value holds ("42" counts, as `session.getNumber` reads it); 0 for anything else. */
+function numberIn(text: string | undefined): number {
+  if (text === undefined) return 0;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 0;
+  }
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(n) ? n : 0;
+}
+
+function tooLarge(key: string, value: string): SessionError {
+  const bytes = byteLength(value) + byteLength(key);
+  return new SessionError('STORE_LIMIT', `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`);
+}
+
+// ------------------------------------------------------------------------------------------ the store
+
+/** What the store needs of a stub of `SessionDurableObject` (RPC). */
+export interface SessionObjectStub {
+  get(key: string, now: number): Promise<SessionRecord | null>;
+  set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  touch(key: string, expiresAt: number, now: number): Promise<void>;
+  update(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number, now: number, op?: string): Promise<SessionRecord | null>;
+}
+
+/** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
+export interface SessionObjectNamespace {
+  idFromName(name: string): { toString(): string };
+  get(id: { toString(): string }): SessionObjectStub;
+}
+
+export interface DurableObjectStoreOptions {
+  /** Clock in epoch milliseconds, shared with the manager (tests inject one). Default `Date.now`. */
+  now?: (() => number) | undefined;
+}
+
+/**
+ * Sessions in Durable Objects, one object per session (`idFromName(sessionId)`): strongly consistent, so a
+ * destroyed session is refused everywhere as soon as `destroy` returns, and concurrent requests that change
+ * different keys, or increment one counter, all keep their changes (`update` is applied inside the object).
+ * Each session's object is created near the user who started it and expires by its own alarm.
+ *
+ * There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
+ * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`
+ * (every cookie then fails its signature); to count sessions, count `created`/`destroyed` events from `onEvent`.
+ *
+ * A call whose stub fails with a retryable error (`error.retryable`, such as "Network connection lost") is
+ * retried once on a fresh stub; an overloaded object (`error.overloaded`) is not retried, as Cloudflare advises.
+ * Stubs are made per call because a stub cannot be used across requests. Values over 2 MB reject with a
+ * `SessionError` code `STORE_LIMIT` before any call.
+ *
+ * @example
+ * import { createSessions } from 'edge-sessions'
+ * import { createDurableObjectStore } from 'edge-sessions/durable-object'
+ * export { SessionDurableObject } from 'edge-sessions/durable-object'
+ *
+ * export default {
+ *   async fetch(request: Request, env: Env) {
+ *     const sessions = createSessions({ store: createDurableObjectStore(env.SESSIONS_DO), secrets: [env.SESSION_SECRET] })
+ *     return sessions.handle(async (req, session) => new Response(`visit ${session.increment('visits')}`))(request)
+ *   },
+ * } satisfies ExportedHandler<Env>
+ */
+export function createDurableObjectStore(namespace: SessionObjectNamespace, options: DurableObjectStoreOptions = {}): SessionStore {
+  const now = options.now ?? Date.now;
+
+  async function call<T>(key: string, method: (stub: SessionObjectStub) => Promise<T>): Promise<T> {
+    try {
+      return await method(namespace.get(namespace.idFromName(key)));
+    } catch (error) {
+      if (!isRetryable(error)) throw error;
+      return method(namespace.get(namespace.idFromName(key)));
+    }
+  }
+
+  return {
+    name: 'durable-object',
+    get: (key) => call(key, (stub) => stub.get(key, now())),
+    set(key, record, expiresAt) {
+      checkSize(key, record, expiresAt);
+      return call(key, (stub) => stub.set(key, record, expiresAt, now()));
+    },
+    delete: (key) => call(key, (stub) => stub.delete(key)),
+    touch: (key, expiresAt) => call(key, (stub) => stub.touch(key, expiresAt, now())),
+    update(key, changes, record, expiresAt) {
+      checkSize(key, record, expiresAt);
+      // One op id for both attempts: a retry after a lost connection is not applied twice.
+      const op = randomId();
+      return call(key, (stub) => stub.update(key, changes, record, expiresAt, now(), op));
+    },
+  };
+}
+
+function checkSize(key: string, record: SessionRecord, expiresAt: number): void {
+  const value = JSON.stringify({ ...record, expiresAt });
+  if (byteLength(value) + byteLength(key) > MAX_DURABLE_OBJECT_VALUE_BYTES) throw tooLarge(key, value);
+}
+
+/** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */
+function isRetryable(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const e = error as { retryable?: unknown; overloaded?: unknown };
+  return e.retryable === true && e.overloaded !== true;
+}
