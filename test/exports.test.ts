@@ -1,0 +1,24 @@
+import * as core from '../src/index.js';
+import * as memory from '../src/memory.js';
+import pkg from '../package.json' with { type: 'json' };
+import { describe, expect, it } from './harness.js';
+
+describe('public surface', () => {
+  it('exports exactly the documented names', () => {
+    expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions']);
+    expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
+  });
+
+  it('package.json: ESM only, side-effect free, typed exports, Node >= 20, uncrypto as the only dependency', () => {
+    expect(pkg.name).toBe('edge-sessions');
+    expect(pkg.type).toBe('module');
+    expect(pkg.sideEffects).toBe(false);
+    expect(pkg.engines.node).toBe('>=20');
+    expect(Object.keys(pkg.dependencies)).toEqual(['uncrypto']);
+    for (const [entry, target] of Object.entries(pkg.exports)) {
+      if (entry === './package.json') continue;
+      expect(target, entry).toMatchObject({ types: expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/), default: expect.stringMatching(/^\.\/dist\/.*\.js$/) });
+    }
+    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './memory']));
+  });
+});
