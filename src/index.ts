@@ -4,6 +4,7 @@ export { Session } from './session.js';
 export { SessionError } from './errors.js';
 export type { SessionErrorCode } from './errors.js';
 export type {
+  BackgroundContext,
   CookieOptions,
   SameSiteOption,
   Serializer,
