@@ -201,9 +201,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#accessedAt;
   }
 
-  /** When the session expires as stored (or as it will be stored by the next commit), epoch ms. */
+  /** When the session expires as stored, or as the next commit will store it if its lifetime changed; epoch ms. */
   get expiresAt(): number {
-    return this.#idleExpiry(this.#c.now());
+    return this.#isNew || this.#timesChanged ? this.#idleExpiry(this.#c.now()) : this.#expiresAt;
   }
 
   /** Remember-me: `true` (default) sends a cookie with Max-Age; `false` a browser-session cookie. */
@@ -309,10 +309,14 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (!Number.isFinite(by)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") needs a finite number, got ${String(by)}`);
     if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable`);
     const next = (this.getNumber(key) ?? 0) + by;
+    // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
+    // addition, which a store with update() applies to whatever it holds (concurrent increments all count).
+    const atomic = this.#c.json && !this.#cleared && !this.#setKeys.has(key) && !this.#deleted.has(key);
+    const pending = this.#increments.get(key) ?? 0;
     this.#put(key, next);
-    if (this.#c.json) {
+    if (atomic) {
       this.#setKeys.delete(key);
-      this.#increments.set(key, (this.#increments.get(key) ?? 0) + by);
+      this.#increments.set(key, pending + by);
     }
     return next;
   }

@@ -327,3 +327,48 @@ describe('identity', () => {
     expect(() => s.set('a', 1)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
   });
 });
+
+describe('changes sent to a store with atomic update()', () => {
+  async function capture(act: (s: Awaited<ReturnType<ReturnType<typeof createSessions>['start']>>) => void) {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const seen: unknown[] = [];
+    const store = {
+      ...memory,
+      async update(key: string, changes: unknown, record: Parameters<typeof memory.set>[1], expiresAt: number) {
+        seen.push(changes);
+        await memory.set(key, record, expiresAt);
+        return record;
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    const first = await sessions.start(request());
+    first.set('n', 10);
+    first.set('keep', 'x');
+    const cookie = cookiePair(await first.commit());
+    const s = await sessions.start(request(cookie));
+    act(s);
+    await s.commit();
+    return seen[0];
+  }
+
+  it('sends increments of untouched keys as additions, accumulated', async () => {
+    expect(await capture((s) => { s.increment('n'); s.increment('n', 2); s.increment('m'); })).toEqual({ increment: { n: 3, m: 1 } });
+  });
+
+  it('sends a key set, deleted or cleared earlier in the request as its final value', async () => {
+    expect(await capture((s) => { s.set('n', 5); s.increment('n'); })).toEqual({ set: { n: '6' } });
+    expect(await capture((s) => { s.delete('n'); s.increment('n'); })).toEqual({ set: { n: '1' } });
+    expect(await capture((s) => { s.clear(); s.increment('n'); })).toEqual({ clear: true, set: { n: '1' } });
+    expect(await capture((s) => { s.increment('n'); s.set('n', 7); })).toEqual({ set: { n: '7' } });
+    expect(await capture((s) => { s.increment('n'); s.delete('n'); })).toEqual({ delete: ['n'] });
+  });
+
+  it('sends flashes and immutable keys as their full new state', async () => {
+    expect(await capture((s) => { s.setFlash('f', 'hi'); s.setImmutable('r', 'admin'); })).toEqual({
+      set: { r: '"admin"' },
+      flash: { f: '"hi"' },
+      immutable: ['r'],
+    });
+  });
+});
