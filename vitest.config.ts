@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/**/*.workerd.test.ts', 'node_modules/**'],
+    exclude: ['test/**/*.workerd.test.ts', 'test/runtimes/**', 'node_modules/**'],
     // A suite that is skipped or empty must not pass silently.
     passWithNoTests: false,
     allowOnly: false,

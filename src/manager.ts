@@ -1,8 +1,9 @@
 import { SessionError } from './errors.js';
+import { readSealedCookies } from './lib/chunks.js';
 import { readCookie } from './lib/cookie.js';
 import { verifyTag } from './lib/crypto.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
-import type { BackgroundContext, SessionsOptions } from './lib/types.js';
+import type { BackgroundContext, Sealer, SessionRecord, SessionsOptions } from './lib/types.js';
 import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall } from './session.js';
 
 /** What `create()` starts a session with. */
@@ -134,6 +135,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async destroyById(id) {
+      if (c.sealer !== undefined) {
+        throw new SessionError('STORE_UNSUPPORTED', `destroyById: the ${c.storeName} store is stateless and cannot revoke a session`);
+      }
       if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
       await storeCall(c, 'STORE_DELETE', 'delete', () => c.store.delete(id));
       emit(c, { type: 'destroyed', maskedId: maskId(id), at: c.now() });
@@ -171,28 +175,71 @@ async function load<Data extends Record<string, unknown>>(
   request: Request,
   ctx: BackgroundContext | undefined,
 ): Promise<Session<Data>> {
-  const value = readCookie(request.headers.get('cookie'), c.cookieName);
-  if (value === undefined) return new Session<Data>(c, { ctx });
+  const header = request.headers.get('cookie');
+  let chunks = 0;
   const rejected = (reason: 'malformed' | 'signature' | 'unknown' | 'corrupt') => {
     emit(c, { type: 'rejected', reason, at: c.now() }, ctx);
-    return new Session<Data>(c, { staleCookie: true, ctx });
+    return new Session<Data>(c, { staleCookie: true, ctx, chunks });
   };
-  const dot = value.indexOf('.');
-  const id = value.slice(0, dot);
-  if (dot <= 0 || !ID_PATTERN.test(id)) return rejected('malformed');
-  const key = await verifyTag(c.secrets, `${c.cookieName}=${id}`, value.slice(dot + 1));
-  if (key < 0) return rejected('signature');
 
-  const record = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(id));
-  if (record === null || record === undefined) return rejected('unknown');
-  if (!isRecord(record)) return rejected('corrupt');
+  let id: string;
+  let record: SessionRecord | null;
+  let cookieValue: string | undefined;
+  let resign: boolean;
+  if (c.sealer !== undefined) {
+    const opened = await openSealed(c, c.sealer, header);
+    chunks = opened.chunks;
+    if (opened.session === undefined) return new Session<Data>(c, { ctx, chunks, staleCookie: chunks > 0 });
+    if (typeof opened.session === 'string') return rejected(opened.session);
+    ({ id, record, resign } = opened.session);
+  } else {
+    const value = readCookie(header, c.cookieName);
+    if (value === undefined) return new Session<Data>(c, { ctx });
+    const dot = value.indexOf('.');
+    id = value.slice(0, dot);
+    if (dot <= 0 || !ID_PATTERN.test(id)) return rejected('malformed');
+    const key = await verifyTag(c.secrets, `${c.cookieName}=${id}`, value.slice(dot + 1));
+    if (key < 0) return rejected('signature');
+    const stored = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(id));
+    if (stored === null || stored === undefined) return rejected('unknown');
+    if (!isRecord(stored)) return rejected('corrupt');
+    record = stored;
+    cookieValue = key === 0 ? value : undefined;
+    resign = key > 0;
+  }
+
   const now = c.now();
   const reason = expiryReason(c, record, now);
   if (reason !== undefined) {
     emit(c, { type: 'expired', maskedId: maskId(id), reason, at: now }, ctx);
-    return new Session<Data>(c, { staleCookie: true, ctx });
+    return new Session<Data>(c, { staleCookie: true, ctx, chunks });
   }
-  return new Session<Data>(c, { id, record, cookieValue: key === 0 ? value : undefined, resign: key > 0, ctx });
+  return new Session<Data>(c, { id, record, cookieValue, resign, ctx, chunks });
+}
+
+/**
+ * Stateless stores: join the chunk cookies, open the seal, parse the payload. Shape checks run before any
+ * decryption; a failure is a rejection reason, never an exception.
+ */
+async function openSealed(
+  c: Config,
+  sealer: Sealer,
+  header: string | null,
+): Promise<{ chunks: number; session: undefined | 'malformed' | 'signature' | 'corrupt' | { id: string; record: SessionRecord; resign: boolean } }> {
+  const { sealed, present } = readSealedCookies(header, c.cookieName, sealer.maxChunks);
+  if (sealed === undefined) return { chunks: present, session: undefined };
+  if (sealed === null) return { chunks: present, session: 'malformed' };
+  const opened = await sealer.open(sealed, c.secrets, c.cookieName);
+  if (opened === null) return { chunks: present, session: 'signature' };
+  let payload: unknown;
+  try {
+    payload = JSON.parse(opened.plaintext);
+  } catch {
+    return { chunks: present, session: 'corrupt' };
+  }
+  const { i, r } = (payload ?? {}) as { i?: unknown; r?: unknown };
+  if (typeof i !== 'string' || !ID_PATTERN.test(i) || !isRecord(r)) return { chunks: present, session: 'corrupt' };
+  return { chunks: present, session: { id: i, record: r, resign: opened.stale } };
 }
 
 function isBackgroundContext(value: unknown): value is BackgroundContext {

@@ -1,15 +1,14 @@
 import { SessionError, type SessionErrorCode } from './errors.js';
+import { expiredChunkLines, MAX_SET_COOKIE_BYTES, sealedCookieLines } from './lib/chunks.js';
 import { serializeCookie } from './lib/cookie.js';
 import { signTag } from './lib/crypto.js';
 import { byteLength } from './lib/encoding.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
-import type { BackgroundContext, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
+import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
 
 /** IDs are base64url, 22 (132 bits) to 128 characters. Checked before any store I/O. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
-/** RFC 6265bis §5.6: user agents ignore a cookie whose Set-Cookie line is over 4096 bytes. */
-const MAX_SET_COOKIE_BYTES = 4096;
 
 /** @internal How the manager hands a session over. */
 export interface SessionInit {
@@ -28,6 +27,8 @@ export interface SessionInit {
   readonly persistent?: boolean | undefined;
   /** The request's ctx (Workers), for background work. */
   readonly ctx?: BackgroundContext | undefined;
+  /** Stateless stores: how many chunk cookies the request carried. */
+  readonly chunks?: number | undefined;
 }
 
 /** @internal Safe event delivery: a hook that throws or rejects never breaks a request. */
@@ -124,6 +125,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #resign: boolean;
   #staleCookie: boolean;
   readonly #ctx: BackgroundContext | undefined;
+  #chunks: number;
 
   /** @internal Use `sessions.start()` or `sessions.create()`. */
   constructor(config: Config, init: SessionInit) {
@@ -135,6 +137,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#staleCookie = init.staleCookie ?? false;
     this.#forced = init.forced ?? false;
     this.#ctx = init.ctx;
+    this.#chunks = init.chunks ?? 0;
     const record = init.record;
     if (record !== undefined && init.id !== undefined) {
       this.#id = init.id;
@@ -463,8 +466,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    */
   async commit(): Promise<Headers> {
     const c = this.#c;
-    const headers = new Headers();
     const now = c.now();
+    if (c.sealer !== undefined) return this.#commitSealed(c.sealer, now);
+    const headers = new Headers();
 
     if (this.#destroyed) {
       if (!this.#isNew) {
@@ -484,13 +488,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     }
 
     const expiresAt = this.#idleExpiry(now);
-    const changed =
-      this.#cleared ||
-      this.#deleted.size > 0 ||
-      this.#setKeys.size > 0 ||
-      this.#increments.size > 0 ||
-      this.#flashChanged ||
-      this.#immutableChanged;
+    const changed = this.#changed();
 
     if (this.#isNew) {
       if (!changed && !this.#forced && !this.#timesChanged) {
@@ -547,7 +545,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     }
 
     // Nothing changed: extend an idle timeout only when that gains at least `touchAfter`.
-    if (c.idleMs !== undefined && expiresAt - this.#expiresAt >= c.touchAfterMs && expiresAt > this.#expiresAt) {
+    if (this.#touchDue(expiresAt)) {
       const touch = async (): Promise<boolean> => {
         try {
           if (c.store.touch !== undefined) {
@@ -578,7 +576,83 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return headers;
   }
 
+  /**
+   * Stateless stores: the record is sealed into the cookie, so every write is a new Set-Cookie (split over
+   * chunk cookies when large) and nothing else. A size error is raised before any header is produced.
+   */
+  async #commitSealed(sealer: Sealer, now: number): Promise<Headers> {
+    const c = this.#c;
+    const headers = new Headers();
+    const clearAll = () => {
+      for (const line of expiredChunkLines(c.cookieName, c.attributes, now, 0, Math.max(this.#chunks, 1))) this.#appendLine(headers, line);
+      this.#chunks = 0;
+      this.#staleCookie = false;
+    };
+    if (this.#destroyed) {
+      if (!this.#isNew) {
+        emit(c, { type: 'destroyed', maskedId: maskId(this.#previousId ?? this.#id!), at: now }, this.#ctx);
+        this.#isNew = true;
+        this.#previousId = undefined;
+        clearAll();
+      } else if (this.#staleCookie || this.#chunks > 0) {
+        clearAll();
+      }
+      return headers;
+    }
+
+    const expiresAt = this.#idleExpiry(now);
+    const changed = this.#changed();
+    if (this.#isNew && !changed && !this.#forced && !this.#timesChanged) {
+      if (this.#staleCookie || this.#chunks > 0) clearAll();
+      return headers;
+    }
+    if (!this.#isNew && !changed && !this.#timesChanged && this.#previousId === undefined && !this.#resign && !this.#touchDue(expiresAt)) {
+      return headers;
+    }
+
+    const id = this.id;
+    const record = this.#record(expiresAt);
+    const sealed = await sealer.seal(JSON.stringify({ i: id, r: record }), c.secrets, c.cookieName);
+    const maxAge = this.#persistent ? this.#maxAge(expiresAt, now) : undefined;
+    const { lines, count } = sealedCookieLines(c.cookieName, sealed, c.attributes, maxAge, now, sealer.maxChunks, this.#chunks);
+    for (const line of lines) this.#appendLine(headers, line);
+
+    const event =
+      this.#isNew ? 'created' : this.#previousId !== undefined ? 'regenerated' : changed || this.#timesChanged ? 'updated' : undefined;
+    const previous = this.#previousId;
+    this.#chunks = count;
+    this.#isNew = false;
+    this.#resign = false;
+    this.#afterWrite(expiresAt);
+    if (event === 'regenerated') {
+      emit(c, { type: event, maskedId: maskId(id), previousMaskedId: maskId(previous!), at: now }, this.#ctx);
+    } else if (event !== undefined) {
+      emit(c, { type: event, maskedId: maskId(id), at: now }, this.#ctx);
+    }
+    return headers;
+  }
+
   // ---------------------------------------------------------------- internals
+
+  #changed(): boolean {
+    return (
+      this.#cleared ||
+      this.#deleted.size > 0 ||
+      this.#setKeys.size > 0 ||
+      this.#increments.size > 0 ||
+      this.#flashChanged ||
+      this.#immutableChanged
+    );
+  }
+
+  /** An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`. */
+  #touchDue(expiresAt: number): boolean {
+    return this.#c.idleMs !== undefined && expiresAt > this.#expiresAt && expiresAt - this.#expiresAt >= this.#c.touchAfterMs;
+  }
+
+  #maxAge(expiresAt: number, now: number): number {
+    return Math.min(MAX_COOKIE_AGE_SEC, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+  }
 
   #writable(): void {
     if (this.#destroyed) throw new SessionError('DESTROYED', 'this session was destroyed; start a new one');
@@ -671,10 +745,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       this.#cookieValue = `${id}.${await signTag(c.secrets[0]!, `${c.cookieName}=${id}`)}`;
       this.#resign = false;
     }
-    const maxAge = this.#persistent
-      ? Math.min(MAX_COOKIE_AGE_SEC, Math.max(1, Math.ceil((this.#expiresAt - now) / 1000)))
-      : undefined;
-    this.#appendCookie(headers, this.#cookieValue, maxAge, now);
+    this.#appendCookie(headers, this.#cookieValue, this.#persistent ? this.#maxAge(this.#expiresAt, now) : undefined, now);
   }
 
   #appendCookie(headers: Headers, value: string, maxAgeSec: number | undefined, now: number): void {
@@ -683,6 +754,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (byteLength(line) > MAX_SET_COOKIE_BYTES) {
       throw new SessionError('COOKIE_TOO_LARGE', `Set-Cookie for ${c.cookieName} is ${byteLength(line)} bytes; browsers drop cookies over 4096`);
     }
+    this.#appendLine(headers, line);
+  }
+
+  #appendLine(headers: Headers, line: string): void {
     headers.append('Set-Cookie', line);
     // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
     if (!headers.has('Cache-Control')) headers.append('Cache-Control', 'private');

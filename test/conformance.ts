@@ -7,9 +7,18 @@
 // Each test builds its own store and clock.
 import { createSessions, type SessionStore } from '../src/index.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, countingStore, createClock, record, request, SECRET, type TestClock } from './helpers.js';
+import { cookiePair, countingStore, createClock, createJar, OLD_SECRET, record, request, SECRET, type TestClock } from './helpers.js';
 
 export type StoreFactory = (clock: TestClock) => SessionStore | Promise<SessionStore>;
+
+export interface ConformanceOptions {
+  /**
+   * A store that keeps nothing on the server (`edge-sessions/cookie`): instead of the key-value contract it
+   * must seal and open records, and the suite checks that it documents, rather than hides, that a copied
+   * cookie outlives destroy and regenerate.
+   */
+  stateless?: boolean;
+}
 
 let unique = 0;
 /** A fresh key per call, so tests on a backend shared by a test file never collide. */
@@ -18,7 +27,8 @@ function key(label: string): string {
   return `${label}-${unique}-${Math.random().toString(36).slice(2)}`.replace(/[^A-Za-z0-9_-]/g, '_').padEnd(24, 'x');
 }
 
-export function describeStoreConformance(name: string, createStore: StoreFactory): void {
+export function describeStoreConformance(name: string, createStore: StoreFactory, options: ConformanceOptions = {}): void {
+  const stateless = options.stateless === true;
   async function setup(idleTimeout?: number) {
     const clock = createClock();
     const raw = await createStore(clock);
@@ -34,6 +44,13 @@ export function describeStoreConformance(name: string, createStore: StoreFactory
   }
 
   describe(`store conformance: ${name}`, () => {
+    if (stateless) describeSealerContract(createStore);
+    else describeKeyValueContract(createStore);
+    describeSessions(setup, stateless);
+  });
+}
+
+function describeKeyValueContract(createStore: StoreFactory): void {
     describe('the store contract', () => {
       it('returns null for a key it never stored', async () => {
         const store = await createStore(createClock());
@@ -150,22 +167,33 @@ export function describeStoreConformance(name: string, createStore: StoreFactory
       });
     });
 
+}
+
+type Setup = (idleTimeout?: number) => Promise<{
+  clock: TestClock;
+  raw: SessionStore;
+  counted: ReturnType<typeof countingStore<SessionStore>>;
+  sessions: ReturnType<typeof createSessions>;
+}>;
+
+function describeSessions(setup: Setup, stateless: boolean): void {
     describe('sessions over the store', () => {
       it('stores a new session and reads it back on the next request', async () => {
         const { sessions } = await setup();
+        const jar = createJar();
         const first = await sessions.start(request());
         first.set('user', { name: 'ada', roles: ['admin'] });
         first.setFlash('notice', 'hello');
-        const cookie = cookiePair(await first.commit());
+        jar.apply(await first.commit());
 
-        const second = await sessions.start(request(cookie));
+        const second = await sessions.start(request(jar.header()));
         expect(second.isNew).toBe(false);
         expect(second.id).toBe(first.id);
         expect(second.get('user')).toEqual({ name: 'ada', roles: ['admin'] });
         expect(second.getFlash('notice')).toBe('hello');
-        await second.commit();
+        jar.apply(await second.commit());
 
-        const third = await sessions.start(request(cookie));
+        const third = await sessions.start(request(jar.header()));
         expect(third.hasFlash('notice')).toBe(false);
         expect(third.get('user')).toEqual({ name: 'ada', roles: ['admin'] });
       });
@@ -190,7 +218,7 @@ export function describeStoreConformance(name: string, createStore: StoreFactory
         expect(again.get('n')).toBe(1);
         const headers = await again.commit();
         expect(headers.getSetCookie()).toEqual([]);
-        expect(counted.calls.get).toBe(1);
+        expect(counted.calls.get).toBe(stateless ? 0 : 1); // a stateless store reads the cookie only
         expect(counted.writes()).toBe(0);
       });
 
@@ -213,7 +241,7 @@ export function describeStoreConformance(name: string, createStore: StoreFactory
         clock.advanceSec(20); // 70 s after the write: the touch is due
         const c = await sessions.start(request(cookie));
         expect((await c.commit()).getSetCookie()).toHaveLength(1);
-        expect(counted.writes()).toBe(writesAfterCreate + 1);
+        expect(counted.writes()).toBe(stateless ? 0 : writesAfterCreate + 1);
       });
 
       it('ends a session after its idle timeout, and not before', async () => {
@@ -240,17 +268,17 @@ export function describeStoreConformance(name: string, createStore: StoreFactory
         expect(later.get('n')).toBeUndefined();
       });
 
-      it('destroys: the old cookie then opens nothing', async () => {
+      it(stateless ? 'destroys: the browser cookie is expired, but a copy still opens (no revocation)' : 'destroys: the old cookie then opens nothing', async () => {
         const { sessions } = await setup();
         const first = await sessions.start(request());
         first.set('n', 1);
         const cookie = cookiePair(await first.commit());
         const headers = await sessions.destroy(request(cookie));
         expect(headers.getSetCookie()[0]).toMatch(/Max-Age=0/);
-        expect((await sessions.start(request(cookie))).isNew).toBe(true);
+        expect((await sessions.start(request(cookie))).isNew).toBe(!stateless);
       });
 
-      it('regenerates: data kept under a new ID, the old cookie dead', async () => {
+      it(stateless ? 'regenerates: data kept under a new ID (a copy of the old cookie still opens)' : 'regenerates: data kept under a new ID, the old cookie dead', async () => {
         const { sessions } = await setup();
         const first = await sessions.start(request());
         first.set('cart', [1, 2]);
@@ -261,33 +289,84 @@ export function describeStoreConformance(name: string, createStore: StoreFactory
         const newCookie = cookiePair(await second.commit());
         expect(second.id).not.toBe(oldId);
         expect(newCookie).not.toBe(oldCookie);
-        expect((await sessions.start(request(oldCookie))).isNew).toBe(true);
-        expect((await sessions.start(request(newCookie))).get('cart')).toEqual([1, 2]);
+        expect((await sessions.start(request(oldCookie))).isNew).toBe(!stateless);
+        const renewed = await sessions.start(request(newCookie));
+        expect(renewed.id).toBe(second.id);
+        expect(renewed.get('cart')).toEqual([1, 2]);
       });
 
-      it('destroyById ends that session for its cookie', async () => {
+      it(stateless ? 'destroyById is refused: a stateless store cannot revoke' : 'destroyById ends that session for its cookie', async () => {
         const { sessions } = await setup();
         const first = await sessions.start(request());
         first.set('n', 1);
         const cookie = cookiePair(await first.commit());
-        await sessions.destroyById(first.id);
-        expect((await sessions.start(request(cookie))).isNew).toBe(true);
+        if (stateless) {
+          await expect(sessions.destroyById(first.id)).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
+          expect((await sessions.start(request(cookie))).isNew).toBe(false);
+        } else {
+          await sessions.destroyById(first.id);
+          expect((await sessions.start(request(cookie))).isNew).toBe(true);
+        }
       });
 
       it('keeps increments, immutables and constants through the store', async () => {
         const { sessions } = await setup();
+        const jar = createJar();
         const created = await sessions.create(request(), { constants: { userId: 7 }, data: { visits: 1 } });
         created.setImmutable('role', { name: 'admin' });
-        const cookie = cookiePair(await created.commit());
-        const next = await sessions.start(request(cookie));
+        jar.apply(await created.commit());
+        const next = await sessions.start(request(jar.header()));
         expect(next.increment('visits')).toBe(2);
-        await next.commit();
-        const last = await sessions.start(request(cookie));
+        jar.apply(await next.commit());
+        const last = await sessions.start(request(jar.header()));
         expect(last.get('visits')).toBe(2);
         expect(last.constant('userId')).toBe(7);
         expect(last.isImmutable('role')).toBe(true);
         expect(() => last.set('role', { name: 'user' })).toThrow(/immutable/);
       });
+    });
+}
+
+function describeSealerContract(createStore: StoreFactory): void {
+  describe('the sealer contract (stateless store)', () => {
+    const secrets = [SECRET];
+
+    it('opens what it sealed, and only under the same cookie name', async () => {
+      const { sealer } = await createStore(createClock());
+      expect(sealer).toBeDefined();
+      const sealed = await sealer!.seal('{"hello":"zoë ✓"}', secrets, 'sid');
+      expect(sealed).toMatch(/^[A-Za-z0-9._-]+$/);
+      expect(await sealer!.open(sealed, secrets, 'sid')).toEqual({ plaintext: '{"hello":"zoë ✓"}', stale: false });
+      expect(await sealer!.open(sealed, secrets, 'other')).toBeNull();
+    });
+
+    it('seals the same plaintext differently each time (random IV) and hides it', async () => {
+      const { sealer } = await createStore(createClock());
+      const a = await sealer!.seal('secret-value', secrets, 'sid');
+      const b = await sealer!.seal('secret-value', secrets, 'sid');
+      expect(a).not.toBe(b);
+      expect(a).not.toContain('secret');
+    });
+
+    it('refuses every single-character change', async () => {
+      const { sealer } = await createStore(createClock());
+      const sealed = await sealer!.seal('{"n":1}', secrets, 'sid');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      let opened = 0;
+      for (let i = 0; i < sealed.length; i++) {
+        const c = sealed[i] === '.' ? 'A' : alphabet[(alphabet.indexOf(sealed[i]!) + 1) % 64]!;
+        if ((await sealer!.open(sealed.slice(0, i) + c + sealed.slice(i + 1), secrets, 'sid')) !== null) opened++;
+      }
+      expect(opened).toBe(0);
+      expect(await sealer!.open(sealed.slice(0, -1), secrets, 'sid')).toBeNull();
+      expect(await sealer!.open('', secrets, 'sid')).toBeNull();
+    });
+
+    it('opens under an older secret as stale, and not at all once that secret is gone', async () => {
+      const { sealer } = await createStore(createClock());
+      const sealed = await sealer!.seal('x', [OLD_SECRET], 'sid');
+      expect(await sealer!.open(sealed, [SECRET, OLD_SECRET], 'sid')).toEqual({ plaintext: 'x', stale: true });
+      expect(await sealer!.open(sealed, [SECRET], 'sid')).toBeNull();
     });
   });
 }

@@ -1,4 +1,5 @@
 import * as core from '../src/index.js';
+import * as cookie from '../src/cookie-store.js';
 import * as memory from '../src/memory.js';
 import pkg from '../package.json' with { type: 'json' };
 import { describe, expect, it } from './harness.js';
@@ -7,6 +8,7 @@ describe('public surface', () => {
   it('exports exactly the documented names', () => {
     expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions']);
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
+    expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
   });
 
   it('package.json: ESM only, side-effect free, typed exports, Node >= 20, uncrypto as the only dependency', () => {
@@ -19,6 +21,6 @@ describe('public surface', () => {
       if (entry === './package.json') continue;
       expect(target, entry).toMatchObject({ types: expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/), default: expect.stringMatching(/^\.\/dist\/.*\.js$/) });
     }
-    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './memory']));
+    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './memory', './cookie']));
   });
 });

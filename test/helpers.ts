@@ -28,16 +28,22 @@ export function request(cookie?: string, url = 'https://example.com/'): Request 
   return new Request(url, cookie === undefined ? {} : { headers: { cookie } });
 }
 
-/** The `name=value` pair of the first Set-Cookie in `headers` (for the next request's Cookie header). */
+/**
+ * The Cookie header a browser would send after `headers`: the `name=value` pairs of every Set-Cookie that does
+ * not expire the cookie (a stateless session may span several chunk cookies).
+ */
 export function cookiePair(headers: Headers): string {
-  const line = headers.getSetCookie()[0];
-  if (line === undefined) throw new Error('no Set-Cookie in headers');
-  return line.slice(0, line.indexOf(';'));
+  const pairs = headers
+    .getSetCookie()
+    .filter((line) => !/; Max-Age=0(;|$)/.test(line))
+    .map((line) => line.slice(0, line.indexOf(';')));
+  if (pairs.length === 0) throw new Error('no Set-Cookie in headers');
+  return pairs.join('; ');
 }
 
 /** The value of the first Set-Cookie in `headers`. */
 export function cookieValue(headers: Headers): string {
-  const pair = cookiePair(headers);
+  const pair = cookiePair(headers).split('; ')[0]!;
   return pair.slice(pair.indexOf('=') + 1);
 }
 
@@ -86,5 +92,27 @@ export function record(overrides: Partial<SessionRecord> = {}, now = T0): Sessio
     endsAt: now + 3_600_000,
     expiresAt: now + 3_600_000,
     ...overrides,
+  };
+}
+
+/** A browser's cookie jar, as far as tests need one: applies Set-Cookie lines (Max-Age=0 deletes). */
+export function createJar() {
+  const cookies = new Map<string, string>();
+  return {
+    apply(headers: Headers): void {
+      for (const line of headers.getSetCookie()) {
+        const pair = line.slice(0, line.indexOf(';'));
+        const eq = pair.indexOf('=');
+        if (/; Max-Age=0(;|$)/.test(line)) cookies.delete(pair.slice(0, eq));
+        else cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+      }
+    },
+    /** The Cookie header to send, or undefined when empty. */
+    header(): string | undefined {
+      return cookies.size === 0 ? undefined : [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    },
+    get size(): number {
+      return cookies.size;
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { getRandomValues, subtle } from 'uncrypto';
-import { fromBase64Url, toBase64Url, utf8 } from './encoding.js';
+import { fromBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
 
 /**
  * HMAC keys by secret, shared by every manager in the isolate: a Workers handler that builds its manager per
@@ -48,4 +48,70 @@ export async function verifyTag(secrets: readonly string[], message: string, tag
 /** 18 bytes (144 bits) from the CSPRNG, base64url: 24 characters. */
 export function randomId(): string {
   return toBase64Url(getRandomValues(new Uint8Array(18)));
+}
+
+/** An AES-256-GCM key derived from a secret, and a short public fingerprint that names it in sealed cookies. */
+export interface SealKey {
+  readonly key: CryptoKey;
+  /** 4 base64url characters (24 bits of SHA-256 of the derived key's context): picks the key without trying each. */
+  readonly kid: string;
+}
+
+const sealKeys = new Map<string, Promise<SealKey>>();
+const SEAL_SALT = utf8.encode('edge-sessions/cookie-store/v1');
+const SEAL_INFO = utf8.encode('aes-256-gcm');
+
+/**
+ * Derives (once per secret and isolate) the sealing key with HKDF-SHA256, so a stolen sealing key says nothing
+ * about the HMAC key and no PBKDF2 ever runs on the request path.
+ */
+export function sealKey(secret: string): Promise<SealKey> {
+  let entry = sealKeys.get(secret);
+  if (entry === undefined) {
+    if (sealKeys.size >= MAX_CACHED_KEYS) sealKeys.delete(sealKeys.keys().next().value!);
+    entry = (async () => {
+      const material = utf8.encode(secret);
+      const base = await subtle.importKey('raw', material, { name: 'HKDF' }, false, ['deriveKey']);
+      const key = await subtle.deriveKey(
+        { name: 'HKDF', hash: 'SHA-256', salt: SEAL_SALT, info: SEAL_INFO },
+        base,
+        { name: 'AES-GCM', length: 256 },
+        false,
+        ['encrypt', 'decrypt'],
+      );
+      const digest = new Uint8Array(await subtle.digest('SHA-256', utf8.encode(`edge-sessions kid\u0000${secret}`)));
+      return { key, kid: toBase64Url(digest.subarray(0, 3)) };
+    })();
+    sealKeys.set(secret, entry);
+    entry.catch(() => sealKeys.delete(secret));
+  }
+  return entry;
+}
+
+/** AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
+export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {
+  const iv = getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(
+    await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) }, key, utf8.encode(plaintext)),
+  );
+  const out = new Uint8Array(12 + sealed.length);
+  out.set(iv, 0);
+  out.set(sealed, 12);
+  return toBase64Url(out);
+}
+
+/** The plaintext, or null if the text is not canonical base64url, too short, forged, or not UTF-8. */
+export async function unseal(key: CryptoKey, text: string, associatedData: string): Promise<string | null> {
+  const bytes = fromBase64Url(text);
+  if (bytes === null || bytes.length < 12 + 16) return null;
+  try {
+    const plain = await subtle.decrypt(
+      { name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: utf8.encode(associatedData) },
+      key,
+      bytes.subarray(12),
+    );
+    return utf8Strict.decode(new Uint8Array(plain));
+  } catch {
+    return null;
+  }
 }

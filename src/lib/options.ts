@@ -2,7 +2,7 @@ import { SessionError } from '../errors.js';
 import { COOKIE_NAME, type CookieAttributes, type SameSite } from './cookie.js';
 import { randomId } from './crypto.js';
 import { byteLength } from './encoding.js';
-import type { SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
+import type { Sealer, SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
 
 const DAY_SEC = 86_400;
 /** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
@@ -18,6 +18,8 @@ const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[
 export interface Config {
   readonly store: SessionStore;
   readonly storeName: string;
+  /** Stateless stores: the record travels sealed in the cookie. */
+  readonly sealer: Sealer | undefined;
   readonly secrets: readonly string[];
   readonly cookieName: string;
   readonly attributes: CookieAttributes;
@@ -138,6 +140,7 @@ export function resolveOptions(options: SessionsOptions): Config {
   return Object.freeze({
     store,
     storeName: typeof store.name === 'string' ? store.name : 'custom',
+    sealer: store.sealer,
     secrets: Object.freeze([...secrets]),
     cookieName,
     attributes: Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned }),

@@ -58,6 +58,27 @@ export interface SessionStore {
   update?(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number): Promise<SessionRecord | null>;
   clear?(): Promise<void>;
   count?(): Promise<number>;
+  /**
+   * Present on stateless stores (`edge-sessions/cookie`): the whole record travels, sealed, in the cookie, and
+   * the manager calls this instead of get/set/delete.
+   */
+  readonly sealer?: Sealer;
+}
+
+/**
+ * Seals session payloads into cookie text and opens them again. The manager splits the sealed text across
+ * numbered cookies (at most `maxChunks`) and parses the payload; the sealer only does the cryptography.
+ */
+export interface Sealer {
+  /** Most cookies one session may span (each at most 4096 bytes with its attributes). */
+  readonly maxChunks: number;
+  /** Seal with `secrets[0]`, binding `cookieName`. Returns base64url-safe text (`[A-Za-z0-9._-]`). */
+  seal(plaintext: string, secrets: readonly string[], cookieName: string): Promise<string>;
+  /**
+   * The plaintext, or null for anything forged, truncated, malformed or sealed under an unknown secret.
+   * `stale` is true when an older secret opened it (the manager reseals on the next response).
+   */
+  open(sealed: string, secrets: readonly string[], cookieName: string): Promise<{ plaintext: string; stale: boolean } | null>;
 }
 
 /** Encodes one session value to text and back. The default is JSON. */

@@ -1,0 +1,67 @@
+import { SessionError } from './errors.js';
+import { seal, sealKey, unseal } from './lib/crypto.js';
+import type { Sealer, SessionStore } from './lib/types.js';
+
+export interface CookieStoreOptions {
+  /**
+   * How many cookies one session may span, 1–10 (default 3: about 11 KB of Cookie header, under the 16 KB
+   * request-header limit of Node and many proxies). A commit that needs more fails with `COOKIE_TOO_LARGE`
+   * and writes nothing.
+   */
+  maxChunks?: number | undefined;
+}
+
+export interface CookieStore extends SessionStore {
+  readonly sealer: Sealer;
+}
+
+// `kid.payload`: a 4-character key fingerprint, then base64url(iv || ciphertext || tag).
+const SEALED = /^[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]{38,}$/;
+
+/**
+ * A stateless store: the session's data is sealed with AES-256-GCM (keys derived once per secret with HKDF
+ * from the manager's `secrets`, the cookie name bound as associated data) and travels in the cookie itself.
+ * Nothing is kept on the server, so no store I/O at all, and no revocation either: a copied cookie works until
+ * it expires, even after `destroy()` or `regenerate()` (use a server-side store when that matters).
+ * Expiry is still enforced: the sealed record carries its times and they are checked on every read.
+ *
+ * @example
+ * import { createSessions } from 'edge-sessions'
+ * import { createCookieStore } from 'edge-sessions/cookie'
+ *
+ * const sessions = createSessions({ store: createCookieStore(), secrets: [env.SESSION_SECRET] })
+ */
+export function createCookieStore(options: CookieStoreOptions = {}): CookieStore {
+  const maxChunks = options.maxChunks ?? 3;
+  if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
+    throw new SessionError('INVALID_OPTION', `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`);
+  }
+  const stateless = (what: string) => () =>
+    Promise.reject(new SessionError('STORE_UNSUPPORTED', `cookie store: ${what} is not possible, the store keeps nothing on the server`));
+
+  return {
+    name: 'cookie',
+    get: stateless('get'),
+    set: stateless('set'),
+    delete: stateless('delete'),
+    sealer: {
+      maxChunks,
+      async seal(plaintext, secrets, cookieName) {
+        const { key, kid } = await sealKey(secrets[0]!);
+        return `${kid}.${await seal(key, plaintext, cookieName)}`;
+      },
+      async open(sealed, secrets, cookieName) {
+        // Shape first: malformed input costs no key derivation and no decryption.
+        if (!SEALED.test(sealed)) return null;
+        const kid = sealed.slice(0, 4);
+        for (let i = 0; i < secrets.length; i++) {
+          const { key, kid: candidate } = await sealKey(secrets[i]!);
+          if (candidate !== kid) continue;
+          const plaintext = await unseal(key, sealed.slice(5), cookieName);
+          return plaintext === null ? null : { plaintext, stale: i > 0 };
+        }
+        return null;
+      },
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// A sealed session spread over numbered cookies: `name=<n>.<part0>`, `name.1=<part1>`, … `name.<n-1>`.
+import { SessionError } from '../errors.js';
+import { readCookie, serializeCookie, type CookieAttributes } from './cookie.js';
+import { byteLength } from './encoding.js';
+
+/** RFC 6265bis §5.6: user agents ignore a Set-Cookie line over 4096 bytes. */
+export const MAX_SET_COOKIE_BYTES = 4096;
+const MAX_CHUNKS = 10;
+const PART = /^[A-Za-z0-9._-]+$/;
+
+export interface SealedCookies {
+  /** The joined sealed text; undefined without a cookie, null when the cookies are malformed or incomplete. */
+  readonly sealed: string | null | undefined;
+  /** How many of `name`, `name.1`, … `name.9` the request carried (to expire the ones no longer needed). */
+  readonly present: number;
+}
+
+export function readSealedCookies(header: string | null, name: string, maxChunks: number): SealedCookies {
+  let present = 0;
+  for (let k = MAX_CHUNKS - 1; k >= 1; k--) {
+    if (readCookie(header, `${name}.${k}`) !== undefined) {
+      present = k + 1;
+      break;
+    }
+  }
+  const main = readCookie(header, name);
+  if (main === undefined) return { sealed: undefined, present };
+  present = Math.max(present, 1);
+  const count = main.charCodeAt(0) - 48;
+  if (!(count >= 1 && count <= maxChunks) || main.charCodeAt(1) !== 46) return { sealed: null, present };
+  let sealed = main.slice(2);
+  for (let k = 1; k < count; k++) {
+    const part = readCookie(header, `${name}.${k}`);
+    if (part === undefined || !PART.test(part)) return { sealed: null, present };
+    sealed += part;
+  }
+  return { sealed, present };
+}
+
+/** Set-Cookie lines carrying `sealed` in `count` cookies, and expiring the chunk cookies no longer needed. */
+export function sealedCookieLines(
+  name: string,
+  sealed: string,
+  attributes: CookieAttributes,
+  maxAgeSec: number | undefined,
+  now: number,
+  maxChunks: number,
+  present: number,
+): { lines: string[]; count: number } {
+  // The longest name and a 2-character count prefix: each line then fits the limit whatever its index.
+  const overhead = byteLength(serializeCookie(`${name}.${MAX_CHUNKS - 1}`, '', attributes, maxAgeSec, now)) + 2;
+  const size = MAX_SET_COOKIE_BYTES - overhead;
+  const count = size > 0 ? Math.ceil(sealed.length / size) : Infinity;
+  if (count > maxChunks) {
+    throw new SessionError(
+      'COOKIE_TOO_LARGE',
+      `cookie store: the session needs ${Number.isFinite(count) ? count : 'more'} cookies of 4096 bytes, more than maxChunks (${maxChunks}); nothing was written`,
+    );
+  }
+  const lines: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const part = sealed.slice(k * size, (k + 1) * size);
+    lines.push(
+      k === 0
+        ? serializeCookie(name, `${count}.${part}`, attributes, maxAgeSec, now)
+        : serializeCookie(`${name}.${k}`, part, attributes, maxAgeSec, now),
+    );
+  }
+  return { lines: lines.concat(expiredChunkLines(name, attributes, now, count, present)), count };
+}
+
+/** Expiring Set-Cookie lines for chunk cookies `from` … `present - 1` (0 is the main cookie). */
+export function expiredChunkLines(name: string, attributes: CookieAttributes, now: number, from: number, present: number): string[] {
+  const lines: string[] = [];
+  for (let k = from; k < present; k++) lines.push(serializeCookie(k === 0 ? name : `${name}.${k}`, '', attributes, 0, now));
+  return lines;
+}

@@ -1,0 +1,4 @@
+import { createCookieStore } from '../src/cookie-store.js';
+import { describeStoreConformance } from './conformance.js';
+
+describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
