@@ -1,4 +1,169 @@
+import { createSessions, type SessionEvent } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { describeStoreConformance } from './conformance.js';
+import { describe, expect, it } from './harness.js';
+import { createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
 
 describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
+
+function setup(maxChunks?: number, secrets = [SECRET]) {
+  const clock = createClock();
+  const events: SessionEvent[] = [];
+  const sessions = createSessions({
+    store: createCookieStore(maxChunks === undefined ? {} : { maxChunks }),
+    secrets,
+    now: clock.now,
+    expires: 3600,
+    onEvent: (e) => events.push(e),
+  });
+  return { clock, events, sessions, jar: createJar() };
+}
+
+/** 3,000 characters that do not compress: a value that needs about one cookie of its own. */
+function noise(seed: number): string {
+  let out = '';
+  let x = seed;
+  for (let i = 0; i < 3000; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out += String.fromCharCode(97 + (x % 26));
+  }
+  return out;
+}
+
+describe('cookie store', () => {
+  it('refuses a maxChunks outside 1–10 at construction', () => {
+    expect(() => createCookieStore({ maxChunks: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => createCookieStore({ maxChunks: 11 })).toThrow(/maxChunks must be an integer from 1 to 10/);
+    expect(() => createCookieStore({ maxChunks: 1.5 })).toThrow(/maxChunks/);
+  });
+
+  it('keeps the data in the cookie, sealed: nothing readable, no server state', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    s.set('email', 'ada@example.com');
+    jar.apply(await s.commit());
+    expect(jar.header()).toMatch(/^__Host-sid=1\.[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]+$/);
+    expect(jar.header()).not.toContain('ada');
+    const fresh = createSessions({ store: createCookieStore(), secrets: [SECRET], now: createClock().now });
+    expect((await fresh.start(request(jar.header()))).get('email')).toBe('ada@example.com');
+  });
+
+  it('splits a large session over numbered cookies, each line at most 4096 bytes', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    s.set('a', noise(1));
+    s.set('b', noise(2));
+    const headers = await s.commit();
+    const lines = headers.getSetCookie();
+    expect(lines.map((l) => l.split('=')[0])).toEqual(['__Host-sid', '__Host-sid.1', '__Host-sid.2']);
+    for (const line of lines) expect(new TextEncoder().encode(line).length).toBeLessThanOrEqual(4096);
+    expect(lines[0]).toMatch(/^__Host-sid=3\./);
+    jar.apply(headers);
+    const back = await sessions.start(request(jar.header()));
+    expect(back.get('a')).toBe(noise(1));
+    expect(back.get('b')).toBe(noise(2));
+  });
+
+  it('expires the chunk cookies a shrinking session no longer needs', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    s.set('a', noise(1));
+    s.set('b', noise(2));
+    jar.apply(await s.commit());
+    expect(jar.size).toBe(3);
+    const next = await sessions.start(request(jar.header()));
+    next.delete('a');
+    next.delete('b');
+    const headers = await next.commit();
+    expect(headers.getSetCookie().map((l) => `${l.split('=')[0]}${l.includes('Max-Age=0;') ? ' Max-Age=0' : ''}`)).toEqual([
+      '__Host-sid',
+      '__Host-sid.1 Max-Age=0',
+      '__Host-sid.2 Max-Age=0',
+    ]);
+    jar.apply(headers);
+    expect(jar.size).toBe(1);
+    expect((await sessions.start(request(jar.header()))).isNew).toBe(false);
+  });
+
+  it('fails beyond maxChunks with COOKIE_TOO_LARGE and writes nothing', async () => {
+    const { sessions, jar } = setup(2);
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    jar.apply(await s.commit());
+    const before = jar.header();
+    const next = await sessions.start(request(before));
+    next.set('a', noise(1));
+    next.set('b', noise(2));
+    await expect(next.commit()).rejects.toMatchObject({ code: 'COOKIE_TOO_LARGE', message: expect.stringMatching(/needs 3 cookies.*maxChunks \(2\); nothing was written/) });
+    expect((await sessions.start(request(before))).get('n')).toBe(1);
+  });
+
+  it('rejects a session whose chunk is missing, altered or swapped, and clears every chunk', async () => {
+    const { sessions, jar, events } = setup();
+    const s = await sessions.start(request());
+    s.set('a', noise(1));
+    s.set('b', noise(2));
+    jar.apply(await s.commit());
+    const header = jar.header()!;
+    const missing = header.replace(/; __Host-sid\.1=[^;]*/, '');
+    const altered = header.replace(/(__Host-sid\.1=.)(.)/, (_, a: string, b: string) => a + (b === 'A' ? 'B' : 'A'));
+    const swapped = header.replace(/__Host-sid\.1=([^;]*); __Host-sid\.2=([^;]*)/, '__Host-sid.1=$2; __Host-sid.2=$1');
+    for (const cookie of [missing, altered, swapped]) {
+      const bad = await sessions.start(request(cookie));
+      expect(bad.isNew).toBe(true);
+      const cleared = (await bad.commit()).getSetCookie();
+      expect(cleared.every((l) => l.includes('Max-Age=0'))).toBe(true);
+      expect(cleared).toHaveLength(3);
+    }
+    expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual(['malformed', 'signature', 'signature']);
+  });
+
+  it('enforces expiry from the sealed times, whatever the cookie says', async () => {
+    const { sessions, jar, clock, events } = setup();
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    jar.apply(await s.commit());
+    clock.advanceSec(3599);
+    expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
+    clock.advanceSec(1);
+    expect((await sessions.start(request(jar.header()))).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'lifetime' });
+  });
+
+  it('opens cookies sealed under an older secret and reseals them under secrets[0]', async () => {
+    const clock = createClock();
+    const jar = createJar();
+    const before = createSessions({ store: createCookieStore(), secrets: [OLD_SECRET], now: clock.now });
+    const s = await before.start(request());
+    s.set('n', 1);
+    jar.apply(await s.commit());
+    const old = jar.header();
+
+    const rotated = createSessions({ store: createCookieStore(), secrets: [SECRET, OLD_SECRET], now: clock.now });
+    const again = await rotated.start(request(old));
+    expect(again.get('n')).toBe(1);
+    jar.apply(await again.commit()); // nothing changed, but the seal is renewed
+    expect(jar.header()).not.toBe(old);
+
+    const retired = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now });
+    expect((await retired.start(request(old))).isNew).toBe(true);
+    expect((await retired.start(request(jar.header()))).get('n')).toBe(1);
+  });
+
+  it('binds the seal to the cookie name', async () => {
+    const clock = createClock();
+    const a = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now, cookie: { name: 'a' } });
+    const b = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now, cookie: { name: 'b' } });
+    const s = await a.start(request());
+    s.set('n', 1);
+    const value = (await s.commit()).getSetCookie()[0]!.split(';')[0]!.slice(2);
+    expect((await a.start(request(`a=${value}`))).get('n')).toBe(1);
+    expect((await b.start(request(`b=${value}`))).isNew).toBe(true);
+  });
+
+  it('count and destroyAll say the store cannot', async () => {
+    const { sessions } = setup();
+    await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');
+    await expect(sessions.destroyAll()).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
+  });
+});
