@@ -45,12 +45,25 @@ export function emit(config: Config, event: SessionEvent, ctx?: BackgroundContex
   }
 }
 
-/** @internal Runs a store call, turning any failure into a SessionError that names the store and keeps the cause. */
+/**
+ * @internal Runs a store call, turning any failure into a SessionError that names the store and keeps the
+ * cause; with `storeTimeout`, a call that takes longer fails with `STORE_TIMEOUT` (the call itself cannot be
+ * cancelled, but the request no longer waits for it).
+ */
 export async function storeCall<T>(config: Config, code: SessionErrorCode, op: string, call: () => Promise<T>): Promise<T> {
+  const limit = config.storeTimeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await call();
+    if (limit === undefined) return await call();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SessionError('STORE_TIMEOUT', `${config.storeName} store: ${op} took longer than ${limit} ms`)), limit);
+    });
+    return await Promise.race([call(), timeout]);
   } catch (cause) {
+    if (cause instanceof SessionError && cause.code === 'STORE_TIMEOUT') throw cause;
     throw new SessionError(code, `${config.storeName} store: ${op} failed`, { cause });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

@@ -65,9 +65,7 @@ describe('start', () => {
       expect((await sessions.start(request(`__Host-sid=${value}`))).isNew).toBe(true);
     }
     expect(counted.total()).toBe(0);
-    expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual([
-      'malformed', 'malformed', 'malformed', 'malformed', 'malformed', 'signature', 'malformed',
-    ]);
+    expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual(Array(7).fill('malformed'));
   });
 
   it('binds the signature to the cookie name: a value moved to another manager\'s cookie is refused', async () => {

@@ -25,6 +25,11 @@ export const TAG_LENGTH = 43;
 // The 43rd character carries 4 data bits and 2 zero bits: only these 16 characters are canonical.
 const TAG_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
+/** Exactly 43 canonical base64url characters: anything else is malformed before any crypto. */
+export function isTagShaped(tag: string): boolean {
+  return tag.length === TAG_LENGTH && TAG_PATTERN.test(tag);
+}
+
 export async function signTag(secret: string, message: string): Promise<string> {
   const tag = await subtle.sign('HMAC', await hmacKey(secret), utf8.encode(message));
   return toBase64Url(new Uint8Array(tag));
@@ -35,7 +40,7 @@ export async function signTag(secret: string, message: string): Promise<string> 
  * every runtime we target; the tag's shape is checked first so malformed input costs no crypto.
  */
 export async function verifyTag(secrets: readonly string[], message: string, tag: string): Promise<number> {
-  if (tag.length !== TAG_LENGTH || !TAG_PATTERN.test(tag)) return -1;
+  if (!isTagShaped(tag)) return -1;
   const bytes = fromBase64Url(tag);
   if (bytes === null) return -1;
   const data = utf8.encode(message);

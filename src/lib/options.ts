@@ -27,6 +27,7 @@ export interface Config {
   readonly idleMs: number | undefined;
   readonly absoluteMs: number | undefined;
   readonly touchAfterMs: number;
+  readonly storeTimeoutMs: number | undefined;
   readonly generateId: () => string;
   readonly now: () => number;
   readonly serializer: Serializer;
@@ -148,6 +149,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     idleMs,
     absoluteMs,
     touchAfterMs,
+    storeTimeoutMs: duration('storeTimeout', options.storeTimeout, false),
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,

@@ -155,6 +155,11 @@ export interface SessionsOptions {
    * a tenth of `idleTimeout` if that is smaller. Must be below `idleTimeout`.
    */
   touchAfter?: number | undefined;
+  /**
+   * Seconds a store call may take before it fails with `STORE_TIMEOUT` (fractions allowed, e.g. 0.5).
+   * Default: no limit beyond the platform's own.
+   */
+  storeTimeout?: number | undefined;
   /** New session IDs; default 144 random bits, base64url. Must return 22–128 base64url characters. */
   generateId?: (() => string) | undefined;
   /** Clock in epoch milliseconds. Default `Date.now`. */
