@@ -222,7 +222,7 @@ describe('hostile cookies: the sealed cookie store', () => {
   }
 
   /** A cookie sealed with the right key around arbitrary plaintext bytes. */
-  async function sealBytes(plaintext: Uint8Array) {
+  async function sealBytes(plaintext: Uint8Array<ArrayBuffer>) {
     const { key, kid } = await sealKey(SECRET);
     const iv = getRandomValues(new Uint8Array(12));
     const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(NAME) }, key, plaintext));
