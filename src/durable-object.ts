@@ -54,13 +54,13 @@ interface Row {
  * // worker.ts
  * export { SessionDurableObject } from 'edge-sessions/durable-object'
  */
-export class SessionDurableObject extends DurableObject {
+export class SessionDurableObject extends DurableObject<unknown> {
   readonly #storage: SessionObjectState['storage'];
   #ready = false;
   /** The alarm time as this instance last set or read it; `undefined` when unknown. */
   #alarmAt: number | null | undefined;
 
-  constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: ConstructorParameters<typeof DurableObject>[1]) {
+  constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: unknown) {
     super(ctx, env);
     this.#storage = (ctx as SessionObjectState).storage;
   }

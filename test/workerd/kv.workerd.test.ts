@@ -1,0 +1,273 @@
+// The KV store inside workerd, on the real SESSIONS_KV binding (Miniflare's KV), wrapped only to count calls
+// and to inject the failures KV produces.
+import { env } from 'cloudflare:workers';
+import { createSessions, SessionError, type SessionEvent } from '../../src/index.js';
+import { createKVStore, type KVStoreOptions } from '../../src/kv.js';
+import { describeStoreConformance } from '../conformance.js';
+import { describe, expect, it } from '../harness.js';
+import { cookiePair, createClock, record, request, SECRET } from '../helpers.js';
+import { codes, wrapKV } from './bindings.js';
+
+let prefixes = 0;
+/** Each store gets its own prefix: KV storage is shared by every test in this file. */
+function uniquePrefix(label: string): string {
+  return `${label}-${++prefixes}:`;
+}
+
+describeStoreConformance('kv (workerd)', (clock) => createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('conformance') }));
+
+function setup(options: Omit<KVStoreOptions, 'now'> & { idleTimeout?: number; failPut?: (key: string, value: string) => Error | undefined } = {}) {
+  const { idleTimeout, failPut, ...storeOptions } = options;
+  const clock = createClock();
+  const kv = wrapKV(env.SESSIONS_KV, failPut);
+  const prefix = storeOptions.prefix ?? uniquePrefix('kv');
+  const store = createKVStore(kv.ns, { ...storeOptions, prefix, now: clock.now });
+  const events: SessionEvent[] = [];
+  const sessions = createSessions({
+    store,
+    secrets: [SECRET],
+    now: clock.now,
+    expires: 3600,
+    onEvent: (event) => events.push(event),
+    ...(idleTimeout === undefined ? {} : { idleTimeout, touchAfter: 60 }),
+  });
+  return { clock, kv, prefix, store, sessions, events };
+}
+
+async function login(sessions: ReturnType<typeof setup>['sessions'], data: Record<string, unknown> = { n: 1 }): Promise<string> {
+  const session = await sessions.start(request());
+  for (const [k, v] of Object.entries(data)) session.set(k, v);
+  return cookiePair(await session.commit());
+}
+
+describe('kv store: operation budget on the real binding', () => {
+  it('makes no KV operation for an anonymous request', async () => {
+    const { kv, sessions } = setup();
+    const session = await sessions.start(request('theme=dark'));
+    expect((await session.commit()).getSetCookie()).toEqual([]);
+    expect(kv.reads() + kv.writes()).toBe(0);
+  });
+
+  it('makes 1 read and no write for a returning read-only request', async () => {
+    const { kv, sessions } = setup();
+    const cookie = await login(sessions);
+    kv.calls.put.length = 0;
+    const session = await sessions.start(request(cookie));
+    expect(session.get('n')).toBe(1);
+    await session.commit();
+    expect(kv.calls.get).toHaveLength(1);
+    expect(kv.writes()).toBe(0);
+  });
+
+  it('makes no write for read-only requests inside touchAfter; the touch that falls due costs 1 read + 1 write', async () => {
+    const { kv, sessions, clock } = setup({ idleTimeout: 600 });
+    const cookie = await login(sessions);
+    expect(kv.calls.put).toHaveLength(1);
+    for (const seconds of [10, 20, 25]) {
+      clock.advanceSec(seconds);
+      await (await sessions.start(request(cookie))).commit();
+    }
+    expect(kv.calls.get).toHaveLength(3);
+    expect(kv.writes()).toBe(1);
+
+    clock.advanceSec(10); // 65 s after the write
+    await (await sessions.start(request(cookie))).commit();
+    expect(kv.calls.get).toHaveLength(5); // the request's read, then touch's read
+    expect(kv.calls.put).toHaveLength(2);
+    expect(kv.calls.put[1]?.options.expirationTtl).toBe(600);
+  });
+});
+
+describe('kv store: keys, TTLs and limits', () => {
+  it("clamps expirationTtl to KV's 60 s minimum; get still ends the record at its expiresAt", async () => {
+    const { kv, store, clock, prefix } = setup();
+    const now = clock.now();
+    await store.set('short'.padEnd(24, 'x'), record({ expiresAt: now + 10_000 }, now), now + 10_000);
+    await store.set('long'.padEnd(24, 'x'), record({}, now), now + 3_600_000);
+    await store.set('odd'.padEnd(24, 'x'), record({ expiresAt: now + 90_500 }, now), now + 90_500);
+    expect(kv.calls.put.map((p) => p.options)).toEqual([
+      { expirationTtl: 60, metadata: { expiresAt: now + 10_000 } },
+      { expirationTtl: 3600, metadata: { expiresAt: now + 3_600_000 } },
+      { expirationTtl: 91, metadata: { expiresAt: now + 90_500 } },
+    ]);
+    clock.advance(10_000);
+    expect(await store.get('short'.padEnd(24, 'x'))).toBeNull();
+    expect(await env.SESSIONS_KV.get(`${prefix}${'short'.padEnd(24, 'x')}`)).not.toBeNull(); // KV keeps it up to 60 s
+  });
+
+  it('keeps sessions under prefix + id, invisible to a store with another prefix', async () => {
+    const { store, clock } = setup({ prefix: 'tenant-a:' });
+    const other = createKVStore(env.SESSIONS_KV, { prefix: 'tenant-b:', now: clock.now });
+    const id = 'prefixed'.padEnd(24, 'x');
+    await store.set(id, record({}, clock.now()), clock.now() + 120_000);
+    expect(JSON.parse((await env.SESSIONS_KV.get(`tenant-a:${id}`))!)).toMatchObject({ data: { name: '"alice"' } });
+    expect(await other.get(id)).toBeNull();
+    expect(await other.count()).toBe(0);
+    expect(await store.count()).toBe(1);
+  });
+
+  it('passes cacheTtl to the reads of get, but touch reads past the cache', async () => {
+    const { kv, store, clock } = setup({ cacheTtl: 300 });
+    const id = 'cached'.padEnd(24, 'x');
+    await store.set(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()), clock.now() + 120_000);
+    expect(await store.get(id)).not.toBeNull();
+    await store.touch(id, clock.now() + 600_000);
+    expect(kv.calls.get.map((g) => g.options)).toEqual([{ type: 'text', cacheTtl: 300 }, { type: 'text' }]);
+    expect((await store.get(id))?.expiresAt).toBe(clock.now() + 600_000);
+  });
+
+  it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and a prefix over 384 bytes at construction', () => {
+    for (const options of [{ cacheTtl: 10 }, { cacheTtl: 45.5 }, { pageSize: 0 }, { pageSize: 1001 }, { prefix: 'p'.repeat(385) }, { maxOperations: 0 }]) {
+      expect(() => createKVStore(env.SESSIONS_KV, options)).toThrow(SessionError);
+    }
+    expect(() => createKVStore(env.SESSIONS_KV, { cacheTtl: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/cacheTtl/) }));
+    expect(createKVStore(env.SESSIONS_KV, { cacheTtl: 30, prefix: 'p'.repeat(384) }).name).toBe('kv');
+  });
+
+  it('rejects a key over 512 bytes and a value over 25 MiB with STORE_LIMIT, before writing', async () => {
+    const { kv, store, clock } = setup({ prefix: 'p'.repeat(384) });
+    const now = clock.now();
+    await expect(store.set('k'.repeat(129), record({}, now), now + 60_000)).rejects.toMatchObject({
+      name: 'SessionError',
+      code: 'STORE_LIMIT',
+      message: 'edge-sessions: kv store: key of 513 bytes exceeds KV\'s 512',
+    });
+    const huge = record({ data: { blob: 'x'.repeat(25 * 1024 * 1024) } }, now);
+    await expect(store.set('k'.repeat(24), huge, now + 60_000)).rejects.toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/25 MiB/) });
+    expect(kv.calls.put).toHaveLength(0);
+  });
+
+  it('a session over 25 MiB fails its commit with STORE_LIMIT in the error chain and writes nothing', async () => {
+    const { kv, sessions } = setup();
+    const session = await sessions.start(request());
+    session.set('blob', 'x'.repeat(25 * 1024 * 1024));
+    const error = await session.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(codes(error)).toContain('STORE_LIMIT');
+    expect(kv.calls.put).toHaveLength(0);
+  });
+});
+
+describe('kv store: failures', () => {
+  it('a failing data write rejects the commit with the cause, and the old record stays readable', async () => {
+    let failing = false;
+    const kvError = new Error('KV PUT failed: 500 Internal Server Error');
+    const { sessions } = setup({ failPut: () => (failing ? kvError : undefined) });
+    const cookie = await login(sessions, { n: 1 });
+    failing = true;
+    const session = await sessions.start(request(cookie));
+    session.set('n', 2);
+    await expect(session.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: kvError });
+    failing = false;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+
+  it('a touch-only write failing with a KV 429 does not fail the request; onEvent receives the error', async () => {
+    let failing = false;
+    const tooMany = new Error('KV PUT failed: 429 Too Many Requests');
+    const { sessions, events, clock, kv } = setup({ idleTimeout: 600, failPut: () => (failing ? tooMany : undefined) });
+    const cookie = await login(sessions);
+    clock.advanceSec(120);
+    failing = true;
+    const handler = sessions.handle(async (_request, session) => new Response(`n=${String(session.get('n'))}`));
+    const response = await handler(request(cookie));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('n=1');
+    expect(kv.calls.put).toHaveLength(2); // the create, then the touch that failed
+    const error = events.find((e) => e.type === 'error');
+    expect(error).toMatchObject({ type: 'error', operation: 'touch', error: { name: 'SessionError', code: 'STORE_WRITE', cause: tooMany } });
+    failing = false;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+});
+
+describe('kv store: count and clear', () => {
+  async function seed(store: ReturnType<typeof setup>['store'], now: number, live: number, expired: number): Promise<void> {
+    for (let i = 0; i < live; i++) await store.set(`live-${i}`.padEnd(24, 'x'), record({}, now), now + 120_000);
+    for (let i = 0; i < expired; i++) await store.set(`gone-${i}`.padEnd(24, 'x'), record({ expiresAt: now + 1000 }, now), now + 1000);
+  }
+
+  it('count pages through list and skips keys whose expiresAt has passed', async () => {
+    const { store, kv, clock } = setup({ pageSize: 2 });
+    await seed(store, clock.now(), 5, 2);
+    expect(await store.count()).toBe(7);
+    clock.advance(1000);
+    kv.calls.list.length = 0;
+    expect(await store.count()).toBe(5);
+    expect(kv.calls.list).toHaveLength(4); // 7 keys in pages of 2
+    expect(kv.calls.list[1]).toMatchObject({ limit: 2, cursor: expect.any(String) });
+    expect(kv.calls.get).toHaveLength(0);
+  });
+
+  it('clear deletes every key under its prefix, page by page, and no other', async () => {
+    const { store, kv, clock, sessions } = setup({ pageSize: 3 });
+    const neighbour = createKVStore(env.SESSIONS_KV, { prefix: uniquePrefix('neighbour'), now: clock.now });
+    await neighbour.set('keep'.padEnd(24, 'x'), record({}, clock.now()), clock.now() + 120_000);
+    await seed(store, clock.now(), 7, 1);
+    await sessions.destroyAll();
+    expect(kv.calls.list).toHaveLength(3);
+    expect(kv.calls.delete).toHaveLength(8);
+    expect(await store.count()).toBe(0);
+    expect(await neighbour.count()).toBe(1);
+  });
+
+  it('count and clear reject with STORE_LIMIT, deleting nothing, when they would exceed maxOperations', async () => {
+    const { store, kv, clock, sessions } = setup({ pageSize: 2, maxOperations: 6 });
+    await seed(store, clock.now(), 5, 0);
+    // clear: 3 lists + 5 deletes = 8 > 6
+    const clearError = await sessions.destroyAll().catch((e: unknown) => e);
+    expect(codes(clearError)).toContain('STORE_LIMIT');
+    expect(kv.calls.delete).toHaveLength(0);
+    expect(await store.count()).toBe(5);
+    // count: 6 lists allowed; 13 keys need 7
+    await seed(store, clock.now() + 1, 0, 8);
+    await expect(store.count()).rejects.toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/count\(\).*maxOperations \(6/) });
+  });
+});
+
+describe('kv store: concurrency is last-writer-wins', () => {
+  it('last writer wins: 100 parallel increments of one counter keep between 1 and 100 of them', async () => {
+    const { sessions } = setup();
+    const cookie = await login(sessions, { visits: 0 });
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const session = await sessions.start(request(cookie));
+        session.increment('visits');
+        await session.commit();
+      }),
+    );
+    const visits = (await sessions.start(request(cookie))).getNumber('visits')!;
+    expect(visits).toBeGreaterThanOrEqual(1);
+    expect(visits).toBeLessThanOrEqual(100);
+  });
+
+  it('last writer wins: of two concurrent commits that change different keys, only the last survives', async () => {
+    const { sessions } = setup();
+    const cookie = await login(sessions);
+    const [a, b] = await Promise.all([sessions.start(request(cookie)), sessions.start(request(cookie))]);
+    a.set('a', 1);
+    b.set('b', 2);
+    await Promise.all([a.commit(), b.commit()]);
+    const after = await sessions.start(request(cookie));
+    expect([after.get('a'), after.get('b')].filter((v) => v !== undefined)).toHaveLength(1);
+  });
+
+  it('last writer wins: a commit that read the session before a destroy brings it back', async () => {
+    const { sessions } = setup();
+    const cookie = await login(sessions);
+    const stale = await sessions.start(request(cookie));
+    await sessions.destroy(request(cookie));
+    stale.set('late', true);
+    await stale.commit();
+    const after = await sessions.start(request(cookie));
+    expect(after.isNew).toBe(false);
+    expect(after.get('late')).toBe(true);
+  });
+
+  it('rejects the old cookie as soon as destroy returns, at the location that destroyed it', async () => {
+    const { sessions } = setup();
+    const cookie = await login(sessions);
+    await sessions.destroy(request(cookie));
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+});
