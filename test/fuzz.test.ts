@@ -27,7 +27,7 @@ const mutation = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
 );
 
-function mutate(value: string, m: fc.RecordValue<{ kind: string; at: number; text?: string; count?: number }>): string {
+function mutate(value: string, m: { kind: string; at: number; text?: string; count?: number }): string {
   const at = m.at % (value.length + 1);
   switch (m.kind) {
     case 'replace':
