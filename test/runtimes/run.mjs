@@ -1,0 +1,59 @@
+// Runs the unchanged test/*.test.ts files on real Deno or Bun:  node test/runtimes/run.mjs deno|bun
+// Deno: `deno test`, with test/runtimes/deno.json mapping the harness's `vitest` import to deno-vitest.ts.
+// Bun: `bun test`, which itself maps `vitest` to `bun:test`.
+// Exits 0 only if the runtime exits 0 and its JUnit report shows tests that ran, none failed, none skipped.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const runtime = process.argv[2];
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const suites = readdirSync(join(root, 'test'))
+  .filter((name) => name.endsWith('.test.ts') && !name.endsWith('.workerd.test.ts'))
+  .sort()
+  .map((name) => `./test/${name}`);
+const files = [...suites, './test/runtimes/runtime.check.ts'];
+
+const commands = {
+  deno: (report) => ['test', '--no-check', '--allow-env', '--config', 'test/runtimes/deno.json', `--junit-path=${report}`, ...files],
+  bun: (report) => ['test', '--reporter=junit', `--reporter-outfile=${report}`, ...files],
+};
+if (!Object.hasOwn(commands, runtime)) {
+  console.error('usage: node test/runtimes/run.mjs deno|bun');
+  process.exit(2);
+}
+const dir = mkdtempSync(join(tmpdir(), `edge-sessions-${runtime}-`));
+const report = join(dir, 'junit.xml');
+const args = commands[runtime](report);
+
+const local = join(root, 'node_modules', '.bin', runtime);
+const started = Date.now();
+const run = spawnSync(existsSync(local) ? local : runtime, args, {
+  cwd: root,
+  stdio: 'inherit',
+  // CI=true makes Bun fail on .only (Deno always does), as vitest's allowOnly: false does on Node.
+  env: { ...process.env, CI: 'true', EDGE_SESSIONS_TEST_RUNTIME: runtime },
+});
+const xml = existsSync(report) ? readFileSync(report, 'utf8') : '';
+rmSync(dir, { recursive: true, force: true });
+
+const head = /<testsuites\b[^>]*>/.exec(xml)?.[0] ?? '';
+const count = (name) => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(head)?.[1] ?? 0);
+const tests = count('tests');
+const failed = count('failures') + count('errors');
+const skipped = (xml.match(/<skipped\b/g) ?? []).length;
+const passed = tests - failed - skipped;
+
+const problems = [];
+if (run.error) problems.push(`could not start ${runtime}: ${run.error.message}`);
+else if (run.status !== 0) problems.push(`${runtime} exited with ${run.status ?? run.signal}`);
+if (!head) problems.push('no JUnit report was written');
+if (suites.length === 0 || passed <= 1) problems.push('no test of test/*.test.ts ran');
+if (skipped > 0) problems.push('skipped, todo or ignored tests are not allowed here');
+console.log(`\n${runtime}: ${passed} passed, ${failed} failed, ${skipped} skipped (${files.length} files, ${((Date.now() - started) / 1000).toFixed(1)}s)`);
+if (problems.length > 0) {
+  console.error(`${runtime} run FAILED: ${problems.join('; ')}`);
+  process.exit(1);
+}
