@@ -159,6 +159,31 @@ describe('cookies and keys', () => {
     }
   });
 
+  it('verifies a cookie value once per isolate and list of secrets; forgeries pay every time', async () => {
+    const secret = `verify-once-${Math.random()}-padding-to-32-bytes`;
+    const store = createMemoryStore();
+    const s = await createSessions({ store, secrets: [secret] }).start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    const forged = cookie.slice(0, -2) + (cookie.at(-2) === 'A' ? 'B' : 'A') + cookie.at(-1);
+    const spy = vi.spyOn(subtle, 'verify');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const sessions = createSessions({ store, secrets: [secret] }); // a manager per request, as on Workers
+        expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+        expect((await sessions.start(request(forged))).isNew).toBe(true);
+      }
+      expect(spy).toHaveBeenCalledTimes(1 + 3); // the valid value once, the forged one each time
+      const rotated = createSessions({ store, secrets: [OLD_SECRET, secret] });
+      expect((await rotated.start(request(cookie))).get('n')).toBe(1);
+      expect(spy).toHaveBeenCalledTimes(4 + 2); // another list of secrets verifies afresh
+      await store.delete(s.id);
+      expect((await createSessions({ store, secrets: [secret] }).start(request(cookie))).isNew).toBe(true); // still read from the store
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('refuses a Set-Cookie line over 4096 bytes', async () => {
     const { sessions } = setup({ cookie: { name: 'n'.repeat(4000) } });
     const s = await sessions.start(request());

@@ -1,24 +1,32 @@
 import { getRandomValues, subtle } from 'uncrypto';
 import { fromBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
+import { Lru } from './lru.js';
 
 /**
  * HMAC keys by secret, shared by every manager in the isolate: a Workers handler that builds its manager per
  * request imports each key once, on first use. Bounded so a program that keeps inventing secrets cannot grow
- * it without limit; a failed import is forgotten so the next call retries.
+ * it without limit.
  */
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
-const MAX_CACHED_KEYS = 64;
+const hmacKeys = new Lru<string, Promise<CryptoKey>>(64);
 
 export function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = hmacKeys.get(secret);
-  if (key === undefined) {
-    if (hmacKeys.size >= MAX_CACHED_KEYS) hmacKeys.delete(hmacKeys.keys().next().value!);
-    key = subtle.importKey('raw', utf8.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-    hmacKeys.set(secret, key);
-    key.catch(() => hmacKeys.delete(secret));
-  }
-  return key;
+  return hmacKeys.memo(secret, () =>
+    subtle.importKey('raw', utf8.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']),
+  );
 }
+
+/**
+ * Cookie values already verified in this isolate, per list of secrets: `name=id.tag` → index of the secret.
+ *
+ * Why this is safe: an entry is only ever made after `subtle.verify` accepted that exact string under that
+ * exact list of secrets, and HMAC verification is a pure function of (secrets, message, tag); a hit therefore
+ * answers what verifying again would answer. Only successes are kept, so forged values cannot fill it with
+ * anything that matters, and they still pay the verify. A lookup reveals through timing at most whether a
+ * complete, valid cookie value was seen before, which an attacker must already hold to ask. It says nothing
+ * about whether the session still exists: the store is read as before, so a destroyed session stays dead.
+ */
+const verifiedByList = new Lru<string, Lru<string, number>>(16);
+const MAX_VERIFIED = 2048;
 
 /** Length of a base64url HMAC-SHA256 tag: 32 bytes, 43 characters. */
 export const TAG_LENGTH = 43;
@@ -41,11 +49,18 @@ export async function signTag(secret: string, message: string): Promise<string> 
  */
 export async function verifyTag(secrets: readonly string[], message: string, tag: string): Promise<number> {
   if (!isTagShaped(tag)) return -1;
+  const verified = verifiedByList.memo(secrets.length === 1 ? secrets[0]! : secrets.join('\u0000'), () => new Lru(MAX_VERIFIED));
+  const cacheKey = `${message}.${tag}`;
+  const known = verified.get(cacheKey);
+  if (known !== undefined) return known;
   const bytes = fromBase64Url(tag);
   if (bytes === null) return -1;
   const data = utf8.encode(message);
   for (let i = 0; i < secrets.length; i++) {
-    if (await subtle.verify('HMAC', await hmacKey(secrets[i]!), bytes, data)) return i;
+    if (await subtle.verify('HMAC', await hmacKey(secrets[i]!), bytes, data)) {
+      verified.set(cacheKey, i);
+      return i;
+    }
   }
   return -1;
 }
@@ -62,7 +77,7 @@ export interface SealKey {
   readonly kid: string;
 }
 
-const sealKeys = new Map<string, Promise<SealKey>>();
+const sealKeys = new Lru<string, Promise<SealKey>>(64);
 const SEAL_SALT = utf8.encode('edge-sessions/cookie-store/v1');
 const SEAL_INFO = utf8.encode('aes-256-gcm');
 
@@ -71,26 +86,18 @@ const SEAL_INFO = utf8.encode('aes-256-gcm');
  * about the HMAC key and no PBKDF2 ever runs on the request path.
  */
 export function sealKey(secret: string): Promise<SealKey> {
-  let entry = sealKeys.get(secret);
-  if (entry === undefined) {
-    if (sealKeys.size >= MAX_CACHED_KEYS) sealKeys.delete(sealKeys.keys().next().value!);
-    entry = (async () => {
-      const material = utf8.encode(secret);
-      const base = await subtle.importKey('raw', material, { name: 'HKDF' }, false, ['deriveKey']);
-      const key = await subtle.deriveKey(
-        { name: 'HKDF', hash: 'SHA-256', salt: SEAL_SALT, info: SEAL_INFO },
-        base,
-        { name: 'AES-GCM', length: 256 },
-        false,
-        ['encrypt', 'decrypt'],
-      );
-      const digest = new Uint8Array(await subtle.digest('SHA-256', utf8.encode(`edge-sessions kid\u0000${secret}`)));
-      return { key, kid: toBase64Url(digest.subarray(0, 3)) };
-    })();
-    sealKeys.set(secret, entry);
-    entry.catch(() => sealKeys.delete(secret));
-  }
-  return entry;
+  return sealKeys.memo(secret, async () => {
+    const base = await subtle.importKey('raw', utf8.encode(secret), { name: 'HKDF' }, false, ['deriveKey']);
+    const key = await subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: SEAL_SALT, info: SEAL_INFO },
+      base,
+      { name: 'AES-GCM', length: 256 },
+      false,
+      ['encrypt', 'decrypt'],
+    );
+    const digest = new Uint8Array(await subtle.digest('SHA-256', utf8.encode(`edge-sessions kid\u0000${secret}`)));
+    return { key, kid: toBase64Url(digest.subarray(0, 3)) };
+  });
 }
 
 /** AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
