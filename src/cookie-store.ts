@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { seal, sealKey, unseal } from './lib/crypto.js';
+import { Lru } from './lib/lru.js';
 import type { Sealer, SessionStore } from './lib/types.js';
 
 export interface CookieStoreOptions {
@@ -36,6 +37,9 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
     throw new SessionError('INVALID_OPTION', `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`);
   }
+  // Seals already opened in this isolate (successes only; same reasoning as the HMAC cache in lib/crypto.ts:
+  // AES-GCM decryption is a pure function of key, cookie name and text). Bounded: sealed sessions can be large.
+  const opened = new Lru<string, { plaintext: string; stale: boolean }>(256);
   const stateless = (what: string) => () =>
     Promise.reject(new SessionError('STORE_UNSUPPORTED', `cookie store: ${what} is not possible, the store keeps nothing on the server`));
 
@@ -53,12 +57,18 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       async open(sealed, secrets, cookieName) {
         // Shape first: malformed input costs no key derivation and no decryption.
         if (!SEALED.test(sealed)) return null;
+        const cacheKey = `${secrets.join('\u0000')}\u0000${cookieName}\u0000${sealed}`;
+        const known = opened.get(cacheKey);
+        if (known !== undefined) return known;
         const kid = sealed.slice(0, 4);
         for (let i = 0; i < secrets.length; i++) {
           const { key, kid: candidate } = await sealKey(secrets[i]!);
           if (candidate !== kid) continue;
           const plaintext = await unseal(key, sealed.slice(5), cookieName);
-          return plaintext === null ? null : { plaintext, stale: i > 0 };
+          if (plaintext === null) return null;
+          const result = { plaintext, stale: i > 0 };
+          opened.set(cacheKey, result);
+          return result;
         }
         return null;
       },

@@ -1,7 +1,8 @@
+import { subtle } from 'uncrypto';
 import { createSessions, type SessionEvent } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { describeStoreConformance } from './conformance.js';
-import { describe, expect, it } from './harness.js';
+import { describe, expect, it, vi } from './harness.js';
 import { createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
 
 describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
@@ -159,6 +160,24 @@ describe('cookie store', () => {
     const value = (await s.commit()).getSetCookie()[0]!.split(';')[0]!.slice(2);
     expect((await a.start(request(`a=${value}`))).get('n')).toBe(1);
     expect((await b.start(request(`b=${value}`))).isNew).toBe(true);
+  });
+
+  it('decrypts a sealed value once per isolate; forgeries pay every time', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    jar.apply(await s.commit());
+    const forged = jar.header()!.slice(0, -2) + (jar.header()!.at(-2) === 'A' ? 'B' : 'A') + jar.header()!.at(-1);
+    const spy = vi.spyOn(subtle, 'decrypt');
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
+        expect((await sessions.start(request(forged))).isNew).toBe(true);
+      }
+      expect(spy).toHaveBeenCalledTimes(1 + 3);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('count and destroyAll say the store cannot', async () => {
