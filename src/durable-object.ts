@@ -10,6 +10,9 @@ export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
 
 // ------------------------------------------------------------------------------------------ the object
 
+/** Alarms refuse far-future dates (after 2189); a record that lives longer is re-checked at this interval. */
+const MAX_ALARM_AHEAD_MS = 365 * 24 * 3600 * 1000;
+
 /** What the object needs of its `DurableObjectState`: SQLite storage and alarms. */
 interface SessionObjectState {
   readonly storage: {
@@ -54,15 +57,14 @@ interface Row {
  * // worker.ts
  * export { SessionDurableObject } from 'edge-sessions/durable-object'
  */
-export class SessionDurableObject extends DurableObject<unknown> {
-  readonly #storage: SessionObjectState['storage'];
+export class SessionDurableObject extends DurableObject {
+  /** The table exists (it is created on first use, and again after the object freed its storage). */
   #ready = false;
   /** The alarm time as this instance last set or read it; `undefined` when unknown. */
   #alarmAt: number | null | undefined;
 
-  constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: unknown) {
-    super(ctx, env);
-    this.#storage = (ctx as SessionObjectState).storage;
+  get #storage(): SessionObjectState['storage'] {
+    return (this.ctx as SessionObjectState).storage;
   }
 
   /** The live record under `key` at the caller's time `now`, or null. */
@@ -130,16 +132,6 @@ export class SessionDurableObject extends DurableObject<unknown> {
     return next;
   }
 
-  /** Live records at the caller's time `now`. */
-  count(now: number): number {
-    return Number(this.#exec('SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ?', now)[0]?.n ?? 0);
-  }
-
-  async clear(): Promise<void> {
-    this.#exec('DELETE FROM sessions');
-    await this.#freeIfEmpty();
-  }
-
   /** Deletes what has expired by the object's clock and re-arms for the next deadline. Safe to run twice. */
   override async alarm(): Promise<void> {
     this.#exec('DELETE FROM sessions WHERE deadline <= ?', Date.now());
@@ -163,8 +155,9 @@ export class SessionDurableObject extends DurableObject<unknown> {
     return this.#exec('SELECT value, expires_at, op FROM sessions WHERE key = ?', key)[0] as Row | undefined;
   }
 
-  /** Makes sure the alarm fires no later than `deadline`. */
+  /** Makes sure the alarm fires no later than `deadline` (capped at a year ahead; the alarm then re-arms). */
   async #scheduleBy(deadline: number): Promise<void> {
+    deadline = Math.min(deadline, Date.now() + MAX_ALARM_AHEAD_MS);
     if (this.#alarmAt === undefined) this.#alarmAt = await this.#storage.getAlarm();
     if (this.#alarmAt === null || this.#alarmAt > deadline) {
       await this.#storage.setAlarm(deadline);
@@ -249,10 +242,14 @@ export interface DurableObjectStoreOptions {
 }
 
 /**
- * Sessions in Durable Objects, one object per session (`idFromName(sessionId)`): strongly consistent, so a
- * destroyed session is refused everywhere as soon as `destroy` returns, and concurrent requests that change
- * different keys, or increment one counter, all keep their changes (`update` is applied inside the object).
- * Each session's object is created near the user who started it and expires by its own alarm.
+ * Sessions in Durable Objects, one object per session (`idFromName(sessionId)`). Why not a fixed set of shard
+ * objects: a shard serves all its sessions from one place and one thread (a soft limit near 1,000 requests a
+ * second per object), and its count could never change without remapping every session; one object per
+ * session is created near its user and costs a few milliseconds once, at the session's first write.
+ *
+ * Strongly consistent: a destroyed session is refused everywhere as soon as `destroy` returns, and concurrent
+ * requests that change different keys, or increment one counter, all keep their changes (`update` is applied
+ * inside the object). Each object deletes its session by alarm when it expires.
  *
  * There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
  * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`
@@ -290,13 +287,13 @@ export function createDurableObjectStore(namespace: SessionObjectNamespace, opti
   return {
     name: 'durable-object',
     get: (key) => call(key, (stub) => stub.get(key, now())),
-    set(key, record, expiresAt) {
+    async set(key, record, expiresAt) {
       checkSize(key, record, expiresAt);
       return call(key, (stub) => stub.set(key, record, expiresAt, now()));
     },
     delete: (key) => call(key, (stub) => stub.delete(key)),
     touch: (key, expiresAt) => call(key, (stub) => stub.touch(key, expiresAt, now())),
-    update(key, changes, record, expiresAt) {
+    async update(key, changes, record, expiresAt) {
       checkSize(key, record, expiresAt);
       // One op id for both attempts: a retry after a lost connection is not applied twice.
       const op = randomId();

@@ -1,0 +1,307 @@
+// The Durable Object store inside workerd, on the real SESSIONS_DO binding (SQLite-backed SessionDurableObject),
+// wrapped only to count RPC calls and to inject the failures a stub produces.
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { createDurableObjectStore, type SessionDurableObject } from '../../src/durable-object.js';
+import { createSessions, SessionError } from '../../src/index.js';
+import { describeStoreConformance } from '../conformance.js';
+import { describe, expect, it } from '../harness.js';
+import { cookiePair, createClock, record, request, SECRET } from '../helpers.js';
+import { codes, retryableError, wrapDO } from './bindings.js';
+
+describeStoreConformance('durable-object (workerd)', (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }));
+
+let ids = 0;
+function newId(label: string): string {
+  return `${label}-${++ids}-${crypto.randomUUID()}`.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+function setup(options: { idleTimeout?: number; fault?: Parameters<typeof wrapDO>[1] } = {}) {
+  const clock = createClock();
+  const rpc = wrapDO(env.SESSIONS_DO, options.fault);
+  const store = createDurableObjectStore(rpc.ns, { now: clock.now });
+  const sessions = createSessions({
+    store,
+    secrets: [SECRET],
+    now: clock.now,
+    expires: 3600,
+    ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout, touchAfter: 60 }),
+  });
+  return { clock, rpc, store, sessions };
+}
+
+async function login(sessions: ReturnType<typeof setup>['sessions'], data: Record<string, unknown> = { n: 1 }) {
+  const session = await sessions.start(request());
+  for (const [k, v] of Object.entries(data)) session.set(k, v);
+  const cookie = cookiePair(await session.commit());
+  return { cookie, id: session.id };
+}
+
+function stubOf(id: string): DurableObjectStub<SessionDurableObject> {
+  return env.SESSIONS_DO.get(env.SESSIONS_DO.idFromName(id));
+}
+
+/** The object's SQLite rows, read inside the object. */
+function rows(id: string): Promise<{ key: string; expires_at: number; deadline: number }[]> {
+  return runInDurableObject(stubOf(id), (_instance, state) => {
+    const present = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'sessions'").toArray().length > 0;
+    return present ? (state.storage.sql.exec('SELECT key, expires_at, deadline FROM sessions').toArray() as never) : [];
+  });
+}
+
+describe('durable-object store: RPC budget on the real binding', () => {
+  it('makes no call for an anonymous request', async () => {
+    const { rpc, sessions } = setup();
+    const session = await sessions.start(request('theme=dark'));
+    expect((await session.commit()).getSetCookie()).toEqual([]);
+    expect(rpc.total()).toBe(0);
+    expect(rpc.stubs()).toBe(0);
+  });
+
+  it('makes 1 read and no write for a returning read-only request', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie } = await login(sessions);
+    const before = { ...rpc.calls };
+    const session = await sessions.start(request(cookie));
+    expect(session.get('n')).toBe(1);
+    await session.commit();
+    expect(rpc.calls.get - before.get).toBe(1);
+    expect(rpc.total() - Object.values(before).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('makes no write for read-only requests inside touchAfter; the due touch is one call', async () => {
+    const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
+    const { cookie } = await login(sessions);
+    expect(rpc.calls.set).toBe(1);
+    for (const seconds of [10, 20, 25]) {
+      clock.advanceSec(seconds);
+      await (await sessions.start(request(cookie))).commit();
+    }
+    expect(rpc.calls).toEqual({ get: 3, set: 1, delete: 0, touch: 0, update: 0 });
+    clock.advanceSec(10);
+    await (await sessions.start(request(cookie))).commit();
+    expect(rpc.calls).toEqual({ get: 4, set: 1, delete: 0, touch: 1, update: 0 });
+  });
+
+  it('changes an existing session with one update call', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie } = await login(sessions);
+    const session = await sessions.start(request(cookie));
+    session.set('m', 2);
+    await session.commit();
+    expect(rpc.calls).toEqual({ get: 1, set: 1, delete: 0, touch: 0, update: 1 });
+  });
+});
+
+describe('durable-object store: expiry by alarm', () => {
+  it('deletes an expired row without any request, then frees the object', async () => {
+    const { store, clock } = setup();
+    const id = newId('alarm-expired');
+    await store.set(id, record({ expiresAt: clock.now() + 60_000 }, clock.now()), clock.now() + 60_000);
+    expect(await rows(id)).toHaveLength(1);
+    // workerd's clock cannot be moved: move the row's deadline (object clock) into the past instead.
+    await runInDurableObject(stubOf(id), (_instance, state) => {
+      state.storage.sql.exec('UPDATE sessions SET deadline = ?', Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(stubOf(id))).toBe(true);
+    expect(await rows(id)).toEqual([]);
+    expect(await runInDurableObject(stubOf(id), (_instance, state) => state.storage.getAlarm())).toBeNull();
+    expect(await store.get(id)).toBeNull();
+  });
+
+  it('reschedules, and does not delete, a session refreshed after its alarm was set', async () => {
+    const { store, clock } = setup();
+    const id = newId('alarm-refreshed');
+    const before = Date.now();
+    await store.set(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()), clock.now() + 120_000);
+    const first = await runInDurableObject(stubOf(id), (_instance, state) => state.storage.getAlarm());
+    expect(first).toBeGreaterThanOrEqual(before + 120_000);
+    await store.touch!(id, clock.now() + 3_600_000);
+
+    expect(await runDurableObjectAlarm(stubOf(id))).toBe(true);
+    expect(await rows(id)).toHaveLength(1);
+    const next = await runInDurableObject(stubOf(id), (_instance, state) => state.storage.getAlarm());
+    expect(next).toBeGreaterThanOrEqual(first! + 3_480_000);
+    expect((await store.get(id))?.expiresAt).toBe(clock.now() + 3_600_000);
+  });
+
+  it('is idempotent: running the alarm twice changes nothing more', async () => {
+    const { store, clock } = setup();
+    const live = newId('alarm-twice-live');
+    const dead = newId('alarm-twice-dead');
+    await store.set(live, record({}, clock.now()), clock.now() + 3_600_000);
+    await store.set(dead, record({}, clock.now()), clock.now() + 3_600_000);
+    await runInDurableObject(stubOf(dead), (_instance, state) => {
+      state.storage.sql.exec('UPDATE sessions SET deadline = ?', Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(stubOf(live))).toBe(true);
+    expect(await runDurableObjectAlarm(stubOf(live))).toBe(true); // re-armed for the same deadline
+    const alarm = await runInDurableObject(stubOf(live), (_instance, state) => state.storage.getAlarm());
+    expect(await rows(live)).toHaveLength(1);
+    expect(alarm).not.toBeNull();
+
+    expect(await runDurableObjectAlarm(stubOf(dead))).toBe(true);
+    expect(await runDurableObjectAlarm(stubOf(dead))).toBe(false); // nothing left to schedule
+    await runInDurableObject(stubOf(dead), (instance: SessionDurableObject) => instance.alarm());
+    expect(await rows(dead)).toEqual([]);
+    expect(await store.get(live)).not.toBeNull();
+  });
+
+  it('keeps a record that outlives what an alarm can be set to, re-checking it within a year', async () => {
+    const { store, clock } = setup();
+    const id = newId('far-future');
+    const farAway = clock.now() + 200 * 365 * 24 * 3600 * 1000;
+    await store.set(id, record({ endsAt: farAway, expiresAt: farAway }, clock.now()), farAway);
+    const alarm = await runInDurableObject(stubOf(id), (_instance, state) => state.storage.getAlarm());
+    expect(alarm).toBeLessThanOrEqual(Date.now() + 365 * 24 * 3600 * 1000);
+    expect(await runDurableObjectAlarm(stubOf(id))).toBe(true);
+    expect((await store.get(id))?.expiresAt).toBe(farAway);
+  });
+});
+
+describe('durable-object store: strong consistency through the manager', () => {
+  it('100 parallel increments of one counter, each its own request, end at exactly 100', async () => {
+    const { sessions } = setup();
+    const { cookie } = await login(sessions, { visits: 0 });
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const session = await sessions.start(request(cookie));
+        session.increment('visits');
+        await session.commit();
+      }),
+    );
+    expect((await sessions.start(request(cookie))).get('visits')).toBe(100);
+  });
+
+  it('keeps both of two concurrent commits that change different keys', async () => {
+    const { sessions } = setup();
+    const { cookie } = await login(sessions);
+    const [a, b] = await Promise.all([sessions.start(request(cookie)), sessions.start(request(cookie))]);
+    a.set('a', 1);
+    b.set('b', 2);
+    b.delete('n');
+    await Promise.all([a.commit(), b.commit()]);
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ a: 1, b: 2 });
+  });
+
+  it('never resurrects a session destroyed while another request was committing to it', async () => {
+    const { sessions } = setup();
+    const { cookie } = await login(sessions);
+    const stale = await sessions.start(request(cookie));
+    await sessions.destroy(request(cookie));
+    stale.set('late', true);
+    const headers = await stale.commit();
+    expect(headers.getSetCookie()[0]).toMatch(/Max-Age=0/);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+
+    // And racing, in either order.
+    const second = await login(sessions);
+    const racer = await sessions.start(request(second.cookie));
+    racer.set('late', true);
+    await Promise.all([racer.commit(), sessions.destroy(request(second.cookie))]);
+    expect((await sessions.start(request(second.cookie))).isNew).toBe(true);
+  });
+
+  it('rejects the old cookie as soon as destroy returns, from any stub', async () => {
+    const { sessions, store } = setup();
+    const { cookie, id } = await login(sessions);
+    await sessions.destroy(request(cookie));
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(id)).toBeNull();
+    expect(await store.get(id)).toBeNull();
+  });
+
+  it('does not resurrect on update or touch of a missing or expired record', async () => {
+    const { store, clock } = setup();
+    const id = newId('missing');
+    const now = clock.now();
+    expect(await store.update!(id, { set: { a: '1' } }, record({}, now), now + 60_000)).toBeNull();
+    await store.touch!(id, now + 60_000);
+    expect(await store.get(id)).toBeNull();
+    await store.set(id, record({ expiresAt: now + 1000 }, now), now + 1000);
+    clock.advance(1000);
+    expect(await store.update!(id, { set: { a: '1' } }, record({}, clock.now()), clock.now() + 60_000)).toBeNull();
+    await store.touch!(id, clock.now() + 60_000);
+    expect(await store.get(id)).toBeNull();
+  });
+});
+
+describe('durable-object store: ids, limits and failures', () => {
+  it('an unknown or foreign id is just no session', async () => {
+    const store = createDurableObjectStore(env.SESSIONS_DO);
+    expect(await store.get(newId('never-stored'))).toBeNull();
+    expect(await store.get('../../etc/passwd ✓ '.repeat(3))).toBeNull();
+    await expect(store.delete(newId('never-stored'))).resolves.toBeUndefined();
+  });
+
+  it('rejects a record over 2 MB with STORE_LIMIT before any call, and stores one just under it', async () => {
+    const { store, rpc, clock } = setup();
+    const now = clock.now();
+    const id = newId('size');
+    const big = record({ data: { blob: 'x'.repeat(2_000_000) } }, now);
+    await expect(store.set(id, big, now + 60_000)).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_LIMIT', message: expect.stringMatching(/2 MB/) });
+    await expect(store.update!(id, { set: big.data }, big, now + 60_000)).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    expect(rpc.total()).toBe(0);
+    const fits = record({ data: { blob: 'x'.repeat(1_990_000) } }, now);
+    await store.set(id, fits, now + 60_000);
+    expect((await store.get(id))?.data.blob).toHaveLength(1_990_000);
+  });
+
+  it('a session over 2 MB fails its commit with STORE_LIMIT in the error chain', async () => {
+    const { sessions } = setup();
+    const session = await sessions.start(request());
+    session.set('blob', 'x'.repeat(2_000_000));
+    const error = await session.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(codes(error)).toContain('STORE_LIMIT');
+  });
+
+  it('retries once on a fresh stub when a call fails with a retryable error', async () => {
+    let failures = 1;
+    const { sessions, rpc } = setup({ fault: (method) => (method === 'get' && failures-- > 0 ? { error: retryableError() } : undefined) });
+    const { cookie } = await login(sessions);
+    const stubsBefore = rpc.stubs();
+    const session = await sessions.start(request(cookie));
+    expect(session.get('n')).toBe(1);
+    expect(rpc.calls.get).toBe(2);
+    expect(rpc.stubs() - stubsBefore).toBe(2);
+  });
+
+  it('does not apply an update twice when the connection drops after the object applied it', async () => {
+    let drop = 1;
+    const { sessions, rpc } = setup({
+      fault: (method) => (method === 'update' && drop-- > 0 ? { error: retryableError(), after: true } : undefined),
+    });
+    const { cookie } = await login(sessions, { visits: 0 });
+    const session = await sessions.start(request(cookie));
+    session.increment('visits');
+    await session.commit();
+    expect(rpc.calls.update).toBe(2);
+    expect((await sessions.start(request(cookie))).get('visits')).toBe(1);
+  });
+
+  it('gives up after one retry, and never retries an overloaded object', async () => {
+    const lost = retryableError();
+    const overloaded = Object.assign(new Error('Durable Object is overloaded. Too many requests queued.'), { retryable: true, overloaded: true });
+    let error: Error = lost;
+    const { store, rpc } = setup({ fault: (method) => (method === 'get' ? { error } : undefined) });
+    await expect(store.get(newId('flaky'))).rejects.toBe(lost);
+    expect(rpc.calls.get).toBe(2);
+    error = overloaded;
+    await expect(store.get(newId('overloaded'))).rejects.toBe(overloaded);
+    expect(rpc.calls.get).toBe(3);
+  });
+
+  it('through the manager, a failing object surfaces as a SessionError with the cause', async () => {
+    const down = new Error('internal error');
+    let failing = false;
+    const { sessions } = setup({ fault: (method) => (failing && method === 'update' ? { error: down } : undefined) });
+    const { cookie } = await login(sessions);
+    failing = true;
+    const session = await sessions.start(request(cookie));
+    session.set('n', 2);
+    await expect(session.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: down });
+    failing = false;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+});
