@@ -3,7 +3,7 @@ const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
 export const utf8 = new TextEncoder();
-export const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+export const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** base64url without padding (RFC 4648 §5). */
 export function toBase64Url(bytes: Uint8Array): string {
