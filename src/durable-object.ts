@@ -1,9 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { SessionError } from './errors.js';
 import { randomId } from './lib/crypto.js';
+import { applyChanges } from './lib/changes.js';
 import { byteLength } from './lib/encoding.js';
 import type { SessionChanges, SessionRecord, SessionStore } from './lib/types.js';
-import { stringMap, toObject } from './lib/values.js';
 
 /** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
 export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
@@ -178,40 +178,6 @@ export class SessionDurableObject extends DurableObject {
 function withExpiry(row: Row): SessionRecord {
   const record = JSON.parse(row.value) as SessionRecord;
   return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
-}
-
-/** `changes` on top of what is stored, in the order SessionChanges defines; times come from the caller. */
-function applyChanges(stored: SessionRecord, changes: SessionChanges, record: SessionRecord, expiresAt: number): SessionRecord {
-  const data = changes.clear === true ? new Map<string, string>() : (stringMap(stored.data) ?? new Map<string, string>());
-  for (const k of changes.delete ?? []) data.delete(k);
-  for (const [k, v] of Object.entries(changes.set ?? {})) data.set(k, v);
-  for (const [k, by] of Object.entries(changes.increment ?? {})) data.set(k, JSON.stringify(numberIn(data.get(k)) + by));
-  const flash = changes.flash ?? stored.flash;
-  const immutable = (changes.immutable ?? stored.immutable ?? []).filter((k) => data.has(k));
-  const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
-    data: toObject(data),
-    createdAt: stored.createdAt,
-    endsAt: record.endsAt,
-    expiresAt,
-  };
-  if (flash !== undefined && Object.keys(flash).length > 0) merged.flash = flash;
-  if (stored.constants !== undefined) merged.constants = stored.constants;
-  if (immutable.length > 0) merged.immutable = immutable;
-  if (record.persistent === false) merged.persistent = false;
-  return merged;
-}
-
-/** The number a stored JSON value holds ("42" counts, as `session.getNumber` reads it); 0 for anything else. */
-function numberIn(text: string | undefined): number {
-  if (text === undefined) return 0;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 0;
-  }
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  return Number.isFinite(n) ? n : 0;
 }
 
 function tooLarge(key: string, value: string): SessionError {

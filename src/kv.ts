@@ -1,4 +1,5 @@
 import { SessionError } from './errors.js';
+import { applyChanges } from './lib/changes.js';
 import { byteLength } from './lib/encoding.js';
 import type { SessionRecord, SessionStore } from './lib/types.js';
 
@@ -51,6 +52,7 @@ export interface KVStoreOptions {
 }
 
 export interface KVStore extends SessionStore {
+  update: NonNullable<SessionStore['update']>;
   touch(key: string, expiresAt: number): Promise<void>;
   count(): Promise<number>;
   clear(): Promise<void>;
@@ -63,11 +65,13 @@ export interface KVStore extends SessionStore {
  * `expiresAt` also goes into the key's metadata, so `count()` can skip expired keys without reading them.
  *
  * KV is eventually consistent and last-writer-wins: a change (or a destroy) may take up to about 60 s, or
- * `cacheTtl`, to be seen at other locations, and two concurrent commits of one session keep only the last
- * one's record. Use `edge-sessions/durable-object` when that matters.
+ * `cacheTtl`, to be seen at other locations, and concurrent commits of one session are last-writer-wins
+ * (`update` re-reads and merges just before its write, which narrows but cannot close that window). Use
+ * `edge-sessions/durable-object` when that matters.
  *
- * Operations: `get` 1 read; `set` 1 write; `delete` 1 delete; `touch` 1 read and 1 write (KV has no partial
- * update, so the record is read back and rewritten with the new TTL). `count()` makes ceil(n / pageSize)
+ * Operations: `get` 1 read; `set` 1 write; `delete` 1 delete; `update` (a returning session's changes) and
+ * `touch` 1 read and 1 write each (KV has no partial update, so the record is read back, merged or given the
+ * new TTL, and rewritten). `count()` makes ceil(n / pageSize)
  * `list` calls; `clear()` those plus one `delete` per key. Workers allow 1,000 KV operations per invocation:
  * when a call would need more than `maxOperations`, it rejects with a `SessionError` code `STORE_LIMIT`
  * before deleting anything (so `clear()` works on up to about 999 sessions per invocation with the
@@ -125,10 +129,16 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     await namespace.put(key, value, { expirationTtl, metadata: { expiresAt } });
   }
 
+  /** The record if it is live; a value that is not JSON (written by something else) is no session. */
   function parseLive(text: string | null): SessionRecord | null {
     if (text === null) return null;
-    const record = JSON.parse(text) as SessionRecord;
-    return record.expiresAt > now() ? record : null;
+    let record: SessionRecord;
+    try {
+      record = JSON.parse(text) as SessionRecord;
+    } catch {
+      return null;
+    }
+    return record !== null && typeof record === 'object' && record.expiresAt > now() ? record : null;
   }
 
   /** Every key under the prefix, page by page, within the operation budget. */
@@ -155,6 +165,17 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     },
     async delete(id) {
       await namespace.delete(keyOf(id));
+    },
+    async update(id, changes, record, expiresAt) {
+      const key = keyOf(id);
+      // KV has no transaction: read the current record past the edge cache and apply this request's changes to
+      // it just before writing. At this location a destroyed session then stays destroyed, and a concurrent
+      // commit's other keys usually survive; elsewhere, or within the read-write gap, the last writer wins.
+      const stored = parseLive(await namespace.get(key, { type: 'text' }));
+      if (stored === null) return null;
+      const merged = applyChanges(stored, changes, record, expiresAt);
+      await write(key, merged, expiresAt);
+      return merged;
     },
     async touch(id, expiresAt) {
       const key = keyOf(id);

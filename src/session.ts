@@ -60,12 +60,15 @@ export async function storeCall<T>(config: Config, code: SessionErrorCode, op: s
     });
     return await Promise.race([call(), timeout]);
   } catch (cause) {
-    if (cause instanceof SessionError && cause.code === 'STORE_TIMEOUT') throw cause;
+    // A store's own verdicts (a limit, an impossible operation, a timeout) reach the caller as they are.
+    if (cause instanceof SessionError && PASS_THROUGH.has(cause.code)) throw cause;
     throw new SessionError(code, `${config.storeName} store: ${op} failed`, { cause });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
 }
+
+const PASS_THROUGH = new Set<SessionErrorCode>(['STORE_TIMEOUT', 'STORE_LIMIT', 'STORE_UNSUPPORTED']);
 
 /** First and last three characters: enough to correlate log lines, useless as a credential. */
 export function maskId(id: string): string {

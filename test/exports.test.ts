@@ -21,6 +21,6 @@ describe('public surface', () => {
       if (entry === './package.json') continue;
       expect(target, entry).toMatchObject({ types: expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/), default: expect.stringMatching(/^\.\/dist\/.*\.js$/) });
     }
-    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './memory', './cookie']));
+    expect(Object.keys(pkg.exports)).toEqual(['.', './memory', './cookie', './kv', './durable-object', './package.json']);
   });
 });
