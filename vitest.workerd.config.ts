@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
   test: {
-    include: ['test/workerd/**/*.workerd.test.ts'],
+    include: ['test/workerd/**/*.workerd.test.ts', 'test/*.test.ts'],
     // A suite that is skipped or empty must not pass silently.
     passWithNoTests: false,
     allowOnly: false,

@@ -6,13 +6,16 @@ import { createCookieStore } from '../src/cookie-store.js';
 import { readCookie } from '../src/lib/cookie.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { countingStore, createClock, request, SECRET } from './helpers.js';
+import { countingStore, createClock, inWorkerd, request, SECRET } from './helpers.js';
 
 const RUNS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FUZZ_RUNS ?? 1000);
 const NAME = '__Host-sid';
 
 // Header values are byte strings without NUL, CR or LF (the HTTP layer refuses those before any handler).
-const headerChar = fc.integer({ min: 1, max: 255 }).filter((c) => c !== 10 && c !== 13).map((c) => String.fromCharCode(c));
+const headerChar = fc
+  .integer({ min: 1, max: inWorkerd ? 126 : 255 })
+  .filter((c) => c !== 10 && c !== 13)
+  .map((c) => String.fromCharCode(c));
 const cookieish = fc.constantFrom(';', '=', ' ', '"', ',', '.', '%', '\t', '_', '-', 'A', 'z', '0', NAME, '__HOST-sid', '__proto__');
 const headerText = fc.array(fc.oneof(headerChar, cookieish), { maxLength: 300 }).map((parts) => parts.join(''));
 

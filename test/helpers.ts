@@ -116,3 +116,9 @@ export function createJar() {
     },
   };
 }
+
+/**
+ * True inside workerd. A Request that workerd builds itself takes only ASCII header values (it re-encodes the
+ * rest as UTF-8 and warns once per header), so byte-level cases stop at 0x7e there.
+ */
+export const inWorkerd = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
