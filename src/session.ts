@@ -465,8 +465,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#writable();
     const now = this.#c.now();
     if (seconds === -1) {
-      this.#persistent = false;
-      this.#endsAt = this.#capEnd(now + this.#c.expiresMs);
+      this.#persistent = false; // the server-side lifetime stays as it is
     } else {
       if (seconds !== undefined) this.#persistent = true;
       this.#endsAt = this.#capEnd(now + (seconds === undefined ? this.#c.expiresMs : seconds * 1000));
@@ -539,7 +538,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const id = this.#id!;
     if (changed || this.#timesChanged) {
       const record = this.#record(expiresAt);
-      if (c.store.update !== undefined && changed) {
+      // Even a times-only change goes through update() where there is one: it never recreates a session
+      // that another request destroyed meanwhile, where set() would.
+      if (c.store.update !== undefined) {
         const stored = await storeCall(c, 'STORE_WRITE', 'update', () =>
           c.store.update!(id, this.#changes(), record, expiresAt),
         );

@@ -202,6 +202,16 @@ describe('durable-object store: strong consistency through the manager', () => {
     expect((await sessions.start(request(second.cookie))).isNew).toBe(true);
   });
 
+  it('never resurrects through a lifetime-only change (remember-me off) racing a destroy', async () => {
+    const { sessions } = setup();
+    const { cookie } = await login(sessions);
+    const stale = await sessions.start(request(cookie));
+    await sessions.destroy(request(cookie));
+    stale.persistent = false; // no data change: only times, which still go through update()
+    expect((await stale.commit()).getSetCookie()[0]).toMatch(/Max-Age=0/);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
   it('rejects the old cookie as soon as destroy returns, from any stub', async () => {
     const { sessions, store } = setup();
     const { cookie, id } = await login(sessions);
