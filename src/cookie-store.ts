@@ -37,9 +37,11 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
     throw new SessionError('INVALID_OPTION', `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`);
   }
-  // Seals already opened in this isolate (successes only; same reasoning as the HMAC cache in lib/crypto.ts:
-  // AES-GCM decryption is a pure function of key, cookie name and text). Bounded: sealed sessions can be large.
+  // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/crypto.ts:
+  // AES-GCM decryption is a pure function of key, cookie name and text). Bounded: sealed sessions can be large,
+  // so only single-cookie forgeries are remembered.
   const opened = new Lru<string, { plaintext: string; stale: boolean }>(256);
+  const forged = new Lru<string, true>(128);
   const stateless = (what: string) => () =>
     Promise.reject(new SessionError('STORE_UNSUPPORTED', `cookie store: ${what} is not possible, the store keeps nothing on the server`));
 
@@ -60,16 +62,18 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
         const cacheKey = `${secrets.join('\u0000')}\u0000${cookieName}\u0000${sealed}`;
         const known = opened.get(cacheKey);
         if (known !== undefined) return known;
+        if (forged.get(cacheKey) === true) return null;
         const kid = sealed.slice(0, 4);
         for (let i = 0; i < secrets.length; i++) {
           const { key, kid: candidate } = await sealKey(secrets[i]!);
           if (candidate !== kid) continue;
           const plaintext = await unseal(key, sealed.slice(5), cookieName);
-          if (plaintext === null) return null;
+          if (plaintext === null) break;
           const result = { plaintext, stale: i > 0 };
           opened.set(cacheKey, result);
           return result;
         }
+        if (sealed.length <= 4096) forged.set(cacheKey, true);
         return null;
       },
     },

@@ -179,7 +179,10 @@ async function load<Data extends Record<string, unknown>>(
   let chunks = 0;
   const rejected = (reason: 'malformed' | 'signature' | 'unknown' | 'corrupt') => {
     emit(c, { type: 'rejected', reason, at: c.now() }, ctx);
-    return new Session<Data>(c, { staleCookie: true, ctx, chunks });
+    // A genuine cookie whose session is gone is cleared, so the browser stops sending it. A forged or
+    // malformed one gets no answer at all: it costs nothing more than a visitor without a cookie.
+    const genuine = reason === 'unknown' || reason === 'corrupt';
+    return new Session<Data>(c, { staleCookie: genuine, ctx, chunks });
   };
 
   let id: string;

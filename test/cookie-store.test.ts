@@ -162,7 +162,7 @@ describe('cookie store', () => {
     expect((await b.start(request(`b=${value}`))).isNew).toBe(true);
   });
 
-  it('decrypts a sealed value once per isolate; forgeries pay every time', async () => {
+  it('decrypts a sealed value once per isolate, and remembers a forgery too', async () => {
     const { sessions, jar } = setup();
     const s = await sessions.start(request());
     s.set('n', 1);
@@ -174,7 +174,7 @@ describe('cookie store', () => {
         expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
         expect((await sessions.start(request(forged))).isNew).toBe(true);
       }
-      expect(spy).toHaveBeenCalledTimes(1 + 3);
+      expect(spy).toHaveBeenCalledTimes(2);
     } finally {
       spy.mockRestore();
     }

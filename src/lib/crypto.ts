@@ -16,17 +16,22 @@ export function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 /**
- * Cookie values already verified in this isolate, per list of secrets: `name=id.tag` → index of the secret.
+ * Cookie values already checked in this isolate, per list of secrets: `name=id.tag` → index of the secret that
+ * verified it, or -1 for a value that failed.
  *
- * Why this is safe: an entry is only ever made after `subtle.verify` accepted that exact string under that
- * exact list of secrets, and HMAC verification is a pure function of (secrets, message, tag); a hit therefore
- * answers what verifying again would answer. Only successes are kept, so forged values cannot fill it with
- * anything that matters, and they still pay the verify. A lookup reveals through timing at most whether a
- * complete, valid cookie value was seen before, which an attacker must already hold to ask. It says nothing
- * about whether the session still exists: the store is read as before, so a destroyed session stays dead.
+ * Why this is safe: HMAC verification is a pure function of (secrets, message, tag), and an entry is only made
+ * from what `subtle.verify` answered for that exact string under that exact list of secrets, so a hit answers
+ * what verifying again would. Failures live in their own, smaller map, so a flood of forged values cannot push
+ * valid ones out; a new forgery still pays its verify, a repeated one does not (a tampered cookie never costs
+ * more than a valid one). A lookup reveals through timing at most whether a complete value was seen before,
+ * which an attacker must already hold to ask. It says nothing about whether the session still exists: the store
+ * is read as before, so a destroyed session stays dead.
  */
-const verifiedByList = new Lru<string, Lru<string, number>>(16);
-const MAX_VERIFIED = 2048;
+interface VerifiedCache {
+  readonly valid: Lru<string, number>;
+  readonly forged: Lru<string, true>;
+}
+const verifiedByList = new Lru<string, VerifiedCache>(16);
 
 /** Length of a base64url HMAC-SHA256 tag: 32 bytes, 43 characters. */
 export const TAG_LENGTH = 43;
@@ -49,19 +54,24 @@ export async function signTag(secret: string, message: string): Promise<string> 
  */
 export async function verifyTag(secrets: readonly string[], message: string, tag: string): Promise<number> {
   if (!isTagShaped(tag)) return -1;
-  const verified = verifiedByList.memo(secrets.length === 1 ? secrets[0]! : secrets.join('\u0000'), () => new Lru(MAX_VERIFIED));
+  const cache = verifiedByList.memo(secrets.length === 1 ? secrets[0]! : secrets.join('\u0000'), () => ({
+    valid: new Lru<string, number>(2048),
+    forged: new Lru<string, true>(256),
+  }));
   const cacheKey = `${message}.${tag}`;
-  const known = verified.get(cacheKey);
+  const known = cache.valid.get(cacheKey);
   if (known !== undefined) return known;
+  if (cache.forged.get(cacheKey) === true) return -1;
   const bytes = fromBase64Url(tag);
   if (bytes === null) return -1;
   const data = utf8.encode(message);
   for (let i = 0; i < secrets.length; i++) {
     if (await subtle.verify('HMAC', await hmacKey(secrets[i]!), bytes, data)) {
-      verified.set(cacheKey, i);
+      cache.valid.set(cacheKey, i);
       return i;
     }
   }
+  cache.forged.set(cacheKey, true);
   return -1;
 }
 
