@@ -1,0 +1,296 @@
+// Every library under test, behind one shape: `make()` resolves to `{ s1, read, rw }`, three
+// `(request) => Promise<Response>` handlers doing the same application work with each library's documented API:
+//   s1   — start a session, set `user` = 'u-42' and `n` = 1, commit (a Set-Cookie must come back)
+//   read — start, read `user` into the body, commit only if the library's idiom does (no write expected)
+//   rw   — start, read `n`, set `n` = n + 1, commit (Set-Cookie or store write)
+// Settings are as equivalent as each API allows: signed or sealed cookies, one secret of 44 bytes, HttpOnly,
+// SameSite=Lax, Path=/, Secure, a 14-day lifetime. Framework-bound peers (Hono, h3) run inside their
+// framework's `fetch`; the `hono (no session)` and `h3 (no session)` rows measure that framework alone.
+
+import { createSessions } from '../src/index.ts';
+import { createMemoryStore } from '../src/memory.ts';
+import { createCookieStore } from '../src/cookie-store.ts';
+import { createCookie, createCookieSessionStorage, createMemorySessionStorage } from 'react-router';
+import { createCookie as createRemixCookie } from '@remix-run/cookie';
+import { createCookieSessionStorage as remixCookieStorage } from '@remix-run/session/cookie-storage';
+import { createMemorySessionStorage as remixMemoryStorage } from '@remix-run/session/memory-storage';
+import { getIronSession, webCookies } from 'iron-session';
+import { Hono } from 'hono';
+import { useSession as honoUseSession } from '@hono/session';
+import { sessionMiddleware, CookieStore as HonoSessionsCookieStore } from 'hono-sessions';
+import { H3, useSession as h3UseSession, getSession as h3GetSession } from 'h3';
+
+export const SECRET = 'bench-secret-0123456789abcdef-0123456789abcd'; // 44 bytes
+const DAY = 86_400;
+const TTL = 14 * DAY;
+const text = (body, headers) => new Response(body ?? '', headers === undefined ? undefined : { headers });
+
+// ------------------------------------------------------------------------------------------------ edge-sessions
+
+function edge(store) {
+  return async () => {
+    const sessions = createSessions({ store, secrets: [SECRET] });
+    return {
+      async s1(req) {
+        const s = await sessions.start(req);
+        s.set('user', 'u-42');
+        s.set('n', 1);
+        return text('ok', await s.commit());
+      },
+      async read(req) {
+        const s = await sessions.start(req);
+        return text(s.get('user'), await s.commit());
+      },
+      async rw(req) {
+        const s = await sessions.start(req);
+        s.set('n', s.get('n') + 1);
+        return text('ok', await s.commit());
+      },
+    };
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ floor
+// The least a correct signed-ID session can do: HMAC-SHA256 key imported once, 1 subtle.verify per read of a
+// cookie, 1 subtle.sign per write (a write re-sends the cookie to slide its Max-Age), a Map of JSON records.
+
+const te = new TextEncoder();
+const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const unb64u = (s) => {
+  try {
+    return Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+};
+
+async function floor() {
+  const key = await crypto.subtle.importKey('raw', te.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  const store = new Map();
+  const NAME = 'sid';
+  const cookieValue = (header) => {
+    if (header === null) return undefined;
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (part.slice(0, eq).trim() === NAME) return part.slice(eq + 1).trim();
+    }
+    return undefined;
+  };
+  async function load(req) {
+    const value = cookieValue(req.headers.get('cookie'));
+    if (value === undefined) return null;
+    const dot = value.indexOf('.');
+    const id = value.slice(0, dot);
+    const tag = unb64u(value.slice(dot + 1));
+    if (dot < 1 || tag === null || !(await crypto.subtle.verify('HMAC', key, tag, te.encode(`${NAME}=${id}`)))) return null;
+    const text = store.get(id);
+    return text === undefined ? null : { id, data: JSON.parse(text) };
+  }
+  async function save(id, data) {
+    store.set(id, JSON.stringify(data));
+    const tag = b64u(new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(`${NAME}=${id}`))));
+    return { 'Set-Cookie': `${NAME}=${id}.${tag}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
+  }
+  return {
+    async s1(req) {
+      await load(req);
+      return text('ok', await save(b64u(crypto.getRandomValues(new Uint8Array(18))), { user: 'u-42', n: 1 }));
+    },
+    async read(req) {
+      const s = await load(req);
+      return text(s?.data.user);
+    },
+    async rw(req) {
+      const s = await load(req);
+      s.data.n += 1;
+      return text('ok', await save(s.id, s.data));
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ React Router 7
+// Idiom from the docs: getSession(Cookie header) → set/get → commitSession() only when something changed.
+
+function reactRouter(kind) {
+  return async () => {
+    const cookie = createCookie('__session', { secrets: [SECRET], httpOnly: true, sameSite: 'lax', path: '/', secure: true, maxAge: TTL });
+    const storage = kind === 'cookie' ? createCookieSessionStorage({ cookie }) : createMemorySessionStorage({ cookie });
+    return {
+      async s1(req) {
+        const s = await storage.getSession(req.headers.get('Cookie'));
+        s.set('user', 'u-42');
+        s.set('n', 1);
+        return text('ok', { 'Set-Cookie': await storage.commitSession(s) });
+      },
+      async read(req) {
+        const s = await storage.getSession(req.headers.get('Cookie'));
+        return text(s.get('user'));
+      },
+      async rw(req) {
+        const s = await storage.getSession(req.headers.get('Cookie'));
+        s.set('n', s.get('n') + 1);
+        return text('ok', { 'Set-Cookie': await storage.commitSession(s) });
+      },
+    };
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ Remix 3
+// @remix-run/session storages take the cookie *value*; signing is @remix-run/cookie's job (secrets).
+
+function remix(kind) {
+  return async () => {
+    const cookie = createRemixCookie('session', { secrets: [SECRET], httpOnly: true, sameSite: 'Lax', path: '/', secure: true, maxAge: TTL });
+    const storage = kind === 'cookie' ? remixCookieStorage() : remixMemoryStorage();
+    const finish = async (s, body) => {
+      const value = await storage.save(s);
+      return text(body, value === null ? undefined : { 'Set-Cookie': await cookie.serialize(value) });
+    };
+    return {
+      async s1(req) {
+        const s = await storage.read(await cookie.parse(req.headers.get('Cookie')));
+        s.set('user', 'u-42');
+        s.set('n', 1);
+        return finish(s, 'ok');
+      },
+      async read(req) {
+        const s = await storage.read(await cookie.parse(req.headers.get('Cookie')));
+        return finish(s, s.get('user'));
+      },
+      async rw(req) {
+        const s = await storage.read(await cookie.parse(req.headers.get('Cookie')));
+        s.set('n', s.get('n') + 1);
+        return finish(s, 'ok');
+      },
+    };
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ iron-session
+
+async function iron() {
+  const options = { cookieName: 'iron', password: SECRET, ttl: TTL, cookieOptions: { httpOnly: true, sameSite: 'lax', path: '/', secure: true } };
+  return {
+    async s1(req) {
+      const headers = new Headers();
+      const s = await getIronSession(webCookies(req, headers), options);
+      s.user = 'u-42';
+      s.n = 1;
+      await s.save();
+      return text('ok', headers);
+    },
+    async read(req) {
+      const headers = new Headers();
+      const s = await getIronSession(webCookies(req, headers), options);
+      return text(s.user, headers);
+    },
+    async rw(req) {
+      const headers = new Headers();
+      const s = await getIronSession(webCookies(req, headers), options);
+      s.n += 1;
+      await s.save();
+      return text('ok', headers);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ Hono peers
+
+function honoApp(middleware, { s1, read, rw }) {
+  const app = new Hono();
+  if (middleware !== undefined) app.use(middleware);
+  app.get('/s1', s1).get('/read', read).get('/rw', rw);
+  const fetch = (req) => app.fetch(req);
+  return { s1: fetch, read: fetch, rw: fetch };
+}
+
+async function honoSession() {
+  // Stateless encrypted JWE (dir + A256GCM, key by HKDF from the secret); `duration` gives the cookie a lifetime.
+  return honoApp(honoUseSession({ secret: SECRET, duration: { absolute: TTL } }), {
+    s1: async (c) => {
+      await c.var.session.update({ user: 'u-42', n: 1 });
+      return c.text('ok');
+    },
+    read: async (c) => c.text((await c.var.session.get())?.user ?? ''),
+    rw: async (c) => {
+      await c.var.session.update((prev) => ({ ...prev, n: prev.n + 1 }));
+      return c.text('ok');
+    },
+  });
+}
+
+async function honoSessions() {
+  // README setup: CookieStore (iron seal), encryptionKey of 32+ characters.
+  const mw = sessionMiddleware({
+    store: new HonoSessionsCookieStore(),
+    encryptionKey: SECRET,
+    expireAfterSeconds: TTL,
+    cookieOptions: { sameSite: 'Lax', path: '/', httpOnly: true, secure: true },
+  });
+  return honoApp(mw, {
+    s1: (c) => {
+      const s = c.get('session');
+      s.set('user', 'u-42');
+      s.set('n', 1);
+      return c.text('ok');
+    },
+    read: (c) => c.text(c.get('session').get('user') ?? ''),
+    rw: (c) => {
+      const s = c.get('session');
+      s.set('n', s.get('n') + 1);
+      return c.text('ok');
+    },
+  });
+}
+
+async function honoBare() {
+  return honoApp(undefined, { s1: (c) => c.text('ok'), read: (c) => c.text('u-42'), rw: (c) => c.text('ok') });
+}
+
+// ------------------------------------------------------------------------------------------------ h3 2.x
+// Defaults (iron seal, cookie "h3"): useSession() to write, getSession() to read without starting one.
+
+function h3App(handlers) {
+  const app = new H3();
+  app.get('/s1', handlers.s1).get('/read', handlers.read).get('/rw', handlers.rw);
+  const fetch = (req) => app.fetch(req);
+  return { s1: fetch, read: fetch, rw: fetch };
+}
+
+async function h3() {
+  const config = { password: SECRET, maxAge: TTL };
+  return h3App({
+    s1: async (event) => {
+      const s = await h3UseSession(event, config);
+      await s.update({ user: 'u-42', n: 1 });
+      return 'ok';
+    },
+    read: async (event) => (await h3GetSession(event, config)).data.user ?? '',
+    rw: async (event) => {
+      const s = await h3UseSession(event, config);
+      await s.update({ n: s.data.n + 1 });
+      return 'ok';
+    },
+  });
+}
+
+async function h3Bare() {
+  return h3App({ s1: () => 'ok', read: () => 'u-42', rw: () => 'ok' });
+}
+
+// kind: 'edge' (the library), 'floor', 'peer', 'framework' (no session: context only, not a peer)
+export const ADAPTERS = [
+  { name: 'floor (HMAC + Map)', kind: 'floor', make: floor },
+  { name: 'edge-sessions memory', kind: 'edge', make: edge(createMemoryStore()) },
+  { name: 'edge-sessions cookie', kind: 'edge', make: edge(createCookieStore()) },
+  { name: 'react-router cookie', kind: 'peer', make: reactRouter('cookie') },
+  { name: 'react-router memory', kind: 'peer', make: reactRouter('memory') },
+  { name: '@remix-run/session cookie', kind: 'peer', make: remix('cookie') },
+  { name: '@remix-run/session memory', kind: 'peer', make: remix('memory') },
+  { name: 'iron-session', kind: 'peer', make: iron },
+  { name: '@hono/session', kind: 'peer', make: honoSession },
+  { name: 'hono-sessions cookie', kind: 'peer', make: honoSessions },
+  { name: 'h3 session', kind: 'peer', make: h3 },
+  { name: 'hono (no session)', kind: 'framework', make: honoBare },
+  { name: 'h3 (no session)', kind: 'framework', make: h3Bare },
+];

@@ -1,0 +1,175 @@
+// The scenarios, defined once, and the runtime-neutral machinery around them: preparing cookies per library,
+// checking each library really does what the scenario says, counting crypto.subtle calls, timing samples.
+// Bundled with bench/adapters.mjs by bench/matrix.mjs and run unchanged on Node, Bun, Deno and workerd.
+
+import { ADAPTERS } from './adapters.mjs';
+
+export { median, shuffle } from './stats.mjs';
+
+export const ORIGIN = 'https://bench.example';
+const UNRELATED = ['theme=dark', '_ga=GA1.2.3.4'];
+/**
+ * S2-cold cookies per library, used round-robin. Larger than edge-sessions' isolate caches (2048 verified HMAC
+ * tags per secret list in lib/crypto.ts, 256 opened seals in cookie-store.ts), so with LRU eviction every
+ * S2-cold request misses them; S2 re-sends one cookie, so after the first request it always hits. The same goes
+ * for forgeries (S4-cold vs S4) and the library's cache of failed values (256).
+ */
+export const POOL = 4096;
+/** Peers and the floor keep no such cache (their S2 and S2-cold subtle counts are equal), so a small pool does. */
+const PEER_POOL = 64;
+
+/** S1 new visitor, S2 returning read-only (one cookie re-sent), S2-cold (a cookie this isolate has not seen
+ * recently), S3 returning read + write, S4 tampered tag → no session (the same forgery re-sent), S4-cold (a new
+ * forgery each request: the tampered twin of each S2-cold cookie). */
+export const SCENARIOS = {
+  S1: { fn: 's1', path: '/s1', cookie: () => cookieHeader([]), expect: (r) => r.setCookies > 0 || 'no Set-Cookie' },
+  S2: { fn: 'read', path: '/read', cookie: (lib) => lib.warm, expect: (r) => r.body === 'u-42' || `read ${JSON.stringify(r.body)}` },
+  'S2-cold': {
+    fn: 'read',
+    path: '/read',
+    cookie: (lib) => lib.cold[lib.next++ % lib.cold.length],
+    expect: (r) => r.body === 'u-42' || `read ${JSON.stringify(r.body)}`,
+  },
+  S3: { fn: 'rw', path: '/rw', cookie: (lib) => lib.warm, expect: (r) => r.status === 200 || `status ${r.status}` },
+  S4: { fn: 'read', path: '/read', cookie: (lib) => lib.tampered, expect: (r) => r.body === '' || `tampered cookie accepted: ${JSON.stringify(r.body)}` },
+  'S4-cold': {
+    fn: 'read',
+    path: '/read',
+    cookie: (lib) => lib.coldTampered[lib.nextTampered++ % lib.coldTampered.length],
+    expect: (r) => r.body === '' || `tampered cookie accepted: ${JSON.stringify(r.body)}`,
+  },
+};
+
+const cookieHeader = (pairs) => [UNRELATED[0], ...pairs, UNRELATED[1]].join('; ');
+
+/** The `name=value` pairs a browser would keep from a response: a later line for a name wins, deletions drop. */
+function setPairs(res) {
+  const jar = new Map();
+  for (const line of res.headers.getSetCookie()) {
+    const pair = line.split(';')[0].trim();
+    const eq = pair.indexOf('=');
+    if (eq === pair.length - 1 || /max-age=0\b/i.test(line)) jar.delete(pair.slice(0, eq));
+    else jar.set(pair.slice(0, eq), pair);
+  }
+  return [...jar.values()];
+}
+
+/** One character of the MAC/tag changed: ~10 characters from the end of the session cookie's value, which is
+ * inside the tag for every format here (`id.tag`, `payload.sig`, iron `…*hmac~2`, JWE `….tag`, GCM `iv|ct|tag`). */
+export function tamper(pairs) {
+  const last = pairs[pairs.length - 1];
+  let i = last.length - 10;
+  while (!/[A-Za-z0-9]/.test(last[i])) i--;
+  const c = last[i];
+  const swapped = c === 'A' ? 'B' : c === '0' ? '1' : /[0-9]/.test(c) ? '0' : 'A';
+  return [...pairs.slice(0, -1), last.slice(0, i) + swapped + last.slice(i + 1)];
+}
+
+export function request(scenario, header) {
+  return new Request(ORIGIN + SCENARIOS[scenario].path, { headers: { cookie: header } });
+}
+
+/** Builds every adapter, makes its cookies (warm, cold pool, tampered) and checks every scenario once. */
+export async function createSuite({ pool = POOL, only } = {}) {
+  const libs = [];
+  for (const adapter of ADAPTERS) {
+    if (only !== undefined && !only.test(adapter.name)) continue;
+    const lib = { name: adapter.name, kind: adapter.kind, next: 0, nextTampered: 0, checks: {}, errors: [] };
+    libs.push(lib);
+    try {
+      lib.h = await adapter.make();
+      const newVisitor = async () => setPairs(await lib.h.s1(request('S1', cookieHeader([]))));
+      const pairs = await newVisitor();
+      lib.warm = cookieHeader(pairs);
+      lib.tampered = pairs.length > 0 ? cookieHeader(tamper(pairs)) : lib.warm;
+      lib.cold = [];
+      lib.coldTampered = [];
+      for (let i = 0; i < (lib.kind === 'edge' ? pool : PEER_POOL); i++) {
+        const cold = await newVisitor();
+        lib.cold.push(cookieHeader(cold));
+        lib.coldTampered.push(cookieHeader(cold.length > 0 ? tamper(cold) : cold));
+      }
+      for (const scenario of Object.keys(SCENARIOS)) lib.checks[scenario] = await check(lib, scenario);
+    } catch (error) {
+      lib.errors.push(String(error?.stack ?? error).split('\n').slice(0, 3).join(' | '));
+    }
+  }
+  return libs;
+}
+
+async function check(lib, scenario) {
+  const s = SCENARIOS[scenario];
+  const res = await lib.h[s.fn](request(scenario, s.cookie(lib)));
+  const r = { status: res.status, body: await res.text(), setCookies: res.headers.getSetCookie().length };
+  const verdict = lib.kind === 'framework' ? true : s.expect(r);
+  return { ok: verdict === true, why: verdict === true ? undefined : verdict, setCookies: r.setCookies };
+}
+
+export const runnable = (lib, scenario) => lib.h !== undefined && lib.checks[scenario]?.ok === true;
+
+export function prepare(lib, scenario, ops) {
+  const s = SCENARIOS[scenario];
+  const reqs = [];
+  for (let i = 0; i < ops; i++) reqs.push(request(scenario, s.cookie(lib)));
+  return reqs;
+}
+
+export async function run(lib, scenario, reqs) {
+  const handler = lib.h[SCENARIOS[scenario].fn];
+  for (const req of reqs) await handler(req);
+}
+
+/** µs per operation over `ops` sequential operations (requests built beforehand, outside the timing). */
+export async function sample(lib, scenario, ops) {
+  const reqs = prepare(lib, scenario, ops);
+  const t0 = performance.now();
+  await run(lib, scenario, reqs);
+  return ((performance.now() - t0) * 1000) / ops;
+}
+
+const SUBTLE = ['encrypt', 'decrypt', 'sign', 'verify', 'digest', 'generateKey', 'deriveKey', 'deriveBits', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey'];
+
+/** crypto.subtle calls per request in steady state (after `warmup` requests), by method. */
+export async function countSubtle(lib, scenario, ops = 32, warmup = 4) {
+  await run(lib, scenario, prepare(lib, scenario, warmup));
+  const reqs = prepare(lib, scenario, ops);
+  const proto = Object.getPrototypeOf(crypto.subtle);
+  const counts = {};
+  const saved = SUBTLE.filter((m) => typeof proto[m] === 'function').map((m) => [m, Object.getOwnPropertyDescriptor(proto, m)]);
+  for (const [m, d] of saved) {
+    const original = d.value;
+    Object.defineProperty(proto, m, {
+      ...d,
+      value(...args) {
+        counts[m] = (counts[m] ?? 0) + 1;
+        return original.apply(this, args);
+      },
+    });
+  }
+  try {
+    await run(lib, scenario, reqs);
+  } finally {
+    for (const [m, d] of saved) Object.defineProperty(proto, m, d);
+  }
+  const perOp = {};
+  let total = 0;
+  for (const [m, n] of Object.entries(counts)) {
+    perOp[m] = n / ops;
+    total += n / ops;
+  }
+  return { total, ...perOp };
+}
+
+/** What every runner reports besides timings. */
+export async function describe(libs) {
+  const out = {};
+  for (const lib of libs) {
+    const scenarios = {};
+    for (const scenario of Object.keys(SCENARIOS)) {
+      const c = lib.checks[scenario];
+      scenarios[scenario] = { ok: c?.ok ?? false, why: c?.why, setCookies: c?.setCookies, subtle: runnable(lib, scenario) ? await countSubtle(lib, scenario) : undefined };
+    }
+    out[lib.name] = { kind: lib.kind, errors: lib.errors, scenarios };
+  }
+  return out;
+}

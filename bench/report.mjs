@@ -1,0 +1,63 @@
+// Markdown tables from bench/.tmp/results.json (also: `node bench/report.mjs` re-renders the last results).
+import { readFileSync } from 'node:fs';
+
+const SCENARIOS = ['S1', 'S2', 'S2-cold', 'S3', 'S4', 'S4-cold'];
+const FLOOR = 'floor (HMAC + Map)';
+const us = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ratio = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2)) + '×';
+
+export function renderTables(results) {
+  let md = '';
+  for (const r of results) {
+    const libs = Object.entries(r.libs);
+    const floor = r.libs[FLOOR]?.scenarios;
+    const peers = libs.filter(([, l]) => l.kind === 'peer');
+    md += `\n### ${r.runtime} — µs/op, median of ${r.rounds} interleaved rounds (× floor)\n\n`;
+    md += `| library | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
+    for (const [name, l] of libs) {
+      const cells = SCENARIOS.map((s) => {
+        const c = l.scenarios[s];
+        if (l.errors.length > 0) return 'error';
+        if (c === undefined) return 'n/a';
+        if (!c.ok) return `fails: ${c.why}`;
+        if (c.us === undefined) return 'n/a';
+        const f = floor?.[s]?.us;
+        return l.kind === 'framework' || f === undefined ? us(c.us) : `${us(c.us)} (${ratio(c.us / f)})`;
+      });
+      md += `| ${l.kind === 'edge' ? `**${name}**` : name} | ${cells.join(' | ')} |\n`;
+    }
+    md += `\nedge-sessions ÷ fastest peer (which peer):\n\n| store | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
+    for (const [name, l] of libs.filter(([, l]) => l.kind === 'edge')) {
+      const cells = SCENARIOS.map((s) => {
+        const best = peers.filter(([, p]) => p.scenarios[s]?.us !== undefined).sort((a, b) => a[1].scenarios[s].us - b[1].scenarios[s].us)[0];
+        const mine = l.scenarios[s]?.us;
+        return best === undefined || mine === undefined ? 'n/a' : `${ratio(mine / best[1].scenarios[s].us)} (${best[0]})`;
+      });
+      md += `| ${name} | ${cells.join(' | ')} |\n`;
+    }
+  }
+  // crypto.subtle calls per request (steady state), taken from the first runtime; other runtimes listed if different.
+  const [first, ...rest] = results;
+  if (first !== undefined) {
+    md += `\n### crypto.subtle calls per request (steady state; ${first.runtime})\n\n| library | ${SCENARIOS.join(' | ')} | Set-Cookie lines S1/S2/S3/S4 |\n|---|${SCENARIOS.map(() => '---').join('|')}|---|\n`;
+    const fmt = (c) => (c === undefined ? 'n/a' : Object.entries(c).filter(([k]) => k !== 'total').map(([k, v]) => `${+v.toFixed(2)} ${k}`).join(' + ') || '0');
+    for (const [name, l] of Object.entries(first.libs)) {
+      if (l.kind === 'framework') continue;
+      const diff = rest.filter((r) => SCENARIOS.some((s) => fmt(r.libs[name]?.scenarios[s]?.subtle) !== fmt(l.scenarios[s]?.subtle))).map((r) => r.runtime);
+      const cookies = ['S1', 'S2', 'S3', 'S4'].map((s) => l.scenarios[s].setCookies ?? '-').join('/');
+      md += `| ${name}${diff.length ? ` (differs on ${diff.join(', ')})` : ''} | ${SCENARIOS.map((s) => fmt(l.scenarios[s]?.subtle)).join(' | ')} | ${cookies} |\n`;
+    }
+  }
+  const failures = results.flatMap((r) =>
+    Object.entries(r.libs).flatMap(([name, l]) => [
+      ...l.errors.map((e) => `- ${r.runtime}, ${name}: ${e}`),
+      ...Object.entries(l.scenarios).filter(([, s]) => !s.ok && l.errors.length === 0).map(([s, c]) => `- ${r.runtime}, ${name}, ${s}: ${c.why}`),
+    ]),
+  );
+  if (failures.length > 0) md += `\n### Failures\n\n${failures.join('\n')}\n`;
+  return md;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(renderTables(JSON.parse(readFileSync(new URL('./.tmp/results.json', import.meta.url), 'utf8'))));
+}

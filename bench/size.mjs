@@ -1,0 +1,54 @@
+// `npm run size`: minified and gzipped bytes of each entry point, bundled by esbuild exactly as a Worker build
+// would (ESM, browser platform, workerd/worker conditions, tree-shaken), next to peers measured the same way.
+//   node bench/size.mjs [--json]
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = (file) => JSON.stringify(join(root, 'src', file));
+
+const entries = [
+  ['edge-sessions core (createSessions)', `export { createSessions } from ${src('index.ts')};`],
+  ['edge-sessions core + memory', `export * from ${src('index.ts')}; export * from ${src('memory.ts')};`],
+  ['edge-sessions core + cookie', `export * from ${src('index.ts')}; export * from ${src('cookie-store.ts')};`],
+];
+if (existsSync(join(root, 'src/kv.ts'))) entries.push(['edge-sessions core + kv', `export * from ${src('index.ts')}; export * from ${src('kv.ts')};`]);
+if (existsSync(join(root, 'src/durable-object.ts'))) {
+  entries.push(['edge-sessions core + durable-object', `export * from ${src('index.ts')}; export * from ${src('durable-object.ts')};`]);
+}
+entries.push(
+  ['iron-session', `export * from 'iron-session';`],
+  ['react-router sessions (react external)', `export { createCookie, createCookieSessionStorage, createMemorySessionStorage, createSessionStorage } from 'react-router';`],
+  ['@remix-run/session + cookie (cookie & memory storage)', `export * from '@remix-run/session'; export * from '@remix-run/session/cookie-storage'; export * from '@remix-run/session/memory-storage'; export * from '@remix-run/cookie';`],
+  ['@hono/session (+ the hono helpers it imports)', `export * from '@hono/session';`],
+  ['hono-sessions (+ the hono helpers it imports)', `export * from 'hono-sessions';`],
+  ['h3 session helpers (+ the h3 code they pull)', `export { useSession, getSession, updateSession, sealSession, unsealSession, clearSession } from 'h3';`],
+);
+
+const rows = [];
+for (const [name, contents] of entries) {
+  const result = await build({
+    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
+    bundle: true,
+    minify: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    conditions: ['workerd', 'worker'],
+    external: ['cloudflare:workers', 'react', 'react-dom'],
+    define: { 'process.env.NODE_ENV': '"production"' },
+    logLevel: 'error',
+  });
+  const code = result.outputFiles[0].contents;
+  rows.push({ name, minified: code.length, gzip: gzipSync(code, { level: 9 }).length });
+}
+
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify(rows, null, 1));
+} else {
+  console.log('| entry | minified | min + gzip |\n|---|---:|---:|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.minified.toLocaleString('en')} B | ${r.gzip.toLocaleString('en')} B |`);
+}

@@ -1,0 +1,22 @@
+// The same harness inside workerd (bundled to bench/.tmp/worker.mjs, driven by bench/matrix.mjs through
+// Miniflare). Timers inside a Worker only advance on I/O, so timing happens outside: `/run` does `n` operations,
+// `/empty` builds the same `n` Requests and does nothing; the driver subtracts the two.
+import { createSuite, describe, prepare, run } from './harness.mjs';
+
+console.error = console.warn = () => {};
+let libs;
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === '/setup') {
+      libs = await createSuite();
+      return Response.json(Object.entries(await describe(libs)));
+    }
+    const lib = libs[Number(url.searchParams.get('lib'))];
+    const scenario = url.searchParams.get('scenario');
+    const reqs = prepare(lib, scenario, Number(url.searchParams.get('n')));
+    if (url.pathname === '/run') await run(lib, scenario, reqs);
+    return new Response(null, { status: 204 });
+  },
+};
