@@ -1,6 +1,5 @@
 import { SessionError } from './errors.js';
-import { seal, sealKey, unseal } from './lib/crypto.js';
-import { Lru } from './lib/lru.js';
+import { Bounded, seal, sealKey, unseal } from './lib/crypto.js';
 import type { Sealer, SessionStore } from './lib/types.js';
 
 export interface CookieStoreOptions {
@@ -40,8 +39,8 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/crypto.ts:
   // AES-GCM decryption is a pure function of key, cookie name and text). Bounded: sealed sessions can be large,
   // so only single-cookie forgeries are remembered.
-  const opened = new Lru<string, { plaintext: string; stale: boolean }>(256);
-  const forged = new Lru<string, true>(128);
+  const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);
+  const forged = new Bounded<string, true>(128);
   const stateless = (what: string) => () =>
     Promise.reject(new SessionError('STORE_UNSUPPORTED', `cookie store: ${what} is not possible, the store keeps nothing on the server`));
 
@@ -62,7 +61,7 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
         const cacheKey = `${secrets.join('\u0000')}\u0000${cookieName}\u0000${sealed}`;
         const known = opened.get(cacheKey);
         if (known !== undefined) return known;
-        if (forged.get(cacheKey) === true) return null;
+        if (forged.has(cacheKey)) return null;
         const kid = sealed.slice(0, 4);
         for (let i = 0; i < secrets.length; i++) {
           const { key, kid: candidate } = await sealKey(secrets[i]!);

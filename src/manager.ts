@@ -1,7 +1,7 @@
 import { SessionError } from './errors.js';
 import { readSealedCookies } from './lib/chunks.js';
 import { readCookie } from './lib/cookie.js';
-import { isTagShaped, verifyTag } from './lib/crypto.js';
+import { isTagShaped } from './lib/crypto.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionRecord, SessionsOptions } from './lib/types.js';
 import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall } from './session.js';
@@ -202,7 +202,8 @@ async function load<Data extends Record<string, unknown>>(
     id = value.slice(0, dot);
     const tag = value.slice(dot + 1);
     if (dot <= 0 || !ID_PATTERN.test(id) || !isTagShaped(tag)) return rejected('malformed');
-    const key = await verifyTag(c.secrets, `${c.cookieName}=${id}`, tag);
+    let key = c.signer.check(id, tag, value);
+    if (typeof key !== 'number') key = await key;
     if (key < 0) return rejected('signature');
     const stored = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(id));
     if (stored === null || stored === undefined) return rejected('unknown');

@@ -1,7 +1,6 @@
 import { SessionError, type SessionErrorCode } from './errors.js';
 import { expiredChunkLines, MAX_SET_COOKIE_BYTES, sealedCookieLines } from './lib/chunks.js';
 import { serializeCookie } from './lib/cookie.js';
-import { signTag } from './lib/crypto.js';
 import { byteLength } from './lib/encoding.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
@@ -759,7 +758,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const c = this.#c;
     if (this.#cookieValue === undefined || this.#resign) {
       const id = this.id;
-      this.#cookieValue = `${id}.${await signTag(c.secrets[0]!, `${c.cookieName}=${id}`)}`;
+      this.#cookieValue = `${id}.${await c.signer.sign(id)}`;
       this.#resign = false;
     }
     this.#appendCookie(headers, this.#cookieValue, this.#persistent ? this.#maxAge(this.#expiresAt, now) : undefined, now);

@@ -1,40 +1,43 @@
 import { getRandomValues, subtle } from 'uncrypto';
 import { fromBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
-import { Lru } from './lru.js';
 
-/**
- * HMAC keys by secret, shared by every manager in the isolate: a Workers handler that builds its manager per
- * request imports each key once, on first use. Bounded so a program that keeps inventing secrets cannot grow
- * it without limit.
- */
-const hmacKeys = new Lru<string, Promise<CryptoKey>>(64);
+/** A Map that drops its oldest entry beyond `max` (first in, first out, so a read is a plain lookup). */
+export class Bounded<K, V> extends Map<K, V> {
+  readonly #max: number;
 
-export function hmacKey(secret: string): Promise<CryptoKey> {
-  return hmacKeys.memo(secret, () =>
+  constructor(max: number) {
+    super();
+    this.#max = max;
+  }
+
+  override set(key: K, value: V): this {
+    if (this.size >= this.#max && !this.has(key)) this.delete(this.keys().next().value!);
+    return super.set(key, value);
+  }
+}
+
+/** The value for `key`, made once; a rejected promise is forgotten so the next call retries. */
+function memo<V>(map: Bounded<string, Promise<V>>, key: string, create: () => Promise<V>): Promise<V> {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+    value.catch(() => map.get(key) === value && map.delete(key));
+  }
+  return value;
+}
+
+/** HMAC keys by secret, imported once per isolate and shared by every manager (bounded). */
+const hmacKeys = new Bounded<string, Promise<CryptoKey>>(64);
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  return memo(hmacKeys, secret, () =>
     subtle.importKey('raw', utf8.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']),
   );
 }
 
-/**
- * Cookie values already checked in this isolate, per list of secrets: `name=id.tag` → index of the secret that
- * verified it, or -1 for a value that failed.
- *
- * Why this is safe: HMAC verification is a pure function of (secrets, message, tag), and an entry is only made
- * from what `subtle.verify` answered for that exact string under that exact list of secrets, so a hit answers
- * what verifying again would. Failures live in their own, smaller map, so a flood of forged values cannot push
- * valid ones out; a new forgery still pays its verify, a repeated one does not (a tampered cookie never costs
- * more than a valid one). A lookup reveals through timing at most whether a complete value was seen before,
- * which an attacker must already hold to ask. It says nothing about whether the session still exists: the store
- * is read as before, so a destroyed session stays dead.
- */
-interface VerifiedCache {
-  readonly valid: Lru<string, number>;
-  readonly forged: Lru<string, true>;
-}
-const verifiedByList = new Lru<string, VerifiedCache>(16);
-
 /** Length of a base64url HMAC-SHA256 tag: 32 bytes, 43 characters. */
-export const TAG_LENGTH = 43;
+const TAG_LENGTH = 43;
 // The 43rd character carries 4 data bits and 2 zero bits: only these 16 characters are canonical.
 const TAG_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
@@ -43,36 +46,70 @@ export function isTagShaped(tag: string): boolean {
   return tag.length === TAG_LENGTH && TAG_PATTERN.test(tag);
 }
 
-export async function signTag(secret: string, message: string): Promise<string> {
-  const tag = await subtle.sign('HMAC', await hmacKey(secret), utf8.encode(message));
-  return toBase64Url(new Uint8Array(tag));
+/** Signs and checks `ID.TAG` cookie values for one list of secrets and one cookie name. */
+export interface Signer {
+  /** The tag of `id` under `secrets[0]`, over `name=id`. */
+  sign(id: string): Promise<string>;
+  /**
+   * Index of the secret whose HMAC of `name=id` is `tag` (the caller checked its shape), or -1. `value` is the
+   * whole cookie value `id.tag`. Answers synchronously for a value this isolate has already checked.
+   */
+  check(id: string, tag: string, value: string): number | Promise<number>;
 }
 
+const signers = new Bounded<string, Signer>(32);
+
 /**
- * Index of the secret whose HMAC matches `tag`, or -1. The comparison is `subtle.verify`, constant-time in
- * every runtime we target; the tag's shape is checked first so malformed input costs no crypto.
+ * The signer for `secrets` and `cookieName`, shared by every manager in the isolate with the same ones: a
+ * Workers handler that builds its manager per request pays no crypto set-up and keeps the caches below.
+ *
+ * Those caches remember cookie values already checked: `id.tag` → index of the secret that verified it, or a
+ * forgery. Why this is safe: HMAC verification is a pure function of (secrets, message, tag), and an entry is
+ * only made from what `subtle.verify` answered for that exact string under these exact secrets and name, so a
+ * hit answers what verifying again would. Forgeries live in their own, smaller map, so a flood of them cannot
+ * push valid values out; a new forgery still pays its verify, a repeated one does not (a tampered cookie never
+ * costs more than a valid one). A lookup reveals through timing at most whether a complete value was seen
+ * before, which an attacker must already hold to ask. It says nothing about whether the session still exists:
+ * the store is read as before, so a destroyed session stays dead. Both maps are bounded (first in, first out).
  */
-export async function verifyTag(secrets: readonly string[], message: string, tag: string): Promise<number> {
-  if (!isTagShaped(tag)) return -1;
-  const cache = verifiedByList.memo(secrets.length === 1 ? secrets[0]! : secrets.join('\u0000'), () => ({
-    valid: new Lru<string, number>(2048),
-    forged: new Lru<string, true>(256),
-  }));
-  const cacheKey = `${message}.${tag}`;
-  const known = cache.valid.get(cacheKey);
-  if (known !== undefined) return known;
-  if (cache.forged.get(cacheKey) === true) return -1;
-  const bytes = fromBase64Url(tag);
-  if (bytes === null) return -1;
-  const data = utf8.encode(message);
-  for (let i = 0; i < secrets.length; i++) {
-    if (await subtle.verify('HMAC', await hmacKey(secrets[i]!), bytes, data)) {
-      cache.valid.set(cacheKey, i);
-      return i;
-    }
+export function signerFor(secrets: readonly string[], cookieName: string): Signer {
+  const id = `${cookieName}\u0000${secrets.join('\u0000')}`;
+  let signer = signers.get(id);
+  if (signer === undefined) {
+    signer = createSigner(secrets, cookieName);
+    signers.set(id, signer);
   }
-  cache.forged.set(cacheKey, true);
-  return -1;
+  return signer;
+}
+
+function createSigner(secrets: readonly string[], cookieName: string): Signer {
+  const valid = new Bounded<string, number>(2048);
+  const forged = new Bounded<string, true>(256);
+  const message = (id: string) => utf8.encode(`${cookieName}=${id}`);
+
+  async function verify(id: string, tag: string, value: string): Promise<number> {
+    const bytes = fromBase64Url(tag)!;
+    const data = message(id);
+    for (let i = 0; i < secrets.length; i++) {
+      if (await subtle.verify('HMAC', await hmacKey(secrets[i]!), bytes, data)) {
+        valid.set(value, i);
+        return i;
+      }
+    }
+    forged.set(value, true);
+    return -1;
+  }
+
+  return {
+    async sign(id) {
+      return toBase64Url(new Uint8Array(await subtle.sign('HMAC', await hmacKey(secrets[0]!), message(id))));
+    },
+    check(id, tag, value) {
+      const known = valid.get(value);
+      if (known !== undefined) return known;
+      return forged.has(value) ? -1 : verify(id, tag, value);
+    },
+  };
 }
 
 /** 18 bytes (144 bits) from the CSPRNG, base64url: 24 characters. */
@@ -87,7 +124,7 @@ export interface SealKey {
   readonly kid: string;
 }
 
-const sealKeys = new Lru<string, Promise<SealKey>>(64);
+const sealKeys = new Bounded<string, Promise<SealKey>>(64);
 const SEAL_SALT = utf8.encode('edge-sessions/cookie-store/v1');
 const SEAL_INFO = utf8.encode('aes-256-gcm');
 
@@ -96,7 +133,7 @@ const SEAL_INFO = utf8.encode('aes-256-gcm');
  * about the HMAC key and no PBKDF2 ever runs on the request path.
  */
 export function sealKey(secret: string): Promise<SealKey> {
-  return sealKeys.memo(secret, async () => {
+  return memo(sealKeys, secret, async () => {
     const base = await subtle.importKey('raw', utf8.encode(secret), { name: 'HKDF' }, false, ['deriveKey']);
     const key = await subtle.deriveKey(
       { name: 'HKDF', hash: 'SHA-256', salt: SEAL_SALT, info: SEAL_INFO },

@@ -1,6 +1,6 @@
 import { SessionError } from '../errors.js';
 import { COOKIE_NAME, type CookieAttributes, type SameSite } from './cookie.js';
-import { randomId } from './crypto.js';
+import { randomId, signerFor, type Signer } from './crypto.js';
 import { byteLength } from './encoding.js';
 import type { Sealer, SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
 
@@ -22,6 +22,8 @@ export interface Config {
   readonly sealer: Sealer | undefined;
   readonly secrets: readonly string[];
   readonly cookieName: string;
+  /** Signs and checks cookie values (shared by managers with the same secrets and name). */
+  readonly signer: Signer;
   readonly attributes: CookieAttributes;
   readonly expiresMs: number;
   readonly idleMs: number | undefined;
@@ -144,6 +146,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     sealer: store.sealer,
     secrets: Object.freeze([...secrets]),
     cookieName,
+    signer: signerFor(secrets, cookieName),
     attributes: Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned }),
     expiresMs,
     idleMs,
