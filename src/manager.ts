@@ -76,10 +76,11 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   function start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>> {
     if (ctx !== undefined) contexts.set(request, ctx);
-    else ctx = contexts.get(request);
     const cached = sessionsByRequest.get(request);
     if (cached !== undefined) {
-      return cached.then((session) => (session.destroyed ? remember(request, Promise.resolve(new Session<Data>(c, { ctx }))) : session));
+      return cached.then((session) =>
+        session.destroyed ? remember(request, Promise.resolve(new Session<Data>(c, { ctx: ctx ?? contexts.get(request) }))) : session,
+      );
     }
     return remember(request, load<Data>(c, request, ctx));
   }

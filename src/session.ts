@@ -123,13 +123,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #immutable: Set<string>;
   readonly #constants: Map<string, string>;
   #flash: Map<string, string>;
-  readonly #consumed = new Set<string>();
+  /** Flashes read in this request: still readable here, not stored again. Made on first use. */
+  #consumed: Set<string> | undefined;
 
-  // What this request changed, for commit() and for stores that apply changes atomically.
+  // What this request changed, for commit() and for stores that apply changes atomically: per key, 'set' (send
+  // the final value), 'delete', or a number (an addition not yet applied). Made on first change.
+  #ops: Map<string, 'set' | 'delete' | number> | undefined;
   #cleared = false;
-  readonly #deleted = new Set<string>();
-  readonly #setKeys = new Set<string>();
-  readonly #increments = new Map<string, number>();
   #flashChanged = false;
   #immutableChanged = false;
   #timesChanged = false;
@@ -280,9 +280,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#writable();
     if (!this.#data.has(key)) return;
     this.#data.delete(key);
-    this.#setKeys.delete(key);
-    this.#increments.delete(key);
-    this.#deleted.add(key);
+    (this.#ops ??= new Map()).set(key, 'delete');
     if (this.#immutable.delete(key)) this.#immutableChanged = true;
   }
 
@@ -291,9 +289,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#writable();
     if (this.#data.size === 0 && !this.#cleared) return;
     this.#data.clear();
-    this.#setKeys.clear();
-    this.#increments.clear();
-    this.#deleted.clear();
+    this.#ops = undefined;
     this.#cleared = true;
     if (this.#immutable.size > 0) {
       this.#immutable.clear();
@@ -329,13 +325,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const next = (this.getNumber(key) ?? 0) + by;
     // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
     // addition, which a store with update() applies to whatever it holds (concurrent increments all count).
-    const atomic = this.#c.json && !this.#cleared && !this.#setKeys.has(key) && !this.#deleted.has(key);
-    const pending = this.#increments.get(key) ?? 0;
+    const op = this.#ops?.get(key);
+    const atomic = this.#c.json && !this.#cleared && (op === undefined || typeof op === 'number');
     this.#put(key, next);
-    if (atomic) {
-      this.#setKeys.delete(key);
-      this.#increments.set(key, pending + by);
-    }
+    if (atomic && by !== 0) this.#ops!.set(key, (op ?? 0) + by);
     return next;
   }
 
@@ -399,7 +392,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#writable();
     if (value === null || value === undefined) return this.deleteFlash(key);
     this.#flash.set(key, encodeValue(this.#c.serializer, this.#c.json, key, value));
-    this.#consumed.delete(key);
+    this.#consumed?.delete(key);
     this.#flashChanged = true;
   }
 
@@ -407,8 +400,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   getFlash<T = unknown>(key: string): T | undefined {
     const text = this.#flash.get(key);
     if (text === undefined) return undefined;
-    if (!this.#consumed.has(key)) {
-      this.#consumed.add(key);
+    if (!this.#consumed?.has(key)) {
+      (this.#consumed ??= new Set()).add(key);
       this.#flashChanged = true;
     }
     return decodeValue(this.#c.serializer, key, text) as T;
@@ -651,14 +644,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   // ---------------------------------------------------------------- internals
 
   #changed(): boolean {
-    return (
-      this.#cleared ||
-      this.#deleted.size > 0 ||
-      this.#setKeys.size > 0 ||
-      this.#increments.size > 0 ||
-      this.#flashChanged ||
-      this.#immutableChanged
-    );
+    return this.#cleared || this.#ops !== undefined || this.#flashChanged || this.#immutableChanged;
   }
 
   /** An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`. */
@@ -682,9 +668,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const text = encodeValue(this.#c.serializer, this.#c.json, key, value);
     if (this.#data.get(key) === text) return;
     this.#data.set(key, text);
-    this.#deleted.delete(key);
-    this.#increments.delete(key);
-    this.#setKeys.add(key);
+    (this.#ops ??= new Map()).set(key, 'set');
   }
 
   #capEnd(end: number): number {
@@ -696,8 +680,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#c.idleMs === undefined ? this.#endsAt : Math.min(this.#endsAt, now + this.#c.idleMs);
   }
 
+  /** Flashes to store: all but those read in this request. */
+  #nextFlash(): [string, string][] {
+    const consumed = this.#consumed;
+    const flash = [...this.#flash];
+    return consumed === undefined ? flash : flash.filter(([k]) => !consumed.has(k));
+  }
+
   #record(expiresAt: number): SessionRecord {
-    const flash = [...this.#flash].filter(([k]) => !this.#consumed.has(k));
+    const flash = this.#nextFlash();
     const record: {
       -readonly [K in keyof SessionRecord]: SessionRecord[K];
     } = {
@@ -716,10 +707,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #changes(): SessionChanges {
     const changes: { -readonly [K in keyof SessionChanges]: SessionChanges[K] } = {};
     if (this.#cleared) changes.clear = true;
-    if (this.#deleted.size > 0) changes.delete = [...this.#deleted];
-    if (this.#setKeys.size > 0) changes.set = toObject([...this.#setKeys].map((k) => [k, this.#data.get(k)!]));
-    if (this.#increments.size > 0) changes.increment = toObject(this.#increments);
-    if (this.#flashChanged) changes.flash = toObject([...this.#flash].filter(([k]) => !this.#consumed.has(k)));
+    const deleted: string[] = [];
+    const set: [string, string][] = [];
+    const increment: [string, number][] = [];
+    for (const [k, op] of this.#ops ?? []) {
+      if (op === 'delete') deleted.push(k);
+      else if (op === 'set') set.push([k, this.#data.get(k)!]);
+      else increment.push([k, op]);
+    }
+    if (deleted.length > 0) changes.delete = deleted;
+    if (set.length > 0) changes.set = toObject(set);
+    if (increment.length > 0) changes.increment = toObject(increment);
+    if (this.#flashChanged) changes.flash = toObject(this.#nextFlash());
     if (this.#immutableChanged) changes.immutable = [...this.#immutable];
     return changes;
   }
@@ -733,17 +732,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #afterWrite(expiresAt: number): void {
     this.#expiresAt = expiresAt;
     this.#cleared = false;
-    this.#deleted.clear();
-    this.#setKeys.clear();
-    this.#increments.clear();
+    this.#ops = undefined;
     this.#immutableChanged = false;
     this.#timesChanged = false;
     this.#forced = false;
     this.#previousId = undefined;
     this.#staleCookie = false;
     if (this.#flashChanged) {
-      for (const k of this.#consumed) this.#flash.delete(k);
-      this.#consumed.clear();
+      for (const k of this.#consumed ?? []) this.#flash.delete(k);
+      this.#consumed = undefined;
       this.#flashChanged = false;
     }
   }

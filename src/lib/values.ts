@@ -73,7 +73,10 @@ export function decodeValue(serializer: Serializer, key: string, text: string): 
 /** A plain object built without ever assigning through `__proto__` (no prototype pollution). */
 export function toObject<T>(entries: Iterable<[string, T]>): Record<string, T> {
   const out: Record<string, T> = {};
-  for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries) {
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
   return out;
 }
 
