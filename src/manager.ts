@@ -160,7 +160,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return async (request, ...rest) => {
         const session = await start(request, rest.find(isBackgroundContext));
         const response = await handler(request, session, ...rest);
-        return appendHeaders(response, await session.commit());
+        return appendCookies(response, await session._commitLines());
       };
     },
   };
@@ -253,11 +253,11 @@ function isBackgroundContext(value: unknown): value is BackgroundContext {
 }
 
 /**
- * Appends (never sets: other cookies must survive) the session's headers. Responses with immutable headers,
- * such as `Response.redirect()` or a `fetch()` result, are copied first.
+ * Appends (never sets: other cookies must survive) the session's Set-Cookie lines. Responses with immutable
+ * headers, such as `Response.redirect()` or a `fetch()` result, are copied first. A response that sets the
+ * session cookie is marked `private`, so no shared cache stores it (RFC 9111 §5.2.2.7).
  */
-function appendHeaders(response: Response, headers: Headers): Response {
-  const cookies = headers.getSetCookie();
+function appendCookies(response: Response, cookies: string[]): Response {
   if (cookies.length === 0) return response;
   try {
     for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);

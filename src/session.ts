@@ -472,10 +472,24 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * nothing: the stored record and the browser's cookie stay as they were.
    */
   async commit(): Promise<Headers> {
+    const lines = await this._commitLines();
+    const out = new Headers();
+    for (const line of lines) out.append('Set-Cookie', line);
+    // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
+    if (lines.length > 0) out.append('Cache-Control', 'private');
+    return out;
+  }
+
+  /** @internal `commit()` as the Set-Cookie lines to send (`handle()` appends them without a Headers object). */
+  _commitLines(): Promise<string[]> {
     const c = this.#c;
     const now = c.now();
-    if (c.sealer !== undefined) return this.#commitSealed(c.sealer, now);
-    const headers = new Headers();
+    return c.sealer !== undefined ? this.#commitSealed(c.sealer, now) : this.#commitSigned(now);
+  }
+
+  async #commitSigned(now: number): Promise<string[]> {
+    const c = this.#c;
+    const out: string[] = [];
 
     if (this.#destroyed) {
       if (!this.#isNew) {
@@ -485,13 +499,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         this.#previousId = undefined;
         emit(c, { type: 'destroyed', maskedId: maskId(id), at: now }, this.#ctx);
         this.#isNew = true;
-        this.#appendCookie(headers, '', 0, now);
+        this.#appendCookie(out, '', 0, now);
       } else if (this.#staleCookie) {
-        this.#appendCookie(headers, '', 0, now);
+        this.#appendCookie(out, '', 0, now);
       }
       this.#staleCookie = false;
       this.#cookieValue = undefined;
-      return headers;
+      return out;
     }
 
     const expiresAt = this.#idleExpiry(now);
@@ -500,10 +514,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (this.#isNew) {
       if (!changed && !this.#forced && !this.#timesChanged) {
         if (this.#staleCookie) {
-          this.#appendCookie(headers, '', 0, now);
+          this.#appendCookie(out, '', 0, now);
           this.#staleCookie = false;
         }
-        return headers;
+        return out;
       }
       const id = this.id;
       const record = this.#record(expiresAt);
@@ -511,8 +525,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       this.#isNew = false;
       this.#afterWrite(expiresAt);
       emit(c, { type: 'created', maskedId: maskId(id), at: now }, this.#ctx);
-      await this.#sendCookie(headers, now);
-      return headers;
+      await this.#sendCookie(out, now);
+      return out;
     }
 
     if (this.#previousId !== undefined) {
@@ -523,8 +537,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       await this.#deletePrevious();
       this.#afterWrite(expiresAt);
       emit(c, { type: 'regenerated', maskedId: maskId(id), previousMaskedId: maskId(previous), at: now }, this.#ctx);
-      await this.#sendCookie(headers, now);
-      return headers;
+      await this.#sendCookie(out, now);
+      return out;
     }
 
     const id = this.#id!;
@@ -540,8 +554,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
           // Destroyed by another request meanwhile: a commit never brings a session back.
           this.#destroyed = true;
           this.#isNew = true;
-          this.#appendCookie(headers, '', 0, now);
-          return headers;
+          this.#appendCookie(out, '', 0, now);
+          return out;
         }
         this.#adopt(stored);
       } else {
@@ -549,8 +563,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       }
       this.#afterWrite(expiresAt);
       emit(c, { type: 'updated', maskedId: maskId(id), at: now }, this.#ctx);
-      await this.#sendCookie(headers, now);
-      return headers;
+      await this.#sendCookie(out, now);
+      return out;
     }
 
     // Nothing changed: extend an idle timeout only when that gains at least `touchAfter`.
@@ -574,26 +588,26 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         // Workers: the response need not wait for an expiry-only write (icza's asynchronous backup save).
         this.#ctx.waitUntil(touch());
       } else if (!(await touch())) {
-        return headers;
+        return out;
       }
       this.#afterWrite(expiresAt);
-      await this.#sendCookie(headers, now);
-      return headers;
+      await this.#sendCookie(out, now);
+      return out;
     }
 
-    if (this.#resign) await this.#sendCookie(headers, now);
-    return headers;
+    if (this.#resign) await this.#sendCookie(out, now);
+    return out;
   }
 
   /**
    * Stateless stores: the record is sealed into the cookie, so every write is a new Set-Cookie (split over
    * chunk cookies when large) and nothing else. A size error is raised before any header is produced.
    */
-  async #commitSealed(sealer: Sealer, now: number): Promise<Headers> {
+  async #commitSealed(sealer: Sealer, now: number): Promise<string[]> {
     const c = this.#c;
-    const headers = new Headers();
+    const out: string[] = [];
     const clearAll = () => {
-      for (const line of expiredChunkLines(c.cookieName, c.attributes, now, 0, Math.max(this.#chunks, 1))) this.#appendLine(headers, line);
+      for (const line of expiredChunkLines(c.cookieName, c.attributes, now, 0, Math.max(this.#chunks, 1))) out.push(line);
       this.#chunks = 0;
       this.#staleCookie = false;
     };
@@ -606,17 +620,17 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       } else if (this.#staleCookie || this.#chunks > 0) {
         clearAll();
       }
-      return headers;
+      return out;
     }
 
     const expiresAt = this.#idleExpiry(now);
     const changed = this.#changed();
     if (this.#isNew && !changed && !this.#forced && !this.#timesChanged) {
       if (this.#staleCookie || this.#chunks > 0) clearAll();
-      return headers;
+      return out;
     }
     if (!this.#isNew && !changed && !this.#timesChanged && this.#previousId === undefined && !this.#resign && !this.#touchDue(expiresAt)) {
-      return headers;
+      return out;
     }
 
     const id = this.id;
@@ -624,7 +638,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const sealed = await sealer.seal(JSON.stringify({ i: id, r: record }), c.secrets, c.cookieName);
     const maxAge = this.#persistent ? this.#maxAge(expiresAt, now) : undefined;
     const { lines, count } = sealedCookieLines(c.cookieName, sealed, c.attributes, maxAge, now, sealer.maxChunks, this.#chunks);
-    for (const line of lines) this.#appendLine(headers, line);
+    out.push(...lines);
 
     const event =
       this.#isNew ? 'created' : this.#previousId !== undefined ? 'regenerated' : changed || this.#timesChanged ? 'updated' : undefined;
@@ -638,7 +652,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     } else if (event !== undefined) {
       emit(c, { type: event, maskedId: maskId(id), at: now }, this.#ctx);
     }
-    return headers;
+    return out;
   }
 
   // ---------------------------------------------------------------- internals
@@ -751,30 +765,25 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#previousId = undefined;
   }
 
-  async #sendCookie(headers: Headers, now: number): Promise<void> {
+  async #sendCookie(out: string[], now: number): Promise<void> {
     const c = this.#c;
     if (this.#cookieValue === undefined || this.#resign) {
       const id = this.id;
       this.#cookieValue = `${id}.${await c.signer.sign(id)}`;
       this.#resign = false;
     }
-    this.#appendCookie(headers, this.#cookieValue, this.#persistent ? this.#maxAge(this.#expiresAt, now) : undefined, now);
+    this.#appendCookie(out, this.#cookieValue, this.#persistent ? this.#maxAge(this.#expiresAt, now) : undefined, now);
   }
 
-  #appendCookie(headers: Headers, value: string, maxAgeSec: number | undefined, now: number): void {
+  #appendCookie(out: string[], value: string, maxAgeSec: number | undefined, now: number): void {
     const c = this.#c;
     const line = serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now);
     if (byteLength(line) > MAX_SET_COOKIE_BYTES) {
       throw new SessionError('COOKIE_TOO_LARGE', `Set-Cookie for ${c.cookieName} is ${byteLength(line)} bytes; browsers drop cookies over 4096`);
     }
-    this.#appendLine(headers, line);
+    out.push(line);
   }
 
-  #appendLine(headers: Headers, line: string): void {
-    headers.append('Set-Cookie', line);
-    // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
-    if (!headers.has('Cache-Control')) headers.append('Cache-Control', 'private');
-  }
 }
 
 function toNumber(value: unknown): number | undefined {
