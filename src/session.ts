@@ -778,7 +778,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #appendCookie(out: string[], value: string, maxAgeSec: number | undefined, now: number): void {
     const c = this.#c;
     const line = serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now);
-    if (byteLength(line) > MAX_SET_COOKIE_BYTES) {
+    // A character is at most 3 UTF-8 bytes: count bytes only when the line could be too long.
+    if (line.length * 3 > MAX_SET_COOKIE_BYTES && byteLength(line) > MAX_SET_COOKIE_BYTES) {
       throw new SessionError('COOKIE_TOO_LARGE', `Set-Cookie for ${c.cookieName} is ${byteLength(line)} bytes; browsers drop cookies over 4096`);
     }
     out.push(line);

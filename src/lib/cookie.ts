@@ -76,14 +76,24 @@ export function serializeCookie(
 ): string {
   let out = `${name}=${value}; Path=${attributes.path}`;
   if (attributes.domain !== undefined) out += `; Domain=${attributes.domain}`;
-  if (maxAgeSec !== undefined) {
-    out += `; Max-Age=${maxAgeSec}; Expires=${
-      maxAgeSec === 0 ? 'Thu, 01 Jan 1970 00:00:00 GMT' : new Date(nowMs + maxAgeSec * 1000).toUTCString()
-    }`;
-  }
+  if (maxAgeSec !== undefined) out += `; Max-Age=${maxAgeSec}; Expires=${httpDate(maxAgeSec === 0 ? 0 : nowMs + maxAgeSec * 1000)}`;
   if (attributes.httpOnly) out += '; HttpOnly';
   if (attributes.secure) out += '; Secure';
   out += `; SameSite=${attributes.sameSite}`;
   if (attributes.partitioned) out += '; Partitioned';
   return out;
+}
+
+// Most cookies set within one second share their Expires: format it once per second.
+let datedSec = Number.NaN;
+let dated = '';
+
+/** An IMF-fixdate (RFC 9110 §5.6.7), e.g. `Thu, 01 Jan 1970 00:00:00 GMT`. */
+function httpDate(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== datedSec) {
+    dated = new Date(sec * 1000).toUTCString();
+    datedSec = sec;
+  }
+  return dated;
 }

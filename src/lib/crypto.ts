@@ -85,13 +85,15 @@ export function signerFor(secrets: readonly string[], cookieName: string): Signe
 function createSigner(secrets: readonly string[], cookieName: string): Signer {
   const valid = new Bounded<string, number>(2048);
   const forged = new Bounded<string, true>(256);
+  const keys: CryptoKey[] = [];
   const message = (id: string) => utf8.encode(`${cookieName}=${id}`);
+  const key = async (i: number) => (keys[i] ??= await hmacKey(secrets[i]!));
 
   async function verify(id: string, tag: string, value: string): Promise<number> {
     const bytes = fromBase64Url(tag)!;
     const data = message(id);
     for (let i = 0; i < secrets.length; i++) {
-      if (await subtle.verify('HMAC', await hmacKey(secrets[i]!), bytes, data)) {
+      if (await subtle.verify('HMAC', keys[i] ?? (await key(i)), bytes, data)) {
         valid.set(value, i);
         return i;
       }
@@ -102,7 +104,7 @@ function createSigner(secrets: readonly string[], cookieName: string): Signer {
 
   return {
     async sign(id) {
-      return toBase64Url(new Uint8Array(await subtle.sign('HMAC', await hmacKey(secrets[0]!), message(id))));
+      return toBase64Url(new Uint8Array(await subtle.sign('HMAC', keys[0] ?? (await key(0)), message(id))));
     },
     check(id, tag, value) {
       const known = valid.get(value);
