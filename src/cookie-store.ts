@@ -1,4 +1,5 @@
 import { SessionError } from './errors.js';
+import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunks.js';
 import { Bounded, seal, sealKey, unseal } from './lib/crypto.js';
 import type { Sealer, SessionStore } from './lib/types.js';
 
@@ -50,7 +51,10 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
     set: stateless('set'),
     delete: stateless('delete'),
     sealer: {
-      maxChunks,
+      read: (header, cookieName) => readSealedCookies(header, cookieName, maxChunks),
+      write: (cookieName, sealed, attributes, maxAgeSec, now, present) =>
+        sealedCookieLines(cookieName, sealed, attributes, maxAgeSec, now, maxChunks, present),
+      clear: (cookieName, attributes, now, present) => expiredChunkLines(cookieName, attributes, now, 0, Math.max(present, 1)),
       async seal(plaintext, secrets, cookieName) {
         const { key, kid } = await sealKey(secrets[0]!);
         return `${kid}.${await seal(key, plaintext, cookieName)}`;

@@ -1,5 +1,4 @@
 import { SessionError } from './errors.js';
-import { readSealedCookies } from './lib/chunks.js';
 import { readCookie } from './lib/cookie.js';
 import { isTagShaped } from './lib/crypto.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
@@ -232,7 +231,7 @@ async function openSealed(
   sealer: Sealer,
   header: string | null,
 ): Promise<{ chunks: number; session: undefined | 'malformed' | 'signature' | 'corrupt' | { id: string; record: SessionRecord; resign: boolean } }> {
-  const { sealed, present } = readSealedCookies(header, c.cookieName, sealer.maxChunks);
+  const { sealed, present } = sealer.read(header, c.cookieName);
   if (sealed === undefined) return { chunks: present, session: undefined };
   if (sealed === null) return { chunks: present, session: 'malformed' };
   const opened = await sealer.open(sealed, c.secrets, c.cookieName);

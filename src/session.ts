@@ -1,6 +1,5 @@
 import { SessionError, type SessionErrorCode } from './errors.js';
-import { expiredChunkLines, MAX_SET_COOKIE_BYTES, sealedCookieLines } from './lib/chunks.js';
-import { serializeCookie } from './lib/cookie.js';
+import { MAX_SET_COOKIE_BYTES, serializeCookie } from './lib/cookie.js';
 import { byteLength } from './lib/encoding.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
@@ -607,7 +606,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const c = this.#c;
     const out: string[] = [];
     const clearAll = () => {
-      for (const line of expiredChunkLines(c.cookieName, c.attributes, now, 0, Math.max(this.#chunks, 1))) out.push(line);
+      out.push(...sealer.clear(c.cookieName, c.attributes, now, this.#chunks));
       this.#chunks = 0;
       this.#staleCookie = false;
     };
@@ -637,7 +636,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const record = this.#record(expiresAt);
     const sealed = await sealer.seal(JSON.stringify({ i: id, r: record }), c.secrets, c.cookieName);
     const maxAge = this.#persistent ? this.#maxAge(expiresAt, now) : undefined;
-    const { lines, count } = sealedCookieLines(c.cookieName, sealed, c.attributes, maxAge, now, sealer.maxChunks, this.#chunks);
+    const { lines, count } = sealer.write(c.cookieName, sealed, c.attributes, maxAge, now, this.#chunks);
     out.push(...lines);
 
     const event =

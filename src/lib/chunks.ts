@@ -1,10 +1,7 @@
 // A sealed session spread over numbered cookies: `name=<n>.<part0>`, `name.1=<part1>`, … `name.<n-1>`.
 import { SessionError } from '../errors.js';
-import { readCookie, serializeCookie, type CookieAttributes } from './cookie.js';
+import { MAX_SET_COOKIE_BYTES, readCookie, serializeCookie, type CookieAttributes } from './cookie.js';
 import { byteLength } from './encoding.js';
-
-/** RFC 6265bis §5.6: user agents ignore a Set-Cookie line over 4096 bytes. */
-export const MAX_SET_COOKIE_BYTES = 4096;
 const MAX_CHUNKS = 10;
 const PART = /^[A-Za-z0-9._-]+$/;
 

@@ -1,6 +1,9 @@
 // Cookie header parsing and Set-Cookie serialization: RFC 6265bis (draft-ietf-httpbis-rfc6265bis).
 // Pure string functions; nothing here throws on any input.
 
+/** RFC 6265bis §5.6: user agents ignore a Set-Cookie line over 4096 bytes. */
+export const MAX_SET_COOKIE_BYTES = 4096;
+
 /** A cookie name must be an RFC 9110 token (RFC 6265bis §4.1.1). */
 export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 

@@ -1,4 +1,5 @@
 import type { SessionError } from '../errors.js';
+import type { CookieAttributes } from './cookie.js';
 
 /**
  * What a store keeps for one session. Values are already encoded by the manager's serializer (one string per
@@ -66,12 +67,29 @@ export interface SessionStore {
 }
 
 /**
- * Seals session payloads into cookie text and opens them again. The manager splits the sealed text across
- * numbered cookies (at most `maxChunks`) and parses the payload; the sealer only does the cryptography.
+ * Seals session payloads into cookie text and opens them again, and lays the sealed text out in cookies. The
+ * manager parses the payload and decides when to write; everything about the cookie store stays in its entry.
  */
 export interface Sealer {
-  /** Most cookies one session may span (each at most 4096 bytes with its attributes). */
-  readonly maxChunks: number;
+  /**
+   * The sealed text the request's Cookie header carries: undefined without one, null when its cookies are
+   * malformed or incomplete; `present` counts the store's cookies in the header (to expire them later).
+   */
+  read(header: string | null, cookieName: string): { sealed: string | null | undefined; present: number };
+  /**
+   * Set-Cookie lines carrying `sealed` in `count` cookies, expiring those of the `present` ones no longer
+   * needed. Throws `COOKIE_TOO_LARGE` (nothing written) when it does not fit.
+   */
+  write(
+    cookieName: string,
+    sealed: string,
+    attributes: CookieAttributes,
+    maxAgeSec: number | undefined,
+    now: number,
+    present: number,
+  ): { lines: string[]; count: number };
+  /** Set-Cookie lines expiring all `present` cookies of the session (at least the first). */
+  clear(cookieName: string, attributes: CookieAttributes, now: number, present: number): string[];
   /** Seal with `secrets[0]`, binding `cookieName`. Returns base64url-safe text (`[A-Za-z0-9._-]`). */
   seal(plaintext: string, secrets: readonly string[], cookieName: string): Promise<string>;
   /**
