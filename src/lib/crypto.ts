@@ -1,18 +1,39 @@
 import { getRandomValues, subtle } from 'uncrypto';
 import { fromBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
 
-/** A Map that drops its oldest entry beyond `max` (first in, first out, so a read is a plain lookup). */
-export class Bounded<K, V> extends Map<K, V> {
-  readonly #max: number;
+/**
+ * At most `max` entries, the oldest dropped first, in O(1): two generations of `max / 2` entries; when the young
+ * one is full it becomes the old one and the previous old one is dropped. (Evicting one by one from the front
+ * of a single Map walks over V8's deleted slots on every eviction.)
+ */
+export class Bounded<K, V> {
+  #young = new Map<K, V>();
+  #old = new Map<K, V>();
+  readonly #half: number;
 
   constructor(max: number) {
-    super();
-    this.#max = max;
+    this.#half = Math.max(1, max >> 1);
   }
 
-  override set(key: K, value: V): this {
-    if (this.size >= this.#max && !this.has(key)) this.delete(this.keys().next().value!);
-    return super.set(key, value);
+  get(key: K): V | undefined {
+    return this.#young.get(key) ?? this.#old.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.#young.has(key) || this.#old.has(key);
+  }
+
+  set(key: K, value: V): void {
+    if (this.#young.size >= this.#half) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(key, value);
+  }
+
+  delete(key: K): void {
+    this.#young.delete(key);
+    this.#old.delete(key);
   }
 }
 
