@@ -14,7 +14,9 @@ export interface SealedCookies {
 
 export function readSealedCookies(header: string | null, name: string, maxChunks: number): SealedCookies {
   let present = 0;
-  for (let k = MAX_CHUNKS - 1; k >= 1; k--) {
+  // Look for chunk cookies only when the header mentions one (most sessions fit in one cookie).
+  const chunked = header !== null && header.includes(`${name}.`);
+  for (let k = chunked ? MAX_CHUNKS - 1 : 0; k >= 1; k--) {
     if (readCookie(header, `${name}.${k}`) !== undefined) {
       present = k + 1;
       break;
