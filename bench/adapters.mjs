@@ -28,24 +28,20 @@ const text = (body, headers) => new Response(body ?? '', headers === undefined ?
 // ------------------------------------------------------------------------------------------------ edge-sessions
 
 function edge(store) {
+  // The README's way: handle() starts the session, runs the handler, commits, and appends only what changed.
   return async () => {
     const sessions = createSessions({ store, secrets: [SECRET] });
     return {
-      async s1(req) {
-        const s = await sessions.start(req);
+      s1: sessions.handle((_req, s) => {
         s.set('user', 'u-42');
         s.set('n', 1);
-        return text('ok', await s.commit());
-      },
-      async read(req) {
-        const s = await sessions.start(req);
-        return text(s.get('user'), await s.commit());
-      },
-      async rw(req) {
-        const s = await sessions.start(req);
+        return text('ok');
+      }),
+      read: sessions.handle((_req, s) => text(s.get('user'))),
+      rw: sessions.handle((_req, s) => {
         s.set('n', s.get('n') + 1);
-        return text('ok', await s.commit());
-      },
+        return text('ok');
+      }),
     };
   };
 }
