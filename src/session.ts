@@ -616,7 +616,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         this.#isNew = true;
         this.#previousId = undefined;
         clearAll();
-      } else if (this.#staleCookie || this.#chunks > 0) {
+      } else if (this.#staleCookie) {
         clearAll();
       }
       return out;
@@ -625,7 +625,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const expiresAt = this.#idleExpiry(now);
     const changed = this.#changed();
     if (this.#isNew && !changed && !this.#forced && !this.#timesChanged) {
-      if (this.#staleCookie || this.#chunks > 0) clearAll();
+      if (this.#staleCookie) clearAll();
       return out;
     }
     if (!this.#isNew && !changed && !this.#timesChanged && this.#previousId === undefined && !this.#resign && !this.#touchDue(expiresAt)) {
