@@ -471,15 +471,7 @@ describe('store failures lose nothing', () => {
   });
 
   it('a failing touch-only write is reported through onEvent and the request succeeds', async () => {
-    const clock = createClock();
-    const memory = createMemoryStore({ now: clock.now });
-    const store: SessionStore = { ...memory, touch: () => Promise.reject(new Error('KV PUT failed: 429 Too Many Requests')) };
-    const events: SessionEvent[] = [];
-    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, onEvent: (e) => events.push(e) });
-    const s = await sessions.start(request());
-    s.set('n', 1);
-    const cookie = cookiePair(await s.commit());
-    clock.advanceSec(120);
+    const { sessions, events, cookie } = await withFailingTouch(new Error('KV PUT failed: 429 Too Many Requests'));
     const headers = await (await sessions.start(request(cookie))).commit();
     expect(headers.getSetCookie()).toEqual([]);
     const event = events.at(-1);
@@ -544,15 +536,7 @@ describe('background work through ctx.waitUntil', () => {
   });
 
   it('reports a failing background touch through onEvent, never as an unhandled rejection', async () => {
-    const clock = createClock();
-    const memory = createMemoryStore({ now: clock.now });
-    const store: SessionStore = { ...memory, touch: () => Promise.reject(new Error('429')) };
-    const events: SessionEvent[] = [];
-    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, onEvent: (e) => events.push(e) });
-    const s = await sessions.start(request());
-    s.set('n', 1);
-    const cookie = cookiePair(await s.commit());
-    clock.advanceSec(120);
+    const { sessions, events, cookie } = await withFailingTouch(new Error('429'));
     const { pending, ctx } = backgroundContext();
     await (await sessions.start(request(cookie), ctx)).commit();
     await expect(Promise.all(pending)).resolves.toEqual([false]);
@@ -569,3 +553,17 @@ describe('background work through ctx.waitUntil', () => {
     await expect(pending[0]).resolves.toBeUndefined();
   });
 });
+
+/** A stored session (idle timeout 600 s) on a store whose touch fails with `error`, 120 s later: a touch is due. */
+async function withFailingTouch(error: Error) {
+  const clock = createClock();
+  const memory = createMemoryStore({ now: clock.now });
+  const store: SessionStore = { ...memory, touch: () => Promise.reject(error) };
+  const events: SessionEvent[] = [];
+  const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, onEvent: (e) => events.push(e) });
+  const s = await sessions.start(request());
+  s.set('n', 1);
+  const cookie = cookiePair(await s.commit());
+  clock.advanceSec(120);
+  return { sessions, events, cookie };
+}
