@@ -532,6 +532,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       const id = this.id;
       const previous = this.#previousId;
       const record = this.#record(expiresAt);
+      if (c.store.update !== undefined) {
+        // Where the store can tell atomically, make sure the old session still exists: a renewal racing a
+        // logout must not carry the session over to a new ID.
+        const stored = await storeCall(c, 'STORE_WRITE', 'update', () => c.store.update!(previous, {}, record, expiresAt));
+        if (stored === null) {
+          this.#destroyed = true;
+          this.#isNew = true;
+          this.#previousId = undefined;
+          this.#appendCookie(out, '', 0, now);
+          return out;
+        }
+      }
       await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
       await this.#deletePrevious();
       this.#afterWrite(expiresAt);

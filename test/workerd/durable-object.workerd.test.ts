@@ -212,6 +212,17 @@ describe('durable-object store: strong consistency through the manager', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 
+  it('never carries a session destroyed meanwhile over to a new ID on regenerate', async () => {
+    const { sessions } = setup();
+    const { cookie } = await login(sessions);
+    const stale = await sessions.start(request(cookie));
+    await sessions.destroy(request(cookie));
+    stale.regenerate();
+    expect((await stale.commit()).getSetCookie()[0]).toMatch(/Max-Age=0/);
+    expect(stale.destroyed).toBe(true);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
   it('rejects the old cookie as soon as destroy returns, from any stub', async () => {
     const { sessions, store } = setup();
     const { cookie, id } = await login(sessions);
