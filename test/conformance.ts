@@ -1,7 +1,8 @@
 // The store conformance suite: every store (memory, KV, Durable Objects, cookie, and yours) must pass it.
 //
-//   import { describeStoreConformance } from 'edge-sessions/test/conformance'   (or copy this file)
+//   import { describeStoreConformance } from './conformance.js'   // this file, with helpers.ts and harness.ts
 //   describeStoreConformance('my store', (clock) => createMyStore({ now: clock.now }))
+//   describeStoreConformance('my stateless store', () => createMySealer(), { stateless: true })
 //
 // The factory receives the test's clock; a store that keeps its own notion of expiry must use `clock.now`.
 // Each test builds its own store and clock.
