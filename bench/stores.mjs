@@ -1,0 +1,70 @@
+// `npm run bench:stores`: edge-sessions on Workers KV and on Durable Objects inside workerd (Miniflare, local
+// storage), S1–S4 as in bench/harness.mjs, µs per request (median of interleaved rounds, an empty dispatch that
+// builds the same Requests subtracted) next to the store operations each request made.
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { median, shuffle } from './stats.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const tmp = join(here, '.tmp');
+const ROUNDS = Number(process.env.ROUNDS ?? 15);
+const N = Number(process.env.OPS ?? 64);
+mkdirSync(tmp, { recursive: true });
+await build({
+  entryPoints: [join(here, 'stores-worker.mjs')],
+  outfile: join(tmp, 'stores-worker.mjs'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  conditions: ['workerd', 'worker'],
+  external: ['cloudflare:workers'],
+  logLevel: 'warning',
+});
+const persist = join(tmp, 'stores-state');
+rmSync(persist, { recursive: true, force: true });
+const mf = new Miniflare({
+  modules: [{ type: 'ESModule', path: join(tmp, 'stores-worker.mjs') }],
+  compatibilityDate: '2026-04-01',
+  kvNamespaces: ['KV'],
+  durableObjects: { DO: { className: 'SessionDurableObject', useSQLite: true } },
+  kvPersist: join(persist, 'kv'),
+  durableObjectsPersist: join(persist, 'do'),
+});
+const call = async (path) => {
+  const res = await mf.dispatchFetch(`http://bench.local${path}`);
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+};
+try {
+  const cells = [];
+  for (const store of ['kv', 'durable-object']) for (const scenario of ['S1', 'S2', 'S3', 'S4']) cells.push({ store, scenario, samples: [] });
+  for (const cell of cells) {
+    const q = `?store=${cell.store}&scenario=${cell.scenario}&n=8`;
+    const { body, perRequest } = await call(`/run${q}`);
+    const expected = { S1: 'ok', S2: 'u-42', S3: 'ok', S4: '' }[cell.scenario];
+    if (body !== expected) throw new Error(`${cell.store} ${cell.scenario}: answered ${JSON.stringify(body)}`);
+    cell.ops = perRequest;
+  }
+  for (let round = -1; round < ROUNDS; round++) {
+    for (const cell of shuffle([...cells])) {
+      const q = `?store=${cell.store}&scenario=${cell.scenario}&n=${N}`;
+      let t = performance.now();
+      await call(`/run${q}`);
+      const full = performance.now() - t;
+      t = performance.now();
+      await call(`/empty${q}`);
+      if (round >= 0) cell.samples.push(((full - (performance.now() - t)) * 1000) / N);
+    }
+  }
+  console.log(`| store | scenario | µs/request (median of ${ROUNDS} rounds × ${N}) | store operations per request |\n|---|---|---:|---|`);
+  for (const c of cells) {
+    const ops = c.store === 'kv' ? `${c.ops.read} read, ${c.ops.write} write` : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
+    console.log(`| ${c.store} | ${c.scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
+  }
+} finally {
+  await mf.dispose();
+  rmSync(persist, { recursive: true, force: true });
+}
