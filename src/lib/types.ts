@@ -53,8 +53,11 @@ export interface SessionStore {
   /** Move only the expiry (idle timeout) without rewriting data. Without it the manager calls `set`. */
   touch?(key: string, expiresAt: number): Promise<void>;
   /**
-   * Apply `changes` to the stored record atomically and store `record`'s times; returns the record as stored
-   * afterwards. A store with this method never loses a concurrent update to another key.
+   * Apply `changes` to the record as stored now and store `record`'s times; returns the record as stored
+   * afterwards, or null if there is no live record (a commit never recreates a destroyed session). Done
+   * atomically (Durable Objects), no concurrent change to another key is lost; done as read-then-write (KV),
+   * the window for a lost change shrinks to the gap between the two. Without it the manager writes the whole
+   * record with `set`.
    */
   update?(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number): Promise<SessionRecord | null>;
   clear?(): Promise<void>;
