@@ -186,7 +186,7 @@ async function load<Data extends Record<string, unknown>>(
   };
 
   let id: string;
-  let record: SessionRecord | null;
+  let record: SessionRecord;
   let cookieValue: string | undefined;
   let resign: boolean;
   if (c.sealer !== undefined) {

@@ -511,7 +511,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const changed = this.#changed();
 
     if (this.#isNew) {
-      if (!changed && !this.#forced && !this.#timesChanged) {
+      if (this.#nothingToStore(changed)) {
         if (this.#staleCookie) {
           this.#appendCookie(out, '', 0, now);
           this.#staleCookie = false;
@@ -536,13 +536,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         // Where the store can tell atomically, make sure the old session still exists: a renewal racing a
         // logout must not carry the session over to a new ID.
         const stored = await storeCall(c, 'STORE_WRITE', 'update', () => c.store.update!(previous, {}, record, expiresAt));
-        if (stored === null) {
-          this.#destroyed = true;
-          this.#isNew = true;
-          this.#previousId = undefined;
-          this.#appendCookie(out, '', 0, now);
-          return out;
-        }
+        if (stored === null || !isRecord(stored)) return this.#destroyedMeanwhile(out, now);
       }
       await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
       await this.#deletePrevious();
@@ -561,13 +555,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
         const stored = await storeCall(c, 'STORE_WRITE', 'update', () =>
           c.store.update!(id, this.#changes(), record, expiresAt),
         );
-        if (stored === null || !isRecord(stored)) {
-          // Destroyed by another request meanwhile: a commit never brings a session back.
-          this.#destroyed = true;
-          this.#isNew = true;
-          this.#appendCookie(out, '', 0, now);
-          return out;
-        }
+        if (stored === null || !isRecord(stored)) return this.#destroyedMeanwhile(out, now);
         this.#adopt(stored);
       } else {
         await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
@@ -636,7 +624,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
     const expiresAt = this.#idleExpiry(now);
     const changed = this.#changed();
-    if (this.#isNew && !changed && !this.#forced && !this.#timesChanged) {
+    if (this.#isNew && this.#nothingToStore(changed)) {
       if (this.#staleCookie) clearAll();
       return out;
     }
@@ -667,6 +655,20 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** A new session that nothing was put into (and that `create()` did not ask for) is not stored. */
+  #nothingToStore(changed: boolean): boolean {
+    return !changed && !this.#forced && !this.#timesChanged;
+  }
+
+  /** Another request destroyed the session while this one was committing: never bring it back. */
+  #destroyedMeanwhile(out: string[], now: number): string[] {
+    this.#destroyed = true;
+    this.#isNew = true;
+    this.#previousId = undefined;
+    this.#appendCookie(out, '', 0, now);
+    return out;
+  }
 
   #changed(): boolean {
     return this.#cleared || this.#ops !== undefined || this.#flashChanged || this.#immutableChanged;

@@ -7,7 +7,7 @@ import type { Sealer, SessionEvent, SessionsOptions, SessionStore, Serializer } 
 const DAY_SEC = 86_400;
 /** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
 export const MAX_COOKIE_AGE_SEC = 400 * DAY_SEC;
-export const DEFAULT_EXPIRES_SEC = 14 * DAY_SEC;
+const DEFAULT_EXPIRES_SEC = 14 * DAY_SEC;
 const DEFAULT_TOUCH_AFTER_SEC = 60;
 /** RFC 6265bis §5.6: attribute values over 1024 bytes are ignored by user agents. */
 const MAX_ATTRIBUTE_BYTES = 1024;
