@@ -60,18 +60,20 @@ const unb64u = (s) => {
   }
 };
 
+/** The floors' cookie parser: the value of `sid` in a Cookie header. */
+function cookieValue(header) {
+  if (header === null) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (part.slice(0, eq).trim() === 'sid') return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
 async function floor() {
   const key = await crypto.subtle.importKey('raw', te.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   const store = new Map();
   const NAME = 'sid';
-  const cookieValue = (header) => {
-    if (header === null) return undefined;
-    for (const part of header.split(';')) {
-      const eq = part.indexOf('=');
-      if (part.slice(0, eq).trim() === NAME) return part.slice(eq + 1).trim();
-    }
-    return undefined;
-  };
   async function load(req) {
     const value = cookieValue(req.headers.get('cookie'));
     if (value === undefined) return null;
@@ -100,6 +102,55 @@ async function floor() {
       const s = await load(req);
       s.data.n += 1;
       return text('ok', await save(s.id, s.data));
+    },
+  };
+}
+
+// The least a correct sealed-cookie session can do (what a stateless, encrypted store must pay): an AES-256-GCM key
+// imported once, 1 subtle.decrypt per read of a cookie, 1 subtle.encrypt per write, the cookie name bound as
+// associated data, the expiry inside the seal (Max-Age is the client's to change) and checked on every read.
+
+async function sealedFloor() {
+  const raw = new Uint8Array(await crypto.subtle.digest('SHA-256', te.encode(SECRET)));
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+  const NAME = 'sid';
+  const ad = te.encode(NAME);
+  const td = new TextDecoder();
+  async function load(req) {
+    const value = cookieValue(req.headers.get('cookie'));
+    if (value === undefined) return null;
+    const bytes = unb64u(value);
+    if (bytes === null || bytes.length < 28) return null;
+    try {
+      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: ad }, key, bytes.subarray(12));
+      const data = JSON.parse(td.decode(plain));
+      return data.exp > Date.now() ? data : null;
+    } catch {
+      return null;
+    }
+  }
+  async function save(data) {
+    data.exp = Date.now() + TTL * 1000;
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad }, key, te.encode(JSON.stringify(data))));
+    const out = new Uint8Array(12 + sealed.length);
+    out.set(iv);
+    out.set(sealed, 12);
+    return { 'Set-Cookie': `${NAME}=${b64u(out)}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
+  }
+  return {
+    async s1(req) {
+      await load(req);
+      return text('ok', await save({ user: 'u-42', n: 1 }));
+    },
+    async read(req) {
+      const s = await load(req);
+      return text(s?.user);
+    },
+    async rw(req) {
+      const s = await load(req);
+      s.n += 1;
+      return text('ok', await save(s));
     },
   };
 }
@@ -274,19 +325,21 @@ async function h3Bare() {
   return h3App({ s1: () => 'ok', read: () => 'u-42', rw: () => 'ok' });
 }
 
-// kind: 'edge' (the library), 'floor', 'peer', 'framework' (no session: context only, not a peer)
+// kind: 'edge' (the library), 'floor', 'peer', 'framework' (no session: context only, not a peer).
+// sealed: the session data travels encrypted in the cookie (the others keep it in a store or sign it in the clear).
 export const ADAPTERS = [
   { name: 'floor (HMAC + Map)', kind: 'floor', make: floor },
+  { name: 'floor (AES-GCM cookie)', kind: 'floor', make: sealedFloor, sealed: true },
   { name: 'edge-sessions memory', kind: 'edge', make: edge(createMemoryStore()) },
-  { name: 'edge-sessions cookie', kind: 'edge', make: edge(createCookieStore()) },
+  { name: 'edge-sessions cookie', kind: 'edge', make: edge(createCookieStore()), sealed: true },
   { name: 'react-router cookie', kind: 'peer', make: reactRouter('cookie') },
   { name: 'react-router memory', kind: 'peer', make: reactRouter('memory') },
   { name: '@remix-run/session cookie', kind: 'peer', make: remix('cookie') },
   { name: '@remix-run/session memory', kind: 'peer', make: remix('memory') },
-  { name: 'iron-session', kind: 'peer', make: iron },
-  { name: '@hono/session', kind: 'peer', make: honoSession },
-  { name: 'hono-sessions cookie', kind: 'peer', make: honoSessions },
-  { name: 'h3 session', kind: 'peer', make: h3 },
+  { name: 'iron-session', kind: 'peer', make: iron, sealed: true },
+  { name: '@hono/session', kind: 'peer', make: honoSession, sealed: true },
+  { name: 'hono-sessions cookie', kind: 'peer', make: honoSessions, sealed: true },
+  { name: 'h3 session', kind: 'peer', make: h3, sealed: true },
   { name: 'hono (no session)', kind: 'framework', make: honoBare },
   { name: 'h3 (no session)', kind: 'framework', make: h3Bare },
 ];

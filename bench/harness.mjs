@@ -74,7 +74,7 @@ export async function createSuite({ pool = POOL, only } = {}) {
   const libs = [];
   for (const adapter of ADAPTERS) {
     if (only !== undefined && !only.test(adapter.name)) continue;
-    const lib = { name: adapter.name, kind: adapter.kind, next: 0, nextTampered: 0, checks: {}, errors: [] };
+    const lib = { name: adapter.name, kind: adapter.kind, sealed: adapter.sealed === true, next: 0, nextTampered: 0, checks: {}, errors: [] };
     libs.push(lib);
     try {
       lib.h = await adapter.make();
@@ -169,7 +169,7 @@ export async function describe(libs) {
       const c = lib.checks[scenario];
       scenarios[scenario] = { ok: c?.ok ?? false, why: c?.why, setCookies: c?.setCookies, subtle: runnable(lib, scenario) ? await countSubtle(lib, scenario) : undefined };
     }
-    out[lib.name] = { kind: lib.kind, errors: lib.errors, scenarios };
+    out[lib.name] = { kind: lib.kind, sealed: lib.sealed, errors: lib.errors, scenarios };
   }
   return out;
 }

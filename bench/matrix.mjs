@@ -1,7 +1,7 @@
 // `npm run bench`: bundles the harness once (esbuild), runs it on Node, Bun and Deno (the npm binaries) and
 // inside workerd (Miniflare), writes bench/.tmp/results.json and prints the Markdown tables of RESULTS.md.
 //   node bench/matrix.mjs [node] [bun] [deno] [workerd]     (default: all four)
-//   ROUNDS=31 TARGET_MS=4 WORKERD_TARGET_MS=20 ONLY=<regexp on library name, in-process runtimes only>
+//   ROUNDS=31 TARGET_MS=4 WORKERD_TARGET_MS=20 ONLY=<regexp on library name>
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -85,7 +85,7 @@ async function workerd() {
       return body;
     };
     log('workerd: setup');
-    const entries = JSON.parse(await call('/setup'));
+    const entries = JSON.parse(await call(`/setup${process.env.ONLY ? `?only=${encodeURIComponent(process.env.ONLY)}` : ''}`));
     const libs = Object.fromEntries(entries);
     const cells = [];
     entries.forEach(([name, info], index) => {

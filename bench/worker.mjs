@@ -10,7 +10,8 @@ export default {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === '/setup') {
-      libs = await createSuite();
+      const only = url.searchParams.get('only');
+      libs = await createSuite({ only: only ? new RegExp(only) : undefined });
       return Response.json(Object.entries(await describe(libs)));
     }
     const lib = libs[Number(url.searchParams.get('lib'))];

@@ -159,7 +159,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return async (request, ...rest) => {
         const session = await start(request, rest.find(isBackgroundContext));
         const response = await handler(request, session, ...rest);
-        return appendCookies(response, await session._commitLines());
+        const lines = session._commitLines();
+        return appendCookies(response, Array.isArray(lines) ? lines : await lines);
       };
     },
   };

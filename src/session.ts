@@ -479,11 +479,23 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return out;
   }
 
-  /** @internal `commit()` as the Set-Cookie lines to send (`handle()` appends them without a Headers object). */
-  _commitLines(): Promise<string[]> {
+  /**
+   * @internal `commit()` as the Set-Cookie lines to send (`handle()` appends them without a Headers object).
+   * When there is nothing to write or send (most read-only requests), the answer is an empty array at once.
+   */
+  _commitLines(): string[] | Promise<string[]> {
     const c = this.#c;
     const now = c.now();
+    if (this.#nothingToDo(now)) return [];
     return c.sealer !== undefined ? this.#commitSealed(c.sealer, now) : this.#commitSigned(now);
+  }
+
+  /** No write, no cookie: a new session with nothing in it, or a stored one that nothing changed and no touch is due. */
+  #nothingToDo(now: number): boolean {
+    if (this.#destroyed) return false;
+    const changed = this.#changed();
+    if (this.#isNew) return this.#nothingToStore(changed) && !this.#staleCookie;
+    return !changed && !this.#timesChanged && this.#previousId === undefined && !this.#resign && !this.#touchDue(this.#idleExpiry(now));
   }
 
   async #commitSigned(now: number): Promise<string[]> {

@@ -97,3 +97,36 @@ describe('base64url', () => {
     expect(fromBase64Url('ü')).toBeNull();
   });
 });
+
+describe('base64url against a reference decoder', () => {
+  // Bit by bit, as RFC 4648 §5 reads: the runtime's native decoder (workerd, Deno, Bun) and the loop (Node 20)
+  // must both agree with it, including on which spellings are refused.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  function reference(text: string): Uint8Array | null {
+    if (text.length % 4 === 1) return null;
+    let bits = '';
+    for (const ch of text) {
+      const v = alphabet.indexOf(ch);
+      if (v < 0) return null;
+      bits += v.toString(2).padStart(6, '0');
+    }
+    const whole = bits.length - (bits.length % 8);
+    if (/1/.test(bits.slice(whole))) return null;
+    const out = new Uint8Array(whole / 8);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+    return out;
+  }
+
+  it('decodes and refuses exactly what the reference does', () => {
+    const extra = '=+/ .\n\u00e9';
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let round = 0; round < 3000; round++) {
+      const len = random(24);
+      let text = '';
+      for (let i = 0; i < len; i++) text += random(20) === 0 ? extra[random(extra.length)] : alphabet[random(64)];
+      expect(fromBase64Url(text), JSON.stringify(text)).toEqual(reference(text));
+    }
+    for (const text of ['AAB', 'AAE', 'AAC', 'AQ', 'AR', '']) expect(fromBase64Url(text), text).toEqual(reference(text));
+  });
+});

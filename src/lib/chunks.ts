@@ -46,6 +46,11 @@ export function sealedCookieLines(
   maxChunks: number,
   present: number,
 ): { lines: string[]; count: number } {
+  // Most sessions fit one cookie: try that line first (its UTF-8 length is only counted when it could matter).
+  const single = serializeCookie(name, `1.${sealed}`, attributes, maxAgeSec, now);
+  if (single.length * 3 <= MAX_SET_COOKIE_BYTES || byteLength(single) <= MAX_SET_COOKIE_BYTES) {
+    return { lines: present > 1 ? [single, ...expiredChunkLines(name, attributes, now, 1, present)] : [single], count: 1 };
+  }
   // The longest name and a 2-character count prefix: each line then fits the limit whatever its index.
   const overhead = byteLength(serializeCookie(`${name}.${MAX_CHUNKS - 1}`, '', attributes, maxAgeSec, now)) + 2;
   const size = MAX_SET_COOKIE_BYTES - overhead;

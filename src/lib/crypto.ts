@@ -173,13 +173,9 @@ export function sealKey(secret: string): Promise<SealKey> {
 /** AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
 export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {
   const iv = getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(
-    await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) }, key, utf8.encode(plaintext)),
-  );
-  const out = new Uint8Array(12 + sealed.length);
-  out.set(iv, 0);
-  out.set(sealed, 12);
-  return toBase64Url(out);
+  const sealed = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) }, key, utf8.encode(plaintext));
+  // 12 bytes are exactly 16 characters, so the two encodings join without a copy of the bytes.
+  return toBase64Url(iv) + toBase64Url(new Uint8Array(sealed));
 }
 
 /** The plaintext, or null if the text is not canonical base64url, too short, forged, or not UTF-8. */

@@ -5,8 +5,21 @@ for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 export const utf8 = new TextEncoder();
 export const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+// Native base64 (`Uint8Array.prototype.toBase64`, `Uint8Array.fromBase64`: workerd, Deno, Bun, Node >= 25) where
+// the runtime has it: on workerd 6× faster for encoding a 190-byte seal and 1.4× for decoding it; the loops below
+// everywhere else, and for decoding short texts such as a 43-character tag (the native call's set-up costs more).
+const BASE64URL = { alphabet: 'base64url', omitPadding: true } as const;
+const native = Uint8Array as unknown as {
+  fromBase64?: (text: string, options: typeof BASE64URL) => Uint8Array<ArrayBuffer>;
+  prototype: { toBase64?: (options: typeof BASE64URL) => string };
+};
+const nativeFrom = native.fromBase64;
+const nativeTo = typeof native.prototype.toBase64 === 'function' && typeof nativeFrom === 'function';
+const BASE64URL_TEXT = /^[A-Za-z0-9_-]*$/;
+
 /** base64url without padding (RFC 4648 §5). */
 export function toBase64Url(bytes: Uint8Array): string {
+  if (nativeTo) return (bytes as unknown as { toBase64(options: typeof BASE64URL): string }).toBase64(BASE64URL);
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -32,6 +45,12 @@ export function toBase64Url(bytes: Uint8Array): string {
 export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   const len = text.length;
   if (len % 4 === 1) return null;
+  if (nativeTo && len > 64) {
+    // The native decoder also takes padding and whitespace, and ignores the unused low bits: check first.
+    if (!BASE64URL_TEXT.test(text)) return null;
+    const last = len % 4 === 0 ? 0 : LOOKUP[text.charCodeAt(len - 1)]! & (len % 4 === 2 ? 15 : 3);
+    return last === 0 ? nativeFrom!(text, BASE64URL) : null;
+  }
   const out = new Uint8Array((len * 3) >> 2);
   let o = 0;
   let buffer = 0;
