@@ -1,4 +1,5 @@
 import { readCookie, serializeCookie, type CookieAttributes } from '../src/lib/cookie.js';
+import { randomBytes, randomId } from '../src/lib/crypto.js';
 import { fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { describe, expect, it } from './harness.js';
 
@@ -128,5 +129,26 @@ describe('base64url against a reference decoder', () => {
       expect(fromBase64Url(text), JSON.stringify(text)).toEqual(reference(text));
     }
     for (const text of ['AAB', 'AAE', 'AAC', 'AQ', 'AR', '']) expect(fromBase64Url(text), text).toEqual(reference(text));
+  });
+});
+
+describe('randomBytes (the CSPRNG pool)', () => {
+  it('hands out each byte once, across pool refills, in views that never overlap', () => {
+    const draws = Array.from({ length: 300 }, (_, i) => randomBytes(i % 2 === 0 ? 18 : 12)); // ~4.5 pools
+    const seen = new Map<ArrayBufferLike, Array<[number, number]>>();
+    for (const d of draws) {
+      const ranges = seen.get(d.buffer) ?? [];
+      for (const [start, end] of ranges) expect(d.byteOffset >= end || d.byteOffset + d.length <= start).toBe(true);
+      ranges.push([d.byteOffset, d.byteOffset + d.length]);
+      seen.set(d.buffer, ranges);
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(4);
+    const texts = new Set(draws.map((d) => toBase64Url(d)));
+    expect(texts.size).toBe(draws.length);
+    // 144 random bits per ID: 300 of them all distinct, none all zeros.
+    const ids = new Set(Array.from({ length: 300 }, () => randomId()));
+    expect(ids.size).toBe(300);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(ids.has('A'.repeat(24))).toBe(false);
   });
 });

@@ -135,9 +135,25 @@ function createSigner(secrets: readonly string[], cookieName: string): Signer {
   };
 }
 
+// CSPRNG bytes are drawn 1 KB at a time and handed out once each (as Node's randomUUID does): a
+// getRandomValues call costs ~2.8 µs on Node 20 whatever its size, and a new session needs 18 bytes (and 12 more
+// for a seal's IV). Each pool is a fresh array, so bytes already handed out are never overwritten.
+const POOL_BYTES = 1024;
+let pool = new Uint8Array(0);
+let used = 0;
+
+/** `n` (<= 1024) bytes from the CSPRNG, never handed out before. */
+export function randomBytes(n: number): Uint8Array {
+  if (used + n > pool.length) {
+    pool = getRandomValues(new Uint8Array(POOL_BYTES));
+    used = 0;
+  }
+  return pool.subarray(used, (used += n));
+}
+
 /** 18 bytes (144 bits) from the CSPRNG, base64url: 24 characters. */
 export function randomId(): string {
-  return toBase64Url(getRandomValues(new Uint8Array(18)));
+  return toBase64Url(randomBytes(18));
 }
 
 /** An AES-256-GCM key derived from a secret, and a short public fingerprint that names it in sealed cookies. */
@@ -172,7 +188,7 @@ export function sealKey(secret: string): Promise<SealKey> {
 
 /** AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
 export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {
-  const iv = getRandomValues(new Uint8Array(12));
+  const iv = randomBytes(12);
   const sealed = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) }, key, utf8.encode(plaintext));
   // 12 bytes are exactly 16 characters, so the two encodings join without a copy of the bytes.
   return toBase64Url(iv) + toBase64Url(new Uint8Array(sealed));
