@@ -109,7 +109,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         current.destroy();
         await current.commit();
       }
-      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent, ctx: contexts.get(request) });
+      // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
+      const chunks = c.sealer?.read(request.headers.get('cookie'), c.cookieName).present;
+      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent, ctx: contexts.get(request), chunks });
       return remember(request, Promise.resolve(session));
     },
 

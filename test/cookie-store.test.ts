@@ -90,6 +90,27 @@ describe('cookie store', () => {
     expect((await sessions.start(request(jar.header()))).isNew).toBe(false);
   });
 
+  it('create() over a large session expires the chunk cookies the new one does not use', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    s.set('a', noise(1));
+    s.set('b', noise(2));
+    jar.apply(await s.commit());
+    expect(jar.size).toBe(3);
+    const login = await sessions.create(request(jar.header()), { data: { user: 'u-1' } });
+    const headers = await login.commit();
+    expect(headers.getSetCookie().map((l) => `${l.split('=')[0]}${l.includes('Max-Age=0;') ? ' Max-Age=0' : ''}`)).toEqual([
+      '__Host-sid',
+      '__Host-sid.1 Max-Age=0',
+      '__Host-sid.2 Max-Age=0',
+    ]);
+    jar.apply(headers);
+    expect(jar.size).toBe(1);
+    const back = await sessions.start(request(jar.header()));
+    expect(back.get('user')).toBe('u-1');
+    expect(back.has('a')).toBe(false);
+  });
+
   it('fails beyond maxChunks with COOKIE_TOO_LARGE and writes nothing', async () => {
     const { sessions, jar } = setup(2);
     const s = await sessions.start(request());
