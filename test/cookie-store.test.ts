@@ -32,6 +32,20 @@ function noise(seed: number): string {
   return out;
 }
 
+/** Each Set-Cookie line as its cookie name, marked when it expires the cookie. */
+function named(headers: Headers): string[] {
+  return headers.getSetCookie().map((l) => `${l.split('=')[0]}${l.includes('Max-Age=0;') ? ' Max-Age=0' : ''}`);
+}
+
+/** A session of two noise values, three cookies, committed into `jar`. */
+async function storeLargeSession(sessions: ReturnType<typeof setup>['sessions'], jar: ReturnType<typeof createJar>): Promise<void> {
+  const s = await sessions.start(request());
+  s.set('a', noise(1));
+  s.set('b', noise(2));
+  jar.apply(await s.commit());
+  expect(jar.size).toBe(3);
+}
+
 describe('cookie store', () => {
   it('refuses a maxChunks outside 1–10 at construction', () => {
     expect(() => createCookieStore({ maxChunks: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
@@ -71,16 +85,12 @@ describe('cookie store', () => {
 
   it('expires the chunk cookies a shrinking session no longer needs', async () => {
     const { sessions, jar } = setup();
-    const s = await sessions.start(request());
-    s.set('a', noise(1));
-    s.set('b', noise(2));
-    jar.apply(await s.commit());
-    expect(jar.size).toBe(3);
+    await storeLargeSession(sessions, jar);
     const next = await sessions.start(request(jar.header()));
     next.delete('a');
     next.delete('b');
     const headers = await next.commit();
-    expect(headers.getSetCookie().map((l) => `${l.split('=')[0]}${l.includes('Max-Age=0;') ? ' Max-Age=0' : ''}`)).toEqual([
+    expect(named(headers)).toEqual([
       '__Host-sid',
       '__Host-sid.1 Max-Age=0',
       '__Host-sid.2 Max-Age=0',
@@ -92,14 +102,10 @@ describe('cookie store', () => {
 
   it('create() over a large session expires the chunk cookies the new one does not use', async () => {
     const { sessions, jar } = setup();
-    const s = await sessions.start(request());
-    s.set('a', noise(1));
-    s.set('b', noise(2));
-    jar.apply(await s.commit());
-    expect(jar.size).toBe(3);
+    await storeLargeSession(sessions, jar);
     const login = await sessions.create(request(jar.header()), { data: { user: 'u-1' } });
     const headers = await login.commit();
-    expect(headers.getSetCookie().map((l) => `${l.split('=')[0]}${l.includes('Max-Age=0;') ? ' Max-Age=0' : ''}`)).toEqual([
+    expect(named(headers)).toEqual([
       '__Host-sid',
       '__Host-sid.1 Max-Age=0',
       '__Host-sid.2 Max-Age=0',
@@ -141,8 +147,7 @@ describe('cookie store', () => {
     }
     const fresh = await sessions.start(request(missing));
     fresh.set('n', 1);
-    const lines = (await fresh.commit()).getSetCookie();
-    expect(lines.map((l) => `${l.split('=')[0]}${l.includes('Max-Age=0;') ? ' Max-Age=0' : ''}`)).toEqual(['__Host-sid', '__Host-sid.1 Max-Age=0', '__Host-sid.2 Max-Age=0']);
+    expect(named(await fresh.commit())).toEqual(['__Host-sid', '__Host-sid.1 Max-Age=0', '__Host-sid.2 Max-Age=0']);
     expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual(['malformed', 'signature', 'signature', 'malformed']);
   });
 

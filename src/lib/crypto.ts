@@ -139,11 +139,11 @@ function createSigner(secrets: readonly string[], cookieName: string): Signer {
 // getRandomValues call costs ~2.8 µs on Node 20 whatever its size, and a new session needs 18 bytes (and 12 more
 // for a seal's IV). Each pool is a fresh array, so bytes already handed out are never overwritten.
 const POOL_BYTES = 1024;
-let pool = new Uint8Array(0);
+let pool: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 let used = 0;
 
 /** `n` (<= 1024) bytes from the CSPRNG, never handed out before. */
-export function randomBytes(n: number): Uint8Array {
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   if (used + n > pool.length) {
     pool = getRandomValues(new Uint8Array(POOL_BYTES));
     used = 0;
