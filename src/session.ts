@@ -5,6 +5,20 @@ import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
 
+// Most sessions have no flashes, constants or immutable keys: they share these empty stand-ins (three fewer
+// allocations per request) until their first write makes a collection of their own. Filling a stand-in would
+// leak into every session, so they refuse it loudly.
+const NO_ENTRIES: Map<string, string> = new (class extends Map<string, string> {
+  override set(): never {
+    throw new TypeError('edge-sessions: internal error, the shared empty map was written to');
+  }
+})();
+const NO_KEYS: Set<string> = new (class extends Set<string> {
+  override add(): never {
+    throw new TypeError('edge-sessions: internal error, the shared empty set was written to');
+  }
+})();
+
 /** IDs are base64url, 22 (132 bits) to 128 characters. Checked before any store I/O. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
@@ -58,12 +72,16 @@ export async function storeCall<T>(config: Config, code: SessionErrorCode, op: s
     });
     return await Promise.race([call(), timeout]);
   } catch (cause) {
-    // A store's own verdicts (a limit, an impossible operation, a timeout) reach the caller as they are.
-    if (cause instanceof SessionError && PASS_THROUGH.has(cause.code)) throw cause;
-    throw new SessionError(code, `${config.storeName} store: ${op} failed`, { cause });
+    throw storeFailure(config, code, op, cause);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
+}
+
+/** @internal What a store's failure becomes: its own verdicts (a limit, an impossible operation, a timeout) as they are, anything else a `code` error naming the store, with the cause. */
+export function storeFailure(config: Config, code: SessionErrorCode, op: string, cause: unknown): SessionError {
+  if (cause instanceof SessionError && PASS_THROUGH.has(cause.code)) return cause;
+  return new SessionError(code, `${config.storeName} store: ${op} failed`, { cause });
 }
 
 const PASS_THROUGH = new Set<SessionErrorCode>(['STORE_TIMEOUT', 'STORE_LIMIT', 'STORE_UNSUPPORTED']);
@@ -161,9 +179,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       this.#expiresAt = record.expiresAt;
       this.#persistent = record.persistent !== false;
       this.#data = stringMap(record.data) ?? new Map();
-      this.#flash = stringMap(record.flash) ?? new Map();
-      this.#constants = stringMap(record.constants) ?? new Map();
-      this.#immutable = new Set(record.immutable ?? []);
+      this.#flash = record.flash === undefined ? NO_ENTRIES : (stringMap(record.flash) ?? NO_ENTRIES);
+      this.#constants = record.constants === undefined ? NO_ENTRIES : (stringMap(record.constants) ?? NO_ENTRIES);
+      this.#immutable = record.immutable === undefined ? NO_KEYS : new Set(record.immutable);
     } else {
       this.#id = undefined;
       this.#isNew = true;
@@ -172,15 +190,16 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       this.#expiresAt = this.#endsAt;
       this.#persistent = init.persistent ?? true;
       this.#data = new Map();
-      this.#flash = new Map();
-      this.#constants = new Map();
-      this.#immutable = new Set();
+      this.#flash = NO_ENTRIES;
+      this.#immutable = NO_KEYS;
       if (init.data !== undefined) for (const [k, v] of Object.entries(init.data)) this.#put(k, v);
+      const constants = new Map<string, string>();
       if (init.constants !== undefined) {
         for (const [k, v] of Object.entries(init.constants)) {
-          if (v !== undefined && v !== null) this.#constants.set(k, encodeValue(config.serializer, config.json, k, v));
+          if (v !== undefined && v !== null) constants.set(k, encodeValue(config.serializer, config.json, k, v));
         }
       }
+      this.#constants = constants.size > 0 ? constants : NO_ENTRIES;
     }
   }
 
@@ -261,6 +280,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#writable();
     this.#put(key, value);
     if (value !== null && value !== undefined && !this.#immutable.has(key)) {
+      if (this.#immutable === NO_KEYS) this.#immutable = new Set();
       this.#immutable.add(key);
       this.#immutableChanged = true;
     }
@@ -390,6 +410,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   setFlash(key: string, value: unknown): void {
     this.#writable();
     if (value === null || value === undefined) return this.deleteFlash(key);
+    if (this.#flash === NO_ENTRIES) this.#flash = new Map();
     this.#flash.set(key, encodeValue(this.#c.serializer, this.#c.json, key, value));
     this.#consumed?.delete(key);
     this.#flashChanged = true;
@@ -765,7 +786,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /** Take the data a store returned after applying changes atomically (it may hold other requests' updates). */
   #adopt(record: SessionRecord): void {
     this.#data = stringMap(record.data) ?? this.#data;
-    this.#immutable = new Set(record.immutable ?? []);
+    this.#immutable = record.immutable === undefined ? NO_KEYS : new Set(record.immutable);
   }
 
   #afterWrite(expiresAt: number): void {

@@ -453,6 +453,28 @@ describe('store failures lose nothing', () => {
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
+  it('a read that throws synchronously is a STORE_READ too; a store verdict such as STORE_LIMIT passes as it is', async () => {
+    const memory = createMemoryStore();
+    let failure: unknown;
+    const store: SessionStore = {
+      ...memory,
+      get: (k) => {
+        if (failure !== undefined) throw failure;
+        return memory.get(k);
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET] });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    failure = new TypeError('not a function');
+    await expect(sessions.start(request(cookie))).rejects.toMatchObject({ code: 'STORE_READ', cause: failure });
+    failure = new SessionError('STORE_LIMIT', 'too many reads');
+    await expect(sessions.start(request(cookie))).rejects.toBe(failure);
+    failure = undefined;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+
   it('a failing data write rejects commit with STORE_WRITE; the old record stays readable', async () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
