@@ -38,9 +38,9 @@ for (const entry of ['run', 'worker']) {
 
 const results = [];
 const inProcess = {
-  node: [process.execPath, ['--expose-gc']],
+  node: [process.execPath, []],
   bun: [bin('bun'), []],
-  deno: [bin('deno'), ['run', '--allow-env', '--quiet', '--v8-flags=--expose-gc']],
+  deno: [bin('deno'), ['run', '--allow-env', '--quiet']],
 };
 for (const runtime of wanted.filter((r) => r in inProcess)) {
   const [cmd, args] = inProcess[runtime];
@@ -114,7 +114,7 @@ async function workerd() {
         if (round >= 0) cell.samples.push(us);
       }
     }
-    for (const cell of cells) Object.assign(cell.s, { us: median(cell.samples), ops: cell.ops, rounds: cell.samples.length, samples: cell.samples.map((x) => +x.toFixed(3)) });
+    for (const cell of cells) Object.assign(cell.s, { us: median(cell.samples), ops: cell.ops, rounds: cell.samples.length });
     const version = JSON.parse(readFileSync(join(root, 'node_modules', 'workerd', 'package.json'), 'utf8')).version;
     const seconds = (performance.now() - t0) / 1000;
     log(`workerd: ${seconds.toFixed(0)} s`);

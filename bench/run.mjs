@@ -26,13 +26,8 @@ for (const cell of cells) {
   const us = median([await sample(cell.lib, cell.scenario, 8), await sample(cell.lib, cell.scenario, 8), await sample(cell.lib, cell.scenario, 8)]);
   cell.ops = Math.max(16, Math.min(512, Math.round((TARGET_MS * 1000) / us)));
 }
-// A full collection before each sample (not timed): a cell then pays for the garbage it makes itself, not for what
-// the previous cell left behind (h3 or iron-session can leave megabytes). Node and Deno get --expose-gc from
-// matrix.mjs; Bun has Bun.gc.
-const collect = globalThis.Bun ? () => Bun.gc(true) : (globalThis.gc ?? (() => {}));
 for (let round = -2; round < ROUNDS; round++) {
   for (const cell of shuffle([...cells])) {
-    collect();
     const us = await sample(cell.lib, cell.scenario, cell.ops);
     if (round >= 0) cell.samples.push(us);
   }
@@ -42,7 +37,6 @@ for (const cell of cells) {
   s.us = median(cell.samples);
   s.ops = cell.ops;
   s.rounds = cell.samples.length;
-  s.samples = cell.samples.map((x) => +x.toFixed(3)); // per round, in round order (paired ratios in report.mjs)
 }
 const out = { runtime, rounds: ROUNDS, seconds: (performance.now() - t0) / 1000, libs: info };
 const text = JSON.stringify(out);
