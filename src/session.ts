@@ -10,12 +10,12 @@ import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
 // leak into every session, so they refuse it loudly.
 const NO_ENTRIES: Map<string, string> = new (class extends Map<string, string> {
   override set(): never {
-    throw new TypeError('edge-sessions: internal error, the shared empty map was written to');
+    throw new TypeError('edge-sessions: shared empty map');
   }
 })();
 const NO_KEYS: Set<string> = new (class extends Set<string> {
   override add(): never {
-    throw new TypeError('edge-sessions: internal error, the shared empty set was written to');
+    throw new TypeError('edge-sessions: shared empty set');
   }
 })();
 
