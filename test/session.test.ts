@@ -234,6 +234,36 @@ describe('immutable values and constants', () => {
   });
 });
 
+describe('sessions without flashes, constants or immutables', () => {
+  it('get collections of their own on first write: nothing leaks into another session', async () => {
+    const { sessions, next } = setup();
+    const a0 = await sessions.start(request());
+    a0.set('n', 1);
+    const b0 = await sessions.start(request());
+    b0.set('n', 2);
+    const { session: a, cookie: aCookie } = await next(a0);
+    const { session: b, cookie: bCookie } = await next(b0);
+    a.setFlash('notice', 'for a');
+    a.setImmutable('role', 'admin');
+    expect(b.hasFlash('notice')).toBe(false);
+    expect(b.isImmutable('role')).toBe(false);
+    b.set('role', 'user'); // not immutable in b
+    const fresh = await sessions.start(request());
+    expect(fresh.getFlashes()).toEqual({});
+    expect(fresh.isImmutable('role')).toBe(false);
+    expect(fresh.constant('anything')).toBeUndefined();
+    await a.commit();
+    await b.commit();
+    const a2 = await sessions.start(request(aCookie));
+    const b2 = await sessions.start(request(bCookie));
+    expect(a2.getFlash('notice')).toBe('for a');
+    expect(a2.isImmutable('role')).toBe(true);
+    expect(b2.hasFlash('notice')).toBe(false);
+    expect(b2.get('role')).toBe('user');
+    expect(b2.isImmutable('role')).toBe(false);
+  });
+});
+
 describe('increment and decrement', () => {
   it('count from 0, parse numeric strings, refuse non-numbers', async () => {
     const { sessions } = setup();
