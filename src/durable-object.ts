@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { SessionError } from './errors.js';
 import { randomId } from './lib/crypto.js';
 import { applyChanges } from './lib/changes.js';
-import { byteLength } from './lib/encoding.js';
+import { byteLength, exceedsBytes } from './lib/encoding.js';
 import type { SessionChanges, SessionRecord, SessionStore } from './lib/types.js';
 
 /** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
@@ -124,7 +124,7 @@ export class SessionDurableObject extends DurableObject {
       if (op !== undefined && row.op === op) return withExpiry(row);
       const merged = applyChanges(JSON.parse(row.value) as SessionRecord, changes, record, expiresAt);
       const value = JSON.stringify(merged);
-      if (byteLength(value) + byteLength(key) > MAX_DURABLE_OBJECT_VALUE_BYTES) throw tooLarge(key, value);
+      if (tooLong(key, value)) throw tooLarge(key, value);
       this.#exec('UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?', value, expiresAt, deadline, op ?? null, key);
       return merged;
     });
@@ -178,6 +178,11 @@ export class SessionDurableObject extends DurableObject {
 function withExpiry(row: Row): SessionRecord {
   const record = JSON.parse(row.value) as SessionRecord;
   return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
+}
+
+/** Key and value together over what one row holds. */
+function tooLong(key: string, value: string): boolean {
+  return exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key));
 }
 
 function tooLarge(key: string, value: string): SessionError {
@@ -270,7 +275,7 @@ export function createDurableObjectStore(namespace: SessionObjectNamespace, opti
 
 function checkSize(key: string, record: SessionRecord, expiresAt: number): void {
   const value = JSON.stringify({ ...record, expiresAt });
-  if (byteLength(value) + byteLength(key) > MAX_DURABLE_OBJECT_VALUE_BYTES) throw tooLarge(key, value);
+  if (tooLong(key, value)) throw tooLarge(key, value);
 }
 
 /** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */

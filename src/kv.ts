@@ -1,6 +1,6 @@
 import { SessionError } from './errors.js';
 import { applyChanges } from './lib/changes.js';
-import { byteLength } from './lib/encoding.js';
+import { byteLength, exceedsBytes } from './lib/encoding.js';
 import type { SessionRecord, SessionStore } from './lib/types.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
@@ -114,7 +114,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
 
   function keyOf(id: string): string {
     const key = prefix + id;
-    if (byteLength(key) > KV_LIMITS.keyBytes) {
+    if (exceedsBytes(key, KV_LIMITS.keyBytes)) {
       throw new SessionError('STORE_LIMIT', `kv store: key of ${byteLength(key)} bytes exceeds KV's ${KV_LIMITS.keyBytes}`);
     }
     return key;
@@ -122,7 +122,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
 
   async function write(key: string, record: SessionRecord, expiresAt: number): Promise<void> {
     const value = JSON.stringify(record.expiresAt === expiresAt ? record : { ...record, expiresAt });
-    if (byteLength(value) > KV_LIMITS.valueBytes) {
+    if (exceedsBytes(value, KV_LIMITS.valueBytes)) {
       throw new SessionError('STORE_LIMIT', `kv store: session of ${byteLength(value)} bytes exceeds KV's 25 MiB value limit`);
     }
     const expirationTtl = Math.max(KV_LIMITS.minTtlSec, Math.ceil((expiresAt - now()) / 1000));

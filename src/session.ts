@@ -1,6 +1,6 @@
 import { SessionError, type SessionErrorCode } from './errors.js';
 import { MAX_SET_COOKIE_BYTES, serializeCookie } from './lib/cookie.js';
-import { byteLength } from './lib/encoding.js';
+import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
@@ -824,8 +824,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #appendCookie(out: string[], value: string, maxAgeSec: number | undefined, now: number): void {
     const c = this.#c;
     const line = serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now);
-    // A character is at most 3 UTF-8 bytes: count bytes only when the line could be too long.
-    if (line.length * 3 > MAX_SET_COOKIE_BYTES && byteLength(line) > MAX_SET_COOKIE_BYTES) {
+    if (exceedsBytes(line, MAX_SET_COOKIE_BYTES)) {
       throw new SessionError('COOKIE_TOO_LARGE', `Set-Cookie for ${c.cookieName} is ${byteLength(line)} bytes; browsers drop cookies over 4096`);
     }
     out.push(line);

@@ -1,6 +1,6 @@
 import { readCookie, serializeCookie, type CookieAttributes } from '../src/lib/cookie.js';
 import { randomBytes, randomId } from '../src/lib/crypto.js';
-import { fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
+import { byteLength, exceedsBytes, fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { describe, expect, it } from './harness.js';
 
 const defaults: CookieAttributes = { path: '/', domain: undefined, secure: true, httpOnly: true, sameSite: 'Lax', partitioned: false };
@@ -150,5 +150,18 @@ describe('randomBytes (the CSPRNG pool)', () => {
     expect(ids.size).toBe(300);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
     expect(ids.has('A'.repeat(24))).toBe(false);
+  });
+});
+
+describe('UTF-8 sizes', () => {
+  it('byteLength and exceedsBytes agree with TextEncoder at every boundary', () => {
+    const samples = ['', 'a', 'é', '€', '😀', 'a😀é€', '\ud800', 'x\udc00y', 'a'.repeat(100), '€'.repeat(40), '😀'.repeat(30)];
+    for (const text of samples) {
+      const bytes = new TextEncoder().encode(text).length;
+      expect(byteLength(text), JSON.stringify(text)).toBe(bytes);
+      for (const max of [0, bytes - 1, bytes, bytes + 1, text.length, text.length * 3]) {
+        if (max >= 0) expect(exceedsBytes(text, max), `${JSON.stringify(text)} ${max}`).toBe(bytes > max);
+      }
+    }
   });
 });

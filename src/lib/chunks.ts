@@ -1,7 +1,7 @@
 // A sealed session spread over numbered cookies: `name=<n>.<part0>`, `name.1=<part1>`, … `name.<n-1>`.
 import { SessionError } from '../errors.js';
 import { MAX_SET_COOKIE_BYTES, readCookie, serializeCookie, type CookieAttributes } from './cookie.js';
-import { byteLength } from './encoding.js';
+import { byteLength, exceedsBytes } from './encoding.js';
 const MAX_CHUNKS = 10;
 const PART = /^[A-Za-z0-9._-]+$/;
 
@@ -46,9 +46,9 @@ export function sealedCookieLines(
   maxChunks: number,
   present: number,
 ): { lines: string[]; count: number } {
-  // Most sessions fit one cookie: try that line first (its UTF-8 length is only counted when it could matter).
+  // Most sessions fit one cookie: try that line first.
   const single = serializeCookie(name, `1.${sealed}`, attributes, maxAgeSec, now);
-  if (single.length * 3 <= MAX_SET_COOKIE_BYTES || byteLength(single) <= MAX_SET_COOKIE_BYTES) {
+  if (!exceedsBytes(single, MAX_SET_COOKIE_BYTES)) {
     return { lines: present > 1 ? [single, ...expiredChunkLines(name, attributes, now, 1, present)] : [single], count: 1 };
   }
   // The longest name and a 2-character count prefix: each line then fits the limit whatever its index.

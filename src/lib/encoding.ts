@@ -71,6 +71,14 @@ export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   return out;
 }
 
+/**
+ * Whether `text` takes more than `max` bytes in UTF-8, counting only when the answer is not already known from its
+ * length: each UTF-16 unit is 1 to 3 bytes (a surrogate pair, 2 units, is 4).
+ */
+export function exceedsBytes(text: string, max: number): boolean {
+  return text.length > max || (text.length * 3 > max && byteLength(text) > max);
+}
+
 /** UTF-8 byte length without allocating. */
 export function byteLength(text: string): number {
   let n = 0;

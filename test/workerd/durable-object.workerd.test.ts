@@ -8,6 +8,7 @@ import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
 import { cookiePair, createClock, record, request, SECRET } from '../helpers.js';
 import { codes, retryableError, wrapDO } from './bindings.js';
+import { expectDestroyedMeanwhileStaysDestroyed } from './races.js';
 
 describeStoreConformance('durable-object (workerd)', (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }));
 
@@ -187,12 +188,7 @@ describe('durable-object store: strong consistency through the manager', () => {
   it('never resurrects a session destroyed while another request was committing to it', async () => {
     const { sessions } = setup();
     const { cookie } = await login(sessions);
-    const stale = await sessions.start(request(cookie));
-    await sessions.destroy(request(cookie));
-    stale.set('late', true);
-    const headers = await stale.commit();
-    expect(headers.getSetCookie()[0]).toMatch(/Max-Age=0/);
-    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    await expectDestroyedMeanwhileStaysDestroyed(sessions, cookie, (stale) => stale.set('late', true));
 
     // And racing, in either order.
     const second = await login(sessions);
@@ -205,22 +201,15 @@ describe('durable-object store: strong consistency through the manager', () => {
   it('never resurrects through a lifetime-only change (remember-me off) racing a destroy', async () => {
     const { sessions } = setup();
     const { cookie } = await login(sessions);
-    const stale = await sessions.start(request(cookie));
-    await sessions.destroy(request(cookie));
-    stale.persistent = false; // no data change: only times, which still go through update()
-    expect((await stale.commit()).getSetCookie()[0]).toMatch(/Max-Age=0/);
-    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    // No data change: only times, which still go through update().
+    await expectDestroyedMeanwhileStaysDestroyed(sessions, cookie, (stale) => (stale.persistent = false));
   });
 
   it('never carries a session destroyed meanwhile over to a new ID on regenerate', async () => {
     const { sessions } = setup();
     const { cookie } = await login(sessions);
-    const stale = await sessions.start(request(cookie));
-    await sessions.destroy(request(cookie));
-    stale.regenerate();
-    expect((await stale.commit()).getSetCookie()[0]).toMatch(/Max-Age=0/);
+    const stale = await expectDestroyedMeanwhileStaysDestroyed(sessions, cookie, (s) => s.regenerate());
     expect(stale.destroyed).toBe(true);
-    expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 
   it('rejects the old cookie as soon as destroy returns, from any stub', async () => {
