@@ -16,6 +16,16 @@ const ops = {
   'AES-GCM encrypt': () => crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, plain),
   'AES-GCM decrypt (valid)': () => crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, sealed),
   'AES-GCM decrypt (forged, caught)': () => crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, forged).catch(() => null),
+  // Is it the JS stack trace? With no frames captured the forged decrypt should drop to the valid one if so.
+  'AES-GCM decrypt (forged, caught, Error.stackTraceLimit = 0)': () => {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, forged).catch(() => null);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  },
   'throw + catch a JS Error': async () => { try { throw new Error('x'); } catch { return null; } },
   'getRandomValues(12)': async () => crypto.getRandomValues(new Uint8Array(12)),
 };

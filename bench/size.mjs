@@ -19,6 +19,11 @@ if (existsSync(join(root, 'src/kv.ts'))) entries.push(['edge-sessions core + kv'
 if (existsSync(join(root, 'src/durable-object.ts'))) {
   entries.push(['edge-sessions core + durable-object', `export * from ${src('index.ts')}; export * from ${src('durable-object.ts')};`]);
 }
+// Parts of the core, to show where its bytes go (not entry points).
+entries.push(
+  ['part: the Session class (+ what it imports)', `export { Session } from ${src('session.ts')};`],
+  ['part: option checking (+ signer, encoding)', `export { resolveOptions } from ${src('lib/options.ts')};`],
+);
 entries.push(
   ['iron-session', `export * from 'iron-session';`],
   ['react-router sessions (react external)', `export { createCookie, createCookieSessionStorage, createMemorySessionStorage, createSessionStorage } from 'react-router';`],
