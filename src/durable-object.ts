@@ -58,7 +58,7 @@ interface Row {
  * export { SessionDurableObject } from 'edge-sessions/durable-object'
  */
 export class SessionDurableObject extends DurableObject {
-  /** The table exists (it is created on first use, and again after the object freed its storage). */
+  /** The table is known to exist (a write creates it, again after the object freed its storage). */
   #ready = false;
   /** The alarm time as this instance last set or read it; `undefined` when unknown. */
   #alarmAt: number | null | undefined;
@@ -69,6 +69,7 @@ export class SessionDurableObject extends DurableObject {
 
   /** The live record under `key` at the caller's time `now`, or null. */
   get(key: string, now: number): SessionRecord | null {
+    if (!this.#hasTable()) return null;
     const row = this.#row(key);
     return row === undefined || row.expires_at <= now ? null : withExpiry(row);
   }
@@ -76,6 +77,7 @@ export class SessionDurableObject extends DurableObject {
   /** Stores `record` (whose data the caller built) under `key` until `expiresAt`. */
   async set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void> {
     const deadline = Date.now() + (expiresAt - now);
+    this.#createTable();
     this.#exec(
       'INSERT OR REPLACE INTO sessions (key, value, expires_at, deadline, op) VALUES (?, ?, ?, ?, NULL)',
       key,
@@ -87,12 +89,14 @@ export class SessionDurableObject extends DurableObject {
   }
 
   async delete(key: string): Promise<void> {
+    if (!this.#hasTable()) return;
     this.#exec('DELETE FROM sessions WHERE key = ?', key);
     await this.#freeIfEmpty();
   }
 
   /** Moves the expiry of a live record; a missing or expired record stays missing. */
   async touch(key: string, expiresAt: number, now: number): Promise<void> {
+    if (!this.#hasTable()) return;
     const deadline = Date.now() + (expiresAt - now);
     const rows = this.#exec(
       'UPDATE sessions SET expires_at = ?, deadline = ? WHERE key = ? AND expires_at > ? RETURNING key',
@@ -116,24 +120,30 @@ export class SessionDurableObject extends DurableObject {
     expiresAt: number,
     now: number,
     op?: string,
-  ): Promise<SessionRecord | null> {
+  ): Promise<SessionRecord | null | TooLarge> {
+    if (!this.#hasTable()) return null;
     const deadline = Date.now() + (expiresAt - now);
-    const next = this.#storage.transactionSync(() => {
+    const next = this.#storage.transactionSync((): SessionRecord | null | TooLarge => {
       const row = this.#row(key);
       if (row === undefined || row.expires_at <= now) return null;
       if (op !== undefined && row.op === op) return withExpiry(row);
       const merged = applyChanges(JSON.parse(row.value) as SessionRecord, changes, record, expiresAt);
       const value = JSON.stringify(merged);
-      if (tooLong(key, value)) throw tooLarge(key, value);
+      // Answered, not thrown: an error's code does not survive RPC, and the store must say STORE_LIMIT.
+      if (tooLong(key, value)) return { tooLarge: byteLength(value) + byteLength(key) };
       this.#exec('UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?', value, expiresAt, deadline, op ?? null, key);
       return merged;
     });
-    if (next !== null) await this.#scheduleBy(deadline);
+    if (next !== null && !('tooLarge' in next)) await this.#scheduleBy(deadline);
     return next;
   }
 
   /** Deletes what has expired by the object's clock and re-arms for the next deadline. Safe to run twice. */
   override async alarm(): Promise<void> {
+    if (!this.#hasTable()) {
+      this.#alarmAt = null;
+      return;
+    }
     this.#exec('DELETE FROM sessions WHERE deadline <= ?', Date.now());
     this.#alarmAt = null; // a running alarm is no longer scheduled
     const next = this.#exec('SELECT MIN(deadline) AS next FROM sessions')[0]?.next;
@@ -142,13 +152,21 @@ export class SessionDurableObject extends DurableObject {
   }
 
   #exec(query: string, ...bindings: unknown[]): Record<string, unknown>[] {
-    if (!this.#ready) {
-      this.#storage.sql.exec(
-        'CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, op TEXT)',
-      );
-      this.#ready = true;
-    }
     return this.#storage.sql.exec(query, ...bindings).toArray();
+  }
+
+  /** Only writes make the table: a read of a session this object does not hold leaves it empty (and unbilled). */
+  #createTable(): void {
+    if (this.#ready) return;
+    this.#exec(
+      'CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, op TEXT)',
+    );
+    this.#ready = true;
+  }
+
+  #hasTable(): boolean {
+    this.#ready ||= this.#exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").length > 0;
+    return this.#ready;
   }
 
   #row(key: string): Row | undefined {
@@ -175,6 +193,11 @@ export class SessionDurableObject extends DurableObject {
   }
 }
 
+/** The object's answer when a merged record would not fit a row. */
+export interface TooLarge {
+  readonly tooLarge: number;
+}
+
 function withExpiry(row: Row): SessionRecord {
   const record = JSON.parse(row.value) as SessionRecord;
   return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
@@ -185,8 +208,7 @@ function tooLong(key: string, value: string): boolean {
   return exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key));
 }
 
-function tooLarge(key: string, value: string): SessionError {
-  const bytes = byteLength(value) + byteLength(key);
+function tooLarge(bytes: number): SessionError {
   return new SessionError('STORE_LIMIT', `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`);
 }
 
@@ -198,7 +220,7 @@ export interface SessionObjectStub {
   set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void>;
   delete(key: string): Promise<void>;
   touch(key: string, expiresAt: number, now: number): Promise<void>;
-  update(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number, now: number, op?: string): Promise<SessionRecord | null>;
+  update(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number, now: number, op?: string): Promise<SessionRecord | null | TooLarge>;
 }
 
 /** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
@@ -268,14 +290,16 @@ export function createDurableObjectStore(namespace: SessionObjectNamespace, opti
       checkSize(key, record, expiresAt);
       // One op id for both attempts: a retry after a lost connection is not applied twice.
       const op = randomId();
-      return call(key, (stub) => stub.update(key, changes, record, expiresAt, now(), op));
+      const result = await call(key, (stub) => stub.update(key, changes, record, expiresAt, now(), op));
+      if (result !== null && 'tooLarge' in result) throw tooLarge(result.tooLarge);
+      return result;
     },
   };
 }
 
 function checkSize(key: string, record: SessionRecord, expiresAt: number): void {
   const value = JSON.stringify({ ...record, expiresAt });
-  if (tooLong(key, value)) throw tooLarge(key, value);
+  if (tooLong(key, value)) throw tooLarge(byteLength(value) + byteLength(key));
 }
 
 /** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */

@@ -17,6 +17,9 @@ export const KV_LIMITS = Object.freeze({
   operationsPerInvocation: 1000,
 });
 
+/** Reads before a write: KV's shortest edge cache (its default is 60 s). */
+const FRESHEST = { type: 'text', cacheTtl: KV_LIMITS.minCacheTtlSec } as const;
+
 /** The longest session ID the manager accepts; a prefix must leave room for it within `keyBytes`. */
 const MAX_ID_BYTES = 128;
 
@@ -98,8 +101,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   const maxOperations = options.maxOperations ?? KV_LIMITS.operationsPerInvocation;
   const cacheTtl = options.cacheTtl;
 
-  if (typeof prefix !== 'string' || byteLength(prefix) > KV_LIMITS.keyBytes - MAX_ID_BYTES) {
-    throw new SessionError('INVALID_OPTION', `kv store: prefix must be a string of at most ${KV_LIMITS.keyBytes - MAX_ID_BYTES} bytes`);
+  // Not empty: destroyAll() and count() cover every key under the prefix, and a namespace may hold other data.
+  if (typeof prefix !== 'string' || prefix === '' || byteLength(prefix) > KV_LIMITS.keyBytes - MAX_ID_BYTES) {
+    throw new SessionError('INVALID_OPTION', `kv store: prefix must be a non-empty string of at most ${KV_LIMITS.keyBytes - MAX_ID_BYTES} bytes`);
   }
   if (cacheTtl !== undefined && !(Number.isSafeInteger(cacheTtl) && cacheTtl >= KV_LIMITS.minCacheTtlSec)) {
     throw new SessionError('INVALID_OPTION', `kv store: cacheTtl must be a whole number of seconds, at least ${KV_LIMITS.minCacheTtlSec}`);
@@ -168,10 +172,11 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     },
     async update(id, changes, record, expiresAt) {
       const key = keyOf(id);
-      // KV has no transaction: read the current record past the edge cache and apply this request's changes to
-      // it just before writing. At this location a destroyed session then stays destroyed, and a concurrent
-      // commit's other keys usually survive; elsewhere, or within the read-write gap, the last writer wins.
-      const stored = parseLive(await namespace.get(key, { type: 'text' }));
+      // KV has no transaction: read the current record with the shortest edge cache KV allows (there is no
+      // way past it) and apply this request's changes to it just before writing. A write is seen at once where
+      // it was made, so at this location a destroyed session stays destroyed and a concurrent commit's other
+      // keys usually survive; elsewhere, or within the read-write gap, the last writer wins.
+      const stored = parseLive(await namespace.get(key, FRESHEST));
       if (stored === null) return null;
       const merged = applyChanges(stored, changes, record, expiresAt);
       await write(key, merged, expiresAt);
@@ -179,8 +184,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     },
     async touch(id, expiresAt) {
       const key = keyOf(id);
-      // Read past the edge cache: a touch must not rewrite an older copy of the record.
-      const record = parseLive(await namespace.get(key, { type: 'text' }));
+      // The shortest edge cache, whatever the store's cacheTtl: a touch should not rewrite an older copy.
+      const record = parseLive(await namespace.get(key, FRESHEST));
       if (record !== null) await write(key, record, expiresAt);
     },
     async count() {

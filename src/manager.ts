@@ -105,13 +105,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     async create(request, init = {}) {
       const current = await start(request);
+      // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
+      const chunks = c.sealer?.read(request.headers.get('cookie'), c.cookieName).present;
+      // Made first: values that cannot be stored throw here, before the current session is ended.
+      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent, ctx: contexts.get(request), chunks });
       if (!current.isNew) {
         current.destroy();
         await current.commit();
       }
-      // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
-      const chunks = c.sealer?.read(request.headers.get('cookie'), c.cookieName).present;
-      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent, ctx: contexts.get(request), chunks });
       return remember(request, Promise.resolve(session));
     },
 
@@ -160,10 +161,19 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     handle(handler) {
       return async (request, ...rest) => {
         const session = await start(request, rest.find(isBackgroundContext));
+        const handed = sessionsByRequest.get(request);
         const result = handler(request, session, ...rest);
         const response = result instanceof Response ? result : await result;
-        const lines = session._commitLines();
-        return appendCookies(response, Array.isArray(lines) ? lines : await lines);
+        let lines = session._commitLines();
+        if (!Array.isArray(lines)) lines = await lines;
+        // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
+        // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
+        const latest = sessionsByRequest.get(request);
+        if (latest !== handed && latest !== undefined) {
+          const last = await latest;
+          if (last !== session) lines = lines.concat(await last._commitLines());
+        }
+        return appendCookies(response, lines);
       };
     },
   };

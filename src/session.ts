@@ -1,6 +1,5 @@
 import { SessionError, type SessionErrorCode } from './errors.js';
-import { MAX_SET_COOKIE_BYTES, serializeCookie } from './lib/cookie.js';
-import { byteLength, exceedsBytes } from './lib/encoding.js';
+import { serializeCookie } from './lib/cookie.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
@@ -443,10 +442,12 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   deleteFlash(key: string): void {
+    this.#writable();
     if (this.#flash.delete(key)) this.#flashChanged = true;
   }
 
   clearFlashes(): void {
+    this.#writable();
     if (this.#flash.size > 0) {
       this.#flash.clear();
       this.#flashChanged = true;
@@ -565,12 +566,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       const id = this.id;
       const previous = this.#previousId;
       const record = this.#record(expiresAt);
-      if (c.store.update !== undefined) {
-        // Where the store can tell atomically, make sure the old session still exists: a renewal racing a
-        // logout must not carry the session over to a new ID.
-        const stored = await storeCall(c, 'STORE_WRITE', 'update', () => c.store.update!(previous, {}, record, expiresAt));
-        if (stored === null || !isRecord(stored)) return this.#destroyedMeanwhile(out, now);
-      }
+      // Make sure the old session still exists: a renewal racing a logout must not carry the session over to a
+      // new ID. A read, not a write: if a later step fails, the old record is as it was (and on KV the old key
+      // does not spend its one write per second).
+      const stored = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(previous));
+      if (stored === null || stored === undefined || !isRecord(stored)) return this.#destroyedMeanwhile(out, now);
       await storeCall(c, 'STORE_WRITE', 'set', () => c.store.set(id, record, expiresAt));
       await this.#deletePrevious();
       this.#afterWrite(expiresAt);
@@ -726,7 +726,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       return;
     }
     const text = encodeValue(this.#c.serializer, this.#c.json, key, value);
-    if (this.#data.get(key) === text) return;
+    // An unchanged value needs no write, unless this request queued an addition to it: a plain set then
+    // means "this value", not "+n" on whatever the store holds by now.
+    if (this.#data.get(key) === text && typeof this.#ops?.get(key) !== 'number') return;
     this.#data.set(key, text);
     (this.#ops ??= new Map()).set(key, 'set');
   }
@@ -821,20 +823,20 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#appendCookie(out, this.#cookieValue, this.#persistent ? this.#maxAge(this.#expiresAt, now) : undefined, now);
   }
 
+  /** A signed ID always fits: `createSessions` refuses a name, path and domain that leave it no room. */
   #appendCookie(out: string[], value: string, maxAgeSec: number | undefined, now: number): void {
     const c = this.#c;
-    const line = serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now);
-    if (exceedsBytes(line, MAX_SET_COOKIE_BYTES)) {
-      throw new SessionError('COOKIE_TOO_LARGE', `Set-Cookie for ${c.cookieName} is ${byteLength(line)} bytes; browsers drop cookies over 4096`);
-    }
-    out.push(line);
+    out.push(serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now));
   }
 
 }
 
+/** Decimal notation only ("42", "-4.2", "1e3"): `Number()` alone would also take "0x10", "0b101" and "". */
+const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
 function toNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  if (typeof value !== 'string' || !DECIMAL.test(value)) return undefined;
   const n = Number(value);
   return Number.isFinite(n) ? n : undefined;
 }

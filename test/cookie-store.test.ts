@@ -112,6 +112,17 @@ describe('cookie store', () => {
     expect(back.has('a')).toBe(false);
   });
 
+  it('reads back a session spread over all 10 cookies that maxChunks allows (a two-digit count)', async () => {
+    const { sessions, jar } = setup(10);
+    const s = await sessions.start(request());
+    for (let i = 0; i < 9; i++) s.set(`k${i}`, noise(i + 1));
+    jar.apply(await s.commit());
+    expect(jar.size).toBe(10);
+    const back = await sessions.start(request(jar.header()));
+    expect(back.isNew).toBe(false);
+    expect(back.get('k8')).toBe(noise(9));
+  });
+
   it('fails beyond maxChunks with COOKIE_TOO_LARGE and writes nothing', async () => {
     const { sessions, jar } = setup(2);
     const s = await sessions.start(request());

@@ -195,11 +195,17 @@ describe('cookies and keys', () => {
     }
   });
 
-  it('refuses a Set-Cookie line over 4096 bytes', async () => {
-    const { sessions } = setup({ cookie: { name: 'n'.repeat(4000) } });
+  it('refuses at construction a cookie name, path and domain that leave no room for a value in 4096 bytes', async () => {
+    for (const cookie of [{ name: 'n'.repeat(4000) }, { name: 'n'.repeat(2000), path: `/${'p'.repeat(1000)}`, domain: `${'d'.repeat(60)}.example.com` }]) {
+      expect(() => setup({ cookie })).toThrow(expect.objectContaining({ code: 'INVALID_COOKIE_OPTION', message: expect.stringMatching(/leave less than 1 KB/) }));
+    }
+    // Nothing was stored before the error (it used to come at commit, after the store write).
+    const { sessions, counted } = setup({ cookie: { name: 'n'.repeat(2800) } });
     const s = await sessions.start(request());
     s.set('a', 1);
-    await expect(s.commit()).rejects.toMatchObject({ code: 'COOKIE_TOO_LARGE' });
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(new TextEncoder().encode(line).length).toBeLessThanOrEqual(4096);
+    expect(await counted.store.count!()).toBe(1);
   });
 
   it('writes Domain only when configured, Partitioned and SameSite as asked', async () => {
@@ -222,6 +228,14 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect((await sessions.start(request(pair))).get('user')).toBe('ada');
     expect(events.map((e) => e.type)).toEqual(['created', 'destroyed', 'created', 'rejected']);
+  });
+
+  it('create checks the new values before it ends the current session', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    await expect(sessions.create(request(cookie), { data: { when: new Date(0) } })).rejects.toMatchObject({ code: 'UNSERIALIZABLE' });
+    expect(await counted.store.count!()).toBe(1);
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
   it('create stores even an empty session (login), and remember-me off gives a browser-session cookie', async () => {
@@ -398,6 +412,40 @@ describe('handle', () => {
       return new Response('x', { headers: { 'Cache-Control': 'no-store' } });
     })(request());
     expect(noStore.headers.get('Cache-Control')).toBe('no-store');
+  });
+
+  it('commits the session a handler logs in with create(), over the one it was given', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    for (const arriving of [undefined, cookie]) {
+      const response = await sessions.handle(async (req) => {
+        (await sessions.create(req, { data: { user: 'ada' } })).set('role', 'admin');
+        return new Response('ok');
+      })(request(arriving));
+      const lines = response.headers.getSetCookie();
+      expect(lines).toHaveLength(1);
+      const back = await sessions.start(request(lines[0]!.split(';')[0]));
+      expect(back.getAll()).toEqual({ user: 'ada', role: 'admin' });
+    }
+    expect((await sessions.start(request(cookie))).isNew).toBe(true); // the arriving session was ended
+    expect(await counted.store.count!()).toBe(2);
+  });
+
+  it('commits a session started after destroy() in the handler, its cookie after the expiring one', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    const response = await sessions.handle(async (req, session) => {
+      session.destroy();
+      (await sessions.start(req)).set('y', 2);
+      return new Response('ok');
+    })(request(cookie));
+    const lines = response.headers.getSetCookie();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^__Host-sid=; .*Max-Age=0/);
+    const back = await sessions.start(request(lines[1]!.split(';')[0]));
+    expect(back.getAll()).toEqual({ y: 2 });
+    expect(await counted.store.count!()).toBe(1);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 
   it('lets a store failure reach the caller as a SessionError', async () => {

@@ -39,6 +39,9 @@ describe('createSessions validates every option at construction', () => {
     expectError(build({ secrets: undefined }), 'MISSING_SECRET', /secrets is required/);
     expectError(build({ secrets: [] }), 'MISSING_SECRET', /secrets is required/);
     expectError(build({ secrets: [42] as never }), 'MISSING_SECRET', /secrets\[0\] must be a string/);
+    // A hole in a sparse array is a missing secret, not one to skip (it would become an empty HMAC key).
+    // eslint-disable-next-line no-sparse-arrays
+    expectError(build({ secrets: [SECRET, , SECRET] as never }), 'MISSING_SECRET', /secrets\[1\] must be a string/);
   });
 
   it('refuses a secret under 32 bytes, naming which one', () => {
@@ -70,6 +73,11 @@ describe('createSessions validates every option at construction', () => {
     expectError(build({ cookie: { sameSite: 'none', secure: false } }), 'INVALID_COOKIE_OPTION', /sameSite 'none' requires secure/);
     expectError(build({ cookie: { partitioned: true, secure: false } }), 'INVALID_COOKIE_OPTION', /partitioned requires secure/);
     expectError(build({ cookie: { sameSite: 'sometimes' as 'lax' } }), 'INVALID_COOKIE_OPTION', /sameSite must be/);
+    // Names an object literal inherits are not SameSite values either.
+    for (const inherited of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expectError(build({ cookie: { sameSite: inherited as 'lax' } }), 'INVALID_COOKIE_OPTION', /sameSite must be/);
+    }
+    expect(() => build({ cookie: { sameSite: 'STRICT' as 'strict' } })()).not.toThrow();
   });
 
   it('refuses CR, LF, ";" and other controls in Path and Domain', () => {
@@ -78,6 +86,13 @@ describe('createSessions validates every option at construction', () => {
     expectError(build({ cookie: { path: 'relative' } }), 'INVALID_COOKIE_OPTION', /must start with/);
     expectError(build({ cookie: { domain: 'example.com;x' } }), 'INVALID_COOKIE_OPTION', /cookie.domain/);
     expectError(build({ cookie: { domain: 'example.com\n' } }), 'INVALID_COOKIE_OPTION', /cookie.domain/);
+  });
+
+  it('refuses a Path outside printable ASCII (no valid header value could carry it)', () => {
+    for (const path of ['/日本', '/caf\u00e9', '/a\u00a0b']) {
+      expectError(build({ cookie: { path } }), 'INVALID_COOKIE_OPTION', /printable ASCII/);
+    }
+    expect(() => build({ cookie: { path: "/a b/~!$&'()*+,=:@%7E" } })()).not.toThrow();
   });
 
   it('refuses non-finite, negative and zero durations, naming the option', () => {
@@ -93,6 +108,11 @@ describe('createSessions validates every option at construction', () => {
   it('refuses a lifetime over 400 days (RFC 6265bis Max-Age cap)', () => {
     expect(() => build({ expires: 400 * 86400 })()).not.toThrow();
     expectError(build({ expires: 400 * 86400 + 1 }), 'INVALID_DURATION', /at most 400 days/);
+  });
+
+  it('refuses a storeTimeout longer than a timer can wait (it would fire at once)', () => {
+    expectError(build({ storeTimeout: 3_000_000 }), 'INVALID_DURATION', /storeTimeout must be at most 2147483 seconds/);
+    expect(() => build({ storeTimeout: 2_147_483 })()).not.toThrow();
   });
 
   it('refuses touchAfter at or above idleTimeout', () => {

@@ -193,6 +193,21 @@ describe('typed getters', () => {
     expect(s.getNumber('missing')).toBeUndefined();
   });
 
+  it('parse decimal notation only, not hex, binary or octal literals', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('sci', '1e3');
+    s.set('neg', '-.5');
+    for (const [k, v] of [['hex', '0x10'], ['bin', '0b101'], ['oct', '0o7'], ['inf', 'Infinity'], ['dots', '1.2.3'], ['blank', '  ']] as const) s.set(k, v);
+    expect(s.getNumber('sci')).toBe(1000);
+    expect(s.getInt('sci')).toBe(1000);
+    expect(s.getNumber('neg')).toBe(-0.5);
+    for (const k of ['hex', 'bin', 'oct', 'inf', 'dots', 'blank']) {
+      expect(() => s.getNumber(k)).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+      expect(s.getInt(k, 0)).toBe(0);
+    }
+  });
+
   it('default forms return the default when missing or unparsable, never throw', async () => {
     const { sessions } = setup();
     const s = await sessions.start(request());
@@ -355,6 +370,10 @@ describe('identity', () => {
     s.destroy();
     expect(s.destroyed).toBe(true);
     expect(() => s.set('a', 1)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+    // Every write, flashes included.
+    for (const write of [() => s.setFlash('f', 1), () => s.deleteFlash('f'), () => s.clearFlashes(), () => s.increment('n'), () => s.clear()]) {
+      expect(write).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+    }
   });
 });
 
@@ -391,6 +410,8 @@ describe('changes sent to a store with atomic update()', () => {
     expect(await capture((s) => { s.delete('n'); s.increment('n'); })).toEqual({ set: { n: '1' } });
     expect(await capture((s) => { s.clear(); s.increment('n'); })).toEqual({ clear: true, set: { n: '1' } });
     expect(await capture((s) => { s.increment('n'); s.set('n', 7); })).toEqual({ set: { n: '7' } });
+    // Setting the value the increment reached still means "this value", not "+1" on what the store holds.
+    expect(await capture((s) => { s.increment('n'); s.set('n', 11); })).toEqual({ set: { n: '11' } });
     expect(await capture((s) => { s.increment('n'); s.delete('n'); })).toEqual({ delete: ['n'] });
   });
 

@@ -25,9 +25,17 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   const main = readCookie(header, name);
   if (main === undefined) return { sealed: undefined, present };
   present = Math.max(present, 1);
-  const count = main.charCodeAt(0) - 48;
-  if (!(count >= 1 && count <= maxChunks) || main.charCodeAt(1) !== 46) return { sealed: null, present };
-  let sealed = main.slice(2);
+  // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
+  const d0 = main.charCodeAt(0) - 48;
+  const d1 = main.charCodeAt(1) - 48;
+  let count = d0;
+  let from = 2;
+  if (d1 !== -2) {
+    count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
+    from = 3;
+  }
+  if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
+  let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
     const part = readCookie(header, `${name}.${k}`);
     if (part === undefined || !PART.test(part)) return { sealed: null, present };

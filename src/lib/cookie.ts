@@ -24,11 +24,17 @@ export function readCookie(header: string | null, name: string): string | undefi
   if (!header) return undefined;
   const n = header.length;
   let start = 0;
+  // The next '=' at or after `start`, found once and reused while the pairs before it have none: a header of
+  // many ';' without '=' must stay linear, not search to its end once per pair.
+  let eq = -1;
   while (start < n) {
     let end = header.indexOf(';', start);
     if (end === -1) end = n;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end) {
+    if (eq < start) {
+      eq = header.indexOf('=', start);
+      if (eq === -1) return undefined;
+    }
+    if (eq < end) {
       let a = start;
       while (a < eq && isOws(header.charCodeAt(a))) a++;
       let b = eq;

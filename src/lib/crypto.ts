@@ -94,7 +94,8 @@ const signers = new Bounded<string, Signer>(32);
  * the store is read as before, so a destroyed session stays dead. Both maps are bounded (first in, first out).
  */
 export function signerFor(secrets: readonly string[], cookieName: string): Signer {
-  const id = `${cookieName}\u0000${secrets.join('\u0000')}`;
+  // JSON, not a join: no secret's content can make two different lists look alike.
+  const id = JSON.stringify([cookieName, ...secrets]);
   let signer = signers.get(id);
   if (signer === undefined) {
     signer = createSigner(secrets, cookieName);

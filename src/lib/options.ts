@@ -1,7 +1,7 @@
 import { SessionError } from '../errors.js';
-import { COOKIE_NAME, type CookieAttributes, type SameSite } from './cookie.js';
+import { COOKIE_NAME, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes, type SameSite } from './cookie.js';
 import { randomId, signerFor, type Signer } from './crypto.js';
-import { byteLength } from './encoding.js';
+import { byteLength, exceedsBytes } from './encoding.js';
 import type { Sealer, SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
 
 const DAY_SEC = 86_400;
@@ -11,8 +11,13 @@ const DEFAULT_EXPIRES_SEC = 14 * DAY_SEC;
 const DEFAULT_TOUCH_AFTER_SEC = 60;
 /** RFC 6265bis §5.6: attribute values over 1024 bytes are ignored by user agents. */
 const MAX_ATTRIBUTE_BYTES = 1024;
-// A Path or Domain must not be able to end the attribute or the header line: no CTLs, no ';'.
-const UNSAFE_ATTRIBUTE = /[\u0000-\u001f\u007f;]/;
+// A Path or Domain must not be able to end the attribute or the header line, and must be a valid header value
+// everywhere: printable ASCII (RFC 6265 §4.1.1 path-value is US-ASCII), no ';'.
+const UNSAFE_ATTRIBUTE = /[^\u0020-\u003a\u003c-\u007e]/;
+/** setTimeout's largest delay (2^31 − 1 ms); a longer one fires at once on every runtime. */
+const MAX_TIMER_MS = 2_147_483_647;
+/** What cookie.name, path and domain must leave of a Set-Cookie line for the value (a signed ID needs 172). */
+const MIN_VALUE_ROOM = 1024;
 const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
 export interface Config {
@@ -76,10 +81,12 @@ export function resolveOptions(options: SessionsOptions): Config {
   if (!Array.isArray(secrets) || secrets.length === 0) {
     fail('MISSING_SECRET', 'secrets is required: a non-empty array of strings, each at least 32 bytes');
   }
-  secrets.forEach((secret: unknown, i) => {
+  // An index loop, not forEach: a hole in a sparse array is a missing secret, not one to skip.
+  for (let i = 0; i < secrets.length; i++) {
+    const secret: unknown = secrets[i];
     if (typeof secret !== 'string') fail('MISSING_SECRET', `secrets[${i}] must be a string`);
     if (byteLength(secret) < 32) fail('WEAK_SECRET', `secrets[${i}] must be at least 32 bytes, got ${byteLength(secret)}`);
-  });
+  }
 
   const cookie = options.cookie ?? {};
   const secure = cookie.secure ?? true;
@@ -88,13 +95,12 @@ export function resolveOptions(options: SessionsOptions): Config {
   const path = cookie.path ?? '/';
   const domain = cookie.domain;
   const sameSiteInput = cookie.sameSite ?? 'lax';
-  const sameSite = ({ strict: 'Strict', lax: 'Lax', none: 'None' } as const)[
-    String(sameSiteInput).toLowerCase() as 'strict' | 'lax' | 'none'
-  ] as SameSite | undefined;
+  const lowered = String(sameSiteInput).toLowerCase();
+  const sameSite: SameSite | undefined = lowered === 'strict' ? 'Strict' : lowered === 'lax' ? 'Lax' : lowered === 'none' ? 'None' : undefined;
   if (sameSite === undefined) fail('INVALID_COOKIE_OPTION', `cookie.sameSite must be 'strict', 'lax' or 'none', got ${String(sameSiteInput)}`);
 
   if (typeof path !== 'string' || !path.startsWith('/') || UNSAFE_ATTRIBUTE.test(path) || byteLength(path) > MAX_ATTRIBUTE_BYTES) {
-    fail('INVALID_COOKIE_OPTION', 'cookie.path must start with "/", have no control characters or ";", and fit 1024 bytes');
+    fail('INVALID_COOKIE_OPTION', 'cookie.path must start with "/", be printable ASCII without ";", and fit 1024 bytes');
   }
   if (
     domain !== undefined &&
@@ -135,6 +141,16 @@ export function resolveOptions(options: SessionsOptions): Config {
     fail('INVALID_DURATION', 'touchAfter must be below idleTimeout, or sessions would idle out between writes');
   }
 
+  const attributes: CookieAttributes = Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned });
+  // The longest line we could send: a chunk cookie's name, the longest Max-Age and Expires.
+  if (exceedsBytes(serializeCookie(`${cookieName}.10`, 'x'.repeat(MIN_VALUE_ROOM), attributes, MAX_COOKIE_AGE_SEC, 0), MAX_SET_COOKIE_BYTES)) {
+    fail('INVALID_COOKIE_OPTION', 'cookie.name, cookie.path and cookie.domain together leave less than 1 KB of the 4096-byte Set-Cookie line for the value');
+  }
+  const storeTimeoutMs = duration('storeTimeout', options.storeTimeout, false);
+  if (storeTimeoutMs !== undefined && storeTimeoutMs > MAX_TIMER_MS) {
+    fail('INVALID_DURATION', `storeTimeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (the longest timer runtimes keep)`);
+  }
+
   const serializer = options.serializer ?? JSON_SERIALIZER;
   if (typeof serializer !== 'object' || typeof serializer.stringify !== 'function' || typeof serializer.parse !== 'function') {
     fail('INVALID_OPTION', 'serializer must have stringify(value) and parse(text) functions');
@@ -147,12 +163,12 @@ export function resolveOptions(options: SessionsOptions): Config {
     secrets: Object.freeze([...secrets]),
     cookieName,
     signer: signerFor(secrets, cookieName),
-    attributes: Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned }),
+    attributes,
     expiresMs,
     idleMs,
     absoluteMs,
     touchAfterMs,
-    storeTimeoutMs: duration('storeTimeout', options.storeTimeout, false),
+    storeTimeoutMs,
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,

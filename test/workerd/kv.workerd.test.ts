@@ -107,18 +107,18 @@ describe('kv store: keys, TTLs and limits', () => {
     expect(await store.count()).toBe(1);
   });
 
-  it('passes cacheTtl to the reads of get, but touch reads past the cache', async () => {
+  it('passes cacheTtl to the reads of get, but touch reads with the shortest cache KV allows', async () => {
     const { kv, store, clock } = setup({ cacheTtl: 300 });
     const id = 'cached'.padEnd(24, 'x');
     await store.set(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()), clock.now() + 120_000);
     expect(await store.get(id)).not.toBeNull();
     await store.touch(id, clock.now() + 600_000);
-    expect(kv.calls.get.map((g) => g.options)).toEqual([{ type: 'text', cacheTtl: 300 }, { type: 'text' }]);
+    expect(kv.calls.get.map((g) => g.options)).toEqual([{ type: 'text', cacheTtl: 300 }, { type: 'text', cacheTtl: 30 }]);
     expect((await store.get(id))?.expiresAt).toBe(clock.now() + 600_000);
   });
 
-  it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and a prefix over 384 bytes at construction', () => {
-    for (const options of [{ cacheTtl: 10 }, { cacheTtl: 45.5 }, { pageSize: 0 }, { pageSize: 1001 }, { prefix: 'p'.repeat(385) }, { maxOperations: 0 }]) {
+  it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and an empty prefix or one over 384 bytes at construction', () => {
+    for (const options of [{ cacheTtl: 10 }, { cacheTtl: 45.5 }, { pageSize: 0 }, { pageSize: 1001 }, { prefix: 'p'.repeat(385) }, { prefix: '' }, { maxOperations: 0 }]) {
       expect(() => createKVStore(env.SESSIONS_KV, options)).toThrow(SessionError);
     }
     expect(() => createKVStore(env.SESSIONS_KV, { cacheTtl: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/cacheTtl/) }));
