@@ -53,6 +53,12 @@ describe('readCookie (RFC 6265bis Cookie header)', () => {
     expect(readCookie(`${pairs}; sid=last`, 'sid')).toBe('last');
     const copies = Array.from({ length: 1000 }, (_, i) => `sid=${i}`).join('; ');
     expect(readCookie(copies, 'sid')).toBe('0');
+    // Pieces without "=" (each once searched to the end of the header for one: quadratic).
+    expect(readCookie(`${';'.repeat(100_000)}sid=v`, 'sid')).toBe('v');
+    expect(readCookie(`${'a;'.repeat(50_000)}sid=v; b`, 'sid')).toBe('v');
+    expect(readCookie(`${'a;'.repeat(50_000)}`, 'sid')).toBeUndefined();
+    expect(readCookie('a; b; c=1; d; sid=2; e', 'sid')).toBe('2');
+    expect(readCookie('a; b; c=1; d; sid=2; e', 'c')).toBe('1');
   });
 });
 

@@ -1,5 +1,6 @@
 // Faults: a store that throws, hangs past storeTimeout, or answers 429. Nothing is lost, nothing hangs.
 import { createSessions, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
+import { applyChanges } from '../src/lib/changes.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, createClock, request, SECRET } from './helpers.js';
@@ -99,6 +100,40 @@ describe('store faults', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(false);
     await sessions.destroy(request(cookie));
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a regenerate whose new record cannot be written leaves the old record exactly as it was', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let failSet = false;
+    // A store with update(), as KV and Durable Objects have: the old-session check must not write through it.
+    const store: SessionStore = {
+      name: 'atomic',
+      get: memory.get,
+      delete: memory.delete,
+      set: (key, record, expiresAt) => (failSet ? Promise.reject(new Error('set exploded')) : memory.set(key, record, expiresAt)),
+      async update(key, changes, record, expiresAt) {
+        const stored = await memory.get(key);
+        if (stored === null) return null;
+        const merged = applyChanges(stored, changes, record, expiresAt);
+        await memory.set(key, merged, expiresAt);
+        return merged;
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600, idleTimeout: 600 });
+    const first = await sessions.start(request());
+    first.set('n', 1);
+    const cookie = cookiePair(await first.commit());
+    const before = JSON.stringify(await memory.get(first.id));
+    clock.advance(300_000);
+    const s = await sessions.start(request(cookie));
+    s.persistent = false;
+    s.regenerate();
+    failSet = true;
+    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', cause: expect.objectContaining({ message: 'set exploded' }) });
+    expect(JSON.stringify(await memory.get(first.id))).toBe(before);
+    failSet = false;
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
   it('a failing delete of the old ID after regenerate rejects the commit (the old cookie must not live on silently)', async () => {

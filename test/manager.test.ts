@@ -217,6 +217,21 @@ describe('cookies and keys', () => {
   });
 });
 
+describe('managers with different secrets', () => {
+  it('stay apart whatever the secrets contain (a secret holding NUL is not two secrets)', async () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(32);
+    const store = createMemoryStore();
+    createSessions({ store, secrets: [a, b] });
+    const joined = createSessions({ store, secrets: [`${a}\u0000${b}`] });
+    const s = await joined.start(request());
+    s.set('x', 1);
+    const cookie = cookiePair(await s.commit());
+    expect((await joined.start(request(cookie))).get('x')).toBe(1);
+    expect((await createSessions({ store, secrets: [a] }).start(request(cookie))).isNew).toBe(true);
+  });
+});
+
 describe('create, shiftExpiration, updateExpiration, destroy', () => {
   it('create always gives a fresh ID and destroys the request\'s session', async () => {
     const { sessions, login, events } = setup();

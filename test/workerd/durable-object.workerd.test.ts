@@ -244,6 +244,42 @@ describe('durable-object store: ids, limits and failures', () => {
     await expect(store.delete(newId('never-stored'))).resolves.toBeUndefined();
   });
 
+  it('leaves an object that holds no session empty: reads, touches, updates and deletes make no table', async () => {
+    const { store, sessions, clock } = setup();
+    const empty = async (id: string) =>
+      runInDurableObject(stubOf(id), async (_instance, state) => ({
+        tables: state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").toArray().length,
+        alarm: await state.storage.getAlarm(),
+      }));
+    const id = newId('never-stored');
+    const now = clock.now();
+    expect(await store.get(id)).toBeNull();
+    await store.touch!(id, now + 60_000);
+    expect(await store.update!(id, { set: { a: '1' } }, record({}, now), now + 60_000)).toBeNull();
+    await store.delete(id);
+    expect(await empty(id)).toEqual({ tables: 0, alarm: null });
+    // A destroyed session's cookie, replayed: the freed object stays freed.
+    const { cookie, id: loggedIn } = await login(sessions);
+    await sessions.destroy(request(cookie));
+    expect(await empty(loggedIn)).toEqual({ tables: 0, alarm: null });
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await empty(loggedIn)).toEqual({ tables: 0, alarm: null });
+  });
+
+  it('two commits that together pass 2 MB: the second is STORE_LIMIT, the stored record keeps the first', async () => {
+    const { sessions } = setup();
+    const { cookie } = await login(sessions);
+    const a = await sessions.start(request(cookie));
+    const b = await sessions.start(request(cookie));
+    a.set('a', 'x'.repeat(1_100_000));
+    await a.commit();
+    b.set('b', 'y'.repeat(1_100_000));
+    await expect(b.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_LIMIT', message: expect.stringMatching(/2 MB/) });
+    const back = await sessions.start(request(cookie));
+    expect(back.get('a')).toHaveLength(1_100_000);
+    expect(back.has('b')).toBe(false);
+  });
+
   it('rejects a record over 2 MB with STORE_LIMIT before any call, and stores one just under it', async () => {
     const { store, rpc, clock } = setup();
     const now = clock.now();
