@@ -67,11 +67,14 @@ export class SessionDurableObject extends DurableObject {
     return (this.ctx as SessionObjectState).storage;
   }
 
-  /** The live record under `key` at the caller's time `now`, or null. */
-  get(key: string, now: number): SessionRecord | null {
+  /**
+   * The record under `key`, or null. One that expired by the caller's clock but the alarm has not deleted yet
+   * is returned as it is: the manager checks expiry and reports it as `expired`.
+   */
+  get(key: string): SessionRecord | null {
     if (!this.#hasTable()) return null;
     const row = this.#row(key);
-    return row === undefined || row.expires_at <= now ? null : withExpiry(row);
+    return row === undefined ? null : withExpiry(row);
   }
 
   /** Stores `record` (whose data the caller built) under `key` until `expiresAt`. */
@@ -216,7 +219,7 @@ function tooLarge(bytes: number): SessionError {
 
 /** What the store needs of a stub of `SessionDurableObject` (RPC). */
 export interface SessionObjectStub {
-  get(key: string, now: number): Promise<SessionRecord | null>;
+  get(key: string): Promise<SessionRecord | null>;
   set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void>;
   delete(key: string): Promise<void>;
   touch(key: string, expiresAt: number, now: number): Promise<void>;
@@ -279,7 +282,7 @@ export function createDurableObjectStore(namespace: SessionObjectNamespace, opti
 
   return {
     name: 'durable-object',
-    get: (key) => call(key, (stub) => stub.get(key, now())),
+    get: (key) => call(key, (stub) => stub.get(key)),
     async set(key, record, expiresAt) {
       checkSize(key, record, expiresAt);
       return call(key, (stub) => stub.set(key, record, expiresAt, now()));

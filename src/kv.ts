@@ -134,15 +134,19 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   }
 
   /** The record if it is live; a value that is not JSON (written by something else) is no session. */
-  function parseLive(text: string | null): SessionRecord | null {
+  function parse(text: string | null): SessionRecord | null {
     if (text === null) return null;
-    let record: SessionRecord;
     try {
-      record = JSON.parse(text) as SessionRecord;
+      const record = JSON.parse(text) as SessionRecord | null;
+      return record !== null && typeof record === 'object' ? record : null;
     } catch {
       return null;
     }
-    return record !== null && typeof record === 'object' && record.expiresAt > now() ? record : null;
+  }
+
+  function parseLive(text: string | null): SessionRecord | null {
+    const record = parse(text);
+    return record !== null && record.expiresAt > now() ? record : null;
   }
 
   /** Every key under the prefix, page by page, within the operation budget. */
@@ -162,7 +166,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   return {
     name: 'kv',
     async get(id) {
-      return parseLive(await namespace.get(keyOf(id), readOptions));
+      // Expired but not yet deleted by KV (its TTL has a 60 s floor) is returned as it is: the manager checks
+      // expiry itself and reports it as `expired`, clearing the cookie.
+      return parse(await namespace.get(keyOf(id), readOptions));
     },
     async set(id, record, expiresAt) {
       await write(keyOf(id), record, expiresAt);

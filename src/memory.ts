@@ -1,3 +1,4 @@
+import { applyChanges } from './lib/changes.js';
 import type { SessionRecord, SessionStore } from './lib/types.js';
 
 export interface MemoryStoreOptions {
@@ -7,6 +8,7 @@ export interface MemoryStoreOptions {
 
 export interface MemoryStore extends SessionStore {
   touch(key: string, expiresAt: number): Promise<void>;
+  update: NonNullable<SessionStore['update']>;
   count(): Promise<number>;
   clear(): Promise<void>;
 }
@@ -64,6 +66,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async touch(key, expiresAt) {
       const entry = live(key);
       if (entry !== undefined) entry.expiresAt = expiresAt;
+    },
+    // Read, merge and write with no await between them: atomic in this process, like a Durable Object. A
+    // session destroyed meanwhile stays destroyed, and concurrent requests keep each other's changes.
+    async update(key, changes, record, expiresAt) {
+      const entry = live(key);
+      if (entry === undefined) return null;
+      const merged = applyChanges(JSON.parse(entry.text) as SessionRecord, changes, record, expiresAt);
+      entries.set(key, { text: JSON.stringify(merged), expiresAt });
+      return merged;
     },
     async clear() {
       entries.clear();

@@ -146,8 +146,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   // the final value), 'delete', or a number (an addition not yet applied). Made on first change.
   #ops: Map<string, 'set' | 'delete' | number> | undefined;
   #cleared = false;
-  #flashChanged = false;
-  #immutableChanged = false;
+  // Per flash key: true = stored with its current value, false = removed (read, deleted or cleared). Per key
+  // whose immutability changed: true = made immutable, false = no longer. Sent as such to update(), so two
+  // requests that touch different flashes or immutable keys keep each other's changes. Made on first change.
+  #flashOps: Map<string, boolean> | undefined;
+  #immutableOps: Map<string, boolean> | undefined;
   #timesChanged = false;
   #forced: boolean;
   #previousId: string | undefined;
@@ -281,7 +284,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (value !== null && value !== undefined && !this.#immutable.has(key)) {
       if (this.#immutable === NO_KEYS) this.#immutable = new Set();
       this.#immutable.add(key);
-      this.#immutableChanged = true;
+      (this.#immutableOps ??= new Map()).set(key, true);
     }
   }
 
@@ -299,7 +302,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (!this.#data.has(key)) return;
     this.#data.delete(key);
     (this.#ops ??= new Map()).set(key, 'delete');
-    if (this.#immutable.delete(key)) this.#immutableChanged = true;
+    if (this.#immutable.delete(key)) (this.#immutableOps ??= new Map()).set(key, false);
   }
 
   /** Remove every value (constants and flashes stay). */
@@ -310,8 +313,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#ops = undefined;
     this.#cleared = true;
     if (this.#immutable.size > 0) {
+      const ops = (this.#immutableOps ??= new Map());
+      for (const k of this.#immutable) ops.set(k, false);
       this.#immutable.clear();
-      this.#immutableChanged = true;
     }
   }
 
@@ -412,7 +416,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (this.#flash === NO_ENTRIES) this.#flash = new Map();
     this.#flash.set(key, encodeValue(this.#c.serializer, this.#c.json, key, value));
     this.#consumed?.delete(key);
-    this.#flashChanged = true;
+    (this.#flashOps ??= new Map()).set(key, true);
   }
 
   /** Reads and consumes a flash: gone from the next request on, still readable in this one. */
@@ -421,7 +425,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (text === undefined) return undefined;
     if (!this.#consumed?.has(key)) {
       (this.#consumed ??= new Set()).add(key);
-      this.#flashChanged = true;
+      (this.#flashOps ??= new Map()).set(key, false);
     }
     return decodeValue(this.#c.serializer, key, text) as T;
   }
@@ -443,14 +447,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   deleteFlash(key: string): void {
     this.#writable();
-    if (this.#flash.delete(key)) this.#flashChanged = true;
+    if (this.#flash.delete(key)) (this.#flashOps ??= new Map()).set(key, false);
   }
 
   clearFlashes(): void {
     this.#writable();
     if (this.#flash.size > 0) {
+      const ops = (this.#flashOps ??= new Map());
+      for (const k of this.#flash.keys()) ops.set(k, false);
       this.#flash.clear();
-      this.#flashChanged = true;
     }
   }
 
@@ -704,7 +709,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   #changed(): boolean {
-    return this.#cleared || this.#ops !== undefined || this.#flashChanged || this.#immutableChanged;
+    return this.#cleared || this.#ops !== undefined || this.#flashOps !== undefined || this.#immutableOps !== undefined;
   }
 
   /** An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`. */
@@ -780,8 +785,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (deleted.length > 0) changes.delete = deleted;
     if (set.length > 0) changes.set = toObject(set);
     if (increment.length > 0) changes.increment = toObject(increment);
-    if (this.#flashChanged) changes.flash = toObject(this.#nextFlash());
-    if (this.#immutableChanged) changes.immutable = [...this.#immutable];
+    if (this.#flashOps !== undefined) {
+      changes.flash = toObject([...this.#flashOps].map(([k, keep]) => [k, keep ? (this.#flash.get(k) ?? null) : null]));
+    }
+    if (this.#immutableOps !== undefined) changes.immutable = toObject(this.#immutableOps);
     return changes;
   }
 
@@ -789,21 +796,22 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #adopt(record: SessionRecord): void {
     this.#data = stringMap(record.data) ?? this.#data;
     this.#immutable = record.immutable === undefined ? NO_KEYS : new Set(record.immutable);
+    this.#flash = record.flash === undefined ? NO_ENTRIES : (stringMap(record.flash) ?? NO_ENTRIES);
   }
 
   #afterWrite(expiresAt: number): void {
     this.#expiresAt = expiresAt;
     this.#cleared = false;
     this.#ops = undefined;
-    this.#immutableChanged = false;
+    this.#immutableOps = undefined;
     this.#timesChanged = false;
     this.#forced = false;
     this.#previousId = undefined;
     this.#staleCookie = false;
-    if (this.#flashChanged) {
+    if (this.#flashOps !== undefined) {
       for (const k of this.#consumed ?? []) this.#flash.delete(k);
       this.#consumed = undefined;
-      this.#flashChanged = false;
+      this.#flashOps = undefined;
     }
   }
 

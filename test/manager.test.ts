@@ -542,7 +542,11 @@ describe('store failures lose nothing', () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
     let down = false;
-    const store: SessionStore = { ...memory, set: (...a) => (down ? Promise.reject(new Error('write failed')) : memory.set(...a)) };
+    const store: SessionStore = {
+      ...memory,
+      set: (...a) => (down ? Promise.reject(new Error('write failed')) : memory.set(...a)),
+      update: (...a) => (down ? Promise.reject(new Error('write failed')) : memory.update(...a)),
+    };
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
     const s = await sessions.start(request());
     s.set('n', 1);

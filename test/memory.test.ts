@@ -1,9 +1,11 @@
 import { createMemoryStore } from '../src/memory.js';
 import { describeStoreConformance } from './conformance.js';
+import { describeOverlappingRequests } from './races.js';
 import { describe, expect, it } from './harness.js';
 import { createClock, record } from './helpers.js';
 
 describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }));
+describeOverlappingRequests('memory', (clock) => createMemoryStore({ now: clock.now }));
 
 describe('memory store', () => {
   it('keeps records as JSON text, so stored objects are copies both ways', async () => {

@@ -419,7 +419,7 @@ describe('changes sent to a store with atomic update()', () => {
     expect(await capture((s) => { s.setFlash('f', 'hi'); s.setImmutable('r', 'admin'); })).toEqual({
       set: { r: '"admin"' },
       flash: { f: '"hi"' },
-      immutable: ['r'],
+      immutable: { r: true },
     });
   });
 });

@@ -5,19 +5,32 @@ import { stringMap, toObject } from './values.js';
 
 /** `changes` on top of what is stored, in the order SessionChanges defines; times come from the caller. */
 export function applyChanges(stored: SessionRecord, changes: SessionChanges, record: SessionRecord, expiresAt: number): SessionRecord {
-  const data = changes.clear === true ? new Map<string, string>() : (stringMap(stored.data) ?? new Map<string, string>());
+  const cleared = changes.clear === true;
+  const data = cleared ? new Map<string, string>() : (stringMap(stored.data) ?? new Map<string, string>());
+  const locked = new Set<string>(cleared || !Array.isArray(stored.immutable) ? [] : stored.immutable);
+  const known = changes.immutable ?? {};
+  // A stored immutable key this request did not know about (another request locked it meanwhile) keeps its value.
+  const writable = (k: string) => !locked.has(k) || Object.hasOwn(known, k);
   for (const k of changes.delete ?? []) data.delete(k);
-  for (const [k, v] of Object.entries(changes.set ?? {})) data.set(k, v);
-  for (const [k, by] of Object.entries(changes.increment ?? {})) data.set(k, JSON.stringify(numberIn(data.get(k)) + by));
-  const flash = changes.flash ?? stored.flash;
-  const immutable = (changes.immutable ?? stored.immutable ?? []).filter((k) => data.has(k));
+  for (const [k, v] of Object.entries(changes.set ?? {})) if (writable(k)) data.set(k, v);
+  for (const [k, by] of Object.entries(changes.increment ?? {})) if (writable(k)) data.set(k, JSON.stringify(numberIn(data.get(k)) + by));
+  for (const [k, on] of Object.entries(known)) {
+    if (on) locked.add(k);
+    else locked.delete(k);
+  }
+  const flash = new Map<string, string>(stored.flash === undefined ? [] : (stringMap(stored.flash) ?? []));
+  for (const [k, v] of Object.entries(changes.flash ?? {})) {
+    if (v === null) flash.delete(k);
+    else flash.set(k, v);
+  }
+  const immutable = [...locked].filter((k) => data.has(k));
   const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
     data: toObject(data),
     createdAt: stored.createdAt,
     endsAt: record.endsAt,
     expiresAt,
   };
-  if (flash !== undefined && Object.keys(flash).length > 0) merged.flash = flash;
+  if (flash.size > 0) merged.flash = toObject(flash);
   if (stored.constants !== undefined) merged.constants = stored.constants;
   if (immutable.length > 0) merged.immutable = immutable;
   if (record.persistent === false) merged.persistent = false;

@@ -26,7 +26,10 @@ export interface SessionRecord {
 
 /**
  * The changes one request made to a session, for stores that apply them atomically (Durable Objects).
- * Applied in this order: `clear`, `delete`, `set`, `increment`; then `flash` replaces the flash map.
+ * Applied in this order: `clear`, `delete`, `set`, `increment`, then `flash` and `immutable` key by key. A key
+ * the stored record holds as immutable keeps its stored value against `set` and `increment` unless this request
+ * knew it (its `immutable` entry says so): a request that loaded the session before another made a key immutable
+ * cannot overwrite it.
  */
 export interface SessionChanges {
   readonly clear?: boolean;
@@ -34,8 +37,10 @@ export interface SessionChanges {
   readonly set?: Readonly<Record<string, string>>;
   /** Numeric additions, made atomically by stores that can; present only with the JSON serializer. */
   readonly increment?: Readonly<Record<string, number>>;
-  readonly flash?: Readonly<Record<string, string>>;
-  readonly immutable?: readonly string[];
+  /** Per flash key: its new value, or null when this request read, deleted or cleared it. */
+  readonly flash?: Readonly<Record<string, string | null>>;
+  /** Per key: true when this request made it immutable, false when it deleted it (it is then a plain key). */
+  readonly immutable?: Readonly<Record<string, boolean>>;
 }
 
 /**
