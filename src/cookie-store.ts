@@ -33,6 +33,18 @@ const MIN_SEALED = 4 + 1 + 38;
  *
  * const sessions = createSessions({ store: createCookieStore(), secrets: [env.SESSION_SECRET] })
  */
+// Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
+// alike), made once per manager: each passes its own frozen `secrets` array.
+const prefixes = new WeakMap<readonly string[], { name: string; prefix: string }>();
+function cachePrefix(secrets: readonly string[], cookieName: string): string {
+  let known = prefixes.get(secrets);
+  if (known === undefined || known.name !== cookieName) {
+    known = { name: cookieName, prefix: JSON.stringify([cookieName, ...secrets]) };
+    prefixes.set(secrets, known);
+  }
+  return known.prefix;
+}
+
 export function createCookieStore(options: CookieStoreOptions = {}): CookieStore {
   const maxChunks = options.maxChunks ?? 3;
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
@@ -63,7 +75,7 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       async open(sealed, secrets, cookieName) {
         // Shape first: malformed input costs no decryption.
         if (sealed.length < MIN_SEALED || sealed.charCodeAt(4) !== 46 /* . */) return null;
-        const cacheKey = `${secrets.join('\u0000')}\u0000${cookieName}\u0000${sealed}`;
+        const cacheKey = cachePrefix(secrets, cookieName) + sealed;
         const known = opened.get(cacheKey);
         if (known !== undefined) return known;
         if (forged.has(cacheKey)) return null;

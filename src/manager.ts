@@ -206,7 +206,7 @@ async function load<Data extends Record<string, unknown>>(
   if (c.sealer !== undefined) {
     const opened = await openSealed(c, c.sealer, header);
     chunks = opened.chunks;
-    if (opened.session === undefined) return new Session<Data>(c, { ctx, chunks, staleCookie: chunks > 0 });
+    if (opened.session === undefined) return new Session<Data>(c, { ctx });
     if (typeof opened.session === 'string') return rejected(opened.session);
     ({ id, record, resign } = opened.session);
   } else {

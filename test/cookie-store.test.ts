@@ -123,6 +123,29 @@ describe('cookie store', () => {
     expect(back.get('k8')).toBe(noise(9));
   });
 
+  it('leaves alone cookies named like its chunks when its own cookie is absent (another manager\'s `sid.1`)', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request('__Host-sid.1=someone-elses; __Host-sid.2=x'));
+    expect(s.isNew).toBe(true);
+    s.set('a', 1);
+    expect(named(await s.commit())).toEqual(['__Host-sid']);
+    expect((await (await sessions.start(request('__Host-sid.1=someone-elses'))).commit()).getSetCookie()).toEqual([]);
+  });
+
+  it('keeps managers with different secrets apart in its cache of opened seals (a NUL-joined secret is not two)', async () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(32);
+    const store = createCookieStore();
+    const pair = createSessions({ store, secrets: [a, b] });
+    const joined = createSessions({ store, secrets: [`${a}\u0000${b}`] });
+    const s = await pair.start(request());
+    s.set('x', 1);
+    const jar = createJar();
+    jar.apply(await s.commit());
+    expect((await pair.start(request(jar.header()))).get('x')).toBe(1); // now in the cache
+    expect((await joined.start(request(jar.header()))).isNew).toBe(true);
+  });
+
   it('fails beyond maxChunks with COOKIE_TOO_LARGE and writes nothing', async () => {
     const { sessions, jar } = setup(2);
     const s = await sessions.start(request());

@@ -230,6 +230,20 @@ describe('managers with different secrets', () => {
     expect((await joined.start(request(cookie))).get('x')).toBe(1);
     expect((await createSessions({ store, secrets: [a] }).start(request(cookie))).isNew).toBe(true);
   });
+
+  it('copy the secrets: changing the array after construction changes no manager', async () => {
+    const a = 'c'.repeat(32);
+    const b = 'd'.repeat(32);
+    const store = createMemoryStore();
+    const array = [a];
+    const first = createSessions({ store, secrets: array });
+    array[0] = b;
+    const s = await createSessions({ store, secrets: [a] }).start(request());
+    s.set('x', 1);
+    const cookie = cookiePair(await s.commit());
+    expect((await first.start(request(cookie))).get('x')).toBe(1);
+    expect((await createSessions({ store, secrets: [b] }).start(request(cookie))).isNew).toBe(true);
+  });
 });
 
 describe('create, shiftExpiration, updateExpiration, destroy', () => {

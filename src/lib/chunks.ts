@@ -8,23 +8,23 @@ const PART = /^[A-Za-z0-9._-]+$/;
 export interface SealedCookies {
   /** The joined sealed text; undefined without a cookie, null when the cookies are malformed or incomplete. */
   readonly sealed: string | null | undefined;
-  /** How many of `name`, `name.1`, … `name.9` the request carried (to expire the ones no longer needed). */
+  /** How many of `name`, `name.1`, … `name.9` the request carried (to expire the ones no longer needed); 0 without `name`. */
   readonly present: number;
 }
 
 export function readSealedCookies(header: string | null, name: string, maxChunks: number): SealedCookies {
-  let present = 0;
+  const main = readCookie(header, name);
+  // Without the main cookie, `name.1` … are not taken for ours: they may be another manager's cookies.
+  if (main === undefined) return { sealed: undefined, present: 0 };
+  let present = 1;
   // Look for chunk cookies only when the header mentions one (most sessions fit in one cookie).
-  const chunked = header !== null && header.includes(`${name}.`);
+  const chunked = header!.includes(`${name}.`);
   for (let k = chunked ? MAX_CHUNKS - 1 : 0; k >= 1; k--) {
     if (readCookie(header, `${name}.${k}`) !== undefined) {
       present = k + 1;
       break;
     }
   }
-  const main = readCookie(header, name);
-  if (main === undefined) return { sealed: undefined, present };
-  present = Math.max(present, 1);
   // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;

@@ -151,6 +151,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     fail('INVALID_DURATION', `storeTimeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (the longest timer runtimes keep)`);
   }
 
+  const frozenSecrets: readonly string[] = Object.freeze([...secrets]);
   const serializer = options.serializer ?? JSON_SERIALIZER;
   if (typeof serializer !== 'object' || typeof serializer.stringify !== 'function' || typeof serializer.parse !== 'function') {
     fail('INVALID_OPTION', 'serializer must have stringify(value) and parse(text) functions');
@@ -160,9 +161,10 @@ export function resolveOptions(options: SessionsOptions): Config {
     store,
     storeName: typeof store.name === 'string' ? store.name : 'custom',
     sealer: store.sealer,
-    secrets: Object.freeze([...secrets]),
+    secrets: frozenSecrets,
     cookieName,
-    signer: signerFor(secrets, cookieName),
+    // The frozen copy, never the caller's array: changing that array later must not change a cached signer.
+    signer: signerFor(frozenSecrets, cookieName),
     attributes,
     expiresMs,
     idleMs,
