@@ -45,8 +45,12 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   destroyAll(): Promise<void>;
   /** Live sessions in the store; `STORE_UNSUPPORTED` if the store has no `count()`. */
   count(): Promise<number>;
-  /** Wrap a fetch handler: start, run, commit, and append the session's headers to the Response. */
-  handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>): (request: Request, ...rest: Rest) => Promise<Response>;
+  /**
+   * Wrap a fetch handler: start, run, commit, and append the session's headers to the Response. The wrapped
+   * handler takes whatever the runtime passes after the request (`env, ctx` on Workers, `info` on Deno), even
+   * arguments your handler does not declare.
+   */
+  handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
 }
 
 /**
@@ -158,11 +162,11 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return storeCall(c, 'STORE_READ', 'count', () => count.call(c.store));
     },
 
-    handle(handler) {
-      return async (request, ...rest) => {
+    handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
+      return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         const session = await start(request, rest.find(isBackgroundContext));
         const handed = sessionsByRequest.get(request);
-        const result = handler(request, session, ...rest);
+        const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
         let lines = session._commitLines();
         if (!Array.isArray(lines)) lines = await lines;

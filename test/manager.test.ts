@@ -410,6 +410,17 @@ describe('handle', () => {
     expect(response.headers.get('Cache-Control')).toBe('private');
   });
 
+  it('takes the runtime\'s extra arguments (env, ctx) even when the handler declares none: this compiles', async () => {
+    const { sessions } = setup();
+    const ctx = { waitUntil() {}, passThroughOnException() {} };
+    const fetch = sessions.handle(async (_req, session) => {
+      session.set('a', 1);
+      return new Response('ok');
+    });
+    const response = await fetch(request(), { SESSION_SECRET: 'x' }, ctx);
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+  });
+
   it('adds nothing when the handler leaves the session alone', async () => {
     const { sessions, counted } = setup();
     const response = await sessions.handle(() => new Response('ok', { headers: { 'Cache-Control': 'public, max-age=60' } }))(request());
