@@ -33,6 +33,9 @@ const MIN_SEALED = 4 + 1 + 38;
  *
  * const sessions = createSessions({ store: createCookieStore(), secrets: [env.SESSION_SECRET] })
  */
+/** Seals remembered by the caches: those of one cookie at most. */
+const ONE_COOKIE = 4096;
+
 // Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
 // alike), made once per manager: each passes its own frozen `secrets` array.
 const prefixes = new WeakMap<readonly string[], { name: string; prefix: string }>();
@@ -51,8 +54,8 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
     throw new SessionError('INVALID_OPTION', `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`);
   }
   // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/crypto.ts:
-  // AES-GCM decryption is a pure function of key, cookie name and text). Bounded: sealed sessions can be large,
-  // so only single-cookie forgeries are remembered.
+  // AES-GCM decryption is a pure function of key, cookie name and text). Bounded in count and in size: only
+  // seals that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions decrypt each time.
   const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);
   const forged = new Bounded<string, true>(128);
   const stateless = (what: string) => () =>
@@ -84,12 +87,13 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
           const { key, kid: candidate } = await sealKey(secrets[i]!);
           if (candidate !== kid) continue;
           const plaintext = await unseal(key, sealed.slice(5), cookieName);
-          if (plaintext === null) break;
+          // Two secrets can share a 24-bit fingerprint: try the next one rather than give up.
+          if (plaintext === null) continue;
           const result = { plaintext, stale: i > 0 };
-          opened.set(cacheKey, result);
+          if (sealed.length <= ONE_COOKIE) opened.set(cacheKey, result);
           return result;
         }
-        if (sealed.length <= 4096) forged.set(cacheKey, true);
+        if (sealed.length <= ONE_COOKIE) forged.set(cacheKey, true);
         return null;
       },
     },

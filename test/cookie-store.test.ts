@@ -241,6 +241,18 @@ describe('cookie store', () => {
     }
   });
 
+  it('remembers only seals of one cookie: a chunked session is decrypted on each read (the cache stays small)', async () => {
+    const { sessions, jar } = setup();
+    await storeLargeSession(sessions, jar);
+    const spy = vi.spyOn(subtle, 'decrypt');
+    try {
+      for (let i = 0; i < 3; i++) expect((await sessions.start(request(jar.header()))).get('a')).toBe(noise(1));
+      expect(spy).toHaveBeenCalledTimes(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('count and destroyAll say the store cannot', async () => {
     const { sessions } = setup();
     await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');
