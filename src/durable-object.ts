@@ -168,7 +168,7 @@ export class SessionDurableObject extends DurableObject {
   }
 
   #hasTable(): boolean {
-    this.#ready ||= this.#exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").length > 0;
+    this.#ready ||= this.#exec("SELECT 1 FROM sqlite_master WHERE name = 'sessions'").length > 0;
     return this.#ready;
   }
 
