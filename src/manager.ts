@@ -76,6 +76,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   // One session per request and manager (gorilla's registry): `start` twice decodes once.
   const sessionsByRequest = new WeakMap<Request, Promise<Session<Data>>>();
   const contexts = new WeakMap<Request, BackgroundContext>();
+  // Sessions made by create() in this request: not stored yet, but the request has them (a login followed by
+  // updateExpiration() in the same request is not "no session").
+  const created = new WeakSet<Session<Data>>();
 
   function start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>> {
     if (ctx !== undefined) contexts.set(request, ctx);
@@ -99,7 +102,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   async function existing(request: Request, what: string): Promise<Session<Data>> {
     const session = await start(request);
-    if (session.isNew) throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
+    if (session.isNew && !created.has(session)) throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
     return session;
   }
 
@@ -117,6 +120,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         current.destroy();
         await current.commit();
       }
+      created.add(session);
       return remember(request, Promise.resolve(session));
     },
 

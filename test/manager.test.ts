@@ -267,6 +267,17 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
+  it('shiftExpiration and updateExpiration act on a session create() made in the same request', async () => {
+    const { sessions, counted } = setup();
+    const req = request();
+    await sessions.create(req, { data: { user: 'ada' } });
+    const line = (await sessions.updateExpiration(req, 120)).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=120;/);
+    expect((await sessions.start(request(line.split(';')[0]))).get('user')).toBe('ada');
+    expect(await counted.store.count!()).toBe(1);
+    await expect(sessions.shiftExpiration(request())).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('create stores even an empty session (login), and remember-me off gives a browser-session cookie', async () => {
     const { sessions } = setup();
     const s = await sessions.create(request(), { persistent: false });
