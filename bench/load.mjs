@@ -86,7 +86,7 @@ await withWrangler(['-c', join(here, 'wrangler.bench.toml')], '/without', async 
 console.log(`\n| example Worker, GET / signed in | req/s (${SECONDS} s, ${CONNECTIONS} connections) | p50 / p99 latency (ms) |\n|---|---:|---|`);
 for (const store of ['kv', 'durable-object']) {
   await withWrangler(['--var', `SESSION_STORE:${store}`], '/', async () => {
-    const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ name: 'load', remember: 'on' }), redirect: 'manual' });
+    const login = await fetch(`${base}/login`, { method: 'POST', headers: { Origin: new URL(base).origin }, body: new URLSearchParams({ name: 'load', remember: 'on' }), redirect: 'manual' });
     const cookie = pairs(login).join('; ');
     const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();
     if (!page.includes('id="user">load<')) throw new Error(`${store}: not signed in`);

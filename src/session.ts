@@ -328,7 +328,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return toObject([...this.#data].map(([k, text]) => [k, decodeValue(this.#c.serializer, k, text)])) as Partial<Data>;
   }
 
-  /** Calls `visitor` for each value, in insertion order. */
+  /**
+   * Calls `visitor` for each value, in the order `keys()` gives: insertion order, except that after a reload
+   * integer-like keys ("2") come first, as in any JavaScript object (records travel as JSON objects).
+   */
   visitAll(visitor: (key: string, value: unknown) => void): void {
     for (const [k, text] of [...this.#data]) visitor(k, decodeValue(this.#c.serializer, k, text));
   }
@@ -350,7 +353,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const op = this.#ops?.get(key);
     const atomic = this.#c.json && !this.#cleared && (op === undefined || typeof op === 'number');
     this.#put(key, next);
-    if (atomic && by !== 0) this.#ops!.set(key, (op ?? 0) + by);
+    // `??=`: an addition too small to change the value (2^53 + 1) leaves #put nothing to record.
+    if (atomic && by !== 0) (this.#ops ??= new Map()).set(key, (op ?? 0) + by);
     return next;
   }
 
@@ -401,7 +405,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   #typed<T>(key: string, defaultValue: T | undefined, what: string, convert: (value: unknown) => T | undefined): T | undefined {
     const text = this.#data.get(key);
     if (text === undefined) return defaultValue;
-    const value = convert(decodeValue(this.#c.serializer, key, text));
+    let decoded: unknown;
+    try {
+      decoded = decodeValue(this.#c.serializer, key, text);
+    } catch (error) {
+      // The default form never throws, not even for a stored value that no longer parses.
+      if (defaultValue !== undefined) return defaultValue;
+      throw error;
+    }
+    const value = convert(decoded);
     if (value !== undefined) return value;
     if (defaultValue !== undefined) return defaultValue;
     throw new SessionError('TYPE_MISMATCH', `"${key}" is not ${what}`);

@@ -116,6 +116,22 @@ describe('session data', () => {
     expect(s.keys()).toEqual([]);
   });
 
+  it('treats JSON itself, passed as the serializer, as the default: the same refusals', async () => {
+    const { sessions } = setup(JSON);
+    const s = await sessions.start(request());
+    expect(() => s.set('d', new Date(0))).toThrow(expect.objectContaining({ code: 'UNSERIALIZABLE' }));
+    expect(() => s.set('n', { a: Number.NaN })).toThrow(expect.objectContaining({ code: 'UNSERIALIZABLE' }));
+  });
+
+  it('keeps insertion order within a request; after a reload integer-like keys come first (JSON objects)', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    for (const k of ['b', '2', 'a']) s.set(k, k);
+    expect(s.keys()).toEqual(['b', '2', 'a']);
+    const { session } = await next(s);
+    expect(session.keys()).toEqual(['2', 'b', 'a']);
+  });
+
   it('accepts shared (non-circular) references and null-prototype objects', async () => {
     const { sessions } = setup();
     const s = await sessions.start(request());
@@ -208,6 +224,19 @@ describe('typed getters', () => {
     }
   });
 
+  it('default forms return the default even for a stored value that no longer parses; plain forms say STORE_READ', async () => {
+    const { sessions, store, next } = setup();
+    const s = await sessions.start(request());
+    s.set('page', 3);
+    const { session, cookie } = await next(s);
+    const stored = (await store.get(session.id))!;
+    await store.set(session.id, { ...stored, data: { page: '{bad' } }, stored.expiresAt);
+    const broken = await sessions.start(request(cookie));
+    expect(broken.getInt('page', 1)).toBe(1);
+    expect(broken.getString('page', 'x')).toBe('x');
+    expect(() => broken.getInt('page')).toThrow(expect.objectContaining({ code: 'STORE_READ' }));
+  });
+
   it('default forms return the default when missing or unparsable, never throw', async () => {
     const { sessions } = setup();
     const s = await sessions.start(request());
@@ -292,6 +321,17 @@ describe('increment and decrement', () => {
     s.set('word', 'abc');
     expect(() => s.increment('word')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
     expect(() => s.increment('n', Number.NaN)).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+  });
+
+  it('return the value when an addition is too small to change it (2^53 + 1), in a request that changed nothing else', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.set('big', 2 ** 53);
+    s.set('one', 1);
+    const { session } = await next(s);
+    expect(session.increment('big')).toBe(2 ** 53);
+    expect(session.increment('one', 1e-20)).toBe(1);
+    await expect(session.commit()).resolves.toBeInstanceOf(Headers);
   });
 });
 

@@ -29,8 +29,15 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     const url = new URL(request.url);
     const route = `${request.method} ${url.pathname}`;
 
+    // Forms are posted from this page only: a browser sends Origin with every POST, so a cross-site form
+    // (login CSRF, which SameSite=Lax does not stop for a top-level POST) is refused.
+    if (request.method === 'POST' && request.headers.get('Origin') !== url.origin) {
+      return new Response('Cross-site form refused', { status: 403 });
+    }
+
     if (route === 'POST /login') {
-      const form = await request.formData();
+      const form = await request.formData().catch(() => null);
+      if (form === null) return new Response('Expected a form', { status: 400 });
       const name = String(form.get('name') ?? '').trim().slice(0, 40) || 'guest';
       const remember = form.get('remember') === 'on';
       // create() gives a fresh ID and destroys any session the request had (no session fixation).
@@ -40,9 +47,12 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     }
 
     if (route === 'POST /logout') {
+      // The goodbye message rides a fresh anonymous session, with the cookie kind the user chose at login: no
+      // lasting cookie for someone who did not ask to be remembered. The old ID is dead.
+      const persistent = (await sessions.start(request, ctx)).persistent;
       const cleared = await sessions.destroy(request);
-      // A fresh anonymous session carries the goodbye message; the old ID is dead.
       const next = await sessions.start(request, ctx);
+      next.persistent = persistent;
       next.setFlash('notice', 'You are signed out.');
       return redirect(cleared, await next.commit());
     }

@@ -79,6 +79,8 @@ function describeBrowserFlow(target: Target) {
       expect(off).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
 
       await Promise.all([page.waitForURL('**/'), page.click('#logout')]);
+      // The goodbye session keeps the kind of cookie the user chose: still none that outlives the browser.
+      expect((await sessionCookie(context))?.expires).toBe(-1);
       await login(page, 'Grace', true);
       const on = await sessionCookie(context);
       expect(on?.expires).toBeGreaterThan(Date.now() / 1000 + 86400);
