@@ -249,7 +249,8 @@ export interface DurableObjectStoreOptions {
  *
  * There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
  * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`
- * (every cookie then fails its signature); to count sessions, count `created`/`destroyed` events from `onEvent`.
+ * (every cookie then fails its signature). For a rough count, tally `created` events from `onEvent`: sessions
+ * the alarm expires emit nothing, and `destroyById` reports an ID it was given whether or not it existed.
  *
  * A call whose stub fails with a retryable error (`error.retryable`, such as "Network connection lost") is
  * retried once on a fresh stub; an overloaded object (`error.overloaded`) is not retried, as Cloudflare advises.

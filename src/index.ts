@@ -7,6 +7,7 @@ export type {
   BackgroundContext,
   CookieOptions,
   SameSiteOption,
+  Sealer,
   Serializer,
   SessionChanges,
   SessionEvent,
@@ -14,3 +15,4 @@ export type {
   SessionsOptions,
   SessionStore,
 } from './lib/types.js';
+export type { CookieAttributes } from './lib/cookie.js';

@@ -2,6 +2,7 @@ import { SessionError } from './errors.js';
 import { applyChanges } from './lib/changes.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import type { SessionRecord, SessionStore } from './lib/types.js';
+import { ID_PATTERN as SESSION_ID } from './session.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
 export const KV_LIMITS = Object.freeze({
@@ -149,7 +150,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return record !== null && record.expiresAt > now() ? record : null;
   }
 
-  /** Every key under the prefix, page by page, within the operation budget. */
+  /** Every session key under the prefix (the rest must look like a session ID), page by page, within the operation budget. */
   async function listAll(operation: string): Promise<{ keys: KVListPage['keys'][number][]; operations: number }> {
     const keys: KVListPage['keys'][number][] = [];
     let operations = 0;
@@ -157,7 +158,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     do {
       if (++operations > maxOperations) throw overBudget(operation, maxOperations);
       const page = await namespace.list(cursor === undefined ? { prefix, limit: pageSize } : { prefix, limit: pageSize, cursor });
-      keys.push(...page.keys);
+      // "sess" also lists "sessions-config": count and delete only what could be a session.
+      for (const key of page.keys) if (SESSION_ID.test(key.name.slice(prefix.length))) keys.push(key);
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor !== undefined);
     return { keys, operations };

@@ -21,7 +21,7 @@ const NO_KEYS: Set<string> = new (class extends Set<string> {
 /** IDs are base64url, 22 (132 bits) to 128 characters. Checked before any store I/O. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
-/** @internal How the manager hands a session over. */
+/** How the manager hands a session over (not for applications: use `sessions.start()` or `sessions.create()`). */
 export interface SessionInit {
   readonly id?: string | undefined;
   readonly record?: SessionRecord | undefined;
@@ -161,7 +161,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   readonly #ctx: BackgroundContext | undefined;
   #chunks: number;
 
-  /** @internal Use `sessions.start()` or `sessions.create()`. */
+  /** Not for applications: use `sessions.start()` or `sessions.create()`. */
   constructor(config: Config, init: SessionInit) {
     this.#c = config;
     const now = config.now();

@@ -143,7 +143,7 @@ const POOL_BYTES = 1024;
 let pool: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 let used = 0;
 
-/** `n` (<= 1024) bytes from the CSPRNG, never handed out before. */
+/** @internal `n` (<= 1024) bytes from the CSPRNG, never handed out before. */
 export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   if (used + n > pool.length) {
     pool = getRandomValues(new Uint8Array(POOL_BYTES));
@@ -157,7 +157,7 @@ export function randomId(): string {
   return toBase64Url(randomBytes(18));
 }
 
-/** An AES-256-GCM key derived from a secret, and a short public fingerprint that names it in sealed cookies. */
+/** @internal An AES-256-GCM key derived from a secret, and a short public fingerprint that names it in sealed cookies. */
 export interface SealKey {
   readonly key: CryptoKey;
   /** 4 base64url characters (24 bits of SHA-256 of the derived key's context): picks the key without trying each. */
@@ -168,7 +168,7 @@ const sealKeys = new Bounded<string, Promise<SealKey>>(64);
 const SEAL_SALT = utf8.encode('edge-sessions/cookie-store/v1');
 const SEAL_INFO = utf8.encode('aes-256-gcm');
 
-/**
+/** @internal
  * Derives (once per secret and isolate) the sealing key with HKDF-SHA256, so a stolen sealing key says nothing
  * about the HMAC key and no PBKDF2 ever runs on the request path.
  */
@@ -187,7 +187,7 @@ export function sealKey(secret: string): Promise<SealKey> {
   });
 }
 
-/** AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
+/** @internal AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
 export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {
   const iv = randomBytes(12);
   const sealed = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) }, key, utf8.encode(plaintext));
@@ -195,7 +195,7 @@ export async function seal(key: CryptoKey, plaintext: string, associatedData: st
   return toBase64Url(iv) + toBase64Url(new Uint8Array(sealed));
 }
 
-/** The plaintext, or null if the text is not canonical base64url, too short, forged, or not UTF-8. */
+/** @internal The plaintext, or null if the text is not canonical base64url, too short, forged, or not UTF-8. */
 export async function unseal(key: CryptoKey, text: string, associatedData: string): Promise<string | null> {
   const bytes = fromBase64Url(text);
   if (bytes === null || bytes.length < 12 + 16) return null;

@@ -215,6 +215,18 @@ describe('kv store: count and clear', () => {
     expect(await neighbour.count()).toBe(1);
   });
 
+  it('count and clear leave alone keys under the prefix that cannot be session IDs', async () => {
+    const { store, clock, sessions, prefix } = setup();
+    await env.SESSIONS_KV.put(`${prefix}-config`, 'not a session');
+    await env.SESSIONS_KV.put(`${prefix}short`, 'not a session');
+    await seed(store, clock.now(), 2, 0);
+    expect(await store.count()).toBe(2);
+    await sessions.destroyAll();
+    expect(await store.count()).toBe(0);
+    expect(await env.SESSIONS_KV.get(`${prefix}-config`)).toBe('not a session');
+    expect(await env.SESSIONS_KV.get(`${prefix}short`)).toBe('not a session');
+  });
+
   it('count and clear reject with STORE_LIMIT, deleting nothing, when they would exceed maxOperations', async () => {
     const { store, kv, clock, sessions } = setup({ pageSize: 2, maxOperations: 6 });
     await seed(store, clock.now(), 5, 0);
