@@ -82,12 +82,14 @@ async function floor() {
     const tag = unb64u(value.slice(dot + 1));
     if (dot < 1 || tag === null || !(await crypto.subtle.verify('HMAC', key, tag, te.encode(`${NAME}=${id}`)))) return null;
     const text = store.get(id);
-    return text === undefined ? null : { id, data: JSON.parse(text) };
+    return text === undefined ? null : { id, value, data: JSON.parse(text) };
   }
-  async function save(id, data) {
+  // The cookie of an existing session is re-sent as it came (HMAC is deterministic: signing again would only
+  // reproduce the tag just verified); a new session's ID is signed once.
+  async function save(id, data, value) {
     store.set(id, JSON.stringify(data));
-    const tag = b64u(new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(`${NAME}=${id}`))));
-    return { 'Set-Cookie': `${NAME}=${id}.${tag}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
+    const cookie = value ?? `${id}.${b64u(new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(`${NAME}=${id}`))))}`;
+    return { 'Set-Cookie': `${NAME}=${cookie}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
   }
   return {
     async s1(req) {
@@ -101,7 +103,7 @@ async function floor() {
     async rw(req) {
       const s = await load(req);
       s.data.n += 1;
-      return text('ok', await save(s.id, s.data));
+      return text('ok', await save(s.id, s.data, s.value));
     },
   };
 }

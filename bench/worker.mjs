@@ -1,7 +1,7 @@
 // The same harness inside workerd (bundled to bench/.tmp/worker.mjs, driven by bench/matrix.mjs through
 // Miniflare). Timers inside a Worker only advance on I/O, so timing happens outside: `/run` does `n` operations,
 // `/empty` builds the same `n` Requests and does nothing; the driver subtracts the two.
-import { createSuite, describe, prepare, run } from './harness.mjs';
+import { createSuite, describe, mark, prepare, restore, run } from './harness.mjs';
 
 console.error = console.warn = () => {};
 let libs;
@@ -16,8 +16,12 @@ export default {
     }
     const lib = libs[Number(url.searchParams.get('lib'))];
     const scenario = url.searchParams.get('scenario');
+    const before = mark(lib);
     const reqs = prepare(lib, scenario, Number(url.searchParams.get('n')));
     if (url.pathname === '/run') await run(lib, scenario, reqs);
+    // The empty dispatch builds the same Requests but must not move the pools: the next timed run would skip
+    // ahead and could land on cookies still in a cache.
+    else restore(lib, before);
     return new Response(null, { status: 204 });
   },
 };
