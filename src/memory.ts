@@ -16,6 +16,8 @@ export interface MemoryStore extends SessionStore {
 interface Entry {
   readonly text: string;
   expiresAt: number;
+  /** The record as update() last merged it: the next update() starts from it instead of parsing `text` again. Never handed out to be changed. */
+  readonly merged?: SessionRecord;
 }
 
 /**
@@ -72,8 +74,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async update(key, changes, record, expiresAt) {
       const entry = live(key);
       if (entry === undefined) return null;
-      const merged = applyChanges(JSON.parse(entry.text) as SessionRecord, changes, record, expiresAt);
-      entries.set(key, { text: JSON.stringify(merged), expiresAt });
+      const merged = applyChanges(entry.merged ?? (JSON.parse(entry.text) as SessionRecord), changes, record, expiresAt);
+      entries.set(key, { text: JSON.stringify(merged), expiresAt, merged });
       return merged;
     },
     async clear() {
