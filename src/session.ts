@@ -281,9 +281,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   setImmutable<K extends keyof Data & string>(key: K, value: Data[K]): void {
     this.#writable();
     this.#put(key, value);
-    if (value !== null && value !== undefined && !this.#immutable.has(key)) {
+    if (value !== null && value !== undefined) {
       if (this.#immutable === NO_KEYS) this.#immutable = new Set();
       this.#immutable.add(key);
+      // Recorded even for a key already immutable: a store's merge lets only a request that says so replace it.
       (this.#immutableOps ??= new Map()).set(key, true);
     }
   }

@@ -89,6 +89,16 @@ export function describeOverlappingRequests(name: string, createStore: (clock: T
       expect(b.get('role')).toBe('user');
     });
 
+    it('setImmutable replaces an immutable value it already held (only a plain set cannot)', async () => {
+      const { sessions } = setup();
+      const { cookie, a } = await login(sessions, (s) => s.setImmutable('role', 'user'));
+      a.setImmutable('role', 'admin');
+      await a.commit();
+      const next = await sessions.start(request(cookie));
+      expect(next.get('role')).toBe('admin');
+      expect(next.isImmutable('role')).toBe(true);
+    });
+
     it('reports a session past its idle timeout as expired (not as an unknown cookie) and clears the cookie', async () => {
       const { sessions, clock, events } = setup();
       const { cookie } = await login(sessions);
