@@ -280,11 +280,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /** Set a value that a later `set` cannot overwrite; `get` returns a copy of it. */
   setImmutable<K extends keyof Data & string>(key: K, value: Data[K]): void {
     this.#writable();
+    const before = this.#data.get(key);
     this.#put(key, value);
-    if (value !== null && value !== undefined) {
+    // Recorded for a key newly immutable, and for a new value of one already immutable (a store's merge lets only
+    // a request that says so replace it); the same value again changes nothing and writes nothing.
+    if (value !== null && value !== undefined && (!this.#immutable.has(key) || this.#data.get(key) !== before)) {
       if (this.#immutable === NO_KEYS) this.#immutable = new Set();
       this.#immutable.add(key);
-      // Recorded even for a key already immutable: a store's merge lets only a request that says so replace it.
       (this.#immutableOps ??= new Map()).set(key, true);
     }
   }

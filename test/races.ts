@@ -97,6 +97,9 @@ export function describeOverlappingRequests(name: string, createStore: (clock: T
       const next = await sessions.start(request(cookie));
       expect(next.get('role')).toBe('admin');
       expect(next.isImmutable('role')).toBe(true);
+      // The same value again is no change: nothing to write.
+      next.setImmutable('role', 'admin');
+      expect((await next.commit()).getSetCookie()).toEqual([]);
     });
 
     it('reports a session past its idle timeout as expired (not as an unknown cookie) and clears the cookie', async () => {
