@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunks.js';
+import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded, seal, sealKey, unseal } from './lib/crypto.js';
 import type { Sealer, SessionStore } from './lib/types.js';
 
@@ -20,6 +21,18 @@ export interface CookieStore extends SessionStore {
 // (12 + 16 bytes). The payload's alphabet is checked by the strict decoder, the kid by comparison.
 const MIN_SEALED = 4 + 1 + 38;
 
+// Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
+// alike), made once per manager: each passes its own frozen `secrets` array.
+const prefixes = new WeakMap<readonly string[], { name: string; prefix: string }>();
+function cachePrefix(secrets: readonly string[], cookieName: string): string {
+  let known = prefixes.get(secrets);
+  if (known === undefined || known.name !== cookieName) {
+    known = { name: cookieName, prefix: JSON.stringify([cookieName, ...secrets]) };
+    prefixes.set(secrets, known);
+  }
+  return known.prefix;
+}
+
 /**
  * A stateless store: the session's data is sealed with AES-256-GCM (keys derived once per secret with HKDF
  * from the manager's `secrets`, the cookie name bound as associated data) and travels in the cookie itself.
@@ -33,21 +46,6 @@ const MIN_SEALED = 4 + 1 + 38;
  *
  * const sessions = createSessions({ store: createCookieStore(), secrets: [env.SESSION_SECRET] })
  */
-/** Seals remembered by the caches: those of one cookie at most. */
-const ONE_COOKIE = 4096;
-
-// Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
-// alike), made once per manager: each passes its own frozen `secrets` array.
-const prefixes = new WeakMap<readonly string[], { name: string; prefix: string }>();
-function cachePrefix(secrets: readonly string[], cookieName: string): string {
-  let known = prefixes.get(secrets);
-  if (known === undefined || known.name !== cookieName) {
-    known = { name: cookieName, prefix: JSON.stringify([cookieName, ...secrets]) };
-    prefixes.set(secrets, known);
-  }
-  return known.prefix;
-}
-
 export function createCookieStore(options: CookieStoreOptions = {}): CookieStore {
   const maxChunks = options.maxChunks ?? 3;
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
@@ -90,10 +88,10 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
           // Two secrets can share a 24-bit fingerprint: try the next one rather than give up.
           if (plaintext === null) continue;
           const result = { plaintext, stale: i > 0 };
-          if (sealed.length <= ONE_COOKIE) opened.set(cacheKey, result);
+          if (sealed.length <= MAX_SET_COOKIE_BYTES) opened.set(cacheKey, result);
           return result;
         }
-        if (sealed.length <= ONE_COOKIE) forged.set(cacheKey, true);
+        if (sealed.length <= MAX_SET_COOKIE_BYTES) forged.set(cacheKey, true);
         return null;
       },
     },

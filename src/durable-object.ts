@@ -133,7 +133,7 @@ export class SessionDurableObject extends DurableObject {
       const merged = applyChanges(JSON.parse(row.value) as SessionRecord, changes, record, expiresAt);
       const value = JSON.stringify(merged);
       // Answered, not thrown: an error's code does not survive RPC, and the store must say STORE_LIMIT.
-      if (tooLong(key, value)) return { tooLarge: byteLength(value) + byteLength(key) };
+      if (tooLong(key, value)) return { tooLarge: rowBytes(key, value) };
       this.#exec('UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?', value, expiresAt, deadline, op ?? null, key);
       return merged;
     });
@@ -206,7 +206,11 @@ function withExpiry(row: Row): SessionRecord {
   return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
 }
 
-/** Key and value together over what one row holds. */
+function rowBytes(key: string, value: string): number {
+  return byteLength(value) + byteLength(key);
+}
+
+/** Key and value together over what one row holds (counted in full only when the length leaves it open). */
 function tooLong(key: string, value: string): boolean {
   return exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key));
 }
@@ -303,7 +307,7 @@ export function createDurableObjectStore(namespace: SessionObjectNamespace, opti
 
 function checkSize(key: string, record: SessionRecord, expiresAt: number): void {
   const value = JSON.stringify({ ...record, expiresAt });
-  if (tooLong(key, value)) throw tooLarge(byteLength(value) + byteLength(key));
+  if (tooLong(key, value)) throw tooLarge(rowBytes(key, value));
 }
 
 /** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */

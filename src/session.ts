@@ -677,11 +677,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
     const expiresAt = this.#idleExpiry(now);
     const changed = this.#changed();
+    // (_commitLines has already answered "nothing to do": a stored session reaching here writes.)
     if (this.#isNew && this.#nothingToStore(changed)) {
       if (this.#staleCookie) clearAll();
-      return out;
-    }
-    if (!this.#isNew && !changed && !this.#timesChanged && this.#previousId === undefined && !this.#resign && !this.#touchDue(expiresAt)) {
       return out;
     }
 

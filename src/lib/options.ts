@@ -174,8 +174,8 @@ export function resolveOptions(options: SessionsOptions): Config {
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,
-    // JSON itself passed as the serializer is the default too: same checks, same atomic increments.
-    json: serializer === JSON_SERIALIZER || (serializer.stringify === JSON.stringify && serializer.parse === JSON.parse),
+    // The default, or JSON itself passed as the serializer: same checks, same atomic increments.
+    json: serializer.stringify === JSON.stringify && serializer.parse === JSON.parse,
     onEvent: fn('onEvent', options.onEvent),
   });
 }
