@@ -133,7 +133,7 @@ export class SessionDurableObject extends DurableObject {
       const merged = applyChanges(JSON.parse(row.value) as SessionRecord, changes, record, expiresAt);
       const value = JSON.stringify(merged);
       // Answered, not thrown: an error's code does not survive RPC, and the store must say STORE_LIMIT.
-      if (tooLong(key, value)) return { tooLarge: rowBytes(key, value) };
+      if (tooLong(key, value)) return { tooLarge: byteLength(value) + byteLength(key) };
       this.#exec('UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?', value, expiresAt, deadline, op ?? null, key);
       return merged;
     });
@@ -204,10 +204,6 @@ export interface TooLarge {
 function withExpiry(row: Row): SessionRecord {
   const record = JSON.parse(row.value) as SessionRecord;
   return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
-}
-
-function rowBytes(key: string, value: string): number {
-  return byteLength(value) + byteLength(key);
 }
 
 /** Key and value together over what one row holds (counted in full only when the length leaves it open). */
@@ -307,7 +303,7 @@ export function createDurableObjectStore(namespace: SessionObjectNamespace, opti
 
 function checkSize(key: string, record: SessionRecord, expiresAt: number): void {
   const value = JSON.stringify({ ...record, expiresAt });
-  if (tooLong(key, value)) throw tooLarge(rowBytes(key, value));
+  if (tooLong(key, value)) throw tooLarge(byteLength(value) + byteLength(key));
 }
 
 /** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */
