@@ -18,4 +18,8 @@ for (const [name, entry] of Object.entries(packages)) {
   }
 }
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
-console.log(dropped === 0 ? 'package-lock.json: nothing to drop' : `package-lock.json: dropped ${dropped} unresolvable optional dependencies`);
+console.log(
+  dropped === 0
+    ? 'package-lock.json: nothing to drop'
+    : `package-lock.json: dropped ${dropped} unresolvable optional dependencies`,
+);

@@ -51,7 +51,11 @@ function edge(store) {
 // cookie, 1 subtle.sign per write (a write re-sends the cookie to slide its Max-Age), a Map of JSON records.
 
 const te = new TextEncoder();
-const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const b64u = (bytes) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 const unb64u = (s) => {
   try {
     return Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
@@ -71,7 +75,10 @@ function cookieValue(header) {
 }
 
 async function floor() {
-  const key = await crypto.subtle.importKey('raw', te.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  const key = await crypto.subtle.importKey('raw', te.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
   const store = new Map();
   const NAME = 'sid';
   async function load(req) {
@@ -80,7 +87,8 @@ async function floor() {
     const dot = value.indexOf('.');
     const id = value.slice(0, dot);
     const tag = unb64u(value.slice(dot + 1));
-    if (dot < 1 || tag === null || !(await crypto.subtle.verify('HMAC', key, tag, te.encode(`${NAME}=${id}`)))) return null;
+    if (dot < 1 || tag === null || !(await crypto.subtle.verify('HMAC', key, tag, te.encode(`${NAME}=${id}`))))
+      return null;
     const text = store.get(id);
     return text === undefined ? null : { id, value, data: JSON.parse(text) };
   }
@@ -88,7 +96,8 @@ async function floor() {
   // reproduce the tag just verified); a new session's ID is signed once.
   async function save(id, data, value) {
     store.set(id, JSON.stringify(data));
-    const cookie = value ?? `${id}.${b64u(new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(`${NAME}=${id}`))))}`;
+    const cookie =
+      value ?? `${id}.${b64u(new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(`${NAME}=${id}`))))}`;
     return { 'Set-Cookie': `${NAME}=${cookie}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
   }
   return {
@@ -124,7 +133,11 @@ async function sealedFloor() {
     const bytes = unb64u(value);
     if (bytes === null || bytes.length < 28) return null;
     try {
-      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: ad }, key, bytes.subarray(12));
+      const plain = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: ad },
+        key,
+        bytes.subarray(12),
+      );
       const data = JSON.parse(td.decode(plain));
       return data.exp > Date.now() ? data : null;
     } catch {
@@ -134,7 +147,9 @@ async function sealedFloor() {
   async function save(data) {
     data.exp = Date.now() + TTL * 1000;
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad }, key, te.encode(JSON.stringify(data))));
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad }, key, te.encode(JSON.stringify(data))),
+    );
     const out = new Uint8Array(12 + sealed.length);
     out.set(iv);
     out.set(sealed, 12);
@@ -162,7 +177,14 @@ async function sealedFloor() {
 
 function reactRouter(kind) {
   return async () => {
-    const cookie = createCookie('__session', { secrets: [SECRET], httpOnly: true, sameSite: 'lax', path: '/', secure: true, maxAge: TTL });
+    const cookie = createCookie('__session', {
+      secrets: [SECRET],
+      httpOnly: true,
+      sameSite: 'lax',
+      path: '/',
+      secure: true,
+      maxAge: TTL,
+    });
     const storage = kind === 'cookie' ? createCookieSessionStorage({ cookie }) : createMemorySessionStorage({ cookie });
     return {
       async s1(req) {
@@ -189,7 +211,14 @@ function reactRouter(kind) {
 
 function remix(kind) {
   return async () => {
-    const cookie = createRemixCookie('session', { secrets: [SECRET], httpOnly: true, sameSite: 'Lax', path: '/', secure: true, maxAge: TTL });
+    const cookie = createRemixCookie('session', {
+      secrets: [SECRET],
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/',
+      secure: true,
+      maxAge: TTL,
+    });
     const storage = kind === 'cookie' ? remixCookieStorage() : remixMemoryStorage();
     const finish = async (s, body) => {
       const value = await storage.save(s);
@@ -218,7 +247,12 @@ function remix(kind) {
 // ------------------------------------------------------------------------------------------------ iron-session
 
 async function iron() {
-  const options = { cookieName: 'iron', password: SECRET, ttl: TTL, cookieOptions: { httpOnly: true, sameSite: 'lax', path: '/', secure: true } };
+  const options = {
+    cookieName: 'iron',
+    password: SECRET,
+    ttl: TTL,
+    cookieOptions: { httpOnly: true, sameSite: 'lax', path: '/', secure: true },
+  };
   return {
     async s1(req) {
       const headers = new Headers();

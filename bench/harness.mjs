@@ -25,7 +25,12 @@ const PEER_POOL = 64;
  * forgery each request: the tampered twin of each S2-cold cookie). */
 export const SCENARIOS = {
   S1: { fn: 's1', path: '/s1', cookie: () => cookieHeader([]), expect: (r) => r.setCookies > 0 || 'no Set-Cookie' },
-  S2: { fn: 'read', path: '/read', cookie: (lib) => lib.warm, expect: (r) => r.body === 'u-42' || `read ${JSON.stringify(r.body)}` },
+  S2: {
+    fn: 'read',
+    path: '/read',
+    cookie: (lib) => lib.warm,
+    expect: (r) => r.body === 'u-42' || `read ${JSON.stringify(r.body)}`,
+  },
   'S2-cold': {
     fn: 'read',
     path: '/read',
@@ -101,7 +106,16 @@ export async function createSuite({ pool = POOL, only } = {}) {
   const libs = [];
   for (const adapter of ADAPTERS) {
     if (only !== undefined && !only.test(adapter.name)) continue;
-    const lib = { name: adapter.name, kind: adapter.kind, sealed: adapter.sealed === true, next: 0, nextTampered: 0, nextChain: 0, checks: {}, errors: [] };
+    const lib = {
+      name: adapter.name,
+      kind: adapter.kind,
+      sealed: adapter.sealed === true,
+      next: 0,
+      nextTampered: 0,
+      nextChain: 0,
+      checks: {},
+      errors: [],
+    };
     libs.push(lib);
     try {
       lib.h = await adapter.make();
@@ -124,7 +138,12 @@ export async function createSuite({ pool = POOL, only } = {}) {
       }
       for (const scenario of Object.keys(SCENARIOS)) lib.checks[scenario] = await check(lib, scenario);
     } catch (error) {
-      lib.errors.push(String(error?.stack ?? error).split('\n').slice(0, 3).join(' | '));
+      lib.errors.push(
+        String(error?.stack ?? error)
+          .split('\n')
+          .slice(0, 3)
+          .join(' | '),
+      );
     }
   }
   return libs;
@@ -160,7 +179,20 @@ export async function sample(lib, scenario, ops) {
   return ((performance.now() - t0) * 1000) / ops;
 }
 
-const SUBTLE = ['encrypt', 'decrypt', 'sign', 'verify', 'digest', 'generateKey', 'deriveKey', 'deriveBits', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey'];
+const SUBTLE = [
+  'encrypt',
+  'decrypt',
+  'sign',
+  'verify',
+  'digest',
+  'generateKey',
+  'deriveKey',
+  'deriveBits',
+  'importKey',
+  'exportKey',
+  'wrapKey',
+  'unwrapKey',
+];
 
 /** crypto.subtle calls per request in steady state (after `warmup` requests), by method. */
 export async function countSubtle(lib, scenario, ops = 32, warmup = 4) {
@@ -168,7 +200,10 @@ export async function countSubtle(lib, scenario, ops = 32, warmup = 4) {
   const reqs = prepare(lib, scenario, ops);
   const proto = Object.getPrototypeOf(crypto.subtle);
   const counts = {};
-  const saved = SUBTLE.filter((m) => typeof proto[m] === 'function').map((m) => [m, Object.getOwnPropertyDescriptor(proto, m)]);
+  const saved = SUBTLE.filter((m) => typeof proto[m] === 'function').map((m) => [
+    m,
+    Object.getOwnPropertyDescriptor(proto, m),
+  ]);
   for (const [m, d] of saved) {
     const original = d.value;
     Object.defineProperty(proto, m, {
@@ -200,7 +235,12 @@ export async function describe(libs) {
     const scenarios = {};
     for (const scenario of Object.keys(SCENARIOS)) {
       const c = lib.checks[scenario];
-      scenarios[scenario] = { ok: c?.ok ?? false, why: c?.why, setCookies: c?.setCookies, subtle: runnable(lib, scenario) ? await countSubtle(lib, scenario) : undefined };
+      scenarios[scenario] = {
+        ok: c?.ok ?? false,
+        why: c?.why,
+        setCookies: c?.setCookies,
+        subtle: runnable(lib, scenario) ? await countSubtle(lib, scenario) : undefined,
+      };
     }
     out[lib.name] = { kind: lib.kind, sealed: lib.sealed, errors: lib.errors, scenarios };
   }

@@ -7,7 +7,10 @@
 import { createSessions } from '../src/index.ts';
 import { createMemoryStore } from '../src/memory.ts';
 
-const sessions = createSessions({ store: createMemoryStore(), secrets: ['bench-secret-0123456789abcdef-0123456789abcd'] });
+const sessions = createSessions({
+  store: createMemoryStore(),
+  secrets: ['bench-secret-0123456789abcdef-0123456789abcd'],
+});
 const page = (user) => `<!doctype html><p>hello ${user ?? 'stranger'}</p>`;
 const html = { 'Content-Type': 'text/html; charset=utf-8' };
 

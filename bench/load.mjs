@@ -27,7 +27,17 @@ async function withWrangler(args, ready, body) {
   const out = openSync(join(here, '.tmp', 'wrangler.log'), 'a'); // its noise stays out of the report
   const wrangler = spawn(
     join(root, 'node_modules', '.bin', 'wrangler'),
-    ['dev', ...args, '--ip', '127.0.0.1', '--port', String(PORT), '--show-interactive-dev-session=false', '--log-level', 'warn'],
+    [
+      'dev',
+      ...args,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(PORT),
+      '--show-interactive-dev-session=false',
+      '--log-level',
+      'warn',
+    ],
     { cwd: root, detached: true, stdio: ['ignore', out, out], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
   );
   const stop = () => {
@@ -76,17 +86,28 @@ await withWrangler(['-c', join(here, 'wrangler.bench.toml')], '/without', async 
     }
   }
   const rps = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, mean(v.map((x) => x.rps))]));
-  console.log(`| route | req/s (mean of ${REPEAT} × ${SECONDS} s, ${CONNECTIONS} connections) | ÷ without | p50 / p99 latency (ms) |\n|---|---:|---:|---|`);
+  console.log(
+    `| route | req/s (mean of ${REPEAT} × ${SECONDS} s, ${CONNECTIONS} connections) | ÷ without | p50 / p99 latency (ms) |\n|---|---:|---:|---|`,
+  );
   for (const [k, v] of Object.entries(runs)) {
-    console.log(`| ${routes[k]} | ${rps[k].toFixed(0)} | ${(rps[k] / rps.without).toFixed(3)} | ${v.map((x) => `${x.p50} / ${x.p99}`).join(', ')} |`);
+    console.log(
+      `| ${routes[k]} | ${rps[k].toFixed(0)} | ${(rps[k] / rps.without).toFixed(3)} | ${v.map((x) => `${x.p50} / ${x.p99}`).join(', ')} |`,
+    );
   }
 });
 
 // 2. The example Worker, signed in, on each store.
-console.log(`\n| example Worker, GET / signed in | req/s (${SECONDS} s, ${CONNECTIONS} connections) | p50 / p99 latency (ms) |\n|---|---:|---|`);
+console.log(
+  `\n| example Worker, GET / signed in | req/s (${SECONDS} s, ${CONNECTIONS} connections) | p50 / p99 latency (ms) |\n|---|---:|---|`,
+);
 for (const store of ['kv', 'durable-object']) {
   await withWrangler(['--var', `SESSION_STORE:${store}`], '/', async () => {
-    const login = await fetch(`${base}/login`, { method: 'POST', headers: { Origin: new URL(base).origin }, body: new URLSearchParams({ name: 'load', remember: 'on' }), redirect: 'manual' });
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { Origin: new URL(base).origin },
+      body: new URLSearchParams({ name: 'load', remember: 'on' }),
+      redirect: 'manual',
+    });
     const cookie = pairs(login).join('; ');
     const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();
     if (!page.includes('id="user">load<')) throw new Error(`${store}: not signed in`);

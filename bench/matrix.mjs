@@ -65,7 +65,10 @@ const previous = (() => {
   }
 })();
 // A partial run (e.g. `node bench/matrix.mjs bun`) replaces only its runtimes in results.json.
-const merged = [...previous.filter((p) => !results.some((r) => r.runtime.split(' ')[0] === p.runtime.split(' ')[0])), ...results];
+const merged = [
+  ...previous.filter((p) => !results.some((r) => r.runtime.split(' ')[0] === p.runtime.split(' ')[0])),
+  ...results,
+];
 writeFileSync(join(tmp, 'results.json'), JSON.stringify(merged, null, 1));
 process.stdout.write(renderTables(merged));
 
@@ -85,11 +88,14 @@ async function workerd() {
       return body;
     };
     log('workerd: setup');
-    const entries = JSON.parse(await call(`/setup${process.env.ONLY ? `?only=${encodeURIComponent(process.env.ONLY)}` : ''}`));
+    const entries = JSON.parse(
+      await call(`/setup${process.env.ONLY ? `?only=${encodeURIComponent(process.env.ONLY)}` : ''}`),
+    );
     const libs = Object.fromEntries(entries);
     const cells = [];
     entries.forEach(([name, info], index) => {
-      for (const [scenario, s] of Object.entries(info.scenarios)) if (s.ok && info.errors.length === 0) cells.push({ name, index, scenario, s, samples: [] });
+      for (const [scenario, s] of Object.entries(info.scenarios))
+        if (s.ok && info.errors.length === 0) cells.push({ name, index, scenario, s, samples: [] });
     });
     // One timed pair: n operations, then the same dispatch with the n Requests built and nothing run.
     const pair = async (cell, n) => {
@@ -114,7 +120,8 @@ async function workerd() {
         if (round >= 0) cell.samples.push(us);
       }
     }
-    for (const cell of cells) Object.assign(cell.s, { us: median(cell.samples), ops: cell.ops, rounds: cell.samples.length });
+    for (const cell of cells)
+      Object.assign(cell.s, { us: median(cell.samples), ops: cell.ops, rounds: cell.samples.length });
     const version = JSON.parse(readFileSync(join(root, 'node_modules', 'workerd', 'package.json'), 'utf8')).version;
     const seconds = (performance.now() - t0) / 1000;
     log(`workerd: ${seconds.toFixed(0)} s`);

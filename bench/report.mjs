@@ -30,9 +30,13 @@ export function renderTables(results) {
     md += `\nedge-sessions ÷ fastest peer (which peer):\n\n| store | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
     for (const [name, l] of libs.filter(([, l]) => l.kind === 'edge')) {
       const cells = SCENARIOS.map((s) => {
-        const best = peers.filter(([, p]) => p.scenarios[s]?.us !== undefined).sort((a, b) => a[1].scenarios[s].us - b[1].scenarios[s].us)[0];
+        const best = peers
+          .filter(([, p]) => p.scenarios[s]?.us !== undefined)
+          .sort((a, b) => a[1].scenarios[s].us - b[1].scenarios[s].us)[0];
         const mine = l.scenarios[s]?.us;
-        return best === undefined || mine === undefined ? 'n/a' : `${ratio(mine / best[1].scenarios[s].us)} (${best[0]})`;
+        return best === undefined || mine === undefined
+          ? 'n/a'
+          : `${ratio(mine / best[1].scenarios[s].us)} (${best[0]})`;
       });
       md += `| ${name} | ${cells.join(' | ')} |\n`;
     }
@@ -52,9 +56,13 @@ export function renderTables(results) {
       }
       for (const [name, l] of libs.filter(([, l]) => l.kind === 'edge' && l.sealed)) {
         const cells = SCENARIOS.map((s) => {
-          const best = sealedPeers.filter(([, p]) => p.scenarios[s]?.us !== undefined).sort((a, b) => a[1].scenarios[s].us - b[1].scenarios[s].us)[0];
+          const best = sealedPeers
+            .filter(([, p]) => p.scenarios[s]?.us !== undefined)
+            .sort((a, b) => a[1].scenarios[s].us - b[1].scenarios[s].us)[0];
           const mine = l.scenarios[s]?.us;
-          return best === undefined || mine === undefined ? 'n/a' : `${ratio(mine / best[1].scenarios[s].us)} (${best[0]})`;
+          return best === undefined || mine === undefined
+            ? 'n/a'
+            : `${ratio(mine / best[1].scenarios[s].us)} (${best[0]})`;
         });
         md += `| ${name} ÷ fastest encrypting peer | ${cells.join(' | ')} |\n`;
       }
@@ -64,10 +72,18 @@ export function renderTables(results) {
   const [first, ...rest] = results;
   if (first !== undefined) {
     md += `\n### crypto.subtle calls per request (steady state; ${first.runtime})\n\n| library | ${SCENARIOS.join(' | ')} | Set-Cookie lines S1/S2/S3/S4 |\n|---|${SCENARIOS.map(() => '---').join('|')}|---|\n`;
-    const fmt = (c) => (c === undefined ? 'n/a' : Object.entries(c).filter(([k]) => k !== 'total').map(([k, v]) => `${+v.toFixed(2)} ${k}`).join(' + ') || '0');
+    const fmt = (c) =>
+      c === undefined
+        ? 'n/a'
+        : Object.entries(c)
+            .filter(([k]) => k !== 'total')
+            .map(([k, v]) => `${+v.toFixed(2)} ${k}`)
+            .join(' + ') || '0';
     for (const [name, l] of Object.entries(first.libs)) {
       if (l.kind === 'framework') continue;
-      const diff = rest.filter((r) => SCENARIOS.some((s) => fmt(r.libs[name]?.scenarios[s]?.subtle) !== fmt(l.scenarios[s]?.subtle))).map((r) => r.runtime);
+      const diff = rest
+        .filter((r) => SCENARIOS.some((s) => fmt(r.libs[name]?.scenarios[s]?.subtle) !== fmt(l.scenarios[s]?.subtle)))
+        .map((r) => r.runtime);
       const cookies = ['S1', 'S2', 'S3', 'S4'].map((s) => l.scenarios[s].setCookies ?? '-').join('/');
       md += `| ${name}${diff.length ? ` (differs on ${diff.join(', ')})` : ''} | ${SCENARIOS.map((s) => fmt(l.scenarios[s]?.subtle)).join(' | ')} | ${cookies} |\n`;
     }
@@ -75,7 +91,9 @@ export function renderTables(results) {
   const failures = results.flatMap((r) =>
     Object.entries(r.libs).flatMap(([name, l]) => [
       ...l.errors.map((e) => `- ${r.runtime}, ${name}: ${e}`),
-      ...Object.entries(l.scenarios).filter(([, s]) => !s.ok && l.errors.length === 0).map(([s, c]) => `- ${r.runtime}, ${name}, ${s}: ${c.why}`),
+      ...Object.entries(l.scenarios)
+        .filter(([, s]) => !s.ok && l.errors.length === 0)
+        .map(([s, c]) => `- ${r.runtime}, ${name}, ${s}: ${c.why}`),
     ]),
   );
   if (failures.length > 0) md += `\n### Failures\n\n${failures.join('\n')}\n`;

@@ -12,18 +12,28 @@ const ONLY = env('ONLY', undefined);
 // what is measured: silence it for everyone.
 console.error = console.warn = () => {};
 
-const runtime = globalThis.Bun ? `bun ${Bun.version}` : globalThis.Deno ? `deno ${Deno.version.deno}` : `node ${process.versions.node}`;
+const runtime = globalThis.Bun
+  ? `bun ${Bun.version}`
+  : globalThis.Deno
+    ? `deno ${Deno.version.deno}`
+    : `node ${process.versions.node}`;
 const t0 = performance.now();
 const libs = await createSuite({ only: ONLY ? new RegExp(ONLY) : undefined });
 const info = await describe(libs);
 
 const cells = [];
-for (const lib of libs) for (const scenario of Object.keys(SCENARIOS)) if (runnable(lib, scenario)) cells.push({ lib, scenario, samples: [] });
+for (const lib of libs)
+  for (const scenario of Object.keys(SCENARIOS))
+    if (runnable(lib, scenario)) cells.push({ lib, scenario, samples: [] });
 
 // Calibrate: operations per sample so that one sample takes about TARGET_MS (16..512).
 for (const cell of cells) {
   await sample(cell.lib, cell.scenario, 8);
-  const us = median([await sample(cell.lib, cell.scenario, 8), await sample(cell.lib, cell.scenario, 8), await sample(cell.lib, cell.scenario, 8)]);
+  const us = median([
+    await sample(cell.lib, cell.scenario, 8),
+    await sample(cell.lib, cell.scenario, 8),
+    await sample(cell.lib, cell.scenario, 8),
+  ]);
   cell.ops = Math.max(16, Math.min(512, Math.round((TARGET_MS * 1000) / us)));
 }
 for (let round = -2; round < ROUNDS; round++) {

@@ -15,9 +15,13 @@ const entries = [
   ['edge-sessions core + memory', `export * from ${src('index.ts')}; export * from ${src('memory.ts')};`],
   ['edge-sessions core + cookie', `export * from ${src('index.ts')}; export * from ${src('cookie-store.ts')};`],
 ];
-if (existsSync(join(root, 'src/kv.ts'))) entries.push(['edge-sessions core + kv', `export * from ${src('index.ts')}; export * from ${src('kv.ts')};`]);
+if (existsSync(join(root, 'src/kv.ts')))
+  entries.push(['edge-sessions core + kv', `export * from ${src('index.ts')}; export * from ${src('kv.ts')};`]);
 if (existsSync(join(root, 'src/durable-object.ts'))) {
-  entries.push(['edge-sessions core + durable-object', `export * from ${src('index.ts')}; export * from ${src('durable-object.ts')};`]);
+  entries.push([
+    'edge-sessions core + durable-object',
+    `export * from ${src('index.ts')}; export * from ${src('durable-object.ts')};`,
+  ]);
 }
 // Parts of the core, to show where its bytes go (not entry points).
 entries.push(
@@ -26,11 +30,20 @@ entries.push(
 );
 entries.push(
   ['iron-session', `export * from 'iron-session';`],
-  ['react-router sessions (react external)', `export { createCookie, createCookieSessionStorage, createMemorySessionStorage, createSessionStorage } from 'react-router';`],
-  ['@remix-run/session + cookie (cookie & memory storage)', `export * from '@remix-run/session'; export * from '@remix-run/session/cookie-storage'; export * from '@remix-run/session/memory-storage'; export * from '@remix-run/cookie';`],
+  [
+    'react-router sessions (react external)',
+    `export { createCookie, createCookieSessionStorage, createMemorySessionStorage, createSessionStorage } from 'react-router';`,
+  ],
+  [
+    '@remix-run/session + cookie (cookie & memory storage)',
+    `export * from '@remix-run/session'; export * from '@remix-run/session/cookie-storage'; export * from '@remix-run/session/memory-storage'; export * from '@remix-run/cookie';`,
+  ],
   ['@hono/session (+ the hono helpers it imports)', `export * from '@hono/session';`],
   ['hono-sessions (+ the hono helpers it imports)', `export * from 'hono-sessions';`],
-  ['h3 session helpers (+ the h3 code they pull)', `export { useSession, getSession, updateSession, sealSession, unsealSession, clearSession } from 'h3';`],
+  [
+    'h3 session helpers (+ the h3 code they pull)',
+    `export { useSession, getSession, updateSession, sealSession, unsealSession, clearSession } from 'h3';`,
+  ],
 );
 
 const rows = [];
@@ -55,5 +68,6 @@ if (process.argv.includes('--json')) {
   console.log(JSON.stringify(rows, null, 1));
 } else {
   console.log('| entry | minified | min + gzip |\n|---|---:|---:|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.minified.toLocaleString('en')} B | ${r.gzip.toLocaleString('en')} B |`);
+  for (const r of rows)
+    console.log(`| ${r.name} | ${r.minified.toLocaleString('en')} B | ${r.gzip.toLocaleString('en')} B |`);
 }

@@ -16,16 +16,22 @@ const fmt = (xs) => {
   return lo === hi ? `${lo}×` : `${lo}–${hi}×`;
 };
 const fastestPeer = (libs, scenario, sealedOnly) =>
-  Math.min(...Object.values(libs).filter((l) => l.kind === 'peer' && (!sealedOnly || l.sealed) && l.scenarios[scenario]?.us !== undefined).map((l) => l.scenarios[scenario].us));
+  Math.min(
+    ...Object.values(libs)
+      .filter((l) => l.kind === 'peer' && (!sealedOnly || l.sealed) && l.scenarios[scenario]?.us !== undefined)
+      .map((l) => l.scenarios[scenario].us),
+  );
 
 let md = `${runs.length} runs; each cell: lowest–highest over the runs.\n\n| runtime | store | against | ${SCENARIOS.join(' | ')} |\n|---|---|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
 for (const runtime of runs[0].map((r) => r.runtime)) {
   const per = runs.map((run) => run.find((r) => r.runtime === runtime)).filter(Boolean);
   for (const name of Object.keys(per[0].libs).filter((n) => per[0].libs[n].kind === 'edge')) {
     const rows = [['HMAC floor', (libs, s) => libs[name].scenarios[s].us / libs[FLOORS.hmac].scenarios[s].us]];
-    if (per[0].libs[name].sealed) rows.push(['AES-GCM floor', (libs, s) => libs[name].scenarios[s].us / libs[FLOORS.sealed].scenarios[s].us]);
+    if (per[0].libs[name].sealed)
+      rows.push(['AES-GCM floor', (libs, s) => libs[name].scenarios[s].us / libs[FLOORS.sealed].scenarios[s].us]);
     rows.push(['fastest peer', (libs, s) => libs[name].scenarios[s].us / fastestPeer(libs, s, false)]);
-    if (per[0].libs[name].sealed) rows.push(['fastest encrypting peer', (libs, s) => libs[name].scenarios[s].us / fastestPeer(libs, s, true)]);
+    if (per[0].libs[name].sealed)
+      rows.push(['fastest encrypting peer', (libs, s) => libs[name].scenarios[s].us / fastestPeer(libs, s, true)]);
     for (const [against, ratio] of rows) {
       md += `| ${runtime} | ${name.replace('edge-sessions ', '')} | ${against} | ${SCENARIOS.map((s) => fmt(per.map((r) => ratio(r.libs, s)))).join(' | ')} |\n`;
     }

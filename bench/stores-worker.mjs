@@ -25,8 +25,16 @@ function countingDO(ns) {
     idFromName: (name) => ns.idFromName(name),
     get(id) {
       const stub = ns.get(id);
-      const call = (method) => (...a) => (counts.rpc++, stub[method](...a));
-      return { get: call('get'), set: call('set'), delete: call('delete'), touch: call('touch'), update: call('update') };
+      const call =
+        (method) =>
+        (...a) => (counts.rpc++, stub[method](...a));
+      return {
+        get: call('get'),
+        set: call('set'),
+        delete: call('delete'),
+        touch: call('touch'),
+        update: call('update'),
+      };
     },
   };
 }
@@ -48,11 +56,15 @@ function setup(env) {
       }),
     };
   };
-  return { kv: make(createKVStore(countingKV(env.KV))), 'durable-object': make(createDurableObjectStore(countingDO(env.DO))) };
+  return {
+    kv: make(createKVStore(countingKV(env.KV))),
+    'durable-object': make(createDurableObjectStore(countingDO(env.DO))),
+  };
 }
 
 const cookies = {};
-const request = (cookie) => new Request(`${ORIGIN}/`, cookie ? { headers: { cookie: `theme=dark; ${cookie}; _ga=GA1.2.3.4` } } : {});
+const request = (cookie) =>
+  new Request(`${ORIGIN}/`, cookie ? { headers: { cookie: `theme=dark; ${cookie}; _ga=GA1.2.3.4` } } : {});
 const SCENARIOS = {
   S1: { fn: 's1', cookie: () => undefined },
   S2: { fn: 'read', cookie: (store) => cookies[store].valid },
@@ -69,7 +81,10 @@ export default {
       const res = await suites[store].s1(request());
       const pair = res.headers.getSetCookie()[0].split(';')[0];
       const at = pair.length - 10;
-      cookies[store] = { valid: pair, tampered: pair.slice(0, at) + (pair[at] === 'A' ? 'B' : 'A') + pair.slice(at + 1) };
+      cookies[store] = {
+        valid: pair,
+        tampered: pair.slice(0, at) + (pair[at] === 'A' ? 'B' : 'A') + pair.slice(at + 1),
+      };
     }
     const scenario = SCENARIOS[url.searchParams.get('scenario')];
     const n = Number(url.searchParams.get('n'));

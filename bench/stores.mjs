@@ -40,7 +40,8 @@ const call = async (path) => {
 };
 try {
   const cells = [];
-  for (const store of ['kv', 'durable-object']) for (const scenario of ['S1', 'S2', 'S3', 'S4']) cells.push({ store, scenario, samples: [] });
+  for (const store of ['kv', 'durable-object'])
+    for (const scenario of ['S1', 'S2', 'S3', 'S4']) cells.push({ store, scenario, samples: [] });
   for (const cell of cells) {
     const q = `?store=${cell.store}&scenario=${cell.scenario}&n=8`;
     const { body, perRequest } = await call(`/run${q}`);
@@ -59,9 +60,14 @@ try {
       if (round >= 0) cell.samples.push(((full - (performance.now() - t)) * 1000) / N);
     }
   }
-  console.log(`| store | scenario | µs/request (median of ${ROUNDS} rounds × ${N}) | store operations per request |\n|---|---|---:|---|`);
+  console.log(
+    `| store | scenario | µs/request (median of ${ROUNDS} rounds × ${N}) | store operations per request |\n|---|---|---:|---|`,
+  );
   for (const c of cells) {
-    const ops = c.store === 'kv' ? `${c.ops.read} read, ${c.ops.write} write` : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
+    const ops =
+      c.store === 'kv'
+        ? `${c.ops.read} read, ${c.ops.write} write`
+        : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
     console.log(`| ${c.store} | ${c.scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
   }
 } finally {

@@ -49,7 +49,10 @@ function cachePrefix(secrets: readonly string[], cookieName: string): string {
 export function createCookieStore(options: CookieStoreOptions = {}): CookieStore {
   const maxChunks = options.maxChunks ?? 3;
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
-    throw new SessionError('INVALID_OPTION', `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`);
+    throw new SessionError(
+      'INVALID_OPTION',
+      `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`,
+    );
   }
   // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/crypto.ts:
   // AES-GCM decryption is a pure function of key, cookie name and text). Bounded in count and in size: only
@@ -57,7 +60,12 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);
   const forged = new Bounded<string, true>(128);
   const stateless = (what: string) => () =>
-    Promise.reject(new SessionError('STORE_UNSUPPORTED', `cookie store: ${what} is not possible, the store keeps nothing on the server`));
+    Promise.reject(
+      new SessionError(
+        'STORE_UNSUPPORTED',
+        `cookie store: ${what} is not possible, the store keeps nothing on the server`,
+      ),
+    );
 
   return {
     name: 'cookie',
@@ -68,7 +76,8 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       read: (header, cookieName) => readSealedCookies(header, cookieName, maxChunks),
       write: (cookieName, sealed, attributes, maxAgeSec, now, present) =>
         sealedCookieLines(cookieName, sealed, attributes, maxAgeSec, now, maxChunks, present),
-      clear: (cookieName, attributes, now, present) => expiredChunkLines(cookieName, attributes, now, 0, Math.max(present, 1)),
+      clear: (cookieName, attributes, now, present) =>
+        expiredChunkLines(cookieName, attributes, now, 0, Math.max(present, 1)),
       async seal(plaintext, secrets, cookieName) {
         const { key, kid } = await sealKey(secrets[0]!);
         return `${kid}.${await seal(key, plaintext, cookieName)}`;

@@ -134,7 +134,14 @@ export class SessionDurableObject extends DurableObject {
       const value = JSON.stringify(merged);
       // Answered, not thrown: an error's code does not survive RPC, and the store must say STORE_LIMIT.
       if (tooLong(key, value)) return { tooLarge: byteLength(value) + byteLength(key) };
-      this.#exec('UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?', value, expiresAt, deadline, op ?? null, key);
+      this.#exec(
+        'UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?',
+        value,
+        expiresAt,
+        deadline,
+        op ?? null,
+        key,
+      );
       return merged;
     });
     if (next !== null && !('tooLarge' in next)) await this.#scheduleBy(deadline);
@@ -212,7 +219,10 @@ function tooLong(key: string, value: string): boolean {
 }
 
 function tooLarge(bytes: number): SessionError {
-  return new SessionError('STORE_LIMIT', `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`);
+  return new SessionError(
+    'STORE_LIMIT',
+    `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`,
+  );
 }
 
 // ------------------------------------------------------------------------------------------ the store
@@ -223,7 +233,14 @@ export interface SessionObjectStub {
   set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void>;
   delete(key: string): Promise<void>;
   touch(key: string, expiresAt: number, now: number): Promise<void>;
-  update(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number, now: number, op?: string): Promise<SessionRecord | null | TooLarge>;
+  update(
+    key: string,
+    changes: SessionChanges,
+    record: SessionRecord,
+    expiresAt: number,
+    now: number,
+    op?: string,
+  ): Promise<SessionRecord | null | TooLarge>;
 }
 
 /** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
@@ -269,7 +286,10 @@ export interface DurableObjectStoreOptions {
  *   },
  * } satisfies ExportedHandler<Env>
  */
-export function createDurableObjectStore(namespace: SessionObjectNamespace, options: DurableObjectStoreOptions = {}): SessionStore {
+export function createDurableObjectStore(
+  namespace: SessionObjectNamespace,
+  options: DurableObjectStoreOptions = {},
+): SessionStore {
   const now = options.now ?? Date.now;
 
   async function call<T>(key: string, method: (stub: SessionObjectStub) => Promise<T>): Promise<T> {

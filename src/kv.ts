@@ -104,23 +104,36 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
 
   // Not empty: destroyAll() and count() cover every key under the prefix, and a namespace may hold other data.
   if (typeof prefix !== 'string' || prefix === '' || byteLength(prefix) > KV_LIMITS.keyBytes - MAX_ID_BYTES) {
-    throw new SessionError('INVALID_OPTION', `kv store: prefix must be a non-empty string of at most ${KV_LIMITS.keyBytes - MAX_ID_BYTES} bytes`);
+    throw new SessionError(
+      'INVALID_OPTION',
+      `kv store: prefix must be a non-empty string of at most ${KV_LIMITS.keyBytes - MAX_ID_BYTES} bytes`,
+    );
   }
   if (cacheTtl !== undefined && !(Number.isSafeInteger(cacheTtl) && cacheTtl >= KV_LIMITS.minCacheTtlSec)) {
-    throw new SessionError('INVALID_OPTION', `kv store: cacheTtl must be a whole number of seconds, at least ${KV_LIMITS.minCacheTtlSec}`);
+    throw new SessionError(
+      'INVALID_OPTION',
+      `kv store: cacheTtl must be a whole number of seconds, at least ${KV_LIMITS.minCacheTtlSec}`,
+    );
   }
   if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > KV_LIMITS.maxListLimit) {
-    throw new SessionError('INVALID_OPTION', `kv store: pageSize must be an integer from 1 to ${KV_LIMITS.maxListLimit}`);
+    throw new SessionError(
+      'INVALID_OPTION',
+      `kv store: pageSize must be an integer from 1 to ${KV_LIMITS.maxListLimit}`,
+    );
   }
   if (!Number.isSafeInteger(maxOperations) || maxOperations < 1) {
     throw new SessionError('INVALID_OPTION', 'kv store: maxOperations must be a positive integer');
   }
-  const readOptions: { type: 'text'; cacheTtl?: number } = cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
+  const readOptions: { type: 'text'; cacheTtl?: number } =
+    cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
 
   function keyOf(id: string): string {
     const key = prefix + id;
     if (exceedsBytes(key, KV_LIMITS.keyBytes)) {
-      throw new SessionError('STORE_LIMIT', `kv store: key of ${byteLength(key)} bytes exceeds KV's ${KV_LIMITS.keyBytes}`);
+      throw new SessionError(
+        'STORE_LIMIT',
+        `kv store: key of ${byteLength(key)} bytes exceeds KV's ${KV_LIMITS.keyBytes}`,
+      );
     }
     return key;
   }
@@ -128,7 +141,10 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   async function write(key: string, record: SessionRecord, expiresAt: number): Promise<void> {
     const value = JSON.stringify(record.expiresAt === expiresAt ? record : { ...record, expiresAt });
     if (exceedsBytes(value, KV_LIMITS.valueBytes)) {
-      throw new SessionError('STORE_LIMIT', `kv store: session of ${byteLength(value)} bytes exceeds KV's 25 MiB value limit`);
+      throw new SessionError(
+        'STORE_LIMIT',
+        `kv store: session of ${byteLength(value)} bytes exceeds KV's 25 MiB value limit`,
+      );
     }
     const expirationTtl = Math.max(KV_LIMITS.minTtlSec, Math.ceil((expiresAt - now()) / 1000));
     await namespace.put(key, value, { expirationTtl, metadata: { expiresAt } });
@@ -157,7 +173,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     let cursor: string | undefined;
     do {
       if (++operations > maxOperations) throw overBudget(operation, maxOperations);
-      const page = await namespace.list(cursor === undefined ? { prefix, limit: pageSize } : { prefix, limit: pageSize, cursor });
+      const page = await namespace.list(
+        cursor === undefined ? { prefix, limit: pageSize } : { prefix, limit: pageSize, cursor },
+      );
       // "sess" also lists "sessions-config": count and delete only what could be a session.
       for (const key of page.keys) if (SESSION_ID.test(key.name.slice(prefix.length))) keys.push(key);
       cursor = page.list_complete ? undefined : page.cursor;
@@ -205,7 +223,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const { keys, operations } = await listAll('clear');
       if (operations + keys.length > maxOperations) throw overBudget('clear', maxOperations, operations + keys.length);
       // A few deletes in flight at a time: Workers cap simultaneous outgoing requests at six.
-      for (let i = 0; i < keys.length; i += 6) await Promise.all(keys.slice(i, i + 6).map((key) => namespace.delete(key.name)));
+      for (let i = 0; i < keys.length; i += 6)
+        await Promise.all(keys.slice(i, i + 6).map((key) => namespace.delete(key.name)));
     },
   };
 }

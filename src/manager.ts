@@ -50,7 +50,9 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * handler takes whatever the runtime passes after the request (`env, ctx` on Workers, `info` on Deno), even
    * arguments your handler does not declare.
    */
-  handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
+  handle<Rest extends unknown[]>(
+    handler: SessionHandler<Data, Rest>,
+  ): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
 }
 
 /**
@@ -85,7 +87,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     const cached = sessionsByRequest.get(request);
     if (cached !== undefined) {
       return cached.then((session) =>
-        session.destroyed ? remember(request, Promise.resolve(new Session<Data>(c, { ctx: ctx ?? contexts.get(request) }))) : session,
+        session.destroyed
+          ? remember(request, Promise.resolve(new Session<Data>(c, { ctx: ctx ?? contexts.get(request) })))
+          : session,
       );
     }
     return remember(request, load<Data>(c, request, ctx));
@@ -102,7 +106,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   async function existing(request: Request, what: string): Promise<Session<Data>> {
     const session = await start(request);
-    if (session.isNew && !created.has(session)) throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
+    if (session.isNew && !created.has(session))
+      throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
     return session;
   }
 
@@ -115,7 +120,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
       const chunks = c.sealer?.read(request.headers.get('cookie'), c.cookieName).present;
       // Made first: values that cannot be stored throw here, before the current session is ended.
-      const session = new Session<Data>(c, { forced: true, data: init.data, constants: init.constants, persistent: init.persistent, ctx: contexts.get(request), chunks });
+      const session = new Session<Data>(c, {
+        forced: true,
+        data: init.data,
+        constants: init.constants,
+        persistent: init.persistent,
+        ctx: contexts.get(request),
+        chunks,
+      });
       if (!current.isNew) {
         current.destroy();
         await current.commit();
@@ -131,8 +143,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async updateExpiration(request, seconds) {
-      if (seconds !== -1 && (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_COOKIE_AGE_SEC)) {
-        throw new SessionError('INVALID_DURATION', `updateExpiration: seconds must be -1 or in (0, ${MAX_COOKIE_AGE_SEC}], got ${String(seconds)}`);
+      if (
+        seconds !== -1 &&
+        (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_COOKIE_AGE_SEC)
+      ) {
+        throw new SessionError(
+          'INVALID_DURATION',
+          `updateExpiration: seconds must be -1 or in (0, ${MAX_COOKIE_AGE_SEC}], got ${String(seconds)}`,
+        );
       }
       const session = await existing(request, 'updateExpiration');
       session._setLifetime(seconds);
@@ -147,22 +165,28 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     async destroyById(id) {
       if (c.sealer !== undefined) {
-        throw new SessionError('STORE_UNSUPPORTED', `destroyById: the ${c.storeName} store is stateless and cannot revoke a session`);
+        throw new SessionError(
+          'STORE_UNSUPPORTED',
+          `destroyById: the ${c.storeName} store is stateless and cannot revoke a session`,
+        );
       }
-      if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
+      if (typeof id !== 'string' || !ID_PATTERN.test(id))
+        throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
       await storeCall(c, 'STORE_DELETE', 'delete', () => c.store.delete(id));
       emit(c, { type: 'destroyed', maskedId: maskId(id), at: c.now() });
     },
 
     async destroyAll() {
       const clear = c.store.clear;
-      if (clear === undefined) throw new SessionError('STORE_UNSUPPORTED', `destroyAll: the ${c.storeName} store has no clear()`);
+      if (clear === undefined)
+        throw new SessionError('STORE_UNSUPPORTED', `destroyAll: the ${c.storeName} store has no clear()`);
       await storeCall(c, 'STORE_DELETE', 'clear', () => clear.call(c.store));
     },
 
     async count() {
       const count = c.store.count;
-      if (count === undefined) throw new SessionError('STORE_UNSUPPORTED', `count: the ${c.storeName} store has no count()`);
+      if (count === undefined)
+        throw new SessionError('STORE_UNSUPPORTED', `count: the ${c.storeName} store has no count()`);
       return storeCall(c, 'STORE_READ', 'count', () => count.call(c.store));
     },
 
@@ -264,7 +288,10 @@ async function openSealed(
   c: Config,
   sealer: Sealer,
   header: string | null,
-): Promise<{ chunks: number; session: undefined | 'malformed' | 'signature' | 'corrupt' | { id: string; record: SessionRecord; resign: boolean } }> {
+): Promise<{
+  chunks: number;
+  session: undefined | 'malformed' | 'signature' | 'corrupt' | { id: string; record: SessionRecord; resign: boolean };
+}> {
   const { sealed, present } = sealer.read(header, c.cookieName);
   if (sealed === undefined) return { chunks: present, session: undefined };
   if (sealed === null) return { chunks: present, session: 'malformed' };
@@ -299,6 +326,7 @@ function appendCookies(response: Response, cookies: string[]): Response {
     for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);
   }
   const cacheControl = response.headers.get('Cache-Control');
-  if (cacheControl === null || !/\b(private|no-store)\b/i.test(cacheControl)) response.headers.append('Cache-Control', 'private');
+  if (cacheControl === null || !/\b(private|no-store)\b/i.test(cacheControl))
+    response.headers.append('Cache-Control', 'private');
   return response;
 }

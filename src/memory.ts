@@ -74,7 +74,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async update(key, changes, record, expiresAt) {
       const entry = live(key);
       if (entry === undefined) return null;
-      const merged = applyChanges(entry.merged ?? (JSON.parse(entry.text) as SessionRecord), changes, record, expiresAt);
+      const merged = applyChanges(
+        entry.merged ?? (JSON.parse(entry.text) as SessionRecord),
+        changes,
+        record,
+        expiresAt,
+      );
       entries.set(key, { text: JSON.stringify(merged), expiresAt, merged });
       return merged;
     },

@@ -61,13 +61,22 @@ export function emit(config: Config, event: SessionEvent, ctx?: BackgroundContex
  * cause; with `storeTimeout`, a call that takes longer fails with `STORE_TIMEOUT` (the call itself cannot be
  * cancelled, but the request no longer waits for it).
  */
-export async function storeCall<T>(config: Config, code: SessionErrorCode, op: string, call: () => Promise<T>): Promise<T> {
+export async function storeCall<T>(
+  config: Config,
+  code: SessionErrorCode,
+  op: string,
+  call: () => Promise<T>,
+): Promise<T> {
   const limit = config.storeTimeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     if (limit === undefined) return await call();
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SessionError('STORE_TIMEOUT', `${config.storeName} store: ${op} took longer than ${limit} ms`)), limit);
+      timer = setTimeout(
+        () =>
+          reject(new SessionError('STORE_TIMEOUT', `${config.storeName} store: ${op} took longer than ${limit} ms`)),
+        limit,
+      );
     });
     return await Promise.race([call(), timeout]);
   } catch (cause) {
@@ -94,7 +103,11 @@ export function maskId(id: string): string {
  * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
  * `expiresAt` equals `now` is expired.
  */
-export function expiryReason(config: Config, record: SessionRecord, now: number): 'lifetime' | 'idle' | 'absolute' | undefined {
+export function expiryReason(
+  config: Config,
+  record: SessionRecord,
+  now: number,
+): 'lifetime' | 'idle' | 'absolute' | undefined {
   if (config.absoluteMs !== undefined && now >= record.createdAt + config.absoluteMs) return 'absolute';
   if (now >= record.endsAt) return 'lifetime';
   if (now >= record.expiresAt) return 'idle';
@@ -212,7 +225,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (this.#id === undefined) {
       const id = this.#c.generateId();
       if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-        throw new SessionError('INVALID_ID', 'generateId must return 22 to 128 base64url characters (>= 128 random bits)');
+        throw new SessionError(
+          'INVALID_ID',
+          'generateId must return 22 to 128 base64url characters (>= 128 random bits)',
+        );
       }
       this.#id = id;
     }
@@ -273,7 +289,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /** Set a value; `null` or `undefined` deletes. Throws `UNSERIALIZABLE` for values the serializer cannot keep, `IMMUTABLE` for a key set with `setImmutable`. */
   set<K extends keyof Data & string>(key: K, value: Data[K] | null | undefined): void {
     this.#writable();
-    if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable; delete it first or use setImmutable`);
+    if (this.#immutable.has(key))
+      throw new SessionError('IMMUTABLE', `"${key}" is immutable; delete it first or use setImmutable`);
     this.#put(key, value);
   }
 
@@ -348,7 +365,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /** Adds `by` (default 1) to a number (missing counts as 0) and returns the result. Atomic on stores that support it. */
   increment(key: keyof Data & string, by = 1): number {
     this.#writable();
-    if (!Number.isFinite(by)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") needs a finite number, got ${String(by)}`);
+    if (!Number.isFinite(by))
+      throw new SessionError('TYPE_MISMATCH', `increment("${key}") needs a finite number, got ${String(by)}`);
     if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable`);
     const next = (this.getNumber(key) ?? 0) + by;
     // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
@@ -405,7 +423,12 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     });
   }
 
-  #typed<T>(key: string, defaultValue: T | undefined, what: string, convert: (value: unknown) => T | undefined): T | undefined {
+  #typed<T>(
+    key: string,
+    defaultValue: T | undefined,
+    what: string,
+    convert: (value: unknown) => T | undefined,
+  ): T | undefined {
     const text = this.#data.get(key);
     if (text === undefined) return defaultValue;
     let decoded: unknown;
@@ -537,7 +560,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (this.#destroyed) return false;
     const changed = this.#changed();
     if (this.#isNew) return this.#nothingToStore(changed) && !this.#staleCookie;
-    return !changed && !this.#timesChanged && this.#previousId === undefined && !this.#resign && !this.#touchDue(this.#idleExpiry(now));
+    return (
+      !changed &&
+      !this.#timesChanged &&
+      this.#previousId === undefined &&
+      !this.#resign &&
+      !this.#touchDue(this.#idleExpiry(now))
+    );
   }
 
   async #commitSigned(now: number): Promise<string[]> {
@@ -632,7 +661,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
           return true;
         } catch (error) {
           // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
-          emit(c, { type: 'error', operation: 'touch', error: error as SessionError, maskedId: maskId(id), at: now }, this.#ctx);
+          emit(
+            c,
+            { type: 'error', operation: 'touch', error: error as SessionError, maskedId: maskId(id), at: now },
+            this.#ctx,
+          );
           return false;
         }
       };
@@ -690,8 +723,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const { lines, count } = sealer.write(c.cookieName, sealed, c.attributes, maxAge, now, this.#chunks);
     out.push(...lines);
 
-    const event =
-      this.#isNew ? 'created' : this.#previousId !== undefined ? 'regenerated' : changed || this.#timesChanged ? 'updated' : undefined;
+    const event = this.#isNew
+      ? 'created'
+      : this.#previousId !== undefined
+        ? 'regenerated'
+        : changed || this.#timesChanged
+          ? 'updated'
+          : undefined;
     const previous = this.#previousId;
     this.#chunks = count;
     this.#isNew = false;
@@ -727,7 +765,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   /** An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`. */
   #touchDue(expiresAt: number): boolean {
-    return this.#c.idleMs !== undefined && expiresAt > this.#expiresAt && expiresAt - this.#expiresAt >= this.#c.touchAfterMs;
+    return (
+      this.#c.idleMs !== undefined && expiresAt > this.#expiresAt && expiresAt - this.#expiresAt >= this.#c.touchAfterMs
+    );
   }
 
   #maxAge(expiresAt: number, now: number): number {
@@ -849,7 +889,6 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const c = this.#c;
     out.push(serializeCookie(c.cookieName, value, c.attributes, maxAgeSec, now));
   }
-
 }
 
 /** Decimal notation only ("42", "-4.2", "1e3"): `Number()` alone would also take "0x10", "0b101" and "". */

@@ -45,7 +45,10 @@ function applyOneCookieLeft(headers: Headers, jar: ReturnType<typeof createJar>)
 }
 
 /** A session of two noise values, three cookies, committed into `jar`. */
-async function storeLargeSession(sessions: ReturnType<typeof setup>['sessions'], jar: ReturnType<typeof createJar>): Promise<void> {
+async function storeLargeSession(
+  sessions: ReturnType<typeof setup>['sessions'],
+  jar: ReturnType<typeof createJar>,
+): Promise<void> {
   const s = await sessions.start(request());
   s.set('a', noise(1));
   s.set('b', noise(2));
@@ -123,7 +126,7 @@ describe('cookie store', () => {
     expect(back.get('k8')).toBe(noise(9));
   });
 
-  it('leaves alone cookies named like its chunks when its own cookie is absent (another manager\'s `sid.1`)', async () => {
+  it("leaves alone cookies named like its chunks when its own cookie is absent (another manager's `sid.1`)", async () => {
     const { sessions } = setup();
     const s = await sessions.start(request('__Host-sid.1=someone-elses; __Host-sid.2=x'));
     expect(s.isNew).toBe(true);
@@ -155,7 +158,10 @@ describe('cookie store', () => {
     const next = await sessions.start(request(before));
     next.set('a', noise(1));
     next.set('b', noise(2));
-    await expect(next.commit()).rejects.toMatchObject({ code: 'COOKIE_TOO_LARGE', message: expect.stringMatching(/needs 3 cookies.*maxChunks \(2\); nothing was written/) });
+    await expect(next.commit()).rejects.toMatchObject({
+      code: 'COOKIE_TOO_LARGE',
+      message: expect.stringMatching(/needs 3 cookies.*maxChunks \(2\); nothing was written/),
+    });
     expect((await sessions.start(request(before))).get('n')).toBe(1);
   });
 
@@ -177,7 +183,12 @@ describe('cookie store', () => {
     const fresh = await sessions.start(request(missing));
     fresh.set('n', 1);
     expect(named(await fresh.commit())).toEqual(['__Host-sid', '__Host-sid.1 Max-Age=0', '__Host-sid.2 Max-Age=0']);
-    expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual(['malformed', 'signature', 'signature', 'malformed']);
+    expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual([
+      'malformed',
+      'signature',
+      'signature',
+      'malformed',
+    ]);
   });
 
   it('enforces expiry from the sealed times, whatever the cookie says', async () => {

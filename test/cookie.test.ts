@@ -3,7 +3,14 @@ import { randomBytes, randomId } from '../src/lib/crypto.js';
 import { byteLength, exceedsBytes, fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { describe, expect, it } from './harness.js';
 
-const defaults: CookieAttributes = { path: '/', domain: undefined, secure: true, httpOnly: true, sameSite: 'Lax', partitioned: false };
+const defaults: CookieAttributes = {
+  path: '/',
+  domain: undefined,
+  secure: true,
+  httpOnly: true,
+  sameSite: 'Lax',
+  partitioned: false,
+};
 
 describe('readCookie (RFC 6265bis Cookie header)', () => {
   it('finds a cookie among others, with or without spaces', () => {
@@ -81,7 +88,13 @@ describe('serializeCookie (Set-Cookie)', () => {
   });
 
   it('writes Domain only when configured, and Partitioned', () => {
-    const line = serializeCookie('sid', 'v', { ...defaults, domain: 'example.com', partitioned: true, sameSite: 'None' }, undefined, 0);
+    const line = serializeCookie(
+      'sid',
+      'v',
+      { ...defaults, domain: 'example.com', partitioned: true, sameSite: 'None' },
+      undefined,
+      0,
+    );
     expect(line).toBe('sid=v; Path=/; Domain=example.com; HttpOnly; Secure; SameSite=None; Partitioned');
   });
 });
@@ -127,14 +140,15 @@ describe('base64url against a reference decoder', () => {
   it('decodes and refuses exactly what the reference does', () => {
     const extra = '=+/ .\n\u00e9';
     let seed = 7;
-    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     for (let round = 0; round < 3000; round++) {
       const len = random(24);
       let text = '';
       for (let i = 0; i < len; i++) text += random(20) === 0 ? extra[random(extra.length)] : alphabet[random(64)];
       expect(fromBase64Url(text), JSON.stringify(text)).toEqual(reference(text));
     }
-    for (const text of ['AAB', 'AAE', 'AAC', 'AQ', 'AR', '']) expect(fromBase64Url(text), text).toEqual(reference(text));
+    for (const text of ['AAB', 'AAE', 'AAC', 'AQ', 'AR', ''])
+      expect(fromBase64Url(text), text).toEqual(reference(text));
   });
 });
 
@@ -161,7 +175,19 @@ describe('randomBytes (the CSPRNG pool)', () => {
 
 describe('UTF-8 sizes', () => {
   it('byteLength and exceedsBytes agree with TextEncoder at every boundary', () => {
-    const samples = ['', 'a', 'é', '€', '😀', 'a😀é€', '\ud800', 'x\udc00y', 'a'.repeat(100), '€'.repeat(40), '😀'.repeat(30)];
+    const samples = [
+      '',
+      'a',
+      'é',
+      '€',
+      '😀',
+      'a😀é€',
+      '\ud800',
+      'x\udc00y',
+      'a'.repeat(100),
+      '€'.repeat(40),
+      '😀'.repeat(30),
+    ];
     for (const text of samples) {
       const bytes = new TextEncoder().encode(text).length;
       expect(byteLength(text), JSON.stringify(text)).toBe(bytes);

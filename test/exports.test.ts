@@ -19,8 +19,18 @@ describe('public surface', () => {
     expect(Object.keys(pkg.dependencies)).toEqual(['uncrypto']);
     for (const [entry, target] of Object.entries(pkg.exports)) {
       if (entry === './package.json') continue;
-      expect(target, entry).toMatchObject({ types: expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/), default: expect.stringMatching(/^\.\/dist\/.*\.js$/) });
+      expect(target, entry).toMatchObject({
+        types: expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/),
+        default: expect.stringMatching(/^\.\/dist\/.*\.js$/),
+      });
     }
-    expect(Object.keys(pkg.exports)).toEqual(['.', './memory', './cookie', './kv', './durable-object', './package.json']);
+    expect(Object.keys(pkg.exports)).toEqual([
+      '.',
+      './memory',
+      './cookie',
+      './kv',
+      './durable-object',
+      './package.json',
+    ]);
   });
 });

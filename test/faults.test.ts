@@ -39,7 +39,14 @@ async function setup() {
   const clock = createClock();
   const { store, memory, modes } = faultyStore(clock);
   const events: SessionEvent[] = [];
-  const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, storeTimeout: 0.05, onEvent: (e) => events.push(e) });
+  const sessions = createSessions({
+    store,
+    secrets: [SECRET],
+    now: clock.now,
+    idleTimeout: 600,
+    storeTimeout: 0.05,
+    onEvent: (e) => events.push(e),
+  });
   const s = await sessions.start(request());
   s.set('n', 1);
   const cookie = cookiePair(await s.commit());
@@ -51,9 +58,14 @@ describe('store faults', () => {
     const { sessions, modes, cookie } = await setup();
     modes.get = 'hang';
     const started = Date.now();
-    const error = await sessions.handle(() => new Response('never'))(request(cookie)).catch((e: unknown) => e);
+    const error = await sessions
+      .handle(() => new Response('never'))(request(cookie))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionError);
-    expect(error).toMatchObject({ code: 'STORE_TIMEOUT', message: 'edge-sessions: faulty store: get took longer than 50 ms' });
+    expect(error).toMatchObject({
+      code: 'STORE_TIMEOUT',
+      message: 'edge-sessions: faulty store: get took longer than 50 ms',
+    });
     expect(Date.now() - started).toBeLessThan(5000);
     modes.get = 'ok';
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
@@ -85,10 +97,16 @@ describe('store faults', () => {
     for (const mode of ['429', 'throw', 'hang'] as const) {
       modes.touch = mode;
       clock.advanceSec(120);
-      const response = await sessions.handle((_req, session) => new Response(String(session.get('n'))))(request(cookie));
+      const response = await sessions.handle((_req, session) => new Response(String(session.get('n'))))(
+        request(cookie),
+      );
       expect(await response.text()).toBe('1');
       expect(response.headers.getSetCookie()).toEqual([]);
-      expect(events.at(-1)).toMatchObject({ type: 'error', operation: 'touch', error: { code: mode === 'hang' ? 'STORE_TIMEOUT' : 'STORE_WRITE' } });
+      expect(events.at(-1)).toMatchObject({
+        type: 'error',
+        operation: 'touch',
+        error: { code: mode === 'hang' ? 'STORE_TIMEOUT' : 'STORE_WRITE' },
+      });
     }
   });
 
@@ -111,7 +129,8 @@ describe('store faults', () => {
       name: 'atomic',
       get: memory.get,
       delete: memory.delete,
-      set: (key, record, expiresAt) => (failSet ? Promise.reject(new Error('set exploded')) : memory.set(key, record, expiresAt)),
+      set: (key, record, expiresAt) =>
+        failSet ? Promise.reject(new Error('set exploded')) : memory.set(key, record, expiresAt),
       async update(key, changes, record, expiresAt) {
         const stored = await memory.get(key);
         if (stored === null) return null;
@@ -130,7 +149,10 @@ describe('store faults', () => {
     s.persistent = false;
     s.regenerate();
     failSet = true;
-    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', cause: expect.objectContaining({ message: 'set exploded' }) });
+    await expect(s.commit()).rejects.toMatchObject({
+      code: 'STORE_WRITE',
+      cause: expect.objectContaining({ message: 'set exploded' }),
+    });
     expect(JSON.stringify(await memory.get(first.id))).toBe(before);
     failSet = false;
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);

@@ -8,7 +8,9 @@ import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { countingStore, createClock, inWorkerd, request, SECRET } from './helpers.js';
 
-const RUNS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FUZZ_RUNS ?? 1000);
+const RUNS = Number(
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FUZZ_RUNS ?? 1000,
+);
 const NAME = '__Host-sid';
 
 // Header values are byte strings without NUL, CR or LF (the HTTP layer refuses those before any handler).
@@ -16,7 +18,24 @@ const headerChar = fc
   .integer({ min: 1, max: inWorkerd ? 126 : 255 })
   .filter((c) => c !== 10 && c !== 13)
   .map((c) => String.fromCharCode(c));
-const cookieish = fc.constantFrom(';', '=', ' ', '"', ',', '.', '%', '\t', '_', '-', 'A', 'z', '0', NAME, '__HOST-sid', '__proto__');
+const cookieish = fc.constantFrom(
+  ';',
+  '=',
+  ' ',
+  '"',
+  ',',
+  '.',
+  '%',
+  '\t',
+  '_',
+  '-',
+  'A',
+  'z',
+  '0',
+  NAME,
+  '__HOST-sid',
+  '__proto__',
+);
 const headerText = fc.array(fc.oneof(headerChar, cookieish), { maxLength: 300 }).map((parts) => parts.join(''));
 
 /** A random edit of `value`: replace, insert or delete characters, truncate, or wrap. */
@@ -24,8 +43,16 @@ const base64url = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 const mutation = fc.oneof(
   // Same alphabet, same length: passes every shape check, so only the MAC or AEAD tag can refuse it.
   fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), text: base64url }),
-  fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), text: fc.array(headerChar, { minLength: 1, maxLength: 3 }).map((a) => a.join('')) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.array(fc.oneof(headerChar, cookieish), { minLength: 1, maxLength: 3 }).map((a) => a.join('')) }),
+  fc.record({
+    kind: fc.constant('replace' as const),
+    at: fc.nat(),
+    text: fc.array(headerChar, { minLength: 1, maxLength: 3 }).map((a) => a.join('')),
+  }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.array(fc.oneof(headerChar, cookieish), { minLength: 1, maxLength: 3 }).map((a) => a.join('')),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
 );

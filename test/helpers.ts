@@ -58,7 +58,9 @@ export interface StoreCalls {
 }
 
 /** Wraps a store and counts each call (the store-operation budget). */
-export function countingStore<S extends SessionStore>(store: S): { store: S; calls: StoreCalls; writes(): number; total(): number } {
+export function countingStore<S extends SessionStore>(
+  store: S,
+): { store: S; calls: StoreCalls; writes(): number; total(): number } {
   const calls: StoreCalls = { get: 0, set: 0, delete: 0, touch: 0, update: 0, clear: 0, count: 0 };
   const wrapped = Object.create(store) as S;
   for (const op of Object.keys(calls) as (keyof StoreCalls)[]) {
@@ -121,4 +123,5 @@ export function createJar() {
  * True inside workerd. A Request that workerd builds itself takes only ASCII header values (it re-encodes the
  * rest as UTF-8 and warns once per header), so byte-level cases stop at 0x7e there.
  */
-export const inWorkerd = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
+export const inWorkerd =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';

@@ -15,7 +15,14 @@ async function setup(options: Partial<SessionsOptions> = {}) {
   const clock = createClock();
   const counted = countingStore(createMemoryStore({ now: clock.now }));
   const events: SessionEvent[] = [];
-  const sessions = createSessions({ store: counted.store, secrets: [SECRET], now: clock.now, expires: 3600, onEvent: (e) => events.push(e), ...options });
+  const sessions = createSessions({
+    store: counted.store,
+    secrets: [SECRET],
+    now: clock.now,
+    expires: 3600,
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
   const s = await sessions.start(request());
   s.set('user', 'ada');
   const valid = cookieValue(await s.commit());
@@ -216,7 +223,12 @@ describe('hostile cookies: the sealed cookie store', () => {
   async function sealedSetup() {
     const clock = createClock();
     const events: SessionEvent[] = [];
-    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now, onEvent: (e) => events.push(e) });
+    const sessions = createSessions({
+      store: createCookieStore(),
+      secrets: [SECRET],
+      now: clock.now,
+      onEvent: (e) => events.push(e),
+    });
     const reasons = () => events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason);
     return { sessions, reasons };
   }
@@ -225,7 +237,9 @@ describe('hostile cookies: the sealed cookie store', () => {
   async function sealBytes(plaintext: Uint8Array<ArrayBuffer>) {
     const { key, kid } = await sealKey(SECRET);
     const iv = getRandomValues(new Uint8Array(12));
-    const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(NAME) }, key, plaintext));
+    const ct = new Uint8Array(
+      await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(NAME) }, key, plaintext),
+    );
     const all = new Uint8Array(12 + ct.length);
     all.set(iv);
     all.set(ct, 12);
@@ -250,7 +264,13 @@ describe('hostile cookies: the sealed cookie store', () => {
   it('a genuine seal around non-JSON or the wrong shape is corrupt', async () => {
     const { sessions, reasons } = await sealedSetup();
     const enc = new TextEncoder();
-    for (const text of ['not json', 'null', '[]', '{"i":"short","r":{}}', `{"i":"${'a'.repeat(24)}","r":{"data":{}}}`]) {
+    for (const text of [
+      'not json',
+      'null',
+      '[]',
+      '{"i":"short","r":{}}',
+      `{"i":"${'a'.repeat(24)}","r":{"data":{}}}`,
+    ]) {
       expect((await sessions.start(request(await sealBytes(enc.encode(text))))).isNew, text).toBe(true);
     }
     expect(reasons()).toEqual(['corrupt', 'corrupt', 'corrupt', 'corrupt', 'corrupt']);

@@ -1,8 +1,23 @@
 import { subtle } from 'uncrypto';
-import { createSessions, SessionError, type SessionEvent, type SessionsOptions, type SessionStore } from '../src/index.js';
+import {
+  createSessions,
+  SessionError,
+  type SessionEvent,
+  type SessionsOptions,
+  type SessionStore,
+} from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
-import { cookiePair, cookieValue, countingStore, createClock, failingStore, OLD_SECRET, request, SECRET } from './helpers.js';
+import {
+  cookiePair,
+  cookieValue,
+  countingStore,
+  createClock,
+  failingStore,
+  OLD_SECRET,
+  request,
+  SECRET,
+} from './helpers.js';
 
 function setup(options: Partial<SessionsOptions> = {}) {
   const clock = createClock();
@@ -61,14 +76,22 @@ describe('start', () => {
 
   it('rejects malformed values as malformed, without crypto or I/O', async () => {
     const { sessions, counted, events } = setup();
-    for (const value of ['', 'garbage', '.', 'short.tag', `${'a'.repeat(24)}`, `${'a'.repeat(24)}.`, `a b c d e f g h i j k l m.${'A'.repeat(43)}`]) {
+    for (const value of [
+      '',
+      'garbage',
+      '.',
+      'short.tag',
+      `${'a'.repeat(24)}`,
+      `${'a'.repeat(24)}.`,
+      `a b c d e f g h i j k l m.${'A'.repeat(43)}`,
+    ]) {
       expect((await sessions.start(request(`__Host-sid=${value}`))).isNew).toBe(true);
     }
     expect(counted.total()).toBe(0);
     expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual(Array(7).fill('malformed'));
   });
 
-  it('binds the signature to the cookie name: a value moved to another manager\'s cookie is refused', async () => {
+  it("binds the signature to the cookie name: a value moved to another manager's cookie is refused", async () => {
     const clock = createClock();
     const store = createMemoryStore({ now: clock.now });
     const a = createSessions({ store, secrets: [SECRET], now: clock.now, cookie: { name: 'a' } });
@@ -196,8 +219,16 @@ describe('cookies and keys', () => {
   });
 
   it('refuses at construction a cookie name, path and domain that leave no room for a value in 4096 bytes', async () => {
-    for (const cookie of [{ name: 'n'.repeat(4000) }, { name: 'n'.repeat(2000), path: `/${'p'.repeat(1000)}`, domain: `${'d'.repeat(60)}.example.com` }]) {
-      expect(() => setup({ cookie })).toThrow(expect.objectContaining({ code: 'INVALID_COOKIE_OPTION', message: expect.stringMatching(/leave less than 1 KB/) }));
+    for (const cookie of [
+      { name: 'n'.repeat(4000) },
+      { name: 'n'.repeat(2000), path: `/${'p'.repeat(1000)}`, domain: `${'d'.repeat(60)}.example.com` },
+    ]) {
+      expect(() => setup({ cookie })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_COOKIE_OPTION',
+          message: expect.stringMatching(/leave less than 1 KB/),
+        }),
+      );
     }
     // Nothing was stored before the error (it used to come at commit, after the store write).
     const { sessions, counted } = setup({ cookie: { name: 'n'.repeat(2800) } });
@@ -209,11 +240,15 @@ describe('cookies and keys', () => {
   });
 
   it('writes Domain only when configured, Partitioned and SameSite as asked', async () => {
-    const { sessions } = setup({ cookie: { domain: 'example.com', sameSite: 'strict', partitioned: true, httpOnly: false } });
+    const { sessions } = setup({
+      cookie: { domain: 'example.com', sameSite: 'strict', partitioned: true, httpOnly: false },
+    });
     const s = await sessions.start(request());
     s.set('a', 1);
     const line = (await s.commit()).getSetCookie()[0]!;
-    expect(line).toMatch(/^sid=.*; Path=\/; Domain=example\.com; Max-Age=3600; Expires=[^;]+; Secure; SameSite=Strict; Partitioned$/);
+    expect(line).toMatch(
+      /^sid=.*; Path=\/; Domain=example\.com; Max-Age=3600; Expires=[^;]+; Secure; SameSite=Strict; Partitioned$/,
+    );
   });
 });
 
@@ -247,7 +282,7 @@ describe('managers with different secrets', () => {
 });
 
 describe('create, shiftExpiration, updateExpiration, destroy', () => {
-  it('create always gives a fresh ID and destroys the request\'s session', async () => {
+  it("create always gives a fresh ID and destroys the request's session", async () => {
     const { sessions, login, events } = setup();
     const { session: old, cookie } = await login();
     const fresh = await sessions.create(request(cookie), { data: { user: 'ada' } });
@@ -262,7 +297,9 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
   it('create checks the new values before it ends the current session', async () => {
     const { sessions, login, counted } = setup();
     const { cookie } = await login();
-    await expect(sessions.create(request(cookie), { data: { when: new Date(0) } })).rejects.toMatchObject({ code: 'UNSERIALIZABLE' });
+    await expect(sessions.create(request(cookie), { data: { when: new Date(0) } })).rejects.toMatchObject({
+      code: 'UNSERIALIZABLE',
+    });
     expect(await counted.store.count!()).toBe(1);
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
@@ -345,7 +382,9 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     expect([...(await sessions.destroy(request()))]).toEqual([]);
     const { cookie } = await login();
     const line = (await sessions.destroy(request(cookie))).getSetCookie()[0]!;
-    expect(line).toBe('sid=; Path=/app; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax');
+    expect(line).toBe(
+      'sid=; Path=/app; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+    );
   });
 
   it('destroy then start in the same request gives a new session', async () => {
@@ -389,7 +428,10 @@ describe('regenerate', () => {
     expect(s.id).not.toBe(oldId);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect((await sessions.start(request(pair))).get('n')).toBe(1);
-    expect(events.find((e) => e.type === 'regenerated')).toMatchObject({ maskedId: s.maskedId, previousMaskedId: `${oldId.slice(0, 3)}...${oldId.slice(-3)}` });
+    expect(events.find((e) => e.type === 'regenerated')).toMatchObject({
+      maskedId: s.maskedId,
+      previousMaskedId: `${oldId.slice(0, 3)}...${oldId.slice(-3)}`,
+    });
   });
 
   it('regenerate then destroy deletes the stored record', async () => {
@@ -404,7 +446,7 @@ describe('regenerate', () => {
 });
 
 describe('handle', () => {
-  it('starts, runs, commits, and appends Set-Cookie without clobbering the app\'s cookies', async () => {
+  it("starts, runs, commits, and appends Set-Cookie without clobbering the app's cookies", async () => {
     const { sessions } = setup();
     const fetch = sessions.handle(async (_req, session, env: { greeting: string }, ctx: { id: number }) => {
       session.set('seen', true);
@@ -421,7 +463,7 @@ describe('handle', () => {
     expect(response.headers.get('Cache-Control')).toBe('private');
   });
 
-  it('takes the runtime\'s extra arguments (env, ctx) even when the handler declares none: this compiles', async () => {
+  it("takes the runtime's extra arguments (env, ctx) even when the handler declares none: this compiles", async () => {
     const { sessions } = setup();
     const ctx = { waitUntil() {}, passThroughOnException() {} };
     const fetch = sessions.handle(async (_req, session) => {
@@ -434,7 +476,9 @@ describe('handle', () => {
 
   it('adds nothing when the handler leaves the session alone', async () => {
     const { sessions, counted } = setup();
-    const response = await sessions.handle(() => new Response('ok', { headers: { 'Cache-Control': 'public, max-age=60' } }))(request());
+    const response = await sessions.handle(
+      () => new Response('ok', { headers: { 'Cache-Control': 'public, max-age=60' } }),
+    )(request());
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(response.headers.get('Cache-Control')).toBe('public, max-age=60');
     expect(counted.total()).toBe(0);
@@ -505,15 +549,28 @@ describe('handle', () => {
       session.set('a', 1);
       return new Response('ok');
     });
-    await expect(fetch(request())).rejects.toMatchObject({ code: 'STORE_WRITE', cause: expect.objectContaining({ message: 'backend down' }) });
+    await expect(fetch(request())).rejects.toMatchObject({
+      code: 'STORE_WRITE',
+      cause: expect.objectContaining({ message: 'backend down' }),
+    });
   });
 });
 
 describe('several sessions on one request', () => {
   it('each manager reads its own cookie and adds its own headers', async () => {
     const clock = createClock();
-    const auth = createSessions({ store: createMemoryStore({ now: clock.now }), secrets: [SECRET], cookie: { name: '__Host-auth' }, now: clock.now });
-    const prefs = createSessions({ store: createMemoryStore({ now: clock.now }), secrets: [OLD_SECRET], cookie: { name: 'prefs' }, now: clock.now });
+    const auth = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      cookie: { name: '__Host-auth' },
+      now: clock.now,
+    });
+    const prefs = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [OLD_SECRET],
+      cookie: { name: 'prefs' },
+      now: clock.now,
+    });
     const first = request();
     const a = await auth.start(first);
     const p = await prefs.start(first);
@@ -538,7 +595,10 @@ describe('store failures lose nothing', () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
     let down = false;
-    const store: SessionStore = { ...memory, get: (k) => (down ? Promise.reject(new Error('read timeout')) : memory.get(k)) };
+    const store: SessionStore = {
+      ...memory,
+      get: (k) => (down ? Promise.reject(new Error('read timeout')) : memory.get(k)),
+    };
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
     const s = await sessions.start(request());
     s.set('n', 1);
@@ -547,7 +607,11 @@ describe('store failures lose nothing', () => {
     const handler = sessions.handle(() => new Response('never'));
     const error = await handler(request(cookie)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionError);
-    expect(error).toMatchObject({ code: 'STORE_READ', message: 'edge-sessions: memory store: get failed', cause: new Error('read timeout') });
+    expect(error).toMatchObject({
+      code: 'STORE_READ',
+      message: 'edge-sessions: memory store: get failed',
+      cause: new Error('read timeout'),
+    });
     down = false;
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
@@ -622,7 +686,13 @@ describe('events', () => {
   });
 
   it('an onEvent hook that throws does not break the request', async () => {
-    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET], onEvent: () => { throw new Error('logger down'); } });
+    const sessions = createSessions({
+      store: createMemoryStore(),
+      secrets: [SECRET],
+      onEvent: () => {
+        throw new Error('logger down');
+      },
+    });
     const s = await sessions.start(request());
     s.set('a', 1);
     expect((await s.commit()).getSetCookie()).toHaveLength(1);
@@ -641,7 +711,14 @@ describe('background work through ctx.waitUntil', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let touched = 0;
-    const store: SessionStore = { ...memory, touch: async (k, e) => { await gate; touched++; return memory.touch(k, e); } };
+    const store: SessionStore = {
+      ...memory,
+      touch: async (k, e) => {
+        await gate;
+        touched++;
+        return memory.touch(k, e);
+      },
+    };
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
     const s = await sessions.start(request());
     s.set('n', 1);
@@ -649,7 +726,9 @@ describe('background work through ctx.waitUntil', () => {
     clock.advanceSec(120);
 
     const { pending, ctx } = backgroundContext();
-    const fetch = sessions.handle((_req, session, _env: unknown, _ctx: typeof ctx) => new Response(String(session.get('n'))));
+    const fetch = sessions.handle(
+      (_req, session, _env: unknown, _ctx: typeof ctx) => new Response(String(session.get('n'))),
+    );
     const response = await fetch(request(cookie), {}, ctx);
     expect(response.headers.getSetCookie()).toHaveLength(1);
     expect(touched).toBe(0); // answered while the write is still pending
@@ -670,7 +749,11 @@ describe('background work through ctx.waitUntil', () => {
 
   it('hands a promise returned by onEvent to waitUntil and swallows its rejection', async () => {
     const { pending, ctx } = backgroundContext();
-    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET], onEvent: () => Promise.reject(new Error('log sink down')) });
+    const sessions = createSessions({
+      store: createMemoryStore(),
+      secrets: [SECRET],
+      onEvent: () => Promise.reject(new Error('log sink down')),
+    });
     const s = await sessions.start(request(), ctx);
     s.set('a', 1);
     expect((await s.commit()).getSetCookie()).toHaveLength(1);
@@ -685,7 +768,13 @@ async function withFailingTouch(error: Error) {
   const memory = createMemoryStore({ now: clock.now });
   const store: SessionStore = { ...memory, touch: () => Promise.reject(error) };
   const events: SessionEvent[] = [];
-  const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600, onEvent: (e) => events.push(e) });
+  const sessions = createSessions({
+    store,
+    secrets: [SECRET],
+    now: clock.now,
+    idleTimeout: 600,
+    onEvent: (e) => events.push(e),
+  });
   const s = await sessions.start(request());
   s.set('n', 1);
   const cookie = cookiePair(await s.commit());

@@ -52,26 +52,54 @@ describe('createSessions validates every option at construction', () => {
   });
 
   it('refuses a cookie name that is not a token', () => {
-    expectError(build({ cookie: { name: 'my session' } }), 'INVALID_COOKIE_NAME', /cookie.name must be an RFC 9110 token/);
+    expectError(
+      build({ cookie: { name: 'my session' } }),
+      'INVALID_COOKIE_NAME',
+      /cookie.name must be an RFC 9110 token/,
+    );
     expectError(build({ cookie: { name: 'a;b' } }), 'INVALID_COOKIE_NAME', /token/);
     expectError(build({ cookie: { name: '' } }), 'INVALID_COOKIE_NAME', /token/);
     expectError(build({ cookie: { name: 'sïd' } }), 'INVALID_COOKIE_NAME', /token/);
   });
 
   it('enforces the __Host- prefix rules, case-insensitively', () => {
-    expectError(build({ cookie: { name: '__Host-s', domain: 'example.com' } }), 'INVALID_COOKIE_OPTION', /__Host- prefix forbids cookie.domain/);
-    expectError(build({ cookie: { name: '__Host-s', secure: false } }), 'INVALID_COOKIE_OPTION', /__Host- prefix requires secure/);
-    expectError(build({ cookie: { name: '__host-s', path: '/app' } }), 'INVALID_COOKIE_OPTION', /__Host- prefix requires cookie.path/);
+    expectError(
+      build({ cookie: { name: '__Host-s', domain: 'example.com' } }),
+      'INVALID_COOKIE_OPTION',
+      /__Host- prefix forbids cookie.domain/,
+    );
+    expectError(
+      build({ cookie: { name: '__Host-s', secure: false } }),
+      'INVALID_COOKIE_OPTION',
+      /__Host- prefix requires secure/,
+    );
+    expectError(
+      build({ cookie: { name: '__host-s', path: '/app' } }),
+      'INVALID_COOKIE_OPTION',
+      /__Host- prefix requires cookie.path/,
+    );
   });
 
   it('enforces the __Secure- prefix rule', () => {
-    expectError(build({ cookie: { name: '__Secure-s', secure: false } }), 'INVALID_COOKIE_OPTION', /__Secure- prefix requires secure/);
+    expectError(
+      build({ cookie: { name: '__Secure-s', secure: false } }),
+      'INVALID_COOKIE_OPTION',
+      /__Secure- prefix requires secure/,
+    );
     expect(build({ cookie: { name: '__Secure-s', domain: 'example.com' } })().cookieName).toBe('__Secure-s');
   });
 
   it('requires Secure for SameSite=None and for Partitioned', () => {
-    expectError(build({ cookie: { sameSite: 'none', secure: false } }), 'INVALID_COOKIE_OPTION', /sameSite 'none' requires secure/);
-    expectError(build({ cookie: { partitioned: true, secure: false } }), 'INVALID_COOKIE_OPTION', /partitioned requires secure/);
+    expectError(
+      build({ cookie: { sameSite: 'none', secure: false } }),
+      'INVALID_COOKIE_OPTION',
+      /sameSite 'none' requires secure/,
+    );
+    expectError(
+      build({ cookie: { partitioned: true, secure: false } }),
+      'INVALID_COOKIE_OPTION',
+      /partitioned requires secure/,
+    );
     expectError(build({ cookie: { sameSite: 'sometimes' as 'lax' } }), 'INVALID_COOKIE_OPTION', /sameSite must be/);
     // Names an object literal inherits are not SameSite values either.
     for (const inherited of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {

@@ -5,7 +5,11 @@ import { describe, expect, it } from './harness.js';
 import { cookiePair, createClock, request, SECRET, type TestClock } from './helpers.js';
 
 /** `change` on a session read before `destroy`; its commit expires the cookie and the session stays destroyed. */
-export async function expectDestroyedMeanwhileStaysDestroyed(sessions: Sessions, cookie: string, change: (stale: Session) => void): Promise<Session> {
+export async function expectDestroyedMeanwhileStaysDestroyed(
+  sessions: Sessions,
+  cookie: string,
+  change: (stale: Session) => void,
+): Promise<Session> {
   const stale = await sessions.start(request(cookie));
   await sessions.destroy(request(cookie));
   change(stale);
@@ -20,7 +24,15 @@ export function describeOverlappingRequests(name: string, createStore: (clock: T
     function setup() {
       const clock = createClock();
       const events: SessionEvent[] = [];
-      const sessions = createSessions({ store: createStore(clock), secrets: [SECRET], now: clock.now, expires: 3600, idleTimeout: 600, touchAfter: 60, onEvent: (e) => events.push(e) });
+      const sessions = createSessions({
+        store: createStore(clock),
+        secrets: [SECRET],
+        now: clock.now,
+        expires: 3600,
+        idleTimeout: 600,
+        touchAfter: 60,
+        onEvent: (e) => events.push(e),
+      });
       return { clock, events, sessions };
     }
     async function login(sessions: Sessions, act: (s: Session) => void = (s) => s.set('u', 'ada')) {
@@ -32,7 +44,9 @@ export function describeOverlappingRequests(name: string, createStore: (clock: T
 
     it('a session destroyed (or destroyed by ID) while another request held it stays destroyed', async () => {
       const { sessions } = setup();
-      await expectDestroyedMeanwhileStaysDestroyed(sessions, (await login(sessions)).cookie, (stale) => stale.set('late', true));
+      await expectDestroyedMeanwhileStaysDestroyed(sessions, (await login(sessions)).cookie, (stale) =>
+        stale.set('late', true),
+      );
       const { cookie, a } = await login(sessions);
       await sessions.destroyById(a.id);
       a.set('late', true);

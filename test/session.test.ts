@@ -156,9 +156,16 @@ describe('session data', () => {
     const { session } = await next(s);
     expect(session.get('when')).toEqual(new Date(5));
     expect(session.increment('n')).toBe(2);
-    const throwing: Serializer = { stringify: () => { throw new Error('nope'); }, parse: JSON.parse };
+    const throwing: Serializer = {
+      stringify: () => {
+        throw new Error('nope');
+      },
+      parse: JSON.parse,
+    };
     const other = await setup(throwing).sessions.start(request());
-    expect(() => other.set('x', 1)).toThrow(expect.objectContaining({ code: 'UNSERIALIZABLE', cause: expect.any(Error) }));
+    expect(() => other.set('x', 1)).toThrow(
+      expect.objectContaining({ code: 'UNSERIALIZABLE', cause: expect.any(Error) }),
+    );
   });
 
   it('stores __proto__ and constructor keys as data, never as prototypes', async () => {
@@ -202,7 +209,9 @@ describe('typed getters', () => {
     s.set('word', 'abc');
     s.set('float', 4.5);
     s.set('obj', { a: 1 });
-    expect(() => s.getNumber('word')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH', message: 'edge-sessions: "word" is not a number' }));
+    expect(() => s.getNumber('word')).toThrow(
+      expect.objectContaining({ code: 'TYPE_MISMATCH', message: 'edge-sessions: "word" is not a number' }),
+    );
     expect(() => s.getInt('float')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
     expect(() => s.getBoolean('word')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
     expect(() => s.getString('obj')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
@@ -214,7 +223,15 @@ describe('typed getters', () => {
     const s = await sessions.start(request());
     s.set('sci', '1e3');
     s.set('neg', '-.5');
-    for (const [k, v] of [['hex', '0x10'], ['bin', '0b101'], ['oct', '0o7'], ['inf', 'Infinity'], ['dots', '1.2.3'], ['blank', '  ']] as const) s.set(k, v);
+    for (const [k, v] of [
+      ['hex', '0x10'],
+      ['bin', '0b101'],
+      ['oct', '0o7'],
+      ['inf', 'Infinity'],
+      ['dots', '1.2.3'],
+      ['blank', '  '],
+    ] as const)
+      s.set(k, v);
     expect(s.getNumber('sci')).toBe(1000);
     expect(s.getInt('sci')).toBe(1000);
     expect(s.getNumber('neg')).toBe(-0.5);
@@ -268,7 +285,7 @@ describe('immutable values and constants', () => {
   it('constants given at create are read-only for the session life', async () => {
     const { sessions, next } = setup();
     const s = await sessions.create(request(), { constants: { userId: 7, org: { id: 1 } } });
-    (s.constant<{ id: number }>('org')!).id = 2;
+    s.constant<{ id: number }>('org')!.id = 2;
     expect(s.constant('org')).toEqual({ id: 1 });
     s.set('userId', 8); // data, not the constant
     const { session } = await next(s);
@@ -398,7 +415,12 @@ describe('identity', () => {
 
   it('refuses a generateId that returns a weak or malformed ID', async () => {
     const clock = createClock();
-    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET], now: clock.now, generateId: () => 'short' });
+    const sessions = createSessions({
+      store: createMemoryStore(),
+      secrets: [SECRET],
+      now: clock.now,
+      generateId: () => 'short',
+    });
     const s = await sessions.start(request());
     s.set('a', 1);
     await expect(s.commit()).rejects.toMatchObject({ code: 'INVALID_ID' });
@@ -411,7 +433,13 @@ describe('identity', () => {
     expect(s.destroyed).toBe(true);
     expect(() => s.set('a', 1)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
     // Every write, flashes included.
-    for (const write of [() => s.setFlash('f', 1), () => s.deleteFlash('f'), () => s.clearFlashes(), () => s.increment('n'), () => s.clear()]) {
+    for (const write of [
+      () => s.setFlash('f', 1),
+      () => s.deleteFlash('f'),
+      () => s.clearFlashes(),
+      () => s.increment('n'),
+      () => s.clear(),
+    ]) {
       expect(write).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
     }
   });
@@ -442,21 +470,62 @@ describe('changes sent to a store with atomic update()', () => {
   }
 
   it('sends increments of untouched keys as additions, accumulated', async () => {
-    expect(await capture((s) => { s.increment('n'); s.increment('n', 2); s.increment('m'); })).toEqual({ increment: { n: 3, m: 1 } });
+    expect(
+      await capture((s) => {
+        s.increment('n');
+        s.increment('n', 2);
+        s.increment('m');
+      }),
+    ).toEqual({ increment: { n: 3, m: 1 } });
   });
 
   it('sends a key set, deleted or cleared earlier in the request as its final value', async () => {
-    expect(await capture((s) => { s.set('n', 5); s.increment('n'); })).toEqual({ set: { n: '6' } });
-    expect(await capture((s) => { s.delete('n'); s.increment('n'); })).toEqual({ set: { n: '1' } });
-    expect(await capture((s) => { s.clear(); s.increment('n'); })).toEqual({ clear: true, set: { n: '1' } });
-    expect(await capture((s) => { s.increment('n'); s.set('n', 7); })).toEqual({ set: { n: '7' } });
+    expect(
+      await capture((s) => {
+        s.set('n', 5);
+        s.increment('n');
+      }),
+    ).toEqual({ set: { n: '6' } });
+    expect(
+      await capture((s) => {
+        s.delete('n');
+        s.increment('n');
+      }),
+    ).toEqual({ set: { n: '1' } });
+    expect(
+      await capture((s) => {
+        s.clear();
+        s.increment('n');
+      }),
+    ).toEqual({ clear: true, set: { n: '1' } });
+    expect(
+      await capture((s) => {
+        s.increment('n');
+        s.set('n', 7);
+      }),
+    ).toEqual({ set: { n: '7' } });
     // Setting the value the increment reached still means "this value", not "+1" on what the store holds.
-    expect(await capture((s) => { s.increment('n'); s.set('n', 11); })).toEqual({ set: { n: '11' } });
-    expect(await capture((s) => { s.increment('n'); s.delete('n'); })).toEqual({ delete: ['n'] });
+    expect(
+      await capture((s) => {
+        s.increment('n');
+        s.set('n', 11);
+      }),
+    ).toEqual({ set: { n: '11' } });
+    expect(
+      await capture((s) => {
+        s.increment('n');
+        s.delete('n');
+      }),
+    ).toEqual({ delete: ['n'] });
   });
 
   it('sends flashes and immutable keys as their full new state', async () => {
-    expect(await capture((s) => { s.setFlash('f', 'hi'); s.setImmutable('r', 'admin'); })).toEqual({
+    expect(
+      await capture((s) => {
+        s.setFlash('f', 'hi');
+        s.setImmutable('r', 'admin');
+      }),
+    ).toEqual({
       set: { r: '"admin"' },
       flash: { f: '"hi"' },
       immutable: { r: true },

@@ -38,7 +38,10 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     if (route === 'POST /login') {
       const form = await request.formData().catch(() => null);
       if (form === null) return new Response('Expected a form', { status: 400 });
-      const name = String(form.get('name') ?? '').trim().slice(0, 40) || 'guest';
+      const name =
+        String(form.get('name') ?? '')
+          .trim()
+          .slice(0, 40) || 'guest';
       const remember = form.get('remember') === 'on';
       // create() gives a fresh ID and destroys any session the request had (no session fixation).
       const session = await sessions.create(request, { data: { user: name, count: 0 }, persistent: remember });
@@ -90,7 +93,11 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     if (route !== 'GET /') return new Response('Not found', { status: 404 });
 
     const notice = session.getFlash<string>('notice');
-    const body = page(runtime, notice, user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session));
+    const body = page(
+      runtime,
+      notice,
+      user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session),
+    );
     return withHeaders(
       new Response(body, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } }),
       await session.commit(),
@@ -99,12 +106,16 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
 }
 
 function redirect(...headerSets: Headers[]): Response {
-  return withHeaders(new Response(null, { status: 303, headers: { Location: '/', 'Cache-Control': 'no-store' } }), ...headerSets);
+  return withHeaders(
+    new Response(null, { status: 303, headers: { Location: '/', 'Cache-Control': 'no-store' } }),
+    ...headerSets,
+  );
 }
 
 /** Append (never set) each Set-Cookie, so the app's own cookies survive. */
 function withHeaders(response: Response, ...headerSets: Headers[]): Response {
-  for (const headers of headerSets) for (const cookie of headers.getSetCookie()) response.headers.append('Set-Cookie', cookie);
+  for (const headers of headerSets)
+    for (const cookie of headers.getSetCookie()) response.headers.append('Set-Cookie', cookie);
   return response;
 }
 
@@ -134,7 +145,11 @@ function loginForm(): string {
 </form>`;
 }
 
-function signedIn(user: string, count: number, session: { maskedId: string; expiresAt: number; persistent: boolean }): string {
+function signedIn(
+  user: string,
+  count: number,
+  session: { maskedId: string; expiresAt: number; persistent: boolean },
+): string {
   return `<p>Signed in as <strong id="user">${escape(user)}</strong>.</p>
 <p>Counter: <strong id="count">${count}</strong></p>
 <dl><dt>Session</dt><dd id="session-id">${escape(session.maskedId)}</dd>

@@ -14,5 +14,9 @@ const app = createApp({
   secrets: [Bun.env.SESSION_SECRET ?? DEV_ONLY_SECRET],
   runtime: 'Bun (memory store)',
 });
-const server = Bun.serve({ port: Number(Bun.env.PORT ?? 3000), hostname: '127.0.0.1', fetch: (request) => app(request) });
+const server = Bun.serve({
+  port: Number(Bun.env.PORT ?? 3000),
+  hostname: '127.0.0.1',
+  fetch: (request) => app(request),
+});
 console.log(`Listening on http://localhost:${server.port}/`);

@@ -18,6 +18,10 @@ const app = createApp({
   runtime: 'Deno (memory store)',
 });
 Deno.serve(
-  { port: Number(Deno.env.get('PORT') ?? 8000), hostname: '127.0.0.1', onListen: ({ port }) => console.log(`Listening on http://localhost:${port}/`) },
+  {
+    port: Number(Deno.env.get('PORT') ?? 8000),
+    hostname: '127.0.0.1',
+    onListen: ({ port }) => console.log(`Listening on http://localhost:${port}/`),
+  },
   (request) => app(request),
 );

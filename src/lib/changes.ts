@@ -4,7 +4,12 @@ import type { SessionChanges, SessionRecord } from './types.js';
 import { stringMap, toObject } from './values.js';
 
 /** `changes` on top of what is stored, in the order SessionChanges defines; times come from the caller. */
-export function applyChanges(stored: SessionRecord, changes: SessionChanges, record: SessionRecord, expiresAt: number): SessionRecord {
+export function applyChanges(
+  stored: SessionRecord,
+  changes: SessionChanges,
+  record: SessionRecord,
+  expiresAt: number,
+): SessionRecord {
   const cleared = changes.clear === true;
   const data = cleared ? new Map<string, string>() : (stringMap(stored.data) ?? new Map<string, string>());
   const locked = new Set<string>(cleared || !Array.isArray(stored.immutable) ? [] : stored.immutable);
@@ -13,7 +18,8 @@ export function applyChanges(stored: SessionRecord, changes: SessionChanges, rec
   const writable = (k: string) => !locked.has(k) || Object.hasOwn(known, k);
   for (const k of changes.delete ?? []) data.delete(k);
   for (const [k, v] of Object.entries(changes.set ?? {})) if (writable(k)) data.set(k, v);
-  for (const [k, by] of Object.entries(changes.increment ?? {})) if (writable(k)) data.set(k, JSON.stringify(numberIn(data.get(k)) + by));
+  for (const [k, by] of Object.entries(changes.increment ?? {}))
+    if (writable(k)) data.set(k, JSON.stringify(numberIn(data.get(k)) + by));
   for (const [k, on] of Object.entries(known)) {
     if (on) locked.add(k);
     else locked.delete(k);

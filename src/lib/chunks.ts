@@ -57,7 +57,10 @@ export function sealedCookieLines(
   // Most sessions fit one cookie: try that line first.
   const single = serializeCookie(name, `1.${sealed}`, attributes, maxAgeSec, now);
   if (!exceedsBytes(single, MAX_SET_COOKIE_BYTES)) {
-    return { lines: present > 1 ? [single, ...expiredChunkLines(name, attributes, now, 1, present)] : [single], count: 1 };
+    return {
+      lines: present > 1 ? [single, ...expiredChunkLines(name, attributes, now, 1, present)] : [single],
+      count: 1,
+    };
   }
   // The longest name and a 2-character count prefix: each line then fits the limit whatever its index.
   const overhead = byteLength(serializeCookie(`${name}.${MAX_CHUNKS - 1}`, '', attributes, maxAgeSec, now)) + 2;
@@ -82,8 +85,15 @@ export function sealedCookieLines(
 }
 
 /** Expiring Set-Cookie lines for chunk cookies `from` … `present - 1` (0 is the main cookie). */
-export function expiredChunkLines(name: string, attributes: CookieAttributes, now: number, from: number, present: number): string[] {
+export function expiredChunkLines(
+  name: string,
+  attributes: CookieAttributes,
+  now: number,
+  from: number,
+  present: number,
+): string[] {
   const lines: string[] = [];
-  for (let k = from; k < present; k++) lines.push(serializeCookie(k === 0 ? name : `${name}.${k}`, '', attributes, 0, now));
+  for (let k = from; k < present; k++)
+    lines.push(serializeCookie(k === 0 ? name : `${name}.${k}`, '', attributes, 0, now));
   return lines;
 }

@@ -85,7 +85,8 @@ export function serializeCookie(
 ): string {
   let out = `${name}=${value}; Path=${attributes.path}`;
   if (attributes.domain !== undefined) out += `; Domain=${attributes.domain}`;
-  if (maxAgeSec !== undefined) out += `; Max-Age=${maxAgeSec}; Expires=${httpDate(maxAgeSec === 0 ? 0 : nowMs + maxAgeSec * 1000)}`;
+  if (maxAgeSec !== undefined)
+    out += `; Max-Age=${maxAgeSec}; Expires=${httpDate(maxAgeSec === 0 ? 0 : nowMs + maxAgeSec * 1000)}`;
   if (attributes.httpOnly) out += '; HttpOnly';
   if (attributes.secure) out += '; Secure';
   out += `; SameSite=${attributes.sameSite}`;

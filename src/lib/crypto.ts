@@ -190,7 +190,11 @@ export function sealKey(secret: string): Promise<SealKey> {
 /** @internal AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
 export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {
   const iv = randomBytes(12);
-  const sealed = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) }, key, utf8.encode(plaintext));
+  const sealed = await subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: utf8.encode(associatedData) },
+    key,
+    utf8.encode(plaintext),
+  );
   // 12 bytes are exactly 16 characters, so the two encodings join without a copy of the bytes.
   return toBase64Url(iv) + toBase64Url(new Uint8Array(sealed));
 }

@@ -53,7 +53,10 @@ function fail(code: ConstructorParameters<typeof SessionError>[0], message: stri
 function duration(name: string, value: unknown, allowZero: boolean): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
-    fail('INVALID_DURATION', `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`);
+    fail(
+      'INVALID_DURATION',
+      `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`,
+    );
   }
   return value * 1000;
 }
@@ -65,7 +68,8 @@ function fn<T>(name: string, value: T | undefined): T | undefined {
 
 /** Validates every option up front: misconfiguration is an error at construction, never on a request. */
 export function resolveOptions(options: SessionsOptions): Config {
-  if (options === null || typeof options !== 'object') fail('INVALID_OPTION', 'createSessions() needs an options object');
+  if (options === null || typeof options !== 'object')
+    fail('INVALID_OPTION', 'createSessions() needs an options object');
   const { store } = options;
   if (
     store === null ||
@@ -85,7 +89,8 @@ export function resolveOptions(options: SessionsOptions): Config {
   for (let i = 0; i < secrets.length; i++) {
     const secret: unknown = secrets[i];
     if (typeof secret !== 'string') fail('MISSING_SECRET', `secrets[${i}] must be a string`);
-    if (byteLength(secret) < 32) fail('WEAK_SECRET', `secrets[${i}] must be at least 32 bytes, got ${byteLength(secret)}`);
+    if (byteLength(secret) < 32)
+      fail('WEAK_SECRET', `secrets[${i}] must be at least 32 bytes, got ${byteLength(secret)}`);
   }
 
   const cookie = options.cookie ?? {};
@@ -96,30 +101,51 @@ export function resolveOptions(options: SessionsOptions): Config {
   const domain = cookie.domain;
   const sameSiteInput = cookie.sameSite ?? 'lax';
   const lowered = String(sameSiteInput).toLowerCase();
-  const sameSite: SameSite | undefined = lowered === 'strict' ? 'Strict' : lowered === 'lax' ? 'Lax' : lowered === 'none' ? 'None' : undefined;
-  if (sameSite === undefined) fail('INVALID_COOKIE_OPTION', `cookie.sameSite must be 'strict', 'lax' or 'none', got ${String(sameSiteInput)}`);
+  const sameSite: SameSite | undefined =
+    lowered === 'strict' ? 'Strict' : lowered === 'lax' ? 'Lax' : lowered === 'none' ? 'None' : undefined;
+  if (sameSite === undefined)
+    fail('INVALID_COOKIE_OPTION', `cookie.sameSite must be 'strict', 'lax' or 'none', got ${String(sameSiteInput)}`);
 
-  if (typeof path !== 'string' || !path.startsWith('/') || UNSAFE_ATTRIBUTE.test(path) || byteLength(path) > MAX_ATTRIBUTE_BYTES) {
-    fail('INVALID_COOKIE_OPTION', 'cookie.path must start with "/", be printable ASCII without ";", and fit 1024 bytes');
+  if (
+    typeof path !== 'string' ||
+    !path.startsWith('/') ||
+    UNSAFE_ATTRIBUTE.test(path) ||
+    byteLength(path) > MAX_ATTRIBUTE_BYTES
+  ) {
+    fail(
+      'INVALID_COOKIE_OPTION',
+      'cookie.path must start with "/", be printable ASCII without ";", and fit 1024 bytes',
+    );
   }
   if (
     domain !== undefined &&
-    (typeof domain !== 'string' || UNSAFE_ATTRIBUTE.test(domain) || !DOMAIN.test(domain) || domain.length > MAX_ATTRIBUTE_BYTES)
+    (typeof domain !== 'string' ||
+      UNSAFE_ATTRIBUTE.test(domain) ||
+      !DOMAIN.test(domain) ||
+      domain.length > MAX_ATTRIBUTE_BYTES)
   ) {
-    fail('INVALID_COOKIE_OPTION', 'cookie.domain must be a host name (letters, digits, "-", "."), with no control characters or ";"');
+    fail(
+      'INVALID_COOKIE_OPTION',
+      'cookie.domain must be a host name (letters, digits, "-", "."), with no control characters or ";"',
+    );
   }
 
   const hostCompatible = secure && path === '/' && domain === undefined;
   const cookieName = cookie.name ?? (hostCompatible ? '__Host-sid' : 'sid');
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
-    fail('INVALID_COOKIE_NAME', `cookie.name must be an RFC 9110 token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`);
+    fail(
+      'INVALID_COOKIE_NAME',
+      `cookie.name must be an RFC 9110 token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`,
+    );
   }
   // Cookie prefixes, RFC 6265bis §4.1.3. Browsers match them case-insensitively, so `__HOST-` gets the rules too.
   const lower = cookieName.toLowerCase();
   if (lower.startsWith('__host-')) {
     if (!secure) fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix requires secure: true`);
-    if (domain !== undefined) fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix forbids cookie.domain`);
-    if (path !== '/') fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix requires cookie.path "/"`);
+    if (domain !== undefined)
+      fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix forbids cookie.domain`);
+    if (path !== '/')
+      fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Host- prefix requires cookie.path "/"`);
   } else if (lower.startsWith('__secure-') && !secure) {
     fail('INVALID_COOKIE_OPTION', `cookie.name ${cookieName}: the __Secure- prefix requires secure: true`);
   }
@@ -129,7 +155,10 @@ export function resolveOptions(options: SessionsOptions): Config {
 
   const expiresMs = duration('expires', options.expires, false) ?? DEFAULT_EXPIRES_SEC * 1000;
   if (expiresMs > MAX_COOKIE_AGE_SEC * 1000) {
-    fail('INVALID_DURATION', `expires must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1)`);
+    fail(
+      'INVALID_DURATION',
+      `expires must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1)`,
+    );
   }
   const idleMs = duration('idleTimeout', options.idleTimeout, false);
   const absoluteMs = duration('absoluteTimeout', options.absoluteTimeout, false);
@@ -143,17 +172,32 @@ export function resolveOptions(options: SessionsOptions): Config {
 
   const attributes: CookieAttributes = Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned });
   // The longest line we could send: a chunk cookie's name, the longest Max-Age and Expires.
-  if (exceedsBytes(serializeCookie(`${cookieName}.10`, 'x'.repeat(MIN_VALUE_ROOM), attributes, MAX_COOKIE_AGE_SEC, 0), MAX_SET_COOKIE_BYTES)) {
-    fail('INVALID_COOKIE_OPTION', 'cookie.name, cookie.path and cookie.domain together leave less than 1 KB of the 4096-byte Set-Cookie line for the value');
+  if (
+    exceedsBytes(
+      serializeCookie(`${cookieName}.10`, 'x'.repeat(MIN_VALUE_ROOM), attributes, MAX_COOKIE_AGE_SEC, 0),
+      MAX_SET_COOKIE_BYTES,
+    )
+  ) {
+    fail(
+      'INVALID_COOKIE_OPTION',
+      'cookie.name, cookie.path and cookie.domain together leave less than 1 KB of the 4096-byte Set-Cookie line for the value',
+    );
   }
   const storeTimeoutMs = duration('storeTimeout', options.storeTimeout, false);
   if (storeTimeoutMs !== undefined && storeTimeoutMs > MAX_TIMER_MS) {
-    fail('INVALID_DURATION', `storeTimeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (the longest timer runtimes keep)`);
+    fail(
+      'INVALID_DURATION',
+      `storeTimeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (the longest timer runtimes keep)`,
+    );
   }
 
   const frozenSecrets: readonly string[] = Object.freeze([...secrets]);
   const serializer = options.serializer ?? JSON_SERIALIZER;
-  if (typeof serializer !== 'object' || typeof serializer.stringify !== 'function' || typeof serializer.parse !== 'function') {
+  if (
+    typeof serializer !== 'object' ||
+    typeof serializer.stringify !== 'function' ||
+    typeof serializer.parse !== 'function'
+  ) {
     fail('INVALID_OPTION', 'serializer must have stringify(value) and parse(text) functions');
   }
 

@@ -64,7 +64,12 @@ export interface SessionStore {
    * the window for a lost change shrinks to the gap between the two. Without it the manager writes the whole
    * record with `set`.
    */
-  update?(key: string, changes: SessionChanges, record: SessionRecord, expiresAt: number): Promise<SessionRecord | null>;
+  update?(
+    key: string,
+    changes: SessionChanges,
+    record: SessionRecord,
+    expiresAt: number,
+  ): Promise<SessionRecord | null>;
   clear?(): Promise<void>;
   count?(): Promise<number>;
   /**
@@ -104,7 +109,11 @@ export interface Sealer {
    * The plaintext, or null for anything forged, truncated, malformed or sealed under an unknown secret.
    * `stale` is true when an older secret opened it (the manager reseals on the next response).
    */
-  open(sealed: string, secrets: readonly string[], cookieName: string): Promise<{ plaintext: string; stale: boolean } | null>;
+  open(
+    sealed: string,
+    secrets: readonly string[],
+    cookieName: string,
+  ): Promise<{ plaintext: string; stale: boolean } | null>;
 }
 
 /** Encodes one session value to text and back. The default is JSON. */
@@ -139,7 +148,12 @@ export interface CookieOptions {
 export type SessionEvent =
   | { readonly type: 'created' | 'updated' | 'destroyed'; readonly maskedId: string; readonly at: number }
   | { readonly type: 'regenerated'; readonly maskedId: string; readonly previousMaskedId: string; readonly at: number }
-  | { readonly type: 'expired'; readonly maskedId: string; readonly reason: 'lifetime' | 'idle' | 'absolute'; readonly at: number }
+  | {
+      readonly type: 'expired';
+      readonly maskedId: string;
+      readonly reason: 'lifetime' | 'idle' | 'absolute';
+      readonly at: number;
+    }
   | {
       readonly type: 'rejected';
       /** Why a cookie was not accepted; never the cookie itself. */

@@ -15,7 +15,8 @@ export function encodeValue(serializer: Serializer, json: boolean, key: string, 
     if (cause instanceof SessionError) throw cause;
     throw new SessionError('UNSERIALIZABLE', `value of "${key}" cannot be serialized`, { cause });
   }
-  if (typeof text !== 'string') throw new SessionError('UNSERIALIZABLE', `serializer.stringify returned no string for "${key}"`);
+  if (typeof text !== 'string')
+    throw new SessionError('UNSERIALIZABLE', `serializer.stringify returned no string for "${key}"`);
   return text;
 }
 
@@ -74,7 +75,8 @@ export function decodeValue(serializer: Serializer, key: string, text: string): 
 export function toObject<T>(entries: Iterable<[string, T]>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const [k, v] of entries) {
-    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
   }
   return out;

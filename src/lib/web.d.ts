@@ -46,9 +46,22 @@ interface SubtleCrypto {
     keyUsages: string[],
   ): Promise<CryptoKey>;
   sign(algorithm: string | { name: string }, key: CryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
-  verify(algorithm: string | { name: string }, key: CryptoKey, signature: Uint8Array, data: Uint8Array): Promise<boolean>;
-  encrypt(algorithm: { name: string; iv: Uint8Array; additionalData?: Uint8Array }, key: CryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
-  decrypt(algorithm: { name: string; iv: Uint8Array; additionalData?: Uint8Array }, key: CryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
+  verify(
+    algorithm: string | { name: string },
+    key: CryptoKey,
+    signature: Uint8Array,
+    data: Uint8Array,
+  ): Promise<boolean>;
+  encrypt(
+    algorithm: { name: string; iv: Uint8Array; additionalData?: Uint8Array },
+    key: CryptoKey,
+    data: Uint8Array,
+  ): Promise<ArrayBuffer>;
+  decrypt(
+    algorithm: { name: string; iv: Uint8Array; additionalData?: Uint8Array },
+    key: CryptoKey,
+    data: Uint8Array,
+  ): Promise<ArrayBuffer>;
   deriveKey(
     algorithm: { name: string; hash: string; salt: Uint8Array; info: Uint8Array },
     baseKey: CryptoKey,

@@ -11,7 +11,16 @@ beforeAll(async () => {
   assertChromium();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 });
 
@@ -28,7 +37,9 @@ async function replay(context: BrowserContext, url: string, value: string) {
   await context.clearCookies();
   // CDP refuses a Secure cookie for an http:// URL; the same host-only cookie given for https:// is what the
   // browser stored from the server's own Set-Cookie on http://localhost (a secure context).
-  await context.addCookies([{ name: COOKIE, value, url: url.replace(/^http:/, 'https:'), httpOnly: true, secure: true, sameSite: 'Lax' }]);
+  await context.addCookies([
+    { name: COOKIE, value, url: url.replace(/^http:/, 'https:'), httpOnly: true, secure: true, sameSite: 'Lax' },
+  ]);
 }
 
 async function login(page: Page, name: string, remember: boolean) {
@@ -43,11 +54,14 @@ function describeBrowserFlow(target: Target) {
     let context: BrowserContext;
     let page: Page;
 
-    beforeAll(async () => {
-      server = await startServer(target);
-      context = await browser.newContext();
-      page = await context.newPage();
-    }, (target.startupSec + 30) * 1000);
+    beforeAll(
+      async () => {
+        server = await startServer(target);
+        context = await browser.newContext();
+        page = await context.newPage();
+      },
+      (target.startupSec + 30) * 1000,
+    );
 
     afterAll(async () => {
       await context?.close();

@@ -23,7 +23,18 @@ export const targets = {
     name: 'Workers + KV (wrangler dev)',
     command: (port: number, stateDir: string) => ({
       file: bin('wrangler'),
-      args: ['dev', '--port', String(port), '--ip', '127.0.0.1', '--var', 'SESSION_STORE:kv', '--persist-to', stateDir, '--show-interactive-dev-session=false'],
+      args: [
+        'dev',
+        '--port',
+        String(port),
+        '--ip',
+        '127.0.0.1',
+        '--var',
+        'SESSION_STORE:kv',
+        '--persist-to',
+        stateDir,
+        '--show-interactive-dev-session=false',
+      ],
     }),
     runtime: /Workers \+ KV/,
     startupSec: 90,
@@ -32,7 +43,18 @@ export const targets = {
     name: 'Workers + Durable Objects (wrangler dev)',
     command: (port: number, stateDir: string) => ({
       file: bin('wrangler'),
-      args: ['dev', '--port', String(port), '--ip', '127.0.0.1', '--var', 'SESSION_STORE:durable-object', '--persist-to', stateDir, '--show-interactive-dev-session=false'],
+      args: [
+        'dev',
+        '--port',
+        String(port),
+        '--ip',
+        '127.0.0.1',
+        '--var',
+        'SESSION_STORE:durable-object',
+        '--persist-to',
+        stateDir,
+        '--show-interactive-dev-session=false',
+      ],
     }),
     runtime: /Workers \+ Durable Objects/,
     startupSec: 90,
@@ -41,7 +63,14 @@ export const targets = {
     name: 'Deno (Deno.serve)',
     command: (port: number) => ({
       file: bin('deno'),
-      args: ['run', '--allow-net', '--allow-env', '--allow-read', '--unstable-sloppy-imports', 'worker-example/deno.ts'],
+      args: [
+        'run',
+        '--allow-net',
+        '--allow-env',
+        '--allow-read',
+        '--unstable-sloppy-imports',
+        'worker-example/deno.ts',
+      ],
       env: { PORT: String(port) },
     }),
     runtime: /Deno/,
@@ -67,7 +96,9 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -117,7 +148,8 @@ export async function startServer(target: Target): Promise<RunningServer> {
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`${target.name} did not answer on ${url} within ${target.startupSec} s:\n${log}`);
+      if (Date.now() > deadline)
+        throw new Error(`${target.name} did not answer on ${url} within ${target.startupSec} s:\n${log}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   } catch (error) {

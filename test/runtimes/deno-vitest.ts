@@ -66,7 +66,8 @@ function test(mode: 'run' | 'skip' | 'only', name: string, body?: Fn): void {
   });
 }
 
-type Describe = ((name: string, body: () => void) => void) & Record<'skip' | 'only', (name: string, body: () => void) => void>;
+type Describe = ((name: string, body: () => void) => void) &
+  Record<'skip' | 'only', (name: string, body: () => void) => void>;
 type It = ((name: string, body: Fn, timeout?: number) => void) &
   Record<'skip' | 'only', (name: string, body: Fn, timeout?: number) => void> & { todo: (name: string) => void };
 

@@ -17,7 +17,15 @@ const suites = readdirSync(join(root, 'test'))
 const files = [...suites, './test/runtimes/runtime.check.ts'];
 
 const commands = {
-  deno: (report) => ['test', '--no-check', '--allow-env', '--config', 'test/runtimes/deno.json', `--junit-path=${report}`, ...files],
+  deno: (report) => [
+    'test',
+    '--no-check',
+    '--allow-env',
+    '--config',
+    'test/runtimes/deno.json',
+    `--junit-path=${report}`,
+    ...files,
+  ],
   bun: (report) => ['test', '--reporter=junit', `--reporter-outfile=${report}`, ...files],
 };
 if (!Object.hasOwn(commands, runtime)) {
@@ -52,7 +60,9 @@ else if (run.status !== 0) problems.push(`${runtime} exited with ${run.status ??
 if (!head) problems.push('no JUnit report was written');
 if (suites.length === 0 || passed <= 1) problems.push('no test of test/*.test.ts ran');
 if (skipped > 0) problems.push('skipped, todo or ignored tests are not allowed here');
-console.log(`\n${runtime}: ${passed} passed, ${failed} failed, ${skipped} skipped (${files.length} files, ${((Date.now() - started) / 1000).toFixed(1)}s)`);
+console.log(
+  `\n${runtime}: ${passed} passed, ${failed} failed, ${skipped} skipped (${files.length} files, ${((Date.now() - started) / 1000).toFixed(1)}s)`,
+);
 if (problems.length > 0) {
   console.error(`${runtime} run FAILED: ${problems.join('; ')}`);
   process.exit(1);

@@ -2,7 +2,11 @@
 // proves the suite executed inside the runtime the command names, with uncrypto's web build.
 import { describe, expect, it } from '../harness.js';
 
-const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string }; process?: { env: Record<string, string | undefined> } };
+const g = globalThis as {
+  Deno?: { version: { deno: string } };
+  Bun?: { version: string };
+  process?: { env: Record<string, string | undefined> };
+};
 const wanted = g.process?.env.EDGE_SESSIONS_TEST_RUNTIME;
 const actual = g.Deno ? `deno ${g.Deno.version.deno}` : g.Bun ? `bun ${g.Bun.version}` : 'neither Deno nor Bun';
 const uncrypto = import.meta.resolve('uncrypto');

@@ -88,7 +88,11 @@ export function retryableError(message = 'Network connection lost.'): Error {
 /** Codes along an error's `cause` chain, outermost first. */
 export function codes(error: unknown): string[] {
   const out: string[] = [];
-  for (let e = error as { code?: unknown; cause?: unknown } | undefined; e !== undefined && e !== null; e = e.cause as typeof e) {
+  for (
+    let e = error as { code?: unknown; cause?: unknown } | undefined;
+    e !== undefined && e !== null;
+    e = e.cause as typeof e
+  ) {
     if (typeof e.code === 'string') out.push(e.code);
   }
   return out;

@@ -10,8 +10,12 @@ import { cookiePair, createClock, record, request, SECRET } from '../helpers.js'
 import { codes, retryableError, wrapDO } from './bindings.js';
 import { describeOverlappingRequests, expectDestroyedMeanwhileStaysDestroyed } from '../races.js';
 
-describeStoreConformance('durable-object (workerd)', (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }));
-describeOverlappingRequests('durable-object (workerd)', (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }));
+describeStoreConformance('durable-object (workerd)', (clock) =>
+  createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+);
+describeOverlappingRequests('durable-object (workerd)', (clock) =>
+  createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+);
 
 let ids = 0;
 function newId(label: string): string {
@@ -46,7 +50,8 @@ function stubOf(id: string): DurableObjectStub<SessionDurableObject> {
 /** The object's SQLite rows, read inside the object. */
 function rows(id: string): Promise<{ key: string; expires_at: number; deadline: number }[]> {
   return runInDurableObject(stubOf(id), (_instance, state) => {
-    const present = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'sessions'").toArray().length > 0;
+    const present =
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'sessions'").toArray().length > 0;
     return present ? (state.storage.sql.exec('SELECT key, expires_at, deadline FROM sessions').toArray() as never) : [];
   });
 }
@@ -252,7 +257,9 @@ describe('durable-object store: ids, limits and failures', () => {
     const { store, sessions, clock } = setup();
     const empty = async (id: string) =>
       runInDurableObject(stubOf(id), async (_instance, state) => ({
-        tables: state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").toArray().length,
+        tables: state.storage.sql
+          .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sessions'")
+          .toArray().length,
         alarm: await state.storage.getAlarm(),
       }));
     const id = newId('never-stored');
@@ -278,7 +285,11 @@ describe('durable-object store: ids, limits and failures', () => {
     a.set('a', 'x'.repeat(1_100_000));
     await a.commit();
     b.set('b', 'y'.repeat(1_100_000));
-    await expect(b.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_LIMIT', message: expect.stringMatching(/2 MB/) });
+    await expect(b.commit()).rejects.toMatchObject({
+      name: 'SessionError',
+      code: 'STORE_LIMIT',
+      message: expect.stringMatching(/2 MB/),
+    });
     const back = await sessions.start(request(cookie));
     expect(back.get('a')).toHaveLength(1_100_000);
     expect(back.has('b')).toBe(false);
@@ -289,8 +300,14 @@ describe('durable-object store: ids, limits and failures', () => {
     const now = clock.now();
     const id = newId('size');
     const big = record({ data: { blob: 'x'.repeat(2_000_000) } }, now);
-    await expect(store.set(id, big, now + 60_000)).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_LIMIT', message: expect.stringMatching(/2 MB/) });
-    await expect(store.update!(id, { set: big.data }, big, now + 60_000)).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    await expect(store.set(id, big, now + 60_000)).rejects.toMatchObject({
+      name: 'SessionError',
+      code: 'STORE_LIMIT',
+      message: expect.stringMatching(/2 MB/),
+    });
+    await expect(store.update!(id, { set: big.data }, big, now + 60_000)).rejects.toMatchObject({
+      code: 'STORE_LIMIT',
+    });
     expect(rpc.total()).toBe(0);
     const fits = record({ data: { blob: 'x'.repeat(1_990_000) } }, now);
     await store.set(id, fits, now + 60_000);
@@ -308,7 +325,9 @@ describe('durable-object store: ids, limits and failures', () => {
 
   it('retries once on a fresh stub when a call fails with a retryable error', async () => {
     let failures = 1;
-    const { sessions, rpc } = setup({ fault: (method) => (method === 'get' && failures-- > 0 ? { error: retryableError() } : undefined) });
+    const { sessions, rpc } = setup({
+      fault: (method) => (method === 'get' && failures-- > 0 ? { error: retryableError() } : undefined),
+    });
     const { cookie } = await login(sessions);
     const stubsBefore = rpc.stubs();
     const session = await sessions.start(request(cookie));
@@ -332,7 +351,10 @@ describe('durable-object store: ids, limits and failures', () => {
 
   it('gives up after one retry, and never retries an overloaded object', async () => {
     const lost = retryableError();
-    const overloaded = Object.assign(new Error('Durable Object is overloaded. Too many requests queued.'), { retryable: true, overloaded: true });
+    const overloaded = Object.assign(new Error('Durable Object is overloaded. Too many requests queued.'), {
+      retryable: true,
+      overloaded: true,
+    });
     let error: Error = lost;
     const { store, rpc } = setup({ fault: (method) => (method === 'get' ? { error } : undefined) });
     await expect(store.get(newId('flaky'))).rejects.toBe(lost);

@@ -15,10 +15,19 @@ function uniquePrefix(label: string): string {
   return `${label}-${++prefixes}:`;
 }
 
-describeStoreConformance('kv (workerd)', (clock) => createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('conformance') }));
-describeOverlappingRequests('kv (workerd)', (clock) => createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('overlap') }));
+describeStoreConformance('kv (workerd)', (clock) =>
+  createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('conformance') }),
+);
+describeOverlappingRequests('kv (workerd)', (clock) =>
+  createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('overlap') }),
+);
 
-function setup(options: Omit<KVStoreOptions, 'now'> & { idleTimeout?: number; failPut?: (key: string, value: string) => Error | undefined } = {}) {
+function setup(
+  options: Omit<KVStoreOptions, 'now'> & {
+    idleTimeout?: number;
+    failPut?: (key: string, value: string) => Error | undefined;
+  } = {},
+) {
   const { idleTimeout, failPut, ...storeOptions } = options;
   const clock = createClock();
   const kv = wrapKV(env.SESSIONS_KV, failPut);
@@ -36,7 +45,10 @@ function setup(options: Omit<KVStoreOptions, 'now'> & { idleTimeout?: number; fa
   return { clock, kv, prefix, store, sessions, events };
 }
 
-async function login(sessions: ReturnType<typeof setup>['sessions'], data: Record<string, unknown> = { n: 1 }): Promise<string> {
+async function login(
+  sessions: ReturnType<typeof setup>['sessions'],
+  data: Record<string, unknown> = { n: 1 },
+): Promise<string> {
   const session = await sessions.start(request());
   for (const [k, v] of Object.entries(data)) session.set(k, v);
   return cookiePair(await session.commit());
@@ -96,7 +108,9 @@ describe('kv store: keys, TTLs and limits', () => {
     // KV keeps it up to 60 s; get returns it visibly expired (the manager reports `expired`), update refuses it.
     expect(await env.SESSIONS_KV.get(`${prefix}${'short'.padEnd(24, 'x')}`)).not.toBeNull();
     expect((await store.get('short'.padEnd(24, 'x')))?.expiresAt).toBe(clock.now());
-    expect(await store.update!('short'.padEnd(24, 'x'), { set: { a: '1' } }, record({}, clock.now()), clock.now() + 60_000)).toBeNull();
+    expect(
+      await store.update!('short'.padEnd(24, 'x'), { set: { a: '1' } }, record({}, clock.now()), clock.now() + 60_000),
+    ).toBeNull();
   });
 
   it('keeps sessions under prefix + id, invisible to a store with another prefix', async () => {
@@ -116,15 +130,28 @@ describe('kv store: keys, TTLs and limits', () => {
     await store.set(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()), clock.now() + 120_000);
     expect(await store.get(id)).not.toBeNull();
     await store.touch(id, clock.now() + 600_000);
-    expect(kv.calls.get.map((g) => g.options)).toEqual([{ type: 'text', cacheTtl: 300 }, { type: 'text', cacheTtl: 30 }]);
+    expect(kv.calls.get.map((g) => g.options)).toEqual([
+      { type: 'text', cacheTtl: 300 },
+      { type: 'text', cacheTtl: 30 },
+    ]);
     expect((await store.get(id))?.expiresAt).toBe(clock.now() + 600_000);
   });
 
   it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and an empty prefix or one over 384 bytes at construction', () => {
-    for (const options of [{ cacheTtl: 10 }, { cacheTtl: 45.5 }, { pageSize: 0 }, { pageSize: 1001 }, { prefix: 'p'.repeat(385) }, { prefix: '' }, { maxOperations: 0 }]) {
+    for (const options of [
+      { cacheTtl: 10 },
+      { cacheTtl: 45.5 },
+      { pageSize: 0 },
+      { pageSize: 1001 },
+      { prefix: 'p'.repeat(385) },
+      { prefix: '' },
+      { maxOperations: 0 },
+    ]) {
       expect(() => createKVStore(env.SESSIONS_KV, options)).toThrow(SessionError);
     }
-    expect(() => createKVStore(env.SESSIONS_KV, { cacheTtl: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/cacheTtl/) }));
+    expect(() => createKVStore(env.SESSIONS_KV, { cacheTtl: 10 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/cacheTtl/) }),
+    );
     expect(createKVStore(env.SESSIONS_KV, { cacheTtl: 30, prefix: 'p'.repeat(384) }).name).toBe('kv');
   });
 
@@ -134,10 +161,13 @@ describe('kv store: keys, TTLs and limits', () => {
     await expect(store.set('k'.repeat(129), record({}, now), now + 60_000)).rejects.toMatchObject({
       name: 'SessionError',
       code: 'STORE_LIMIT',
-      message: 'edge-sessions: kv store: key of 513 bytes exceeds KV\'s 512',
+      message: "edge-sessions: kv store: key of 513 bytes exceeds KV's 512",
     });
     const huge = record({ data: { blob: 'x'.repeat(25 * 1024 * 1024) } }, now);
-    await expect(store.set('k'.repeat(24), huge, now + 60_000)).rejects.toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/25 MiB/) });
+    await expect(store.set('k'.repeat(24), huge, now + 60_000)).rejects.toMatchObject({
+      code: 'STORE_LIMIT',
+      message: expect.stringMatching(/25 MiB/),
+    });
     expect(kv.calls.put).toHaveLength(0);
   });
 
@@ -179,16 +209,26 @@ describe('kv store: failures', () => {
     expect(await response.text()).toBe('n=1');
     expect(kv.calls.put).toHaveLength(2); // the create, then the touch that failed
     const error = events.find((e) => e.type === 'error');
-    expect(error).toMatchObject({ type: 'error', operation: 'touch', error: { name: 'SessionError', code: 'STORE_WRITE', cause: tooMany } });
+    expect(error).toMatchObject({
+      type: 'error',
+      operation: 'touch',
+      error: { name: 'SessionError', code: 'STORE_WRITE', cause: tooMany },
+    });
     failing = false;
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 });
 
 describe('kv store: count and clear', () => {
-  async function seed(store: ReturnType<typeof setup>['store'], now: number, live: number, expired: number): Promise<void> {
+  async function seed(
+    store: ReturnType<typeof setup>['store'],
+    now: number,
+    live: number,
+    expired: number,
+  ): Promise<void> {
     for (let i = 0; i < live; i++) await store.set(`live-${i}`.padEnd(24, 'x'), record({}, now), now + 120_000);
-    for (let i = 0; i < expired; i++) await store.set(`gone-${i}`.padEnd(24, 'x'), record({ expiresAt: now + 1000 }, now), now + 1000);
+    for (let i = 0; i < expired; i++)
+      await store.set(`gone-${i}`.padEnd(24, 'x'), record({ expiresAt: now + 1000 }, now), now + 1000);
   }
 
   it('count pages through list and skips keys whose expiresAt has passed', async () => {
@@ -237,7 +277,10 @@ describe('kv store: count and clear', () => {
     expect(await store.count()).toBe(5);
     // count: 6 lists allowed; 13 keys need 7
     await seed(store, clock.now() + 1, 0, 8);
-    await expect(store.count()).rejects.toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/count\(\).*maxOperations \(6/) });
+    await expect(store.count()).rejects.toMatchObject({
+      code: 'STORE_LIMIT',
+      message: expect.stringMatching(/count\(\).*maxOperations \(6/),
+    });
   });
 });
 

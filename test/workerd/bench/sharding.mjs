@@ -29,7 +29,13 @@ for (const design of ['sharded', 'per-session']) {
     const result = await res.json();
     await mf.dispose();
     if (result.found !== n) throw new Error(`${design}: read back ${result.found} of ${n}`);
-    rows.push({ design, parallel, 'set ms/op': result.setMsPerOp.toFixed(2), 'get ms/op': result.getMsPerOp.toFixed(2), 'wall s': ((Date.now() - started) / 1000).toFixed(1) });
+    rows.push({
+      design,
+      parallel,
+      'set ms/op': result.setMsPerOp.toFixed(2),
+      'get ms/op': result.getMsPerOp.toFixed(2),
+      'wall s': ((Date.now() - started) / 1000).toFixed(1),
+    });
   }
 }
 console.log(`${n} sessions per run`);

@@ -27,7 +27,12 @@ export default {
     const stubFor = (id: string) => ns.get(ns.idFromName(design === 'sharded' ? `shard-${hash(id) % SHARDS}` : id));
     const ids = Array.from({ length: n }, () => crypto.randomUUID());
     const now = Date.now();
-    const record = { data: { user: '"ada"', visits: '1' }, createdAt: now, endsAt: now + 3_600_000, expiresAt: now + 3_600_000 };
+    const record = {
+      data: { user: '"ada"', visits: '1' },
+      createdAt: now,
+      endsAt: now + 3_600_000,
+      expiresAt: now + 3_600_000,
+    };
     const set = await timed(ids, parallel, (id) => stubFor(id).set(id, record, record.expiresAt, now));
     let found = 0;
     const get = await timed(ids, parallel, async (id) => {
