@@ -2,7 +2,7 @@ import { SessionError } from './errors.js';
 import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunks.js';
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded, seal, sealKey, unseal } from './lib/crypto.js';
-import type { Sealer, SessionStore } from './lib/types.js';
+import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
 export interface CookieStoreOptions {
   /**
@@ -13,7 +13,7 @@ export interface CookieStoreOptions {
   maxChunks?: number | undefined;
 }
 
-export interface CookieStore extends SessionStore {
+export interface CookieStore extends StatelessStore {
   readonly sealer: Sealer;
 }
 
@@ -59,19 +59,8 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   // seals that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions decrypt each time.
   const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);
   const forged = new Bounded<string, true>(128);
-  const stateless = (what: string) => () =>
-    Promise.reject(
-      new SessionError(
-        'STORE_UNSUPPORTED',
-        `cookie store: ${what} is not possible, the store keeps nothing on the server`,
-      ),
-    );
-
   return {
     name: 'cookie',
-    get: stateless('get'),
-    set: stateless('set'),
-    delete: stateless('delete'),
     sealer: {
       read: (header, cookieName) => readSealedCookies(header, cookieName, maxChunks),
       write: (cookieName, sealed, attributes, maxAgeSec, now, present) =>

@@ -1,9 +1,10 @@
 import { DurableObject } from 'cloudflare:workers';
-import { SessionError } from './errors.js';
+import { SessionError, type SessionErrorCode } from './errors.js';
 import { randomId } from './lib/crypto.js';
-import { applyChanges } from './lib/changes.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
-import type { SessionChanges, SessionRecord, SessionStore } from './lib/types.js';
+import { mergeChanges } from './lib/merge.js';
+import { refuseUnknownOptions } from './lib/option-names.js';
+import type { SessionChanges, SessionRecord, SessionStore, SessionTimes } from './lib/store-contract.js';
 
 /** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
 export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
@@ -12,6 +13,10 @@ export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
 
 /** Alarms refuse far-future dates (after 2189); a record that lives longer is re-checked at this interval. */
 const MAX_ALARM_AHEAD_MS = 365 * 24 * 3600 * 1000;
+/** How long the object remembers an operation's answer, so that a retry is answered instead of applied twice. */
+const OPERATION_MEMORY_MS = 10 * 60_000;
+/** A move that has not finished in this time was abandoned (its request died): the session may move again. */
+const MOVE_TIMEOUT_MS = 60_000;
 
 /** What the object needs of its `DurableObjectState`: SQLite storage and alarms. */
 interface SessionObjectState {
@@ -25,14 +30,38 @@ interface SessionObjectState {
   };
 }
 
+/**
+ * A session's state in its object: `live`; `moving` while a regenerate copies it to its new ID (still usable,
+ * changes still accepted); `moved` once the new ID holds it (the old ID forwards there); `ended` by a destroy.
+ * `moved` and `ended` rows hold no record: they are kept until their deadline so nothing in flight revives them.
+ */
+type State = 'live' | 'moving' | 'moved' | 'ended';
+
 interface Row {
-  readonly value: string;
+  readonly value: string | null;
+  readonly state: State;
+  readonly forward: string | null;
+  readonly version: number;
   readonly expires_at: number;
-  readonly op: string | null;
+  readonly since: number;
 }
 
+/** An answer instead of an exception: an error's code does not survive RPC, and the store must keep it. */
+export interface Refusal {
+  readonly refused: { readonly code: SessionErrorCode; readonly message: string };
+}
+
+/** `moveOut`'s answer: the record as moved and the version it was taken at. */
+export interface MoveStart {
+  readonly record: SessionRecord;
+  readonly version: number;
+}
+
+/** `finishMove`'s answer: done (with the record if changes landed during the move), or the session ended. */
+export type MoveEnd = { readonly done: true; readonly record?: SessionRecord } | { readonly done: false };
+
 /**
- * The Durable Object behind `createDurableObjectStore`: one object per session, holding its record in SQLite.
+ * The Durable Object behind `createDurableObjectStore`: one object per session ID, holding its record in SQLite.
  * Export it from your Worker's entry and bind it with a `new_sqlite_classes` migration:
  *
  * ```toml
@@ -45,20 +74,21 @@ interface Row {
  * new_sqlite_classes = ["SessionDurableObject"]
  * ```
  *
- * Strongly consistent: every method runs to completion without awaiting between its read and its write (the
- * SQLite API is synchronous), so concurrent `update`s of one session never lose each other's changes. An alarm
- * deletes the record when it expires, without any request; once the object is empty its storage is freed.
+ * Strongly consistent: every method runs to completion in one SQLite transaction, without awaiting between its
+ * read and its write, so concurrent commits never lose each other's changes and a destroyed session stays
+ * destroyed. Each mutating call carries an operation ID; the object remembers recent ones (ten minutes) and
+ * answers a retry with the first answer instead of applying it twice. An alarm deletes expired records and
+ * ended markers without any request; once the object holds nothing its storage is freed.
  *
- * Times: `expiresAt` and `now` are the caller's clock (the manager's `now()`). The alarm runs on the object's
- * own clock, so each write also stores a deadline on that clock, `Date.now() + (expiresAt - now)`.
- * Reads compare the caller's times; the alarm only collects garbage.
+ * Times: `now` is the caller's clock (the manager's `now()`). The alarm runs on the object's own clock, so each
+ * write also stores a deadline on that clock, `Date.now() + (expiresAt - now)`.
  *
  * @example
  * // worker.ts
  * export { SessionDurableObject } from 'edge-sessions/durable-object'
  */
 export class SessionDurableObject extends DurableObject {
-  /** The table is known to exist (a write creates it, again after the object freed its storage). */
+  /** The tables are known to exist (a write creates them, again after the object freed its storage). */
   #ready = false;
   /** The alarm time as this instance last set or read it; `undefined` when unknown. */
   #alarmAt: number | null | undefined;
@@ -68,119 +98,213 @@ export class SessionDurableObject extends DurableObject {
   }
 
   /**
-   * The record under `key`, or null. One that expired by the caller's clock but the alarm has not deleted yet
-   * is returned as it is: the manager checks expiry and reports it as `expired`.
+   * The record under `id` while it is live or moving, or null. One that expired by the caller's clock but the
+   * alarm has not deleted yet is returned as it is: the manager checks expiry and reports it as `expired`.
    */
-  get(key: string): SessionRecord | null {
-    if (!this.#hasTable()) return null;
-    const row = this.#row(key);
-    return row === undefined ? null : withExpiry(row);
+  get(id: string): SessionRecord | null {
+    if (!this.#hasTables()) return null;
+    const row = this.#row(id);
+    return row === undefined || row.value === null ? null : (JSON.parse(row.value) as SessionRecord);
   }
 
-  /** Stores `record` (whose data the caller built) under `key` until `expiresAt`. */
-  async set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void> {
-    const deadline = Date.now() + (expiresAt - now);
-    this.#createTable();
-    this.#exec(
-      'INSERT OR REPLACE INTO sessions (key, value, expires_at, deadline, op) VALUES (?, ?, ?, ?, NULL)',
-      key,
-      JSON.stringify({ ...record, expiresAt }),
-      expiresAt,
-      deadline,
-    );
-    await this.#scheduleBy(deadline);
+  /** Stores a new session: `created`, or why not (`taken` by a live one, `ended` by a destroy or a move). */
+  async create(id: string, record: SessionRecord, now: number, op: string): Promise<'created' | 'taken' | 'ended'> {
+    this.#createTables();
+    const result = this.#once(op, () => {
+      const row = this.#row(id);
+      if (row !== undefined) return row.value === null ? 'ended' : 'taken';
+      this.#write(id, JSON.stringify(record), 'live', null, 0, record.expiresAt, now);
+      return 'created';
+    });
+    if (result === 'created') await this.#scheduleBy(this.#deadline(record.expiresAt, now));
+    return result;
   }
 
-  async delete(key: string): Promise<void> {
-    if (!this.#hasTable()) return;
-    this.#exec('DELETE FROM sessions WHERE key = ?', key);
-    await this.#freeIfEmpty();
+  /** Merges `changes` into the live (or moving) record; null when there is none. */
+  async update(
+    id: string,
+    changes: SessionChanges,
+    times: SessionTimes,
+    now: number,
+    op: string,
+  ): Promise<SessionRecord | null | Refusal> {
+    if (!this.#hasTables()) return null;
+    const result = this.#once(op, () => {
+      const row = this.#row(id);
+      if (row === undefined || row.value === null || row.expires_at <= now) return null;
+      return this.#merge(id, row, changes, times, row.state, now);
+    });
+    if (result !== null && !('refused' in result)) await this.#scheduleBy(this.#deadline(times.expiresAt, now));
+    return result;
   }
 
-  /** Moves the expiry of a live record; a missing or expired record stays missing. */
-  async touch(key: string, expiresAt: number, now: number): Promise<void> {
-    if (!this.#hasTable()) return;
-    const deadline = Date.now() + (expiresAt - now);
-    const rows = this.#exec(
-      'UPDATE sessions SET expires_at = ?, deadline = ? WHERE key = ? AND expires_at > ? RETURNING key',
-      expiresAt,
-      deadline,
-      key,
-      now,
-    );
-    if (rows.length > 0) await this.#scheduleBy(deadline);
+  /** The first step of a regenerate: the live record with `changes` merged, now `moving` towards `newId`. */
+  moveOut(
+    id: string,
+    newId: string,
+    changes: SessionChanges,
+    times: SessionTimes,
+    now: number,
+    op: string,
+  ): MoveStart | null | Refusal {
+    if (!this.#hasTables()) return null;
+    return this.#once(op, () => {
+      const row = this.#row(id);
+      if (row === undefined || row.value === null || row.expires_at <= now) return null;
+      // Another regenerate is moving it: this one lost the race (unless that move was abandoned).
+      if (row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
+      const merged = this.#merge(id, row, changes, times, 'moving', now, newId);
+      return 'refused' in merged ? merged : { record: merged, version: row.version + 1 };
+    });
   }
 
   /**
-   * Applies one request's `changes` to the stored record in a single transaction and returns the result, or
-   * null when the record is gone or expired (a commit never resurrects a destroyed session). `op` makes a retry
-   * of the same call (after a lost connection) return the stored result instead of applying it twice.
+   * The last step of a regenerate, once `newId` holds the record: the old ID becomes a forward to it until the
+   * session's expiry. Returns the record again if another request changed it during the move (the new ID must
+   * take that), or `done: false` when a destroy ended the session meanwhile.
    */
-  async update(
-    key: string,
-    changes: SessionChanges,
-    record: SessionRecord,
-    expiresAt: number,
-    now: number,
-    op?: string,
-  ): Promise<SessionRecord | null | TooLarge> {
-    if (!this.#hasTable()) return null;
-    const deadline = Date.now() + (expiresAt - now);
-    const next = this.#storage.transactionSync((): SessionRecord | null | TooLarge => {
-      const row = this.#row(key);
-      if (row === undefined || row.expires_at <= now) return null;
-      if (op !== undefined && row.op === op) return withExpiry(row);
-      const merged = applyChanges(JSON.parse(row.value) as SessionRecord, changes, record, expiresAt);
-      const value = JSON.stringify(merged);
-      // Answered, not thrown: an error's code does not survive RPC, and the store must say STORE_LIMIT.
-      if (tooLong(key, value)) return { tooLarge: byteLength(value) + byteLength(key) };
-      this.#exec(
-        'UPDATE sessions SET value = ?, expires_at = ?, deadline = ?, op = ? WHERE key = ?',
-        value,
-        expiresAt,
-        deadline,
-        op ?? null,
-        key,
-      );
-      return merged;
+  finishMove(id: string, newId: string, version: number, now: number, op: string): MoveEnd {
+    if (!this.#hasTables()) return { done: false };
+    return this.#once(op, (): MoveEnd => {
+      const row = this.#row(id);
+      if (row === undefined || row.state !== 'moving' || row.forward !== newId) return { done: false };
+      this.#write(id, null, 'moved', newId, row.version, row.expires_at, now);
+      return row.version === version ? { done: true } : { done: true, record: JSON.parse(row.value!) };
     });
-    if (next !== null && !('tooLarge' in next)) await this.#scheduleBy(deadline);
-    return next;
+  }
+
+  /** Replaces the live record (after a move that other requests changed meanwhile); false when it ended. */
+  adopt(id: string, record: SessionRecord, now: number, op: string): boolean {
+    if (!this.#hasTables()) return false;
+    return this.#once(op, () => {
+      const row = this.#row(id);
+      if (row === undefined || row.state !== 'live') return false;
+      this.#write(id, JSON.stringify(record), 'live', null, row.version + 1, record.expiresAt, now);
+      return true;
+    });
+  }
+
+  /**
+   * Ends the session under `id` for good, kept as ended until `retainUntil` (nothing in flight can revive it,
+   * not even a create of this ID). Returns whether a live session was ended and the ID it moves or moved to.
+   */
+  async destroy(
+    id: string,
+    retainUntil: number,
+    now: number,
+    op: string,
+  ): Promise<{ ended: boolean; movedTo: string | null }> {
+    this.#createTables();
+    const result = this.#once(op, () => {
+      const row = this.#row(id);
+      const ended = row !== undefined && row.value !== null && row.expires_at > now;
+      const until = Math.max(retainUntil, row?.expires_at ?? 0);
+      this.#write(id, null, 'ended', null, (row?.version ?? 0) + 1, until, now);
+      return { ended, movedTo: row?.forward ?? null };
+    });
+    await this.#scheduleBy(this.#deadline(retainUntil, now));
+    return result;
   }
 
   /** Deletes what has expired by the object's clock and re-arms for the next deadline. Safe to run twice. */
   override async alarm(): Promise<void> {
-    if (!this.#hasTable()) {
+    if (!this.#hasTables()) {
       this.#alarmAt = null;
       return;
     }
     this.#exec('DELETE FROM sessions WHERE deadline <= ?', Date.now());
+    this.#exec('DELETE FROM operations WHERE at <= ?', Date.now() - OPERATION_MEMORY_MS);
     this.#alarmAt = null; // a running alarm is no longer scheduled
     const next = this.#exec('SELECT MIN(deadline) AS next FROM sessions')[0]?.next;
     if (typeof next === 'number') await this.#scheduleBy(next);
     else await this.#freeIfEmpty();
   }
 
+  /** `run` in one transaction, once per operation ID: a retry gets the answer the first attempt stored. */
+  #once<T>(op: string, run: () => T): T {
+    return this.#storage.transactionSync(() => {
+      const known = this.#exec('SELECT answer FROM operations WHERE op = ?', op)[0];
+      if (known !== undefined) return JSON.parse(known.answer as string) as T;
+      const answer = run();
+      this.#exec('INSERT INTO operations (op, answer, at) VALUES (?, ?, ?)', op, JSON.stringify(answer), Date.now());
+      return answer;
+    });
+  }
+
+  #merge(
+    id: string,
+    row: Row,
+    changes: SessionChanges,
+    times: SessionTimes,
+    state: State,
+    now: number,
+    forward: string | null = row.forward,
+  ): SessionRecord | Refusal {
+    let merged: SessionRecord;
+    try {
+      merged = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
+    } catch (error) {
+      if (error instanceof SessionError) return { refused: { code: error.code, message: error.message } };
+      throw error;
+    }
+    const value = JSON.stringify(merged);
+    if (tooLong(id, value)) return { refused: tooLarge(byteLength(value) + byteLength(id)) };
+    this.#write(id, value, state, forward, row.version + 1, times.expiresAt, now);
+    return merged;
+  }
+
+  #write(
+    id: string,
+    value: string | null,
+    state: State,
+    forward: string | null,
+    version: number,
+    expiresAt: number,
+    now: number,
+  ): void {
+    this.#exec(
+      `INSERT OR REPLACE INTO sessions (key, value, state, forward, version, expires_at, deadline, since)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      value,
+      state,
+      forward,
+      version,
+      expiresAt,
+      this.#deadline(expiresAt, now),
+      Date.now(),
+    );
+  }
+
+  #deadline(expiresAt: number, now: number): number {
+    return Date.now() + (expiresAt - now);
+  }
+
   #exec(query: string, ...bindings: unknown[]): Record<string, unknown>[] {
     return this.#storage.sql.exec(query, ...bindings).toArray();
   }
 
-  /** Only writes make the table: a read of a session this object does not hold leaves it empty (and unbilled). */
-  #createTable(): void {
+  /** Only writes make the tables: a read of a session this object does not hold leaves it empty (and unbilled). */
+  #createTables(): void {
     if (this.#ready) return;
     this.#exec(
-      'CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, op TEXT)',
+      `CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT, state TEXT NOT NULL, forward TEXT,
+       version INTEGER NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, since INTEGER NOT NULL)`,
+    );
+    this.#exec(
+      'CREATE TABLE IF NOT EXISTS operations (op TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL)',
     );
     this.#ready = true;
   }
 
-  #hasTable(): boolean {
-    this.#ready ||= this.#exec("SELECT 1 FROM sqlite_master WHERE name = 'sessions'").length > 0;
+  #hasTables(): boolean {
+    this.#ready ||= this.#exec("SELECT 1 FROM sqlite_master WHERE name = 'operations'").length > 0;
     return this.#ready;
   }
 
-  #row(key: string): Row | undefined {
-    return this.#exec('SELECT value, expires_at, op FROM sessions WHERE key = ?', key)[0] as Row | undefined;
+  #row(id: string): Row | undefined {
+    return this.#exec('SELECT value, state, forward, version, expires_at, since FROM sessions WHERE key = ?', id)[0] as
+      Row | undefined;
   }
 
   /** Makes sure the alarm fires no later than `deadline` (capped at a year ahead; the alarm then re-arms). */
@@ -193,7 +317,7 @@ export class SessionDurableObject extends DurableObject {
     }
   }
 
-  /** An object without sessions keeps nothing: no table, no alarm (it is billed for what it stores). */
+  /** An object without sessions keeps nothing: no tables, no alarm (it is billed for what it stores). */
   async #freeIfEmpty(): Promise<void> {
     if (Number(this.#exec('SELECT COUNT(*) AS n FROM sessions')[0]?.n ?? 0) > 0) return;
     await this.#storage.deleteAlarm();
@@ -203,44 +327,45 @@ export class SessionDurableObject extends DurableObject {
   }
 }
 
-/** The object's answer when a merged record would not fit a row. */
-export interface TooLarge {
-  readonly tooLarge: number;
-}
-
-function withExpiry(row: Row): SessionRecord {
-  const record = JSON.parse(row.value) as SessionRecord;
-  return record.expiresAt === row.expires_at ? record : { ...record, expiresAt: row.expires_at };
-}
-
 /** Key and value together over what one row holds (counted in full only when the length leaves it open). */
 function tooLong(key: string, value: string): boolean {
   return exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key));
 }
 
-function tooLarge(bytes: number): SessionError {
-  return new SessionError(
-    'STORE_LIMIT',
-    `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`,
-  );
+function tooLarge(bytes: number): Refusal['refused'] {
+  const message = `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`;
+  return { code: 'STORE_LIMIT', message };
 }
 
 // ------------------------------------------------------------------------------------------ the store
 
 /** What the store needs of a stub of `SessionDurableObject` (RPC). */
 export interface SessionObjectStub {
-  get(key: string): Promise<SessionRecord | null>;
-  set(key: string, record: SessionRecord, expiresAt: number, now: number): Promise<void>;
-  delete(key: string): Promise<void>;
-  touch(key: string, expiresAt: number, now: number): Promise<void>;
+  get(id: string): Promise<SessionRecord | null>;
+  create(id: string, record: SessionRecord, now: number, op: string): Promise<'created' | 'taken' | 'ended'>;
   update(
-    key: string,
+    id: string,
     changes: SessionChanges,
-    record: SessionRecord,
-    expiresAt: number,
+    times: SessionTimes,
     now: number,
-    op?: string,
-  ): Promise<SessionRecord | null | TooLarge>;
+    op: string,
+  ): Promise<SessionRecord | null | Refusal>;
+  moveOut(
+    id: string,
+    newId: string,
+    changes: SessionChanges,
+    times: SessionTimes,
+    now: number,
+    op: string,
+  ): Promise<MoveStart | null | Refusal>;
+  finishMove(id: string, newId: string, version: number, now: number, op: string): Promise<MoveEnd>;
+  adopt(id: string, record: SessionRecord, now: number, op: string): Promise<boolean>;
+  destroy(
+    id: string,
+    retainUntil: number,
+    now: number,
+    op: string,
+  ): Promise<{ ended: boolean; movedTo: string | null }>;
 }
 
 /** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
@@ -254,25 +379,30 @@ export interface DurableObjectStoreOptions {
   now?: (() => number) | undefined;
 }
 
+/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
+const MAX_FORWARDS = 16;
+
 /**
- * Sessions in Durable Objects, one object per session (`idFromName(sessionId)`). Why not a fixed set of shard
+ * Sessions in Durable Objects, one object per session ID (`idFromName(sessionId)`). Why not a fixed set of shard
  * objects: a shard serves all its sessions from one place and one thread (a soft limit near 1,000 requests a
  * second per object), and its count could never change without remapping every session; one object per
  * session is created near its user and costs a few milliseconds once, at the session's first write.
  *
- * Strongly consistent: a destroyed session is refused everywhere as soon as `destroy` returns, and concurrent
- * requests that change different keys, or increment one counter, all keep their changes (`update` is applied
- * inside the object). Each object deletes its session by alarm when it expires.
+ * Exact: every lifecycle operation is a transaction inside the session's object. A destroyed session is refused
+ * everywhere as soon as `destroy` returns, and nothing in flight revives it; concurrent requests that change
+ * different keys, or increment one counter, all keep their changes. A regenerate moves the session in three
+ * calls (mark the old ID `moving`, create the new ID, turn the old ID into a forward), and a destroy of the old
+ * ID at any point of it ends the session under the new ID too.
  *
- * There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
- * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`
- * (every cookie then fails its signature). For a rough count, tally `created` events from `onEvent`: sessions
- * the alarm expires emit nothing, and `destroyById` reports an ID it was given whether or not it existed.
+ * Operations: a read 1 call; `create`, `update` (a change or a touch), `destroy` 1 call each (a destroy one more
+ * per ID the session moved to); `regenerate` 3 calls (4 when another request changed the session during the
+ * move). There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
+ * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`.
  *
  * A call whose stub fails with a retryable error (`error.retryable`, such as "Network connection lost") is
- * retried once on a fresh stub; an overloaded object (`error.overloaded`) is not retried, as Cloudflare advises.
- * Stubs are made per call because a stub cannot be used across requests. Values over 2 MB reject with a
- * `SessionError` code `STORE_LIMIT` before any call.
+ * retried once on a fresh stub with the same operation ID, so the object never applies it twice; an overloaded
+ * object (`error.overloaded`) is not retried, as Cloudflare advises. Stubs are made per call because a stub
+ * cannot be used across requests. Sessions over 2 MB reject with `STORE_LIMIT`.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
@@ -281,7 +411,8 @@ export interface DurableObjectStoreOptions {
  *
  * export default {
  *   async fetch(request: Request, env: Env) {
- *     const sessions = createSessions({ store: createDurableObjectStore(env.SESSIONS_DO), secrets: [env.SESSION_SECRET] })
+ *     const store = createDurableObjectStore(env.SESSIONS_DO)
+ *     const sessions = createSessions({ store, secrets: [env.SESSION_SECRET] })
  *     return sessions.handle(async (req, session) => new Response(`visit ${session.increment('visits')}`))(request)
  *   },
  * } satisfies ExportedHandler<Env>
@@ -290,40 +421,78 @@ export function createDurableObjectStore(
   namespace: SessionObjectNamespace,
   options: DurableObjectStoreOptions = {},
 ): SessionStore {
+  refuseUnknownOptions('createDurableObjectStore', options, OPTION_NAMES);
   const now = options.now ?? Date.now;
 
-  async function call<T>(key: string, method: (stub: SessionObjectStub) => Promise<T>): Promise<T> {
+  async function call<T>(id: string, method: (stub: SessionObjectStub) => Promise<T>): Promise<T> {
+    let answer: T;
     try {
-      return await method(namespace.get(namespace.idFromName(key)));
+      answer = await method(namespace.get(namespace.idFromName(id)));
     } catch (error) {
       if (!isRetryable(error)) throw error;
-      return method(namespace.get(namespace.idFromName(key)));
+      answer = await method(namespace.get(namespace.idFromName(id)));
     }
+    const refused = (answer as Partial<Refusal> | null)?.refused;
+    if (refused !== undefined) throw new SessionError(refused.code, refused.message);
+    return answer;
+  }
+
+  async function destroy(id: string, retainUntil: number): Promise<boolean> {
+    let ended = false;
+    for (let hop = 0, next: string | null = id; next !== null && hop < MAX_FORWARDS; hop++) {
+      const target: string = next;
+      const op = randomId();
+      const result = await call(target, (stub) => stub.destroy(target, retainUntil, now(), op));
+      ended ||= result.ended;
+      next = result.movedTo;
+    }
+    return ended;
   }
 
   return {
     name: 'durable-object',
-    get: (key) => call(key, (stub) => stub.get(key)),
-    async set(key, record, expiresAt) {
-      checkSize(key, record, expiresAt);
-      return call(key, (stub) => stub.set(key, record, expiresAt, now()));
-    },
-    delete: (key) => call(key, (stub) => stub.delete(key)),
-    touch: (key, expiresAt) => call(key, (stub) => stub.touch(key, expiresAt, now())),
-    async update(key, changes, record, expiresAt) {
-      checkSize(key, record, expiresAt);
-      // One op id for both attempts: a retry after a lost connection is not applied twice.
+    get: (id) => call(id, (stub) => stub.get(id)),
+    async create(id, record) {
+      checkSize(id, record);
       const op = randomId();
-      const result = await call(key, (stub) => stub.update(key, changes, record, expiresAt, now(), op));
-      if (result !== null && 'tooLarge' in result) throw tooLarge(result.tooLarge);
-      return result;
+      return (await call(id, (stub) => stub.create(id, record, now(), op))) === 'created';
     },
+    update(id, changes, times) {
+      // One operation ID for both attempts: a retry after a lost connection is not applied twice.
+      const op = randomId();
+      return call(id, (stub) => stub.update(id, changes, times, now(), op)) as Promise<SessionRecord | null>;
+    },
+    async regenerate(id, newId, changes, times) {
+      const [op1, op2, op3, op4] = [randomId(), randomId(), randomId(), randomId()];
+      const start = (await call(id, (stub) => stub.moveOut(id, newId, changes, times, now(), op1))) as MoveStart | null;
+      if (start === null) return null;
+      const created = await call(newId, (stub) => stub.create(newId, start.record, now(), op2));
+      if (created === 'taken') throw new SessionError('STORE_WRITE', 'durable-object store: the new ID is taken');
+      // `ended`: a destroy of the old ID reached the new one first (the old one is ended too).
+      if (created === 'ended') return null;
+      const end = await call(id, (stub) => stub.finishMove(id, newId, start.version, now(), op3));
+      if (!end.done) {
+        // A destroy of the old ID landed during the move: it ends the session under its new ID too.
+        await destroy(newId, times.expiresAt);
+        return null;
+      }
+      if (end.record === undefined) return start.record;
+      const record = end.record;
+      return (await call(newId, (stub) => stub.adopt(newId, record, now(), op4))) ? record : null;
+    },
+    destroy,
   };
 }
 
-function checkSize(key: string, record: SessionRecord, expiresAt: number): void {
-  const value = JSON.stringify({ ...record, expiresAt });
-  if (tooLong(key, value)) throw tooLarge(byteLength(value) + byteLength(key));
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof DurableObjectStoreOptions>(['now']);
+
+/** A record over what a row holds is refused before any call. */
+function checkSize(id: string, record: SessionRecord): void {
+  const value = JSON.stringify(record);
+  if (tooLong(id, value)) {
+    const { code, message } = tooLarge(byteLength(value) + byteLength(id));
+    throw new SessionError(code, message);
+  }
 }
 
 /** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */

@@ -3,16 +3,15 @@ export type { CreateOptions, SessionHandler, Sessions } from './manager.js';
 export { Session } from './session.js';
 export { SessionError } from './errors.js';
 export type { SessionErrorCode } from './errors.js';
+export { mergeChanges } from './lib/merge.js';
+export type { BackgroundContext, SessionEvent } from './lib/events.js';
+export type { CookieOptions, SameSiteOption, Serializer, SessionsOptions } from './lib/options.js';
 export type {
-  BackgroundContext,
-  CookieOptions,
-  SameSiteOption,
   Sealer,
-  Serializer,
   SessionChanges,
-  SessionEvent,
   SessionRecord,
-  SessionsOptions,
   SessionStore,
-} from './lib/types.js';
+  SessionTimes,
+  StatelessStore,
+} from './lib/store-contract.js';
 export type { CookieAttributes } from './lib/cookie.js';

@@ -1,8 +1,9 @@
 import { SessionError } from './errors.js';
-import { applyChanges } from './lib/changes.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
-import type { SessionRecord, SessionStore } from './lib/types.js';
-import { ID_PATTERN as SESSION_ID } from './session.js';
+import { ID_PATTERN as SESSION_ID } from './lib/ids.js';
+import { mergeChanges } from './lib/merge.js';
+import { refuseUnknownOptions } from './lib/option-names.js';
+import type { SessionRecord, SessionStore } from './lib/store-contract.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
 export const KV_LIMITS = Object.freeze({
@@ -21,8 +22,10 @@ export const KV_LIMITS = Object.freeze({
 /** Reads before a write: KV's shortest edge cache (its default is 60 s). */
 const FRESHEST = { type: 'text', cacheTtl: KV_LIMITS.minCacheTtlSec } as const;
 
-/** The longest session ID the manager accepts; a prefix must leave room for it within `keyBytes`. */
-const MAX_ID_BYTES = 128;
+/** The longest session ID the manager accepts, with the longest suffix; a prefix must leave room for both. */
+const MAX_ID_BYTES = 128 + ':revoked'.length;
+/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
+const MAX_FORWARDS = 16;
 
 /** A page of `list()`: what the store needs of `KVNamespaceListResult`. */
 export interface KVListPage {
@@ -33,7 +36,8 @@ export interface KVListPage {
 
 /** What the store needs of a `KVNamespace` binding. Any object with these methods works (tests wrap one). */
 export interface KVNamespaceLike {
-  get(key: string, options: { type: 'text'; cacheTtl?: number }): Promise<string | null>;
+  /** A bulk read: several keys in one KV operation. */
+  get(keys: string[], options: { type: 'text'; cacheTtl?: number }): Promise<Map<string, string | null>>;
   put(key: string, value: string, options: { expirationTtl: number; metadata?: unknown }): Promise<void>;
   delete(key: string): Promise<void>;
   list(options: { prefix: string; cursor?: string; limit?: number }): Promise<KVListPage>;
@@ -56,8 +60,6 @@ export interface KVStoreOptions {
 }
 
 export interface KVStore extends SessionStore {
-  update: NonNullable<SessionStore['update']>;
-  touch(key: string, expiresAt: number): Promise<void>;
   count(): Promise<number>;
   clear(): Promise<void>;
 }
@@ -65,21 +67,26 @@ export interface KVStore extends SessionStore {
 /**
  * Sessions in Workers KV. Each session is one key (`prefix + id`) holding the record as JSON, written with
  * `expirationTtl` so KV evicts it; the TTL is at least 60 s (KV's minimum), so a record can outlive its
- * `expiresAt` by up to a minute, and `get` therefore compares `expiresAt` with `now()` itself. The record's
- * `expiresAt` also goes into the key's metadata, so `count()` can skip expired keys without reading them.
+ * `expiresAt` by up to a minute, and the manager checks expiry itself. The record's `expiresAt` also goes into
+ * the key's metadata, so `count()` can skip expired keys without reading them.
  *
- * KV is eventually consistent and last-writer-wins: a change (or a destroy) may take up to about 60 s, or
- * `cacheTtl`, to be seen at other locations, and concurrent commits of one session are last-writer-wins
- * (`update` re-reads and merges just before its write, which narrows but cannot close that window). Use
- * `edge-sessions/durable-object` when that matters.
+ * KV has no conditional write, so the lifecycle is built on two markers that no session write ever touches:
+ * `prefix + id + ':revoked'`, written by `destroy`, and `prefix + id + ':moved'` (the new ID), written by
+ * `regenerate`. Every read asks for the session key and both markers in one bulk read (one KV operation), and a
+ * marker ends the session: so once a revocation has reached a location, no write from any location can undo it.
+ * What remains is KV's propagation: a revocation made at one location takes up to about 60 s, or `cacheTtl`, to
+ * reach the others, and until then they may still serve the session (the README gives the window). Concurrent
+ * commits of one session merge their changes just before writing (`update` re-reads first), which narrows but
+ * cannot close the lost-update window; use `edge-sessions/durable-object` when that matters.
  *
- * Operations: `get` 1 read; `set` 1 write; `delete` 1 delete; `update` (a returning session's changes) and
- * `touch` 1 read and 1 write each (KV has no partial update, so the record is read back, merged or given the
- * new TTL, and rewritten). `count()` makes ceil(n / pageSize)
- * `list` calls; `clear()` those plus one `delete` per key. Workers allow 1,000 KV operations per invocation:
- * when a call would need more than `maxOperations`, it rejects with a `SessionError` code `STORE_LIMIT`
- * before deleting anything (so `clear()` works on up to about 999 sessions per invocation with the
- * defaults). To end more sessions at once, rotate `secrets`: every existing cookie then fails its signature.
+ * Operations: a read 1 (bulk) read; `create` 1 read and 1 write; `update` (a change or a touch) 1 read and 1
+ * write; `regenerate` 2 reads and 3 writes; `destroy` 1 read and 2 writes (plus the same for each ID a session
+ * moved to while its forward lives). `count()` makes ceil(n / pageSize) `list` calls; `clear()` those plus one
+ * `delete` per key. Workers allow 1,000 KV operations per invocation: when a call would need more than
+ * `maxOperations`, it rejects with a `SessionError` code `STORE_LIMIT` before deleting anything (so `clear()`
+ * works on up to about 999 sessions per invocation with the defaults). `clear()` deletes without revocation
+ * markers: a commit in flight elsewhere may write its session back. To end every session for certain, rotate
+ * `secrets`: every existing cookie then fails its signature.
  *
  * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write.
  *
@@ -96,6 +103,7 @@ export interface KVStore extends SessionStore {
  * } satisfies ExportedHandler<Env>
  */
 export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOptions = {}): KVStore {
+  refuseUnknownOptions('createKVStore', options, OPTION_NAMES);
   const prefix = options.prefix ?? 'session:';
   const now = options.now ?? Date.now;
   const pageSize = options.pageSize ?? KV_LIMITS.maxListLimit;
@@ -138,8 +146,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return key;
   }
 
-  async function write(key: string, record: SessionRecord, expiresAt: number): Promise<void> {
-    const value = JSON.stringify(record.expiresAt === expiresAt ? record : { ...record, expiresAt });
+  async function write(key: string, record: SessionRecord): Promise<void> {
+    const expiresAt = record.expiresAt;
+    const value = JSON.stringify(record);
     if (exceedsBytes(value, KV_LIMITS.valueBytes)) {
       throw new SessionError(
         'STORE_LIMIT',
@@ -150,20 +159,45 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     await namespace.put(key, value, { expirationTtl, metadata: { expiresAt } });
   }
 
-  /** The record if it is live; a value that is not JSON (written by something else) is no session. */
-  function parse(text: string | null): SessionRecord | null {
-    if (text === null) return null;
-    try {
-      const record = JSON.parse(text) as SessionRecord | null;
-      return record !== null && typeof record === 'object' ? record : null;
-    } catch {
-      return null;
-    }
+  /** A marker's TTL: until `until`, plus the time a location may serve a cached "no marker". */
+  function markerTtl(until: number): number {
+    const ttl = Math.ceil((until - now()) / 1000) + (cacheTtl ?? 60);
+    return Math.max(KV_LIMITS.minTtlSec, ttl);
   }
 
-  function parseLive(text: string | null): SessionRecord | null {
-    const record = parse(text);
+  /** The session key and both markers, in one KV operation. */
+  async function read(id: string, options: typeof readOptions): Promise<Stored> {
+    const key = keyOf(id);
+    const values = await namespace.get([key, key + REVOKED, key + MOVED], options);
+    const text = values.get(key) ?? null;
+    return {
+      key,
+      text,
+      ended: values.get(key + REVOKED) != null || values.get(key + MOVED) != null,
+      movedTo: values.get(key + MOVED) ?? undefined,
+    };
+  }
+
+  /** The record, if the key holds a live one (not ended, not expired); a value that is not JSON is none. */
+  function liveRecord(stored: Stored): SessionRecord | null {
+    if (stored.ended) return null;
+    const record = parse(stored.text);
     return record !== null && record.expiresAt > now() ? record : null;
+  }
+
+  async function destroy(id: string, retainUntil: number, hops: number): Promise<boolean> {
+    const key = keyOf(id);
+    // The revocation first, then the look for a forward: a regenerate writes its forward first, then looks for
+    // a revocation, so at one location at least one of the two sees the other.
+    await namespace.put(key + REVOKED, String(retainUntil), { expirationTtl: markerTtl(retainUntil) });
+    const stored = await read(id, FRESHEST);
+    const record = parse(stored.text);
+    if (stored.text !== null) await namespace.delete(key);
+    let ended = record !== null && record.expiresAt > now();
+    if (stored.movedTo !== undefined && SESSION_ID.test(stored.movedTo) && hops < MAX_FORWARDS) {
+      ended = (await destroy(stored.movedTo, retainUntil, hops + 1)) || ended;
+    }
+    return ended;
   }
 
   /** Every session key under the prefix (the rest must look like a session ID), page by page, within the operation budget. */
@@ -188,32 +222,44 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     async get(id) {
       // Expired but not yet deleted by KV (its TTL has a 60 s floor) is returned as it is: the manager checks
       // expiry itself and reports it as `expired`, clearing the cookie.
-      return parse(await namespace.get(keyOf(id), readOptions));
+      const stored = await read(id, readOptions);
+      return stored.ended ? null : parse(stored.text);
     },
-    async set(id, record, expiresAt) {
-      await write(keyOf(id), record, expiresAt);
+    async create(id, record) {
+      const stored = await read(id, FRESHEST);
+      if (stored.ended || stored.text !== null) return false;
+      await write(stored.key, record);
+      return true;
     },
-    async delete(id) {
-      await namespace.delete(keyOf(id));
-    },
-    async update(id, changes, record, expiresAt) {
-      const key = keyOf(id);
-      // KV has no transaction: read the current record with the shortest edge cache KV allows (there is no
-      // way past it) and apply this request's changes to it just before writing. A write is seen at once where
-      // it was made, so at this location a destroyed session stays destroyed and a concurrent commit's other
-      // keys usually survive; elsewhere, or within the read-write gap, the last writer wins.
-      const stored = parseLive(await namespace.get(key, FRESHEST));
-      if (stored === null) return null;
-      const merged = applyChanges(stored, changes, record, expiresAt);
-      await write(key, merged, expiresAt);
+    async update(id, changes, times) {
+      // No transaction: read with the shortest edge cache KV allows (there is no way past it) and merge this
+      // request's changes just before writing. A write is seen at once where it was made, so here a concurrent
+      // commit's other keys usually survive; elsewhere, or within the read-write gap, the last writer wins.
+      const stored = await read(id, FRESHEST);
+      const record = liveRecord(stored);
+      if (record === null) return null;
+      const merged = mergeChanges(record, changes, times);
+      await write(stored.key, merged);
       return merged;
     },
-    async touch(id, expiresAt) {
-      const key = keyOf(id);
-      // The shortest edge cache, whatever the store's cacheTtl: a touch should not rewrite an older copy.
-      const record = parseLive(await namespace.get(key, FRESHEST));
-      if (record !== null) await write(key, record, expiresAt);
+    async regenerate(id, newId, changes, times) {
+      const stored = await read(id, FRESHEST);
+      const record = liveRecord(stored);
+      if (record === null) return null;
+      const merged = mergeChanges(record, changes, times);
+      // Nobody knows the new ID yet: writing it first leaves nothing half-done that anyone could use.
+      await write(keyOf(newId), merged);
+      await namespace.put(stored.key + MOVED, newId, { expirationTtl: markerTtl(times.expiresAt) });
+      const revoked = (await namespace.get([stored.key + REVOKED], FRESHEST)).get(stored.key + REVOKED) ?? null;
+      if (revoked !== null) {
+        // A destroy of the old ID landed meanwhile: it ends the session under its new ID too.
+        await destroy(newId, Number(revoked) || times.expiresAt, 0);
+        return null;
+      }
+      await namespace.delete(stored.key);
+      return merged;
     },
+    destroy: (id, retainUntil) => destroy(id, retainUntil, 0),
     async count() {
       const t = now();
       const { keys } = await listAll('count');
@@ -228,6 +274,36 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     },
   };
 }
+
+const REVOKED = ':revoked';
+const MOVED = ':moved';
+
+/** One read of a session: its key, its record's text, and whether a marker ended it (and where it moved). */
+interface Stored {
+  readonly key: string;
+  readonly text: string | null;
+  readonly ended: boolean;
+  readonly movedTo: string | undefined;
+}
+
+/** A stored value as a record; a value that is not a JSON object (written by something else) is none. */
+function parse(text: string | null): SessionRecord | null {
+  if (text === null) return null;
+  try {
+    const record = JSON.parse(text) as SessionRecord | null;
+    return record !== null && typeof record === 'object' ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof KVStoreOptions>([
+  'prefix',
+  'cacheTtl',
+  'now',
+  'pageSize',
+  'maxOperations',
+]);
 
 /** Whether a listed key is still live at `t`: by the `expiresAt` in its metadata, else by KV's own expiration. */
 function liveAt(key: KVListPage['keys'][number], t: number): boolean {

@@ -1,9 +1,13 @@
 import { SessionError } from './errors.js';
-import { readCookie } from './lib/cookie.js';
-import { isTagShaped } from './lib/crypto.js';
-import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
-import type { BackgroundContext, Sealer, SessionRecord, SessionsOptions } from './lib/types.js';
-import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall, storeFailure } from './session.js';
+import { emit, type BackgroundContext } from './lib/events.js';
+import { ID_PATTERN, maskId } from './lib/ids.js';
+import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
+import { resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
+import { expiryReason } from './lib/records.js';
+import { SessionCore, type SessionInit } from './lib/session-core.js';
+import { storeCall } from './lib/store-call.js';
+import { noCookie } from './lib/transport.js';
+import { Session } from './session.js';
 
 /** What `create()` starts a session with. */
 export interface CreateOptions<Data extends Record<string, unknown>> {
@@ -33,22 +37,32 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>>;
   /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */
   create(request: Request, options?: CreateOptions<Data>): Promise<Session<Data>>;
-  /** Extend the lifetime by `expires` from now (never past `absoluteTimeout`) and re-send the cookie. `NOT_FOUND` without a session. */
+  /**
+   * Extend the lifetime by `expires` from now (never past `absoluteTimeout`) and re-send the cookie.
+   * `NOT_FOUND` without a session.
+   */
   shiftExpiration(request: Request): Promise<Headers>;
-  /** A new lifetime of `seconds` from now; `-1` keeps the lifetime and makes the cookie a browser-session cookie. `NOT_FOUND` without a session. */
+  /**
+   * A new lifetime of `seconds` from now; `-1` keeps the lifetime and makes the cookie a browser-session
+   * cookie. `NOT_FOUND` without a session.
+   */
   updateExpiration(request: Request, seconds: number): Promise<Headers>;
-  /** Delete the request's session and expire its cookie. No cookie: empty headers, no error. */
+  /** End the request's session for good and expire its cookie. No cookie: empty headers, no error. */
   destroy(request: Request): Promise<Headers>;
-  /** Delete one session by ID (admin, "log out everywhere"); its cookie stops working at once. */
+  /**
+   * End one session by ID (admin, "log out everywhere"): it stops working at once (per the store's revocation
+   * window) and never comes back, also under an ID a regenerate in flight is moving it to.
+   */
   destroyById(id: string): Promise<void>;
   /** Delete every session; `STORE_UNSUPPORTED` if the store has no `clear()`. */
   destroyAll(): Promise<void>;
   /** Live sessions in the store; `STORE_UNSUPPORTED` if the store has no `count()`. */
   count(): Promise<number>;
   /**
-   * Wrap a fetch handler: start, run, commit, and append the session's headers to the Response. The wrapped
-   * handler takes whatever the runtime passes after the request (`env, ctx` on Workers, `info` on Deno), even
-   * arguments your handler does not declare.
+   * Wrap a fetch handler: start, run, commit, and return the handler's Response with the session's headers
+   * (on a copy: a Response the handler reuses is never changed). The wrapped handler takes whatever the runtime
+   * passes after the request (`env, ctx` on Workers, `info` on Deno), even arguments your handler does not
+   * declare. A handler that throws, or answers `Response.error()`, commits nothing.
    */
   handle<Rest extends unknown[]>(
     handler: SessionHandler<Data, Rest>,
@@ -57,7 +71,8 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
 
 /**
  * Creates a session manager. Every option is checked here; a mistake is a `SessionError` now, not on a request.
- * Construction does no crypto and no I/O, so building a manager per request (as Workers handlers often do) is free.
+ * Construction does no crypto and no I/O, so building a manager per request (as Workers handlers often do) is
+ * free.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
@@ -88,7 +103,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     if (cached !== undefined) {
       return cached.then((session) =>
         session.destroyed
-          ? remember(request, Promise.resolve(new Session<Data>(c, { ctx: ctx ?? contexts.get(request) })))
+          ? remember(request, Promise.resolve(newSession(c, { kind: 'new' }, ctx ?? contexts.get(request))))
           : session,
       );
     }
@@ -106,9 +121,16 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   async function existing(request: Request, what: string): Promise<Session<Data>> {
     const session = await start(request);
-    if (session.isNew && !created.has(session))
+    if (session.isNew && !created.has(session)) {
       throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
+    }
     return session;
+  }
+
+  function revocable(what: string): void {
+    if (!c.transport.stateful) {
+      throw new SessionError('STORE_UNSUPPORTED', `${what}: the ${c.storeName} store is stateless and cannot revoke`);
+    }
   }
 
   return {
@@ -118,16 +140,13 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     async create(request, init = {}) {
       const current = await start(request);
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
-      const chunks = c.sealer?.read(request.headers.get('cookie'), c.cookieName).present;
+      const chunks = c.transport.stateful ? 0 : (await c.transport.open(request.headers.get('cookie'))).cookie.chunks;
       // Made first: values that cannot be stored throw here, before the current session is ended.
-      const session = new Session<Data>(c, {
-        forced: true,
-        data: init.data,
-        constants: init.constants,
-        persistent: init.persistent,
-        ctx: contexts.get(request),
-        chunks,
-      });
+      const session = newSession<Data>(
+        c,
+        { kind: 'new', forced: true, cookie: noCookie(chunks), ...init },
+        contexts.get(request),
+      );
       if (!current.isNew) {
         current.destroy();
         await current.commit();
@@ -164,30 +183,30 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async destroyById(id) {
-      if (c.sealer !== undefined) {
-        throw new SessionError(
-          'STORE_UNSUPPORTED',
-          `destroyById: the ${c.storeName} store is stateless and cannot revoke a session`,
-        );
-      }
-      if (typeof id !== 'string' || !ID_PATTERN.test(id))
+      revocable('destroyById');
+      if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
         throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
-      await storeCall(c, 'STORE_DELETE', 'delete', () => c.store.delete(id));
-      emit(c, { type: 'destroyed', maskedId: maskId(id), at: c.now() });
+      }
+      const now = c.now();
+      if (await c.transport.destroy(id, now + c.retainMs)) {
+        emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
+      }
     },
 
     async destroyAll() {
-      const clear = c.store.clear;
-      if (clear === undefined)
+      const store = c.store;
+      if (store?.clear === undefined) {
         throw new SessionError('STORE_UNSUPPORTED', `destroyAll: the ${c.storeName} store has no clear()`);
-      await storeCall(c, 'STORE_DELETE', 'clear', () => clear.call(c.store));
+      }
+      await storeCall(c, 'STORE_DELETE', 'clear', () => store.clear!());
     },
 
     async count() {
-      const count = c.store.count;
-      if (count === undefined)
+      const store = c.store;
+      if (store?.count === undefined) {
         throw new SessionError('STORE_UNSUPPORTED', `count: the ${c.storeName} store has no count()`);
-      return storeCall(c, 'STORE_READ', 'count', () => count.call(c.store));
+      }
+      return storeCall(c, 'STORE_READ', 'count', () => store.count!());
     },
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
@@ -196,6 +215,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const handed = sessionsByRequest.get(request);
         const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
+        // A network error carries no headers: commit nothing rather than store what no cookie would follow.
+        if (response.type === 'error') return response;
         let lines = session._commitLines();
         if (!Array.isArray(lines)) lines = await lines;
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
@@ -205,128 +226,61 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           const last = await latest;
           if (last !== session) lines = lines.concat(await last._commitLines());
         }
-        return appendCookies(response, lines);
+        return withCookies(response, lines);
       };
     },
   };
 }
 
+function newSession<Data extends Record<string, unknown>>(
+  c: Config,
+  init: SessionInit,
+  ctx: BackgroundContext | undefined,
+): Session<Data> {
+  return new Session<Data>(new SessionCore(c, init, ctx));
+}
+
 /**
- * Reads the request's cookie. Every check that needs no I/O (shape, ID format, signature) runs before the
- * store is asked, so forged or malformed cookies never cost a store read. A cookie that fails any check is
- * "no session" (and a `rejected` event), never an exception.
+ * The request's session: a cookie that fails any check is "no session" (and a `rejected` event), never an
+ * exception; a store that fails is a `SessionError` with its cause.
  */
 async function load<Data extends Record<string, unknown>>(
   c: Config,
   request: Request,
   ctx: BackgroundContext | undefined,
 ): Promise<Session<Data>> {
-  const header = request.headers.get('cookie');
-  let chunks = 0;
-  const rejected = (reason: 'malformed' | 'signature' | 'unknown' | 'corrupt') => {
-    emit(c, { type: 'rejected', reason, at: c.now() }, ctx);
-    // A genuine cookie whose session is gone is cleared, so the browser stops sending it. A forged or
-    // malformed one gets no answer at all: it costs nothing more than a visitor without a cookie.
-    const genuine = reason === 'unknown' || reason === 'corrupt';
-    return new Session<Data>(c, { staleCookie: genuine, ctx, chunks });
-  };
-
-  let id: string;
-  let record: SessionRecord;
-  let cookieValue: string | undefined;
-  let resign: boolean;
-  if (c.sealer !== undefined) {
-    const opened = await openSealed(c, c.sealer, header);
-    chunks = opened.chunks;
-    if (opened.session === undefined) return new Session<Data>(c, { ctx });
-    if (typeof opened.session === 'string') return rejected(opened.session);
-    ({ id, record, resign } = opened.session);
-  } else {
-    const value = readCookie(header, c.cookieName);
-    if (value === undefined) return new Session<Data>(c, { ctx });
-    const dot = value.indexOf('.');
-    id = value.slice(0, dot);
-    const tag = value.slice(dot + 1);
-    if (dot <= 0 || !ID_PATTERN.test(id) || !isTagShaped(tag)) return rejected('malformed');
-    let key = c.signer.check(id, tag, value);
-    if (typeof key !== 'number') key = await key;
-    if (key < 0) return rejected('signature');
-    let stored: SessionRecord | null | undefined;
-    if (c.storeTimeoutMs === undefined) {
-      // Every returning visitor comes through here: the store's promise is awaited directly, without
-      // storeCall's frame and closure (memory store S2-cold on workerd: 1.18× the floor in 3 runs before, 1.04–1.17×
-      // in 5 runs after).
-      try {
-        stored = await c.store.get(id);
-      } catch (cause) {
-        throw storeFailure(c, 'STORE_READ', 'get', cause);
-      }
-    } else {
-      stored = await storeCall(c, 'STORE_READ', 'get', () => c.store.get(id));
-    }
-    if (stored === null || stored === undefined) return rejected('unknown');
-    if (!isRecord(stored)) return rejected('corrupt');
-    record = stored;
-    cookieValue = key === 0 ? value : undefined;
-    resign = key > 0;
-  }
-
+  const opened = await c.transport.open(request.headers.get('cookie'));
+  if (opened.kind === 'rejected') emit(c.onEvent, { type: 'rejected', reason: opened.reason, at: c.now() }, ctx);
+  if (opened.kind !== 'session') return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
   const now = c.now();
-  const reason = expiryReason(c, record, now);
+  const reason = expiryReason(c, opened.record, now);
   if (reason !== undefined) {
-    emit(c, { type: 'expired', maskedId: maskId(id), reason, at: now }, ctx);
-    return new Session<Data>(c, { staleCookie: true, ctx, chunks });
+    emit(c.onEvent, { type: 'expired', maskedId: maskId(opened.id), reason, at: now }, ctx);
+    opened.cookie.stale = true;
+    if (c.transport.stateful) opened.cookie.orphanId = opened.id;
+    return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
   }
-  return new Session<Data>(c, { id, record, cookieValue, resign, ctx, chunks });
-}
-
-/**
- * Stateless stores: join the chunk cookies, open the seal, parse the payload. Shape checks run before any
- * decryption; a failure is a rejection reason, never an exception.
- */
-async function openSealed(
-  c: Config,
-  sealer: Sealer,
-  header: string | null,
-): Promise<{
-  chunks: number;
-  session: undefined | 'malformed' | 'signature' | 'corrupt' | { id: string; record: SessionRecord; resign: boolean };
-}> {
-  const { sealed, present } = sealer.read(header, c.cookieName);
-  if (sealed === undefined) return { chunks: present, session: undefined };
-  if (sealed === null) return { chunks: present, session: 'malformed' };
-  const opened = await sealer.open(sealed, c.secrets, c.cookieName);
-  if (opened === null) return { chunks: present, session: 'signature' };
-  let payload: unknown;
-  try {
-    payload = JSON.parse(opened.plaintext);
-  } catch {
-    return { chunks: present, session: 'corrupt' };
-  }
-  const { i, r } = (payload ?? {}) as { i?: unknown; r?: unknown };
-  if (typeof i !== 'string' || !ID_PATTERN.test(i) || !isRecord(r)) return { chunks: present, session: 'corrupt' };
-  return { chunks: present, session: { id: i, record: r, resign: opened.stale } };
+  return newSession(c, { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie }, ctx);
 }
 
 function isBackgroundContext(value: unknown): value is BackgroundContext {
   return typeof value === 'object' && value !== null && typeof (value as BackgroundContext).waitUntil === 'function';
 }
 
+/** `private` as a directive of its own, not `private="set-cookie"` (which leaves the rest cacheable). */
+const PRIVATE_OR_NO_STORE = /(?:^|,)\s*(?:private|no-store)\s*(?:,|$)/i;
+
 /**
- * Appends (never sets: other cookies must survive) the session's Set-Cookie lines. Responses with immutable
- * headers, such as `Response.redirect()` or a `fetch()` result, are copied first. A response that sets the
- * session cookie is marked `private`, so no shared cache stores it (RFC 9111 §5.2.2.7).
+ * A copy of the handler's Response with the session's Set-Cookie lines appended (never set: other cookies must
+ * survive). The handler's own object is never changed: a Response it keeps at module level and returns for
+ * every request must not collect one visitor's session cookie for the next. A response that sets the session
+ * cookie is marked `private`, so no shared cache stores it (RFC 9111 §5.2.2.7).
  */
-function appendCookies(response: Response, cookies: string[]): Response {
+function withCookies(response: Response, cookies: string[]): Response {
   if (cookies.length === 0) return response;
-  try {
-    for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);
-  } catch {
-    response = new Response(response.body, response);
-    for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);
-  }
-  const cacheControl = response.headers.get('Cache-Control');
-  if (cacheControl === null || !/\b(private|no-store)\b/i.test(cacheControl))
-    response.headers.append('Cache-Control', 'private');
-  return response;
+  const copy = new Response(response.body, response);
+  for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
+  const cacheControl = copy.headers.get('Cache-Control');
+  if (cacheControl === null || !PRIVATE_OR_NO_STORE.test(cacheControl)) copy.headers.append('Cache-Control', 'private');
+  return copy;
 }

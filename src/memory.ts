@@ -1,5 +1,7 @@
-import { applyChanges } from './lib/changes.js';
-import type { SessionRecord, SessionStore } from './lib/types.js';
+import { mergeChanges } from './lib/merge.js';
+import { SessionError } from './errors.js';
+import { refuseUnknownOptions } from './lib/option-names.js';
+import type { SessionRecord, SessionStore } from './lib/store-contract.js';
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds, shared with the manager in tests. Default `Date.now`. */
@@ -7,89 +9,121 @@ export interface MemoryStoreOptions {
 }
 
 export interface MemoryStore extends SessionStore {
-  touch(key: string, expiresAt: number): Promise<void>;
-  update: NonNullable<SessionStore['update']>;
   count(): Promise<number>;
   clear(): Promise<void>;
 }
 
-interface Entry {
+/** A live session: its record as JSON text, exactly as a remote store would keep it. */
+interface Live {
   readonly text: string;
-  expiresAt: number;
-  /** The record as update() last merged it: the next update() starts from it instead of parsing `text` again. Never handed out to be changed. */
+  readonly expiresAt: number;
+  /** The record as last merged: the next update starts from it instead of parsing `text` again. Never handed out. */
   readonly merged?: SessionRecord;
 }
 
+/** An ended session, kept until `until` so nothing in flight revives it; `movedTo` after a regenerate. */
+interface Ended {
+  readonly until: number;
+  readonly movedTo?: string;
+}
+
+type Entry = Live | Ended;
+
+/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
+const MAX_FORWARDS = 16;
+
 /**
- * Sessions in a `Map`, for tests and single-process servers (Deno, Bun, Node). Records are kept as JSON text,
- * exactly as a remote store would keep them, so a value that would not survive KV does not survive here
- * either. Expired entries are deleted on the first read after expiry and swept as the map grows. Not shared between processes or
- * Workers isolates: on Workers use `edge-sessions/kv` or `edge-sessions/durable-object`.
+ * Sessions in a `Map`, for tests and single-process servers (Deno, Bun, Node). Records are kept as JSON text, so
+ * a value that would not survive KV does not survive here either. Every transaction runs without an `await`
+ * between its read and its write, so it is atomic in this process: exact, like a Durable Object. Expired entries
+ * are deleted on the first read after expiry and swept as the map grows. Not shared between processes or Workers
+ * isolates: on Workers use `edge-sessions/kv` or `edge-sessions/durable-object`.
  *
  * @example
  * import { createMemoryStore } from 'edge-sessions/memory'
  * const sessions = createSessions({ store: createMemoryStore(), secrets: [Deno.env.get('SESSION_SECRET')!] })
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  refuseUnknownOptions('createMemoryStore', options, OPTION_NAMES);
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   let sweptAtSize = 0;
 
-  function live(key: string): Entry | undefined {
-    const entry = entries.get(key);
-    return entry === undefined || now() >= entry.expiresAt ? undefined : entry;
+  function live(id: string): Live | undefined {
+    const entry = entries.get(id);
+    return entry === undefined || !('text' in entry) || now() >= entry.expiresAt ? undefined : entry;
+  }
+
+  function put(id: string, entry: Entry): void {
+    entries.set(id, entry);
+    // Amortised O(1): a full sweep each time the map has doubled since the last one.
+    if (entries.size > 2 * sweptAtSize + 64) sweep();
   }
 
   function sweep(): void {
     const t = now();
-    for (const [key, entry] of entries) if (t >= entry.expiresAt) entries.delete(key);
+    for (const [id, entry] of entries) if (t >= ('text' in entry ? entry.expiresAt : entry.until)) entries.delete(id);
     sweptAtSize = entries.size;
+  }
+
+  function parsed(entry: Live): SessionRecord {
+    return entry.merged ?? (JSON.parse(entry.text) as SessionRecord);
   }
 
   return {
     name: 'memory',
-    async get(key) {
-      const entry = entries.get(key);
-      if (entry === undefined) return null;
+    async get(id) {
+      const entry = entries.get(id);
+      if (entry === undefined || !('text' in entry)) return null;
       // An expired entry is returned once more (so the manager can report `expired` rather than `unknown`)
       // and deleted; the manager never uses it.
-      if (now() >= entry.expiresAt) entries.delete(key);
-      const record = JSON.parse(entry.text) as SessionRecord;
-      return entry.expiresAt === record.expiresAt ? record : { ...record, expiresAt: entry.expiresAt };
+      if (now() >= entry.expiresAt) entries.delete(id);
+      return JSON.parse(entry.text) as SessionRecord;
     },
-    async set(key, record, expiresAt) {
-      entries.set(key, { text: JSON.stringify(record), expiresAt });
-      // Amortised O(1): a full sweep each time the map has doubled since the last one.
-      if (entries.size > 2 * sweptAtSize + 64) sweep();
+    async create(id, record) {
+      const entry = entries.get(id);
+      if (entry !== undefined && now() < ('text' in entry ? entry.expiresAt : entry.until)) return false;
+      put(id, { text: JSON.stringify(record), expiresAt: record.expiresAt });
+      return true;
     },
-    async delete(key) {
-      entries.delete(key);
-    },
-    async touch(key, expiresAt) {
-      const entry = live(key);
-      if (entry !== undefined) entry.expiresAt = expiresAt;
-    },
-    // Read, merge and write with no await between them: atomic in this process, like a Durable Object. A
-    // session destroyed meanwhile stays destroyed, and concurrent requests keep each other's changes.
-    async update(key, changes, record, expiresAt) {
-      const entry = live(key);
+    async update(id, changes, times) {
+      const entry = live(id);
       if (entry === undefined) return null;
-      const merged = applyChanges(
-        entry.merged ?? (JSON.parse(entry.text) as SessionRecord),
-        changes,
-        record,
-        expiresAt,
-      );
-      entries.set(key, { text: JSON.stringify(merged), expiresAt, merged });
+      const merged = mergeChanges(parsed(entry), changes, times);
+      entries.set(id, { text: JSON.stringify(merged), expiresAt: times.expiresAt, merged });
       return merged;
     },
+    async regenerate(id, newId, changes, times) {
+      const entry = live(id);
+      if (entry === undefined) return null;
+      if (entries.has(newId)) throw new SessionError('STORE_WRITE', 'memory store: regenerate: the new ID is taken');
+      const merged = mergeChanges(parsed(entry), changes, times);
+      entries.set(id, { until: times.expiresAt, movedTo: newId });
+      put(newId, { text: JSON.stringify(merged), expiresAt: times.expiresAt, merged });
+      return merged;
+    },
+    async destroy(id, retainUntil) {
+      let ended = false;
+      for (let hop = 0, next: string | undefined = id; next !== undefined && hop < MAX_FORWARDS; hop++) {
+        const entry = entries.get(next);
+        ended ||= entry !== undefined && 'text' in entry && now() < entry.expiresAt;
+        const movedTo = entry !== undefined && 'movedTo' in entry ? entry.movedTo : undefined;
+        put(next, { until: Math.max(retainUntil, entry !== undefined && 'until' in entry ? entry.until : 0) });
+        next = movedTo;
+      }
+      return ended;
+    },
     async clear() {
-      entries.clear();
-      sweptAtSize = 0;
+      // Ended entries stay: clearing must not let an ended ID be reused.
+      for (const [id, entry] of entries) if ('text' in entry) entries.delete(id);
     },
     async count() {
       sweep();
-      return entries.size;
+      let n = 0;
+      for (const entry of entries.values()) if ('text' in entry) n++;
+      return n;
     },
   };
 }
+
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof MemoryStoreOptions>(['now']);

@@ -6,7 +6,7 @@
 //
 // The factory receives the test's clock; a store that keeps its own notion of expiry must use `clock.now`.
 // Each test builds its own store and clock.
-import { createSessions, type SessionStore } from '../src/index.js';
+import { createSessions, type SessionStore, type StatelessStore } from '../src/index.js';
 import { describe, expect, it } from './harness.js';
 import {
   cookiePair,
@@ -17,10 +17,13 @@ import {
   record,
   request,
   SECRET,
+  times,
   type TestClock,
 } from './helpers.js';
 
-export type StoreFactory = (clock: TestClock) => SessionStore | Promise<SessionStore>;
+export type StoreFactory = (
+  clock: TestClock,
+) => SessionStore | StatelessStore | Promise<SessionStore | StatelessStore>;
 
 export interface ConformanceOptions {
   /**
@@ -60,21 +63,26 @@ export function describeStoreConformance(
 
   describe(`store conformance: ${name}`, () => {
     if (stateless) describeSealerContract(createStore);
-    else describeKeyValueContract(createStore);
+    else describeStoreContract(createStore);
     describeSessions(setup, stateless);
   });
 }
 
-function describeKeyValueContract(createStore: StoreFactory): void {
+function describeStoreContract(createStore: StoreFactory): void {
   describe('the store contract', () => {
-    it('returns null for a key it never stored', async () => {
-      const store = await createStore(createClock());
+    async function fresh() {
+      const clock = createClock();
+      const store = (await createStore(clock)) as SessionStore;
+      return { clock, store, now: clock.now() };
+    }
+
+    it('returns null for an ID it never stored', async () => {
+      const { store } = await fresh();
       expect(await store.get(key('missing'))).toBeNull();
     });
 
-    it('returns what was set, field for field', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
+    it('creates, and returns what was created, field for field', async () => {
+      const { clock, store } = await fresh();
       const k = key('roundtrip');
       const stored = record(
         {
@@ -86,60 +94,164 @@ function describeKeyValueContract(createStore: StoreFactory): void {
         },
         clock.now(),
       );
-      await store.set(k, stored, stored.expiresAt);
+      expect(await store.create(k, stored)).toBe(true);
       expect(await store.get(k)).toEqual(stored);
     });
 
-    it('keeps a copy: changing the object after set changes nothing stored', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
+    it('keeps a copy: changing the object after create changes nothing stored', async () => {
+      const { store, now } = await fresh();
       const k = key('copy');
       const data: Record<string, string> = { a: '1' };
-      await store.set(k, record({ data }, clock.now()), clock.now() + 60_000);
+      await store.create(k, record({ data }, now));
       data.a = '2';
       expect((await store.get(k))?.data).toEqual({ a: '1' });
     });
 
-    it('overwrites on a second set', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
-      const k = key('overwrite');
-      await store.set(k, record({ data: { a: '1' } }, clock.now()), clock.now() + 60_000);
-      await store.set(k, record({ data: { b: '2' } }, clock.now()), clock.now() + 60_000);
-      expect((await store.get(k))?.data).toEqual({ b: '2' });
+    it('create never overwrites a live session', async () => {
+      const { store, now } = await fresh();
+      const k = key('taken');
+      expect(await store.create(k, record({ data: { a: '1' } }, now))).toBe(true);
+      expect(await store.create(k, record({ data: { b: '2' } }, now))).toBe(false);
+      expect((await store.get(k))?.data).toEqual({ a: '1' });
     });
 
-    it('deletes, and deleting an unknown key is not an error', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
-      const k = key('delete');
-      await store.set(k, record({}, clock.now()), clock.now() + 60_000);
-      await store.delete(k);
-      expect(await store.get(k)).toBeNull();
-      await expect(store.delete(key('never'))).resolves.toBeUndefined();
+    it('update merges changes into what is stored, with the new times, and answers the result', async () => {
+      const { clock, store, now } = await fresh();
+      const k = key('update');
+      await store.create(k, record({ data: { a: '"one"', n: '1' }, flash: { f: '"x"' } }, now));
+      clock.advance(10_000);
+      const later = clock.now();
+      // Two requests' changes, one after the other: neither loses the other's keys.
+      await store.update(k, { set: { b: '"two"' } }, times(later, later + 60_000, now + 3_600_000));
+      const merged = await store.update(
+        k,
+        { increment: { n: 2 }, delete: ['a'], flash: { g: '"y"' } },
+        times(later, later + 120_000, now + 3_600_000, false),
+      );
+      const expected = {
+        data: { n: '3', b: '"two"' },
+        flash: { f: '"x"', g: '"y"' },
+        createdAt: now,
+        accessedAt: later,
+        endsAt: now + 3_600_000,
+        expiresAt: later + 120_000,
+        persistent: false,
+      };
+      expect(merged).toEqual(expected);
+      expect(await store.get(k)).toEqual(expected);
     });
 
-    it('keeps data keys such as __proto__ and constructor as plain data', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
-      const k = key('proto');
-      const data = JSON.parse('{"__proto__":"\\"x\\"","constructor":"1","toString":"2"}') as Record<string, string>;
-      await store.set(k, record({ data }, clock.now()), clock.now() + 60_000);
+    it('update (a touch: no changes) moves only the times', async () => {
+      const { clock, store, now } = await fresh();
+      const k = key('touch');
+      await store.create(k, record({ data: { a: '"kept"' }, expiresAt: now + 120_000, endsAt: now + 600_000 }, now));
+      clock.advance(100_000);
+      await store.update(k, {}, times(clock.now(), clock.now() + 120_000, now + 600_000));
+      clock.advance(100_000);
       const back = await store.get(k);
-      expect(Object.keys(back!.data).sort()).toEqual(['__proto__', 'constructor', 'toString']);
-      expect(({} as Record<string, unknown>).x).toBeUndefined();
-      expect(Object.getPrototypeOf(back!.data)).not.toBe('"x"');
+      expect(back?.data).toEqual({ a: '"kept"' });
+      expect(back?.expiresAt).toBe(now + 220_000);
+    });
+
+    it('update never creates: an unknown, destroyed or expired session stays absent', async () => {
+      const { clock, store, now } = await fresh();
+      const t = times(now, now + 60_000);
+      const unknown = key('unknown');
+      expect(await store.update(unknown, { set: { a: '1' } }, t)).toBeNull();
+      expect(await store.get(unknown)).toBeNull();
+
+      const destroyed = key('destroyed');
+      await store.create(destroyed, record({}, now));
+      expect(await store.destroy(destroyed, now + 3_600_000)).toBe(true);
+      expect(await store.update(destroyed, { set: { a: '1' } }, t)).toBeNull();
+      expect(await store.get(destroyed)).toBeNull();
+
+      const expired = key('expired');
+      await store.create(expired, record({ expiresAt: now + 60_000, endsAt: now + 60_000 }, now));
+      clock.advance(60_000);
+      expect(await store.update(expired, { set: { a: '1' } }, times(clock.now(), clock.now() + 60_000))).toBeNull();
+    });
+
+    it('a consumed flash is removed only if it still holds the value read', async () => {
+      const { store, now } = await fresh();
+      const k = key('flash');
+      await store.create(k, record({ flash: { msg: '"old"', other: '"o"' } }, now));
+      await store.update(k, { flash: { msg: '"new"' } }, times(now, now + 60_000, now + 3_600_000));
+      // A request that read "old" consumes it: the newer value stays; a flash it read unchanged goes.
+      const after = await store.update(
+        k,
+        { consumed: { msg: '"old"', other: '"o"' } },
+        times(now, now + 60_000, now + 3_600_000),
+      );
+      expect(after?.flash).toEqual({ msg: '"new"' });
+    });
+
+    it('refuses an increment onto a stored value that is not a number, and keeps the record', async () => {
+      const { store, now } = await fresh();
+      const k = key('nan');
+      await store.create(k, record({ data: { hex: '"0x10"', big: '1e308' } }, now));
+      const t = times(now, now + 60_000, now + 3_600_000);
+      await expect(store.update(k, { increment: { hex: 1 } }, t)).rejects.toMatchObject({ code: 'TYPE_MISMATCH' });
+      await expect(store.update(k, { increment: { big: 1e308 } }, t)).rejects.toMatchObject({
+        code: 'TYPE_MISMATCH',
+      });
+      expect((await store.get(k))?.data).toEqual({ hex: '"0x10"', big: '1e308' });
+    });
+
+    it('regenerate moves the live session to a new ID with its changes; the old ID is ended', async () => {
+      const { store, now } = await fresh();
+      const [from, to] = [key('from'), key('to')];
+      await store.create(from, record({ data: { a: '1' } }, now));
+      // A change another request stored under the old ID before the move is moved with it.
+      await store.update(from, { set: { b: '2' } }, times(now, now + 60_000, now + 3_600_000));
+      const moved = await store.regenerate(from, to, { set: { c: '3' } }, times(now, now + 60_000, now + 3_600_000));
+      expect(moved?.data).toEqual({ a: '1', b: '2', c: '3' });
+      expect(await store.get(to)).toEqual(moved);
+      expect(await store.get(from)).toBeNull();
+      expect(await store.update(from, { set: { late: '1' } }, times(now, now + 60_000))).toBeNull();
+      expect(await store.create(from, record({}, now))).toBe(false);
+    });
+
+    it('regenerate of a session that is not live creates nothing', async () => {
+      const { store, now } = await fresh();
+      const [gone, to] = [key('gone'), key('to')];
+      await store.create(gone, record({}, now));
+      await store.destroy(gone, now + 3_600_000);
+      expect(await store.regenerate(gone, to, {}, times(now, now + 60_000))).toBeNull();
+      expect(await store.regenerate(key('never'), to, {}, times(now, now + 60_000))).toBeNull();
+      expect(await store.get(to)).toBeNull();
+    });
+
+    it('destroy ends a session for good: no update, regenerate or create brings it back', async () => {
+      const { store, now } = await fresh();
+      const k = key('ended');
+      await store.create(k, record({}, now));
+      expect(await store.destroy(k, now + 3_600_000)).toBe(true);
+      const t = times(now, now + 60_000);
+      expect(await store.get(k)).toBeNull();
+      expect(await store.update(k, {}, t)).toBeNull();
+      expect(await store.regenerate(k, key('to'), {}, t)).toBeNull();
+      expect(await store.create(k, record({}, now))).toBe(false);
+      expect(await store.get(k)).toBeNull();
+      // Ending an unknown ID is not an error, and says it ended nothing.
+      expect(await store.destroy(key('never'), now + 3_600_000)).toBe(false);
+    });
+
+    it('destroy of an ID the session moved away from ends it under its new ID', async () => {
+      const { store, now } = await fresh();
+      const [a, b, c] = [key('a'), key('b'), key('c')];
+      await store.create(a, record({}, now));
+      await store.regenerate(a, b, {}, times(now, now + 60_000, now + 3_600_000));
+      await store.regenerate(b, c, {}, times(now, now + 60_000, now + 3_600_000));
+      expect(await store.destroy(a, now + 3_600_000)).toBe(true);
+      expect(await store.get(c)).toBeNull();
+      expect(await store.update(c, {}, times(now, now + 60_000))).toBeNull();
     });
 
     it('once expiresAt has passed, returns no live record', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
+      const { clock, store, now } = await fresh();
       const k = key('expiry');
-      await store.set(
-        k,
-        record({ expiresAt: clock.now() + 120_000, endsAt: clock.now() + 120_000 }, clock.now()),
-        clock.now() + 120_000,
-      );
+      await store.create(k, record({ expiresAt: now + 120_000, endsAt: now + 120_000 }, now));
       clock.advance(119_999);
       expect((await store.get(k))?.expiresAt).toBe(clock.now() + 1);
       clock.advance(1);
@@ -148,29 +260,19 @@ function describeKeyValueContract(createStore: StoreFactory): void {
       expect(after === null || after.expiresAt <= clock.now()).toBe(true);
     });
 
-    it('touch, when offered, moves only the expiry', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
-      const k = key('touch');
-      const start = clock.now();
-      await store.set(
-        k,
-        record({ data: { a: '"kept"' }, expiresAt: start + 120_000, endsAt: start + 600_000 }, start),
-        start + 120_000,
-      );
-      clock.advance(100_000);
-      // Without touch, the manager writes the whole record: the same outcome.
-      const later = { ...(await store.get(k))!, expiresAt: clock.now() + 120_000 };
-      await (store.touch ? store.touch(k, later.expiresAt) : store.set(k, later, later.expiresAt));
-      clock.advance(100_000);
+    it('keeps data keys such as __proto__ and constructor as plain data', async () => {
+      const { store, now } = await fresh();
+      const k = key('proto');
+      const data = JSON.parse('{"__proto__":"\\"x\\"","constructor":"1","toString":"2"}') as Record<string, string>;
+      await store.create(k, record({ data }, now));
+      await store.update(k, { set: { extra: '3' } }, times(now, now + 60_000, now + 3_600_000));
       const back = await store.get(k);
-      expect(back?.data).toEqual({ a: '"kept"' });
-      expect(back?.expiresAt).toBe(start + 220_000);
+      expect(Object.keys(back!.data).sort()).toEqual(['__proto__', 'constructor', 'extra', 'toString']);
+      expect(({} as Record<string, unknown>).x).toBeUndefined();
     });
 
     it('count and clear see only live sessions, or the manager says the store cannot', async () => {
-      const clock = createClock();
-      const store = await createStore(clock);
+      const { clock, store, now } = await fresh();
       const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
       if (store.count === undefined || store.clear === undefined) {
         await expect(sessions.count()).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
@@ -178,10 +280,12 @@ function describeKeyValueContract(createStore: StoreFactory): void {
         return;
       }
       await sessions.destroyAll();
-      const now = clock.now();
-      await store.set(key('c1'), record({}, now), now + 120_000);
-      await store.set(key('c2'), record({}, now), now + 120_000);
-      await store.set(key('c3'), record({ expiresAt: now + 60_000, endsAt: now + 60_000 }, now), now + 60_000);
+      await store.create(key('c1'), record({ expiresAt: now + 120_000 }, now));
+      await store.create(key('c2'), record({ expiresAt: now + 120_000 }, now));
+      await store.create(key('c3'), record({ expiresAt: now + 60_000, endsAt: now + 60_000 }, now));
+      const ended = key('c4');
+      await store.create(ended, record({ expiresAt: now + 120_000 }, now));
+      await store.destroy(ended, now + 3_600_000);
       expect(await sessions.count()).toBe(3);
       clock.advance(60_000);
       expect(await sessions.count()).toBe(2);
@@ -193,8 +297,8 @@ function describeKeyValueContract(createStore: StoreFactory): void {
 
 type Setup = (idleTimeout?: number) => Promise<{
   clock: TestClock;
-  raw: SessionStore;
-  counted: ReturnType<typeof countingStore<SessionStore>>;
+  raw: SessionStore | StatelessStore;
+  counted: ReturnType<typeof countingStore<SessionStore | StatelessStore>>;
   sessions: ReturnType<typeof createSessions>;
 }>;
 
@@ -234,7 +338,7 @@ function describeSessions(setup: Setup, stateless: boolean): void {
       const first = await sessions.start(request());
       first.set('n', 1);
       const cookie = cookiePair(await first.commit());
-      counted.calls.set = 0;
+      counted.calls.create = 0;
 
       const again = await sessions.start(request(`theme=dark; ${cookie}`));
       expect(again.get('n')).toBe(1);
@@ -369,7 +473,7 @@ function describeSealerContract(createStore: StoreFactory): void {
     const secrets = [SECRET];
 
     it('opens what it sealed, and only under the same cookie name', async () => {
-      const { sealer } = await createStore(createClock());
+      const { sealer } = (await createStore(createClock())) as StatelessStore;
       expect(sealer).toBeDefined();
       const sealed = await sealer!.seal('{"hello":"zoë ✓"}', secrets, 'sid');
       expect(sealed).toMatch(/^[A-Za-z0-9._-]+$/);
@@ -378,7 +482,7 @@ function describeSealerContract(createStore: StoreFactory): void {
     });
 
     it('seals the same plaintext differently each time (random IV) and hides it', async () => {
-      const { sealer } = await createStore(createClock());
+      const { sealer } = (await createStore(createClock())) as StatelessStore;
       const a = await sealer!.seal('secret-value', secrets, 'sid');
       const b = await sealer!.seal('secret-value', secrets, 'sid');
       expect(a).not.toBe(b);
@@ -386,7 +490,7 @@ function describeSealerContract(createStore: StoreFactory): void {
     });
 
     it('refuses every single-character change', async () => {
-      const { sealer } = await createStore(createClock());
+      const { sealer } = (await createStore(createClock())) as StatelessStore;
       const sealed = await sealer!.seal('{"n":1}', secrets, 'sid');
       const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
       let opened = 0;
@@ -400,7 +504,7 @@ function describeSealerContract(createStore: StoreFactory): void {
     });
 
     it('opens under an older secret as stale, and not at all once that secret is gone', async () => {
-      const { sealer } = await createStore(createClock());
+      const { sealer } = (await createStore(createClock())) as StatelessStore;
       const sealed = await sealer!.seal('x', [OLD_SECRET], 'sid');
       expect(await sealer!.open(sealed, [SECRET, OLD_SECRET], 'sid')).toEqual({ plaintext: 'x', stale: true });
       expect(await sealer!.open(sealed, [SECRET], 'sid')).toBeNull();

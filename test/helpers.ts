@@ -1,4 +1,4 @@
-import type { SessionRecord, SessionStore } from '../src/index.js';
+import type { SessionRecord, SessionStore, SessionTimes, StatelessStore } from '../src/index.js';
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const OLD_SECRET = 'older-secret-0123456789-abcdefghijklmno';
@@ -49,34 +49,34 @@ export function cookieValue(headers: Headers): string {
 
 export interface StoreCalls {
   get: number;
-  set: number;
-  delete: number;
-  touch: number;
+  create: number;
   update: number;
+  regenerate: number;
+  destroy: number;
   clear: number;
   count: number;
 }
 
 /** Wraps a store and counts each call (the store-operation budget). */
-export function countingStore<S extends SessionStore>(
+export function countingStore<S extends SessionStore | StatelessStore>(
   store: S,
 ): { store: S; calls: StoreCalls; writes(): number; total(): number } {
-  const calls: StoreCalls = { get: 0, set: 0, delete: 0, touch: 0, update: 0, clear: 0, count: 0 };
+  const calls: StoreCalls = { get: 0, create: 0, update: 0, regenerate: 0, destroy: 0, clear: 0, count: 0 };
   const wrapped = Object.create(store) as S;
   for (const op of Object.keys(calls) as (keyof StoreCalls)[]) {
-    const original = store[op] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    const original = (store as unknown as Record<string, unknown>)[op];
     if (typeof original !== 'function') continue;
     Object.defineProperty(wrapped, op, {
       value: (...args: unknown[]) => {
         calls[op]++;
-        return original.apply(store, args);
+        return (original as (...a: unknown[]) => Promise<unknown>).apply(store, args);
       },
     });
   }
   return {
     store: wrapped,
     calls,
-    writes: () => calls.set + calls.delete + calls.touch + calls.update + calls.clear,
+    writes: () => calls.create + calls.update + calls.regenerate + calls.destroy + calls.clear,
     total: () => Object.values(calls).reduce((a, b) => a + b, 0),
   };
 }
@@ -84,13 +84,28 @@ export function countingStore<S extends SessionStore>(
 /** A store whose every method rejects with `error`. */
 export function failingStore(error: Error = new Error('backend down')): SessionStore {
   const fail = () => Promise.reject(error);
-  return { name: 'failing', get: fail, set: fail, delete: fail, touch: fail, clear: fail, count: fail };
+  return {
+    name: 'failing',
+    get: fail,
+    create: fail,
+    update: fail,
+    regenerate: fail,
+    destroy: fail,
+    clear: fail,
+    count: fail,
+  };
+}
+
+/** Times for a write at `now` that keep the session until `expiresAt`. */
+export function times(now: number, expiresAt: number, endsAt = expiresAt, persistent = true): SessionTimes {
+  return { accessedAt: now, endsAt, expiresAt, persistent };
 }
 
 export function record(overrides: Partial<SessionRecord> = {}, now = T0): SessionRecord {
   return {
     data: { name: '"alice"', n: '1' },
     createdAt: now,
+    accessedAt: now,
     endsAt: now + 3_600_000,
     expiresAt: now + 3_600_000,
     ...overrides,

@@ -1,17 +1,18 @@
 import { createMemoryStore } from '../src/memory.js';
 import { describeStoreConformance } from './conformance.js';
-import { describeOverlappingRequests } from './races.js';
+import { describeLifecycleRaces, describeOverlappingRequests } from './races.js';
 import { describe, expect, it } from './harness.js';
 import { createClock, record } from './helpers.js';
 
 describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }));
 describeOverlappingRequests('memory', (clock) => createMemoryStore({ now: clock.now }));
+describeLifecycleRaces('memory', (clock) => createMemoryStore({ now: clock.now }), { exact: true });
 
 describe('memory store', () => {
   it('keeps records as JSON text, so stored objects are copies both ways', async () => {
     const store = createMemoryStore({ now: createClock().now });
     const stored = record();
-    await store.set('k'.repeat(24), stored, stored.expiresAt);
+    await store.create('k'.repeat(24), stored);
     const a = await store.get('k'.repeat(24));
     const b = await store.get('k'.repeat(24));
     expect(a).toEqual(stored);

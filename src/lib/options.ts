@@ -1,14 +1,21 @@
 import { SessionError } from '../errors.js';
 import { COOKIE_NAME, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes, type SameSite } from './cookie.js';
-import { randomId, signerFor, type Signer } from './crypto.js';
+import { randomId } from './crypto.js';
 import { byteLength, exceedsBytes } from './encoding.js';
-import type { Sealer, SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
+import type { SessionEvent } from './events.js';
+import { MAX_COOKIE_AGE_SEC } from './lifetime.js';
+import { sealedCookieTransport } from './sealed-cookie.js';
+import type { SessionConfig } from './session-core.js';
+import { signedIdTransport } from './signed-id.js';
+import { refuseUnknownOptions } from './option-names.js';
+import { signerFor } from './signer.js';
+import type { SessionStore, StatelessStore } from './store-contract.js';
 
 const DAY_SEC = 86_400;
-/** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
-export const MAX_COOKIE_AGE_SEC = 400 * DAY_SEC;
 const DEFAULT_EXPIRES_SEC = 14 * DAY_SEC;
 const DEFAULT_TOUCH_AFTER_SEC = 60;
+/** Kept past a session's longest possible life by its end (KV propagation, clock skew between locations). */
+const REVOCATION_MARGIN_MS = 5 * 60_000;
 /** RFC 6265bis §5.6: attribute values over 1024 bytes are ignored by user agents. */
 const MAX_ATTRIBUTE_BYTES = 1024;
 // A Path or Domain must not be able to end the attribute or the header line, and must be a valid header value
@@ -20,27 +27,78 @@ const MAX_TIMER_MS = 2_147_483_647;
 const MIN_VALUE_ROOM = 1024;
 const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
-export interface Config {
-  readonly store: SessionStore;
+/** Encodes one session value to text and back. The default is JSON. */
+export interface Serializer {
+  stringify(value: unknown): string;
+  parse(text: string): unknown;
+}
+
+export type SameSiteOption = 'strict' | 'lax' | 'none' | 'Strict' | 'Lax' | 'None';
+
+/** Cookie attributes. Defaults: `__Host-sid`, Path=/, HttpOnly, Secure, SameSite=Lax, not Partitioned. */
+export interface CookieOptions {
+  /**
+   * Cookie name; an RFC 9110 token. Default `__Host-sid`, or `sid` when `secure` is false or a `domain` or
+   * another `path` is set (the `__Host-` prefix forbids those).
+   */
+  name?: string | undefined;
+  /** Default `/`. */
+  path?: string | undefined;
+  /** Sent only when given; then sibling subdomains receive the cookie too. */
+  domain?: string | undefined;
+  /** Default `true`. Turn off only for plain-http development on a host a browser does not treat as secure. */
+  secure?: boolean | undefined;
+  /** Default `true`: scripts cannot read the cookie. */
+  httpOnly?: boolean | undefined;
+  /** Default `lax`. `none` requires `secure`. */
+  sameSite?: SameSiteOption | undefined;
+  /** CHIPS partitioned cookie; requires `secure`. Default `false`. */
+  partitioned?: boolean | undefined;
+}
+
+/** Options of `createSessions`. Durations are seconds; `now()` is epoch milliseconds. */
+export interface SessionsOptions {
+  /** Where sessions live: `createMemoryStore()`, `createKVStore(env.SESSIONS)`, … Required. */
+  store: SessionStore | StatelessStore;
+  /** HMAC secrets, each at least 32 bytes. The first signs; every one verifies (rotation). Required. */
+  secrets: readonly string[];
+  cookie?: CookieOptions | undefined;
+  /** Lifetime in seconds from creation or the last `shiftExpiration`. Default 14 days; at most 400 days. */
+  expires?: number | undefined;
+  /** Seconds without a request after which the session ends (sliding). Default: none. */
+  idleTimeout?: number | undefined;
+  /** Seconds after creation after which the session ends, whatever else happens. Default: none. */
+  absoluteTimeout?: number | undefined;
+  /**
+   * Minimum seconds an expiry-only write must gain before it is made (with `idleTimeout`). Default 60, or
+   * a tenth of `idleTimeout` if that is smaller. Must be below `idleTimeout`.
+   */
+  touchAfter?: number | undefined;
+  /**
+   * Seconds a store call may take before it fails with `STORE_TIMEOUT` (fractions allowed, e.g. 0.5).
+   * Default: no limit beyond the platform's own.
+   */
+  storeTimeout?: number | undefined;
+  /** New session IDs; default 144 random bits, base64url. Must return 22–128 base64url characters. */
+  generateId?: (() => string) | undefined;
+  /** Clock in epoch milliseconds. Default `Date.now`. */
+  now?: (() => number) | undefined;
+  /** Encodes values; default JSON (values must then be JSON data: no functions, BigInt, Dates or cycles). */
+  serializer?: Serializer | undefined;
+  /**
+   * Lifecycle events for logging and metrics. An exception it throws is ignored; a promise it returns is
+   * handed to `ctx.waitUntil` when the request has a ctx (Workers), and its rejection is ignored.
+   */
+  onEvent?: ((event: SessionEvent) => unknown) | undefined;
+}
+
+/** The manager's configuration after every option was checked. */
+export interface Config extends SessionConfig {
+  /** The server-side store; undefined for a stateless one (the cookie store). */
+  readonly store: SessionStore | undefined;
   readonly storeName: string;
-  /** Stateless stores: the record travels sealed in the cookie. */
-  readonly sealer: Sealer | undefined;
-  readonly secrets: readonly string[];
   readonly cookieName: string;
-  /** Signs and checks cookie values (shared by managers with the same secrets and name). */
-  readonly signer: Signer;
-  readonly attributes: CookieAttributes;
-  readonly expiresMs: number;
-  readonly idleMs: number | undefined;
-  readonly absoluteMs: number | undefined;
-  readonly touchAfterMs: number;
   readonly storeTimeoutMs: number | undefined;
-  readonly generateId: () => string;
-  readonly now: () => number;
-  readonly serializer: Serializer;
-  /** True when values are JSON, so stores may add to numbers themselves. */
-  readonly json: boolean;
-  readonly onEvent: ((event: SessionEvent) => unknown) | undefined;
 }
 
 const JSON_SERIALIZER: Serializer = Object.freeze({ stringify: JSON.stringify, parse: JSON.parse });
@@ -70,15 +128,14 @@ function fn<T>(name: string, value: T | undefined): T | undefined {
 export function resolveOptions(options: SessionsOptions): Config {
   if (options === null || typeof options !== 'object')
     fail('INVALID_OPTION', 'createSessions() needs an options object');
+  refuseUnknownOptions('createSessions', options, OPTION_NAMES);
   const { store } = options;
-  if (
-    store === null ||
-    typeof store !== 'object' ||
-    typeof store.get !== 'function' ||
-    typeof store.set !== 'function' ||
-    typeof store.delete !== 'function'
-  ) {
-    fail('MISSING_STORE', 'store is required: an object with get, set and delete (e.g. createMemoryStore())');
+  const stateless = isStateless(store);
+  if (!stateless && !isSessionStore(store)) {
+    fail(
+      'MISSING_STORE',
+      'store is required: a SessionStore with get, create, update, regenerate and destroy (e.g. createMemoryStore())',
+    );
   }
 
   const secrets = options.secrets;
@@ -94,6 +151,7 @@ export function resolveOptions(options: SessionsOptions): Config {
   }
 
   const cookie = options.cookie ?? {};
+  refuseUnknownOptions('createSessions: cookie', cookie, COOKIE_OPTION_NAMES);
   const secure = cookie.secure ?? true;
   const httpOnly = cookie.httpOnly ?? true;
   const partitioned = cookie.partitioned ?? false;
@@ -201,20 +259,31 @@ export function resolveOptions(options: SessionsOptions): Config {
     fail('INVALID_OPTION', 'serializer must have stringify(value) and parse(text) functions');
   }
 
+  const storeName = typeof store.name === 'string' ? store.name : 'custom';
+  // The frozen copy, never the caller's array: changing that array later must not change a cached signer.
+  const transport = stateless
+    ? sealedCookieTransport({ sealer: store.sealer, secrets: frozenSecrets, cookieName, attributes })
+    : signedIdTransport({
+        store,
+        signer: signerFor(frozenSecrets, cookieName),
+        cookieName,
+        attributes,
+        storeName,
+        storeTimeoutMs,
+      });
   return Object.freeze({
-    store,
-    storeName: typeof store.name === 'string' ? store.name : 'custom',
-    sealer: store.sealer,
-    secrets: frozenSecrets,
+    transport,
+    store: stateless ? undefined : store,
+    storeName,
     cookieName,
-    // The frozen copy, never the caller's array: changing that array later must not change a cached signer.
-    signer: signerFor(frozenSecrets, cookieName),
-    attributes,
     expiresMs,
     idleMs,
     absoluteMs,
     touchAfterMs,
     storeTimeoutMs,
+    // A destroyed session's end outlives any write that could still try to revive it: a commit in flight, or
+    // a write at another KV location that had not seen the end yet (its session could live `expires` more).
+    retainMs: Math.min(expiresMs, absoluteMs ?? Infinity) + REVOCATION_MARGIN_MS,
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,
@@ -222,4 +291,38 @@ export function resolveOptions(options: SessionsOptions): Config {
     json: serializer.stringify === JSON.stringify && serializer.parse === JSON.parse,
     onEvent: fn('onEvent', options.onEvent),
   });
+}
+
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof SessionsOptions>([
+  'store',
+  'secrets',
+  'cookie',
+  'expires',
+  'idleTimeout',
+  'absoluteTimeout',
+  'touchAfter',
+  'storeTimeout',
+  'generateId',
+  'now',
+  'serializer',
+  'onEvent',
+]);
+const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set<keyof CookieOptions>([
+  'name',
+  'path',
+  'domain',
+  'secure',
+  'httpOnly',
+  'sameSite',
+  'partitioned',
+]);
+
+function isStateless(store: unknown): store is StatelessStore {
+  return typeof store === 'object' && store !== null && typeof (store as StatelessStore).sealer === 'object';
+}
+
+function isSessionStore(store: unknown): store is SessionStore {
+  if (typeof store !== 'object' || store === null) return false;
+  const s = store as Record<string, unknown>;
+  return ['get', 'create', 'update', 'regenerate', 'destroy'].every((m) => typeof s[m] === 'function');
 }

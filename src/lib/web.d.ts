@@ -30,6 +30,7 @@ interface Response {
   readonly status: number;
   readonly statusText: string;
   readonly body: unknown;
+  readonly type: string;
 }
 declare var Response: { prototype: Response; new (body?: unknown, init?: ResponseInit | Response): Response };
 

@@ -1,5 +1,5 @@
 import { SessionError } from '../errors.js';
-import type { Serializer } from './types.js';
+import type { Serializer } from './options.js';
 
 /**
  * Encodes one value. With the default JSON serializer the value is first checked to be JSON data, so that what

@@ -1,0 +1,48 @@
+// "What does this commit do?", decided in one place from facts about the session, with no I/O: the commit
+// switch (lib/commit.ts) then does the I/O of the outcome. Unit-tested over every combination of facts.
+
+/** What the commit needs to know about a session at the moment it commits. */
+export interface CommitFacts {
+  /** The store holds the session (it was loaded, or an earlier commit in this request wrote it). */
+  readonly stored: boolean;
+  /** `destroy()` was called. */
+  readonly destroyed: boolean;
+  /** `regenerate()` was called on a stored session: it moves to a new ID. */
+  readonly regenerated: boolean;
+  /** Values, flashes or immutable keys changed. */
+  readonly changed: boolean;
+  /** The lifetime or remember-me changed. */
+  readonly timesChanged: boolean;
+  /** `create()` made it: stored even when empty. */
+  readonly forced: boolean;
+  /** An expiry-only write would extend the idle timeout by at least `touchAfter`. */
+  readonly touchDue: boolean;
+  /** The cookie was signed or sealed with an older secret. */
+  readonly resign: boolean;
+  /** The request carried a session cookie that opened no live session. */
+  readonly staleCookie: boolean;
+}
+
+/**
+ * - `nothing`: no store I/O, no cookie.
+ * - `clear-cookie`: expire the request's dead cookie, nothing to store.
+ * - `create`, `update`, `touch` (expiry only), `regenerate`, `destroy`: the store transaction of that name
+ *   (`destroy` of a dead cookie: by the cookie's ID, when it was genuine).
+ * - `resend`: no store I/O; the cookie again, signed or sealed with the current secret.
+ */
+export type CommitPlan =
+  'nothing' | 'clear-cookie' | 'create' | 'update' | 'touch' | 'regenerate' | 'destroy' | 'resend';
+
+export function planCommit(f: CommitFacts): CommitPlan {
+  // A dead cookie is ended by ID too: its session may have moved to a new ID that is still live.
+  if (f.destroyed) return f.stored || f.staleCookie ? 'destroy' : 'nothing';
+  if (!f.stored) {
+    // An unchanged new session is not stored and sets no cookie.
+    if (f.changed || f.timesChanged || f.forced) return 'create';
+    return f.staleCookie ? 'clear-cookie' : 'nothing';
+  }
+  if (f.regenerated) return 'regenerate';
+  if (f.changed || f.timesChanged) return 'update';
+  if (f.touchDue) return 'touch';
+  return f.resign ? 'resend' : 'nothing';
+}

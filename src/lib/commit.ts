@@ -1,0 +1,162 @@
+// The commit: plan it (lib/commit-plan.ts), then one switch does the I/O of that outcome through the session's
+// transport. Every path leaves the session as it was when its transaction fails: the store and the browser's
+// cookie keep what they had, and the error (a SessionError) goes to the caller.
+import { SessionError } from '../errors.js';
+import { planCommit, type CommitPlan } from './commit-plan.js';
+import { emit } from './events.js';
+import { maskId } from './ids.js';
+import type { SessionCore } from './session-core.js';
+import type { SessionRecord, SessionTimes } from './store-contract.js';
+import type { Whole } from './transport.js';
+
+/** Tries of `create` under a fresh ID when the store says an ID is taken (only a broken `generateId` repeats). */
+const CREATE_TRIES = 3;
+
+/**
+ * The Set-Cookie lines of this commit. Synchronous when there is nothing to do (most read-only requests), so
+ * `handle()` pays no promise for them.
+ */
+export function commitLines(s: SessionCore): string[] | Promise<string[]> {
+  const now = s.config.now();
+  const plan = planCommit({
+    stored: s.stored,
+    destroyed: s.destroyed,
+    regenerated: s.previousId !== undefined,
+    changed: s.values.changed,
+    timesChanged: s.lifetime.changed,
+    forced: s.forced,
+    touchDue: s.stored && s.lifetime.touchDue(now),
+    resign: s.cookie.resign,
+    staleCookie: s.cookie.stale,
+  });
+  return plan === 'nothing' ? [] : run(s, plan, now);
+}
+
+async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: number): Promise<string[]> {
+  const c = s.config;
+  const t = c.transport;
+  switch (plan) {
+    case 'clear-cookie': {
+      const lines = t.clear(s.cookie, now);
+      s.cookie.stale = false;
+      return lines;
+    }
+
+    case 'destroy': {
+      const id = s.stored ? (s.previousId ?? s.id) : s.cookie.orphanId;
+      const ended = id !== undefined && (await t.destroy(id, now + c.retainMs));
+      const lines = t.clear(s.cookie, now);
+      s.stored = false;
+      s.previousId = undefined;
+      s.cookie.stale = false;
+      s.cookie.orphanId = undefined;
+      if (ended) emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now }, s.ctx);
+      return lines;
+    }
+
+    case 'create': {
+      const times = s.lifetime.times(now);
+      const record = s.values.record(s.lifetime.createdAt, times);
+      for (let tries = 1; !(await t.create(s.id, record)); tries++) {
+        if (tries === CREATE_TRIES) {
+          throw new SessionError('STORE_WRITE', `create: ${CREATE_TRIES} new session IDs were all taken`);
+        }
+        s.renew();
+      }
+      const lines = await t.send(s.cookie, s.id, () => record, s.lifetime.maxAgeSec(now, times.expiresAt), now);
+      s.stored = true;
+      s.forced = false;
+      s.cookie.stale = false;
+      written(s, times, undefined);
+      emit(c.onEvent, { type: 'created', maskedId: maskId(s.id), at: now }, s.ctx);
+      return lines;
+    }
+
+    case 'regenerate': {
+      const previous = s.previousId!;
+      const times = s.lifetime.times(now);
+      const stored = await t.regenerate(previous, s.id, s.values.changes(), times, whole(s, times));
+      if (stored === null) return endedMeanwhile(s);
+      const lines = await t.send(s.cookie, s.id, () => stored, s.lifetime.maxAgeSec(now, times.expiresAt), now);
+      s.previousId = undefined;
+      written(s, times, stored);
+      const event = {
+        type: 'regenerated',
+        maskedId: maskId(s.id),
+        previousMaskedId: maskId(previous),
+        at: now,
+      } as const;
+      emit(c.onEvent, event, s.ctx);
+      return lines;
+    }
+
+    case 'update': {
+      const times = s.lifetime.times(now);
+      const stored = await t.update(s.id, s.values.changes(), times, whole(s, times));
+      if (stored === null) return endedMeanwhile(s);
+      const lines = await t.send(s.cookie, s.id, () => stored, s.lifetime.maxAgeSec(now, times.expiresAt), now);
+      written(s, times, stored);
+      emit(c.onEvent, { type: 'updated', maskedId: maskId(s.id), at: now }, s.ctx);
+      return lines;
+    }
+
+    case 'resend':
+      // A signed ID is signed anew; a sealed cookie carries its times, so sealing it anew is a touch.
+      if (t.stateful) return t.send(s.cookie, s.id, whole(s, s.lifetime.times(now)), s.lifetime.maxAgeSec(now), now);
+      return touch(s, now);
+
+    case 'touch':
+      return touch(s, now);
+  }
+}
+
+/** An expiry-only write; it fails the request never, and on Workers it does not delay the response. */
+async function touch(s: SessionCore, now: number): Promise<string[]> {
+  const c = s.config;
+  const t = c.transport;
+  const times = s.lifetime.times(now);
+  const id = s.id;
+  const write = async (): Promise<SessionRecord | null | undefined> => {
+    try {
+      return await t.update(id, {}, times, whole(s, times));
+    } catch (error) {
+      // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
+      const e = error as SessionError;
+      emit(c.onEvent, { type: 'error', operation: 'touch', error: e, maskedId: maskId(id), at: now }, s.ctx);
+      return undefined;
+    }
+  };
+  if (t.stateful && s.ctx !== undefined) {
+    // Workers: the response need not wait for an expiry-only write (icza's asynchronous backup save).
+    s.ctx.waitUntil(write());
+  } else {
+    const stored = await write();
+    if (stored === undefined) return [];
+    if (stored === null) return endedMeanwhile(s);
+  }
+  const lines = await t.send(s.cookie, id, whole(s, times), s.lifetime.maxAgeSec(now, times.expiresAt), now);
+  written(s, times, undefined);
+  return lines;
+}
+
+/** The record as this request holds it, with `times`, built only if a transport asks for it. */
+function whole(s: SessionCore, times: SessionTimes): Whole {
+  return () => s.values.record(s.lifetime.createdAt, times);
+}
+
+function written(s: SessionCore, times: SessionTimes, stored: SessionRecord | undefined): void {
+  s.lifetime.written(times);
+  s.values.committed(s.config.transport.stateful ? stored : undefined);
+}
+
+/**
+ * Another request ended (or moved) the session while this one held it: nothing is written and no cookie is
+ * sent. The request that ended it sent the cookie the browser must keep (an expired one, or a newer session's);
+ * a late response clearing the cookie could log out a newer login.
+ */
+function endedMeanwhile(s: SessionCore): string[] {
+  s.destroyed = true;
+  s.stored = false;
+  s.previousId = undefined;
+  return [];
+}

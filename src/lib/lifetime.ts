@@ -1,0 +1,103 @@
+// A session's times: its lifetime (`expires`, shifted by shiftExpiration/updateExpiration and capped by
+// `absoluteTimeout`), its idle timeout, remember-me, and when an expiry-only write (a touch) is worth making.
+import type { SessionRecord, SessionTimes } from './store-contract.js';
+
+/** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
+export const MAX_COOKIE_AGE_SEC = 400 * 86_400;
+
+/** What the arithmetic needs of the manager's configuration, in milliseconds. */
+export interface LifetimeConfig {
+  readonly expiresMs: number;
+  readonly idleMs: number | undefined;
+  readonly absoluteMs: number | undefined;
+  readonly touchAfterMs: number;
+}
+
+export class Lifetime {
+  readonly #config: LifetimeConfig;
+  readonly createdAt: number;
+  /** End of the lifetime. */
+  #endsAt: number;
+  /** The expiry as last stored (a new session: as it would be stored now). */
+  #expiresAt: number;
+  #persistent: boolean;
+  /** The lifetime or remember-me changed in this request: the next commit writes. */
+  changed = false;
+
+  constructor(config: LifetimeConfig, now: number, record: SessionRecord | undefined, persistent = true) {
+    this.#config = config;
+    if (record === undefined) {
+      this.createdAt = now;
+      this.#endsAt = this.#cap(now + config.expiresMs);
+      this.#expiresAt = this.#endsAt;
+      this.#persistent = persistent;
+    } else {
+      this.createdAt = record.createdAt;
+      this.#endsAt = record.endsAt;
+      // The idle timeout as configured today, from the last write (a deploy may have added or shortened it).
+      const idleEnd = config.idleMs === undefined ? Infinity : (record.accessedAt ?? record.createdAt) + config.idleMs;
+      this.#expiresAt = Math.min(record.expiresAt, idleEnd);
+      this.#persistent = record.persistent !== false;
+    }
+  }
+
+  get persistent(): boolean {
+    return this.#persistent;
+  }
+
+  set persistent(value: boolean) {
+    if (value === this.#persistent) return;
+    this.#persistent = value;
+    this.changed = true;
+  }
+
+  /** When the session expires as stored, or as the next write would store it if something changed. */
+  expiresAt(now: number, stored: boolean): number {
+    return stored && !this.changed ? this.#expiresAt : this.#idleExpiry(now);
+  }
+
+  /**
+   * A new lifetime from `now`: `seconds` undefined extends by `expires` (shiftExpiration), -1 keeps the lifetime
+   * and makes the cookie a browser-session cookie, a number sets that many seconds (updateExpiration).
+   */
+  setLifetime(seconds: number | undefined, now: number): void {
+    if (seconds === -1) {
+      this.#persistent = false; // the server-side lifetime stays as it is
+    } else {
+      if (seconds !== undefined) this.#persistent = true;
+      this.#endsAt = this.#cap(now + (seconds === undefined ? this.#config.expiresMs : seconds * 1000));
+    }
+    this.changed = true;
+  }
+
+  /** An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`. */
+  touchDue(now: number): boolean {
+    const next = this.#idleExpiry(now);
+    return this.#config.idleMs !== undefined && next - this.#expiresAt >= Math.max(1, this.#config.touchAfterMs);
+  }
+
+  /** The times a write made now stores. */
+  times(now: number): SessionTimes {
+    return { accessedAt: now, endsAt: this.#endsAt, expiresAt: this.#idleExpiry(now), persistent: this.#persistent };
+  }
+
+  /** After a write that stored `times`. */
+  written(times: SessionTimes): void {
+    this.#expiresAt = times.expiresAt;
+    this.changed = false;
+  }
+
+  /** The cookie's Max-Age for an expiry (default: as stored); undefined for a browser-session cookie. */
+  maxAgeSec(now: number, expiresAt = this.#expiresAt): number | undefined {
+    if (!this.#persistent) return undefined;
+    return Math.min(MAX_COOKIE_AGE_SEC, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+  }
+
+  #cap(end: number): number {
+    return this.#config.absoluteMs === undefined ? end : Math.min(end, this.createdAt + this.#config.absoluteMs);
+  }
+
+  #idleExpiry(now: number): number {
+    return this.#config.idleMs === undefined ? this.#endsAt : Math.min(this.#endsAt, now + this.#config.idleMs);
+  }
+}

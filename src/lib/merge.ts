@@ -1,0 +1,75 @@
+// Applying one request's changes to the record a store holds at that moment: shared by every store, inside its
+// transaction where it has one (memory, Durable Objects) or just before its write (KV).
+import { SessionError } from '../errors.js';
+import { numberInJson } from './numbers.js';
+import { isRecord } from './records.js';
+import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
+import { stringMap, toObject } from './value-codec.js';
+
+/**
+ * `changes` on top of `stored`, in the order `SessionChanges` defines, with the times of this write. Throws a
+ * `SessionError` and changes nothing when the stored record is corrupt (`STORE_READ`) or an increment meets a
+ * stored value that is not a number, or would leave one that is not finite (`TYPE_MISMATCH`): a store must then
+ * write nothing.
+ *
+ * @example
+ * // in a store's update(id, changes, times), inside its transaction:
+ * const next = mergeChanges(current, changes, times)
+ */
+export function mergeChanges(stored: SessionRecord, changes: SessionChanges, times: SessionTimes): SessionRecord {
+  if (!isRecord(stored)) throw new SessionError('STORE_READ', 'the stored session record is corrupt');
+  const cleared = changes.clear === true;
+  const data = cleared ? new Map<string, string>() : stringMap(stored.data)!;
+  const locked = new Set<string>(cleared || stored.immutable === undefined ? [] : stored.immutable);
+  const known = changes.immutable ?? {};
+  // A stored immutable key this request did not know about (another request locked it meanwhile) keeps its value.
+  const writable = (k: string) => !locked.has(k) || Object.hasOwn(known, k);
+  for (const k of changes.delete ?? []) data.delete(k);
+  for (const [k, v] of Object.entries(changes.set ?? {})) if (writable(k)) data.set(k, v);
+  for (const [k, by] of Object.entries(changes.increment ?? {})) {
+    if (!writable(k)) continue;
+    const base = numberInJson(data.get(k));
+    const sum = base === undefined ? undefined : base + by;
+    if (sum === undefined || !Number.isFinite(sum)) {
+      throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give a finite number`);
+    }
+    data.set(k, JSON.stringify(sum));
+  }
+  for (const [k, on] of Object.entries(known)) {
+    if (on) locked.add(k);
+    else locked.delete(k);
+  }
+  const flash = stringMap(stored.flash)!;
+  for (const [k, v] of Object.entries(changes.flash ?? {})) {
+    if (v === null) flash.delete(k);
+    else flash.set(k, v);
+  }
+  // Only the value this request read is consumed: a newer one stored meanwhile waits for the next request.
+  for (const [k, v] of Object.entries(changes.consumed ?? {})) if (flash.get(k) === v) flash.delete(k);
+  const immutable = [...locked].filter((k) => data.has(k));
+  const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
+    data: toObject(data),
+    createdAt: stored.createdAt,
+    accessedAt: times.accessedAt,
+    endsAt: times.endsAt,
+    expiresAt: times.expiresAt,
+  };
+  if (flash.size > 0) merged.flash = toObject(flash);
+  if (stored.constants !== undefined) merged.constants = stored.constants;
+  if (immutable.length > 0) merged.immutable = immutable;
+  if (!times.persistent) merged.persistent = false;
+  return merged;
+}
+
+/** The record with only its times replaced (a touch, or a store returning its own expiry). */
+export function withTimes(record: SessionRecord, times: SessionTimes): SessionRecord {
+  const next: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
+    ...record,
+    accessedAt: times.accessedAt,
+    endsAt: times.endsAt,
+    expiresAt: times.expiresAt,
+  };
+  if (times.persistent) delete next.persistent;
+  else next.persistent = false;
+  return next;
+}

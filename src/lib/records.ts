@@ -1,0 +1,53 @@
+// A stored record is untrusted input (another version, another program, a corrupted backend): its shape is
+// checked before use, and its expiry is decided here, by the manager's clock and today's configuration.
+import type { SessionRecord } from './store-contract.js';
+
+/** The manager's timeouts in milliseconds, as `expiryReason` needs them. */
+export interface Timeouts {
+  readonly idleMs: number | undefined;
+  readonly absoluteMs: number | undefined;
+}
+
+/**
+ * A record with the shape the manager writes: every value a string (a record whose value is not is corrupt,
+ * never silently emptied and then overwritten), times finite numbers.
+ */
+export function isRecord(value: unknown): value is SessionRecord {
+  if (value === null || typeof value !== 'object') return false;
+  const r = value as Record<string, unknown>;
+  return (
+    isStrings(r.data, false) &&
+    isStrings(r.flash, true) &&
+    isStrings(r.constants, true) &&
+    Number.isFinite(r.createdAt) &&
+    (r.accessedAt === undefined || Number.isFinite(r.accessedAt)) &&
+    Number.isFinite(r.endsAt) &&
+    Number.isFinite(r.expiresAt) &&
+    (r.immutable === undefined || (Array.isArray(r.immutable) && r.immutable.every((k) => typeof k === 'string'))) &&
+    (r.persistent === undefined || typeof r.persistent === 'boolean')
+  );
+}
+
+function isStrings(value: unknown, optional: boolean): boolean {
+  if (value === undefined) return optional;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  for (const k in value) if (typeof (value as Record<string, unknown>)[k] !== 'string') return false;
+  return true;
+}
+
+/**
+ * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
+ * `expiresAt` equals `now` is expired. The idle timeout is measured from the last write with today's setting,
+ * so an `idleTimeout` added or shortened by a deploy applies to existing sessions on their next read.
+ */
+export function expiryReason(
+  timeouts: Timeouts,
+  record: SessionRecord,
+  now: number,
+): 'lifetime' | 'idle' | 'absolute' | undefined {
+  if (timeouts.absoluteMs !== undefined && now >= record.createdAt + timeouts.absoluteMs) return 'absolute';
+  if (now >= record.endsAt) return 'lifetime';
+  if (now >= record.expiresAt) return 'idle';
+  if (timeouts.idleMs !== undefined && now >= (record.accessedAt ?? record.createdAt) + timeouts.idleMs) return 'idle';
+  return undefined;
+}

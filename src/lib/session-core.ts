@@ -1,0 +1,101 @@
+// The state behind one public Session: identity, values, times and cookie, and the configuration they need.
+// The public class (src/session.ts) delegates to it; the commit (lib/commit.ts) reads and advances it.
+import { SessionError } from '../errors.js';
+import type { BackgroundContext, SessionEvent } from './events.js';
+import { ID_PATTERN } from './ids.js';
+import { Lifetime, type LifetimeConfig } from './lifetime.js';
+import type { Codec } from './session-values.js';
+import { SessionValues } from './session-values.js';
+import type { SessionRecord } from './store-contract.js';
+import { noCookie, type CookieState, type Transport } from './transport.js';
+
+/** What a session needs of its manager's configuration. */
+export interface SessionConfig extends LifetimeConfig, Codec {
+  readonly transport: Transport;
+  readonly generateId: () => string;
+  readonly now: () => number;
+  readonly onEvent: ((event: SessionEvent) => unknown) | undefined;
+  /** How long a destroyed session's end is kept by the store, from the moment of `destroy`. */
+  readonly retainMs: number;
+}
+
+/** How the manager hands a session over. */
+export type SessionInit =
+  | { readonly kind: 'stored'; readonly id: string; readonly record: SessionRecord; readonly cookie: CookieState }
+  | {
+      readonly kind: 'new';
+      readonly cookie?: CookieState | undefined;
+      /** `create()`: stored even when empty, with these values and constants. */
+      readonly forced?: boolean | undefined;
+      readonly data?: Readonly<Record<string, unknown>> | undefined;
+      readonly constants?: Readonly<Record<string, unknown>> | undefined;
+      readonly persistent?: boolean | undefined;
+    };
+
+export class SessionCore {
+  readonly config: SessionConfig;
+  readonly ctx: BackgroundContext | undefined;
+  readonly accessedAt: number;
+  readonly values: SessionValues;
+  readonly lifetime: Lifetime;
+  readonly cookie: CookieState;
+  /** Undefined for a new session until its ID is first needed. */
+  #id: string | undefined;
+  /** After `regenerate()` of a stored session: the ID the store still holds it under. */
+  previousId: string | undefined;
+  /** The store holds this session under `previousId ?? id`. */
+  stored: boolean;
+  destroyed = false;
+  /** Made by `create()`: stored even when empty. */
+  forced: boolean;
+
+  constructor(config: SessionConfig, init: SessionInit, ctx: BackgroundContext | undefined) {
+    this.config = config;
+    this.ctx = ctx;
+    const now = config.now();
+    this.accessedAt = now;
+    if (init.kind === 'stored') {
+      this.#id = init.id;
+      this.stored = true;
+      this.forced = false;
+      this.cookie = init.cookie;
+      this.values = new SessionValues(config, init.record);
+      this.lifetime = new Lifetime(config, now, init.record);
+    } else {
+      this.#id = undefined;
+      this.stored = false;
+      this.forced = init.forced ?? false;
+      this.cookie = init.cookie ?? noCookie();
+      this.values =
+        init.constants === undefined
+          ? new SessionValues(config, undefined)
+          : SessionValues.withConstants(config, init.constants);
+      this.lifetime = new Lifetime(config, now, undefined, init.persistent ?? true);
+      if (init.data !== undefined) for (const [k, v] of Object.entries(init.data)) this.values.set(k, v);
+    }
+  }
+
+  /** The session ID; a new session gets one when first asked. */
+  get id(): string {
+    if (this.#id === undefined) this.#id = newId(this.config);
+    return this.#id;
+  }
+
+  /** A new ID (regenerate, or a collision at create); the cookie must be signed again. */
+  renew(): void {
+    this.#id = undefined;
+    this.cookie.value = undefined;
+  }
+
+  writable(): void {
+    if (this.destroyed) throw new SessionError('DESTROYED', 'this session was destroyed; start a new one');
+  }
+}
+
+function newId(config: SessionConfig): string {
+  const id = config.generateId();
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    throw new SessionError('INVALID_ID', 'generateId must return 22 to 128 base64url characters (>= 128 random bits)');
+  }
+  return id;
+}

@@ -1,0 +1,326 @@
+// A session's values, flashes, immutable keys and constants, and the journal of what this request changed: the
+// journal is what a store merges (SessionChanges), so overlapping requests keep each other's changes.
+import { SessionError } from '../errors.js';
+import { toNumber } from './numbers.js';
+import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
+import { decodeValue, encodeValue, stringMap, toObject } from './value-codec.js';
+import type { Serializer } from './options.js';
+
+// Most sessions have no flashes, constants or immutable keys: they share these empty stand-ins (three fewer
+// allocations per request) until their first write makes a collection of their own. Filling a stand-in would
+// leak into every session, so they refuse it loudly.
+const NO_ENTRIES: Map<string, string> = new (class extends Map<string, string> {
+  override set(): never {
+    throw new TypeError('edge-sessions: shared empty map');
+  }
+})();
+const NO_KEYS: Set<string> = new (class extends Set<string> {
+  override add(): never {
+    throw new TypeError('edge-sessions: shared empty set');
+  }
+})();
+
+/** What encoding values needs of the manager's configuration. */
+export interface Codec {
+  readonly serializer: Serializer;
+  /** True when values are JSON, so stores may add to numbers themselves. */
+  readonly json: boolean;
+}
+
+/** A pending change of one key: its final value is sent (`set`), it is deleted, or a number is added to it. */
+type KeyChange = 'set' | 'delete' | number;
+
+export class SessionValues {
+  readonly #codec: Codec;
+  #data: Map<string, string>;
+  #immutable: Set<string>;
+  #constants: Map<string, string>;
+  #flash: Map<string, string>;
+
+  // The journal: made on first change, cleared after each write.
+  #keyChanges: Map<string, KeyChange> | undefined;
+  #cleared = false;
+  /** Per flash key: true = stored with its current value, false = deleted by this request. */
+  #flashChanges: Map<string, boolean> | undefined;
+  /** Flashes read in this request, with the value read: still readable here, removed only if still that value. */
+  #consumed: Map<string, string> | undefined;
+  /** Per key whose immutability changed: true = made immutable, false = no longer. */
+  #immutableChanges: Map<string, boolean> | undefined;
+
+  constructor(codec: Codec, record: SessionRecord | undefined) {
+    this.#codec = codec;
+    if (record === undefined) {
+      this.#data = new Map();
+      this.#flash = NO_ENTRIES;
+      this.#constants = NO_ENTRIES;
+      this.#immutable = NO_KEYS;
+    } else {
+      // isRecord() has checked every value is a string.
+      this.#data = stringMap(record.data)!;
+      this.#flash = record.flash === undefined ? NO_ENTRIES : stringMap(record.flash)!;
+      this.#constants = record.constants === undefined ? NO_ENTRIES : stringMap(record.constants)!;
+      this.#immutable = record.immutable === undefined ? NO_KEYS : new Set(record.immutable);
+    }
+  }
+
+  /** A new session's constants (they are never changed afterwards). */
+  static withConstants(codec: Codec, constants: Readonly<Record<string, unknown>>): SessionValues {
+    const values = new SessionValues(codec, undefined);
+    const encoded = new Map<string, string>();
+    for (const [k, v] of Object.entries(constants))
+      if (v !== undefined && v !== null) encoded.set(k, values.#encode(k, v));
+    if (encoded.size > 0) values.#constants = encoded;
+    return values;
+  }
+
+  // ------------------------------------------------------------------------------------------ data
+
+  get(key: string): unknown {
+    const text = this.#data.get(key);
+    return text === undefined ? undefined : this.#decode(key, text);
+  }
+
+  has(key: string): boolean {
+    return this.#data.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.#data.keys()];
+  }
+
+  entries(): [string, unknown][] {
+    return [...this.#data].map(([k, text]) => [k, this.#decode(k, text)]);
+  }
+
+  set(key: string, value: unknown): void {
+    if (this.#immutable.has(key)) {
+      throw new SessionError('IMMUTABLE', `"${key}" is immutable; delete it first or use setImmutable`);
+    }
+    this.#put(key, value);
+  }
+
+  /** Sets only when absent; returns whether it did. */
+  add(key: string, value: unknown): boolean {
+    if (this.#data.has(key)) return false;
+    this.set(key, value);
+    return this.#data.has(key);
+  }
+
+  setImmutable(key: string, value: unknown): void {
+    const before = this.#data.get(key);
+    this.#put(key, value);
+    // Recorded for a key newly immutable, and for a new value of one already immutable (a store's merge lets only
+    // a request that says so replace it); the same value again changes nothing and writes nothing.
+    if (value !== null && value !== undefined && (!this.#immutable.has(key) || this.#data.get(key) !== before)) {
+      if (this.#immutable === NO_KEYS) this.#immutable = new Set();
+      this.#immutable.add(key);
+      (this.#immutableChanges ??= new Map()).set(key, true);
+    }
+  }
+
+  isImmutable(key: string): boolean {
+    return this.#immutable.has(key);
+  }
+
+  delete(key: string): void {
+    if (!this.#data.has(key)) return;
+    this.#data.delete(key);
+    (this.#keyChanges ??= new Map()).set(key, 'delete');
+    if (this.#immutable.delete(key)) (this.#immutableChanges ??= new Map()).set(key, false);
+  }
+
+  clear(): void {
+    if (this.#data.size === 0 && !this.#cleared) return;
+    this.#data.clear();
+    this.#keyChanges = undefined;
+    this.#cleared = true;
+    if (this.#immutable.size > 0) {
+      const changes = (this.#immutableChanges ??= new Map());
+      for (const k of this.#immutable) changes.set(k, false);
+      this.#immutable.clear();
+    }
+  }
+
+  constant(key: string): unknown {
+    const text = this.#constants.get(key);
+    return text === undefined ? undefined : this.#decode(key, text);
+  }
+
+  increment(key: string, by: number): number {
+    if (!Number.isFinite(by)) {
+      throw new SessionError('TYPE_MISMATCH', `increment("${key}") needs a finite number, got ${String(by)}`);
+    }
+    if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable`);
+    const current = this.#data.has(key) ? this.typed(key, undefined, 'a number', toNumber) : 0;
+    const next = current! + by;
+    if (!Number.isFinite(next)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") would not be finite`);
+    // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
+    // addition, which the store applies to whatever it holds (concurrent increments all count).
+    const change = this.#keyChanges?.get(key);
+    const atomic = this.#codec.json && !this.#cleared && (change === undefined || typeof change === 'number');
+    this.#put(key, next);
+    // `??=`: an addition too small to change the value (2^53 + 1) leaves #put nothing to record.
+    if (atomic && by !== 0) (this.#keyChanges ??= new Map()).set(key, (change ?? 0) + by);
+    return next;
+  }
+
+  /**
+   * The value of `key` converted by `convert`; the default when missing; `TYPE_MISMATCH` when it does not
+   * convert (the default form never throws, not even for a stored value that no longer parses).
+   */
+  typed<T>(key: string, defaultValue: T | undefined, what: string, convert: (value: unknown) => T | undefined) {
+    const text = this.#data.get(key);
+    if (text === undefined) return defaultValue;
+    let decoded: unknown;
+    try {
+      decoded = this.#decode(key, text);
+    } catch (error) {
+      if (defaultValue !== undefined) return defaultValue;
+      throw error;
+    }
+    const value = convert(decoded);
+    if (value !== undefined) return value;
+    if (defaultValue !== undefined) return defaultValue;
+    throw new SessionError('TYPE_MISMATCH', `"${key}" is not ${what}`);
+  }
+
+  // ------------------------------------------------------------------------------------------ flashes
+
+  setFlash(key: string, value: unknown): void {
+    if (value === null || value === undefined) return this.deleteFlash(key);
+    if (this.#flash === NO_ENTRIES) this.#flash = new Map();
+    this.#flash.set(key, this.#encode(key, value));
+    this.#consumed?.delete(key);
+    (this.#flashChanges ??= new Map()).set(key, true);
+  }
+
+  getFlash(key: string): unknown {
+    const text = this.#flash.get(key);
+    if (text === undefined) return undefined;
+    // One set in this request is deleted outright; one that came from the store is consumed as read.
+    if (this.#flashChanges?.get(key) === true) this.#flashChanges.set(key, false);
+    else if (this.#flashChanges?.get(key) !== false) (this.#consumed ??= new Map()).set(key, text);
+    return this.#decode(key, text);
+  }
+
+  peekFlash(key: string): unknown {
+    const text = this.#flash.get(key);
+    return text === undefined ? undefined : this.#decode(key, text);
+  }
+
+  /** Flashes that wait for a later request: not read in this one. */
+  hasFlash(key: string): boolean {
+    return this.#flash.has(key);
+  }
+
+  flashKeys(): string[] {
+    return [...this.#flash.keys()];
+  }
+
+  deleteFlash(key: string): void {
+    if (!this.#flash.delete(key)) return;
+    this.#consumed?.delete(key);
+    (this.#flashChanges ??= new Map()).set(key, false);
+  }
+
+  clearFlashes(): void {
+    for (const k of [...this.#flash.keys()]) this.deleteFlash(k);
+  }
+
+  // ------------------------------------------------------------------------------------------ journal
+
+  /** Whether this request changed values, flashes or immutable keys since the last write. */
+  get changed(): boolean {
+    return (
+      this.#cleared ||
+      this.#keyChanges !== undefined ||
+      this.#flashChanges !== undefined ||
+      this.#consumed !== undefined ||
+      this.#immutableChanges !== undefined
+    );
+  }
+
+  /** This request's changes, for a store to merge into what it holds. */
+  changes(): SessionChanges {
+    const changes: { -readonly [K in keyof SessionChanges]: SessionChanges[K] } = {};
+    if (this.#cleared) changes.clear = true;
+    const deleted: string[] = [];
+    const set: [string, string][] = [];
+    const increment: [string, number][] = [];
+    for (const [k, change] of this.#keyChanges ?? []) {
+      if (change === 'delete') deleted.push(k);
+      else if (change === 'set') set.push([k, this.#data.get(k)!]);
+      else increment.push([k, change]);
+    }
+    if (deleted.length > 0) changes.delete = deleted;
+    if (set.length > 0) changes.set = toObject(set);
+    if (increment.length > 0) changes.increment = toObject(increment);
+    if (this.#flashChanges !== undefined && this.#flashChanges.size > 0) {
+      changes.flash = toObject([...this.#flashChanges].map(([k, keep]) => [k, keep ? this.#flash.get(k)! : null]));
+    }
+    if (this.#consumed !== undefined) changes.consumed = toObject(this.#consumed);
+    if (this.#immutableChanges !== undefined) changes.immutable = toObject(this.#immutableChanges);
+    return changes;
+  }
+
+  /** The whole record as this request sees it, for a new session or a sealed cookie. */
+  record(createdAt: number, times: SessionTimes): SessionRecord {
+    const consumed = this.#consumed;
+    const flash = consumed === undefined ? [...this.#flash] : [...this.#flash].filter(([k]) => !consumed.has(k));
+    const record: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
+      data: toObject(this.#data),
+      createdAt,
+      accessedAt: times.accessedAt,
+      endsAt: times.endsAt,
+      expiresAt: times.expiresAt,
+    };
+    if (flash.length > 0) record.flash = toObject(flash);
+    if (this.#constants.size > 0) record.constants = toObject(this.#constants);
+    if (this.#immutable.size > 0) record.immutable = [...this.#immutable];
+    if (!times.persistent) record.persistent = false;
+    return record;
+  }
+
+  /**
+   * After a write: the journal starts again. `stored` is the record the store returned after merging (it may
+   * hold other requests' changes); without it, this request's view is what was written.
+   */
+  committed(stored: SessionRecord | undefined): void {
+    if (stored !== undefined) {
+      this.#data = stringMap(stored.data)!;
+      this.#immutable = stored.immutable === undefined ? NO_KEYS : new Set(stored.immutable);
+      this.#flash = stored.flash === undefined ? NO_ENTRIES : stringMap(stored.flash)!;
+    } else {
+      for (const [k, keep] of this.#flashChanges ?? []) if (!keep) this.#flash.delete(k);
+      for (const k of this.#consumed?.keys() ?? []) this.#flash.delete(k);
+    }
+    this.#cleared = false;
+    this.#keyChanges = undefined;
+    this.#immutableChanges = undefined;
+    this.#flashChanges = undefined;
+    this.#consumed = undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  #put(key: string, value: unknown): void {
+    if (value === null || value === undefined) {
+      this.delete(key);
+      return;
+    }
+    const text = this.#encode(key, value);
+    // An unchanged value needs no write, unless this request queued an addition to it: a plain set then
+    // means "this value", not "+n" on whatever the store holds by now.
+    if (this.#data.get(key) === text && typeof this.#keyChanges?.get(key) !== 'number') return;
+    this.#data.set(key, text);
+    (this.#keyChanges ??= new Map()).set(key, 'set');
+  }
+
+  #encode(key: string, value: unknown): string {
+    return encodeValue(this.#codec.serializer, this.#codec.json, key, value);
+  }
+
+  #decode(key: string, text: string): unknown {
+    return decodeValue(this.#codec.serializer, key, text);
+  }
+}

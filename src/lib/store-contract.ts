@@ -1,0 +1,152 @@
+// The contract between the manager and a store: what a store keeps, and the lifecycle transactions it offers.
+// Exported from `edge-sessions` for people who write their own stores; the README's "Writing a store" explains
+// it and `describeStoreConformance` (test/conformance.ts) checks it.
+import type { CookieAttributes } from './cookie.js';
+
+/**
+ * What a store keeps for one session. Values are already encoded by the manager's serializer (one string per
+ * key), so a store only moves strings and numbers; it never needs the serializer. Times are epoch milliseconds.
+ */
+export interface SessionRecord {
+  /** Session values, each encoded by the manager's serializer. */
+  readonly data: Readonly<Record<string, string>>;
+  /** Flash values waiting to be read, encoded likewise. */
+  readonly flash?: Readonly<Record<string, string>>;
+  /** Constant attributes given at `create`, encoded likewise; read-only for the session's life. */
+  readonly constants?: Readonly<Record<string, string>>;
+  /** Keys of `data` that a plain `set` may not overwrite. */
+  readonly immutable?: readonly string[];
+  /** When the session was created. */
+  readonly createdAt: number;
+  /** When a request last wrote the session (its idle timeout runs from here). Older records lack it. */
+  readonly accessedAt?: number;
+  /** End of the lifetime (`expires`, moved by shiftExpiration/updateExpiration), capped by `absoluteTimeout`. */
+  readonly endsAt: number;
+  /** When the session expires: `endsAt`, or earlier if the idle timeout comes first. Stores expire records here. */
+  readonly expiresAt: number;
+  /** `false` for a browser-session cookie (no Max-Age): remember-me off. */
+  readonly persistent?: boolean;
+}
+
+/** The times one write gives a session, decided by the manager. Epoch milliseconds. */
+export interface SessionTimes {
+  /** The time of this write. */
+  readonly accessedAt: number;
+  readonly endsAt: number;
+  readonly expiresAt: number;
+  readonly persistent: boolean;
+}
+
+/**
+ * The changes one request made to a session. A store applies them to the record as it is stored at that moment
+ * (`mergeChanges` in `edge-sessions` does it), so overlapping requests keep each other's changes. Applied in this
+ * order: `clear`, `delete`, `set`, `increment`, then `flash`, `consumed` and `immutable` key by key. A key the
+ * stored record holds as immutable keeps its stored value against `set` and `increment` unless this request knew
+ * it (its `immutable` entry says so): a request that loaded the session before another made a key immutable
+ * cannot overwrite it.
+ */
+export interface SessionChanges {
+  readonly clear?: boolean;
+  readonly delete?: readonly string[];
+  readonly set?: Readonly<Record<string, string>>;
+  /** Numeric additions, made to whatever the store holds; present only with the JSON serializer. */
+  readonly increment?: Readonly<Record<string, number>>;
+  /** Per flash key: its new value, or null when this request deleted it. */
+  readonly flash?: Readonly<Record<string, string | null>>;
+  /**
+   * Per flash key this request read: the value it read. The store removes the flash only if it still holds that
+   * value: a newer one another request stored meanwhile stays for the next request.
+   */
+  readonly consumed?: Readonly<Record<string, string>>;
+  /** Per key: true when this request made it immutable, false when it deleted it (it is then a plain key). */
+  readonly immutable?: Readonly<Record<string, boolean>>;
+}
+
+/**
+ * The contract every server-side store implements: reads and four lifecycle transactions. IDs are session IDs
+ * (stores may prefix them). Each transaction is atomic where the backend allows (memory, Durable Objects); the
+ * README's per-store table says what each backend cannot promise (Workers KV has no conditional write).
+ *
+ * The invariants the conformance and race suites check:
+ * - `create` never overwrites a live session, nor reuses an ended ID;
+ * - `update` never recreates a session that is destroyed, moved away or expired;
+ * - `regenerate` moves a session only while its old ID is live, with every change stored under the old ID;
+ * - after `destroy` returns, nothing in flight brings the session back, under this ID or an ID it moved to.
+ *
+ * A store may go on returning a record after its `expiresAt` until it deletes it (KV keeps keys at least 60 s):
+ * the manager checks expiry on every read, never uses such a record, and reports it as `expired`.
+ */
+export interface SessionStore {
+  /** A short name used in error messages, such as `"kv"`. */
+  readonly name?: string;
+  /** The record of a session that was not ended, or null: one backend read. */
+  get(id: string): Promise<SessionRecord | null>;
+  /** Stores a new session under an ID nobody used. Resolves `false`, storing nothing, if the ID is taken. */
+  create(id: string, record: SessionRecord): Promise<boolean>;
+  /**
+   * Applies `changes` and `times` to the live record (a touch has no changes) and resolves the record as stored
+   * afterwards, which may hold other requests' changes; or null, writing nothing, when the session is not live.
+   */
+  update(id: string, changes: SessionChanges, times: SessionTimes): Promise<SessionRecord | null>;
+  /**
+   * Moves the live session `id` to `newId` with `changes` and `times` applied, and resolves the moved record; or
+   * null, creating nothing, when `id` is not live. From then on `id` is ended and forwards to `newId` until
+   * `times.expiresAt`, so that a `destroy(id)` racing the move ends the session under `newId` too.
+   */
+  regenerate(id: string, newId: string, changes: SessionChanges, times: SessionTimes): Promise<SessionRecord | null>;
+  /**
+   * Ends the session under `id` and under any ID it moved to. The end is kept until `retainUntil` (epoch ms):
+   * no create, update or regenerate in flight can undo it. Resolves whether a live session was ended.
+   */
+  destroy(id: string, retainUntil: number): Promise<boolean>;
+  /** Ends every session. Optional: without it `destroyAll()` is `STORE_UNSUPPORTED`. */
+  clear?(): Promise<void>;
+  /** Live sessions. Optional: without it `count()` is `STORE_UNSUPPORTED`. */
+  count?(): Promise<number>;
+}
+
+/**
+ * A stateless store (`edge-sessions/cookie`): the whole record travels, sealed, in the cookie. The manager seals
+ * and opens through it instead of calling a server-side store.
+ */
+export interface StatelessStore {
+  readonly name?: string;
+  readonly sealer: Sealer;
+}
+
+/**
+ * Seals session payloads into cookie text and opens them again, and lays the sealed text out in cookies. The
+ * manager parses the payload and decides when to write; everything about the cookie store stays in its entry.
+ */
+export interface Sealer {
+  /**
+   * The sealed text the request's Cookie header carries: undefined without one, null when its cookies are
+   * malformed or incomplete; `present` counts the store's cookies in the header (to expire them later).
+   */
+  read(header: string | null, cookieName: string): { sealed: string | null | undefined; present: number };
+  /**
+   * Set-Cookie lines carrying `sealed` in `count` cookies, expiring those of the `present` ones no longer
+   * needed. Throws `COOKIE_TOO_LARGE` (nothing written) when it does not fit.
+   */
+  write(
+    cookieName: string,
+    sealed: string,
+    attributes: CookieAttributes,
+    maxAgeSec: number | undefined,
+    now: number,
+    present: number,
+  ): { lines: string[]; count: number };
+  /** Set-Cookie lines expiring all `present` cookies of the session (at least the first). */
+  clear(cookieName: string, attributes: CookieAttributes, now: number, present: number): string[];
+  /** Seal with `secrets[0]`, binding `cookieName`. Returns base64url-safe text (`[A-Za-z0-9._-]`). */
+  seal(plaintext: string, secrets: readonly string[], cookieName: string): Promise<string>;
+  /**
+   * The plaintext, or null for anything forged, truncated, malformed or sealed under an unknown secret.
+   * `stale` is true when an older secret opened it (the manager reseals on the next response).
+   */
+  open(
+    sealed: string,
+    secrets: readonly string[],
+    cookieName: string,
+  ): Promise<{ plaintext: string; stale: boolean } | null>;
+}
