@@ -9,6 +9,8 @@ export default defineConfig({
     include: ['test/workerd/**/*.workerd.test.ts', 'test/*.test.ts'],
     // A suite that is skipped or empty must not pass silently.
     passWithNoTests: false,
+    // The race suites run every lifecycle overlap 20 times on real Durable Objects: seconds, not milliseconds.
+    testTimeout: 60_000,
     allowOnly: false,
   },
 });

@@ -135,13 +135,12 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   const readOptions: { type: 'text'; cacheTtl?: number } =
     cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
 
+  /** The session's key; its longest marker (`key + ':revoked'`) must fit KV's key limit too. */
   function keyOf(id: string): string {
     const key = prefix + id;
-    if (exceedsBytes(key, KV_LIMITS.keyBytes)) {
-      throw new SessionError(
-        'STORE_LIMIT',
-        `kv store: key of ${byteLength(key)} bytes exceeds KV's ${KV_LIMITS.keyBytes}`,
-      );
+    if (exceedsBytes(key, KV_LIMITS.keyBytes - REVOKED.length)) {
+      const bytes = byteLength(key + REVOKED);
+      throw new SessionError('STORE_LIMIT', `kv store: key of ${bytes} bytes exceeds KV's ${KV_LIMITS.keyBytes}`);
     }
     return key;
   }

@@ -172,7 +172,7 @@ export function describeLifecycleRaces(
       }
     });
 
-    it('of two overlapping regenerates one wins, with the data; the other is told, and the old cookie is dead', async () => {
+    it('of two overlapping regenerates one wins (KV: at least one), with the data, and the old cookie is dead', async () => {
       const { sessions } = await setup();
       for (let i = 0; i < TRIES; i++) {
         const cookie = await login(sessions);
@@ -181,9 +181,12 @@ export function describeLifecycleRaces(
         b.regenerate();
         const cookies = (await Promise.all([a.commit(), b.commit()])).map(setCookie);
         const winners = cookies.filter((c) => c !== undefined);
-        expect(winners).toHaveLength(1);
-        expect([a.destroyed, b.destroyed].filter(Boolean)).toHaveLength(1);
-        expect((await sessions.start(request(winners[0]))).get('u')).toBe('ada');
+        if (options.exact) {
+          expect(winners).toHaveLength(1);
+          expect([a.destroyed, b.destroyed].filter(Boolean)).toHaveLength(1);
+        }
+        expect(winners.length).toBeGreaterThanOrEqual(1);
+        for (const winner of winners) expect((await sessions.start(request(winner))).get('u')).toBe('ada');
         expect(await alive(sessions, cookie)).toBe(false);
       }
     });

@@ -1,35 +1,82 @@
-// Wrappers around the real bindings: they count what reaches KV or a Durable Object and can inject the
-// failures the platform produces (a KV 429, a lost connection). Everything else goes to the real binding.
+// Wrappers around the real bindings: they count what reaches KV or a Durable Object, can inject the failures the
+// platform produces (a KV 429, a lost connection), and can hold a call at a gate to force an interleaving inside
+// a store's multi-step transaction. Everything else goes to the real binding.
 import type { KVListPage, KVNamespaceLike } from '../../src/kv.js';
 import type { SessionObjectNamespace, SessionObjectStub } from '../../src/durable-object.js';
+import type { Held } from '../races.js';
 
 export interface KVCalls {
-  get: { key: string; options: { type: 'text'; cacheTtl?: number } }[];
+  get: { keys: string[]; options: { type: 'text'; cacheTtl?: number } }[];
   put: { key: string; value: string; options: { expirationTtl: number; metadata?: unknown } }[];
   delete: string[];
   list: { prefix: string; cursor?: string; limit?: number }[];
+}
+
+type KVMethod = 'get' | 'put' | 'delete';
+
+/** Gates at named calls: the next call that matches stops until released (before or after it reached KV). */
+function gates<Call>() {
+  const waiting: { match: (call: Call) => boolean; when: 'before' | 'after'; arrive(): void; gate: Promise<void> }[] =
+    [];
+  return {
+    hold(match: (call: Call) => boolean, when: 'before' | 'after'): Held {
+      let arrive!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (arrive = resolve));
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      waiting.push({ match, when, arrive, gate });
+      return { reached, release };
+    },
+    async around<T>(call: Call, run: () => Promise<T>): Promise<T> {
+      const i = waiting.findIndex((w) => w.match(call));
+      if (i < 0) return run();
+      const [held] = waiting.splice(i, 1);
+      if (held!.when === 'before') {
+        held!.arrive();
+        await held!.gate;
+        return run();
+      }
+      const answer = await run();
+      held!.arrive();
+      await held!.gate;
+      return answer;
+    },
+  };
+}
+
+/** A KV call as gates and faults see it: the method and its keys. */
+export interface KVCall {
+  readonly method: KVMethod;
+  readonly keys: readonly string[];
 }
 
 /** The real KV binding behind a counter; `failPut` may return an error to throw instead of writing. */
 export function wrapKV(
   kv: KVNamespace,
   failPut?: (key: string, value: string) => Error | undefined,
-): { ns: KVNamespaceLike; calls: KVCalls; reads(): number; writes(): number } {
+): {
+  ns: KVNamespaceLike;
+  calls: KVCalls;
+  reads(): number;
+  writes(): number;
+  hold(match: (call: KVCall) => boolean, when: 'before' | 'after'): Held;
+} {
   const calls: KVCalls = { get: [], put: [], delete: [], list: [] };
+  const gate = gates<KVCall>();
   const ns: KVNamespaceLike = {
-    get(key, options) {
-      calls.get.push({ key, options });
-      return kv.get(key, options);
+    get(keys, options) {
+      calls.get.push({ keys, options });
+      return gate.around({ method: 'get', keys }, () => kv.get(keys, options));
     },
     async put(key, value, options) {
       calls.put.push({ key, value, options });
       const error = failPut?.(key, value);
       if (error !== undefined) throw error;
-      await kv.put(key, value, options);
+      await gate.around({ method: 'put', keys: [key] }, () => kv.put(key, value, options));
     },
     delete(key) {
       calls.delete.push(key);
-      return kv.delete(key);
+      return gate.around({ method: 'delete', keys: [key] }, () => kv.delete(key));
     },
     async list(options) {
       calls.list.push(options);
@@ -41,22 +88,30 @@ export function wrapKV(
     calls,
     reads: () => calls.get.length + calls.list.length,
     writes: () => calls.put.length + calls.delete.length,
+    hold: gate.hold,
   };
 }
 
 type StubMethod = keyof SessionObjectStub;
-const STUB_METHODS: StubMethod[] = ['get', 'set', 'delete', 'touch', 'update'];
+const STUB_METHODS: StubMethod[] = ['get', 'create', 'update', 'moveOut', 'finishMove', 'adopt', 'destroy'];
 
 /**
  * The real Durable Object namespace behind a counter of RPC calls. `fault(method, attempt)` may return an error
  * for a call; with `after: true` the call reaches the object first and the error comes back instead of the
- * result (a connection lost after the object did the work).
+ * result (a connection lost after the object did the work). `hold` stops the next call of a method at a gate.
  */
 export function wrapDO(
   namespace: SessionObjectNamespace,
   fault?: (method: StubMethod) => { error: Error; after?: boolean } | undefined,
-): { ns: SessionObjectNamespace; calls: Record<StubMethod, number>; stubs(): number; total(): number } {
-  const calls = { get: 0, set: 0, delete: 0, touch: 0, update: 0 };
+): {
+  ns: SessionObjectNamespace;
+  calls: Record<StubMethod, number>;
+  stubs(): number;
+  total(): number;
+  hold(method: StubMethod, when: 'before' | 'after'): Held;
+} {
+  const calls = Object.fromEntries(STUB_METHODS.map((m) => [m, 0])) as Record<StubMethod, number>;
+  const gate = gates<StubMethod>();
   let stubs = 0;
   const ns: SessionObjectNamespace = {
     idFromName: (name) => namespace.idFromName(name),
@@ -69,7 +124,9 @@ export function wrapDO(
           calls[method]++;
           const injected = fault?.(method);
           if (injected !== undefined && injected.after !== true) throw injected.error;
-          const result = await (stub[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+          const result = await gate.around(method, () =>
+            (stub[method] as (...a: unknown[]) => Promise<unknown>)(...args),
+          );
           if (injected !== undefined) throw injected.error;
           return result;
         };
@@ -77,7 +134,13 @@ export function wrapDO(
       return wrapped as unknown as SessionObjectStub;
     },
   };
-  return { ns, calls, stubs: () => stubs, total: () => Object.values(calls).reduce((a, b) => a + b, 0) };
+  return {
+    ns,
+    calls,
+    stubs: () => stubs,
+    total: () => Object.values(calls).reduce((a, b) => a + b, 0),
+    hold: (method, when) => gate.hold((m) => m === method, when),
+  };
 }
 
 /** An Error shaped like the ones workerd throws for a broken connection to a Durable Object. */

@@ -6,9 +6,13 @@ import { createDurableObjectStore, type SessionDurableObject } from '../../src/d
 import { createSessions, SessionError } from '../../src/index.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, record, request, SECRET } from '../helpers.js';
+import { cookiePair, createClock, record, request, SECRET, times } from '../helpers.js';
 import { codes, retryableError, wrapDO } from './bindings.js';
-import { describeOverlappingRequests, expectDestroyedMeanwhileStaysDestroyed } from '../races.js';
+import {
+  describeLifecycleRaces,
+  describeOverlappingRequests,
+  expectDestroyedMeanwhileStaysDestroyed,
+} from '../races.js';
 
 describeStoreConformance('durable-object (workerd)', (clock) =>
   createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
@@ -16,6 +20,18 @@ describeStoreConformance('durable-object (workerd)', (clock) =>
 describeOverlappingRequests('durable-object (workerd)', (clock) =>
   createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
 );
+describeLifecycleRaces(
+  'durable-object (workerd)',
+  (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+  {
+    exact: true,
+  },
+);
+
+/** RPC calls per method, all zero but those given. */
+function calls(counts: Partial<Record<keyof ReturnType<typeof wrapDO>['calls'], number>>) {
+  return { get: 0, create: 0, update: 0, moveOut: 0, finishMove: 0, adopt: 0, destroy: 0, ...counts };
+}
 
 let ids = 0;
 function newId(label: string): string {
@@ -79,15 +95,15 @@ describe('durable-object store: RPC budget on the real binding', () => {
   it('makes no write for read-only requests inside touchAfter; the due touch is one call', async () => {
     const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
     const { cookie } = await login(sessions);
-    expect(rpc.calls.set).toBe(1);
+    expect(rpc.calls.create).toBe(1);
     for (const seconds of [10, 20, 25]) {
       clock.advanceSec(seconds);
       await (await sessions.start(request(cookie))).commit();
     }
-    expect(rpc.calls).toEqual({ get: 3, set: 1, delete: 0, touch: 0, update: 0 });
+    expect(rpc.calls).toEqual(calls({ get: 3, create: 1 }));
     clock.advanceSec(10);
     await (await sessions.start(request(cookie))).commit();
-    expect(rpc.calls).toEqual({ get: 4, set: 1, delete: 0, touch: 1, update: 0 });
+    expect(rpc.calls).toEqual(calls({ get: 4, create: 1, update: 1 }));
   });
 
   it('changes an existing session with one update call', async () => {
@@ -96,7 +112,18 @@ describe('durable-object store: RPC budget on the real binding', () => {
     const session = await sessions.start(request(cookie));
     session.set('m', 2);
     await session.commit();
-    expect(rpc.calls).toEqual({ get: 1, set: 1, delete: 0, touch: 0, update: 1 });
+    expect(rpc.calls).toEqual(calls({ get: 1, create: 1, update: 1 }));
+  });
+
+  it('logs out with one destroy call, and regenerates with three', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie } = await login(sessions);
+    const session = await sessions.start(request(cookie));
+    session.regenerate();
+    const renewed = cookiePair(await session.commit());
+    expect(rpc.calls).toEqual(calls({ get: 1, create: 2, moveOut: 1, finishMove: 1 }));
+    await sessions.destroy(request(renewed));
+    expect(rpc.calls).toEqual(calls({ get: 2, create: 2, moveOut: 1, finishMove: 1, destroy: 1 }));
   });
 });
 
@@ -104,7 +131,7 @@ describe('durable-object store: expiry by alarm', () => {
   it('deletes an expired row without any request, then frees the object', async () => {
     const { store, clock } = setup();
     const id = newId('alarm-expired');
-    await store.set(id, record({ expiresAt: clock.now() + 60_000 }, clock.now()), clock.now() + 60_000);
+    await store.create(id, record({ expiresAt: clock.now() + 60_000 }, clock.now()));
     expect(await rows(id)).toHaveLength(1);
     // workerd's clock cannot be moved: move the row's deadline (object clock) into the past instead.
     await runInDurableObject(stubOf(id), (_instance, state) => {
@@ -120,10 +147,10 @@ describe('durable-object store: expiry by alarm', () => {
     const { store, clock } = setup();
     const id = newId('alarm-refreshed');
     const before = Date.now();
-    await store.set(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()), clock.now() + 120_000);
+    await store.create(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()));
     const first = await runInDurableObject(stubOf(id), (_instance, state) => state.storage.getAlarm());
     expect(first).toBeGreaterThanOrEqual(before + 120_000);
-    await store.touch!(id, clock.now() + 3_600_000);
+    await store.update(id, {}, times(clock.now(), clock.now() + 3_600_000));
 
     expect(await runDurableObjectAlarm(stubOf(id))).toBe(true);
     expect(await rows(id)).toHaveLength(1);
@@ -136,8 +163,8 @@ describe('durable-object store: expiry by alarm', () => {
     const { store, clock } = setup();
     const live = newId('alarm-twice-live');
     const dead = newId('alarm-twice-dead');
-    await store.set(live, record({}, clock.now()), clock.now() + 3_600_000);
-    await store.set(dead, record({}, clock.now()), clock.now() + 3_600_000);
+    await store.create(live, record({}, clock.now()));
+    await store.create(dead, record({}, clock.now()));
     await runInDurableObject(stubOf(dead), (_instance, state) => {
       state.storage.sql.exec('UPDATE sessions SET deadline = ?', Date.now() - 1);
     });
@@ -158,7 +185,7 @@ describe('durable-object store: expiry by alarm', () => {
     const { store, clock } = setup();
     const id = newId('far-future');
     const farAway = clock.now() + 200 * 365 * 24 * 3600 * 1000;
-    await store.set(id, record({ endsAt: farAway, expiresAt: farAway }, clock.now()), farAway);
+    await store.create(id, record({ endsAt: farAway, expiresAt: farAway }, clock.now()));
     const alarm = await runInDurableObject(stubOf(id), (_instance, state) => state.storage.getAlarm());
     expect(alarm).toBeLessThanOrEqual(Date.now() + 365 * 24 * 3600 * 1000);
     expect(await runDurableObjectAlarm(stubOf(id))).toBe(true);
@@ -231,13 +258,13 @@ describe('durable-object store: strong consistency through the manager', () => {
     const { store, clock } = setup();
     const id = newId('missing');
     const now = clock.now();
-    expect(await store.update!(id, { set: { a: '1' } }, record({}, now), now + 60_000)).toBeNull();
-    await store.touch!(id, now + 60_000);
+    expect(await store.update(id, { set: { a: '1' } }, times(now, now + 60_000))).toBeNull();
+    expect(await store.update(id, {}, times(now, now + 60_000))).toBeNull();
     expect(await store.get(id)).toBeNull();
-    await store.set(id, record({ expiresAt: now + 1000 }, now), now + 1000);
+    await store.create(id, record({ expiresAt: now + 1000 }, now));
     clock.advance(1000);
-    expect(await store.update!(id, { set: { a: '1' } }, record({}, clock.now()), clock.now() + 60_000)).toBeNull();
-    await store.touch!(id, clock.now() + 60_000);
+    expect(await store.update(id, { set: { a: '1' } }, times(clock.now(), clock.now() + 60_000))).toBeNull();
+    expect(await store.update(id, {}, times(clock.now(), clock.now() + 60_000))).toBeNull();
     // Until the alarm deletes it, get returns it as it was: expired (the manager reports `expired`).
     const after = await store.get(id);
     expect(after?.expiresAt).toBe(clock.now());
@@ -250,10 +277,10 @@ describe('durable-object store: ids, limits and failures', () => {
     const store = createDurableObjectStore(env.SESSIONS_DO);
     expect(await store.get(newId('never-stored'))).toBeNull();
     expect(await store.get('../../etc/passwd ✓ '.repeat(3))).toBeNull();
-    await expect(store.delete(newId('never-stored'))).resolves.toBeUndefined();
+    await expect(store.destroy(newId('never-stored'), Date.now() + 60_000)).resolves.toBe(false);
   });
 
-  it('leaves an object that holds no session empty: reads, touches, updates and deletes make no table', async () => {
+  it('leaves an object that holds no session empty: reads, touches and updates make no table', async () => {
     const { store, sessions, clock } = setup();
     const empty = async (id: string) =>
       runInDurableObject(stubOf(id), async (_instance, state) => ({
@@ -265,15 +292,22 @@ describe('durable-object store: ids, limits and failures', () => {
     const id = newId('never-stored');
     const now = clock.now();
     expect(await store.get(id)).toBeNull();
-    await store.touch!(id, now + 60_000);
-    expect(await store.update!(id, { set: { a: '1' } }, record({}, now), now + 60_000)).toBeNull();
-    await store.delete(id);
+    expect(await store.update(id, {}, times(now, now + 60_000))).toBeNull();
+    expect(await store.update(id, { set: { a: '1' } }, times(now, now + 60_000))).toBeNull();
     expect(await empty(id)).toEqual({ tables: 0, alarm: null });
-    // A destroyed session's cookie, replayed: the freed object stays freed.
+    // A destroyed session keeps only its end (no record) until its deadline; a replayed cookie adds nothing.
     const { cookie, id: loggedIn } = await login(sessions);
     await sessions.destroy(request(cookie));
-    expect(await empty(loggedIn)).toEqual({ tables: 0, alarm: null });
+    const ended = await runInDurableObject(stubOf(loggedIn), (_instance, state) =>
+      state.storage.sql.exec('SELECT value, state FROM sessions').toArray(),
+    );
+    expect(ended).toEqual([{ value: null, state: 'ended' }]);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await rows(loggedIn)).toHaveLength(1);
+    await runInDurableObject(stubOf(loggedIn), (_instance, state) => {
+      state.storage.sql.exec('UPDATE sessions SET deadline = ?', Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(stubOf(loggedIn))).toBe(true);
     expect(await empty(loggedIn)).toEqual({ tables: 0, alarm: null });
   });
 
@@ -295,22 +329,25 @@ describe('durable-object store: ids, limits and failures', () => {
     expect(back.has('b')).toBe(false);
   });
 
-  it('rejects a record over 2 MB with STORE_LIMIT before any call, and stores one just under it', async () => {
+  it('refuses a record over 2 MB with STORE_LIMIT (a create before any call), and stores one just under it', async () => {
     const { store, rpc, clock } = setup();
     const now = clock.now();
     const id = newId('size');
     const big = record({ data: { blob: 'x'.repeat(2_000_000) } }, now);
-    await expect(store.set(id, big, now + 60_000)).rejects.toMatchObject({
+    await expect(store.create(id, big)).rejects.toMatchObject({
       name: 'SessionError',
       code: 'STORE_LIMIT',
       message: expect.stringMatching(/2 MB/),
     });
-    await expect(store.update!(id, { set: big.data }, big, now + 60_000)).rejects.toMatchObject({
-      code: 'STORE_LIMIT',
-    });
     expect(rpc.total()).toBe(0);
     const fits = record({ data: { blob: 'x'.repeat(1_990_000) } }, now);
-    await store.set(id, fits, now + 60_000);
+    await store.create(id, fits);
+    expect((await store.get(id))?.data.blob).toHaveLength(1_990_000);
+    await expect(
+      store.update(id, { set: { more: '"x"'.repeat(10_000) } }, times(now, now + 60_000)),
+    ).rejects.toMatchObject({
+      code: 'STORE_LIMIT',
+    });
     expect((await store.get(id))?.data.blob).toHaveLength(1_990_000);
   });
 
@@ -375,5 +412,92 @@ describe('durable-object store: ids, limits and failures', () => {
     await expect(session.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: down });
     failing = false;
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+});
+
+describe('durable-object store: interleavings inside a regenerate (gates on the real binding)', () => {
+  it('a destroyById of the old ID while the move is between its steps ends the new ID too', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie, id: oldId } = await login(sessions);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const held = rpc.hold('finishMove', 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    await sessions.destroyById(oldId);
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect(renewing.destroyed).toBe(true);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(renewing.id)).toBeNull();
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a destroyById that reaches the new ID before it is created: the create is refused', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie, id: oldId } = await login(sessions);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const held = rpc.hold('create', 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    await sessions.destroyById(oldId);
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(renewing.id)).toBeNull();
+  });
+
+  it('a commit to the old ID while the move is between its steps is moved with the session', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie } = await login(sessions, { n: 1 });
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const held = rpc.hold('finishMove', 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    const other = await sessions.start(request(cookie)); // still readable while moving
+    other.increment('n');
+    other.set('cart', 'book');
+    expect((await other.commit()).getSetCookie()).toHaveLength(1);
+    held.release();
+    const renewed = cookiePair(await commit);
+    expect((await sessions.start(request(renewed))).getAll()).toEqual({ n: 2, cart: 'book' });
+    expect(rpc.calls.adopt).toBe(1);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+});
+
+describe('durable-object store: retries are idempotent under interleaving', () => {
+  it('remembers recent operation IDs, not only the last: a retry after another update is not applied twice', async () => {
+    const { store, clock } = setup();
+    const id = newId('ops');
+    const now = clock.now();
+    await store.create(id, record({ data: { n: '0' } }, now));
+    const stub = stubOf(id);
+    const t = times(now, now + 60_000, now + 3_600_000);
+    await stub.update(id, { increment: { n: 1 } }, t, now, 'op-a');
+    await stub.update(id, { increment: { n: 1 } }, t, now, 'op-b');
+    // op-a again, as a retry after a lost connection would send it: answered, not applied.
+    const retried = await stub.update(id, { increment: { n: 1 } }, t, now, 'op-a');
+    expect(retried).toMatchObject({ data: { n: '1' } }); // the first attempt's answer
+    expect((await store.get(id))?.data.n).toBe('2');
+  });
+
+  it('a destroy retried after a lost connection still reports what it ended', async () => {
+    let drop = 1;
+    const { sessions, rpc, clock } = setup({
+      fault: (method) => (method === 'destroy' && drop-- > 0 ? { error: retryableError(), after: true } : undefined),
+    });
+    const events: string[] = [];
+    const { cookie, id } = await login(sessions);
+    const watcher = createSessions({
+      store: createDurableObjectStore(rpc.ns, { now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+      onEvent: (e) => events.push(e.type),
+    });
+    await watcher.destroyById(id);
+    expect(rpc.calls.destroy).toBe(2);
+    expect(events).toEqual(['destroyed']);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 });

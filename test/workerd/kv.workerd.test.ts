@@ -2,12 +2,16 @@
 // and to inject the failures KV produces.
 import { env } from 'cloudflare:workers';
 import { createSessions, SessionError, type SessionEvent } from '../../src/index.js';
-import { createKVStore, type KVStoreOptions } from '../../src/kv.js';
+import { createKVStore, type KVListPage, type KVNamespaceLike, type KVStoreOptions } from '../../src/kv.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, record, request, SECRET } from '../helpers.js';
+import { cookiePair, createClock, record, request, SECRET, times } from '../helpers.js';
 import { codes, wrapKV } from './bindings.js';
-import { describeOverlappingRequests, expectDestroyedMeanwhileStaysDestroyed } from '../races.js';
+import {
+  describeLifecycleRaces,
+  describeOverlappingRequests,
+  expectDestroyedMeanwhileStaysDestroyed,
+} from '../races.js';
 
 let prefixes = 0;
 /** Each store gets its own prefix: KV storage is shared by every test in this file. */
@@ -20,6 +24,11 @@ describeStoreConformance('kv (workerd)', (clock) =>
 );
 describeOverlappingRequests('kv (workerd)', (clock) =>
   createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('overlap') }),
+);
+describeLifecycleRaces(
+  'kv (workerd)',
+  (clock) => createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('races') }),
+  { exact: false },
 );
 
 function setup(
@@ -66,6 +75,7 @@ describe('kv store: operation budget on the real binding', () => {
     const { kv, sessions } = setup();
     const cookie = await login(sessions);
     kv.calls.put.length = 0;
+    kv.calls.get.length = 0;
     const session = await sessions.start(request(cookie));
     expect(session.get('n')).toBe(1);
     await session.commit();
@@ -77,6 +87,7 @@ describe('kv store: operation budget on the real binding', () => {
     const { kv, sessions, clock } = setup({ idleTimeout: 600 });
     const cookie = await login(sessions);
     expect(kv.calls.put).toHaveLength(1);
+    kv.calls.get.length = 0;
     for (const seconds of [10, 20, 25]) {
       clock.advanceSec(seconds);
       await (await sessions.start(request(cookie))).commit();
@@ -96,9 +107,9 @@ describe('kv store: keys, TTLs and limits', () => {
   it("clamps expirationTtl to KV's 60 s minimum; the record still ends at its expiresAt", async () => {
     const { kv, store, clock, prefix } = setup();
     const now = clock.now();
-    await store.set('short'.padEnd(24, 'x'), record({ expiresAt: now + 10_000 }, now), now + 10_000);
-    await store.set('long'.padEnd(24, 'x'), record({}, now), now + 3_600_000);
-    await store.set('odd'.padEnd(24, 'x'), record({ expiresAt: now + 90_500 }, now), now + 90_500);
+    await store.create('short'.padEnd(24, 'x'), record({ expiresAt: now + 10_000 }, now));
+    await store.create('long'.padEnd(24, 'x'), record({}, now));
+    await store.create('odd'.padEnd(24, 'x'), record({ expiresAt: now + 90_500 }, now));
     expect(kv.calls.put.map((p) => p.options)).toEqual([
       { expirationTtl: 60, metadata: { expiresAt: now + 10_000 } },
       { expirationTtl: 3600, metadata: { expiresAt: now + 3_600_000 } },
@@ -109,7 +120,7 @@ describe('kv store: keys, TTLs and limits', () => {
     expect(await env.SESSIONS_KV.get(`${prefix}${'short'.padEnd(24, 'x')}`)).not.toBeNull();
     expect((await store.get('short'.padEnd(24, 'x')))?.expiresAt).toBe(clock.now());
     expect(
-      await store.update!('short'.padEnd(24, 'x'), { set: { a: '1' } }, record({}, clock.now()), clock.now() + 60_000),
+      await store.update('short'.padEnd(24, 'x'), { set: { a: '1' } }, times(clock.now(), clock.now() + 60_000)),
     ).toBeNull();
   });
 
@@ -117,19 +128,20 @@ describe('kv store: keys, TTLs and limits', () => {
     const { store, clock } = setup({ prefix: 'tenant-a:' });
     const other = createKVStore(env.SESSIONS_KV, { prefix: 'tenant-b:', now: clock.now });
     const id = 'prefixed'.padEnd(24, 'x');
-    await store.set(id, record({}, clock.now()), clock.now() + 120_000);
+    await store.create(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()));
     expect(JSON.parse((await env.SESSIONS_KV.get(`tenant-a:${id}`))!)).toMatchObject({ data: { name: '"alice"' } });
     expect(await other.get(id)).toBeNull();
     expect(await other.count()).toBe(0);
     expect(await store.count()).toBe(1);
   });
 
-  it('passes cacheTtl to the reads of get, but touch reads with the shortest cache KV allows', async () => {
+  it('passes cacheTtl to the reads of get, but reads before a write use the shortest cache KV allows', async () => {
     const { kv, store, clock } = setup({ cacheTtl: 300 });
     const id = 'cached'.padEnd(24, 'x');
-    await store.set(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()), clock.now() + 120_000);
+    await store.create(id, record({ expiresAt: clock.now() + 120_000 }, clock.now()));
+    kv.calls.get.length = 0;
     expect(await store.get(id)).not.toBeNull();
-    await store.touch(id, clock.now() + 600_000);
+    await store.update(id, {}, times(clock.now(), clock.now() + 600_000));
     expect(kv.calls.get.map((g) => g.options)).toEqual([
       { type: 'text', cacheTtl: 300 },
       { type: 'text', cacheTtl: 30 },
@@ -137,13 +149,13 @@ describe('kv store: keys, TTLs and limits', () => {
     expect((await store.get(id))?.expiresAt).toBe(clock.now() + 600_000);
   });
 
-  it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and an empty prefix or one over 384 bytes at construction', () => {
+  it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and an empty prefix or one over 376 bytes at construction', () => {
     for (const options of [
       { cacheTtl: 10 },
       { cacheTtl: 45.5 },
       { pageSize: 0 },
       { pageSize: 1001 },
-      { prefix: 'p'.repeat(385) },
+      { prefix: 'p'.repeat(377) },
       { prefix: '' },
       { maxOperations: 0 },
     ]) {
@@ -152,19 +164,19 @@ describe('kv store: keys, TTLs and limits', () => {
     expect(() => createKVStore(env.SESSIONS_KV, { cacheTtl: 10 })).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/cacheTtl/) }),
     );
-    expect(createKVStore(env.SESSIONS_KV, { cacheTtl: 30, prefix: 'p'.repeat(384) }).name).toBe('kv');
+    expect(createKVStore(env.SESSIONS_KV, { cacheTtl: 30, prefix: 'p'.repeat(376) }).name).toBe('kv');
   });
 
   it('rejects a key over 512 bytes and a value over 25 MiB with STORE_LIMIT, before writing', async () => {
-    const { kv, store, clock } = setup({ prefix: 'p'.repeat(384) });
+    const { kv, store, clock } = setup({ prefix: 'p'.repeat(376) });
     const now = clock.now();
-    await expect(store.set('k'.repeat(129), record({}, now), now + 60_000)).rejects.toMatchObject({
+    await expect(store.create('k'.repeat(129), record({}, now))).rejects.toMatchObject({
       name: 'SessionError',
       code: 'STORE_LIMIT',
       message: "edge-sessions: kv store: key of 513 bytes exceeds KV's 512",
     });
     const huge = record({ data: { blob: 'x'.repeat(25 * 1024 * 1024) } }, now);
-    await expect(store.set('k'.repeat(24), huge, now + 60_000)).rejects.toMatchObject({
+    await expect(store.create('k'.repeat(24), huge)).rejects.toMatchObject({
       code: 'STORE_LIMIT',
       message: expect.stringMatching(/25 MiB/),
     });
@@ -226,14 +238,16 @@ describe('kv store: count and clear', () => {
     live: number,
     expired: number,
   ): Promise<void> {
-    for (let i = 0; i < live; i++) await store.set(`live-${i}`.padEnd(24, 'x'), record({}, now), now + 120_000);
+    for (let i = 0; i < live; i++)
+      await store.create(`live-${i}`.padEnd(24, 'x'), record({ expiresAt: now + 120_000 }, now));
     for (let i = 0; i < expired; i++)
-      await store.set(`gone-${i}`.padEnd(24, 'x'), record({ expiresAt: now + 1000 }, now), now + 1000);
+      await store.create(`gone-${i}`.padEnd(24, 'x'), record({ expiresAt: now + 1000 }, now));
   }
 
   it('count pages through list and skips keys whose expiresAt has passed', async () => {
     const { store, kv, clock } = setup({ pageSize: 2 });
     await seed(store, clock.now(), 5, 2);
+    kv.calls.get.length = 0;
     expect(await store.count()).toBe(7);
     clock.advance(1000);
     kv.calls.list.length = 0;
@@ -246,7 +260,7 @@ describe('kv store: count and clear', () => {
   it('clear deletes every key under its prefix, page by page, and no other', async () => {
     const { store, kv, clock, sessions } = setup({ pageSize: 3 });
     const neighbour = createKVStore(env.SESSIONS_KV, { prefix: uniquePrefix('neighbour'), now: clock.now });
-    await neighbour.set('keep'.padEnd(24, 'x'), record({}, clock.now()), clock.now() + 120_000);
+    await neighbour.create('keep'.padEnd(24, 'x'), record({ expiresAt: clock.now() + 120_000 }, clock.now()));
     await seed(store, clock.now(), 7, 1);
     await sessions.destroyAll();
     expect(kv.calls.list).toHaveLength(3);
@@ -334,5 +348,133 @@ describe('kv store: concurrency is last-writer-wins (update re-reads and merges 
     const cookie = await login(sessions);
     await sessions.destroy(request(cookie));
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+});
+
+/**
+ * A second KV location as the platform behaves: it serves each key from its edge cache once read (until
+ * `catchUp()`, the cache's expiry), sees its own writes at once, and writes through to the one namespace.
+ */
+function laggingLocation(kv: KVNamespace): { ns: KVNamespaceLike; catchUp(): void } {
+  const cache = new Map<string, string | null>();
+  const ns: KVNamespaceLike = {
+    async get(keys, options) {
+      const missing = keys.filter((k) => !cache.has(k));
+      if (missing.length > 0) for (const [k, v] of await kv.get(missing, options)) cache.set(k, v);
+      return new Map(keys.map((k) => [k, cache.get(k) ?? null]));
+    },
+    async put(key, value, options) {
+      cache.set(key, value);
+      await kv.put(key, value, options);
+    },
+    async delete(key) {
+      cache.set(key, null);
+      await kv.delete(key);
+    },
+    list: async (options) => (await kv.list(options)) as KVListPage,
+  };
+  return { ns, catchUp: () => cache.clear() };
+}
+
+describe('kv store: revocation across locations (a two-location model)', () => {
+  function twoLocations() {
+    const clock = createClock();
+    const prefix = uniquePrefix('locations');
+    const y = laggingLocation(env.SESSIONS_KV);
+    const options = { secrets: [SECRET], now: clock.now, expires: 3600 };
+    const atX = createSessions({ ...options, store: createKVStore(env.SESSIONS_KV, { prefix, now: clock.now }) });
+    const atY = createSessions({ ...options, store: createKVStore(y.ns, { prefix, now: clock.now }) });
+    return { atX, atY, y };
+  }
+
+  it('a revocation that reached a location is never undone by a write from a location that had not seen it', async () => {
+    const { atX, atY, y } = twoLocations();
+    const cookie = await login(atX, { n: 1 });
+    expect((await atY.start(request(cookie))).get('n')).toBe(1); // Y caches the session and "no revocation"
+    await atX.destroy(request(cookie));
+    expect((await atX.start(request(cookie))).isNew).toBe(true);
+
+    // The window: Y has not seen the revocation yet, still serves the session and writes it back.
+    const stale = await atY.start(request(cookie));
+    expect(stale.isNew).toBe(false);
+    stale.set('n', 2);
+    expect((await stale.commit()).getSetCookie()).toHaveLength(1);
+
+    // That write never undoes the revocation: X still refuses the session, and so does Y once its cache expires.
+    expect((await atX.start(request(cookie))).isNew).toBe(true);
+    y.catchUp();
+    expect((await atY.start(request(cookie))).isNew).toBe(true);
+    expect((await atX.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('the window: a regenerate at Y before the revocation reached Y carries the session to a new ID', async () => {
+    const { atX, atY, y } = twoLocations();
+    const cookie = await login(atX, { n: 1 });
+    await atY.start(request(cookie));
+    const oldId = (await atX.start(request(cookie))).id;
+    await atX.destroyById(oldId);
+    const renewing = await atY.start(request(cookie));
+    renewing.regenerate();
+    const renewed = cookiePair(await renewing.commit());
+    y.catchUp();
+    // The old ID stays ended everywhere; the new one lives (the README's KV window) until a destroy by either
+    // ID runs after the forward has reached it: destroyById of the old ID now follows the forward.
+    expect((await atX.start(request(cookie))).isNew).toBe(true);
+    expect((await atX.start(request(renewed))).get('n')).toBe(1);
+    await atX.destroyById(oldId);
+    expect((await atX.start(request(renewed))).isNew).toBe(true);
+    expect((await atY.start(request(renewed))).isNew).toBe(true);
+  });
+});
+
+describe('kv store: interleavings inside its transactions (gates on the real binding)', () => {
+  it('a destroy that lands before regenerate writes its forward: regenerate sees the revocation and ends the new ID', async () => {
+    const { kv, sessions } = setup();
+    const cookie = await login(sessions);
+    const renewing = await sessions.start(request(cookie));
+    const oldId = renewing.id;
+    renewing.regenerate();
+    const held = kv.hold((c) => c.method === 'put' && c.keys[0]!.endsWith(':moved'), 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    await sessions.destroyById(oldId);
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect(renewing.destroyed).toBe(true);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(kv.calls.put.filter((p) => p.key.endsWith(':revoked'))).toHaveLength(2); // the old ID, then the new
+  });
+
+  it('a destroy that lands after the forward, before the revocation check: the destroy follows the forward', async () => {
+    const { kv, sessions } = setup();
+    const cookie = await login(sessions);
+    const renewing = await sessions.start(request(cookie));
+    const oldId = renewing.id;
+    renewing.regenerate();
+    const held = kv.hold((c) => c.method === 'get' && c.keys.length === 1 && c.keys[0]!.endsWith(':revoked'), 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    await sessions.destroyById(oldId);
+    const newId = renewing.id;
+    expect(await env.SESSIONS_KV.get(`${kv.calls.put[0]!.key.slice(0, -oldId.length)}${newId}:revoked`)).not.toBeNull();
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a commit whose read came before a destroy writes the record back, yet the session stays ended', async () => {
+    const { kv, sessions } = setup();
+    const cookie = await login(sessions);
+    const stale = await sessions.start(request(cookie));
+    stale.set('late', true);
+    const held = kv.hold((c) => c.method === 'put', 'before');
+    const commit = stale.commit();
+    await held.reached;
+    await sessions.destroyById(stale.id);
+    held.release();
+    await commit;
+    const prefix = kv.calls.put[0]!.key.slice(0, -stale.id.length);
+    expect(await env.SESSIONS_KV.get(prefix + stale.id)).not.toBeNull(); // the late write landed
+    expect((await sessions.start(request(cookie))).isNew).toBe(true); // the revocation marker still wins
   });
 });
