@@ -21,9 +21,7 @@ import {
   type TestClock,
 } from './helpers.js';
 
-export type StoreFactory = (
-  clock: TestClock,
-) => SessionStore | StatelessStore | Promise<SessionStore | StatelessStore>;
+export type StoreFactory = (clock: TestClock) => SessionStore | StatelessStore | Promise<SessionStore | StatelessStore>;
 
 export interface ConformanceOptions {
   /**

@@ -6,7 +6,8 @@ import { describe, expect, it } from './harness.js';
 
 describe('public surface', () => {
   it('exports exactly the documented names', () => {
-    expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions']);
+    // mergeChanges: for people who write their own stores (the store contract's merge).
+    expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions', 'mergeChanges']);
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
     expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
   });

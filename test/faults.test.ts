@@ -1,19 +1,22 @@
-// Faults: a store that throws, hangs past storeTimeout, or answers 429. Nothing is lost, nothing hangs.
-import { createSessions, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
-import { applyChanges } from '../src/lib/changes.js';
+// Faults: a store that throws, hangs past storeTimeout, or answers 429, and a merge that refuses. Nothing is
+// lost, nothing hangs, nothing is retried.
+import { createSessions, mergeChanges, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, createClock, request, SECRET } from './helpers.js';
+import { cookiePair, createClock, record, request, SECRET, T0, times } from './helpers.js';
 
 type Mode = 'ok' | 'throw' | 'hang' | '429';
+type Op = 'get' | 'create' | 'update' | 'regenerate' | 'destroy';
 
-/** A memory store whose operations can be switched to fail in each way. */
+/** A memory store whose operations can be switched to fail in each way, counting every call. */
 function faultyStore(clock: { now(): number }) {
   const memory = createMemoryStore({ now: clock.now });
-  const modes: Record<'get' | 'set' | 'touch' | 'delete', Mode> = { get: 'ok', set: 'ok', touch: 'ok', delete: 'ok' };
+  const modes: Record<Op, Mode> = { get: 'ok', create: 'ok', update: 'ok', regenerate: 'ok', destroy: 'ok' };
+  const calls: Record<Op, number> = { get: 0, create: 0, update: 0, regenerate: 0, destroy: 0 };
   const wrap =
-    <A extends unknown[], R>(op: keyof typeof modes, fn: (...args: A) => Promise<R>) =>
+    <A extends unknown[], R>(op: Op, fn: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> => {
+      calls[op]++;
       switch (modes[op]) {
         case 'throw':
           return Promise.reject(new Error(`${op} exploded`));
@@ -28,16 +31,17 @@ function faultyStore(clock: { now(): number }) {
   const store: SessionStore = {
     name: 'faulty',
     get: wrap('get', memory.get),
-    set: wrap('set', memory.set),
-    touch: wrap('touch', memory.touch),
-    delete: wrap('delete', memory.delete),
+    create: wrap('create', memory.create),
+    update: wrap('update', memory.update),
+    regenerate: wrap('regenerate', memory.regenerate),
+    destroy: wrap('destroy', memory.destroy),
   };
-  return { store, memory, modes };
+  return { store, memory, modes, calls };
 }
 
 async function setup() {
   const clock = createClock();
-  const { store, memory, modes } = faultyStore(clock);
+  const { store, memory, modes, calls } = faultyStore(clock);
   const events: SessionEvent[] = [];
   const sessions = createSessions({
     store,
@@ -50,12 +54,12 @@ async function setup() {
   const s = await sessions.start(request());
   s.set('n', 1);
   const cookie = cookiePair(await s.commit());
-  return { clock, memory, modes, events, sessions, cookie, id: s.id };
+  return { clock, memory, modes, calls, events, sessions, cookie, id: s.id };
 }
 
 describe('store faults', () => {
   it('a read that hangs fails with STORE_TIMEOUT after storeTimeout; the cookie is left alone', async () => {
-    const { sessions, modes, cookie } = await setup();
+    const { sessions, modes, calls, cookie } = await setup();
     modes.get = 'hang';
     const started = Date.now();
     const error = await sessions
@@ -64,21 +68,46 @@ describe('store faults', () => {
     expect(error).toBeInstanceOf(SessionError);
     expect(error).toMatchObject({
       code: 'STORE_TIMEOUT',
-      message: 'edge-sessions: faulty store: get took longer than 50 ms',
+      message: 'edge-sessions: faulty store: get took longer than 50 ms; its outcome is unknown',
     });
     expect(Date.now() - started).toBeLessThan(5000);
+    expect(calls.get).toBe(1);
     modes.get = 'ok';
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
-  it('a data write that hangs fails with STORE_TIMEOUT; the old record stays readable', async () => {
-    const { sessions, modes, cookie } = await setup();
+  it('a data write that hangs fails with STORE_TIMEOUT, its outcome unknown, and is never retried', async () => {
+    const { sessions, modes, calls, cookie, memory, id } = await setup();
+    const before = await memory.get(id);
     const s = await sessions.start(request(cookie));
     s.set('n', 2);
-    modes.set = 'hang';
-    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
-    modes.set = 'ok';
+    modes.update = 'hang';
+    const error = await s.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(error).toMatchObject({
+      code: 'STORE_TIMEOUT',
+      message: 'edge-sessions: faulty store: update took longer than 50 ms; its outcome is unknown',
+    });
+    expect(calls.update).toBe(1);
+    // Nothing else was tried in its place either.
+    expect(calls).toEqual({ get: 1, create: 1, update: 1, regenerate: 0, destroy: 0 });
+    modes.update = 'ok';
+    expect(await memory.get(id)).toEqual(before);
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+
+  it('a create or regenerate that hangs is called once too', async () => {
+    const { sessions, modes, calls, cookie } = await setup();
+    modes.create = 'hang';
+    const fresh = await sessions.start(request());
+    fresh.set('a', 1);
+    await expect(fresh.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
+    expect(calls.create).toBe(2); // one from setup(), one here
+    modes.regenerate = 'hang';
+    const s = await sessions.start(request(cookie));
+    s.regenerate();
+    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
+    expect(calls.regenerate).toBe(1);
   });
 
   it('a data write that throws fails with STORE_WRITE and its cause; nothing half-written', async () => {
@@ -87,15 +116,15 @@ describe('store faults', () => {
     const s = await sessions.start(request(cookie));
     s.set('n', 2);
     s.setFlash('f', 'x');
-    modes.set = 'throw';
-    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', cause: new Error('set exploded') });
+    modes.update = 'throw';
+    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', cause: new Error('update exploded') });
     expect(await memory.get(id)).toEqual(before);
   });
 
   it('a touch-only write that answers 429, throws or hangs: the request succeeds and onEvent hears of it', async () => {
-    const { sessions, modes, cookie, clock, events } = await setup();
+    const { sessions, modes, calls, cookie, clock, events } = await setup();
     for (const mode of ['429', 'throw', 'hang'] as const) {
-      modes.touch = mode;
+      modes.update = mode;
       clock.advanceSec(120);
       const response = await sessions.handle((_req, session) => new Response(String(session.get('n'))))(
         request(cookie),
@@ -108,61 +137,112 @@ describe('store faults', () => {
         error: { code: mode === 'hang' ? 'STORE_TIMEOUT' : 'STORE_WRITE' },
       });
     }
+    expect(calls.update).toBe(3);
   });
 
-  it('a failing delete on destroy rejects, and the session is still there to retry', async () => {
+  it('a failing destroy rejects, and the session is still there to retry', async () => {
     const { sessions, modes, cookie } = await setup();
-    modes.delete = 'throw';
-    await expect(sessions.destroy(request(cookie))).rejects.toMatchObject({ code: 'STORE_DELETE' });
-    modes.delete = 'ok';
+    modes.destroy = 'throw';
+    await expect(sessions.destroy(request(cookie))).rejects.toMatchObject({
+      code: 'STORE_DELETE',
+      cause: new Error('destroy exploded'),
+    });
+    modes.destroy = 'ok';
     expect((await sessions.start(request(cookie))).isNew).toBe(false);
     await sessions.destroy(request(cookie));
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 
-  it('a regenerate whose new record cannot be written leaves the old record exactly as it was', async () => {
-    const clock = createClock();
-    const memory = createMemoryStore({ now: clock.now });
-    let failSet = false;
-    // A store with update(), as KV and Durable Objects have: the old-session check must not write through it.
-    const store: SessionStore = {
-      name: 'atomic',
-      get: memory.get,
-      delete: memory.delete,
-      set: (key, record, expiresAt) =>
-        failSet ? Promise.reject(new Error('set exploded')) : memory.set(key, record, expiresAt),
-      async update(key, changes, record, expiresAt) {
-        const stored = await memory.get(key);
-        if (stored === null) return null;
-        const merged = applyChanges(stored, changes, record, expiresAt);
-        await memory.set(key, merged, expiresAt);
-        return merged;
-      },
-    };
-    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600, idleTimeout: 600 });
-    const first = await sessions.start(request());
-    first.set('n', 1);
-    const cookie = cookiePair(await first.commit());
-    const before = JSON.stringify(await memory.get(first.id));
+  it('a regenerate that fails leaves the old record and cookie exactly as they were; a retry moves it', async () => {
+    const { sessions, modes, cookie, memory, id, clock } = await setup();
+    const before = JSON.stringify(await memory.get(id));
     clock.advance(300_000);
     const s = await sessions.start(request(cookie));
     s.persistent = false;
+    s.set('n', 2);
     s.regenerate();
-    failSet = true;
+    const newId = s.id;
+    modes.regenerate = 'throw';
     await expect(s.commit()).rejects.toMatchObject({
       code: 'STORE_WRITE',
-      cause: expect.objectContaining({ message: 'set exploded' }),
+      cause: expect.objectContaining({ message: 'regenerate exploded' }),
     });
-    expect(JSON.stringify(await memory.get(first.id))).toBe(before);
-    failSet = false;
+    expect(JSON.stringify(await memory.get(id))).toBe(before);
+    expect(await memory.get(newId)).toBeNull();
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    modes.regenerate = 'ok';
+    const pair = cookiePair(await s.commit());
+    expect((await sessions.start(request(pair))).get('n')).toBe(2);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+});
+
+describe('a merge that refuses', () => {
+  const at = T0 + 1000;
+  const t = times(at, T0 + 3_600_000);
+
+  it('mergeChanges refuses an increment onto a stored value that is not a decimal number', () => {
+    for (const text of ['"0x10"', '"0b101"', '""', '"abc"', '{"n":1}', 'true', '0x10', '{bad']) {
+      const stored = record({ data: { n: text } });
+      let caught: unknown;
+      try {
+        mergeChanges(stored, { increment: { n: 1 } }, t);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, text).toBeInstanceOf(SessionError);
+      expect(caught, text).toMatchObject({ code: 'TYPE_MISMATCH' });
+      expect(stored.data.n).toBe(text);
+    }
   });
 
-  it('a failing delete of the old ID after regenerate rejects the commit (the old cookie must not live on silently)', async () => {
-    const { sessions, modes, cookie } = await setup();
-    const s = await sessions.start(request(cookie));
-    s.regenerate();
-    modes.delete = 'throw';
-    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_DELETE' });
+  it('mergeChanges adds to decimal numbers and decimal strings; a missing key counts as 0', () => {
+    const stored = record({ data: { a: '41', b: '"10"', c: '"1e2"', keep: '"x"' } });
+    expect(mergeChanges(stored, { increment: { a: 1, b: 1, c: -1, d: 2 } }, t).data).toEqual({
+      a: '42',
+      b: '11',
+      c: '99',
+      d: '2',
+      keep: '"x"',
+    });
+  });
+
+  it('mergeChanges refuses a result that is not finite, and a corrupt stored record', () => {
+    expect(() => mergeChanges(record({ data: { n: '1e308' } }), { increment: { n: 1e308 } }, t)).toThrow(
+      expect.objectContaining({ code: 'TYPE_MISMATCH' }),
+    );
+    const corrupt = { ...record(), data: { n: 1 } } as unknown as ReturnType<typeof record>;
+    expect(() => mergeChanges(corrupt, { set: { m: '1' } }, t)).toThrow(
+      expect.objectContaining({ code: 'STORE_READ' }),
+    );
+  });
+
+  it('mergeChanges removes a consumed flash only while it holds the value read', () => {
+    const stored = record({ flash: { a: '"old"', b: '"newer"' } });
+    const merged = mergeChanges(stored, { consumed: { a: '"old"', b: '"old"', c: '"gone"' } }, t);
+    expect(merged.flash).toEqual({ b: '"newer"' });
+    expect(mergeChanges(stored, { consumed: { a: '"old"', b: '"newer"' } }, t).flash).toBeUndefined();
+  });
+
+  it('a commit whose merge refuses rejects with TYPE_MISMATCH and writes nothing', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const sessions = createSessions({ store: memory, secrets: [SECRET], now: clock.now });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    const counter = await sessions.start(request(cookie));
+    // Meanwhile another request stores a hex string where the counter was.
+    const other = await sessions.start(request(cookie));
+    other.set('n', '0x10');
+    await other.commit();
+    const before = await memory.get(s.id);
+    expect(counter.increment('n')).toBe(2); // by what this request loaded
+    counter.set('note', 'written with the increment');
+    const error = await counter.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(error).toMatchObject({ code: 'TYPE_MISMATCH' });
+    expect(await memory.get(s.id)).toEqual(before);
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: '0x10' });
   });
 });

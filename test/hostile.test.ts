@@ -1,13 +1,13 @@
 // Hostile input: every case is "no session" (or the documented choice), never a throw out of start(), and
 // never a store read for input the manager did not sign.
 import { getRandomValues, subtle } from 'uncrypto';
-import { createSessions, type SessionEvent, type SessionsOptions } from '../src/index.js';
+import { createSessions, type SessionEvent, type SessionRecord, type SessionsOptions } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { sealKey } from '../src/lib/crypto.js';
 import { toBase64Url } from '../src/lib/encoding.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
-import { cookieValue, countingStore, createClock, inWorkerd, OLD_SECRET, request, SECRET } from './helpers.js';
+import { cookieValue, countingStore, createClock, inWorkerd, OLD_SECRET, request, SECRET, T0 } from './helpers.js';
 
 const NAME = '__Host-sid';
 
@@ -27,7 +27,7 @@ async function setup(options: Partial<SessionsOptions> = {}) {
   s.set('user', 'ada');
   const valid = cookieValue(await s.commit());
   counted.calls.get = 0;
-  counted.calls.set = 0;
+  counted.calls.create = 0;
   /** start() with this Cookie header; asserts it did not read the store unless `reads` says so. */
   async function probe(header: string, reads = 0) {
     counted.calls.get = 0;
@@ -219,6 +219,80 @@ describe('hostile cookies: signed-ID stores', () => {
   });
 });
 
+describe('hostile records: a stored record whose values are not all strings', () => {
+  const ID = 'R'.repeat(24);
+
+  /**
+   * A genuine cookie for ID, and a store that holds `stored` under ID as JSON text (as another program or a
+   * damaged backend might have left it).
+   */
+  async function corruptSetup(stored: unknown) {
+    const clock = createClock();
+    const issuer = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+      generateId: () => ID,
+    });
+    const s = await issuer.start(request());
+    s.set('user', 'ada');
+    const cookie = `${NAME}=${cookieValue(await s.commit())}`;
+    const memory = createMemoryStore({ now: clock.now });
+    expect(await memory.create(ID, stored as SessionRecord)).toBe(true);
+    const counted = countingStore(memory);
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({
+      store: counted.store,
+      secrets: [SECRET],
+      now: clock.now,
+      onEvent: (e) => events.push(e),
+    });
+    return { sessions, counted, memory, cookie, events };
+  }
+
+  const base = { createdAt: T0, accessedAt: T0, endsAt: T0 + 3_600_000, expiresAt: T0 + 3_600_000 };
+  const cases: [string, unknown][] = [
+    ['a number in data', { ...base, data: { user: '"ada"', n: 42 } }],
+    ['null in data', { ...base, data: { user: null } }],
+    ['an object in data', { ...base, data: { user: { name: 'ada' } } }],
+    ['an array as data', { ...base, data: ['"ada"'] }],
+    ['a number in flash', { ...base, data: { user: '"ada"' }, flash: { notice: 1 } }],
+    ['a boolean in constants', { ...base, data: { user: '"ada"' }, constants: { admin: true } }],
+    ['a number in immutable', { ...base, data: { user: '"ada"' }, immutable: [1] }],
+  ];
+
+  it('is rejected as corrupt and its cookie cleared, the record left as it is', async () => {
+    for (const [what, stored] of cases) {
+      const { sessions, counted, memory, cookie, events } = await corruptSetup(stored);
+      const before = await memory.get(ID);
+      const session = await sessions.start(request(cookie));
+      expect(session.isNew, what).toBe(true);
+      expect(session.keys(), what).toEqual([]);
+      expect(events, what).toEqual([{ type: 'rejected', reason: 'corrupt', at: T0 }]);
+      const lines = (await session.commit()).getSetCookie();
+      expect(lines, what).toEqual([expect.stringMatching(/^__Host-sid=; .*Max-Age=0/)]);
+      expect(counted.writes(), what).toBe(0);
+      expect(await memory.get(ID), what).toEqual(before);
+    }
+  });
+
+  it('is never emptied and overwritten: a write in that request creates a new session under a new ID', async () => {
+    for (const [what, stored] of cases) {
+      const { sessions, counted, memory, cookie } = await corruptSetup(stored);
+      const before = await memory.get(ID);
+      const response = await sessions.handle((_req, session) => {
+        session.set('user', 'mallory');
+        return new Response('ok');
+      })(request(cookie));
+      const lines = response.headers.getSetCookie();
+      expect(lines, what).toHaveLength(1);
+      expect(lines[0]!.startsWith(`${NAME}=${ID}.`), what).toBe(false);
+      expect(counted.calls, what).toMatchObject({ create: 1, update: 0, regenerate: 0, destroy: 0 });
+      expect(await memory.get(ID), what).toEqual(before);
+    }
+  });
+});
+
 describe('hostile cookies: the sealed cookie store', () => {
   async function sealedSetup() {
     const clock = createClock();
@@ -270,10 +344,15 @@ describe('hostile cookies: the sealed cookie store', () => {
       '[]',
       '{"i":"short","r":{}}',
       `{"i":"${'a'.repeat(24)}","r":{"data":{}}}`,
+      // Every time right, but a value that is not a string: corrupt too, never read as empty.
+      JSON.stringify({
+        i: 'a'.repeat(24),
+        r: { data: { n: 1 }, createdAt: T0, endsAt: T0 + 3_600_000, expiresAt: T0 + 3_600_000 },
+      }),
     ]) {
       expect((await sessions.start(request(await sealBytes(enc.encode(text))))).isNew, text).toBe(true);
     }
-    expect(reasons()).toEqual(['corrupt', 'corrupt', 'corrupt', 'corrupt', 'corrupt']);
+    expect(reasons()).toEqual(['corrupt', 'corrupt', 'corrupt', 'corrupt', 'corrupt', 'corrupt']);
   });
 
   it('__proto__ keys inside a genuine sealed record stay data', async () => {

@@ -2,6 +2,7 @@ import { subtle } from 'uncrypto';
 import {
   createSessions,
   SessionError,
+  type SessionChanges,
   type SessionEvent,
   type SessionsOptions,
   type SessionStore,
@@ -211,7 +212,7 @@ describe('cookies and keys', () => {
       const rotated = createSessions({ store, secrets: [OLD_SECRET, secret] });
       expect((await rotated.start(request(cookie))).get('n')).toBe(1);
       expect(spy).toHaveBeenCalledTimes(callsBefore + 2); // another list of secrets verifies afresh
-      await store.delete(s.id);
+      await store.destroy(s.id, Date.now() + 60_000);
       expect((await createSessions({ store, secrets: [secret] }).start(request(cookie))).isNew).toBe(true); // still read from the store
     } finally {
       spy.mockRestore();
@@ -387,6 +388,30 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     );
   });
 
+  it('destroy with a cookie whose session moved on (regenerated elsewhere) ends it under its new ID too', async () => {
+    const { sessions, login, events } = setup();
+    const { session, cookie } = await login();
+    const moved = await sessions.start(request(cookie));
+    moved.regenerate();
+    const newCookie = cookiePair(await moved.commit());
+    events.length = 0;
+    const lines = (await sessions.destroy(request(cookie))).getSetCookie();
+    expect(lines).toEqual([expect.stringMatching(/^__Host-sid=; .*Max-Age=0/)]);
+    expect((await sessions.start(request(newCookie))).isNew).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['rejected', 'destroyed', 'rejected']);
+    expect(events[1]).toMatchObject({ maskedId: session.maskedId }); // by the ID the cookie carried
+  });
+
+  it('destroy with the cookie of an expired session clears it and reports no destroyed', async () => {
+    const { sessions, login, events, clock } = setup();
+    const { cookie } = await login();
+    clock.advanceSec(3600);
+    events.length = 0;
+    const lines = (await sessions.destroy(request(cookie))).getSetCookie();
+    expect(lines).toEqual([expect.stringMatching(/^__Host-sid=; .*Max-Age=0/)]);
+    expect(events.map((e) => e.type)).toEqual(['expired']);
+  });
+
   it('destroy then start in the same request gives a new session', async () => {
     const { sessions, login } = setup();
     const { session, cookie } = await login();
@@ -410,10 +435,196 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
   });
 
   it('admin calls on a store without count/clear reject naming the store', async () => {
-    const { get, set, delete: del } = createMemoryStore();
-    const sessions = createSessions({ store: { name: 'tiny', get, set, delete: del }, secrets: [SECRET] });
+    const { get, create, update, regenerate, destroy } = createMemoryStore();
+    const sessions = createSessions({
+      store: { name: 'tiny', get, create, update, regenerate, destroy },
+      secrets: [SECRET],
+    });
     await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the tiny store has no count()');
     await expect(sessions.destroyAll()).rejects.toThrow('edge-sessions: destroyAll: the tiny store has no clear()');
+  });
+});
+
+describe('destroyById', () => {
+  it('reports destroyed only when it ended a live session', async () => {
+    const { sessions, login, events, clock } = setup();
+    const { session } = await login();
+    const other = await login();
+    events.length = 0;
+    await sessions.destroyById('Z'.repeat(24)); // never issued
+    expect(events).toEqual([]);
+    await sessions.destroyById(session.id);
+    expect(events).toEqual([{ type: 'destroyed', maskedId: session.maskedId, at: clock.now() }]);
+    await sessions.destroyById(session.id); // already ended
+    expect(events).toHaveLength(1);
+    clock.advanceSec(3600); // the other one has expired: there is nothing live to end
+    await sessions.destroyById(other.session.id);
+    expect(events).toHaveLength(1);
+    expect((await sessions.start(request(other.cookie))).isNew).toBe(true);
+  });
+});
+
+describe('a session another request ended meanwhile', () => {
+  it('a commit with changes writes nothing and sends no cookie at all; the session is then destroyed', async () => {
+    const { sessions, login, counted, events } = setup();
+    const { cookie } = await login();
+    const late = await sessions.start(request(cookie));
+    late.set('n', 2);
+    const ending = (await sessions.destroy(request(cookie))).getSetCookie();
+    expect(ending).toHaveLength(1);
+    expect(ending[0]).toMatch(/^__Host-sid=; .*Max-Age=0/);
+    const updatesBefore = counted.calls.update;
+    const headers = await late.commit();
+    expect([...headers]).toEqual([]); // neither Set-Cookie nor Cache-Control
+    expect(counted.calls.update).toBe(updatesBefore + 1);
+    expect(late.destroyed).toBe(true);
+    expect(late.isNew).toBe(true);
+    expect(() => late.set('n', 3)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+    expect(await counted.store.count()).toBe(0);
+    expect(events.map((e) => e.type)).toEqual(['created', 'destroyed']);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    // A second commit of the ended session does nothing either.
+    expect([...(await late.commit())]).toEqual([]);
+  });
+
+  it('through handle(): a late response never overwrites the cookie of the request that regenerated it', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    const slow = sessions.handle(async (_req, session) => {
+      session.set('cart', 'book');
+      entered();
+      await paused;
+      return new Response('ok');
+    });
+    const pending = slow(request(cookie));
+    await inHandler;
+    const login2 = await sessions.start(request(cookie));
+    login2.regenerate();
+    const newCookie = cookiePair(await login2.commit());
+    resume();
+    const response = await pending;
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(response.headers.get('Cache-Control')).toBeNull();
+    const after = await sessions.start(request(newCookie));
+    expect(after.getAll()).toEqual({ n: 1 }); // the late request's change was not written anywhere
+    expect(await counted.store.count()).toBe(1);
+  });
+
+  it('a regenerate that finds the session destroyed creates nothing and sends no cookie', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    const late = await sessions.start(request(cookie));
+    late.regenerate();
+    await sessions.destroy(request(cookie));
+    expect([...(await late.commit())]).toEqual([]);
+    expect(counted.calls.regenerate).toBe(1);
+    expect(late.destroyed).toBe(true);
+    expect(await counted.store.count()).toBe(0);
+  });
+
+  it('an expiry-only write (touch) that finds the session destroyed sends no cookie', async () => {
+    const { sessions, login, counted, clock } = setup({ idleTimeout: 600 });
+    const { cookie } = await login();
+    clock.advanceSec(120); // a touch is due
+    const late = await sessions.start(request(cookie));
+    await sessions.destroy(request(cookie));
+    expect([...(await late.commit())]).toEqual([]);
+    expect(counted.calls.update).toBe(1);
+    expect(late.destroyed).toBe(true);
+    expect(await counted.store.count()).toBe(0);
+  });
+});
+
+describe('the idle timeout as configured today', () => {
+  it('applies an idleTimeout a deploy added to sessions stored without one, from their last write', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const events: SessionEvent[] = [];
+    const before = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600 });
+    const after = createSessions({
+      store,
+      secrets: [SECRET],
+      now: clock.now,
+      expires: 3600,
+      idleTimeout: 600,
+      onEvent: (e) => events.push(e),
+    });
+    const s = await before.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(300);
+    const write = await before.start(request(cookie));
+    write.set('n', 2);
+    await write.commit(); // the last write, 300 s after creation
+    clock.advanceSec(599);
+    const read = await after.start(request(cookie));
+    expect(read.get('n')).toBe(2);
+    expect(read.expiresAt).toBe(clock.now() + 1000);
+    clock.advanceSec(1); // 600 s after the last write
+    expect((await after.start(request(cookie))).isNew).toBe(true);
+    expect(events).toEqual([{ type: 'expired', maskedId: s.maskedId, reason: 'idle', at: clock.now() }]);
+    expect((await before.start(request(cookie))).get('n')).toBe(2); // the setting decides, not the record
+  });
+
+  it('applies a shortened idleTimeout to sessions stored with the longer one', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const events: SessionEvent[] = [];
+    const before = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600, idleTimeout: 1800 });
+    const after = createSessions({
+      store,
+      secrets: [SECRET],
+      now: clock.now,
+      expires: 3600,
+      idleTimeout: 600,
+      onEvent: (e) => events.push(e),
+    });
+    const s = await before.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(599);
+    expect((await after.start(request(cookie))).get('n')).toBe(1);
+    clock.advanceSec(1);
+    expect((await after.start(request(cookie))).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle' });
+    expect((await before.start(request(cookie))).get('n')).toBe(1);
+  });
+
+  it('measures from createdAt a record written before accessedAt existed', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    // An older record: no accessedAt.
+    const store: SessionStore = {
+      ...memory,
+      get: async (id) => {
+        const stored = await memory.get(id);
+        if (stored === null) return null;
+        const { accessedAt: _, ...older } = stored;
+        return older;
+      },
+    };
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({
+      store,
+      secrets: [SECRET],
+      now: clock.now,
+      expires: 3600,
+      idleTimeout: 600,
+      touchAfter: 500,
+      onEvent: (e) => events.push(e),
+    });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(599);
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    clock.advanceSec(1);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle' });
   });
 });
 
@@ -543,6 +754,83 @@ describe('handle', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 
+  it("never changes the Response the handler returns: a shared one never collects a visitor's cookie", async () => {
+    const { sessions, login } = setup();
+    const shared = new Response(null, { status: 204 }); // module-level in a real app
+    const fetch = sessions.handle((_req, session) => {
+      session.set('visitor', session.id);
+      return shared;
+    });
+    const first = await fetch(request());
+    const second = await fetch(request());
+    for (const response of [first, second]) {
+      expect(response).not.toBe(shared);
+      expect(response.status).toBe(204);
+      expect(response.headers.getSetCookie()).toHaveLength(1);
+      expect(response.headers.get('Cache-Control')).toBe('private');
+    }
+    expect(first.headers.getSetCookie()[0]).not.toBe(second.headers.getSetCookie()[0]);
+    // A request whose commit only clears a cookie, and one that adds nothing, leave it alone too.
+    const { cookie } = await login();
+    await sessions.destroy(request(cookie));
+    const cleared = await sessions.handle(() => shared)(request(cookie));
+    expect(cleared.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-sid=; .*Max-Age=0/)]);
+    expect((await sessions.handle(() => shared)(request())).headers.getSetCookie()).toEqual([]);
+    expect([...shared.headers]).toEqual([]);
+    expect(shared.status).toBe(204);
+  });
+
+  it('gives back Response.error() as it is, commits nothing and does not throw', async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    const writes = counted.writes();
+    const acts: ((s: Awaited<ReturnType<typeof sessions.start>>) => void)[] = [
+      (s) => s.set('n', 2),
+      (s) => s.regenerate(),
+      (s) => s.destroy(),
+    ];
+    for (const arriving of [undefined, cookie]) {
+      for (const act of acts) {
+        const error = Response.error();
+        const response = await sessions.handle((_req, session) => {
+          act(session);
+          return error;
+        })(request(arriving));
+        expect(response).toBe(error);
+        expect(response.type).toBe('error');
+        expect([...response.headers]).toEqual([]);
+      }
+    }
+    // create() in the handler: not committed either (it was never stored).
+    const error = Response.error();
+    const response = await sessions.handle(async (req) => {
+      await sessions.create(req, { data: { user: 'ada' } });
+      return error;
+    })(request());
+    expect(response).toBe(error);
+    expect(counted.writes()).toBe(writes);
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 1 });
+  });
+
+  it('adds private unless private or no-store is a directive of its own (private="set-cookie" is not)', async () => {
+    const { sessions } = setup();
+    const cases: [string, string][] = [
+      ['private="set-cookie"', 'private="set-cookie", private'],
+      ['public, private="set-cookie", max-age=60', 'public, private="set-cookie", max-age=60, private'],
+      ['no-store="x", max-age=5', 'no-store="x", max-age=5, private'],
+      ['no-cache, private', 'no-cache, private'],
+      ['PRIVATE', 'PRIVATE'],
+      ['max-age=0 , no-store', 'max-age=0 , no-store'],
+    ];
+    for (const [given, sent] of cases) {
+      const response = await sessions.handle((_req, session) => {
+        session.set('a', 1);
+        return new Response('x', { headers: { 'Cache-Control': given } });
+      })(request());
+      expect(response.headers.get('Cache-Control'), given).toBe(sent);
+    }
+  });
+
   it('lets a store failure reach the caller as a SessionError', async () => {
     const sessions = createSessions({ store: failingStore(), secrets: [SECRET] });
     const fetch = sessions.handle((_req, session) => {
@@ -644,7 +932,6 @@ describe('store failures lose nothing', () => {
     let down = false;
     const store: SessionStore = {
       ...memory,
-      set: (...a) => (down ? Promise.reject(new Error('write failed')) : memory.set(...a)),
       update: (...a) => (down ? Promise.reject(new Error('write failed')) : memory.update(...a)),
     };
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
@@ -705,18 +992,18 @@ describe('background work through ctx.waitUntil', () => {
     return { pending, ctx: { waitUntil: (p: Promise<unknown>) => void pending.push(p) } };
   }
 
-  it('hands an expiry-only write to waitUntil and answers without waiting for it', async () => {
+  it('awaits an expiry-only write even with a ctx: no cookie goes out before the store says the session lives', async () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    let touched = 0;
+    const sent: SessionChanges[] = [];
     const store: SessionStore = {
       ...memory,
-      touch: async (k, e) => {
+      update: async (id, changes, times) => {
+        sent.push(changes);
         await gate;
-        touched++;
-        return memory.touch(k, e);
+        return memory.update(id, changes, times);
       },
     };
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
@@ -729,21 +1016,44 @@ describe('background work through ctx.waitUntil', () => {
     const fetch = sessions.handle(
       (_req, session, _env: unknown, _ctx: typeof ctx) => new Response(String(session.get('n'))),
     );
-    const response = await fetch(request(cookie), {}, ctx);
-    expect(response.headers.getSetCookie()).toHaveLength(1);
-    expect(touched).toBe(0); // answered while the write is still pending
-    expect(pending).toHaveLength(1);
+    let answered = false;
+    const response = fetch(request(cookie), {}, ctx).then((r) => ((answered = true), r));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(answered).toBe(false);
+    expect(sent).toEqual([{}]); // an expiry-only write: no changes
     release();
-    await Promise.all(pending);
-    expect(touched).toBe(1);
+    expect((await response).headers.getSetCookie()).toHaveLength(1);
+    expect(pending).toHaveLength(0);
     expect((await memory.get(s.id))?.expiresAt).toBe(clock.now() + 600_000);
   });
 
-  it('reports a failing background touch through onEvent, never as an unhandled rejection', async () => {
+  it('a touch that finds its session moved by a login meanwhile sends no cookie (it would undo the login)', async () => {
+    const clock = createClock();
+    const sessions = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+      idleTimeout: 600,
+    });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(120);
+    const { ctx } = backgroundContext();
+    const late = await sessions.start(request(cookie), ctx);
+    const login = await sessions.start(request(cookie));
+    login.regenerate();
+    const renewed = cookiePair(await login.commit());
+    expect((await late.commit()).getSetCookie()).toEqual([]);
+    expect(late.destroyed).toBe(true);
+    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+  });
+
+  it('reports a failing touch through onEvent and answers without a cookie, never with an exception', async () => {
     const { sessions, events, cookie } = await withFailingTouch(new Error('429'));
     const { pending, ctx } = backgroundContext();
-    await (await sessions.start(request(cookie), ctx)).commit();
-    await expect(Promise.all(pending)).resolves.toEqual([false]);
+    expect((await (await sessions.start(request(cookie), ctx)).commit()).getSetCookie()).toEqual([]);
+    expect(pending).toHaveLength(0);
     expect(events.at(-1)).toMatchObject({ type: 'error', operation: 'touch' });
   });
 
@@ -762,11 +1072,11 @@ describe('background work through ctx.waitUntil', () => {
   });
 });
 
-/** A stored session (idle timeout 600 s) on a store whose touch fails with `error`, 120 s later: a touch is due. */
+/** A stored session (idle timeout 600 s) on a store whose update fails with `error`, 120 s later: a touch is due. */
 async function withFailingTouch(error: Error) {
   const clock = createClock();
   const memory = createMemoryStore({ now: clock.now });
-  const store: SessionStore = { ...memory, touch: () => Promise.reject(error) };
+  const store: SessionStore = { ...memory, update: () => Promise.reject(error) };
   const events: SessionEvent[] = [];
   const sessions = createSessions({
     store,

@@ -32,7 +32,17 @@ describe('createSessions validates every option at construction', () => {
 
   it('requires a store', () => {
     expectError(build({ store: undefined }), 'MISSING_STORE', /store is required/);
-    expectError(build({ store: { get: () => null } as never }), 'MISSING_STORE', /get, set and delete/);
+    expectError(
+      build({ store: { get: () => null } as never }),
+      'MISSING_STORE',
+      /get, create, update, regenerate and destroy/,
+    );
+    // A store written for the old contract (get/set/delete) is refused, not half used.
+    const { get } = createMemoryStore();
+    const legacy = { get, set: async () => {}, delete: async () => {} };
+    expectError(build({ store: legacy as never }), 'MISSING_STORE', /store is required/);
+    const { create, update, destroy } = createMemoryStore();
+    expectError(build({ store: { get, create, update, destroy } as never }), 'MISSING_STORE', /store is required/);
   });
 
   it('requires secrets', () => {
@@ -152,5 +162,54 @@ describe('createSessions validates every option at construction', () => {
     expectError(build({ generateId: 'x' as unknown as () => string }), 'INVALID_OPTION', /generateId/);
     expectError(build({ onEvent: {} as unknown as () => void }), 'INVALID_OPTION', /onEvent/);
     expectError(build({ serializer: { stringify: JSON.stringify } as never }), 'INVALID_OPTION', /serializer/);
+  });
+});
+
+describe('unknown option names are refused, naming the option', () => {
+  it('createSessions: a misspelt or foreign option (maxAge, idle_timeout) is INVALID_OPTION', () => {
+    expectError(build({ maxAge: 60 }), 'INVALID_OPTION', /^edge-sessions: createSessions: unknown option "maxAge"$/);
+    expectError(build({ idle_timeout: 600 }), 'INVALID_OPTION', /createSessions: unknown option "idle_timeout"/);
+    // Refused even when undefined: the name is the mistake, not the value.
+    expectError(build({ idleTimout: undefined }), 'INVALID_OPTION', /unknown option "idleTimout"/);
+    // Every documented name is still accepted.
+    expect(() =>
+      build({
+        cookie: {},
+        expires: 60,
+        idleTimeout: 30,
+        absoluteTimeout: 120,
+        touchAfter: 1,
+        storeTimeout: 1,
+        generateId: undefined,
+        now: Date.now,
+        serializer: JSON,
+        onEvent: () => {},
+      })(),
+    ).not.toThrow();
+  });
+
+  it('createSessions: an unknown cookie option (samesite for sameSite) is INVALID_OPTION', () => {
+    expectError(
+      build({ cookie: { samesite: 'strict' } as never }),
+      'INVALID_OPTION',
+      /createSessions: cookie: unknown option "samesite"/,
+    );
+    expectError(build({ cookie: { maxAge: 60 } as never }), 'INVALID_OPTION', /cookie: unknown option "maxAge"/);
+    expect(() =>
+      build({
+        cookie: { name: 'sid', path: '/', domain: 'example.com', secure: true, httpOnly: true, sameSite: 'lax' },
+      })(),
+    ).not.toThrow();
+    expect(() => build({ cookie: { partitioned: true } })()).not.toThrow();
+  });
+
+  it('createMemoryStore: an unknown option is INVALID_OPTION', () => {
+    expectError(
+      () => createMemoryStore({ ttl: 60 } as never),
+      'INVALID_OPTION',
+      /createMemoryStore: unknown option "ttl"/,
+    );
+    expect(() => createMemoryStore({ now: Date.now })).not.toThrow();
+    expect(() => createMemoryStore()).not.toThrow();
   });
 });

@@ -1,7 +1,7 @@
-import { createSessions, SessionError, type Serializer } from '../src/index.js';
+import { createSessions, SessionError, type Serializer, type SessionChanges, type SessionStore } from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, createClock, request, SECRET } from './helpers.js';
+import { cookiePair, countingStore, createClock, request, SECRET } from './helpers.js';
 
 function setup(serializer?: Serializer) {
   const clock = createClock();
@@ -242,13 +242,22 @@ describe('typed getters', () => {
   });
 
   it('default forms return the default even for a stored value that no longer parses; plain forms say STORE_READ', async () => {
-    const { sessions, store, next } = setup();
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    // The store answers with what another program left there: a value the serializer cannot parse.
+    const store: SessionStore = {
+      ...memory,
+      get: async (id) => {
+        const stored = await memory.get(id);
+        return stored === null ? null : { ...stored, data: { page: '{bad' } };
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
     const s = await sessions.start(request());
     s.set('page', 3);
-    const { session, cookie } = await next(s);
-    const stored = (await store.get(session.id))!;
-    await store.set(session.id, { ...stored, data: { page: '{bad' } }, stored.expiresAt);
+    const cookie = cookiePair(await s.commit());
     const broken = await sessions.start(request(cookie));
+    expect(broken.isNew).toBe(false);
     expect(broken.getInt('page', 1)).toBe(1);
     expect(broken.getString('page', 'x')).toBe('x');
     expect(() => broken.getInt('page')).toThrow(expect.objectContaining({ code: 'STORE_READ' }));
@@ -340,6 +349,53 @@ describe('increment and decrement', () => {
     expect(() => s.increment('n', Number.NaN)).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
   });
 
+  it('refuse a result that is not finite, changing and writing nothing', async () => {
+    const clock = createClock();
+    const counted = countingStore(createMemoryStore({ now: clock.now }));
+    const sessions = createSessions({ store: counted.store, secrets: [SECRET], now: clock.now });
+    const s = await sessions.start(request());
+    s.set('big', 1e308);
+    s.set('low', -1e308);
+    const cookie = cookiePair(await s.commit());
+    const again = await sessions.start(request(cookie));
+    for (const overflow of [
+      () => again.increment('big', 1e308),
+      () => again.decrement('big', -1e308),
+      () => again.decrement('low', 1e308),
+    ]) {
+      expect(overflow).toThrow(
+        expect.objectContaining({ code: 'TYPE_MISMATCH', message: expect.stringMatching(/would not be finite/) }),
+      );
+    }
+    expect(() => again.increment('big', Number.POSITIVE_INFINITY)).toThrow(
+      expect.objectContaining({ code: 'TYPE_MISMATCH' }),
+    );
+    expect(again.get('big')).toBe(1e308);
+    expect(again.get('low')).toBe(-1e308);
+    const writes = counted.writes();
+    expect((await again.commit()).getSetCookie()).toEqual([]);
+    expect(counted.writes()).toBe(writes);
+    expect(again.increment('big', -1e308)).toBe(0);
+  });
+
+  it('take numbers by the one definition: decimal strings count, "0x10" and "" do not', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('dec', ' 1e1 ');
+    expect(s.increment('dec')).toBe(11);
+    for (const [key, text] of [
+      ['hex', '0x10'],
+      ['bin', '0b1'],
+      ['empty', ''],
+      ['inf', 'Infinity'],
+    ] as const) {
+      s.set(key, text);
+      expect(() => s.increment(key), key).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+      expect(s.get(key)).toBe(text);
+    }
+    expect(s.increment('missing', 2)).toBe(2);
+  });
+
   it('return the value when an addition is too small to change it (2^53 + 1), in a request that changed nothing else', async () => {
     const { sessions, next } = setup();
     const s = await sessions.start(request());
@@ -402,6 +458,66 @@ describe('flash messages', () => {
   });
 });
 
+describe('flash consumption across overlapping requests', () => {
+  function setupCapture() {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const seen: SessionChanges[] = [];
+    const store: SessionStore = {
+      ...memory,
+      update(id, changes, times) {
+        seen.push(changes);
+        return memory.update(id, changes, times);
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    return { sessions, seen };
+  }
+
+  it('tells the store which value was read, and removes the flash when it still holds that value', async () => {
+    const { sessions, seen } = setupCapture();
+    const s = await sessions.start(request());
+    s.setFlash('notice', 'saved');
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    const reader = await sessions.start(request(cookie));
+    expect(reader.getFlash('notice')).toBe('saved');
+    expect(reader.getFlash('notice')).toBe('saved'); // still readable in this request
+    await reader.commit();
+    expect(seen).toEqual([{ consumed: { notice: '"saved"' } }]);
+    expect((await sessions.start(request(cookie))).hasFlash('notice')).toBe(false);
+  });
+
+  it('keeps a newer value another request stored while this one was reading the old one', async () => {
+    const { sessions } = setupCapture();
+    const s = await sessions.start(request());
+    s.setFlash('notice', 'old');
+    const cookie = cookiePair(await s.commit());
+    const reader = await sessions.start(request(cookie));
+    expect(reader.getFlash('notice')).toBe('old');
+    const writer = await sessions.start(request(cookie));
+    writer.setFlash('notice', 'new');
+    await writer.commit();
+    await reader.commit();
+    const next = await sessions.start(request(cookie));
+    expect(next.getFlash('notice')).toBe('new');
+    await next.commit();
+    expect((await sessions.start(request(cookie))).hasFlash('notice')).toBe(false);
+  });
+
+  it('peekFlash consumes nothing and writes nothing', async () => {
+    const { sessions, seen } = setupCapture();
+    const s = await sessions.start(request());
+    s.setFlash('notice', 'saved');
+    const cookie = cookiePair(await s.commit());
+    const peeker = await sessions.start(request(cookie));
+    expect(peeker.peekFlash('notice')).toBe('saved');
+    expect((await peeker.commit()).getSetCookie()).toEqual([]);
+    expect(seen).toEqual([]);
+    expect((await sessions.start(request(cookie))).getFlash('notice')).toBe('saved');
+  });
+});
+
 describe('identity', () => {
   it('IDs are 24 base64url characters (144 bits), distinct, masked for logs', async () => {
     const { sessions } = setup();
@@ -449,13 +565,12 @@ describe('changes sent to a store with atomic update()', () => {
   async function capture(act: (s: Awaited<ReturnType<ReturnType<typeof createSessions>['start']>>) => void) {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
-    const seen: unknown[] = [];
-    const store = {
+    const seen: SessionChanges[] = [];
+    const store: SessionStore = {
       ...memory,
-      async update(key: string, changes: unknown, record: Parameters<typeof memory.set>[1], expiresAt: number) {
+      update(id, changes, times) {
         seen.push(changes);
-        await memory.set(key, record, expiresAt);
-        return record;
+        return memory.update(id, changes, times);
       },
     };
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
@@ -466,6 +581,7 @@ describe('changes sent to a store with atomic update()', () => {
     const s = await sessions.start(request(cookie));
     act(s);
     await s.commit();
+    expect(seen).toHaveLength(1);
     return seen[0];
   }
 

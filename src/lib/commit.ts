@@ -110,30 +110,26 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
   }
 }
 
-/** An expiry-only write; it fails the request never, and on Workers it does not delay the response. */
+/**
+ * An expiry-only write. It never fails the request. It is awaited even on Workers (not handed to `waitUntil`):
+ * its cookie must not go out before the store has said the session is still live, or a response could re-send
+ * the cookie of a session another request has just ended or moved, and overwrite that request's new cookie.
+ */
 async function touch(s: SessionCore, now: number): Promise<string[]> {
   const c = s.config;
   const t = c.transport;
   const times = s.lifetime.times(now);
   const id = s.id;
-  const write = async (): Promise<SessionRecord | null | undefined> => {
-    try {
-      return await t.update(id, {}, times, whole(s, times));
-    } catch (error) {
-      // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
-      const e = error as SessionError;
-      emit(c.onEvent, { type: 'error', operation: 'touch', error: e, maskedId: maskId(id), at: now }, s.ctx);
-      return undefined;
-    }
-  };
-  if (t.stateful && s.ctx !== undefined) {
-    // Workers: the response need not wait for an expiry-only write (icza's asynchronous backup save).
-    s.ctx.waitUntil(write());
-  } else {
-    const stored = await write();
-    if (stored === undefined) return [];
-    if (stored === null) return endedMeanwhile(s);
+  let stored: SessionRecord | null;
+  try {
+    stored = await t.update(id, {}, times, whole(s, times));
+  } catch (error) {
+    // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
+    const e = error as SessionError;
+    emit(c.onEvent, { type: 'error', operation: 'touch', error: e, maskedId: maskId(id), at: now }, s.ctx);
+    return [];
   }
+  if (stored === null) return endedMeanwhile(s);
   const lines = await t.send(s.cookie, id, whole(s, times), s.lifetime.maxAgeSec(now, times.expiresAt), now);
   written(s, times, undefined);
   return lines;

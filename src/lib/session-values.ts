@@ -265,8 +265,12 @@ export class SessionValues {
 
   /** The whole record as this request sees it, for a new session or a sealed cookie. */
   record(createdAt: number, times: SessionTimes): SessionRecord {
-    const consumed = this.#consumed;
-    const flash = consumed === undefined ? [...this.#flash] : [...this.#flash].filter(([k]) => !consumed.has(k));
+    // Flashes read here are gone: consumed ones that came from the store, and ones set and read in this request.
+    const read = (k: string) => this.#consumed?.has(k) === true || this.#flashChanges?.get(k) === false;
+    const flash =
+      this.#consumed === undefined && this.#flashChanges === undefined
+        ? [...this.#flash]
+        : [...this.#flash].filter(([k]) => !read(k));
     const record: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
       data: toObject(this.#data),
       createdAt,
