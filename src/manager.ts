@@ -237,7 +237,7 @@ function newSession<Data extends Record<string, unknown>>(
   init: SessionInit,
   ctx: BackgroundContext | undefined,
 ): Session<Data> {
-  return new Session<Data>(new SessionCore(c, init, ctx));
+  return Session._over<Data>(new SessionCore(c, init, ctx));
 }
 
 /**

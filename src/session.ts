@@ -16,9 +16,15 @@ import { toObject } from './lib/value-codec.js';
 export class Session<Data extends Record<string, unknown> = Record<string, unknown>> {
   readonly #s: SessionCore;
 
-  /** Not for applications: use `sessions.start()` or `sessions.create()`. */
-  constructor(core: SessionCore) {
+  // Private: applications get sessions from `sessions.start()` or `sessions.create()`, and the declarations
+  // published for this class name no internal type.
+  private constructor(core: SessionCore) {
     this.#s = core;
+  }
+
+  /** @internal The manager's way to make a session. */
+  static _over<Data extends Record<string, unknown>>(core: SessionCore): Session<Data> {
+    return new Session<Data>(core);
   }
 
   // ------------------------------------------------------------------------------------------ identity and times
