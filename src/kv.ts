@@ -199,7 +199,10 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return ended;
   }
 
-  /** Every session key under the prefix (the rest must look like a session ID), page by page, within the operation budget. */
+  /**
+   * Every session key under the prefix (the rest must look like a session ID), page by page,
+   * within the operation budget.
+   */
   async function listAll(operation: string): Promise<{ keys: KVListPage['keys'][number][]; operations: number }> {
     const keys: KVListPage['keys'][number][] = [];
     let operations = 0;
@@ -315,6 +318,7 @@ function overBudget(operation: string, maxOperations: number, needed?: number): 
   const what = needed === undefined ? `more than ${maxOperations}` : String(needed);
   return new SessionError(
     'STORE_LIMIT',
-    `kv store: ${operation}() needs ${what} KV operations, over maxOperations (${maxOperations}; Workers allow 1,000 per invocation)`,
+    `kv store: ${operation}() needs ${what} KV operations, over maxOperations (${maxOperations}; ` +
+      'Workers allow 1,000 per invocation)',
   );
 }

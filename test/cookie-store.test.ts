@@ -126,7 +126,7 @@ describe('cookie store', () => {
     expect(back.get('k8')).toBe(noise(9));
   });
 
-  it("leaves alone cookies named like its chunks when its own cookie is absent (another manager's `sid.1`)", async () => {
+  it("leaves alone cookies named like its chunks when its own is absent (another manager's `sid.1`)", async () => {
     const { sessions } = setup();
     const s = await sessions.start(request('__Host-sid.1=someone-elses; __Host-sid.2=x'));
     expect(s.isNew).toBe(true);
@@ -135,7 +135,7 @@ describe('cookie store', () => {
     expect((await (await sessions.start(request('__Host-sid.1=someone-elses'))).commit()).getSetCookie()).toEqual([]);
   });
 
-  it('keeps managers with different secrets apart in its cache of opened seals (a NUL-joined secret is not two)', async () => {
+  it('keeps managers with different secrets apart in its seal cache (a NUL-joined secret is not two)', async () => {
     const a = 'a'.repeat(32);
     const b = 'b'.repeat(32);
     const store = createCookieStore();
@@ -165,7 +165,7 @@ describe('cookie store', () => {
     expect((await sessions.start(request(before))).get('n')).toBe(1);
   });
 
-  it('rejects a session whose chunk is missing, altered or swapped, answering nothing; the next write clears stale chunks', async () => {
+  it('rejects a missing, altered or swapped chunk, answering nothing; the next write clears stale chunks', async () => {
     const { sessions, jar, events } = setup();
     const s = await sessions.start(request());
     s.set('a', noise(1));
@@ -252,7 +252,7 @@ describe('cookie store', () => {
     }
   });
 
-  it('remembers only seals of one cookie: a chunked session is decrypted on each read (the cache stays small)', async () => {
+  it('caches only one-cookie seals: a chunked session is decrypted on each read (the cache stays small)', async () => {
     const { sessions, jar } = setup();
     await storeLargeSession(sessions, jar);
     const spy = vi.spyOn(subtle, 'decrypt');

@@ -193,7 +193,7 @@ describe('hostile cookies: signed-ID stores', () => {
     expect((await probe(`${NAME}=${encodeURIComponent(valid).replace('.', '%2E')}`)).isNew).toBe(true);
   });
 
-  it('control and non-ASCII bytes (NUL never reaches a handler; the parser copes anyway, see cookie.test.ts)', async () => {
+  it('control and non-ASCII bytes (NUL never reaches a handler; the parser copes anyway: cookie.test.ts)', async () => {
     const { probe, valid } = await setup();
     // Header values are byte strings: UTF-8 arrives as one character per byte (Latin-1).
     const utf8AsBytes = (text: string) => String.fromCharCode(...new TextEncoder().encode(text));
@@ -357,7 +357,9 @@ describe('hostile cookies: the sealed cookie store', () => {
 
   it('__proto__ keys inside a genuine sealed record stay data', async () => {
     const { sessions } = await sealedSetup();
-    const payload = `{"i":"${'a'.repeat(24)}","r":{"data":{"__proto__":"{\\"polluted\\":true}","constructor":"1"},"createdAt":${Date.UTC(2026, 0, 1)},"endsAt":${Date.UTC(2026, 0, 2)},"expiresAt":${Date.UTC(2026, 0, 2)}}}`;
+    const payload =
+      `{"i":"${'a'.repeat(24)}","r":{"data":{"__proto__":"{\\"polluted\\":true}","constructor":"1"},` +
+      `"createdAt":${Date.UTC(2026, 0, 1)},"endsAt":${Date.UTC(2026, 0, 2)},"expiresAt":${Date.UTC(2026, 0, 2)}}}`;
     const s = await sessions.start(request(await sealBytes(new TextEncoder().encode(payload))));
     expect(s.isNew).toBe(false);
     expect(s.get('__proto__')).toEqual({ polluted: true });

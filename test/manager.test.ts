@@ -135,7 +135,10 @@ describe('cookies and keys', () => {
     const headers = await s.commit();
     const line = headers.getSetCookie()[0]!;
     expect(line).toMatch(
-      /^__Host-sid=[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=3600; Expires=Thu, 01 Jan 2026 01:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/,
+      new RegExp(
+        String.raw`^__Host-sid=[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}; Path=/; Max-Age=3600; ` +
+          'Expires=Thu, 01 Jan 2026 01:00:00 GMT; HttpOnly; Secure; SameSite=Lax$',
+      ),
     );
     expect(line.startsWith(`__Host-sid=${s.id}.`)).toBe(true);
     expect(headers.get('Cache-Control')).toBe('private');
@@ -213,13 +216,14 @@ describe('cookies and keys', () => {
       expect((await rotated.start(request(cookie))).get('n')).toBe(1);
       expect(spy).toHaveBeenCalledTimes(callsBefore + 2); // another list of secrets verifies afresh
       await store.destroy(s.id, Date.now() + 60_000);
-      expect((await createSessions({ store, secrets: [secret] }).start(request(cookie))).isNew).toBe(true); // still read from the store
+      // still read from the store
+      expect((await createSessions({ store, secrets: [secret] }).start(request(cookie))).isNew).toBe(true);
     } finally {
       spy.mockRestore();
     }
   });
 
-  it('refuses at construction a cookie name, path and domain that leave no room for a value in 4096 bytes', async () => {
+  it('refuses at construction a cookie name, path and domain leaving no room for a value in 4096 bytes', async () => {
     for (const cookie of [
       { name: 'n'.repeat(4000) },
       { name: 'n'.repeat(2000), path: `/${'p'.repeat(1000)}`, domain: `${'d'.repeat(60)}.example.com` },
@@ -384,7 +388,8 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     const { cookie } = await login();
     const line = (await sessions.destroy(request(cookie))).getSetCookie()[0]!;
     expect(line).toBe(
-      'sid=; Path=/app; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+      'sid=; Path=/app; Domain=example.com; Max-Age=0; ' +
+        'Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
     );
   });
 
@@ -904,7 +909,7 @@ describe('store failures lose nothing', () => {
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
-  it('a read that throws synchronously is a STORE_READ too; a store verdict such as STORE_LIMIT passes as it is', async () => {
+  it('a synchronously throwing read is a STORE_READ too; a store verdict like STORE_LIMIT passes as is', async () => {
     const memory = createMemoryStore();
     let failure: unknown;
     const store: SessionStore = {
@@ -992,7 +997,7 @@ describe('background work through ctx.waitUntil', () => {
     return { pending, ctx: { waitUntil: (p: Promise<unknown>) => void pending.push(p) } };
   }
 
-  it('awaits an expiry-only write even with a ctx: no cookie goes out before the store says the session lives', async () => {
+  it('awaits an expiry-only write even with a ctx: no cookie before the store says the session lives', async () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
     let release!: () => void;
@@ -1027,7 +1032,7 @@ describe('background work through ctx.waitUntil', () => {
     expect((await memory.get(s.id))?.expiresAt).toBe(clock.now() + 600_000);
   });
 
-  it('a touch that finds its session moved by a login meanwhile sends no cookie (it would undo the login)', async () => {
+  it('a touch finding its session moved by a login meanwhile sends no cookie (it would undo the login)', async () => {
     const clock = createClock();
     const sessions = createSessions({
       store: createMemoryStore({ now: clock.now }),

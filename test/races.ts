@@ -17,7 +17,10 @@ export interface RaceOptions {
   readonly exact: boolean;
 }
 
-/** `change` on a session read before `destroy`; its commit writes nothing, sends no cookie, and the session stays destroyed. */
+/**
+ * `change` on a session read before `destroy`; its commit writes nothing, sends no cookie,
+ * and the session stays destroyed.
+ */
 export async function expectDestroyedMeanwhileStaysDestroyed(
   sessions: Sessions,
   cookie: string,
@@ -172,7 +175,7 @@ export function describeLifecycleRaces(
       }
     });
 
-    it('of two overlapping regenerates one wins (KV: at least one), with the data, and the old cookie is dead', async () => {
+    it('of two overlapping regenerates one wins (KV: at least one) with the data; the old cookie is dead', async () => {
       const { sessions } = await setup();
       for (let i = 0; i < TRIES; i++) {
         const cookie = await login(sessions);
@@ -241,7 +244,7 @@ export function describeLifecycleRaces(
   });
 
   describe(`${name}: lifecycle races (deterministic interleavings)`, () => {
-    it('a commit held before the store while destroyById runs: nothing written, no cookie, still destroyed', async () => {
+    it('a commit held before the store during destroyById: nothing written, no cookie, still destroyed', async () => {
       const { sessions, hold } = await setup();
       const cookie = await login(sessions);
       const stale = await sessions.start(request(cookie));
@@ -316,7 +319,7 @@ export function describeLifecycleRaces(
       expect(await alive(sessions, cookie)).toBe(false);
     });
 
-    it('a regenerate held before the store while another request commits: the moved session has that change', async () => {
+    it('a regenerate held before the store as another request commits: the moved session has that change', async () => {
       const { sessions, hold } = await setup();
       const cookie = await login(sessions);
       const renewing = await sessions.start(request(cookie));
@@ -335,7 +338,7 @@ export function describeLifecycleRaces(
       expect(renewing.get('cart')).toEqual([1, 2]);
     });
 
-    it('a commit held after a regenerate moved the session: told it moved, no cookie that could undo the login', async () => {
+    it('a commit held after a regenerate moved the session: told it moved, no cookie undoing the login', async () => {
       const { sessions, hold } = await setup();
       const cookie = await login(sessions);
       const late = await sessions.start(request(cookie));
@@ -468,7 +471,7 @@ export function describeOverlappingRequests(
       expect((await next.commit()).getSetCookie()).toEqual([]);
     });
 
-    it('reports a session past its idle timeout as expired (not as an unknown cookie) and clears the cookie', async () => {
+    it('reports a session past its idle timeout as expired (not an unknown cookie) and clears the cookie', async () => {
       const { sessions, clock, events } = await setup();
       const { cookie } = await login(sessions);
       clock.advanceSec(600);

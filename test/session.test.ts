@@ -241,7 +241,7 @@ describe('typed getters', () => {
     }
   });
 
-  it('default forms return the default even for a stored value that no longer parses; plain forms say STORE_READ', async () => {
+  it('default forms give the default even for a stored value failing to parse; plain ones say STORE_READ', async () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
     // The store answers with what another program left there: a value the serializer cannot parse.
@@ -396,7 +396,7 @@ describe('increment and decrement', () => {
     expect(s.increment('missing', 2)).toBe(2);
   });
 
-  it('return the value when an addition is too small to change it (2^53 + 1), in a request that changed nothing else', async () => {
+  it("return the value when an addition too small to change it (2^53 + 1) is a request's only change", async () => {
     const { sessions, next } = setup();
     const s = await sessions.start(request());
     s.set('big', 2 ** 53);

@@ -238,7 +238,8 @@ export function resolveOptions(options: SessionsOptions): Config {
   ) {
     fail(
       'INVALID_COOKIE_OPTION',
-      'cookie.name, cookie.path and cookie.domain together leave less than 1 KB of the 4096-byte Set-Cookie line for the value',
+      'cookie.name, cookie.path and cookie.domain together leave less than 1 KB ' +
+        'of the 4096-byte Set-Cookie line for the value',
     );
   }
   const storeTimeoutMs = duration('storeTimeout', options.storeTimeout, false);

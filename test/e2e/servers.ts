@@ -165,7 +165,8 @@ export function assertChromium(): void {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM}. The browser tests need Debian's chromium: ` +
-        '`sudo apt-get update && sudo apt-get install -y chromium` (or set CHROMIUM_PATH). `npx playwright install` cannot be used here.',
+        '`sudo apt-get update && sudo apt-get install -y chromium` (or set CHROMIUM_PATH). ' +
+        '`npx playwright install` cannot be used here.',
     );
   }
 }

@@ -60,8 +60,9 @@ else if (run.status !== 0) problems.push(`${runtime} exited with ${run.status ??
 if (!head) problems.push('no JUnit report was written');
 if (suites.length === 0 || passed <= 1) problems.push('no test of test/*.test.ts ran');
 if (skipped > 0) problems.push('skipped, todo or ignored tests are not allowed here');
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
 console.log(
-  `\n${runtime}: ${passed} passed, ${failed} failed, ${skipped} skipped (${files.length} files, ${((Date.now() - started) / 1000).toFixed(1)}s)`,
+  `\n${runtime}: ${passed} passed, ${failed} failed, ${skipped} skipped (${files.length} files, ${seconds}s)`,
 );
 if (problems.length > 0) {
   console.error(`${runtime} run FAILED: ${problems.join('; ')}`);

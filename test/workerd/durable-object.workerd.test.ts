@@ -329,7 +329,7 @@ describe('durable-object store: ids, limits and failures', () => {
     expect(back.has('b')).toBe(false);
   });
 
-  it('refuses a record over 2 MB with STORE_LIMIT (a create before any call), and stores one just under it', async () => {
+  it('refuses a record over 2 MB with STORE_LIMIT (a create before any call); stores one just under it', async () => {
     const { store, rpc, clock } = setup();
     const now = clock.now();
     const id = newId('size');
@@ -467,7 +467,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
 });
 
 describe('durable-object store: retries are idempotent under interleaving', () => {
-  it('remembers recent operation IDs, not only the last: a retry after another update is not applied twice', async () => {
+  it('remembers recent operation IDs, not just the last: a retry after another update is not reapplied', async () => {
     const { store, clock } = setup();
     const id = newId('ops');
     const now = clock.now();

@@ -83,7 +83,7 @@ describe('kv store: operation budget on the real binding', () => {
     expect(kv.writes()).toBe(0);
   });
 
-  it('makes no write for read-only requests inside touchAfter; the touch that falls due costs 1 read + 1 write', async () => {
+  it('makes no write for read-only requests inside touchAfter; the touch then due costs 1 read + 1 write', async () => {
     const { kv, sessions, clock } = setup({ idleTimeout: 600 });
     const cookie = await login(sessions);
     expect(kv.calls.put).toHaveLength(1);
@@ -149,7 +149,7 @@ describe('kv store: keys, TTLs and limits', () => {
     expect((await store.get(id))?.expiresAt).toBe(clock.now() + 600_000);
   });
 
-  it('refuses a cacheTtl under 30 s, a pageSize outside 1–1000 and an empty prefix or one over 376 bytes at construction', () => {
+  it('refuses at construction: cacheTtl under 30 s, pageSize outside 1–1000, prefix empty or over 376 bytes', () => {
     for (const options of [
       { cacheTtl: 10 },
       { cacheTtl: 45.5 },
@@ -387,7 +387,7 @@ describe('kv store: revocation across locations (a two-location model)', () => {
     return { atX, atY, y };
   }
 
-  it('a revocation that reached a location is never undone by a write from a location that had not seen it', async () => {
+  it('a revocation that reached a location is never undone by a write from one that had not seen it', async () => {
     const { atX, atY, y } = twoLocations();
     const cookie = await login(atX, { n: 1 });
     expect((await atY.start(request(cookie))).get('n')).toBe(1); // Y caches the session and "no revocation"
@@ -428,7 +428,7 @@ describe('kv store: revocation across locations (a two-location model)', () => {
 });
 
 describe('kv store: interleavings inside its transactions (gates on the real binding)', () => {
-  it('a destroy that lands before regenerate writes its forward: regenerate sees the revocation and ends the new ID', async () => {
+  it('a destroy before regenerate writes its forward: regenerate sees the revocation and ends the new ID', async () => {
     const { kv, sessions } = setup();
     const cookie = await login(sessions);
     const renewing = await sessions.start(request(cookie));
@@ -445,7 +445,7 @@ describe('kv store: interleavings inside its transactions (gates on the real bin
     expect(kv.calls.put.filter((p) => p.key.endsWith(':revoked'))).toHaveLength(2); // the old ID, then the new
   });
 
-  it('a destroy that lands after the forward, before the revocation check: the destroy follows the forward', async () => {
+  it('a destroy landing after the forward, before the revocation check: the destroy follows the forward', async () => {
     const { kv, sessions } = setup();
     const cookie = await login(sessions);
     const renewing = await sessions.start(request(cookie));

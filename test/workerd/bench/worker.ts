@@ -1,5 +1,6 @@
-// The Worker that test/workerd/bench/sharding.mjs runs in plain Miniflare: GET /?design=per-session|sharded&n=300&parallel=50
-// writes n sessions and reads them back through SessionDurableObject, and answers with the timings.
+// The Worker that test/workerd/bench/sharding.mjs runs in plain Miniflare:
+// GET /?design=per-session|sharded&n=300&parallel=50 writes n sessions and reads them back through
+// SessionDurableObject, and answers with the timings.
 import type { SessionObjectNamespace } from '../../../src/durable-object.js';
 export { SessionDurableObject } from '../../../src/durable-object.js';
 
