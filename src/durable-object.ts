@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { SessionError } from './errors.js';
-import { randomId } from './lib/crypto.js';
+import { randomId } from './lib/random.js';
 import { applyChanges } from './lib/changes.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import type { SessionChanges, SessionRecord, SessionStore } from './lib/types.js';

@@ -1,6 +1,6 @@
 import { SessionError } from './errors.js';
 import { readCookie } from './lib/cookie.js';
-import { isTagShaped } from './lib/crypto.js';
+import { isTagShaped } from './lib/signer.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionRecord, SessionsOptions } from './lib/types.js';
 import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall, storeFailure } from './session.js';

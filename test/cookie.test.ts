@@ -1,5 +1,5 @@
 import { readCookie, serializeCookie, type CookieAttributes } from '../src/lib/cookie.js';
-import { randomBytes, randomId } from '../src/lib/crypto.js';
+import { randomBytes, randomId } from '../src/lib/random.js';
 import { byteLength, exceedsBytes, fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { describe, expect, it } from './harness.js';
 

@@ -3,7 +3,7 @@
 import { getRandomValues, subtle } from 'uncrypto';
 import { createSessions, type SessionEvent, type SessionsOptions } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
-import { sealKey } from '../src/lib/crypto.js';
+import { sealKey } from '../src/lib/seal.js';
 import { toBase64Url } from '../src/lib/encoding.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';

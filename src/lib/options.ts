@@ -1,7 +1,8 @@
 import { SessionError } from '../errors.js';
 import { COOKIE_NAME, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes, type SameSite } from './cookie.js';
-import { randomId, signerFor, type Signer } from './crypto.js';
 import { byteLength, exceedsBytes } from './encoding.js';
+import { randomId } from './random.js';
+import { signerFor, type Signer } from './signer.js';
 import type { Sealer, SessionEvent, SessionsOptions, SessionStore, Serializer } from './types.js';
 
 const DAY_SEC = 86_400;
