@@ -2,7 +2,7 @@ import { SessionError } from './errors.js';
 import { applyChanges } from './lib/changes.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import type { SessionRecord, SessionStore } from './lib/types.js';
-import { ID_PATTERN as SESSION_ID } from './session.js';
+import { ID_PATTERN as SESSION_ID } from './lib/ids.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
 export const KV_LIMITS = Object.freeze({

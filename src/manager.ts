@@ -1,9 +1,10 @@
 import { SessionError } from './errors.js';
 import { readCookie } from './lib/cookie.js';
+import { ID_PATTERN, maskId } from './lib/ids.js';
 import { isTagShaped } from './lib/signer.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionRecord, SessionsOptions } from './lib/types.js';
-import { emit, expiryReason, ID_PATTERN, isRecord, maskId, Session, storeCall, storeFailure } from './session.js';
+import { emit, expiryReason, isRecord, Session, storeCall, storeFailure } from './session.js';
 
 /** What `create()` starts a session with. */
 export interface CreateOptions<Data extends Record<string, unknown>> {

@@ -1,5 +1,6 @@
 import { SessionError, type SessionErrorCode } from './errors.js';
 import { serializeCookie } from './lib/cookie.js';
+import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionChanges, SessionEvent, SessionRecord } from './lib/types.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './lib/values.js';
@@ -17,9 +18,6 @@ const NO_KEYS: Set<string> = new (class extends Set<string> {
     throw new TypeError('edge-sessions: shared empty set');
   }
 })();
-
-/** IDs are base64url, 22 (132 bits) to 128 characters. Checked before any store I/O. */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
 /** How the manager hands a session over (not for applications: use `sessions.start()` or `sessions.create()`). */
 export interface SessionInit {
@@ -93,11 +91,6 @@ export function storeFailure(config: Config, code: SessionErrorCode, op: string,
 }
 
 const PASS_THROUGH = new Set<SessionErrorCode>(['STORE_TIMEOUT', 'STORE_LIMIT', 'STORE_UNSUPPORTED']);
-
-/** First and last three characters: enough to correlate log lines, useless as a credential. */
-export function maskId(id: string): string {
-  return id.length <= 8 ? '***' : `${id.slice(0, 3)}...${id.slice(-3)}`;
-}
 
 /**
  * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
