@@ -81,7 +81,7 @@ function setPairs(res) {
 }
 
 /** One character of the MAC/tag changed: ~10 characters from the end of the session cookie's value, which is
- * inside the tag for every format here (`id.tag`, `payload.sig`, iron `…*hmac~2`, JWE `….tag`, GCM `iv|ct|tag`).
+ * inside the tag for every format here (`id.kid+tag`, `payload.sig`, iron `…*hmac~2`, JWE `….tag`, GCM `iv|ct|tag`).
  * A percent-encoded value is decoded first and encoded again, so the change lands on the tag, never on a `%2B`. */
 export function tamper(pairs) {
   const last = pairs[pairs.length - 1];

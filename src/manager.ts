@@ -1,7 +1,6 @@
 import { SessionError } from './errors.js';
 import { readCookie } from './lib/cookie.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
-import { isTagShaped } from './lib/signer.js';
 import { MAX_COOKIE_AGE_SEC, resolveOptions, type Config } from './lib/options.js';
 import type { BackgroundContext, Sealer, SessionRecord, SessionsOptions } from './lib/types.js';
 import { emit, expiryReason, isRecord, Session, storeCall, storeFailure } from './session.js';
@@ -245,13 +244,11 @@ async function load<Data extends Record<string, unknown>>(
   } else {
     const value = readCookie(header, c.cookieName);
     if (value === undefined) return new Session<Data>(c, { ctx });
-    const dot = value.indexOf('.');
-    id = value.slice(0, dot);
-    const tag = value.slice(dot + 1);
-    if (dot <= 0 || !ID_PATTERN.test(id) || !isTagShaped(tag)) return rejected('malformed');
-    let key = c.signer.check(id, tag, value);
-    if (typeof key !== 'number') key = await key;
-    if (key < 0) return rejected('signature');
+    let opened = c.signer.open(value);
+    if (typeof opened === 'object' && 'then' in opened) opened = await opened;
+    if (typeof opened === 'string') return rejected(opened);
+    id = opened.id;
+    const key = opened.secret;
     let stored: SessionRecord | null | undefined;
     if (c.storeTimeoutMs === undefined) {
       // Every returning visitor comes through here: the store's promise is awaited directly, without

@@ -871,7 +871,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     const c = this.#c;
     if (this.#cookieValue === undefined || this.#resign) {
       const id = this.id;
-      this.#cookieValue = `${id}.${await c.signer.sign(id)}`;
+      this.#cookieValue = await c.signer.sign(id);
       this.#resign = false;
     }
     this.#appendCookie(out, this.#cookieValue, this.#persistent ? this.#maxAge(this.#expiresAt, now) : undefined, now);
