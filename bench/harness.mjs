@@ -10,7 +10,7 @@ export const ORIGIN = 'https://bench.example';
 const UNRELATED = ['theme=dark', '_ga=GA1.2.3.4'];
 /**
  * S2-cold cookies per library, used round-robin. Larger than edge-sessions' isolate caches (two generations of
- * 2048 verified HMAC tags per secret list in lib/crypto.ts, 256 opened seals in cookie-store.ts; first in, first
+ * 2048 verified HMAC tags per secret list in lib/signer.ts, 256 opened seals in cookie-store.ts; first in, first
  * out), and a cookie comes back only after POOL requests, so every S2-cold request misses them; S2 re-sends one
  * cookie, so after the first request it always hits. The same goes for forgeries (S4-cold vs S4) and the caches
  * of failed values (256 HMAC, 128 sealed). Runners must not advance the pool pointers outside timed requests
@@ -81,7 +81,7 @@ function setPairs(res) {
 }
 
 /** One character of the MAC/tag changed: ~10 characters from the end of the session cookie's value, which is
- * inside the tag for every format here (`id.tag`, `payload.sig`, iron `…*hmac~2`, JWE `….tag`, GCM `iv|ct|tag`).
+ * inside the tag for every format here (`id.kid+tag`, `payload.sig`, iron `…*hmac~2`, JWE `….tag`, GCM `iv|ct|tag`).
  * A percent-encoded value is decoded first and encoded again, so the change lands on the tag, never on a `%2B`. */
 export function tamper(pairs) {
   const last = pairs[pairs.length - 1];

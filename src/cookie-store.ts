@@ -1,7 +1,8 @@
 import { SessionError } from './errors.js';
 import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunks.js';
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
-import { Bounded, seal, sealKey, unseal } from './lib/crypto.js';
+import { Bounded } from './lib/bounded.js';
+import { seal, sealKey, unseal } from './lib/seal.js';
 import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
 export interface CookieStoreOptions {
@@ -54,7 +55,7 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`,
     );
   }
-  // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/crypto.ts:
+  // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/signer.ts:
   // AES-GCM decryption is a pure function of key, cookie name and text). Bounded in count and in size: only
   // seals that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions decrypt each time.
   const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);

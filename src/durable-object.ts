@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { SessionError, type SessionErrorCode } from './errors.js';
-import { randomId } from './lib/crypto.js';
+import { randomId } from './lib/random.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';

@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { subtle } from 'uncrypto';
 import { createSessions, type SessionEvent } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
+import { readSealedCookies } from '../src/lib/chunks.js';
+import { readCookie } from '../src/lib/cookie.js';
 import { fromBase64Url } from '../src/lib/encoding.js';
 import { describeStoreConformance } from './conformance.js';
 import { describe, expect, it, vi } from './harness.js';
@@ -268,5 +271,113 @@ describe('cookie store', () => {
     const { sessions } = setup();
     await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');
     await expect(sessions.destroyAll()).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
+  });
+});
+
+/**
+ * readSealedCookies as it was before it walked the header once (one readCookie per chunk cookie), kept as the
+ * reference the single pass must agree with.
+ */
+function readSealedCookiesBefore(header: string | null, name: string, maxChunks: number) {
+  const main = readCookie(header, name);
+  if (main === undefined) return { sealed: undefined, present: 0 };
+  let present = 1;
+  for (let k = 9; k >= 1; k--) {
+    if (readCookie(header, `${name}.${k}`) !== undefined) {
+      present = k + 1;
+      break;
+    }
+  }
+  const d0 = main.charCodeAt(0) - 48;
+  const d1 = main.charCodeAt(1) - 48;
+  let count = d0;
+  let from = 2;
+  if (d1 !== -2) {
+    count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
+    from = 3;
+  }
+  if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
+  let sealed = main.slice(from);
+  for (let k = 1; k < count; k++) {
+    const part = readCookie(header, `${name}.${k}`);
+    if (part === undefined || !/^[A-Za-z0-9._-]+$/.test(part)) return { sealed: null, present };
+    sealed += part;
+  }
+  return { sealed, present };
+}
+
+describe('readSealedCookies: one pass over the Cookie header', () => {
+  const NAME = '__Host-sid';
+  const MAX = [1, 2, 3, 5, 9, 10];
+
+  it('a header of many chunk-like and unrelated cookies gives the same result as before', () => {
+    // Look-alikes of every kind (other names, a 0 or two-digit index, a prefix, a case change, no "="),
+    // duplicates of each chunk after the first, spaces, tabs and quotes, 1,000 unrelated pairs around them.
+    const lookAlikes = [
+      `${NAME}.0=zero`,
+      `${NAME}.10=ten`,
+      `${NAME}.01=leading`,
+      `${NAME}.x=letter`,
+      `${NAME}.=empty-index`,
+      `${NAME}.1.1=nested`,
+      `x${NAME}.1=prefixed`,
+      `__HOST-sid.1=case`,
+      `${NAME}x=suffixed`,
+      `${NAME}.2`,
+      `${NAME}.3 = "q3" `,
+    ];
+    const chunks = Array.from({ length: 9 }, (_, k) => `${NAME}.${k + 1}=part${k + 1}`);
+    const copies = chunks.map((pair) => `${pair}-copy`);
+    const unrelated = Array.from({ length: 1000 }, (_, i) => `c${i}=${i % 7 === 0 ? `"v${i}"` : `v${i}`}`);
+    const headers: string[] = [];
+    for (const main of ['10.p0', '3.p0', '9.', '1.only', '0.bad', '11.x', '01.x', ':.x', '"4.quoted"', '']) {
+      const all = [...unrelated.slice(0, 400), ...lookAlikes, ...chunks.slice(0, 5), `\t${NAME} =${main}`];
+      all.push(...unrelated.slice(400, 700), ...copies, ...chunks.slice(5), `${NAME}=second`, ...unrelated.slice(700));
+      headers.push(all.join('; '), all.reverse().join(';'), all.filter((_, i) => i % 3 !== 1).join(' ;  '));
+    }
+    headers.push(
+      [...unrelated, ...lookAlikes, ...chunks].join('; '), // chunks without the main cookie
+      `${unrelated.join('; ')}; ${NAME}=3.a; ${NAME}.1; ${NAME}.2=c`, // a chunk without "="
+    );
+    let read = 0;
+    for (const header of headers) {
+      for (const max of MAX) {
+        const result = readSealedCookies(header, NAME, max);
+        expect(result, `${header.slice(0, 60)}… maxChunks ${max}`).toEqual(readSealedCookiesBefore(header, NAME, max));
+        if (typeof result.sealed === 'string') read++;
+      }
+    }
+    expect(read).toBeGreaterThan(10); // the comparison covers sessions that are read, not only refusals
+    // First occurrences win: the spaced and quoted `.3` look-alike, and the copies that come before parts 6 to 9.
+    expect(readSealedCookies(headers[0]!, NAME, 10)).toEqual({
+      sealed: 'p0part1part2q3part4part5part6-copypart7-copypart8-copypart9-copy',
+      present: 10,
+    });
+  });
+
+  it('random headers of chunk-like pairs give the same result as before', () => {
+    const pairName = fc.oneof(
+      fc.constantFrom(NAME, 'theme', `x${NAME}`, `${NAME}x`, '__HOST-sid', `${NAME}.1.1`, `${NAME}.`),
+      fc.integer({ min: 0, max: 12 }).map((k) => `${NAME}.${k}`),
+      fc.integer({ min: 1, max: 9 }).map((k) => `${NAME}.0${k}`),
+    );
+    const pairValue = fc.oneof(
+      fc.constantFrom('', 'p', 'a-b_c.d', '"q"', '"', 'a b', 'x=y', '!!'),
+      fc.integer({ min: 0, max: 12 }).map((n) => `${n}.s`),
+      fc.constantFrom('01.s', ':.s', '1.', '10.', '2..'),
+    );
+    const space = fc.constantFrom('', ' ', '\t', '  ');
+    const pair = fc
+      .tuple(space, pairName, space, fc.boolean(), space, pairValue, space)
+      .map(([a, name, b, eq, c, value, d]) => (eq ? `${a}${name}${b}=${c}${value}${d}` : `${a}${name}${d}`));
+    fc.assert(
+      fc.property(fc.array(pair, { maxLength: 30 }), fc.constantFrom(';', '; ', ' ;'), (pairs, sep) => {
+        const header = pairs.join(sep);
+        for (const max of MAX) {
+          expect(readSealedCookies(header, NAME, max)).toEqual(readSealedCookiesBefore(header, NAME, max));
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -1,5 +1,6 @@
-import { readCookie, serializeCookie, type CookieAttributes } from '../src/lib/cookie.js';
-import { randomBytes, randomId } from '../src/lib/crypto.js';
+import fc from 'fast-check';
+import { CookiePairs, readCookie, serializeCookie, type CookieAttributes } from '../src/lib/cookie.js';
+import { randomBytes, randomId } from '../src/lib/random.js';
 import { byteLength, exceedsBytes, fromBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { describe, expect, it } from './harness.js';
 
@@ -66,6 +67,60 @@ describe('readCookie (RFC 6265bis Cookie header)', () => {
     expect(readCookie(`${'a;'.repeat(50_000)}`, 'sid')).toBeUndefined();
     expect(readCookie('a; b; c=1; d; sid=2; e', 'sid')).toBe('2');
     expect(readCookie('a; b; c=1; d; sid=2; e', 'c')).toBe('1');
+  });
+});
+
+describe('CookiePairs (every pair of a Cookie header, in one pass)', () => {
+  /** Every pair as [name, value]. */
+  function all(header: string): [string, string][] {
+    const out: [string, string][] = [];
+    const pairs = new CookiePairs(header);
+    while (pairs.next()) out.push([header.slice(pairs.nameStart, pairs.nameEnd), pairs.value()]);
+    return out;
+  }
+
+  /** The first pair called `name`, through CookiePairs: must be what readCookie answers. */
+  function first(header: string, name: string): string | undefined {
+    const pairs = new CookiePairs(header);
+    while (pairs.next()) if (pairs.is(name)) return pairs.value();
+    return undefined;
+  }
+
+  it('gives the pairs with "=" in order, trimmed and unquoted as readCookie reads them', () => {
+    const header = '  a =\t1 ; b; c="q"; =e; sid=A, sid=B; a=2;;d=; "x"=y';
+    expect(all(header)).toEqual([
+      ['a', '1'],
+      ['c', 'q'],
+      ['', 'e'],
+      ['sid', 'A, sid=B'],
+      ['a', '2'],
+      ['d', ''],
+      ['"x"', 'y'],
+    ]);
+    for (const name of ['a', 'b', 'c', '', 'sid', 'd', '"x"', 'x'])
+      expect(first(header, name)).toBe(readCookie(header, name));
+    expect(all('')).toEqual([]);
+    expect(all('a; b; c')).toEqual([]);
+  });
+
+  it('agrees with readCookie on random headers', () => {
+    const piece = fc.oneof(
+      fc.constantFrom(';', '=', ' ', '\t', '"', ',', '.', 'sid', 'sid.1', 'a', '1'),
+      fc.integer({ min: 1, max: 255 }).map((c) => String.fromCharCode(c)),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
+        const header = pieces.join('');
+        for (const name of ['sid', 'sid.1', 'a', '']) expect(first(header, name)).toBe(readCookie(header, name));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('does linear work on headers of many pieces without "="', () => {
+    expect(all(`${';'.repeat(100_000)}sid=v`)).toEqual([['sid', 'v']]);
+    expect(all(`${'a;'.repeat(50_000)}sid=v; b`)).toEqual([['sid', 'v']]);
+    expect(all(`${'a;'.repeat(50_000)}`)).toEqual([]);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
+import { signerFor } from '../src/lib/signer.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
 import {
@@ -19,6 +20,12 @@ import {
   request,
   SECRET,
 } from './helpers.js';
+
+/** The kid in a signed value or cookie pair: the 2 characters after the dot. */
+const kidIn = (value: string) => value.slice(value.indexOf('.') + 1, value.indexOf('.') + 3);
+/** The kid of each secret, read from a value it signed. */
+const kidsOf = (secrets: readonly string[]) =>
+  Promise.all(secrets.map(async (secret) => kidIn(await signerFor([secret], '__Host-sid').sign('A'.repeat(24)))));
 
 function setup(options: Partial<SessionsOptions> = {}) {
   const clock = createClock();
@@ -52,7 +59,7 @@ describe('start', () => {
 
   it('never adopts an ID the server did not issue', async () => {
     const { sessions, counted, events } = setup();
-    const forged = `${'A'.repeat(24)}.${'B'.repeat(42)}A`;
+    const forged = `${'A'.repeat(24)}.${'B'.repeat(44)}A`;
     const s = await sessions.start(request(`__Host-sid=${forged}`));
     expect(s.isNew).toBe(true);
     expect(s.id).not.toBe('A'.repeat(24));
@@ -84,7 +91,7 @@ describe('start', () => {
       'short.tag',
       `${'a'.repeat(24)}`,
       `${'a'.repeat(24)}.`,
-      `a b c d e f g h i j k l m.${'A'.repeat(43)}`,
+      `a b c d e f g h i j k l m.${'A'.repeat(45)}`,
     ]) {
       expect((await sessions.start(request(`__Host-sid=${value}`))).isNew).toBe(true);
     }
@@ -128,7 +135,7 @@ describe('start', () => {
 });
 
 describe('cookies and keys', () => {
-  it('sets ID.tag with secure defaults, Max-Age and Expires, and Cache-Control: private', async () => {
+  it('sets ID.kid+tag with secure defaults, Max-Age and Expires, and Cache-Control: private', async () => {
     const { sessions, clock } = setup();
     const s = await sessions.start(request());
     s.set('x', 1);
@@ -136,7 +143,7 @@ describe('cookies and keys', () => {
     const line = headers.getSetCookie()[0]!;
     expect(line).toMatch(
       new RegExp(
-        String.raw`^__Host-sid=[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}; Path=/; Max-Age=3600; ` +
+        String.raw`^__Host-sid=[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{45}; Path=/; Max-Age=3600; ` +
           'Expires=Thu, 01 Jan 2026 01:00:00 GMT; HttpOnly; Secure; SameSite=Lax$',
       ),
     );
@@ -206,7 +213,8 @@ describe('cookies and keys', () => {
       expect(spy).toHaveBeenCalledTimes(3); // a new forgery pays its verify
       // 1,000 new forgeries cannot push the valid value out: they are kept apart.
       for (let i = 0; i < 1000; i++) {
-        const forgery = `${cookie.slice(0, cookie.indexOf('.') + 1)}${i.toString().padStart(42, 'A')}A`;
+        // The valid value's ID and kid: each forgery names the secret, so each pays its verify.
+        const forgery = `${cookie.slice(0, cookie.indexOf('.') + 3)}${i.toString().padStart(42, 'A')}A`;
         await createSessions({ store, secrets: [secret] }).start(request(forgery));
       }
       const callsBefore = spy.mock.calls.length;
@@ -214,7 +222,10 @@ describe('cookies and keys', () => {
       expect(spy).toHaveBeenCalledTimes(callsBefore);
       const rotated = createSessions({ store, secrets: [OLD_SECRET, secret] });
       expect((await rotated.start(request(cookie))).get('n')).toBe(1);
-      expect(spy).toHaveBeenCalledTimes(callsBefore + 2); // another list of secrets verifies afresh
+      // Another list of secrets verifies afresh, with the secret the kid names (and OLD_SECRET only if it shares
+      // that kid: `secret` is random, so 1 time in 4096 it does).
+      const [oldKid] = await kidsOf([OLD_SECRET]);
+      expect(spy).toHaveBeenCalledTimes(callsBefore + (oldKid === kidIn(cookie) ? 2 : 1));
       await store.destroy(s.id, Date.now() + 60_000);
       // still read from the store
       expect((await createSessions({ store, secrets: [secret] }).start(request(cookie))).isNew).toBe(true);
@@ -283,6 +294,114 @@ describe('managers with different secrets', () => {
     const cookie = cookiePair(await s.commit());
     expect((await first.start(request(cookie))).get('x')).toBe(1);
     expect((await createSessions({ store, secrets: [b] }).start(request(cookie))).isNew).toBe(true);
+  });
+});
+
+describe('signed values name their secret: id.kid+tag', () => {
+  const NAME = '__Host-sid';
+  const ID = 'A'.repeat(24);
+  const FIVE = [0, 1, 2, 3, 4].map((i) => `five-secrets-${i}-0123456789-abcdefghijklmnop`);
+  /** A 2-character kid that names none of `kids`. */
+  const unknownKid = (kids: readonly string[]) => ['AA', 'AB', 'AC', 'AD', 'AE', 'AF'].find((k) => !kids.includes(k))!;
+
+  it('a forgery costs one HMAC with 5 secrets, and none when its kid names no secret', async () => {
+    const kids = await kidsOf(FIVE);
+    expect(new Set(kids).size).toBe(5); // fixed secrets with distinct kids: each kid names exactly one of them
+    const unknown = unknownKid(kids);
+    const events: SessionEvent[] = [];
+    const counted = countingStore(createMemoryStore());
+    const sessions = createSessions({ store: counted.store, secrets: FIVE, onEvent: (e) => events.push(e) });
+    const verify = vi.spyOn(subtle, 'verify');
+    const sign = vi.spyOn(subtle, 'sign');
+    const hmacs = () => verify.mock.calls.length + sign.mock.calls.length;
+    try {
+      // The first value this signer sees: its kids are not known yet, and still no HMAC runs.
+      expect((await sessions.start(request(`${NAME}=${ID}.${unknown}${'B'.repeat(42)}A`))).isNew).toBe(true);
+      expect(hmacs()).toBe(0);
+      for (const [i, kid] of kids.entries()) {
+        const before = hmacs();
+        const forged = `${ID}.${kid}${i.toString().padStart(42, 'B')}A`;
+        expect((await sessions.start(request(`${NAME}=${forged}`))).isNew).toBe(true);
+        expect(hmacs() - before, `kid of secrets[${i}]`).toBe(1);
+      }
+      const before = hmacs();
+      for (let i = 0; i < 100; i++) {
+        const forged = `${ID}.${unknown}${i.toString().padStart(42, 'C')}A`;
+        expect((await sessions.start(request(`${NAME}=${forged}`))).isNew).toBe(true);
+      }
+      expect(hmacs()).toBe(before);
+      expect(counted.total()).toBe(0);
+      expect(new Set(events.map((e) => (e.type === 'rejected' ? e.reason : e.type)))).toEqual(new Set(['signature']));
+    } finally {
+      verify.mockRestore();
+      sign.mockRestore();
+    }
+  });
+
+  it('rotation: a value signed with secrets[1] opens once with index 1 and is re-signed with secrets[0]', async () => {
+    const [kid0, kid1] = await kidsOf(FIVE);
+    const old = await signerFor([FIVE[1]!], NAME).sign(ID);
+    expect(kidIn(old)).toBe(kid1);
+    const signer = signerFor(FIVE, NAME);
+    const verify = vi.spyOn(subtle, 'verify');
+    try {
+      expect(await signer.open(old)).toEqual({ id: ID, secret: 1 });
+      expect(verify).toHaveBeenCalledTimes(1); // only the secret its kid names
+      expect(signer.open(old)).toEqual({ id: ID, secret: 1 }); // checked before: answered synchronously
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+    }
+    const fresh = await signer.sign(ID);
+    expect(kidIn(fresh)).toBe(kid0);
+    expect(await signer.open(fresh)).toEqual({ id: ID, secret: 0 });
+
+    // Through a manager: the session is found and its next cookie is signed with secrets[0].
+    const store = createMemoryStore();
+    const before = createSessions({ store, secrets: [FIVE[1]!] });
+    const s = await before.start(request());
+    s.set('n', 1);
+    const oldCookie = cookiePair(await s.commit());
+    const rotated = createSessions({ store, secrets: FIVE });
+    const again = await rotated.start(request(oldCookie));
+    expect(again.get('n')).toBe(1);
+    const newCookie = cookiePair(await again.commit());
+    expect(newCookie.split('.')[0]).toBe(oldCookie.split('.')[0]);
+    expect(kidIn(newCookie)).toBe(kid0);
+    expect(await signer.open(newCookie.slice(NAME.length + 1))).toEqual({ id: again.id, secret: 0 });
+  });
+
+  it('malformed kid and tag shapes are malformed, synchronously and without crypto', async () => {
+    const signer = signerFor([SECRET], NAME);
+    const value = await signer.sign(ID);
+    const suffix = value.slice(ID.length + 1);
+    const kid = suffix.slice(0, 2);
+    const tag = suffix.slice(2);
+    const spies = (['verify', 'sign', 'digest', 'importKey'] as const).map((m) => vi.spyOn(subtle, m));
+    try {
+      for (const bad of [
+        `${ID}.${tag}`, // no kid (the format before kids): 43 characters
+        `${ID}.${kid.slice(0, 1)}${tag}`, // a 1-character kid
+        `${ID}.${kid}${tag.slice(0, -1)}`, // a 42-character tag
+        `${ID}.${kid}${tag}A`, // a 44-character tag
+        `${ID}.!${kid.slice(1)}${tag}`, // a kid outside base64url
+        `${ID}.+/${tag}`, // standard base64, not base64url
+        `${ID}.${kid}${tag.slice(0, -1)}=`, // padding
+        `${ID}.${kid}${tag.slice(0, -1)}B`, // non-zero unused bits in the tag's last character
+        `${ID}.${kid}${tag.slice(0, 20)} ${tag.slice(21)}`, // a space inside
+        `${ID}..${tag.slice(1)}`, // a second dot where the kid goes
+        `${ID}${kid}${tag}A`, // no dot at all
+        `.${'A'.repeat(45)}`, // an empty ID
+        `${'A'.repeat(21)}.${kid}${tag}`, // an ID too short
+        `a.b.${kid}${tag}`, // a dot inside the ID
+      ]) {
+        expect(signer.open(bad), bad).toBe('malformed');
+      }
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await signer.open(value)).toEqual({ id: ID, secret: 0 });
   });
 });
 

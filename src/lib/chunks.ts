@@ -1,6 +1,6 @@
 // A sealed session spread over numbered cookies: `name=<n>.<part0>`, `name.1=<part1>`, … `name.<n-1>`.
 import { SessionError } from '../errors.js';
-import { MAX_SET_COOKIE_BYTES, readCookie, serializeCookie, type CookieAttributes } from './cookie.js';
+import { CookiePairs, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes } from './cookie.js';
 import { byteLength, exceedsBytes } from './encoding.js';
 const MAX_CHUNKS = 10;
 const PART = /^[A-Za-z0-9._-]+$/;
@@ -8,23 +8,42 @@ const PART = /^[A-Za-z0-9._-]+$/;
 export interface SealedCookies {
   /** The joined sealed text; undefined without a cookie, null when the cookies are malformed or incomplete. */
   readonly sealed: string | null | undefined;
-  /** How many of `name`, `name.1`, … `name.9` the request carried (to expire the ones no longer needed); 0 without `name`. */
+  /**
+   * How many of `name`, `name.1`, … `name.9` the request carried (to expire the ones no longer needed); 0 without
+   * `name`.
+   */
   readonly present: number;
 }
 
+/**
+ * The sealed text spread over `name`, `name.1`, … in one pass over the header, whatever the number of chunks.
+ * Each cookie counts by its first occurrence only, as `readCookie` reads it (the most specific one: see there).
+ */
 export function readSealedCookies(header: string | null, name: string, maxChunks: number): SealedCookies {
-  const main = readCookie(header, name);
-  // Without the main cookie, `name.1` … are not taken for ours: they may be another manager's cookies.
-  if (main === undefined) return { sealed: undefined, present: 0 };
-  let present = 1;
-  // Look for chunk cookies only when the header mentions one (most sessions fit in one cookie).
-  const chunked = header!.includes(`${name}.`);
-  for (let k = chunked ? MAX_CHUNKS - 1 : 0; k >= 1; k--) {
-    if (readCookie(header, `${name}.${k}`) !== undefined) {
-      present = k + 1;
-      break;
+  if (!header) return { sealed: undefined, present: 0 };
+  let main: string | undefined;
+  // parts[k] is the first `name.k` (k = 1 … 9), read whatever the count: the main cookie may come after them.
+  const parts: (string | undefined)[] = [];
+  let last = 0;
+  const n = name.length;
+  const pairs = new CookiePairs(header);
+  while (pairs.next()) {
+    const at = pairs.nameStart;
+    const length = pairs.nameEnd - at;
+    if (length === n) {
+      if (main === undefined && header.startsWith(name, at)) main = pairs.value();
+    } else if (length === n + 2 && header.charCodeAt(at + n) === 46 /* . */ && header.startsWith(name, at)) {
+      // `name.1` … `name.9`: one digit, never 0 (`name.0` and `name.10` are not ours).
+      const k = header.charCodeAt(at + n + 1) - 48;
+      if (k >= 1 && k < MAX_CHUNKS) {
+        if (k > last) last = k;
+        parts[k] ??= pairs.value();
+      }
     }
   }
+  // Without the main cookie, `name.1` … are not taken for ours: they may be another manager's cookies.
+  if (main === undefined) return { sealed: undefined, present: 0 };
+  const present = last + 1;
   // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;
@@ -37,7 +56,7 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
-    const part = readCookie(header, `${name}.${k}`);
+    const part = parts[k];
     if (part === undefined || !PART.test(part)) return { sealed: null, present };
     sealed += part;
   }
@@ -69,7 +88,8 @@ export function sealedCookieLines(
   if (count > maxChunks) {
     throw new SessionError(
       'COOKIE_TOO_LARGE',
-      `cookie store: the session needs ${Number.isFinite(count) ? count : 'more'} cookies of 4096 bytes, more than maxChunks (${maxChunks}); nothing was written`,
+      `cookie store: the session needs ${Number.isFinite(count) ? count : 'more'} cookies of 4096 bytes, ` +
+        `more than maxChunks (${maxChunks}); nothing was written`,
     );
   }
   const lines: string[] = [];

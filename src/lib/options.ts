@@ -1,6 +1,5 @@
 import { SessionError } from '../errors.js';
 import { COOKIE_NAME, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes, type SameSite } from './cookie.js';
-import { randomId } from './crypto.js';
 import { byteLength, exceedsBytes } from './encoding.js';
 import type { SessionEvent } from './events.js';
 import { MAX_COOKIE_AGE_SEC } from './lifetime.js';
@@ -8,6 +7,7 @@ import { sealedCookieTransport } from './sealed-cookie.js';
 import type { SessionConfig } from './session-core.js';
 import { signedIdTransport } from './signed-id.js';
 import { refuseUnknownOptions } from './option-names.js';
+import { randomId } from './random.js';
 import { signerFor } from './signer.js';
 import type { SessionStore, StatelessStore } from './store-contract.js';
 
