@@ -25,16 +25,15 @@ function countingDO(ns) {
     idFromName: (name) => ns.idFromName(name),
     get(id) {
       const stub = ns.get(id);
-      const call =
-        (method) =>
-        (...a) => (counts.rpc++, stub[method](...a));
-      return {
-        get: call('get'),
-        set: call('set'),
-        delete: call('delete'),
-        touch: call('touch'),
-        update: call('update'),
-      };
+      // Every RPC method of the stub, counted (get, create, update, moveOut, finishMove, adopt, destroy).
+      return new Proxy(
+        {},
+        {
+          get:
+            (_, method) =>
+            (...a) => (counts.rpc++, stub[method](...a)),
+        },
+      );
     },
   };
 }
@@ -54,6 +53,14 @@ function setup(env) {
         s.set('n', s.get('n') + 1);
         return new Response('ok');
       }),
+      logout: sessions.handle((_req, s) => {
+        s.destroy();
+        return new Response(s.isNew ? 'none' : 'ok');
+      }),
+      renew: sessions.handle((_req, s) => {
+        s.regenerate();
+        return new Response(s.isNew ? 'none' : 'ok');
+      }),
     };
   };
   return {
@@ -70,7 +77,20 @@ const SCENARIOS = {
   S2: { fn: 'read', cookie: (store) => cookies[store].valid },
   S3: { fn: 'rw', cookie: (store) => cookies[store].valid },
   S4: { fn: 'read', cookie: (store) => cookies[store].tampered },
+  // A live session of its own for each request: created (uncounted) before the counted requests run.
+  logout: { fn: 'logout', fresh: true },
+  regenerate: { fn: 'renew', fresh: true },
 };
+
+/** `n` new sessions' cookies, made through S1. */
+async function freshCookies(store, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const res = await suites[store].s1(request());
+    out.push(res.headers.getSetCookie()[0].split(';')[0]);
+  }
+  return out;
+}
 
 export default {
   async fetch(req, env) {
@@ -88,7 +108,8 @@ export default {
     }
     const scenario = SCENARIOS[url.searchParams.get('scenario')];
     const n = Number(url.searchParams.get('n'));
-    const reqs = Array.from({ length: n }, () => request(scenario.cookie(store)));
+    const fresh = scenario.fresh ? await freshCookies(store, n) : undefined;
+    const reqs = Array.from({ length: n }, (_, i) => request(fresh ? fresh[i] : scenario.cookie(store)));
     if (url.pathname === '/empty') return new Response(null, { status: 204 });
     for (const key of Object.keys(counts)) counts[key] = 0;
     let body = '';

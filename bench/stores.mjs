@@ -41,11 +41,12 @@ const call = async (path) => {
 try {
   const cells = [];
   for (const store of ['kv', 'durable-object'])
-    for (const scenario of ['S1', 'S2', 'S3', 'S4']) cells.push({ store, scenario, samples: [] });
+    for (const scenario of ['S1', 'S2', 'S3', 'S4', 'logout', 'regenerate'])
+      cells.push({ store, scenario, samples: [] });
   for (const cell of cells) {
     const q = `?store=${cell.store}&scenario=${cell.scenario}&n=8`;
     const { body, perRequest } = await call(`/run${q}`);
-    const expected = { S1: 'ok', S2: 'u-42', S3: 'ok', S4: '' }[cell.scenario];
+    const expected = { S1: 'ok', S2: 'u-42', S3: 'ok', S4: '', logout: 'ok', regenerate: 'ok' }[cell.scenario];
     if (body !== expected) throw new Error(`${cell.store} ${cell.scenario}: answered ${JSON.stringify(body)}`);
     cell.ops = perRequest;
   }

@@ -79,7 +79,7 @@ export interface KVStore extends SessionStore {
  * commits of one session merge their changes just before writing (`update` re-reads first), which narrows but
  * cannot close the lost-update window; use `edge-sessions/durable-object` when that matters.
  *
- * Operations: a read 1 (bulk) read; `create` 1 read and 1 write; `update` (a change or a touch) 1 read and 1
+ * Operations: a read 1 (bulk) read; `create` 1 write; `update` (a change or a touch) 1 read and 1
  * write; `regenerate` 2 reads and 3 writes; `destroy` 1 read and 2 writes (plus the same for each ID a session
  * moved to while its forward lives). `count()` makes ceil(n / pageSize) `list` calls; `clear()` those plus one
  * `delete` per key. Workers allow 1,000 KV operations per invocation: when a call would need more than
@@ -227,10 +227,10 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const stored = await read(id, readOptions);
       return stored.ended ? null : parse(stored.text);
     },
+    // No read first: KV has no conditional write, so a read could not make this a transaction anyway, and it
+    // would cost every new session a KV read. New IDs are 144 random bits (`generateId`): none is ever taken.
     async create(id, record) {
-      const stored = await read(id, FRESHEST);
-      if (stored.ended || stored.text !== null) return false;
-      await write(stored.key, record);
+      await write(keyOf(id), record);
       return true;
     },
     async update(id, changes, times) {

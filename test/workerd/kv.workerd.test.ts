@@ -19,8 +19,10 @@ function uniquePrefix(label: string): string {
   return `${label}-${++prefixes}:`;
 }
 
-describeStoreConformance('kv (workerd)', (clock) =>
-  createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('conformance') }),
+describeStoreConformance(
+  'kv (workerd)',
+  (clock) => createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('conformance') }),
+  { refusesTakenIds: false },
 );
 describeOverlappingRequests('kv (workerd)', (clock) =>
   createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('overlap') }),
