@@ -5,6 +5,7 @@ import { Bounded } from './lib/bounded.js';
 import { seal, sealKey, unseal } from './lib/seal.js';
 import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
+/** Options of `createCookieStore`. */
 export interface CookieStoreOptions {
   /**
    * How many cookies one session may span, 1–10 (default 3: about 11 KB of Cookie header, under the 16 KB
@@ -14,7 +15,9 @@ export interface CookieStoreOptions {
   maxChunks?: number | undefined;
 }
 
+/** The stateless store `createCookieStore` returns. */
 export interface CookieStore extends StatelessStore {
+  /** AES-256-GCM sealing of the record into chunk cookies. */
   readonly sealer: Sealer;
 }
 

@@ -40,7 +40,9 @@ export type SessionErrorCode =
  * }
  */
 export class SessionError extends Error {
+  /** Always `'SessionError'`. */
   override readonly name = 'SessionError';
+  /** What went wrong, stable across versions: tests assert it and the README lists it. */
   readonly code: SessionErrorCode;
 
   constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {

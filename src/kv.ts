@@ -29,8 +29,11 @@ const MAX_FORWARDS = 16;
 
 /** A page of `list()`: what the store needs of `KVNamespaceListResult`. */
 export interface KVListPage {
+  /** The keys of this page, with their expiration (epoch seconds) and metadata. */
   readonly keys: readonly { readonly name: string; readonly expiration?: number; readonly metadata?: unknown }[];
+  /** True on the last page. */
   readonly list_complete: boolean;
+  /** Where the next page starts. */
   readonly cursor?: string;
 }
 
@@ -38,13 +41,17 @@ export interface KVListPage {
 export interface KVNamespaceLike {
   /** A bulk read: several keys in one KV operation. */
   get(keys: string[], options: { type: 'text'; cacheTtl?: number }): Promise<Map<string, string | null>>;
+  /** Writes one key with a TTL (at least 60 s) and metadata. */
   put(key: string, value: string, options: { expirationTtl: number; metadata?: unknown }): Promise<void>;
+  /** Deletes one key. */
   delete(key: string): Promise<void>;
+  /** One page of the keys under a prefix. */
   list(options: { prefix: string; cursor?: string; limit?: number }): Promise<KVListPage>;
 }
 
+/** Options of `createKVStore`. */
 export interface KVStoreOptions {
-  /** Prepended to every session ID to make the KV key; at most 384 bytes. Default `"session:"`. */
+  /** Prepended to every session ID to make the KV key; at most 376 bytes. Default `"session:"`. */
   prefix?: string | undefined;
   /** Seconds a read may be served from the edge cache (KV's `cacheTtl`, at least 30). Default: KV's own (60). */
   cacheTtl?: number | undefined;
@@ -59,8 +66,11 @@ export interface KVStoreOptions {
   maxOperations?: number | undefined;
 }
 
+/** The store `createKVStore` returns: a `SessionStore` that can also count and clear. */
 export interface KVStore extends SessionStore {
+  /** Live sessions under the prefix, by the expiry in each key's metadata (list calls only). */
   count(): Promise<number>;
+  /** Deletes every session key under the prefix, within `maxOperations`. */
   clear(): Promise<void>;
 }
 

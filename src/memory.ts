@@ -3,13 +3,17 @@ import { SessionError } from './errors.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionRecord, SessionStore } from './lib/store-contract.js';
 
+/** Options of `createMemoryStore`. */
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds, shared with the manager in tests. Default `Date.now`. */
   now?: (() => number) | undefined;
 }
 
+/** The store `createMemoryStore` returns: a `SessionStore` that can also count and clear. */
 export interface MemoryStore extends SessionStore {
+  /** Live sessions in this process. */
   count(): Promise<number>;
+  /** Deletes every live session (ended IDs stay ended). */
   clear(): Promise<void>;
 }
 

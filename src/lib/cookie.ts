@@ -138,12 +138,19 @@ function isOws(code: number): boolean {
 
 export type SameSite = 'Strict' | 'Lax' | 'None';
 
+/** The session cookie's attributes after defaults, as every Set-Cookie line carries them (RFC 6265bis §4.1.2). */
 export interface CookieAttributes {
+  /** `Path`. */
   readonly path: string;
+  /** `Domain`, sent only when set. */
   readonly domain: string | undefined;
+  /** `Secure`: sent over https only. */
   readonly secure: boolean;
+  /** `HttpOnly`: scripts cannot read it. */
   readonly httpOnly: boolean;
+  /** `SameSite`. */
   readonly sameSite: SameSite;
+  /** `Partitioned` (CHIPS). */
   readonly partitioned: boolean;
 }
 

@@ -35,6 +35,7 @@ export type SessionEvent =
  * expiry-only write, an asynchronous event hook) is handed to `waitUntil` instead of being awaited.
  */
 export interface BackgroundContext {
+  /** Keeps the runtime alive until `promise` settles, after the response has gone. */
   waitUntil(promise: Promise<unknown>): void;
 }
 

@@ -32,8 +32,11 @@ export interface SessionRecord {
 export interface SessionTimes {
   /** The time of this write. */
   readonly accessedAt: number;
+  /** End of the lifetime. */
   readonly endsAt: number;
+  /** When the session expires (the lifetime's end, or the idle timeout's if earlier). */
   readonly expiresAt: number;
+  /** False for a browser-session cookie (remember-me off). */
   readonly persistent: boolean;
 }
 
@@ -46,8 +49,11 @@ export interface SessionTimes {
  * cannot overwrite it.
  */
 export interface SessionChanges {
+  /** Every value was removed (constants and flashes stay). */
   readonly clear?: boolean;
+  /** Keys removed. */
   readonly delete?: readonly string[];
+  /** Keys set, with their encoded values. */
   readonly set?: Readonly<Record<string, string>>;
   /** Numeric additions, made to whatever the store holds; present only with the JSON serializer. */
   readonly increment?: Readonly<Record<string, number>>;
@@ -110,7 +116,9 @@ export interface SessionStore {
  * and opens through it instead of calling a server-side store.
  */
 export interface StatelessStore {
+  /** A short name used in error messages, such as `"cookie"`. */
   readonly name?: string;
+  /** Seals the record into the cookie and opens it again. */
   readonly sealer: Sealer;
 }
 
