@@ -1,5 +1,5 @@
 import { SessionError } from './errors.js';
-import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunks.js';
+import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunk-cookies.js';
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded } from './lib/bounded.js';
 import { seal, sealKey, unseal } from './lib/seal.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { subtle } from 'uncrypto';
 import { createSessions, type SessionEvent } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
-import { readSealedCookies } from '../src/lib/chunks.js';
+import { readSealedCookies } from '../src/lib/chunk-cookies.js';
 import { readCookie } from '../src/lib/cookie.js';
 import { fromBase64Url } from '../src/lib/encoding.js';
 import { describeStoreConformance } from './conformance.js';
