@@ -12,7 +12,7 @@ export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
 // ------------------------------------------------------------------------------------------ the object
 
 /** Alarms refuse far-future dates (after 2189); a record that lives longer is re-checked at this interval. */
-const MAX_ALARM_AHEAD_MS = 365 * 24 * 3600 * 1000;
+const MAX_ALARM_AHEAD_MS = 31_536_000_000; // 365 days
 /** How long the object remembers an operation's answer, so that a retry is answered instead of applied twice. */
 const OPERATION_MEMORY_MS = 10 * 60_000;
 /** A move that has not finished in this time was abandoned (its request died): the session may move again. */
@@ -103,20 +103,19 @@ export class SessionDurableObject extends DurableObject {
    */
   get(id: string): SessionRecord | null {
     if (!this.#hasTables()) return null;
-    const row = this.#row(id);
-    return row === undefined || row.value === null ? null : (JSON.parse(row.value) as SessionRecord);
+    const value = this.#row(id)?.value;
+    return value === undefined || value === null ? null : (JSON.parse(value) as SessionRecord);
   }
 
   /** Stores a new session: `created`, or why not (`taken` by a live one, `ended` by a destroy or a move). */
   async create(id: string, record: SessionRecord, now: number, op: string): Promise<'created' | 'taken' | 'ended'> {
     this.#createTables();
-    const result = this.#once(op, () => {
-      const row = this.#row(id);
+    const result = this.#transaction(id, op, (row) => {
       if (row !== undefined) return row.value === null ? 'ended' : 'taken';
       this.#write(id, JSON.stringify(record), 'live', null, 0, record.expiresAt, now);
       return 'created';
     });
-    if (result === 'created') await this.#scheduleBy(this.#deadline(record.expiresAt, now));
+    if (result === 'created') await this.#scheduleBy(deadline(record.expiresAt, now));
     return result;
   }
 
@@ -129,12 +128,10 @@ export class SessionDurableObject extends DurableObject {
     op: string,
   ): Promise<SessionRecord | null | Refusal> {
     if (!this.#hasTables()) return null;
-    const result = this.#once(op, () => {
-      const row = this.#row(id);
-      if (row === undefined || row.value === null || row.expires_at <= now) return null;
-      return this.#merge(id, row, changes, times, row.state, now);
-    });
-    if (result !== null && !('refused' in result)) await this.#scheduleBy(this.#deadline(times.expiresAt, now));
+    const result = this.#transaction(id, op, (row) =>
+      isLive(row, now) ? this.#merge(id, row, changes, times, row.state, now) : null,
+    );
+    if (result !== null && !('refused' in result)) await this.#scheduleBy(deadline(times.expiresAt, now));
     return result;
   }
 
@@ -148,9 +145,8 @@ export class SessionDurableObject extends DurableObject {
     op: string,
   ): MoveStart | null | Refusal {
     if (!this.#hasTables()) return null;
-    return this.#once(op, () => {
-      const row = this.#row(id);
-      if (row === undefined || row.value === null || row.expires_at <= now) return null;
+    return this.#transaction(id, op, (row) => {
+      if (!isLive(row, now)) return null;
       // Another regenerate is moving it: this one lost the race (unless that move was abandoned).
       if (row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
       const merged = this.#merge(id, row, changes, times, 'moving', now, newId);
@@ -165,8 +161,7 @@ export class SessionDurableObject extends DurableObject {
    */
   finishMove(id: string, newId: string, version: number, now: number, op: string): MoveEnd {
     if (!this.#hasTables()) return { done: false };
-    return this.#once(op, (): MoveEnd => {
-      const row = this.#row(id);
+    return this.#transaction(id, op, (row): MoveEnd => {
       if (row === undefined || row.state !== 'moving' || row.forward !== newId) return { done: false };
       this.#write(id, null, 'moved', newId, row.version, row.expires_at, now);
       return row.version === version ? { done: true } : { done: true, record: JSON.parse(row.value!) };
@@ -176,8 +171,7 @@ export class SessionDurableObject extends DurableObject {
   /** Replaces the live record (after a move that other requests changed meanwhile); false when it ended. */
   adopt(id: string, record: SessionRecord, now: number, op: string): boolean {
     if (!this.#hasTables()) return false;
-    return this.#once(op, () => {
-      const row = this.#row(id);
+    return this.#transaction(id, op, (row) => {
       if (row === undefined || row.state !== 'live') return false;
       this.#write(id, JSON.stringify(record), 'live', null, row.version + 1, record.expiresAt, now);
       return true;
@@ -195,38 +189,45 @@ export class SessionDurableObject extends DurableObject {
     op: string,
   ): Promise<{ ended: boolean; movedTo: string | null }> {
     this.#createTables();
-    const result = this.#once(op, () => {
-      const row = this.#row(id);
-      const ended = row !== undefined && row.value !== null && row.expires_at > now;
+    const result = this.#transaction(id, op, (row) => {
       const until = Math.max(retainUntil, row?.expires_at ?? 0);
       this.#write(id, null, 'ended', null, (row?.version ?? 0) + 1, until, now);
-      return { ended, movedTo: row?.forward ?? null };
+      return { ended: isLive(row, now), movedTo: row?.forward ?? null };
     });
-    await this.#scheduleBy(this.#deadline(retainUntil, now));
+    await this.#scheduleBy(deadline(retainUntil, now));
     return result;
   }
 
   /** Deletes what has expired by the object's clock and re-arms for the next deadline. Safe to run twice. */
   override async alarm(): Promise<void> {
-    if (!this.#hasTables()) {
-      this.#alarmAt = null;
-      return;
-    }
+    this.#alarmAt = null; // a running alarm is no longer scheduled
+    if (!this.#hasTables()) return;
     this.#exec('DELETE FROM sessions WHERE deadline <= ?', Date.now());
     this.#exec('DELETE FROM operations WHERE at <= ?', Date.now() - OPERATION_MEMORY_MS);
-    this.#alarmAt = null; // a running alarm is no longer scheduled
+    // Every row has a deadline: none left means no sessions left.
     const next = this.#exec('SELECT MIN(deadline) AS next FROM sessions')[0]?.next;
-    if (typeof next === 'number') await this.#scheduleBy(next);
-    else await this.#freeIfEmpty();
+    if (typeof next === 'number') {
+      await this.#scheduleBy(next);
+    } else {
+      // An object without sessions keeps nothing: no tables, no alarm (it is billed for what it stores).
+      await this.#storage.deleteAlarm();
+      await this.#storage.deleteAll();
+      this.#alarmAt = null;
+      this.#ready = false;
+    }
   }
 
-  /** `run` in one transaction, once per operation ID: a retry gets the answer the first attempt stored. */
-  #once<T>(op: string, run: () => T): T {
+  /**
+   * `run` on the row of `id` (undefined when there is none) in one transaction, once per operation ID: a retry
+   * gets the answer the first attempt stored.
+   */
+  #transaction<T>(id: string, op: string, run: (row: Row | undefined) => T): T {
     return this.#storage.transactionSync(() => {
-      const known = this.#exec('SELECT answer FROM operations WHERE op = ?', op)[0];
+      const known = this.#exec('SELECT * FROM operations WHERE op = ?', op)[0];
       if (known !== undefined) return JSON.parse(known.answer as string) as T;
-      const answer = run();
-      this.#exec('INSERT INTO operations (op, answer, at) VALUES (?, ?, ?)', op, JSON.stringify(answer), Date.now());
+      const answer = run(this.#row(id));
+      // op, answer, at: the table's columns.
+      this.#exec('INSERT INTO operations VALUES (?, ?, ?)', op, JSON.stringify(answer), Date.now());
       return answer;
     });
   }
@@ -241,14 +242,16 @@ export class SessionDurableObject extends DurableObject {
     forward: string | null = row.forward,
   ): SessionRecord | Refusal {
     let merged: SessionRecord;
+    let value: string;
     try {
       merged = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
+      value = JSON.stringify(merged);
+      checkSize(id, value);
     } catch (error) {
+      // The merge's verdict (TYPE_MISMATCH, STORE_READ) or the size limit, handed back with its code.
       if (error instanceof SessionError) return { refused: { code: error.code, message: error.message } };
       throw error;
     }
-    const value = JSON.stringify(merged);
-    if (tooLong(id, value)) return { refused: tooLarge(byteLength(value) + byteLength(id)) };
     this.#write(id, value, state, forward, row.version + 1, times.expiresAt, now);
     return merged;
   }
@@ -262,22 +265,18 @@ export class SessionDurableObject extends DurableObject {
     expiresAt: number,
     now: number,
   ): void {
+    // Every column, in the table's order: key, value, state, forward, version, expires_at, deadline, since.
     this.#exec(
-      `INSERT OR REPLACE INTO sessions (key, value, state, forward, version, expires_at, deadline, since)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      'INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       id,
       value,
       state,
       forward,
       version,
       expiresAt,
-      this.#deadline(expiresAt, now),
+      deadline(expiresAt, now),
       Date.now(),
     );
-  }
-
-  #deadline(expiresAt: number, now: number): number {
-    return Date.now() + (expiresAt - now);
   }
 
   #exec(query: string, ...bindings: unknown[]): Record<string, unknown>[] {
@@ -288,8 +287,8 @@ export class SessionDurableObject extends DurableObject {
   #createTables(): void {
     if (this.#ready) return;
     this.#exec(
-      `CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT, state TEXT NOT NULL, forward TEXT,
-       version INTEGER NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, since INTEGER NOT NULL)`,
+      'CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT, state TEXT NOT NULL, forward TEXT, ' +
+        'version INTEGER NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, since INTEGER NOT NULL)',
     );
     this.#exec(
       'CREATE TABLE IF NOT EXISTS operations (op TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL)',
@@ -298,13 +297,11 @@ export class SessionDurableObject extends DurableObject {
   }
 
   #hasTables(): boolean {
-    this.#ready ||= this.#exec("SELECT 1 FROM sqlite_master WHERE name = 'operations'").length > 0;
-    return this.#ready;
+    return (this.#ready ||= this.#exec("SELECT * FROM sqlite_master WHERE name = 'operations'").length > 0);
   }
 
   #row(id: string): Row | undefined {
-    return this.#exec('SELECT value, state, forward, version, expires_at, since FROM sessions WHERE key = ?', id)[0] as
-      Row | undefined;
+    return this.#exec('SELECT * FROM sessions WHERE key = ?', id)[0] as Row | undefined;
   }
 
   /** Makes sure the alarm fires no later than `deadline` (capped at a year ahead; the alarm then re-arms). */
@@ -316,25 +313,30 @@ export class SessionDurableObject extends DurableObject {
       this.#alarmAt = deadline;
     }
   }
+}
 
-  /** An object without sessions keeps nothing: no tables, no alarm (it is billed for what it stores). */
-  async #freeIfEmpty(): Promise<void> {
-    if (Number(this.#exec('SELECT COUNT(*) AS n FROM sessions')[0]?.n ?? 0) > 0) return;
-    await this.#storage.deleteAlarm();
-    await this.#storage.deleteAll();
-    this.#alarmAt = null;
-    this.#ready = false;
+/** `expiresAt` on the caller's clock (`now`), on the object's own clock. */
+function deadline(expiresAt: number, now: number): number {
+  return Date.now() + (expiresAt - now);
+}
+
+/** A row has a record that has not expired by the caller's clock. */
+function isLive(row: Row | undefined, now: number): row is Row {
+  return row !== undefined && row.value !== null && row.expires_at > now;
+}
+
+/**
+ * `STORE_LIMIT` for key and value together over what one row holds (counted in full only when the length leaves
+ * it open): the store refuses such a record before any call, the object a merge that would grow past it.
+ */
+function checkSize(key: string, value: string): void {
+  if (exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key))) {
+    const bytes = byteLength(value) + byteLength(key);
+    throw new SessionError(
+      'STORE_LIMIT',
+      `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`,
+    );
   }
-}
-
-/** Key and value together over what one row holds (counted in full only when the length leaves it open). */
-function tooLong(key: string, value: string): boolean {
-  return exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key));
-}
-
-function tooLarge(bytes: number): Refusal['refused'] {
-  const message = `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`;
-  return { code: 'STORE_LIMIT', message };
 }
 
 // ------------------------------------------------------------------------------------------ the store
@@ -367,6 +369,16 @@ export interface SessionObjectStub {
     op: string,
   ): Promise<{ ended: boolean; movedTo: string | null }>;
 }
+
+/** The object's methods that change a session: each takes the session ID first and `now, op` last. */
+type Mutation = Exclude<keyof SessionObjectStub, 'get'>;
+
+/** What mutation `M` takes between the session ID and `now, op`. */
+type MutationArgs<M extends Mutation> =
+  Parameters<SessionObjectStub[M]> extends [string, ...infer Args, number, string] ? Args : never;
+
+/** What mutation `M` answers, a refusal aside (the store throws it). */
+type MutationAnswer<M extends Mutation> = Exclude<Awaited<ReturnType<SessionObjectStub[M]>>, Refusal>;
 
 /** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
 export interface SessionObjectNamespace {
@@ -424,25 +436,38 @@ export function createDurableObjectStore(
   refuseUnknownOptions('createDurableObjectStore', options, OPTION_NAMES);
   const now = options.now ?? Date.now;
 
-  async function call<T>(id: string, method: (stub: SessionObjectStub) => Promise<T>): Promise<T> {
-    let answer: T;
+  /**
+   * `send` to the object of `id`, on a fresh stub: a call that fails retryably is sent once more on another, and a
+   * refusal becomes the `SessionError` it stands for.
+   */
+  async function call<T>(id: string, send: (stub: SessionObjectStub) => Promise<T | Refusal>): Promise<T> {
+    let answer: T | Refusal;
     try {
-      answer = await method(namespace.get(namespace.idFromName(id)));
+      answer = await send(namespace.get(namespace.idFromName(id)));
     } catch (error) {
       if (!isRetryable(error)) throw error;
-      answer = await method(namespace.get(namespace.idFromName(id)));
+      answer = await send(namespace.get(namespace.idFromName(id)));
     }
     const refused = (answer as Partial<Refusal> | null)?.refused;
     if (refused !== undefined) throw new SessionError(refused.code, refused.message);
-    return answer;
+    return answer as T;
+  }
+
+  /**
+   * `method(id, ...args, now(), op)` on the object of `id`, with an operation ID of its own: the same for both
+   * attempts, so a retry after a lost connection is not applied twice.
+   */
+  function mutate<M extends Mutation>(method: M, id: string, ...args: MutationArgs<M>): Promise<MutationAnswer<M>> {
+    const op = randomId();
+    return call(id, (stub) =>
+      (stub[method] as (...all: unknown[]) => Promise<MutationAnswer<M> | Refusal>)(id, ...args, now(), op),
+    );
   }
 
   async function destroy(id: string, retainUntil: number): Promise<boolean> {
     let ended = false;
     for (let hop = 0, next: string | null = id; next !== null && hop < MAX_FORWARDS; hop++) {
-      const target: string = next;
-      const op = randomId();
-      const result = await call(target, (stub) => stub.destroy(target, retainUntil, now(), op));
+      const result: MutationAnswer<'destroy'> = await mutate('destroy', next, retainUntil);
       ended ||= result.ended;
       next = result.movedTo;
     }
@@ -453,32 +478,25 @@ export function createDurableObjectStore(
     name: 'durable-object',
     get: (id) => call(id, (stub) => stub.get(id)),
     async create(id, record) {
-      checkSize(id, record);
-      const op = randomId();
-      return (await call(id, (stub) => stub.create(id, record, now(), op))) === 'created';
+      checkSize(id, JSON.stringify(record));
+      return (await mutate('create', id, record)) === 'created';
     },
-    update(id, changes, times) {
-      // One operation ID for both attempts: a retry after a lost connection is not applied twice.
-      const op = randomId();
-      return call(id, (stub) => stub.update(id, changes, times, now(), op)) as Promise<SessionRecord | null>;
-    },
+    update: (id, changes, times) => mutate('update', id, changes, times),
     async regenerate(id, newId, changes, times) {
-      const [op1, op2, op3, op4] = [randomId(), randomId(), randomId(), randomId()];
-      const start = (await call(id, (stub) => stub.moveOut(id, newId, changes, times, now(), op1))) as MoveStart | null;
+      const start = await mutate('moveOut', id, newId, changes, times);
       if (start === null) return null;
-      const created = await call(newId, (stub) => stub.create(newId, start.record, now(), op2));
+      const created = await mutate('create', newId, start.record);
       if (created === 'taken') throw new SessionError('STORE_WRITE', 'durable-object store: the new ID is taken');
       // `ended`: a destroy of the old ID reached the new one first (the old one is ended too).
       if (created === 'ended') return null;
-      const end = await call(id, (stub) => stub.finishMove(id, newId, start.version, now(), op3));
+      const end = await mutate('finishMove', id, newId, start.version);
       if (!end.done) {
         // A destroy of the old ID landed during the move: it ends the session under its new ID too.
         await destroy(newId, times.expiresAt);
         return null;
       }
       if (end.record === undefined) return start.record;
-      const record = end.record;
-      return (await call(newId, (stub) => stub.adopt(newId, record, now(), op4))) ? record : null;
+      return (await mutate('adopt', newId, end.record)) ? end.record : null;
     },
     destroy,
   };
@@ -486,18 +504,8 @@ export function createDurableObjectStore(
 
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof DurableObjectStoreOptions>(['now']);
 
-/** A record over what a row holds is refused before any call. */
-function checkSize(id: string, record: SessionRecord): void {
-  const value = JSON.stringify(record);
-  if (tooLong(id, value)) {
-    const { code, message } = tooLarge(byteLength(value) + byteLength(id));
-    throw new SessionError(code, message);
-  }
-}
-
 /** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */
 function isRetryable(error: unknown): boolean {
-  if (error === null || typeof error !== 'object') return false;
-  const e = error as { retryable?: unknown; overloaded?: unknown };
-  return e.retryable === true && e.overloaded !== true;
+  const e = error as { retryable?: unknown; overloaded?: unknown } | null;
+  return typeof e === 'object' && e !== null && e.retryable === true && e.overloaded !== true;
 }

@@ -103,7 +103,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     if (cached !== undefined) {
       return cached.then((session) =>
         session.destroyed
-          ? remember(request, Promise.resolve(newSession(c, { kind: 'new' }, ctx ?? contexts.get(request))))
+          ? remember(request, Promise.resolve(newSession(c, { kind: 'new' }, contexts.get(request))))
           : session,
       );
     }
@@ -125,12 +125,6 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
     }
     return session;
-  }
-
-  function revocable(what: string): void {
-    if (!c.transport.stateful) {
-      throw new SessionError('STORE_UNSUPPORTED', `${what}: the ${c.storeName} store is stateless and cannot revoke`);
-    }
   }
 
   return {
@@ -183,7 +177,12 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async destroyById(id) {
-      revocable('destroyById');
+      if (!c.transport.stateful) {
+        throw new SessionError(
+          'STORE_UNSUPPORTED',
+          `destroyById: the ${c.storeName} store is stateless and cannot revoke`,
+        );
+      }
       if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
         throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
       }

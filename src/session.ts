@@ -180,7 +180,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   getInt(key: string, defaultValue?: number): number | undefined {
     return this.#s.values.typed(key, defaultValue, 'an integer', (v) => {
       const n = toNumber(v);
-      return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
+      return Number.isSafeInteger(n) ? n : undefined;
     });
   }
 

@@ -35,7 +35,7 @@ export class Lifetime {
       this.createdAt = record.createdAt;
       this.#endsAt = record.endsAt;
       // The idle timeout as configured today, from the last write (a deploy may have added or shortened it).
-      const idleEnd = config.idleMs === undefined ? Infinity : (record.accessedAt ?? record.createdAt) + config.idleMs;
+      const idleEnd = (record.accessedAt ?? record.createdAt) + (config.idleMs ?? Infinity);
       this.#expiresAt = Math.min(record.expiresAt, idleEnd);
       this.#persistent = record.persistent !== false;
     }
@@ -94,10 +94,10 @@ export class Lifetime {
   }
 
   #cap(end: number): number {
-    return this.#config.absoluteMs === undefined ? end : Math.min(end, this.createdAt + this.#config.absoluteMs);
+    return Math.min(end, this.createdAt + (this.#config.absoluteMs ?? Infinity));
   }
 
   #idleExpiry(now: number): number {
-    return this.#config.idleMs === undefined ? this.#endsAt : Math.min(this.#endsAt, now + this.#config.idleMs);
+    return Math.min(this.#endsAt, now + (this.#config.idleMs ?? Infinity));
   }
 }

@@ -19,8 +19,8 @@ import { stringMap, toObject } from './value-codec.js';
 export function mergeChanges(stored: SessionRecord, changes: SessionChanges, times: SessionTimes): SessionRecord {
   if (!isRecord(stored)) throw new SessionError('STORE_READ', 'the stored session record is corrupt');
   const cleared = changes.clear === true;
-  const data = cleared ? new Map<string, string>() : stringMap(stored.data)!;
-  const locked = new Set<string>(cleared || stored.immutable === undefined ? [] : stored.immutable);
+  const data = stringMap(cleared ? undefined : stored.data)!;
+  const locked = new Set<string>(cleared ? undefined : stored.immutable);
   const known = changes.immutable ?? {};
   // A stored immutable key this request did not know about (another request locked it meanwhile) keeps its value.
   const writable = (k: string) => !locked.has(k) || Object.hasOwn(known, k);
@@ -29,8 +29,8 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   for (const [k, by] of Object.entries(changes.increment ?? {})) {
     if (!writable(k)) continue;
     const base = numberInJson(data.get(k));
-    const sum = base === undefined ? undefined : base + by;
-    if (sum === undefined || !Number.isFinite(sum)) {
+    const sum = base === undefined ? NaN : base + by;
+    if (!Number.isFinite(sum)) {
       throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give a finite number`);
     }
     data.set(k, JSON.stringify(sum));

@@ -6,9 +6,7 @@ const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 /** The finite number a decoded value holds (a number, or a string in decimal notation), else undefined. */
 export function toNumber(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value !== 'string' || !DECIMAL.test(value)) return undefined;
-  const n = Number(value);
+  const n = typeof value === 'number' ? value : typeof value === 'string' && DECIMAL.test(value) ? Number(value) : NaN;
   return Number.isFinite(n) ? n : undefined;
 }
 
@@ -18,11 +16,9 @@ export function toNumber(value: unknown): number | undefined {
  */
 export function numberInJson(text: string | undefined): number | undefined {
   if (text === undefined) return 0;
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return toNumber(JSON.parse(text));
   } catch {
-    return undefined;
+    return undefined; // not JSON
   }
-  return toNumber(value);
 }

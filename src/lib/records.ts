@@ -45,9 +45,9 @@ export function expiryReason(
   record: SessionRecord,
   now: number,
 ): 'lifetime' | 'idle' | 'absolute' | undefined {
-  if (timeouts.absoluteMs !== undefined && now >= record.createdAt + timeouts.absoluteMs) return 'absolute';
+  if (now >= record.createdAt + (timeouts.absoluteMs ?? Infinity)) return 'absolute';
   if (now >= record.endsAt) return 'lifetime';
   if (now >= record.expiresAt) return 'idle';
-  if (timeouts.idleMs !== undefined && now >= (record.accessedAt ?? record.createdAt) + timeouts.idleMs) return 'idle';
+  if (now >= (record.accessedAt ?? record.createdAt) + (timeouts.idleMs ?? Infinity)) return 'idle';
   return undefined;
 }

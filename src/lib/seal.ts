@@ -1,6 +1,6 @@
 import { subtle } from 'uncrypto';
 import { Bounded, memo } from './bounded.js';
-import { fromBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
+import { fromLongBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
 import { randomBytes } from './random.js';
 
 /**
@@ -51,7 +51,7 @@ export async function seal(key: CryptoKey, plaintext: string, associatedData: st
 
 /** @internal The plaintext, or null if the text is not canonical base64url, too short, forged, or not UTF-8. */
 export async function unseal(key: CryptoKey, text: string, associatedData: string): Promise<string | null> {
-  const bytes = fromBase64Url(text);
+  const bytes = fromLongBase64Url(text);
   if (bytes === null || bytes.length < 12 + 16) return null;
   try {
     const plain = await subtle.decrypt(

@@ -5,7 +5,7 @@ import type { CookieAttributes } from './cookie.js';
 import { ID_PATTERN } from './ids.js';
 import { isRecord } from './records.js';
 import type { Sealer } from './store-contract.js';
-import type { Transport } from './transport.js';
+import { noCookie, type Transport } from './transport.js';
 
 export interface SealedCookieConfig {
   readonly sealer: Sealer;
@@ -22,7 +22,7 @@ export function sealedCookieTransport(c: SealedCookieConfig): Transport {
     // Shape checks run before any decryption; a failure is a rejection, never an exception.
     async open(header) {
       const { sealed, present } = sealer.read(header, c.cookieName);
-      const cookie = { value: undefined, resign: false, stale: false, chunks: present };
+      const cookie = noCookie(present);
       if (sealed === undefined) return { kind: 'none', cookie };
       if (sealed === null) return { kind: 'rejected', reason: 'malformed', cookie };
       const opened = await sealer.open(sealed, c.secrets, c.cookieName);
@@ -31,7 +31,7 @@ export function sealedCookieTransport(c: SealedCookieConfig): Transport {
       try {
         payload = JSON.parse(opened.plaintext);
       } catch {
-        return { kind: 'rejected', reason: 'corrupt', cookie: { ...cookie, stale: true } };
+        // Not JSON: corrupt, as below.
       }
       const { i, r } = (payload ?? {}) as { i?: unknown; r?: unknown };
       if (typeof i !== 'string' || !ID_PATTERN.test(i) || !isRecord(r)) {

@@ -66,10 +66,7 @@ export class SessionCore {
       this.stored = false;
       this.forced = init.forced ?? false;
       this.cookie = init.cookie ?? noCookie();
-      this.values =
-        init.constants === undefined
-          ? new SessionValues(config, undefined)
-          : SessionValues.withConstants(config, init.constants);
+      this.values = SessionValues.withConstants(config, init.constants);
       this.lifetime = new Lifetime(config, now, undefined, init.persistent ?? true);
       if (init.data !== undefined) for (const [k, v] of Object.entries(init.data)) this.values.set(k, v);
     }
@@ -77,7 +74,16 @@ export class SessionCore {
 
   /** The session ID; a new session gets one when first asked. */
   get id(): string {
-    if (this.#id === undefined) this.#id = newId(this.config);
+    if (this.#id === undefined) {
+      const id = this.config.generateId();
+      if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+        throw new SessionError(
+          'INVALID_ID',
+          'generateId must return 22 to 128 base64url characters (>= 128 random bits)',
+        );
+      }
+      this.#id = id;
+    }
     return this.#id;
   }
 
@@ -90,12 +96,4 @@ export class SessionCore {
   writable(): void {
     if (this.destroyed) throw new SessionError('DESTROYED', 'this session was destroyed; start a new one');
   }
-}
-
-function newId(config: SessionConfig): string {
-  const id = config.generateId();
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-    throw new SessionError('INVALID_ID', 'generateId must return 22 to 128 base64url characters (>= 128 random bits)');
-  }
-  return id;
 }

@@ -49,23 +49,17 @@ export class SessionValues {
 
   constructor(codec: Codec, record: SessionRecord | undefined) {
     this.#codec = codec;
-    if (record === undefined) {
-      this.#data = new Map();
-      this.#flash = NO_ENTRIES;
-      this.#constants = NO_ENTRIES;
-      this.#immutable = NO_KEYS;
-    } else {
-      // isRecord() has checked every value is a string.
-      this.#data = stringMap(record.data)!;
-      this.#flash = record.flash === undefined ? NO_ENTRIES : stringMap(record.flash)!;
-      this.#constants = record.constants === undefined ? NO_ENTRIES : stringMap(record.constants)!;
-      this.#immutable = record.immutable === undefined ? NO_KEYS : new Set(record.immutable);
-    }
+    // isRecord() has checked every value is a string. A new session (no record) starts with an empty map.
+    this.#data = stringMap(record?.data)!;
+    this.#flash = record?.flash === undefined ? NO_ENTRIES : stringMap(record.flash)!;
+    this.#constants = record?.constants === undefined ? NO_ENTRIES : stringMap(record.constants)!;
+    this.#immutable = record?.immutable === undefined ? NO_KEYS : new Set(record.immutable);
   }
 
-  /** A new session's constants (they are never changed afterwards). */
-  static withConstants(codec: Codec, constants: Readonly<Record<string, unknown>>): SessionValues {
+  /** A new session, with its constants if it has any (they are never changed afterwards). */
+  static withConstants(codec: Codec, constants: Readonly<Record<string, unknown>> | undefined): SessionValues {
     const values = new SessionValues(codec, undefined);
+    if (constants === undefined) return values;
     const encoded = new Map<string, string>();
     for (const [k, v] of Object.entries(constants))
       if (v !== undefined && v !== null) encoded.set(k, values.#encode(k, v));
@@ -151,8 +145,8 @@ export class SessionValues {
       throw new SessionError('TYPE_MISMATCH', `increment("${key}") needs a finite number, got ${String(by)}`);
     }
     if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable`);
-    const current = this.#data.has(key) ? this.typed(key, undefined, 'a number', toNumber) : 0;
-    const next = current! + by;
+    // A missing key counts as 0.
+    const next = (this.typed(key, undefined, 'a number', toNumber) ?? 0) + by;
     if (!Number.isFinite(next)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") would not be finite`);
     // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
     // addition, which the store applies to whatever it holds (concurrent increments all count).
@@ -255,7 +249,7 @@ export class SessionValues {
     if (deleted.length > 0) changes.delete = deleted;
     if (set.length > 0) changes.set = toObject(set);
     if (increment.length > 0) changes.increment = toObject(increment);
-    if (this.#flashChanges !== undefined && this.#flashChanges.size > 0) {
+    if (this.#flashChanges !== undefined) {
       changes.flash = toObject([...this.#flashChanges].map(([k, keep]) => [k, keep ? this.#flash.get(k)! : null]));
     }
     if (this.#consumed !== undefined) changes.consumed = toObject(this.#consumed);
@@ -267,10 +261,7 @@ export class SessionValues {
   record(createdAt: number, times: SessionTimes): SessionRecord {
     // Flashes read here are gone: consumed ones that came from the store, and ones set and read in this request.
     const read = (k: string) => this.#consumed?.has(k) === true || this.#flashChanges?.get(k) === false;
-    const flash =
-      this.#consumed === undefined && this.#flashChanges === undefined
-        ? [...this.#flash]
-        : [...this.#flash].filter(([k]) => !read(k));
+    const flash = [...this.#flash].filter(([k]) => !read(k));
     const record: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
       data: toObject(this.#data),
       createdAt,
