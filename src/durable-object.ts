@@ -48,12 +48,15 @@ interface Row {
 
 /** An answer instead of an exception: an error's code does not survive RPC, and the store must keep it. */
 export interface Refusal {
+  /** The `SessionError` the store throws for it. */
   readonly refused: { readonly code: SessionErrorCode; readonly message: string };
 }
 
 /** `moveOut`'s answer: the record as moved and the version it was taken at. */
 export interface MoveStart {
+  /** The record as moved. */
   readonly record: SessionRecord;
+  /** Its version then: a later one at `finishMove` means another request changed it during the move. */
   readonly version: number;
 }
 
@@ -343,8 +346,11 @@ function checkSize(key: string, value: string): void {
 
 /** What the store needs of a stub of `SessionDurableObject` (RPC). */
 export interface SessionObjectStub {
+  /** `SessionDurableObject.get`. */
   get(id: string): Promise<SessionRecord | null>;
+  /** `SessionDurableObject.create`. */
   create(id: string, record: SessionRecord, now: number, op: string): Promise<'created' | 'taken' | 'ended'>;
+  /** `SessionDurableObject.update`. */
   update(
     id: string,
     changes: SessionChanges,
@@ -352,6 +358,7 @@ export interface SessionObjectStub {
     now: number,
     op: string,
   ): Promise<SessionRecord | null | Refusal>;
+  /** `SessionDurableObject.moveOut`. */
   moveOut(
     id: string,
     newId: string,
@@ -360,8 +367,11 @@ export interface SessionObjectStub {
     now: number,
     op: string,
   ): Promise<MoveStart | null | Refusal>;
+  /** `SessionDurableObject.finishMove`. */
   finishMove(id: string, newId: string, version: number, now: number, op: string): Promise<MoveEnd>;
+  /** `SessionDurableObject.adopt`. */
   adopt(id: string, record: SessionRecord, now: number, op: string): Promise<boolean>;
+  /** `SessionDurableObject.destroy`. */
   destroy(
     id: string,
     retainUntil: number,
@@ -382,10 +392,13 @@ type MutationAnswer<M extends Mutation> = Exclude<Awaited<ReturnType<SessionObje
 
 /** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
 export interface SessionObjectNamespace {
+  /** The object ID for a session ID. */
   idFromName(name: string): { toString(): string };
+  /** A stub of that object. */
   get(id: { toString(): string }): SessionObjectStub;
 }
 
+/** Options of `createDurableObjectStore`. */
 export interface DurableObjectStoreOptions {
   /** Clock in epoch milliseconds, shared with the manager (tests inject one). Default `Date.now`. */
   now?: (() => number) | undefined;

@@ -29,10 +29,13 @@ const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[
 
 /** Encodes one session value to text and back. The default is JSON. */
 export interface Serializer {
+  /** One value to text; throw for a value it cannot keep (the manager reports `UNSERIALIZABLE`). */
   stringify(value: unknown): string;
+  /** Text from `stringify` back to the value. */
   parse(text: string): unknown;
 }
 
+/** `cookie.sameSite`, in either case. */
 export type SameSiteOption = 'strict' | 'lax' | 'none' | 'Strict' | 'Lax' | 'None';
 
 /** Cookie attributes. Defaults: `__Host-sid`, Path=/, HttpOnly, Secure, SameSite=Lax, not Partitioned. */
@@ -62,6 +65,7 @@ export interface SessionsOptions {
   store: SessionStore | StatelessStore;
   /** HMAC secrets, each at least 32 bytes. The first signs; every one verifies (rotation). Required. */
   secrets: readonly string[];
+  /** The session cookie's name and attributes; secure defaults (see `CookieOptions`). */
   cookie?: CookieOptions | undefined;
   /** Lifetime in seconds from creation or the last `shiftExpiration`. Default 14 days; at most 400 days. */
   expires?: number | undefined;
