@@ -1,6 +1,6 @@
 // Hono middleware over a manager. Only types come from 'hono' (an optional peer dependency): this file never
 // loads it, and neither the core nor the other entry points import this file.
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
 import { isPrivate } from './lib/cache-control.js';
 import type { BackgroundContext } from './lib/events.js';
@@ -41,6 +41,10 @@ const OPTION_NAMES: ReadonlySet<string> = new Set(['variable']);
  * after the handler, commits it and appends its Set-Cookie lines to `c.res` (on a copy: a Response the handler
  * reuses is never changed).
  *
+ * `sessions` is a manager, or a function of the context that returns one: on Workers the bindings reach the app
+ * only through `c.env`, and a manager built per request costs no crypto and no I/O. The function is called once
+ * per request, when a handler first awaits the session.
+ *
  * - Lazy: the cookie is checked and the store read only when a handler first awaits the variable; a route that
  *   never does costs no store I/O and sets no cookie.
  * - A handler that throws commits nothing (Hono's `onError` answers); nor does a `Response.error()`.
@@ -66,15 +70,24 @@ const OPTION_NAMES: ReadonlySet<string> = new Set(['variable']);
  *   const session = await c.var.session
  *   return c.text(`visit ${session.increment('visits')}`)
  * })
+ *
+ * // Workers, a manager per request from the bindings:
+ * app.use(sessionMiddleware((c: Context<{ Bindings: Env }>) => createSessions<Data>({
+ *   store: createKVStore(c.env.SESSIONS_KV), secrets: [c.env.SESSION_SECRET],
+ * })))
  */
 export function sessionMiddleware<
   Data extends Record<string, unknown> = Record<string, unknown>,
   Name extends string = 'session',
->(sessions: Sessions<Data>, options: SessionMiddlewareOptions<Name> = {}): MiddlewareHandler<SessionEnv<Data, Name>> {
-  if (typeof (sessions as Partial<Sessions<Data>> | null)?.start !== 'function') {
+  E extends Env = Env,
+>(
+  sessions: Sessions<Data> | ((c: Context<E>) => Sessions<Data>),
+  options: SessionMiddlewareOptions<Name> = {},
+): MiddlewareHandler<SessionEnv<Data, Name>> {
+  if (typeof sessions !== 'function' && typeof (sessions as Partial<Sessions<Data>> | null)?.start !== 'function') {
     throw new SessionError(
       'INVALID_OPTION',
-      'sessionMiddleware: the first argument must be a manager (createSessions)',
+      'sessionMiddleware: the first argument must be a manager (createSessions) or a function that returns one',
     );
   }
   if (typeof options !== 'object' || options === null) {
@@ -87,7 +100,10 @@ export function sessionMiddleware<
   }
 
   return async (c, next) => {
-    const lazy = new LazySession(() => sessions.start(c.req.raw, backgroundContext(c)));
+    let manager: Sessions<Data> | undefined;
+    const managerOf = (): Sessions<Data> =>
+      (manager ??= typeof sessions === 'function' ? sessions(c as unknown as Context<E>) : sessions);
+    const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
     await next();
     // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
@@ -104,7 +120,7 @@ export function sessionMiddleware<
     let cookies = (await session.commit()).getSetCookie();
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
-    const latest = await sessions.start(c.req.raw);
+    const latest = await managerOf().start(c.req.raw);
     if (latest !== session) cookies = cookies.concat((await latest.commit()).getSetCookie());
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
@@ -161,7 +177,13 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
 
   #session(): Promise<Session<Data>> {
     if (this.#loading === undefined) {
-      const loading = this.#load().then((session) => {
+      let loaded: Promise<Session<Data>>;
+      try {
+        loaded = this.#load();
+      } catch (error) {
+        loaded = Promise.reject(error); // a manager factory that throws: a rejection, like a failed read
+      }
+      const loading = loaded.then((session) => {
         if (!session.isNew) this.live = true;
         return session;
       });
