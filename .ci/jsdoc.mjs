@@ -2,7 +2,14 @@
 // Public = what the package's entry points export (package.json "exports"), followed through re-exports.
 import ts from 'typescript';
 
-const ENTRIES = ['src/index.ts', 'src/memory.ts', 'src/kv.ts', 'src/durable-object.ts', 'src/cookie-store.ts'];
+const ENTRIES = [
+  'src/index.ts',
+  'src/memory.ts',
+  'src/kv.ts',
+  'src/durable-object.ts',
+  'src/cookie-store.ts',
+  'src/hono.ts',
+];
 const program = ts.createProgram(ENTRIES, { strict: true, target: ts.ScriptTarget.ES2022, noEmit: true });
 const checker = program.getTypeChecker();
 const missing = new Set();

@@ -23,6 +23,13 @@ if (existsSync(join(root, 'src/durable-object.ts'))) {
     `export * from ${src('index.ts')}; export * from ${src('durable-object.ts')};`,
   ]);
 }
+// The Hono middleware with hono itself external: an app that uses it has hono already, and the entry only
+// imports types from it.
+entries.push([
+  'edge-sessions core + hono (hono external)',
+  `export * from ${src('index.ts')}; export * from ${src('hono.ts')};`,
+  ['hono'],
+]);
 // Parts of the core, to show where its bytes go (not entry points).
 entries.push(
   ['part: the Session class (+ what it imports)', `export { Session } from ${src('session.ts')};`],
@@ -47,7 +54,7 @@ entries.push(
 );
 
 const rows = [];
-for (const [name, contents] of entries) {
+for (const [name, contents, external = []] of entries) {
   const result = await build({
     stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
     bundle: true,
@@ -56,7 +63,7 @@ for (const [name, contents] of entries) {
     format: 'esm',
     platform: 'browser',
     conditions: ['workerd', 'worker'],
-    external: ['cloudflare:workers', 'react', 'react-dom'],
+    external: ['cloudflare:workers', 'react', 'react-dom', ...external],
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'error',
   });

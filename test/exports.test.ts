@@ -1,5 +1,6 @@
 import * as core from '../src/index.js';
 import * as cookie from '../src/cookie-store.js';
+import * as hono from '../src/hono.js';
 import * as memory from '../src/memory.js';
 import pkg from '../package.json' with { type: 'json' };
 import { describe, expect, it } from './harness.js';
@@ -10,6 +11,7 @@ describe('public surface', () => {
     expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions', 'mergeChanges']);
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
     expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
+    expect(Object.keys(hono).sort()).toEqual(['sessionMiddleware']);
   });
 
   it('package.json: ESM only, side-effect free, typed exports, Node >= 20, uncrypto as the only dependency', () => {
@@ -18,6 +20,9 @@ describe('public surface', () => {
     expect(pkg.sideEffects).toBe(false);
     expect(pkg.engines.node).toBe('>=20');
     expect(Object.keys(pkg.dependencies)).toEqual(['uncrypto']);
+    // Hono only for edge-sessions/hono, and only if the app uses it: never installed for the core.
+    expect(pkg.peerDependencies).toEqual({ hono: '^4.0.0' });
+    expect(pkg.peerDependenciesMeta).toEqual({ hono: { optional: true } });
     for (const [entry, target] of Object.entries(pkg.exports)) {
       if (entry === './package.json') continue;
       expect(target, entry).toMatchObject({
@@ -31,6 +36,7 @@ describe('public surface', () => {
       './cookie',
       './kv',
       './durable-object',
+      './hono',
       './package.json',
     ]);
   });

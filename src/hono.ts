@@ -1,0 +1,207 @@
+// Hono middleware over a manager. Only types come from 'hono' (an optional peer dependency): this file never
+// loads it, and neither the core nor the other entry points import this file.
+import type { Context, Env, MiddlewareHandler } from 'hono';
+import { SessionError } from './errors.js';
+import { isPrivate } from './lib/cache-control.js';
+import type { BackgroundContext } from './lib/events.js';
+import { refuseUnknownOptions } from './lib/option-names.js';
+import type { Sessions } from './manager.js';
+import type { Session } from './session.js';
+
+/** Options of `sessionMiddleware`. */
+export interface SessionMiddlewareOptions<Name extends string = 'session'> {
+  /**
+   * The context variable that holds the session, `c.var[variable]`. Default `'session'`. Give each manager its
+   * own when several serve one app (say an admin session next to the visitor's).
+   */
+  variable?: Name | undefined;
+}
+
+/**
+ * The Hono `Env` of an app (or route) behind `sessionMiddleware`: `c.var[Name]` is a promise of the request's
+ * `Session<Data>`. Combine it with your bindings (`SessionEnv<Data> & { Bindings: Env }`) and with the env of a
+ * second middleware (`SessionEnv<Visitor> & SessionEnv<Admin, 'admin'>`).
+ *
+ * @example
+ * const app = new Hono<SessionEnv<{ visits: number }>>()
+ * app.get('/', async (c) => c.text(`visit ${(await c.var.session).increment('visits')}`))
+ */
+export type SessionEnv<
+  Data extends Record<string, unknown> = Record<string, unknown>,
+  Name extends string = 'session',
+> = {
+  /** The session variable: awaiting it reads the session (once per request) and gives the `Session<Data>`. */
+  Variables: { [K in Name]: Promise<Session<Data>> };
+};
+
+const OPTION_NAMES: ReadonlySet<string> = new Set(['variable']);
+
+/**
+ * Hono middleware: puts a promise of the request's session in `c.var.session` (or the `variable` you name) and,
+ * after the handler, commits it and appends its Set-Cookie lines to `c.res` (on a copy: a Response the handler
+ * reuses is never changed).
+ *
+ * `sessions` is a manager, or a function of the context that returns one: on Workers the bindings reach the app
+ * only through `c.env`, and a manager built per request costs no crypto and no I/O. The function is called once
+ * per request, when a handler first awaits the session.
+ *
+ * - Lazy: the cookie is checked and the store read only when a handler first awaits the variable; a route that
+ *   never does costs no store I/O and sets no cookie.
+ * - A handler that throws commits nothing (Hono's `onError` answers); nor does a `Response.error()`.
+ * - A response that sets the cookie, or that was made from a live session, gets `Cache-Control: private`
+ *   appended unless it already says `private` or `no-store`.
+ * - A session the handler replaced with `sessions.create(c.req.raw)` (a login, after awaiting the variable) is
+ *   committed too, after the first, so its cookie wins.
+ *
+ * A store failure while reading rejects the awaited promise; while committing it is thrown from the middleware:
+ * both reach Hono's `onError` as a `SessionError`.
+ *
+ * @example
+ * import { Hono } from 'hono'
+ * import { createSessions } from 'edge-sessions'
+ * import { sessionMiddleware, type SessionEnv } from 'edge-sessions/hono'
+ * import { createMemoryStore } from 'edge-sessions/memory'
+ *
+ * type Data = { visits: number }
+ * const sessions = createSessions<Data>({ store: createMemoryStore(), secrets: [SECRET] })
+ * const app = new Hono<SessionEnv<Data>>()
+ * app.use(sessionMiddleware(sessions))
+ * app.get('/', async (c) => {
+ *   const session = await c.var.session
+ *   return c.text(`visit ${session.increment('visits')}`)
+ * })
+ *
+ * // Workers, a manager per request from the bindings:
+ * app.use(sessionMiddleware((c: Context<{ Bindings: Env }>) => createSessions<Data>({
+ *   store: createKVStore(c.env.SESSIONS_KV), secrets: [c.env.SESSION_SECRET],
+ * })))
+ */
+export function sessionMiddleware<
+  Data extends Record<string, unknown> = Record<string, unknown>,
+  Name extends string = 'session',
+  E extends Env = Env,
+>(
+  sessions: Sessions<Data> | ((c: Context<E>) => Sessions<Data>),
+  options: SessionMiddlewareOptions<Name> = {},
+): MiddlewareHandler<SessionEnv<Data, Name>> {
+  if (typeof sessions !== 'function' && typeof (sessions as Partial<Sessions<Data>> | null)?.start !== 'function') {
+    throw new SessionError(
+      'INVALID_OPTION',
+      'sessionMiddleware: the first argument must be a manager (createSessions) or a function that returns one',
+    );
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new SessionError('INVALID_OPTION', 'sessionMiddleware: options must be an object');
+  }
+  refuseUnknownOptions('sessionMiddleware', options, OPTION_NAMES);
+  const variable = options.variable ?? ('session' as Name);
+  if (typeof variable !== 'string' || variable === '') {
+    throw new SessionError('INVALID_OPTION', 'sessionMiddleware: variable must be a non-empty string');
+  }
+
+  return async (c, next) => {
+    let manager: Sessions<Data> | undefined;
+    const managerOf = (): Sessions<Data> =>
+      (manager ??= typeof sessions === 'function' ? sessions(c as unknown as Context<E>) : sessions);
+    const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
+    c.set(variable, lazy);
+    await next();
+    // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
+    if (c.error !== undefined || !lazy.started) return;
+    let session: Session<Data>;
+    try {
+      session = await lazy;
+    } catch {
+      return; // the read failed and the handler answered without a session: there is nothing to commit
+    }
+    const response = c.res;
+    // A network error carries no headers: commit nothing rather than store what no cookie would follow.
+    if (response.type === 'error') return;
+    let cookies = (await session.commit()).getSetCookie();
+    // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
+    // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
+    const latest = await managerOf().start(c.req.raw);
+    if (latest !== session) cookies = cookies.concat((await latest.commit()).getSetCookie());
+    // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
+    // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
+    const markPrivate = (lazy.live || cookies.length > 0) && !isPrivate(response.headers);
+    if (cookies.length === 0 && !markPrivate) return;
+    // A copy: the handler's Response may be one it returns on every request, or have immutable headers.
+    const copy = new Response(response.body, response);
+    for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
+    if (markPrivate) copy.headers.append('Cache-Control', 'private');
+    // Setting c.res over an existing one merges the old headers into the new (the old Set-Cookie lines replace
+    // the new ones, the old Cache-Control overwrites): clear it first so the copy goes in as it is.
+    c.res = undefined;
+    c.res = copy;
+  };
+}
+
+/**
+ * The variable's value: a promise of the session that starts loading only when first awaited. Each `then`
+ * after the first gets the same load; a failed load is not remembered (as in the manager), so a later await
+ * tries again.
+ */
+class LazySession<Data extends Record<string, unknown>> implements Promise<Session<Data>> {
+  readonly [Symbol.toStringTag] = 'Promise';
+  /** Set when the loaded session was stored, not new: the response then differs per user. */
+  live = false;
+  readonly #load: () => Promise<Session<Data>>;
+  #loading: Promise<Session<Data>> | undefined;
+
+  constructor(load: () => Promise<Session<Data>>) {
+    this.#load = load;
+  }
+
+  /** True once a handler awaited the session (and its load has not failed). */
+  get started(): boolean {
+    return this.#loading !== undefined;
+  }
+
+  then<A = Session<Data>, B = never>(
+    onfulfilled?: ((session: Session<Data>) => A | PromiseLike<A>) | null | undefined,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null | undefined,
+  ): Promise<A | B> {
+    return this.#session().then(onfulfilled, onrejected);
+  }
+
+  catch<B = never>(
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null | undefined,
+  ): Promise<Session<Data> | B> {
+    return this.#session().catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null | undefined): Promise<Session<Data>> {
+    return this.#session().finally(onfinally);
+  }
+
+  #session(): Promise<Session<Data>> {
+    if (this.#loading === undefined) {
+      let loaded: Promise<Session<Data>>;
+      try {
+        loaded = this.#load();
+      } catch (error) {
+        loaded = Promise.reject(error); // a manager factory that throws: a rejection, like a failed read
+      }
+      const loading = loaded.then((session) => {
+        if (!session.isNew) this.live = true;
+        return session;
+      });
+      this.#loading = loading;
+      loading.catch(() => {
+        if (this.#loading === loading) this.#loading = undefined;
+      });
+    }
+    return this.#loading;
+  }
+}
+
+function backgroundContext(c: Context): BackgroundContext | undefined {
+  let ctx: { waitUntil?: unknown } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return undefined; // Hono's getter throws where the runtime passed no context (Deno, Bun, app.request())
+  }
+  return typeof ctx?.waitUntil === 'function' ? (ctx as BackgroundContext) : undefined;
+}
