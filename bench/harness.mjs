@@ -4,7 +4,7 @@
 
 import { ADAPTERS } from './adapters.mjs';
 
-export { median, shuffle } from './stats.mjs';
+export { median, profileBytes, SAMPLING, shuffle } from './stats.mjs';
 
 export const ORIGIN = 'https://bench.example';
 const UNRELATED = ['theme=dark', '_ga=GA1.2.3.4'];
@@ -101,11 +101,32 @@ export function request(scenario, header) {
   return new Request(ORIGIN + SCENARIOS[scenario].path, { headers: { cookie: header } });
 }
 
+/** A handler that does nothing: runs with it measure the loop around the handlers (and, in workerd, building
+ * the Requests), which an allocation figure subtracts. It answers with one Response made once (made lazily: not at
+ * a Worker's global scope). */
+let NOTHING;
+const nothing = async () => (NOTHING ??= new Response(null, { status: 204 }));
+export const NOOP = { s1: nothing, read: nothing, rw: nothing };
+
+/** A known allocation to check the allocation figures against: one `new Array(1000)` per request, 8,048 bytes on a
+ * V8 heap with 8-byte fields (Node, Deno: 32-byte JSArray + 16-byte header + 1000 × 8) and 4,024 with pointer
+ * compression (workerd: 16 + 8 + 1000 × 4). The sink keeps the compiler from removing it. */
+let sink;
+const allocateKnown = async () => {
+  sink = new Array(1000);
+  return (NOTHING ??= new Response(null, { status: 204 }));
+};
+const CHECK = {
+  name: 'check: new Array(1000)',
+  kind: 'check',
+  make: async () => ({ s1: allocateKnown, read: allocateKnown, rw: allocateKnown }),
+};
+
 /** Builds every adapter, makes its cookies (warm, cold pool, tampered) and checks every scenario once. */
-export async function createSuite({ pool = POOL, only } = {}) {
+export async function createSuite({ pool = POOL, only, allocationCheck = false } = {}) {
   const libs = [];
-  for (const adapter of ADAPTERS) {
-    if (only !== undefined && !only.test(adapter.name)) continue;
+  for (const adapter of allocationCheck ? [...ADAPTERS, CHECK] : ADAPTERS) {
+    if (only !== undefined && !only.test(adapter.name) && adapter !== CHECK) continue;
     const lib = {
       name: adapter.name,
       kind: adapter.kind,
@@ -153,7 +174,7 @@ async function check(lib, scenario) {
   const s = SCENARIOS[scenario];
   const res = await lib.h[s.fn](request(scenario, s.cookie(lib)));
   const r = { status: res.status, body: await res.text(), setCookies: res.headers.getSetCookie().length };
-  const verdict = lib.kind === 'framework' ? true : s.expect(r);
+  const verdict = lib.kind === 'framework' || lib.kind === 'check' ? true : s.expect(r);
   return { ok: verdict === true, why: verdict === true ? undefined : verdict, setCookies: r.setCookies };
 }
 
@@ -166,16 +187,33 @@ export function prepare(lib, scenario, ops) {
   return reqs;
 }
 
-export async function run(lib, scenario, reqs) {
-  const handler = lib.h[SCENARIOS[scenario].fn];
-  for (const req of reqs) await handler(req);
+/** Runs the prepared Requests one after another, or as `inflight` concurrent chains: chain c awaits requests c,
+ * c + inflight, c + 2·inflight, … in turn, so at most `inflight` requests are between start and response. */
+export async function run(lib, scenario, reqs, { inflight = 1, noop = false } = {}) {
+  const handler = (noop ? NOOP : lib.h)[SCENARIOS[scenario].fn];
+  if (inflight <= 1) {
+    for (const req of reqs) await handler(req);
+    return;
+  }
+  const chain = async (first) => {
+    for (let i = first; i < reqs.length; i += inflight) await handler(reqs[i]);
+  };
+  const chains = [];
+  for (let c = 0; c < Math.min(inflight, reqs.length); c++) chains.push(chain(c));
+  await Promise.all(chains);
 }
 
-/** µs per operation over `ops` sequential operations (requests built beforehand, outside the timing). */
-export async function sample(lib, scenario, ops) {
+/** A sample's operation count: a whole number of rounds of `inflight` requests, so every chain does as many. */
+export const roundOps = (ops, inflight = 1) => Math.ceil(ops / inflight) * inflight;
+
+/** µs per operation over `ops` operations (requests built beforehand, outside the timing): one at a time, or
+ * `inflight` at once (then the sample's wall time divided by `ops`). `collect`, when given, runs after the Requests
+ * are built and before the clock starts (the forced-collection mode), so its own time is never counted. */
+export async function sample(lib, scenario, ops, { inflight = 1, collect } = {}) {
   const reqs = prepare(lib, scenario, ops);
+  collect?.();
   const t0 = performance.now();
-  await run(lib, scenario, reqs);
+  await run(lib, scenario, reqs, { inflight });
   return ((performance.now() - t0) * 1000) / ops;
 }
 

@@ -1,4 +1,5 @@
-// Markdown tables from bench/.tmp/results.json (also: `node bench/report.mjs` re-renders the last results).
+// Markdown tables from bench/.tmp/results.json (also: `node bench/report.mjs [file]` re-renders the last results,
+// or another mode's file: bench/.tmp/results-inflight16.json, results-gc.json, results-alloc.json).
 import { readFileSync } from 'node:fs';
 
 const SCENARIOS = ['S1', 'S2', 'S2-cold', 'S3', 'S4', 'S4-cold'];
@@ -13,7 +14,12 @@ export function renderTables(results) {
     const libs = Object.entries(r.libs);
     const floor = r.libs[FLOOR]?.scenarios;
     const peers = libs.filter(([, l]) => l.kind === 'peer');
-    md += `\n### ${r.runtime} — µs/op, median of ${r.rounds} interleaved rounds (× floor)\n\n`;
+    const how = [
+      `median of ${r.rounds} interleaved rounds`,
+      r.mode?.inflight > 1 ? `${r.mode.inflight} requests in flight` : undefined,
+      r.mode?.gc ? 'a full collection before each sample' : undefined,
+    ].filter(Boolean);
+    md += `\n### ${r.runtime} — µs/op, ${how.join(', ')} (× floor)\n\n`;
     md += `| library | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
     for (const [name, l] of libs) {
       const cells = SCENARIOS.map((s) => {
@@ -100,6 +106,43 @@ export function renderTables(results) {
   return md;
 }
 
+const bytes = (x) => (x === undefined ? 'n/a' : Math.round(x).toLocaleString('en-US'));
+const ALLOC_SCENARIOS = ['S1', 'S2', 'S2-cold', 'S3', 'S4', 'S4-cold'];
+
+/** ALLOC=1 results: JS heap bytes per request (× the HMAC floor), on Node with the used-heap figure beside it. */
+export function renderAllocation(results) {
+  let md = '';
+  for (const r of results) {
+    const libs = Object.entries(r.libs);
+    const scenarios = ALLOC_SCENARIOS.filter((s) => libs.some(([, l]) => l.scenarios[s]?.bytes !== undefined));
+    const floor = r.libs[FLOOR]?.scenarios;
+    const usedHeap = libs.some(([, l]) => scenarios.some((s) => l.scenarios[s]?.bytesUsedHeap !== undefined));
+    md += `\n### ${r.runtime} — JS heap bytes allocated per request, median of ${r.rounds} windows (× floor)\n\n`;
+    const head = scenarios.flatMap((s) => (usedHeap ? [`${s} sampled`, `${s} used-heap`] : [s]));
+    md += `| library | ${head.join(' | ')} |\n|---|${head.map(() => '---:').join('|')}|\n`;
+    for (const [name, l] of libs) {
+      const cells = scenarios.flatMap((s) => {
+        const c = l.scenarios[s];
+        const f = floor?.[s]?.bytes;
+        const b =
+          c?.bytes === undefined
+            ? 'n/a'
+            : l.kind === 'framework' || l.kind === 'check' || f === undefined
+              ? bytes(c.bytes)
+              : `${bytes(c.bytes)} (${ratio(c.bytes / f)})`;
+        return usedHeap ? [b, bytes(c?.bytesUsedHeap)] : [b];
+      });
+      md += `| ${l.kind === 'edge' ? `**${name}**` : name} | ${cells.join(' | ')} |\n`;
+    }
+    const windows = libs.flatMap(([, l]) => scenarios.map((s) => l.scenarios[s]?.allocN).filter(Boolean));
+    md += `\nWindows of ${Math.min(...windows)}–${Math.max(...windows)} requests`;
+    md += "; the do-nothing handler's window subtracted.\n";
+  }
+  return md;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.stdout.write(renderTables(JSON.parse(readFileSync(new URL('./.tmp/results.json', import.meta.url), 'utf8'))));
+  const file = process.argv[2] ?? new URL('./.tmp/results.json', import.meta.url);
+  const results = JSON.parse(readFileSync(file, 'utf8'));
+  process.stdout.write(results.some((r) => r.mode?.alloc) ? renderAllocation(results) : renderTables(results));
 }
