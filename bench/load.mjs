@@ -87,18 +87,21 @@ await withWrangler(['-c', join(here, 'wrangler.bench.toml')], '/without', async 
   }
   const rps = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, mean(v.map((x) => x.rps))]));
   console.log(
-    `| route | req/s (mean of ${REPEAT} × ${SECONDS} s, ${CONNECTIONS} connections) | ÷ without | p50 / p99 latency (ms) |\n|---|---:|---:|---|`,
+    `| route | req/s (mean of ${REPEAT} × ${SECONDS} s, ${CONNECTIONS} connections) | ÷ without ` +
+      `| p50 / p99 latency (ms) |\n|---|---:|---:|---|`,
   );
   for (const [k, v] of Object.entries(runs)) {
     console.log(
-      `| ${routes[k]} | ${rps[k].toFixed(0)} | ${(rps[k] / rps.without).toFixed(3)} | ${v.map((x) => `${x.p50} / ${x.p99}`).join(', ')} |`,
+      `| ${routes[k]} | ${rps[k].toFixed(0)} | ${(rps[k] / rps.without).toFixed(3)} ` +
+        `| ${v.map((x) => `${x.p50} / ${x.p99}`).join(', ')} |`,
     );
   }
 });
 
 // 2. The example Worker, signed in, on each store.
 console.log(
-  `\n| example Worker, GET / signed in | req/s (${SECONDS} s, ${CONNECTIONS} connections) | p50 / p99 latency (ms) |\n|---|---:|---|`,
+  `\n| example Worker, GET / signed in | req/s (${SECONDS} s, ${CONNECTIONS} connections) ` +
+    `| p50 / p99 latency (ms) |\n|---|---:|---|`,
 );
 for (const store of ['kv', 'durable-object']) {
   await withWrangler(['--var', `SESSION_STORE:${store}`], '/', async () => {

@@ -6,7 +6,10 @@ import { median, shuffle } from './stats.mjs';
 
 const script = `
 const enc = new TextEncoder();
-const plain = enc.encode(JSON.stringify({ i: 'abcdefghijklmnopqrstuvwx', r: { data: { user: '"u-42"', n: '1' }, createdAt: 1, endsAt: 2, expiresAt: 3 } }));
+const plain = enc.encode(JSON.stringify({
+  i: 'abcdefghijklmnopqrstuvwx',
+  r: { data: { user: '"u-42"', n: '1' }, createdAt: 1, endsAt: 2, expiresAt: 3 },
+}));
 const iv = new Uint8Array(12), ad = enc.encode('sid');
 let hk, ak, sealed, forged, sig, badSig;
 const ops = {
@@ -15,7 +18,8 @@ const ops = {
   'HMAC verify (forged)': () => crypto.subtle.verify('HMAC', hk, badSig, plain),
   'AES-GCM encrypt': () => crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, plain),
   'AES-GCM decrypt (valid)': () => crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, sealed),
-  'AES-GCM decrypt (forged, caught)': () => crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, forged).catch(() => null),
+  'AES-GCM decrypt (forged, caught)': () =>
+    crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, forged).catch(() => null),
   // Is it the JS stack trace? With no frames captured the forged decrypt should drop to the valid one if so.
   'AES-GCM decrypt (forged, caught, Error.stackTraceLimit = 0)': () => {
     const limit = Error.stackTraceLimit;
@@ -33,8 +37,14 @@ export default {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === '/setup') {
-      hk = await crypto.subtle.importKey('raw', enc.encode('x'.repeat(44)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-      ak = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(7), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+      hk = await crypto.subtle.importKey('raw', enc.encode('x'.repeat(44)), { name: 'HMAC', hash: 'SHA-256' }, false, [
+        'sign',
+        'verify',
+      ]);
+      ak = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(7), { name: 'AES-GCM' }, false, [
+        'encrypt',
+        'decrypt',
+      ]);
       sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad }, ak, plain));
       forged = sealed.slice(); forged[forged.length - 3] ^= 1;
       sig = new Uint8Array(await crypto.subtle.sign('HMAC', hk, plain));

@@ -33,7 +33,8 @@ export function renderTables(results) {
       });
       md += `| ${l.kind === 'edge' ? `**${name}**` : name} | ${cells.join(' | ')} |\n`;
     }
-    md += `\nedge-sessions ÷ fastest peer (which peer):\n\n| store | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
+    md += `\nedge-sessions ÷ fastest peer (which peer):\n\n`;
+    md += `| store | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
     for (const [name, l] of libs.filter(([, l]) => l.kind === 'edge')) {
       const cells = SCENARIOS.map((s) => {
         const best = peers
@@ -51,7 +52,8 @@ export function renderTables(results) {
     const sealedFloor = r.libs[SEALED_FLOOR]?.scenarios;
     const sealedPeers = peers.filter(([, l]) => l.sealed);
     if (sealedFloor !== undefined) {
-      md += `\nEncrypted-cookie libraries ÷ the AES-GCM floor (${us(sealedFloor.S1?.us ?? NaN)} µs in S1):\n\n| library | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
+      md += `\nEncrypted-cookie libraries ÷ the AES-GCM floor (${us(sealedFloor.S1?.us ?? NaN)} µs in S1):\n\n`;
+      md += `| library | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
       for (const [name, l] of libs.filter(([n, l]) => l.sealed && n !== SEALED_FLOOR)) {
         const cells = SCENARIOS.map((s) => {
           const mine = l.scenarios[s]?.us;
@@ -74,10 +76,13 @@ export function renderTables(results) {
       }
     }
   }
-  // crypto.subtle calls per request (steady state), taken from the first runtime; other runtimes listed if different.
+  // crypto.subtle calls per request (steady state), taken from the first runtime; other runtimes listed if
+  // different.
   const [first, ...rest] = results;
   if (first !== undefined) {
-    md += `\n### crypto.subtle calls per request (steady state; ${first.runtime})\n\n| library | ${SCENARIOS.join(' | ')} | Set-Cookie lines S1/S2/S3/S4 |\n|---|${SCENARIOS.map(() => '---').join('|')}|---|\n`;
+    md += `\n### crypto.subtle calls per request (steady state; ${first.runtime})\n\n`;
+    md += `| library | ${SCENARIOS.join(' | ')} | Set-Cookie lines S1/S2/S3/S4 |\n`;
+    md += `|---|${SCENARIOS.map(() => '---').join('|')}|---|\n`;
     const fmt = (c) =>
       c === undefined
         ? 'n/a'
@@ -91,7 +96,8 @@ export function renderTables(results) {
         .filter((r) => SCENARIOS.some((s) => fmt(r.libs[name]?.scenarios[s]?.subtle) !== fmt(l.scenarios[s]?.subtle)))
         .map((r) => r.runtime);
       const cookies = ['S1', 'S2', 'S3', 'S4'].map((s) => l.scenarios[s].setCookies ?? '-').join('/');
-      md += `| ${name}${diff.length ? ` (differs on ${diff.join(', ')})` : ''} | ${SCENARIOS.map((s) => fmt(l.scenarios[s]?.subtle)).join(' | ')} | ${cookies} |\n`;
+      const calls = SCENARIOS.map((s) => fmt(l.scenarios[s]?.subtle)).join(' | ');
+      md += `| ${name}${diff.length ? ` (differs on ${diff.join(', ')})` : ''} | ${calls} | ${cookies} |\n`;
     }
   }
   const failures = results.flatMap((r) =>

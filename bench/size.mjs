@@ -39,11 +39,13 @@ entries.push(
   ['iron-session', `export * from 'iron-session';`],
   [
     'react-router sessions (react external)',
-    `export { createCookie, createCookieSessionStorage, createMemorySessionStorage, createSessionStorage } from 'react-router';`,
+    'export { createCookie, createCookieSessionStorage, createMemorySessionStorage, createSessionStorage } ' +
+      "from 'react-router';",
   ],
   [
     '@remix-run/session + cookie (cookie & memory storage)',
-    `export * from '@remix-run/session'; export * from '@remix-run/session/cookie-storage'; export * from '@remix-run/session/memory-storage'; export * from '@remix-run/cookie';`,
+    "export * from '@remix-run/session'; export * from '@remix-run/session/cookie-storage'; " +
+      "export * from '@remix-run/session/memory-storage'; export * from '@remix-run/cookie';",
   ],
   ['@hono/session (+ the hono helpers it imports)', `export * from '@hono/session';`],
   ['hono-sessions (+ the hono helpers it imports)', `export * from 'hono-sessions';`],

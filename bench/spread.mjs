@@ -22,7 +22,9 @@ const fastestPeer = (libs, scenario, sealedOnly) =>
       .map((l) => l.scenarios[scenario].us),
   );
 
-let md = `${runs.length} runs; each cell: lowest–highest over the runs.\n\n| runtime | store | against | ${SCENARIOS.join(' | ')} |\n|---|---|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
+let md = `${runs.length} runs; each cell: lowest–highest over the runs.\n\n`;
+md += `| runtime | store | against | ${SCENARIOS.join(' | ')} |\n`;
+md += `|---|---|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
 for (const runtime of runs[0].map((r) => r.runtime)) {
   const per = runs.map((run) => run.find((r) => r.runtime === runtime)).filter(Boolean);
   for (const name of Object.keys(per[0].libs).filter((n) => per[0].libs[n].kind === 'edge')) {
@@ -33,7 +35,8 @@ for (const runtime of runs[0].map((r) => r.runtime)) {
     if (per[0].libs[name].sealed)
       rows.push(['fastest encrypting peer', (libs, s) => libs[name].scenarios[s].us / fastestPeer(libs, s, true)]);
     for (const [against, ratio] of rows) {
-      md += `| ${runtime} | ${name.replace('edge-sessions ', '')} | ${against} | ${SCENARIOS.map((s) => fmt(per.map((r) => ratio(r.libs, s)))).join(' | ')} |\n`;
+      const cells = SCENARIOS.map((s) => fmt(per.map((r) => ratio(r.libs, s))));
+      md += `| ${runtime} | ${name.replace('edge-sessions ', '')} | ${against} | ${cells.join(' | ')} |\n`;
     }
   }
 }

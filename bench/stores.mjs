@@ -62,7 +62,8 @@ try {
     }
   }
   console.log(
-    `| store | scenario | µs/request (median of ${ROUNDS} rounds × ${N}) | store operations per request |\n|---|---|---:|---|`,
+    `| store | scenario | µs/request (median of ${ROUNDS} rounds × ${N}) ` +
+      `| store operations per request |\n|---|---|---:|---|`,
   );
   for (const c of cells) {
     const ops =
