@@ -32,7 +32,7 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   readonly cookieName: string;
   /**
    * The request's valid session, or a new unsaved one. Called twice for one request, it returns the same
-   * session. Pass the Workers `ctx` to let expiry-only writes and async event hooks run in `ctx.waitUntil`.
+   * session. Pass the Workers `ctx` to let async event hooks run in `ctx.waitUntil`.
    */
   start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>>;
   /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */

@@ -32,7 +32,7 @@ export type SessionEvent =
 
 /**
  * The part of a Workers `ExecutionContext` the manager uses: work that need not delay the response (an
- * expiry-only write, an asynchronous event hook) is handed to `waitUntil` instead of being awaited.
+ * asynchronous event hook) is handed to `waitUntil` instead of being awaited.
  */
 export interface BackgroundContext {
   /** Keeps the runtime alive until `promise` settles, after the response has gone. */
