@@ -134,7 +134,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     async create(request, init = {}) {
       const current = await start(request);
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
-      const chunks = c.transport.stateful ? 0 : (await c.transport.open(request.headers.get('cookie'))).cookie.chunks;
+      const chunks = c.transport.cookiesIn(request.headers.get('cookie'));
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
         c,

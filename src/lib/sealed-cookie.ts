@@ -56,6 +56,8 @@ export function sealedCookieTransport(c: SealedCookieConfig): Transport {
       return lines;
     },
 
+    cookiesIn: (header) => sealer.read(header, c.cookieName).present,
+
     clear(cookie, now) {
       const lines = sealer.clear(c.cookieName, c.attributes, now, cookie.chunks);
       cookie.chunks = 0;

@@ -67,6 +67,8 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
       return [serializeCookie(c.cookieName, cookie.value, c.attributes, maxAgeSec, now)];
     },
 
+    cookiesIn: () => 0,
+
     clear(cookie, now) {
       cookie.value = undefined;
       return [serializeCookie(c.cookieName, '', c.attributes, 0, now)];

@@ -52,6 +52,8 @@ export interface Transport {
   send(cookie: CookieState, id: string, whole: Whole, maxAgeSec: number | undefined, now: number): Promise<string[]>;
   /** Set-Cookie lines that expire the session's cookie(s). */
   clear(cookie: CookieState, now: number): string[];
+  /** How many of the session's cookies a Cookie header carries, read without any crypto (chunk cookies). */
+  cookiesIn(header: string | null): number;
 }
 
 /** The session's whole record as this request holds it, built on demand. */
