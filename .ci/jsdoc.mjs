@@ -9,6 +9,7 @@ const ENTRIES = [
   'src/durable-object.ts',
   'src/cookie-store.ts',
   'src/hono.ts',
+  'src/testing.ts',
 ];
 const program = ts.createProgram(ENTRIES, { strict: true, target: ts.ScriptTarget.ES2022, noEmit: true });
 const checker = program.getTypeChecker();

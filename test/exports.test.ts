@@ -2,6 +2,7 @@ import * as core from '../src/index.js';
 import * as cookie from '../src/cookie-store.js';
 import * as hono from '../src/hono.js';
 import * as memory from '../src/memory.js';
+import * as testing from '../src/testing.js';
 import pkg from '../package.json' with { type: 'json' };
 import { describe, expect, it } from './harness.js';
 
@@ -12,6 +13,13 @@ describe('public surface', () => {
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
     expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
     expect(Object.keys(hono).sort()).toEqual(['sessionMiddleware']);
+    expect(Object.keys(testing).sort()).toEqual([
+      'createCookieJar',
+      'describeLifecycleRaces',
+      'describeOverlappingRequests',
+      'describeStoreConformance',
+      'sessionCookie',
+    ]);
   });
 
   it('package.json: ESM only, side-effect free, typed exports, Node >= 20, uncrypto as the only dependency', () => {
@@ -37,6 +45,7 @@ describe('public surface', () => {
       './kv',
       './durable-object',
       './hono',
+      './testing',
       './package.json',
     ]);
   });

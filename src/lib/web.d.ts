@@ -19,6 +19,11 @@ interface Request {
   readonly method: string;
   readonly url: string;
 }
+// Constructed only by edge-sessions/testing (sessionCookie, the suites' requests).
+declare var Request: {
+  prototype: Request;
+  new (input: string, init?: { method?: string; headers?: Record<string, string> | Headers }): Request;
+};
 
 interface ResponseInit {
   status?: number;

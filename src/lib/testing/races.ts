@@ -1,0 +1,518 @@
+// Requests of one session that overlap, run through the manager on a store: natural overlaps (Promise.all, many
+// tries) and deterministic interleavings (a store call held at a gate while another request runs to the end).
+// Shared by every server-side store; the workerd suites add interleavings inside KV's and Durable Objects'
+// multi-step transactions through wrapped bindings.
+import type { SessionEvent } from '../events.js';
+import { createSessions, type Sessions } from '../../manager.js';
+import type { Session } from '../../session.js';
+import type { SessionStore } from '../store-contract.js';
+import type { Expect, TestRunner } from './runner.js';
+import { cookiePair, createClock, request, SECRET, thrownBy, type TestClock } from './support.js';
+
+/** Tries of each natural overlap. */
+const TRIES = 20;
+
+/** Options of {@link describeLifecycleRaces}. */
+export interface RaceOptions {
+  /**
+   * Every transaction is atomic (memory, Durable Objects): overlapping writes never lose a change. False for KV,
+   * whose read-merge-write leaves a lost-update window (its revocation guarantees are still checked).
+   */
+  readonly exact: boolean;
+}
+
+/**
+ * `change` on a session read before `destroy`; its commit writes nothing, sends no cookie,
+ * and the session stays destroyed.
+ */
+export async function expectDestroyedMeanwhileStaysDestroyed(
+  expect: Expect,
+  sessions: Sessions,
+  cookie: string,
+  change: (stale: Session) => void,
+): Promise<Session> {
+  const stale = await sessions.start(request(cookie));
+  await sessions.destroy(request(cookie));
+  change(stale);
+  expect((await stale.commit()).getSetCookie()).toEqual([]);
+  expect(stale.destroyed).toBe(true);
+  expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  return stale;
+}
+
+/** A call held at a gate: `reached` resolves when the call arrives, `release()` lets it go on. */
+export interface Held {
+  readonly reached: Promise<void>;
+  release(): void;
+}
+
+type Method = 'get' | 'create' | 'update' | 'regenerate' | 'destroy';
+
+/**
+ * The store with gates: `hold(method, 'before')` stops the next call of `method` before it reaches the store;
+ * `'after'` lets it complete in the store and holds its answer from the manager.
+ */
+export function gatedStore(store: SessionStore): {
+  store: SessionStore;
+  hold(method: Method, when: 'before' | 'after'): Held;
+} {
+  const holds = new Map<Method, { when: 'before' | 'after'; arrive(): void; gate: Promise<void> }>();
+  const wrapped = Object.create(store) as SessionStore;
+  for (const method of ['get', 'create', 'update', 'regenerate', 'destroy'] as const) {
+    const original = store[method] as (...args: unknown[]) => Promise<unknown>;
+    Object.defineProperty(wrapped, method, {
+      value: async (...args: unknown[]) => {
+        const held = holds.get(method);
+        if (held === undefined) return original.apply(store, args);
+        holds.delete(method);
+        if (held.when === 'before') {
+          held.arrive();
+          await held.gate;
+          return original.apply(store, args);
+        }
+        const answer = await original.apply(store, args);
+        held.arrive();
+        await held.gate;
+        return answer;
+      },
+    });
+  }
+  return {
+    store: wrapped,
+    hold(method, when) {
+      let arrive!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (arrive = resolve));
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      holds.set(method, { when, arrive, gate });
+      return { reached, release };
+    },
+  };
+}
+
+/**
+ * Registers the lifecycle races on a store, through the manager: requests of one session that overlap
+ * (`Promise.all`, 20 tries each) and deterministic interleavings (a store call held while another request runs
+ * to the end). Nobody's change is lost, nothing ended comes back.
+ *
+ * @example
+ * ```ts
+ * import { describe, expect, it } from 'vitest'; // or 'bun:test'
+ * import { describeLifecycleRaces } from 'edge-sessions/testing';
+ *
+ * const runner = { describe, it, expect };
+ * describeLifecycleRaces('my store', (clock) => createMyStore({ now: clock.now }), runner, { exact: true });
+ * ```
+ */
+export function describeLifecycleRaces(
+  name: string,
+  createStore: (clock: TestClock) => SessionStore | Promise<SessionStore>,
+  runner: TestRunner,
+  options: RaceOptions,
+): void {
+  const { describe, it, expect } = runner;
+  async function setup() {
+    const clock = createClock();
+    const events: SessionEvent[] = [];
+    const gated = gatedStore(await createStore(clock));
+    const sessions = createSessions({
+      store: gated.store,
+      secrets: [SECRET],
+      now: clock.now,
+      expires: 3600,
+      idleTimeout: 600,
+      touchAfter: 60,
+      onEvent: (e) => events.push(e),
+    });
+    return { clock, events, sessions, hold: gated.hold };
+  }
+
+  async function login(sessions: Sessions, act: (s: Session) => void = (s) => s.set('u', 'ada')) {
+    const s = await sessions.start(request());
+    act(s);
+    return cookiePair(await s.commit());
+  }
+
+  async function alive(sessions: Sessions, cookie: string): Promise<boolean> {
+    return !(await sessions.start(request(cookie))).isNew;
+  }
+
+  /** The cookie a commit's headers set, if any. */
+  function setCookie(headers: Headers): string | undefined {
+    return headers.getSetCookie().length === 0 ? undefined : cookiePair(headers);
+  }
+
+  // Guarantees only an atomic store gives are not asked of KV (registered, not skipped: a green run skips none).
+  const itIfExact: typeof it = options.exact ? it : ((() => undefined) as unknown as typeof it);
+
+  describe(`${name}: lifecycle races (natural overlaps, ${TRIES} tries each)`, () => {
+    it('a commit overlapping destroyById never brings the session back', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions);
+        const stale = await sessions.start(request(cookie));
+        stale.set('late', i);
+        await Promise.all([stale.commit(), sessions.destroyById(stale.id)]);
+        expect(await alive(sessions, cookie)).toBe(false);
+      }
+    });
+
+    it('a touch (idle timeout) overlapping a logout never brings the session back', async () => {
+      const { sessions, clock } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions);
+        clock.advanceSec(120); // a touch is due
+        const reader = await sessions.start(request(cookie));
+        await Promise.all([reader.commit(), sessions.destroy(request(cookie))]);
+        expect(await alive(sessions, cookie)).toBe(false);
+      }
+    });
+
+    it('a regenerate overlapping destroyById of the old ID ends the session under both IDs', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions);
+        const renewing = await sessions.start(request(cookie));
+        const oldId = renewing.id;
+        renewing.regenerate();
+        const [headers] = await Promise.all([renewing.commit(), sessions.destroyById(oldId)]);
+        expect(await alive(sessions, cookie)).toBe(false);
+        const renewed = setCookie(headers);
+        if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
+      }
+    });
+
+    it('a regenerate overlapping a logout from another tab ends the session under both IDs', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions);
+        const renewing = await sessions.start(request(cookie));
+        renewing.regenerate();
+        const [headers] = await Promise.all([renewing.commit(), sessions.destroy(request(cookie))]);
+        expect(await alive(sessions, cookie)).toBe(false);
+        const renewed = setCookie(headers);
+        if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
+      }
+    });
+
+    it('of two overlapping regenerates one wins (KV: at least one) with the data; the old cookie is dead', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions);
+        const [a, b] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        a.regenerate();
+        b.regenerate();
+        const cookies = (await Promise.all([a.commit(), b.commit()])).map(setCookie);
+        const winners = cookies.filter((c) => c !== undefined);
+        if (options.exact) {
+          expect(winners).toHaveLength(1);
+          expect([a.destroyed, b.destroyed].filter(Boolean)).toHaveLength(1);
+        }
+        expect(winners.length).toBeGreaterThanOrEqual(1);
+        for (const winner of winners) expect((await sessions.start(request(winner))).get('u')).toBe('ada');
+        expect(await alive(sessions, cookie)).toBe(false);
+      }
+    });
+
+    it('a commit overlapping a regenerate either moves with the session or is told the session moved', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions);
+        const [renewing, other] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        renewing.regenerate();
+        other.set('cart', i);
+        const [headers] = await Promise.all([renewing.commit(), other.commit()]);
+        const moved = await sessions.start(request(cookiePair(headers)));
+        expect(moved.get('u')).toBe('ada');
+        if (options.exact) expect(moved.get('cart') === i || other.destroyed).toBe(true);
+        expect(await alive(sessions, cookie)).toBe(false);
+      }
+    });
+
+    itIfExact('overlapping increments all count', async () => {
+      const { sessions } = await setup();
+      const cookie = await login(sessions, (s) => s.set('n', 0));
+      const loaded = await Promise.all(Array.from({ length: TRIES }, () => sessions.start(request(cookie))));
+      for (const s of loaded) s.increment('n');
+      await Promise.all(loaded.map((s) => s.commit()));
+      expect((await sessions.start(request(cookie))).get('n')).toBe(TRIES);
+    });
+
+    itIfExact('a flash consumed while another request stores a newer one keeps the newer one', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions, (s) => s.setFlash('msg', 'old'));
+        const [reader, writer] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        expect(reader.getFlash('msg')).toBe('old');
+        writer.setFlash('msg', `new ${i}`);
+        await Promise.all([reader.commit(), writer.commit()]);
+        expect((await sessions.start(request(cookie))).getFlash('msg')).toBe(`new ${i}`);
+      }
+    });
+
+    itIfExact('create never overwrites: of two creates of one ID exactly one succeeds', async () => {
+      const store = await createStore(createClock());
+      for (let i = 0; i < TRIES; i++) {
+        const id = `same-id-${i}-`.padEnd(24, 'x');
+        const now = createClock().now();
+        const record = (v: string) => ({ data: { v }, createdAt: now, endsAt: now + 60_000, expiresAt: now + 60_000 });
+        const results = await Promise.all([store.create(id, record('"a"')), store.create(id, record('"b"'))]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.get(id))?.data.v).toBe(results[0] ? '"a"' : '"b"');
+      }
+    });
+  });
+
+  describe(`${name}: lifecycle races (deterministic interleavings)`, () => {
+    it('a commit held before the store during destroyById: nothing written, no cookie, still destroyed', async () => {
+      const { sessions, hold } = await setup();
+      const cookie = await login(sessions);
+      const stale = await sessions.start(request(cookie));
+      stale.set('late', true);
+      const held = hold('update', 'before');
+      const commit = stale.commit();
+      await held.reached;
+      await sessions.destroyById(stale.id);
+      held.release();
+      expect((await commit).getSetCookie()).toEqual([]);
+      expect(stale.destroyed).toBe(true);
+      expect(await alive(sessions, cookie)).toBe(false);
+    });
+
+    it('a commit stored but not yet answered when destroyById runs: the session stays destroyed', async () => {
+      const { sessions, hold } = await setup();
+      const cookie = await login(sessions);
+      const stale = await sessions.start(request(cookie));
+      stale.set('late', true);
+      const held = hold('update', 'after');
+      const commit = stale.commit();
+      await held.reached;
+      await sessions.destroyById(stale.id);
+      held.release();
+      await commit;
+      expect(await alive(sessions, cookie)).toBe(false);
+    });
+
+    it('a touch held before the store while the user logs out: the session stays destroyed', async () => {
+      const { sessions, hold, clock } = await setup();
+      const cookie = await login(sessions);
+      clock.advanceSec(120);
+      const reader = await sessions.start(request(cookie));
+      const held = hold('update', 'before');
+      const commit = reader.commit();
+      await held.reached;
+      await sessions.destroy(request(cookie));
+      held.release();
+      expect((await commit).getSetCookie()).toEqual([]);
+      expect(await alive(sessions, cookie)).toBe(false);
+    });
+
+    it('a regenerate held before the store while destroyById runs: no new session, no cookie', async () => {
+      const { sessions, hold } = await setup();
+      const cookie = await login(sessions);
+      const renewing = await sessions.start(request(cookie));
+      const oldId = renewing.id;
+      renewing.regenerate();
+      const held = hold('regenerate', 'before');
+      const commit = renewing.commit();
+      await held.reached;
+      await sessions.destroyById(oldId);
+      held.release();
+      expect((await commit).getSetCookie()).toEqual([]);
+      expect(renewing.destroyed).toBe(true);
+      expect(await alive(sessions, cookie)).toBe(false);
+    });
+
+    it('a regenerate stored but not yet answered when destroyById(old ID) runs: the new ID is ended too', async () => {
+      const { sessions, hold } = await setup();
+      const cookie = await login(sessions);
+      const renewing = await sessions.start(request(cookie));
+      const oldId = renewing.id;
+      renewing.regenerate();
+      const held = hold('regenerate', 'after');
+      const commit = renewing.commit();
+      await held.reached;
+      await sessions.destroyById(oldId);
+      held.release();
+      const renewed = cookiePair(await commit);
+      expect(await alive(sessions, renewed)).toBe(false);
+      expect(await alive(sessions, cookie)).toBe(false);
+    });
+
+    it('a regenerate held before the store as another request commits: the moved session has that change', async () => {
+      const { sessions, hold } = await setup();
+      const cookie = await login(sessions);
+      const renewing = await sessions.start(request(cookie));
+      renewing.regenerate();
+      renewing.set('renewed', true);
+      const held = hold('regenerate', 'before');
+      const commit = renewing.commit();
+      await held.reached;
+      const other = await sessions.start(request(cookie));
+      other.set('cart', [1, 2]);
+      other.increment('visits');
+      await other.commit();
+      held.release();
+      const moved = await sessions.start(request(cookiePair(await commit)));
+      expect(moved.getAll()).toEqual({ u: 'ada', cart: [1, 2], visits: 1, renewed: true });
+      expect(renewing.get('cart')).toEqual([1, 2]);
+    });
+
+    it('a commit held after a regenerate moved the session: told it moved, no cookie undoing the login', async () => {
+      const { sessions, hold } = await setup();
+      const cookie = await login(sessions);
+      const late = await sessions.start(request(cookie));
+      late.set('late', true);
+      const held = hold('update', 'before');
+      const commit = late.commit();
+      await held.reached;
+      const renewing = await sessions.start(request(cookie));
+      renewing.regenerate();
+      const renewed = cookiePair(await renewing.commit());
+      held.release();
+      expect((await commit).getSetCookie()).toEqual([]);
+      expect(late.destroyed).toBe(true);
+      expect(await alive(sessions, renewed)).toBe(true);
+      expect(await alive(sessions, cookie)).toBe(false);
+    });
+
+    it('a flash consumed after another request stored a newer one leaves the newer one', async () => {
+      const { sessions } = await setup();
+      const cookie = await login(sessions, (s) => s.setFlash('msg', 'old'));
+      const reader = await sessions.start(request(cookie));
+      expect(reader.getFlash('msg')).toBe('old');
+      const writer = await sessions.start(request(cookie));
+      writer.setFlash('msg', 'new');
+      await writer.commit();
+      await reader.commit();
+      expect((await sessions.start(request(cookie))).getFlash('msg')).toBe('new');
+    });
+  });
+}
+
+/**
+ * Registers the overlapping requests of one session on a store, through the manager, one after the other:
+ * different keys, flashes, immutable keys, a destroy in between; nobody's change is lost, nothing comes back.
+ *
+ * @example
+ * ```ts
+ * import { describe, expect, it } from 'vitest'; // or 'bun:test'
+ * import { describeOverlappingRequests } from 'edge-sessions/testing';
+ *
+ * describeOverlappingRequests('my store', (clock) => createMyStore({ now: clock.now }), { describe, it, expect });
+ * ```
+ */
+export function describeOverlappingRequests(
+  name: string,
+  createStore: (clock: TestClock) => SessionStore | Promise<SessionStore>,
+  runner: TestRunner,
+): void {
+  const { describe, it, expect } = runner;
+  describe(`${name}: overlapping requests of one session`, () => {
+    async function setup() {
+      const clock = createClock();
+      const events: SessionEvent[] = [];
+      const sessions = createSessions({
+        store: await createStore(clock),
+        secrets: [SECRET],
+        now: clock.now,
+        expires: 3600,
+        idleTimeout: 600,
+        touchAfter: 60,
+        onEvent: (e) => events.push(e),
+      });
+      return { clock, events, sessions };
+    }
+    async function login(sessions: Sessions, act: (s: Session) => void = (s) => s.set('u', 'ada')) {
+      const s = await sessions.start(request());
+      act(s);
+      const cookie = cookiePair(await s.commit());
+      return { cookie, a: await sessions.start(request(cookie)), b: await sessions.start(request(cookie)) };
+    }
+
+    it('a session destroyed (or destroyed by ID) while another request held it stays destroyed', async () => {
+      const { sessions } = await setup();
+      await expectDestroyedMeanwhileStaysDestroyed(expect, sessions, (await login(sessions)).cookie, (stale) =>
+        stale.set('late', true),
+      );
+      const { cookie, a } = await login(sessions);
+      await sessions.destroyById(a.id);
+      a.set('late', true);
+      expect((await a.commit()).getSetCookie()).toEqual([]);
+      expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    });
+
+    it('two requests that set different keys both keep their value', async () => {
+      const { sessions } = await setup();
+      const { cookie, a, b } = await login(sessions);
+      a.set('x', 1);
+      b.set('y', 2);
+      await a.commit();
+      await b.commit();
+      expect((await sessions.start(request(cookie))).getAll()).toEqual({ u: 'ada', x: 1, y: 2 });
+    });
+
+    it('a flash read by one request is not brought back by another that sets a different flash', async () => {
+      const { sessions } = await setup();
+      const { cookie, a, b } = await login(sessions, (s) => s.setFlash('msg', 'hi'));
+      expect(a.getFlash('msg')).toBe('hi');
+      b.setFlash('other', 'there');
+      await a.commit();
+      await b.commit();
+      const next = await sessions.start(request(cookie));
+      expect(next.getFlashes()).toEqual({ other: 'there' });
+    });
+
+    it('keys made immutable by two requests both stay immutable', async () => {
+      const { sessions } = await setup();
+      const { cookie, a, b } = await login(sessions);
+      a.setImmutable('k1', 'one');
+      b.setImmutable('k2', 'two');
+      await a.commit();
+      await b.commit();
+      const next = await sessions.start(request(cookie));
+      expect([next.isImmutable('k1'), next.isImmutable('k2')]).toEqual([true, true]);
+      // Not toThrow(expect.objectContaining(…)): Deno's @std/expect and bun:test differ on asymmetric matchers.
+      expect(thrownBy(() => next.set('k1', 'hacked'))).toMatchObject({ code: 'IMMUTABLE' });
+    });
+
+    it('a plain set from a request that did not know a key had become immutable does not overwrite it', async () => {
+      const { sessions } = await setup();
+      const { cookie, a, b } = await login(sessions);
+      a.setImmutable('role', 'user');
+      b.set('role', 'admin');
+      b.increment('visits');
+      await a.commit();
+      await b.commit();
+      const next = await sessions.start(request(cookie));
+      expect(next.get('role')).toBe('user');
+      expect(next.isImmutable('role')).toBe(true);
+      expect(next.get('visits')).toBe(1);
+      // The request that lost sees what the store kept.
+      expect(b.get('role')).toBe('user');
+    });
+
+    it('setImmutable replaces an immutable value it already held (only a plain set cannot)', async () => {
+      const { sessions } = await setup();
+      const { cookie, a } = await login(sessions, (s) => s.setImmutable('role', 'user'));
+      a.setImmutable('role', 'admin');
+      await a.commit();
+      const next = await sessions.start(request(cookie));
+      expect(next.get('role')).toBe('admin');
+      expect(next.isImmutable('role')).toBe(true);
+      // The same value again is no change: nothing to write.
+      next.setImmutable('role', 'admin');
+      expect((await next.commit()).getSetCookie()).toEqual([]);
+    });
+
+    it('reports a session past its idle timeout as expired (not an unknown cookie) and clears the cookie', async () => {
+      const { sessions, clock, events } = await setup();
+      const { cookie } = await login(sessions);
+      clock.advanceSec(600);
+      const late = await sessions.start(request(cookie));
+      expect(late.isNew).toBe(true);
+      expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle' });
+      expect((await late.commit()).getSetCookie()[0]).toMatch(/Max-Age=0/);
+    });
+  });
+}

@@ -1,0 +1,246 @@
+// edge-sessions/testing: the suites catch broken stores (a suite that passes everything proves nothing), and
+// the cookie jar and sessionCookie behave as a browser and a real login would.
+import { createSessions, type SessionStore } from '../src/index.js';
+import { createCookieStore } from '../src/cookie-store.js';
+import { createMemoryStore } from '../src/memory.js';
+import {
+  createCookieJar,
+  describeLifecycleRaces,
+  describeStoreConformance,
+  sessionCookie,
+  type TestClock,
+  type TestRunner,
+} from '../src/testing.js';
+import { describe, expect, it } from './harness.js';
+import { createClock, request, SECRET } from './helpers.js';
+
+interface Collected {
+  name: string;
+  body: () => Promise<void>;
+}
+
+/** A runner that registers nothing: it collects each test (with its describe path) to run it by hand. */
+function collectingRunner(): { runner: TestRunner; tests: Collected[] } {
+  const tests: Collected[] = [];
+  const path: string[] = [];
+  const runner: TestRunner = {
+    describe(name, body) {
+      path.push(name);
+      try {
+        body();
+      } finally {
+        path.pop();
+      }
+    },
+    it(name, body) {
+      tests.push({ name: [...path, name].join(' > '), body });
+    },
+    expect,
+  };
+  return { runner, tests };
+}
+
+/** Runs every collected test; answers the names of those that failed. */
+async function failures(tests: Collected[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const test of tests) {
+    try {
+      await test.body();
+    } catch {
+      failed.push(test.name);
+    }
+  }
+  return failed;
+}
+
+/** The memory store with some methods replaced (bound, so the store's own closures keep working). */
+function memoryWith(clock: TestClock, override: (store: SessionStore) => Partial<SessionStore>): SessionStore {
+  const store = createMemoryStore({ now: clock.now });
+  const bound: SessionStore = {
+    name: 'broken memory',
+    get: store.get.bind(store),
+    create: store.create.bind(store),
+    update: store.update.bind(store),
+    regenerate: store.regenerate.bind(store),
+    destroy: store.destroy.bind(store),
+    clear: store.clear.bind(store),
+    count: store.count.bind(store),
+  };
+  return { ...bound, ...override(bound) };
+}
+
+/** Says it ended the session, and keeps it. */
+const destroyDoesNothing = (clock: TestClock) => memoryWith(clock, () => ({ destroy: async () => true }));
+
+/** An update of a session it does not hold creates it (the lost-logout bug: a late commit revives a session). */
+const updateRecreates = (clock: TestClock) =>
+  memoryWith(clock, (store) => ({
+    async update(id, changes, times) {
+      const updated = await store.update(id, changes, times);
+      if (updated !== null) return updated;
+      await store.create(id, { data: {}, createdAt: times.accessedAt, ...times });
+      return store.update(id, changes, times);
+    },
+  }));
+
+const has = (failed: string[], fragment: string) => failed.some((name) => name.includes(fragment));
+
+describe('edge-sessions/testing: the suites fail a broken store', () => {
+  it('the conformance suite passes the memory store as it is (the collecting runner runs real tests)', async () => {
+    const { runner, tests } = collectingRunner();
+    describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), runner);
+    expect(tests.length).toBeGreaterThanOrEqual(20);
+    expect(await failures(tests)).toEqual([]);
+  });
+
+  it('the conformance suite fails a store whose destroy does nothing', async () => {
+    const { runner, tests } = collectingRunner();
+    describeStoreConformance('destroy does nothing', destroyDoesNothing, runner);
+    const failed = await failures(tests);
+    expect(has(failed, 'the store contract > destroy ends a session for good')).toBe(true);
+    expect(has(failed, 'the store contract > update never creates')).toBe(true);
+    expect(has(failed, 'the store contract > regenerate of a session that is not live creates nothing')).toBe(true);
+    expect(has(failed, 'sessions over the store >')).toBe(true);
+  });
+
+  it('the conformance suite fails a store whose update recreates a session it does not hold', async () => {
+    const { runner, tests } = collectingRunner();
+    describeStoreConformance('update recreates', updateRecreates, runner);
+    const failed = await failures(tests);
+    expect(has(failed, 'the store contract > update never creates')).toBe(true);
+    // Everything else of the contract still holds: the suite names the broken guarantee, not a pile of them.
+    expect(failed.filter((name) => name.includes('the store contract >'))).toHaveLength(1);
+  });
+
+  it('the race suite fails a store whose destroy does nothing, and passes the memory store', async () => {
+    for (const [createStore, broken] of [
+      [destroyDoesNothing, true],
+      [(clock: TestClock) => createMemoryStore({ now: clock.now }), false],
+    ] as const) {
+      const { runner, tests } = collectingRunner();
+      describeLifecycleRaces('store', createStore, runner, { exact: true });
+      expect(tests.length).toBeGreaterThanOrEqual(10);
+      const failed = await failures(tests);
+      expect(has(failed, 'a commit overlapping destroyById never brings the session back')).toBe(broken);
+      expect(has(failed, 'a regenerate held before the store while destroyById runs')).toBe(broken);
+      if (!broken) expect(failed).toEqual([]);
+    }
+  });
+});
+
+/** 3,000 characters that do not compress: about one cookie of its own in the cookie store. */
+function noise(seed: number): string {
+  let out = '';
+  let x = seed;
+  for (let i = 0; i < 3000; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out += String.fromCharCode(97 + (x % 26));
+  }
+  return out;
+}
+
+describe('edge-sessions/testing: createCookieJar', () => {
+  it('sets, replaces and deletes cookies as a browser does, from Headers or a Response', () => {
+    const clock = createClock();
+    const jar = createCookieJar({ now: clock.now });
+    expect(jar.header()).toBeUndefined();
+    const headers = new Headers();
+    headers.append('Set-Cookie', 'a=1; Path=/; Max-Age=60; HttpOnly');
+    headers.append('Set-Cookie', 'b=2; Path=/');
+    headers.append('Set-Cookie', 'not a cookie');
+    jar.apply(headers);
+    expect(jar.header()).toBe('a=1; b=2');
+    const response = new Response(null, { headers: [['Set-Cookie', 'a=3; max-age=120']] });
+    jar.apply(response);
+    expect([jar.get('a'), jar.size]).toEqual(['3', 2]);
+    jar.apply(
+      new Response(null, { headers: [['Set-Cookie', 'b=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT']] }),
+    );
+    expect(jar.header()).toBe('a=3');
+    jar.apply(new Response(null, { headers: [['Set-Cookie', 'c=4; Expires=Thu, 01 Jan 1970 00:00:00 GMT']] }));
+    expect(jar.get('c')).toBeUndefined();
+  });
+
+  it('lets a Max-Age run out on its clock, and closeBrowser drops only browser-session cookies', () => {
+    const clock = createClock();
+    const jar = createCookieJar({ now: clock.now });
+    const headers = new Headers();
+    headers.append('Set-Cookie', 'short=1; Max-Age=60');
+    headers.append('Set-Cookie', 'long=2; Max-Age=3600');
+    headers.append('Set-Cookie', 'tab=3');
+    jar.apply(headers);
+    clock.advanceSec(60);
+    expect(jar.header()).toBe('long=2; tab=3');
+    jar.closeBrowser();
+    expect(jar.header()).toBe('long=2');
+    jar.clear();
+    expect(jar.size).toBe(0);
+  });
+
+  it('follows a session across requests, and a logout', async () => {
+    const clock = createClock();
+    const sessions = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const app = sessions.handle(async (req, session) => {
+      if (new URL(req.url).pathname === '/logout') await session.destroy();
+      else session.increment('visits');
+      return new Response(String(session.get('visits') ?? 'bye'));
+    });
+    const jar = createCookieJar({ now: clock.now });
+    const get = async (path: string) => {
+      const response = await app(request(jar.header(), `https://example.com${path}`));
+      jar.apply(response);
+      return response.text();
+    };
+    expect([await get('/'), await get('/'), await get('/')]).toEqual(['1', '2', '3']);
+    expect(jar.size).toBe(1);
+    await get('/logout');
+    expect(jar.size).toBe(0);
+    expect(await get('/')).toBe('1');
+  });
+
+  it('follows chunk cookies: a large sealed session spans several, and they go when it shrinks', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const jar = createCookieJar();
+    const big = await sessions.start(request());
+    big.set('a', noise(1));
+    big.set('b', noise(2));
+    jar.apply(await big.commit());
+    expect(jar.size).toBe(3);
+    const back = await sessions.start(request(jar.header()));
+    expect(back.get('b')).toBe(noise(2));
+    back.delete('a');
+    back.delete('b');
+    back.set('n', 1);
+    jar.apply(await back.commit());
+    expect(jar.size).toBe(1);
+    expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
+  });
+});
+
+describe('edge-sessions/testing: sessionCookie', () => {
+  it('gives a Cookie header for a stored session with the data, accepted on the first request', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const sessions = createSessions<{ user: string; role: string }>({ store, secrets: [SECRET], now: clock.now });
+    const cookie = await sessionCookie(sessions, { data: { user: 'ada', role: 'admin' } });
+    expect(await store.count()).toBe(1);
+    const app = sessions.handle((_req, session) => new Response(`${session.isNew} ${session.get('user')}`));
+    expect(await (await app(request(cookie))).text()).toBe('false ada');
+    // Each call is a separate login.
+    expect(await sessionCookie(sessions, { data: { user: 'bob' } })).not.toBe(cookie);
+  });
+
+  it('works without data, passes create options on, and on a stateless (chunked) cookie store', async () => {
+    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET] });
+    const plain = await sessions.start(request(await sessionCookie(sessions, { persistent: false })));
+    expect([plain.isNew, plain.persistent]).toEqual([false, false]);
+    const sealed = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const cookie = await sessionCookie(sealed, { data: { a: noise(1), b: noise(2) } });
+    expect(cookie.split('; ')).toHaveLength(3);
+    expect((await sealed.start(request(cookie))).get('b')).toBe(noise(2));
+  });
+});
