@@ -26,8 +26,9 @@ export interface CommitFacts {
 /**
  * - `nothing`: no store I/O, no cookie.
  * - `clear-cookie`: expire the request's dead cookie, nothing to store.
- * - `create`, `update`, `touch` (expiry only), `regenerate`, `destroy`: the store transaction of that name
- *   (`destroy` of a dead cookie: by the cookie's ID, when it was genuine).
+ * - `create`, `update`, `regenerate`, `destroy`: the store transaction of that name (`destroy` of a dead
+ *   cookie: by the cookie's ID, when it was genuine).
+ * - `touch`: an expiry-only `update` (no changes), made only when it gains at least `touchAfter`.
  * - `resend`: no store I/O; the cookie again, signed or sealed with the current secret.
  */
 export type CommitPlan =

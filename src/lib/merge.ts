@@ -60,16 +60,3 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   if (!times.persistent) merged.persistent = false;
   return merged;
 }
-
-/** The record with only its times replaced (a touch, or a store returning its own expiry). */
-export function withTimes(record: SessionRecord, times: SessionTimes): SessionRecord {
-  const next: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
-    ...record,
-    accessedAt: times.accessedAt,
-    endsAt: times.endsAt,
-    expiresAt: times.expiresAt,
-  };
-  if (times.persistent) delete next.persistent;
-  else next.persistent = false;
-  return next;
-}
