@@ -1,4 +1,5 @@
 import { SessionError } from './errors.js';
+import { isPrivate } from './lib/cache-control.js';
 import { emit, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
@@ -266,9 +267,6 @@ function isBackgroundContext(value: unknown): value is BackgroundContext {
   return typeof value === 'object' && value !== null && typeof (value as BackgroundContext).waitUntil === 'function';
 }
 
-/** `private` as a directive of its own, not `private="set-cookie"` (which leaves the rest cacheable). */
-const PRIVATE_OR_NO_STORE = /(?:^|,)\s*(?:private|no-store)\s*(?:,|$)/i;
-
 /**
  * A copy of the handler's Response with the session's Set-Cookie lines appended (never set: other cookies must
  * survive). The handler's own object is never changed: a Response it keeps at module level and returns for
@@ -279,7 +277,6 @@ function withCookies(response: Response, cookies: string[]): Response {
   if (cookies.length === 0) return response;
   const copy = new Response(response.body, response);
   for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
-  const cacheControl = copy.headers.get('Cache-Control');
-  if (cacheControl === null || !PRIVATE_OR_NO_STORE.test(cacheControl)) copy.headers.append('Cache-Control', 'private');
+  if (!isPrivate(copy.headers)) copy.headers.append('Cache-Control', 'private');
   return copy;
 }
