@@ -10,7 +10,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import './ensure-deps.mjs';
+
+// Loaded after ensure-deps has installed it (a static import would resolve before ensure-deps runs).
+const { default: autocannon } = await import('autocannon');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');

@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import './ensure-deps.mjs'; // before anything resolves a peer
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { collectGarbage, inspect } from './inspector.mjs';

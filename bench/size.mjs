@@ -5,9 +5,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import './ensure-deps.mjs'; // before anything resolves a peer
 import { build } from 'esbuild';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
 const src = (file) => JSON.stringify(join(root, 'src', file));
 
 const entries = [
@@ -58,7 +60,8 @@ entries.push(
 const rows = [];
 for (const [name, contents, external = []] of entries) {
   const result = await build({
-    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
+    // Peers resolve from bench/node_modules (bench/package.json); src/ entries are absolute paths.
+    stdin: { contents, resolveDir: here, loader: 'ts', sourcefile: 'entry.ts' },
     bundle: true,
     minify: true,
     write: false,
