@@ -197,10 +197,14 @@ describe('hostile cookies: signed-ID stores', () => {
     const { probe, valid } = await setup();
     // Header values are byte strings: UTF-8 arrives as one character per byte (Latin-1).
     const utf8AsBytes = (text: string) => String.fromCharCode(...new TextEncoder().encode(text));
-    for (const bad of ['\u0001', '\u001f', '\u007f', '\u00ff', utf8AsBytes('é'), utf8AsBytes('😀')]) {
+    // Inside workerd a Request built with bytes above 0x7e is re-encoded as UTF-8 with a console warning per
+    // header; those bytes are covered on Node, Deno and Bun, so workerd stops at the ASCII controls.
+    const high = inWorkerd ? [] : ['\u00ff', utf8AsBytes('é'), utf8AsBytes('😀')];
+    for (const bad of ['\u0001', '\u001f', '\u007f', ...high]) {
       expect((await probe(`${NAME}=${valid.slice(0, 10)}${bad}${valid.slice(10)}`)).isNew).toBe(true);
     }
-    expect((await probe(`x=\u0001${utf8AsBytes('é😀')}; ${NAME}=${valid}`, 1)).isNew).toBe(false);
+    const around = inWorkerd ? '\u0001' : `\u0001${utf8AsBytes('é😀')}`;
+    expect((await probe(`x=${around}; ${NAME}=${valid}`, 1)).isNew).toBe(false);
     expect(() => request(`${NAME}=\u0000`)).toThrow(TypeError);
   });
 
