@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { isPrivate } from './lib/cache-control.js';
+import { withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -124,12 +124,8 @@ export function sessionMiddleware<
     if (latest !== session) cookies = cookies.concat((await latest.commit()).getSetCookie());
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
-    const markPrivate = (lazy.live || cookies.length > 0) && !isPrivate(response.headers);
-    if (cookies.length === 0 && !markPrivate) return;
-    // A copy: the handler's Response may be one it returns on every request, or have immutable headers.
-    const copy = new Response(response.body, response);
-    for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
-    if (markPrivate) copy.headers.append('Cache-Control', 'private');
+    const copy = withSessionHeaders(response, cookies, lazy.live);
+    if (copy === response) return;
     // Setting c.res over an existing one merges the old headers into the new (the old Set-Cookie lines replace
     // the new ones, the old Cache-Control overwrites): clear it first so the copy goes in as it is.
     c.res = undefined;

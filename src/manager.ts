@@ -1,11 +1,11 @@
 import { SessionError } from './errors.js';
-import { isPrivate } from './lib/cache-control.js';
 import { emit, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
 import { resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
 import { expiryReason } from './lib/records.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
+import { withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie } from './lib/transport.js';
 import { Session } from './session.js';
@@ -226,7 +226,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           const last = await latest;
           if (last !== session) lines = lines.concat(await last._commitLines());
         }
-        return withCookies(response, lines);
+        return withSessionHeaders(response, lines);
       };
     },
   };
@@ -265,18 +265,4 @@ async function load<Data extends Record<string, unknown>>(
 
 function isBackgroundContext(value: unknown): value is BackgroundContext {
   return typeof value === 'object' && value !== null && typeof (value as BackgroundContext).waitUntil === 'function';
-}
-
-/**
- * A copy of the handler's Response with the session's Set-Cookie lines appended (never set: other cookies must
- * survive). The handler's own object is never changed: a Response it keeps at module level and returns for
- * every request must not collect one visitor's session cookie for the next. A response that sets the session
- * cookie is marked `private`, so no shared cache stores it (RFC 9111 §5.2.2.7).
- */
-function withCookies(response: Response, cookies: string[]): Response {
-  if (cookies.length === 0) return response;
-  const copy = new Response(response.body, response);
-  for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
-  if (!isPrivate(copy.headers)) copy.headers.append('Cache-Control', 'private');
-  return copy;
 }

@@ -1,0 +1,28 @@
+// What the session adds to a handler's Response: its cookies, and the cache rule that goes with them.
+/** `private` as a directive of its own, not `private="set-cookie"` (which leaves the rest cacheable). */
+const PRIVATE_OR_NO_STORE = /(?:^|,)\s*(?:private|no-store)\s*(?:,|$)/i;
+
+/**
+ * True when `headers` already keep the response out of shared caches (`Cache-Control: private` or `no-store`),
+ * so nothing needs to be appended (RFC 9111 §5.2.2.7, §5.2.2.5).
+ */
+function isPrivate(headers: Headers): boolean {
+  const cacheControl = headers.get('Cache-Control');
+  return cacheControl !== null && PRIVATE_OR_NO_STORE.test(cacheControl);
+}
+
+/**
+ * The handler's Response with the session's Set-Cookie lines appended (never set: other cookies must survive),
+ * on a copy: the handler's own object is never changed, since one it keeps at module level and returns for every
+ * request must not collect one visitor's session cookie for the next. A response that sets the cookie, or that
+ * was made from a `live` session, gets `Cache-Control: private` unless it already keeps out of shared caches.
+ * With nothing to add, the Response itself is returned.
+ */
+export function withSessionHeaders(response: Response, cookies: readonly string[], live = false): Response {
+  const markPrivate = (live || cookies.length > 0) && !isPrivate(response.headers);
+  if (cookies.length === 0 && !markPrivate) return response;
+  const copy = new Response(response.body, response);
+  for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
+  if (markPrivate) copy.headers.append('Cache-Control', 'private');
+  return copy;
+}
