@@ -90,6 +90,14 @@ export function gatedStore(store: SessionStore): {
   };
 }
 
+/** Runs `meanwhile` while `held` keeps `call` at its gate, then lets `call` go on: one deterministic interleaving. */
+async function whileHeld<T>(held: Held, call: Promise<T>, meanwhile: () => Promise<unknown>): Promise<T> {
+  await held.reached;
+  await meanwhile();
+  held.release();
+  return call;
+}
+
 /**
  * Registers the lifecycle races on a store, through the manager: requests of one session that overlap
  * (`Promise.all`, 20 tries each) and deterministic interleavings (a store call held while another request runs
@@ -269,11 +277,7 @@ export function describeLifecycleRaces(
       const cookie = await login(sessions);
       const stale = await sessions.start(request(cookie));
       stale.set('late', true);
-      const held = hold('update', 'before');
-      const commit = stale.commit();
-      await held.reached;
-      await sessions.destroyById(stale.id);
-      held.release();
+      const commit = whileHeld(hold('update', 'before'), stale.commit(), () => sessions.destroyById(stale.id));
       expect((await commit).getSetCookie()).toEqual([]);
       expect(stale.destroyed).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
@@ -284,11 +288,7 @@ export function describeLifecycleRaces(
       const cookie = await login(sessions);
       const stale = await sessions.start(request(cookie));
       stale.set('late', true);
-      const held = hold('update', 'after');
-      const commit = stale.commit();
-      await held.reached;
-      await sessions.destroyById(stale.id);
-      held.release();
+      const commit = whileHeld(hold('update', 'after'), stale.commit(), () => sessions.destroyById(stale.id));
       await commit;
       expect(await alive(sessions, cookie)).toBe(false);
     });
@@ -298,11 +298,7 @@ export function describeLifecycleRaces(
       const cookie = await login(sessions);
       clock.advanceSec(120);
       const reader = await sessions.start(request(cookie));
-      const held = hold('update', 'before');
-      const commit = reader.commit();
-      await held.reached;
-      await sessions.destroy(request(cookie));
-      held.release();
+      const commit = whileHeld(hold('update', 'before'), reader.commit(), () => sessions.destroy(request(cookie)));
       expect((await commit).getSetCookie()).toEqual([]);
       expect(await alive(sessions, cookie)).toBe(false);
     });
@@ -313,11 +309,7 @@ export function describeLifecycleRaces(
       const renewing = await sessions.start(request(cookie));
       const oldId = renewing.id;
       renewing.regenerate();
-      const held = hold('regenerate', 'before');
-      const commit = renewing.commit();
-      await held.reached;
-      await sessions.destroyById(oldId);
-      held.release();
+      const commit = whileHeld(hold('regenerate', 'before'), renewing.commit(), () => sessions.destroyById(oldId));
       expect((await commit).getSetCookie()).toEqual([]);
       expect(renewing.destroyed).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
@@ -329,11 +321,7 @@ export function describeLifecycleRaces(
       const renewing = await sessions.start(request(cookie));
       const oldId = renewing.id;
       renewing.regenerate();
-      const held = hold('regenerate', 'after');
-      const commit = renewing.commit();
-      await held.reached;
-      await sessions.destroyById(oldId);
-      held.release();
+      const commit = whileHeld(hold('regenerate', 'after'), renewing.commit(), () => sessions.destroyById(oldId));
       const renewed = cookiePair(await commit);
       expect(await alive(sessions, renewed)).toBe(false);
       expect(await alive(sessions, cookie)).toBe(false);
