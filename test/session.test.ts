@@ -542,6 +542,63 @@ describe('identity', () => {
     await expect(s.commit()).rejects.toMatchObject({ code: 'INVALID_ID' });
   });
 
+  it("a regenerated ID keeps the old one's first 22 characters (its lineage), then a fresh generateId()", async () => {
+    const clock = createClock();
+    let length = 24;
+    const made: string[] = [];
+    const generateId = () => {
+      let id = '';
+      while (id.length < length) id += crypto.randomUUID().replaceAll('-', '');
+      made.push(id.slice(0, length));
+      return made.at(-1)!;
+    };
+    const store = createMemoryStore({ now: clock.now });
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, generateId });
+    const first = await sessions.start(request());
+    first.set('n', 1);
+    let cookie = cookiePair(await first.commit());
+    const lineage = first.id.slice(0, 22);
+    expect(first.id).toBe(made[0]); // a new session's ID is generateId()'s, as it is
+
+    async function regenerate(): Promise<string> {
+      const s = await sessions.start(request(cookie));
+      const oldId = s.id;
+      s.regenerate();
+      cookie = cookiePair(await s.commit());
+      expect(s.id).not.toBe(oldId);
+      expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+      return s.id;
+    }
+    // Two regenerates in a row: each new ID is the lineage, then the whole fresh value.
+    for (let i = 0; i < 2; i++) {
+      const id = await regenerate();
+      expect(id).toBe(lineage + made.at(-1));
+      expect(id).toHaveLength(46);
+    }
+    // A 128-character generateId: the fresh part is cut so the ID stays within 128 (106 fresh characters).
+    length = 128;
+    const long = await regenerate();
+    expect(long).toHaveLength(128);
+    expect(long).toBe(lineage + made.at(-1)!.slice(0, 106));
+    // And from a 128-character ID, the next keeps only the lineage of it, never more.
+    const next = await regenerate();
+    expect(next).toBe(lineage + made.at(-1)!.slice(0, 106));
+    expect(next).not.toBe(long);
+  });
+
+  it('with the default generateId a regenerated ID is the lineage and 24 fresh characters (144 bits)', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    const again = await sessions.start(request(cookie));
+    again.regenerate();
+    await again.commit();
+    expect(again.id).toMatch(/^[A-Za-z0-9_-]{46}$/);
+    expect(again.id.slice(0, 22)).toBe(s.id.slice(0, 22));
+    expect(again.id.slice(22)).not.toBe(s.id); // fresh, not the old ID carried along
+  });
+
   it('a destroyed session refuses writes', async () => {
     const { sessions } = setup();
     const s = await sessions.start(request());

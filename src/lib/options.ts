@@ -83,7 +83,10 @@ export interface SessionsOptions {
    * Default: no limit beyond the platform's own.
    */
   storeTimeout?: number | undefined;
-  /** New session IDs; default 144 random bits, base64url. Must return 22–128 base64url characters. */
+  /**
+   * New session IDs; default 144 random bits, base64url. Must return 22–128 base64url characters, the first 22
+   * random: they are the session's lineage, kept by every regenerate, and a store may revoke a session by them.
+   */
   generateId?: (() => string) | undefined;
   /** Clock in epoch milliseconds. Default `Date.now`. */
   now?: (() => number) | undefined;

@@ -2,7 +2,7 @@
 // The public class (src/session.ts) delegates to it; the commit (lib/commit.ts) reads and advances it.
 import { SessionError } from '../errors.js';
 import type { BackgroundContext, SessionEvent } from './events.js';
-import { ID_PATTERN } from './ids.js';
+import { ID_PATTERN, movedId } from './ids.js';
 import { Lifetime, type LifetimeConfig } from './lifetime.js';
 import type { Codec } from './session-values.js';
 import { SessionValues } from './session-values.js';
@@ -72,7 +72,7 @@ export class SessionCore {
     }
   }
 
-  /** The session ID; a new session gets one when first asked. */
+  /** The session ID; a new session gets one when first asked, a regenerated one a new ID of its lineage. */
   get id(): string {
     if (this.#id === undefined) {
       const id = this.config.generateId();
@@ -82,7 +82,8 @@ export class SessionCore {
           'generateId must return 22 to 128 base64url characters (>= 128 random bits)',
         );
       }
-      this.#id = id;
+      // A regenerated session keeps its lineage (see movedId): a store may revoke every ID of the session.
+      this.#id = this.previousId === undefined ? id : movedId(this.previousId, id);
     }
     return this.#id;
   }

@@ -77,7 +77,8 @@ export interface SessionChanges {
  * - `create` never overwrites a live session, nor reuses an ended ID;
  * - `update` never recreates a session that is destroyed, moved away or expired;
  * - `regenerate` moves a session only while its old ID is live, with every change stored under the old ID;
- * - after `destroy` returns, nothing in flight brings the session back, under this ID or an ID it moved to.
+ * - after `destroy` returns, nothing in flight brings the session back, under this ID or an ID it moved to
+ *   (a store may revoke the lineage that every ID of a session shares: see `regenerate`).
  *
  * A store may go on returning a record after its `expiresAt` until it deletes it (KV keeps keys at least 60 s):
  * the manager checks expiry on every read, never uses such a record, and reports it as `expired`.
@@ -98,6 +99,11 @@ export interface SessionStore {
    * Moves the live session `id` to `newId` with `changes` and `times` applied, and resolves the moved record; or
    * null, creating nothing, when `id` is not live. From then on `id` is ended and forwards to `newId` until
    * `times.expiresAt`, so that a `destroy(id)` racing the move ends the session under `newId` too.
+   *
+   * `newId` starts with the first 22 characters of `id` (the session's lineage, the same for every ID the session
+   * ever has), followed by a fresh `generateId()` value. A store that cannot make destroy and regenerate atomic
+   * may revoke the lineage instead: that ends the session under every ID it moved to, even by a regenerate that
+   * had not seen the revocation yet.
    */
   regenerate(id: string, newId: string, changes: SessionChanges, times: SessionTimes): Promise<SessionRecord | null>;
   /**

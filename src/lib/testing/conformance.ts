@@ -8,6 +8,7 @@
 // The factory receives the test's clock; a store that keeps its own notion of expiry must use `clock.now`.
 // Each test builds its own store and clock.
 import { createSessions } from '../../manager.js';
+import { movedId } from '../ids.js';
 import type { SessionStore, StatelessStore } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
 import type { TestRunner } from './runner.js';
@@ -46,6 +47,11 @@ let unique = 0;
 function key(label: string): string {
   unique++;
   return `${label}-${unique}-${Math.random().toString(36).slice(2)}`.replace(/[^A-Za-z0-9_-]/g, '_').padEnd(24, 'x');
+}
+
+/** A fresh ID a regenerate of `from` moves the session to, as the manager makes it: `from`'s lineage first. */
+function movedKey(from: string, label: string): string {
+  return movedId(from, key(label));
 }
 
 /**
@@ -226,7 +232,8 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
 
     it('regenerate moves the live session to a new ID with its changes; the old ID is ended', async () => {
       const { store, now } = await fresh();
-      const [from, to] = [key('from'), key('to')];
+      const from = key('from');
+      const to = movedKey(from, 'to');
       await store.create(from, record({ data: { a: '1' } }, now));
       // A change another request stored under the old ID before the move is moved with it.
       await store.update(from, { set: { b: '2' } }, times(now, now + 60_000, now + 3_600_000));
@@ -240,12 +247,14 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
 
     it('regenerate of a session that is not live creates nothing', async () => {
       const { store, now } = await fresh();
-      const [gone, to] = [key('gone'), key('to')];
+      const [gone, never] = [key('gone'), key('never')];
+      const [to, toNever] = [movedKey(gone, 'to'), movedKey(never, 'to')];
       await store.create(gone, record({}, now));
       await store.destroy(gone, now + 3_600_000);
       expect(await store.regenerate(gone, to, {}, times(now, now + 60_000))).toBeNull();
-      expect(await store.regenerate(key('never'), to, {}, times(now, now + 60_000))).toBeNull();
+      expect(await store.regenerate(never, toNever, {}, times(now, now + 60_000))).toBeNull();
       expect(await store.get(to)).toBeNull();
+      expect(await store.get(toNever)).toBeNull();
     });
 
     it('destroy ends a session for good: no update, regenerate or create brings it back', async () => {
@@ -256,7 +265,7 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       const t = times(now, now + 60_000);
       expect(await store.get(k)).toBeNull();
       expect(await store.update(k, {}, t)).toBeNull();
-      expect(await store.regenerate(k, key('to'), {}, t)).toBeNull();
+      expect(await store.regenerate(k, movedKey(k, 'to'), {}, t)).toBeNull();
       // A create of the ended ID is refused, or (KV) cannot make the session readable again.
       if (refusesTakenIds) expect(await store.create(k, record({}, now))).toBe(false);
       else await store.create(k, record({}, now));
@@ -267,7 +276,9 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
 
     it('destroy of an ID the session moved away from ends it under its new ID', async () => {
       const { store, now } = await fresh();
-      const [a, b, c] = [key('a'), key('b'), key('c')];
+      const a = key('a');
+      const b = movedKey(a, 'b');
+      const c = movedKey(b, 'c');
       await store.create(a, record({}, now));
       await store.regenerate(a, b, {}, times(now, now + 60_000, now + 3_600_000));
       await store.regenerate(b, c, {}, times(now, now + 60_000, now + 3_600_000));
