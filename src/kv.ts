@@ -1,6 +1,6 @@
 import { SessionError } from './errors.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
-import { ID_PATTERN as SESSION_ID } from './lib/ids.js';
+import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionRecord, SessionStore } from './lib/store-contract.js';
@@ -22,9 +22,9 @@ export const KV_LIMITS = Object.freeze({
 /** Reads before a write: KV's shortest edge cache (its default is 60 s). */
 const FRESHEST = { type: 'text', cacheTtl: KV_LIMITS.minCacheTtlSec } as const;
 
-/** The longest session ID the manager accepts, with the longest suffix; a prefix must leave room for both. */
+/** The longest session ID the manager accepts, with room for the longest marker suffix; a prefix must fit both. */
 const MAX_ID_BYTES = 128 + ':revoked'.length;
-/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
+/** Forwards a destroy reads through to learn whether it ended a live session (each regenerate adds one). */
 const MAX_FORWARDS = 16;
 
 /** A page of `list()`: what the store needs of `KVNamespaceListResult`. */
@@ -81,22 +81,26 @@ export interface KVStore extends SessionStore {
  * the key's metadata, so `count()` can skip expired keys without reading them.
  *
  * KV has no conditional write, so the lifecycle is built on two markers that no session write ever touches:
- * `prefix + id + ':revoked'`, written by `destroy`, and `prefix + id + ':moved'` (the new ID), written by
- * `regenerate`. Every read asks for the session key and both markers in one bulk read (one KV operation), and a
- * marker ends the session: so once a revocation has reached a location, no write from any location can undo it.
- * What remains is KV's propagation: a revocation made at one location takes up to about 60 s, or `cacheTtl`, to
- * reach the others, and until then they may still serve the session (the README gives the window). Concurrent
- * commits of one session merge their changes just before writing (`update` re-reads first), which narrows but
- * cannot close the lost-update window; use `edge-sessions/durable-object` when that matters.
+ * `prefix + lineage + ':revoked'`, written by `destroy`, and `prefix + id + ':moved'` (the new ID), written by
+ * `regenerate`. The lineage is the first 22 characters of the ID, which the manager gives every ID a regenerate
+ * moves the session to (`SessionStore.regenerate`), so one revocation ends the session under all its IDs,
+ * including one a regenerate at another location moved it to before the revocation got there. Every read asks
+ * for the session key and both markers in one bulk read (one KV operation), and a marker ends the session: so
+ * once a revocation has reached a location, no write from any location can undo it. What remains is KV's
+ * propagation: a revocation made at one location takes up to about 60 s, or `cacheTtl`, to reach the others,
+ * and until then they may still serve the session, under any of its IDs (the README gives the window).
+ * Concurrent commits of one session merge their changes just before writing (`update` re-reads first), which
+ * narrows but cannot close the lost-update window;
+ * use `edge-sessions/durable-object` when that matters.
  *
- * Operations: a read 1 (bulk) read; `create` 1 write; `update` (a change or a touch) 1 read and 1
- * write; `regenerate` 2 reads and 3 writes; `destroy` 1 read and 2 writes (plus the same for each ID a session
- * moved to while its forward lives). `count()` makes ceil(n / pageSize) `list` calls; `clear()` those plus one
- * `delete` per key. Workers allow 1,000 KV operations per invocation: when a call would need more than
- * `maxOperations`, it rejects with a `SessionError` code `STORE_LIMIT` before deleting anything (so `clear()`
- * works on up to about 999 sessions per invocation with the defaults). `clear()` deletes without revocation
- * markers: a commit in flight elsewhere may write its session back. To end every session for certain, rotate
- * `secrets`: every existing cookie then fails its signature.
+ * Operations: a read 1 (bulk) read; `create` 1 write; `update` (a change or a touch) 1 read and 1 write;
+ * `regenerate` 1 read and 3 writes; `destroy` 1 read and 2 writes (plus 1 read for each forward from an ID the
+ * session moved away from, to answer whether it ended a live session). `count()` makes ceil(n / pageSize)
+ * `list` calls; `clear()` those plus one `delete` per key. Workers allow 1,000 KV operations per invocation:
+ * when a call would need more than `maxOperations`, it rejects with a `SessionError` code `STORE_LIMIT` before
+ * deleting anything (so `clear()` works on up to about 999 sessions per invocation with the defaults). `clear()`
+ * deletes without revocation markers: a commit in flight elsewhere may write its session back. To end every
+ * session for certain, rotate `secrets`: every existing cookie then fails its signature.
  *
  * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write.
  *
@@ -145,7 +149,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   const readOptions: { type: 'text'; cacheTtl?: number } =
     cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
 
-  /** The session's key; its longest marker (`key + ':revoked'`) must fit KV's key limit too. */
+  /** The session's key, with room for the longest marker suffix (`':revoked'`) within KV's key limit. */
   function keyOf(id: string): string {
     const key = prefix + id;
     if (exceedsBytes(key, KV_LIMITS.keyBytes - REVOKED.length)) {
@@ -174,16 +178,21 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return Math.max(KV_LIMITS.minTtlSec, ttl);
   }
 
-  /** The session key and both markers, in one KV operation. */
+  /** The marker that ends every ID of the session `id` belongs to. */
+  function revokedKey(id: string): string {
+    return prefix + lineageOf(id) + REVOKED;
+  }
+
+  /** The session key, its lineage's revocation and its forward, in one KV operation. */
   async function read(id: string, options: typeof readOptions): Promise<Stored> {
     const key = keyOf(id);
-    const values = await namespace.get([key, key + REVOKED, key + MOVED], options);
-    const text = values.get(key) ?? null;
+    const values = await namespace.get([key, revokedKey(id), key + MOVED], options);
+    const movedTo = values.get(key + MOVED) ?? undefined;
     return {
       key,
-      text,
-      ended: values.get(key + REVOKED) != null || values.get(key + MOVED) != null,
-      movedTo: values.get(key + MOVED) ?? undefined,
+      text: values.get(key) ?? null,
+      ended: values.get(revokedKey(id)) != null || movedTo !== undefined,
+      movedTo,
     };
   }
 
@@ -192,21 +201,6 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     if (stored.ended) return null;
     const record = parse(stored.text);
     return record !== null && record.expiresAt > now() ? record : null;
-  }
-
-  async function destroy(id: string, retainUntil: number, hops: number): Promise<boolean> {
-    const key = keyOf(id);
-    // The revocation first, then the look for a forward: a regenerate writes its forward first, then looks for
-    // a revocation, so at one location at least one of the two sees the other.
-    await namespace.put(key + REVOKED, String(retainUntil), { expirationTtl: markerTtl(retainUntil) });
-    const stored = await read(id, FRESHEST);
-    const record = parse(stored.text);
-    if (stored.text !== null) await namespace.delete(key);
-    let ended = record !== null && record.expiresAt > now();
-    if (stored.movedTo !== undefined && SESSION_ID.test(stored.movedTo) && hops < MAX_FORWARDS) {
-      ended = (await destroy(stored.movedTo, retainUntil, hops + 1)) || ended;
-    }
-    return ended;
   }
 
   /**
@@ -259,19 +253,33 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const record = liveRecord(stored);
       if (record === null) return null;
       const merged = mergeChanges(record, changes, times);
-      // Nobody knows the new ID yet: writing it first leaves nothing half-done that anyone could use.
+      // No check for a destroy racing the move: `newId` is of the old ID's lineage, so its revocation, written
+      // before, meanwhile or later, at this location or another, ends the session under `newId` too. Nobody knows
+      // the new ID yet: writing it first leaves nothing half-done that anyone could use. The forward then ends the
+      // old ID (against an update in flight writing the old record back), and the delete only frees its key.
       await write(keyOf(newId), merged);
       await namespace.put(stored.key + MOVED, newId, { expirationTtl: markerTtl(times.expiresAt) });
-      const revoked = (await namespace.get([stored.key + REVOKED], FRESHEST)).get(stored.key + REVOKED) ?? null;
-      if (revoked !== null) {
-        // A destroy of the old ID landed meanwhile: it ends the session under its new ID too.
-        await destroy(newId, Number(revoked) || times.expiresAt, 0);
-        return null;
-      }
       await namespace.delete(stored.key);
       return merged;
     },
-    destroy: (id, retainUntil) => destroy(id, retainUntil, 0),
+    async destroy(id, retainUntil) {
+      // Reads come first only to answer whether a live session was ended: under `id`, or under the ID its
+      // forwards lead to. The revocation itself needs no read: nothing a write does can hide it.
+      const first = await read(id, FRESHEST);
+      let stored = first;
+      for (let hops = 0; hops < MAX_FORWARDS && SESSION_ID.test(stored.movedTo ?? ''); hops++) {
+        stored = await read(stored.movedTo!, FRESHEST);
+      }
+      const ended = liveRecord(stored) !== null;
+      // Kept until `retainUntil` (now + the longest lifetime a session can have) plus the time a location may
+      // serve a cached "no marker". Only within that time can a location the marker has not reached touch or
+      // regenerate the session, giving it at most the longest lifetime from that moment: so no ID of this
+      // lineage outlives the marker, and wherever it has arrived no read returns the session and no update or
+      // regenerate writes it.
+      await namespace.put(revokedKey(id), String(retainUntil), { expirationTtl: markerTtl(retainUntil) });
+      if (first.text !== null) await namespace.delete(first.key);
+      return ended;
+    },
     async count() {
       const t = now();
       const { keys } = await listAll('count');

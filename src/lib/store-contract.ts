@@ -102,8 +102,8 @@ export interface SessionStore {
    *
    * `newId` starts with the first 22 characters of `id` (the session's lineage, the same for every ID the session
    * ever has), followed by a fresh `generateId()` value. A store that cannot make destroy and regenerate atomic
-   * may revoke the lineage instead: that ends the session under every ID it moved to, even by a regenerate that
-   * had not seen the revocation yet.
+   * (Workers KV) may revoke the lineage instead: that ends the session under every ID it moved to, even by a
+   * regenerate that had not seen the revocation yet.
    */
   regenerate(id: string, newId: string, changes: SessionChanges, times: SessionTimes): Promise<SessionRecord | null>;
   /**

@@ -6,7 +6,7 @@ import { createKVStore, type KVListPage, type KVNamespaceLike, type KVStoreOptio
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
 import { cookiePair, createClock, record, request, SECRET, times } from '../helpers.js';
-import { codes, wrapKV } from './bindings.js';
+import { codes, wrapKV, type KVCall } from './bindings.js';
 import {
   describeLifecycleRaces,
   describeOverlappingRequests,
@@ -384,9 +384,11 @@ describe('kv store: revocation across locations (a two-location model)', () => {
     const prefix = uniquePrefix('locations');
     const y = laggingLocation(env.SESSIONS_KV);
     const options = { secrets: [SECRET], now: clock.now, expires: 3600 };
-    const atX = createSessions({ ...options, store: createKVStore(env.SESSIONS_KV, { prefix, now: clock.now }) });
-    const atY = createSessions({ ...options, store: createKVStore(y.ns, { prefix, now: clock.now }) });
-    return { atX, atY, y };
+    const storeX = createKVStore(env.SESSIONS_KV, { prefix, now: clock.now });
+    const storeY = createKVStore(y.ns, { prefix, now: clock.now });
+    const atX = createSessions({ ...options, store: storeX });
+    const atY = createSessions({ ...options, store: storeY });
+    return { atX, atY, y, storeX, storeY, clock };
   }
 
   it('a revocation that reached a location is never undone by a write from one that had not seen it', async () => {
@@ -409,60 +411,84 @@ describe('kv store: revocation across locations (a two-location model)', () => {
     expect((await atX.start(request(cookie))).isNew).toBe(true);
   });
 
-  it('the window: a regenerate at Y before the revocation reached Y carries the session to a new ID', async () => {
-    const { atX, atY, y } = twoLocations();
+  it('a regenerate at Y before the revocation reached Y cannot carry the session past it', async () => {
+    const { atX, atY, y, storeX, storeY, clock } = twoLocations();
     const cookie = await login(atX, { n: 1 });
-    await atY.start(request(cookie));
+    await atY.start(request(cookie)); // Y caches the session and "no revocation"
     const oldId = (await atX.start(request(cookie))).id;
     await atX.destroyById(oldId);
+
+    // The window: Y has not seen the revocation, so it moves the session to a new ID (and on again), writing as
+    // it goes. Y itself serves the new IDs until the revocation reaches it.
     const renewing = await atY.start(request(cookie));
+    expect(renewing.isNew).toBe(false);
     renewing.regenerate();
     const renewed = cookiePair(await renewing.commit());
+    const atYRenewed = await atY.start(request(renewed));
+    expect(atYRenewed.get('n')).toBe(1);
+    atYRenewed.set('n', 2);
+    atYRenewed.regenerate();
+    const again = cookiePair(await atYRenewed.commit());
+    const late = await atY.start(request(again)); // held by a request at Y across the revocation's arrival
+    expect(late.get('n')).toBe(2);
+    expect(atYRenewed.id.slice(0, 22)).toBe(oldId.slice(0, 22));
+
+    // X holds the revocation already: neither new ID ever lives there.
+    for (const c of [cookie, renewed, again]) expect((await atX.start(request(c))).isNew).toBe(true);
+    // Once the revocation reaches Y, every ID of the session is dead there too,
     y.catchUp();
-    // The old ID stays ended everywhere; the new one lives (the README's KV window) until a destroy by either
-    // ID runs after the forward has reached it: destroyById of the old ID now follows the forward.
-    expect((await atX.start(request(cookie))).isNew).toBe(true);
-    expect((await atX.start(request(renewed))).get('n')).toBe(1);
-    await atX.destroyById(oldId);
-    expect((await atX.start(request(renewed))).isNew).toBe(true);
-    expect((await atY.start(request(renewed))).isNew).toBe(true);
+    for (const c of [cookie, renewed, again]) expect((await atY.start(request(c))).isNew).toBe(true);
+    // and no write from either location revives it: the commit of a request at Y that loaded it before, an
+    // update or a regenerate of the new IDs at either location, even a plain create of their keys.
+    late.set('n', 3);
+    late.regenerate();
+    expect((await late.commit()).getSetCookie()).toEqual([]);
+    const now = clock.now();
+    for (const store of [storeX, storeY]) {
+      for (const id of [renewing.id, atYRenewed.id]) {
+        expect(await store.update(id, { set: { n: '4' } }, times(now, now + 600_000))).toBeNull();
+        expect(await store.regenerate(id, id.slice(0, 22) + 'f'.repeat(24), {}, times(now, now + 600_000))).toBeNull();
+        await store.create(id, record({}, now));
+      }
+    }
+    for (const c of [cookie, renewed, again]) {
+      expect((await atX.start(request(c))).isNew).toBe(true);
+      expect((await atY.start(request(c))).isNew).toBe(true);
+    }
   });
 });
 
 describe('kv store: interleavings inside its transactions (gates on the real binding)', () => {
-  it('a destroy before regenerate writes its forward: regenerate sees the revocation and ends the new ID', async () => {
-    const { kv, sessions } = setup();
-    const cookie = await login(sessions);
-    const renewing = await sessions.start(request(cookie));
-    const oldId = renewing.id;
-    renewing.regenerate();
-    const held = kv.hold((c) => c.method === 'put' && c.keys[0]!.endsWith(':moved'), 'before');
-    const commit = renewing.commit();
-    await held.reached;
-    await sessions.destroyById(oldId);
-    held.release();
-    expect((await commit).getSetCookie()).toEqual([]);
-    expect(renewing.destroyed).toBe(true);
-    expect((await sessions.start(request(cookie))).isNew).toBe(true);
-    expect(kv.calls.put.filter((p) => p.key.endsWith(':revoked'))).toHaveLength(2); // the old ID, then the new
-  });
-
-  it('a destroy landing after the forward, before the revocation check: the destroy follows the forward', async () => {
-    const { kv, sessions } = setup();
-    const cookie = await login(sessions);
-    const renewing = await sessions.start(request(cookie));
-    const oldId = renewing.id;
-    renewing.regenerate();
-    const held = kv.hold((c) => c.method === 'get' && c.keys.length === 1 && c.keys[0]!.endsWith(':revoked'), 'before');
-    const commit = renewing.commit();
-    await held.reached;
-    await sessions.destroyById(oldId);
-    const newId = renewing.id;
-    expect(await env.SESSIONS_KV.get(`${kv.calls.put[0]!.key.slice(0, -oldId.length)}${newId}:revoked`)).not.toBeNull();
-    held.release();
-    expect((await commit).getSetCookie()).toEqual([]);
-    expect((await sessions.start(request(cookie))).isNew).toBe(true);
-  });
+  // A destroyById of the old ID landing at each step of a regenerate (before the new record, before the forward,
+  // before the delete of the old key): the lineage's revocation ends the session under both IDs, with no check
+  // inside regenerate, and destroyById reports that it ended a live session.
+  for (const step of ['new record', 'forward', 'delete of the old key'] as const) {
+    it(`a destroyById landing before the regenerate's ${step} ends the session under both IDs`, async () => {
+      const { kv, sessions, events, prefix } = setup();
+      const cookie = await login(sessions);
+      const renewing = await sessions.start(request(cookie));
+      const oldId = renewing.id;
+      renewing.regenerate();
+      const newId = renewing.id;
+      expect(newId.slice(0, 22)).toBe(oldId.slice(0, 22));
+      const gate: Record<typeof step, (c: KVCall) => boolean> = {
+        'new record': (c) => c.method === 'put' && c.keys[0] === prefix + newId,
+        forward: (c) => c.method === 'put' && c.keys[0] === `${prefix}${oldId}:moved`,
+        'delete of the old key': (c) => c.method === 'delete' && c.keys[0] === prefix + oldId,
+      };
+      const held = kv.hold(gate[step], 'before');
+      const commit = renewing.commit();
+      await held.reached;
+      await sessions.destroyById(oldId);
+      held.release();
+      const renewed = cookiePair(await commit); // the move completes: the store need not look for the revocation
+      expect(events.filter((e) => e.type === 'destroyed')).toHaveLength(1);
+      expect((await sessions.start(request(renewed))).isNew).toBe(true);
+      expect((await sessions.start(request(cookie))).isNew).toBe(true);
+      const revocations = kv.calls.put.filter((p) => p.key.endsWith(':revoked')).map((p) => p.key);
+      expect(revocations).toEqual([`${prefix}${oldId.slice(0, 22)}:revoked`]);
+    });
+  }
 
   it('a commit whose read came before a destroy writes the record back, yet the session stays ended', async () => {
     const { kv, sessions } = setup();
