@@ -7,7 +7,7 @@ import { expiryReason } from './lib/records.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import { withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
-import { noCookie } from './lib/transport.js';
+import { noCookie, type Opened } from './lib/transport.js';
 import { Session } from './session.js';
 
 /** What `create()` starts a session with. */
@@ -92,31 +92,37 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 ): Sessions<Data> {
   const c = resolveOptions(options);
   // One session per request and manager (gorilla's registry): `start` twice decodes once.
-  const sessionsByRequest = new WeakMap<Request, Promise<Session<Data>>>();
+  // A promise while the session is being loaded; the session itself once known without waiting (a new visitor).
+  const sessionsByRequest = new WeakMap<Request, Session<Data> | Promise<Session<Data>>>();
   const contexts = new WeakMap<Request, BackgroundContext>();
   // Sessions made by create() in this request: not stored yet, but the request has them (a login followed by
   // updateExpiration() in the same request is not "no session").
   const created = new WeakSet<Session<Data>>();
 
-  function start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>> {
+  /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
+  function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {
     if (ctx !== undefined) contexts.set(request, ctx);
     const cached = sessionsByRequest.get(request);
-    if (cached !== undefined) {
-      return cached.then((session) =>
-        session.destroyed
-          ? remember(request, Promise.resolve(newSession(c, { kind: 'new' }, contexts.get(request))))
-          : session,
-      );
-    }
-    return remember(request, load<Data>(c, request, ctx));
+    if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
+    // After destroy(), the request's next session is a new one.
+    const live = (session: Session<Data>) =>
+      session.destroyed ? remember(request, newSession<Data>(c, { kind: 'new' }, contexts.get(request))) : session;
+    return cached instanceof Promise ? cached.then(live) : live(cached);
   }
 
-  function remember(request: Request, session: Promise<Session<Data>>): Promise<Session<Data>> {
+  // Async so that anything thrown while opening the cookie is a rejection, as the signature promises.
+  async function start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>> {
+    return begin(request, ctx);
+  }
+
+  function remember<S extends Session<Data> | Promise<Session<Data>>>(request: Request, session: S): S {
     sessionsByRequest.set(request, session);
     // A failed load is not remembered: the caller may retry.
-    session.catch(() => {
-      if (sessionsByRequest.get(request) === session) sessionsByRequest.delete(request);
-    });
+    if (session instanceof Promise) {
+      session.catch(() => {
+        if (sessionsByRequest.get(request) === session) sessionsByRequest.delete(request);
+      });
+    }
     return session;
   }
 
@@ -147,7 +153,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         await current.commit();
       }
       created.add(session);
-      return remember(request, Promise.resolve(session));
+      return Promise.resolve(remember(request, session));
     },
 
     async shiftExpiration(request) {
@@ -211,7 +217,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
-        const session = await start(request, rest.find(isBackgroundContext));
+        let session = begin(request, rest.find(isBackgroundContext));
+        if (session instanceof Promise) session = await session;
         const handed = sessionsByRequest.get(request);
         const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
@@ -244,12 +251,20 @@ function newSession<Data extends Record<string, unknown>>(
  * The request's session: a cookie that fails any check is "no session" (and a `rejected` event), never an
  * exception; a store that fails is a `SessionError` with its cause.
  */
-async function load<Data extends Record<string, unknown>>(
+function load<Data extends Record<string, unknown>>(
   c: Config,
   request: Request,
   ctx: BackgroundContext | undefined,
-): Promise<Session<Data>> {
-  const opened = await c.transport.open(request.headers.get('cookie'));
+): Session<Data> | Promise<Session<Data>> {
+  const opened = c.transport.open(request.headers.get('cookie'));
+  return opened instanceof Promise ? opened.then((o) => loaded<Data>(c, o, ctx)) : loaded<Data>(c, opened, ctx);
+}
+
+function loaded<Data extends Record<string, unknown>>(
+  c: Config,
+  opened: Opened,
+  ctx: BackgroundContext | undefined,
+): Session<Data> {
   if (opened.kind === 'rejected') emit(c.onEvent, { type: 'rejected', reason: opened.reason, at: c.now() }, ctx);
   if (opened.kind !== 'session') return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
   const now = c.now();

@@ -68,7 +68,8 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       s.forced = false;
       s.cookie.stale = false;
       written(s, times, undefined);
-      emit(c.onEvent, { type: 'created', maskedId: maskId(s.id), at: now }, s.ctx);
+      // Checked here too: a new session and a write are every request's path, and need no event built for nobody.
+      if (c.onEvent !== undefined) emit(c.onEvent, { type: 'created', maskedId: maskId(s.id), at: now }, s.ctx);
       return lines;
     }
 
@@ -96,7 +97,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       if (stored === null) return endedMeanwhile(s);
       const lines = await t.send(s.cookie, s.id, () => stored, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       written(s, times, stored);
-      emit(c.onEvent, { type: 'updated', maskedId: maskId(s.id), at: now }, s.ctx);
+      if (c.onEvent !== undefined) emit(c.onEvent, { type: 'updated', maskedId: maskId(s.id), at: now }, s.ctx);
       return lines;
     }
 

@@ -5,7 +5,7 @@ import type { CookieAttributes } from './cookie.js';
 import { ID_PATTERN } from './ids.js';
 import { isRecord } from './records.js';
 import type { Sealer } from './store-contract.js';
-import { noCookie, type Transport } from './transport.js';
+import { noCookie, type CookieState, type Opened, type Transport } from './transport.js';
 
 export interface SealedCookieConfig {
   readonly sealer: Sealer;
@@ -16,29 +16,35 @@ export interface SealedCookieConfig {
 
 export function sealedCookieTransport(c: SealedCookieConfig): Transport {
   const sealer = c.sealer;
+
+  /** The session in a sealed text that passed the shape checks, if it opens and holds a record. */
+  async function unsealed(sealed: string, cookie: CookieState): Promise<Opened> {
+    const opened = await sealer.open(sealed, c.secrets, c.cookieName);
+    if (opened === null) return { kind: 'rejected', reason: 'signature', cookie };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(opened.plaintext);
+    } catch {
+      // Not JSON: corrupt, as below.
+    }
+    const { i, r } = (payload ?? {}) as { i?: unknown; r?: unknown };
+    if (typeof i !== 'string' || !ID_PATTERN.test(i) || !isRecord(r)) {
+      return { kind: 'rejected', reason: 'corrupt', cookie: { ...cookie, stale: true } };
+    }
+    cookie.resign = opened.stale;
+    return { kind: 'session', id: i, record: r, cookie };
+  }
+
   return {
     stateful: false,
 
     // Shape checks run before any decryption; a failure is a rejection, never an exception.
-    async open(header) {
+    open(header) {
       const { sealed, present } = sealer.read(header, c.cookieName);
       const cookie = noCookie(present);
       if (sealed === undefined) return { kind: 'none', cookie };
       if (sealed === null) return { kind: 'rejected', reason: 'malformed', cookie };
-      const opened = await sealer.open(sealed, c.secrets, c.cookieName);
-      if (opened === null) return { kind: 'rejected', reason: 'signature', cookie };
-      let payload: unknown;
-      try {
-        payload = JSON.parse(opened.plaintext);
-      } catch {
-        // Not JSON: corrupt, as below.
-      }
-      const { i, r } = (payload ?? {}) as { i?: unknown; r?: unknown };
-      if (typeof i !== 'string' || !ID_PATTERN.test(i) || !isRecord(r)) {
-        return { kind: 'rejected', reason: 'corrupt', cookie: { ...cookie, stale: true } };
-      }
-      cookie.resign = opened.stale;
-      return { kind: 'session', id: i, record: r, cookie };
+      return unsealed(sealed, cookie);
     },
 
     // The cookie is the only copy: what this request holds is what is stored.

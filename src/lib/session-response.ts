@@ -22,7 +22,8 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
   const markPrivate = (live || cookies.length > 0) && !isPrivate(response.headers);
   if (cookies.length === 0 && !markPrivate) return response;
   const copy = new Response(response.body, response);
-  for (const cookie of cookies) copy.headers.append('Set-Cookie', cookie);
-  if (markPrivate) copy.headers.append('Cache-Control', 'private');
+  const headers = copy.headers;
+  for (const cookie of cookies) headers.append('Set-Cookie', cookie);
+  if (markPrivate) headers.append('Cache-Control', 'private');
   return copy;
 }

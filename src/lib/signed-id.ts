@@ -2,11 +2,11 @@
 // store. Every check that needs no I/O (shape, signature) runs before the store is asked, so a forged or
 // malformed cookie never costs a store read.
 import { readCookie, serializeCookie, type CookieAttributes } from './cookie.js';
-import type { Signer } from './signer.js';
+import type { OpenedValue, Signer } from './signer.js';
 import { storeCall, storeFailure, type StoreCallConfig } from './store-call.js';
 import type { SessionRecord, SessionStore } from './store-contract.js';
 import { isRecord } from './records.js';
-import { noCookie, type CookieState, type Opened, type Transport } from './transport.js';
+import { noCookie, type Opened, type Transport } from './transport.js';
 
 export interface SignedIdConfig extends StoreCallConfig {
   readonly store: SessionStore;
@@ -17,39 +17,46 @@ export interface SignedIdConfig extends StoreCallConfig {
 
 export function signedIdTransport(c: SignedIdConfig): Transport {
   const store = c.store;
+
+  /** The record behind a cookie value whose signature verified (or is being verified). */
+  async function read(value: string, signed: OpenedValue | Promise<OpenedValue | 'signature'>): Promise<Opened> {
+    const opened = signed instanceof Promise ? await signed : signed;
+    if (typeof opened === 'string') return { kind: 'rejected', reason: opened, cookie: noCookie() };
+    const id = opened.id;
+    let stored: SessionRecord | null;
+    if (c.storeTimeoutMs === undefined) {
+      // Every returning visitor comes through here: the store's promise is awaited directly, without
+      // storeCall's frame and closure.
+      try {
+        stored = await store.get(id);
+      } catch (cause) {
+        throw storeFailure(c, 'STORE_READ', 'get', cause);
+      }
+    } else {
+      stored = await storeCall(c, 'STORE_READ', 'get', () => store.get(id));
+    }
+    // A genuine cookie whose session is gone is cleared, so the browser stops sending it.
+    const stale = { value: undefined, resign: false, stale: true, chunks: 0, orphanId: id };
+    if (stored === null || stored === undefined) return { kind: 'rejected', reason: 'unknown', cookie: stale };
+    if (!isRecord(stored)) return { kind: 'rejected', reason: 'corrupt', cookie: stale };
+    const current = opened.secret === 0;
+    return {
+      kind: 'session',
+      id,
+      record: stored,
+      cookie: { value: current ? value : undefined, resign: !current, stale: false, chunks: 0 },
+    };
+  }
+
   return {
     stateful: true,
 
-    async open(header) {
+    open(header) {
       const value = readCookie(header, c.cookieName);
       if (value === undefined) return { kind: 'none', cookie: noCookie() };
-      let opened = c.signer.open(value);
-      if (opened instanceof Promise) opened = await opened;
+      const opened = c.signer.open(value);
       if (typeof opened === 'string') return { kind: 'rejected', reason: opened, cookie: noCookie() };
-      const id = opened.id;
-      let stored: SessionRecord | null;
-      if (c.storeTimeoutMs === undefined) {
-        // Every returning visitor comes through here: the store's promise is awaited directly, without
-        // storeCall's frame and closure.
-        try {
-          stored = await store.get(id);
-        } catch (cause) {
-          throw storeFailure(c, 'STORE_READ', 'get', cause);
-        }
-      } else {
-        stored = await storeCall(c, 'STORE_READ', 'get', () => store.get(id));
-      }
-      // A genuine cookie whose session is gone is cleared, so the browser stops sending it.
-      const stale = { value: undefined, resign: false, stale: true, chunks: 0, orphanId: id };
-      if (stored === null || stored === undefined) return { kind: 'rejected', reason: 'unknown', cookie: stale };
-      if (!isRecord(stored)) return { kind: 'rejected', reason: 'corrupt', cookie: stale };
-      const current = opened.secret === 0;
-      return {
-        kind: 'session',
-        id,
-        record: stored,
-        cookie: { value: current ? value : undefined, resign: !current, stale: false, chunks: 0 },
-      };
+      return read(value, opened);
     },
 
     create: (id, record) => storeCall(c, 'STORE_WRITE', 'create', () => store.create(id, record)),

@@ -32,8 +32,12 @@ export type Opened =
 export interface Transport {
   /** True when sessions live in a server-side store: they can be revoked, listed and counted. */
   readonly stateful: boolean;
-  /** Reads the request's cookie (and, for a server-side store, the record): never throws for a bad cookie. */
-  open(header: string | null): Promise<Opened>;
+  /**
+   * Reads the request's cookie (and, for a server-side store, the record): never throws for a bad cookie.
+   * Synchronous when the answer needs no crypto and no I/O (no cookie, a malformed one): a new visitor's
+   * request then makes no promise for it.
+   */
+  open(header: string | null): Opened | Promise<Opened>;
   /**
    * The lifecycle transactions (see SessionStore). A stateless transport answers from `whole()`, the record as
    * this request holds it; a server-side store never needs it (so it is not built).
