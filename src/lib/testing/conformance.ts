@@ -10,6 +10,7 @@
 import { createSessions } from '../../manager.js';
 import type { SessionStore, StatelessStore } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
+import { describeNoPerUser, describePerUser } from './per-user.js';
 import type { TestRunner } from './runner.js';
 import {
   cookiePair,
@@ -39,6 +40,11 @@ export interface ConformanceOptions {
    * write): the suite then does not ask it to. Default true.
    */
   refusesTakenIds?: boolean;
+  /**
+   * True for a store with a per-user index (`listByUser` and `destroyByUser`): the per-user suite runs on it.
+   * False (the default): the suite checks that both are `STORE_UNSUPPORTED`.
+   */
+  perUser?: boolean;
 }
 
 let unique = 0;
@@ -87,6 +93,8 @@ export function describeStoreConformance(
     if (stateless) describeSealerContract(createStore, runner);
     else describeStoreContract(createStore, options.refusesTakenIds !== false, runner);
     describeSessions(setup, stateless, runner);
+    if (options.perUser === true) describePerUser(createStore as (clock: TestClock) => Promise<SessionStore>, runner);
+    else describeNoPerUser(createStore, runner);
   });
 }
 
