@@ -1,5 +1,5 @@
 export { createSessions } from './manager.js';
-export type { CreateOptions, SessionHandler, Sessions } from './manager.js';
+export type { CreateOptions, SessionHandler, SessionInfo, Sessions } from './manager.js';
 export { Session } from './session.js';
 export { SessionError } from './errors.js';
 export type { SessionErrorCode } from './errors.js';
@@ -13,5 +13,6 @@ export type {
   SessionStore,
   SessionTimes,
   StatelessStore,
+  UserSession,
 } from './lib/store-contract.js';
 export type { CookieAttributes } from './lib/cookie.js';

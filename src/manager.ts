@@ -3,7 +3,9 @@ import { emit, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
 import { resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
-import { expiryReason } from './lib/records.js';
+import { expiryReason, isRecord } from './lib/records.js';
+import { refuseUnknownOptions } from './lib/option-names.js';
+import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import { withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
@@ -18,6 +20,33 @@ export interface CreateOptions<Data extends Record<string, unknown>> {
   constants?: Readonly<Record<string, unknown>> | undefined;
   /** Remember-me: `false` gives a browser-session cookie. Default `true`. */
   persistent?: boolean | undefined;
+  /**
+   * The user signing in (1 to 256 characters): the session is listed by `listByUser` and ended by
+   * `destroyByUser`, and `session.userId` gives it back. Omitted: an anonymous session, listed nowhere.
+   */
+  userId?: string | undefined;
+  /** A label for the device, shown in "your devices" (for example from User-Agent); cut to 256 characters. */
+  device?: string | undefined;
+}
+
+/** One live session of a user, as `listByUser` gives it: never its cookie. Times in epoch ms. */
+export interface SessionInfo {
+  /** The session ID: it cannot be turned into a cookie without the secret, so an admin page may show it. */
+  readonly id: string;
+  /** First and last three characters of the ID, for logs. */
+  readonly maskedId: string;
+  /** The user it was created for. */
+  readonly userId: string;
+  /** The label given at `create()`, if any. */
+  readonly device: string | undefined;
+  /** When the user signed in on it. */
+  readonly createdAt: number;
+  /** The last write; a read-only request moves it only with a touch, so it lags by `touchAfter` at most. */
+  readonly accessedAt: number;
+  /** When it expires unless used again. */
+  readonly expiresAt: number;
+  /** False for a browser-session cookie (remember-me off). */
+  readonly persistent: boolean;
 }
 
 /** A fetch handler wrapped by `sessions.handle()`: the session comes second; `env`, `ctx`… follow. */
@@ -55,6 +84,16 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * window) and never comes back, also under an ID a regenerate in flight is moving it to.
    */
   destroyById(id: string): Promise<void>;
+  /**
+   * Every live session created with `userId` ("your devices"), most recently used first. `STORE_UNSUPPORTED`
+   * for a store without a per-user index (the cookie store).
+   */
+  listByUser(userId: string): Promise<SessionInfo[]>;
+  /**
+   * End every session of `userId` ("log out everywhere"), or all but `except` (a session ID: "everywhere else"),
+   * and resolve how many were ended. Like `destroyById`, none of them works again, whatever was in flight.
+   */
+  destroyByUser(userId: string, options?: { except?: string | undefined }): Promise<number>;
   /** Delete every session; `STORE_UNSUPPORTED` if the store has no `clear()`. */
   destroyAll(): Promise<void>;
   /** Live sessions in the store; `STORE_UNSUPPORTED` if the store has no `count()`. */
@@ -134,18 +173,33 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return session;
   }
 
+  /** The store's per-user index, or `STORE_UNSUPPORTED` naming the store. */
+  function perUser(operation: string): SessionStore {
+    const store = c.store;
+    if (store?.listByUser === undefined || store.destroyByUser === undefined) {
+      const why = c.transport.stateful ? 'has no per-user index' : 'is stateless and keeps no index';
+      throw new SessionError('STORE_UNSUPPORTED', `${operation}: the ${c.storeName} store ${why}`);
+    }
+    return store;
+  }
+
   return {
     cookieName: c.cookieName,
     start,
 
     async create(request, init = {}) {
+      refuseUnknownOptions('create', init, CREATE_OPTIONS);
+      if (init.userId !== undefined) userIdOf('create', init.userId);
+      if (init.device !== undefined && typeof init.device !== 'string') {
+        throw new SessionError('INVALID_OPTION', 'create: device must be a string');
+      }
       const current = await start(request);
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
       const chunks = c.transport.cookiesIn(request.headers.get('cookie'));
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
         c,
-        { kind: 'new', forced: true, cookie: noCookie(chunks), ...init },
+        { kind: 'new', forced: true, cookie: noCookie(chunks), ...init, device: init.device?.slice(0, 256) },
         contexts.get(request),
       );
       if (!current.isNew) {
@@ -197,6 +251,45 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       if (await c.transport.destroy(id, now + c.retainMs)) {
         emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
       }
+    },
+
+    async listByUser(userId) {
+      userIdOf('listByUser', userId);
+      const store = perUser('listByUser');
+      const found = await storeCall(c, 'STORE_READ', 'listByUser', () => store.listByUser!(userId));
+      const now = c.now();
+      const infos: SessionInfo[] = [];
+      for (const { id, record } of found) {
+        // The store's index is trusted for membership only: the record decides, by today's timeouts.
+        if (!isRecord(record) || record.userId !== userId || expiryReason(c, record, now) !== undefined) continue;
+        infos.push({
+          id,
+          maskedId: maskId(id),
+          userId,
+          device: record.device,
+          createdAt: record.createdAt,
+          accessedAt: record.accessedAt ?? record.createdAt,
+          expiresAt: record.expiresAt,
+          persistent: record.persistent !== false,
+        });
+      }
+      return infos.sort((a, b) => b.accessedAt - a.accessedAt);
+    },
+
+    async destroyByUser(userId, options = {}) {
+      refuseUnknownOptions('destroyByUser', options, EXCEPT_OPTION);
+      userIdOf('destroyByUser', userId);
+      const store = perUser('destroyByUser');
+      const except = options.except;
+      if (except !== undefined && (typeof except !== 'string' || !ID_PATTERN.test(except))) {
+        throw new SessionError('INVALID_ID', 'destroyByUser: except must be a session ID');
+      }
+      const now = c.now();
+      const ended = await storeCall(c, 'STORE_DELETE', 'destroyByUser', () =>
+        store.destroyByUser!(userId, except, now + c.retainMs),
+      );
+      for (const id of ended) emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
+      return ended.length;
     },
 
     async destroyAll() {
@@ -276,6 +369,22 @@ function loaded<Data extends Record<string, unknown>>(
     return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
   }
   return newSession(c, { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie }, ctx);
+}
+
+const CREATE_OPTIONS: ReadonlySet<string> = new Set<keyof CreateOptions<Record<string, unknown>>>([
+  'data',
+  'constants',
+  'persistent',
+  'userId',
+  'device',
+]);
+const EXCEPT_OPTION: ReadonlySet<string> = new Set(['except']);
+
+/** A user ID as the manager accepts it: 1 to 256 characters (stores build keys from it). */
+function userIdOf(operation: string, userId: unknown): void {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
+    throw new SessionError('INVALID_OPTION', `${operation}: userId must be a string of 1 to 256 characters`);
+  }
 }
 
 function isBackgroundContext(value: unknown): value is BackgroundContext {

@@ -1,7 +1,7 @@
 import { mergeChanges } from './lib/merge.js';
 import { SessionError } from './errors.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
-import type { SessionRecord, SessionStore } from './lib/store-contract.js';
+import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** Options of `createMemoryStore`. */
 export interface MemoryStoreOptions {
@@ -9,8 +9,12 @@ export interface MemoryStoreOptions {
   now?: (() => number) | undefined;
 }
 
-/** The store `createMemoryStore` returns: a `SessionStore` that can also count and clear. */
+/** The store `createMemoryStore` returns: a `SessionStore` with a per-user index that can also count and clear. */
 export interface MemoryStore extends SessionStore {
+  /** The live sessions of `userId`, from the per-user index. */
+  listByUser(userId: string): Promise<UserSession[]>;
+  /** Ends every live session of `userId` but `except`, in one step; resolves the IDs ended. */
+  destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions in this process. */
   count(): Promise<number>;
   /** Deletes every live session (ended IDs stay ended). */
@@ -23,6 +27,8 @@ interface Live {
   readonly expiresAt: number;
   /** The record as last merged: the next update starts from it instead of parsing `text` again. Never handed out. */
   readonly merged?: SessionRecord;
+  /** The record's `userId`: the session is in that user's index. */
+  readonly userId?: string | undefined;
 }
 
 /** An ended session, kept until `until` so nothing in flight revives it; `movedTo` after a regenerate. */
@@ -51,6 +57,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   refuseUnknownOptions('createMemoryStore', options, OPTION_NAMES);
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
+  /** The per-user index: user → IDs of their sessions. Kept exact by every transaction, pruned as entries end. */
+  const users = new Map<string, Set<string>>();
   let sweptAtSize = 0;
 
   function live(id: string): Live | undefined {
@@ -58,16 +66,47 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return entry === undefined || !('text' in entry) || now() >= entry.expiresAt ? undefined : entry;
   }
 
-  function put(id: string, entry: Entry): void {
+  /** Sets an entry, keeping the per-user index right; `before` is the entry it replaces (the caller has read it). */
+  function put(id: string, entry: Entry, before: Entry | undefined): void {
+    if (before !== undefined && 'text' in before && before.userId !== undefined) unlist(before.userId, id);
+    if ('text' in entry && entry.userId !== undefined) {
+      let ids = users.get(entry.userId);
+      if (ids === undefined) users.set(entry.userId, (ids = new Set()));
+      ids.add(id);
+    }
     entries.set(id, entry);
     // Amortised O(1): a full sweep each time the map has doubled since the last one.
     if (entries.size > 2 * sweptAtSize + 64) sweep();
   }
 
+  function unlist(userId: string, id: string): void {
+    const ids = users.get(userId);
+    if (ids?.delete(id) === true && ids.size === 0) users.delete(userId);
+  }
+
+  /** Deletes an entry, and its index entry. */
+  function remove(id: string, entry: Entry): void {
+    if ('text' in entry && entry.userId !== undefined) unlist(entry.userId, id);
+    entries.delete(id);
+  }
+
   function sweep(): void {
     const t = now();
-    for (const [id, entry] of entries) if (t >= ('text' in entry ? entry.expiresAt : entry.until)) entries.delete(id);
+    for (const [id, entry] of entries) if (t >= ('text' in entry ? entry.expiresAt : entry.until)) remove(id, entry);
     sweptAtSize = entries.size;
+  }
+
+  /** Ends `id` and every ID it moved to, synchronously (so `destroyByUser` is one transaction too). */
+  function end(id: string, retainUntil: number): boolean {
+    let ended = false;
+    for (let hop = 0, next: string | undefined = id; next !== undefined && hop < MAX_FORWARDS; hop++) {
+      const entry = entries.get(next);
+      ended ||= entry !== undefined && 'text' in entry && now() < entry.expiresAt;
+      const movedTo = entry !== undefined && 'movedTo' in entry ? entry.movedTo : undefined;
+      put(next, { until: Math.max(retainUntil, entry !== undefined && 'until' in entry ? entry.until : 0) }, entry);
+      next = movedTo;
+    }
+    return ended;
   }
 
   function parsed(entry: Live): SessionRecord {
@@ -81,20 +120,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       if (entry === undefined || !('text' in entry)) return null;
       // An expired entry is returned once more (so the manager can report `expired` rather than `unknown`)
       // and deleted; the manager never uses it.
-      if (now() >= entry.expiresAt) entries.delete(id);
+      if (now() >= entry.expiresAt) remove(id, entry);
       return JSON.parse(entry.text) as SessionRecord;
     },
     async create(id, record) {
       const entry = entries.get(id);
       if (entry !== undefined && now() < ('text' in entry ? entry.expiresAt : entry.until)) return false;
-      put(id, { text: JSON.stringify(record), expiresAt: record.expiresAt });
+      put(id, { text: JSON.stringify(record), expiresAt: record.expiresAt, userId: record.userId }, entry);
       return true;
     },
     async update(id, changes, times) {
       const entry = live(id);
       if (entry === undefined) return null;
       const merged = mergeChanges(parsed(entry), changes, times);
-      entries.set(id, { text: JSON.stringify(merged), expiresAt: times.expiresAt, merged });
+      entries.set(id, { text: JSON.stringify(merged), expiresAt: times.expiresAt, merged, userId: entry.userId });
       return merged;
     },
     async regenerate(id, newId, changes, times) {
@@ -102,24 +141,28 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       if (entry === undefined) return null;
       if (entries.has(newId)) throw new SessionError('STORE_WRITE', 'memory store: regenerate: the new ID is taken');
       const merged = mergeChanges(parsed(entry), changes, times);
-      entries.set(id, { until: times.expiresAt, movedTo: newId });
-      put(newId, { text: JSON.stringify(merged), expiresAt: times.expiresAt, merged });
+      put(id, { until: times.expiresAt, movedTo: newId }, entry);
+      put(newId, { text: JSON.stringify(merged), expiresAt: times.expiresAt, merged, userId: entry.userId }, undefined);
       return merged;
     },
-    async destroy(id, retainUntil) {
-      let ended = false;
-      for (let hop = 0, next: string | undefined = id; next !== undefined && hop < MAX_FORWARDS; hop++) {
-        const entry = entries.get(next);
-        ended ||= entry !== undefined && 'text' in entry && now() < entry.expiresAt;
-        const movedTo = entry !== undefined && 'movedTo' in entry ? entry.movedTo : undefined;
-        put(next, { until: Math.max(retainUntil, entry !== undefined && 'until' in entry ? entry.until : 0) });
-        next = movedTo;
+    destroy: async (id, retainUntil) => end(id, retainUntil),
+    async listByUser(userId) {
+      const found = [];
+      for (const id of users.get(userId) ?? []) {
+        const entry = entries.get(id)!;
+        if (live(id) !== undefined) found.push({ id, record: JSON.parse((entry as Live).text) as SessionRecord });
+        else remove(id, entry); // expired: pruned here rather than piled up until the next sweep
       }
+      return found;
+    },
+    async destroyByUser(userId, except, retainUntil) {
+      const ended: string[] = [];
+      for (const id of [...(users.get(userId) ?? [])]) if (id !== except && end(id, retainUntil)) ended.push(id);
       return ended;
     },
     async clear() {
       // Ended entries stay: clearing must not let an ended ID be reused.
-      for (const [id, entry] of entries) if ('text' in entry) entries.delete(id);
+      for (const [id, entry] of entries) if ('text' in entry) remove(id, entry);
     },
     async count() {
       sweep();

@@ -59,6 +59,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#s.lifetime.expiresAt(this.#s.config.now(), this.#s.stored);
   }
 
+  /** The user this session was created for (`create(request, { userId })`); undefined for an anonymous one. */
+  get userId(): string | undefined {
+    return this.#s.userId;
+  }
+
   /** Remember-me: `true` (default) sends a cookie with Max-Age; `false` a browser-session cookie. */
   get persistent(): boolean {
     return this.#s.lifetime.persistent;

@@ -4,7 +4,7 @@ import { describeLifecycleRaces, describeOverlappingRequests } from './races.js'
 import { describe, expect, it } from './harness.js';
 import { createClock, record } from './helpers.js';
 
-describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }));
+describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), { perUser: true });
 describeOverlappingRequests('memory', (clock) => createMemoryStore({ now: clock.now }));
 describeLifecycleRaces('memory', (clock) => createMemoryStore({ now: clock.now }), { exact: true });
 

@@ -2,7 +2,7 @@
 // the cookie jar and sessionCookie behave as a browser and a real login would.
 import { createSessions, type SessionStore } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
-import { createMemoryStore } from '../src/memory.js';
+import { createMemoryStore, type MemoryStore } from '../src/memory.js';
 import {
   createCookieJar,
   describeLifecycleRaces,
@@ -88,8 +88,9 @@ const has = (failed: string[], fragment: string) => failed.some((name) => name.i
 describe('edge-sessions/testing: the suites fail a broken store', () => {
   it('the conformance suite passes the memory store as it is (the collecting runner runs real tests)', async () => {
     const { runner, tests } = collectingRunner();
-    describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), runner);
+    describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), runner, { perUser: true });
     expect(tests.length).toBeGreaterThanOrEqual(20);
+    expect(tests.filter((t) => t.name.includes('per-user sessions')).length).toBeGreaterThanOrEqual(10);
     expect(await failures(tests)).toEqual([]);
   });
 
@@ -110,6 +111,28 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
     expect(has(failed, 'the store contract > update never creates')).toBe(true);
     // Everything else of the contract still holds: the suite names the broken guarantee, not a pile of them.
     expect(failed.filter((name) => name.includes('the store contract >'))).toHaveLength(1);
+  });
+
+  it('the per-user suite fails a store whose destroyByUser ends nothing, or whose index loses logins', async () => {
+    const perUser = (clock: TestClock, override: (store: MemoryStore) => Partial<SessionStore>) => {
+      const store = createMemoryStore({ now: clock.now });
+      return Object.assign(Object.create(store) as MemoryStore, override(store));
+    };
+    const endsNothing = (clock: TestClock) => perUser(clock, () => ({ destroyByUser: async () => [] }));
+    const losesLogins = (clock: TestClock) =>
+      perUser(clock, (store) => ({ listByUser: async (userId) => (await store.listByUser(userId)).slice(0, 5) }));
+    for (const [broken, fragment] of [
+      [endsNothing, 'destroyByUser ends every session of the user'],
+      [losesLogins, 'loses no entry under parallel logins'],
+    ] as const) {
+      const { runner, tests } = collectingRunner();
+      describeStoreConformance('broken index', broken, runner, { perUser: true });
+      expect(has(await failures(tests), fragment)).toBe(true);
+    }
+    // A store with an index that does not say so is told: its listByUser is not STORE_UNSUPPORTED.
+    const { runner, tests } = collectingRunner();
+    describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), runner);
+    expect(has(await failures(tests), 'listByUser and destroyByUser are STORE_UNSUPPORTED')).toBe(true);
   });
 
   it('the race suite fails a store whose destroy does nothing, and passes the memory store', async () => {
@@ -242,5 +265,13 @@ describe('edge-sessions/testing: sessionCookie', () => {
     const cookie = await sessionCookie(sealed, { data: { a: noise(1), b: noise(2) } });
     expect(cookie.split('; ')).toHaveLength(3);
     expect((await sealed.start(request(cookie))).get('b')).toBe(noise(2));
+  });
+
+  it('signs in a user: the session has the userId and is listed among the user’s devices', async () => {
+    const sessions = createSessions({ store: createMemoryStore(), secrets: [SECRET] });
+    const cookie = await sessionCookie(sessions, { userId: 'ada', device: 'test runner' });
+    const session = await sessions.start(request(cookie));
+    expect(session.userId).toBe('ada');
+    expect(await sessions.listByUser('ada')).toMatchObject([{ id: session.id, device: 'test runner' }]);
   });
 });

@@ -56,7 +56,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
 
     case 'create': {
       const times = s.lifetime.times(now);
-      const record = s.values.record(s.lifetime.createdAt, times);
+      const record = s.record(times);
       for (let tries = 1; !(await t.create(s.id, record)); tries++) {
         if (tries === CREATE_TRIES) {
           throw new SessionError('STORE_WRITE', `create: ${CREATE_TRIES} new session IDs were all taken`);
@@ -138,7 +138,7 @@ async function touch(s: SessionCore, now: number): Promise<string[]> {
 
 /** The record as this request holds it, with `times`, built only if a transport asks for it. */
 function whole(s: SessionCore, times: SessionTimes): Whole {
-  return () => s.values.record(s.lifetime.createdAt, times);
+  return () => s.record(times);
 }
 
 function written(s: SessionCore, times: SessionTimes, stored: SessionRecord | undefined): void {

@@ -58,5 +58,7 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   if (stored.constants !== undefined) merged.constants = stored.constants;
   if (immutable.length > 0) merged.immutable = immutable;
   if (!times.persistent) merged.persistent = false;
+  if (stored.userId !== undefined) merged.userId = stored.userId;
+  if (stored.device !== undefined) merged.device = stored.device;
   return merged;
 }

@@ -24,7 +24,9 @@ export function isRecord(value: unknown): value is SessionRecord {
     Number.isFinite(r.endsAt) &&
     Number.isFinite(r.expiresAt) &&
     (r.immutable === undefined || (Array.isArray(r.immutable) && r.immutable.every((k) => typeof k === 'string'))) &&
-    (r.persistent === undefined || typeof r.persistent === 'boolean')
+    (r.persistent === undefined || typeof r.persistent === 'boolean') &&
+    (r.userId === undefined || typeof r.userId === 'string') &&
+    (r.device === undefined || typeof r.device === 'string')
   );
 }
 

@@ -6,7 +6,7 @@ import { ID_PATTERN, movedId } from './ids.js';
 import { Lifetime, type LifetimeConfig } from './lifetime.js';
 import type { Codec } from './session-values.js';
 import { SessionValues } from './session-values.js';
-import type { SessionRecord } from './store-contract.js';
+import type { SessionRecord, SessionTimes } from './store-contract.js';
 import { noCookie, type CookieState, type Transport } from './transport.js';
 
 /** What a session needs of its manager's configuration. */
@@ -30,6 +30,9 @@ export type SessionInit =
       readonly data?: Readonly<Record<string, unknown>> | undefined;
       readonly constants?: Readonly<Record<string, unknown>> | undefined;
       readonly persistent?: boolean | undefined;
+      /** `create()` for a user: the session is listed by `listByUser`. */
+      readonly userId?: string | undefined;
+      readonly device?: string | undefined;
     };
 
 export class SessionCore {
@@ -48,6 +51,9 @@ export class SessionCore {
   destroyed = false;
   /** Made by `create()`: stored even when empty. */
   forced: boolean;
+  /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
+  readonly userId: string | undefined;
+  readonly device: string | undefined;
 
   constructor(config: SessionConfig, init: SessionInit, ctx: BackgroundContext | undefined) {
     this.config = config;
@@ -61,6 +67,8 @@ export class SessionCore {
       this.cookie = init.cookie;
       this.values = new SessionValues(config, init.record);
       this.lifetime = new Lifetime(config, now, init.record);
+      this.userId = init.record.userId;
+      this.device = init.record.device;
     } else {
       this.#id = undefined;
       this.stored = false;
@@ -68,6 +76,8 @@ export class SessionCore {
       this.cookie = init.cookie ?? noCookie();
       this.values = SessionValues.withConstants(config, init.constants);
       this.lifetime = new Lifetime(config, now, undefined, init.persistent ?? true);
+      this.userId = init.userId;
+      this.device = init.userId === undefined ? undefined : init.device;
       if (init.data !== undefined) for (const [k, v] of Object.entries(init.data)) this.values.set(k, v);
     }
   }
@@ -86,6 +96,17 @@ export class SessionCore {
       this.#id = this.previousId === undefined ? id : movedId(this.previousId, id);
     }
     return this.#id;
+  }
+
+  /** The whole record as this request holds it, with the times of a write made now. */
+  record(times: SessionTimes): SessionRecord {
+    const record: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = this.values.record(
+      this.lifetime.createdAt,
+      times,
+    );
+    if (this.userId !== undefined) record.userId = this.userId;
+    if (this.device !== undefined) record.device = this.device;
+    return record;
   }
 
   /** A new ID (regenerate, or a collision at create); the cookie must be signed again. */

@@ -26,6 +26,18 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** `false` for a browser-session cookie (no Max-Age): remember-me off. */
   readonly persistent?: boolean;
+  /** The user the session was created for (`create(request, { userId })`); never changed afterwards. */
+  readonly userId?: string;
+  /** The app's label for the device, given with `userId` (for example from User-Agent). */
+  readonly device?: string;
+}
+
+/** One live session of a user, as `listByUser` returns it. */
+export interface UserSession {
+  /** The session ID. */
+  readonly id: string;
+  /** Its record as stored. */
+  readonly record: SessionRecord;
 }
 
 /** The times one write gives a session, decided by the manager. Epoch milliseconds. */
@@ -78,7 +90,9 @@ export interface SessionChanges {
  * - `update` never recreates a session that is destroyed, moved away or expired;
  * - `regenerate` moves a session only while its old ID is live, with every change stored under the old ID;
  * - after `destroy` returns, nothing in flight brings the session back, under this ID or an ID it moved to
- *   (a store may revoke the lineage that every ID of a session shares: see `regenerate`).
+ *   (a store may revoke the lineage that every ID of a session shares: see `regenerate`);
+ * - a store with a per-user index (`listByUser`) lists every live session created with a `userId`, under its
+ *   current ID, and no other; `destroyByUser` ends them as `destroy` would.
  *
  * A store may go on returning a record after its `expiresAt` until it deletes it (KV keeps keys at least 60 s):
  * the manager checks expiry on every read, never uses such a record, and reports it as `expired`.
@@ -111,6 +125,18 @@ export interface SessionStore {
    * no create, update or regenerate in flight can undo it. Resolves whether a live session was ended.
    */
   destroy(id: string, retainUntil: number): Promise<boolean>;
+  /**
+   * The live sessions whose record has this `userId`, each under its current ID (a regenerated session under its
+   * new one). Entries of ended or expired sessions are dropped from the index, not returned. Optional, with
+   * `destroyByUser`: without them `listByUser()` and `destroyByUser()` are `STORE_UNSUPPORTED`.
+   */
+  listByUser?(userId: string): Promise<UserSession[]>;
+  /**
+   * Ends every live session of `userId` but `except`, as `destroy` ends one (kept until `retainUntil`, nothing in
+   * flight undoes it, also under an ID a regenerate is moving it to), and resolves the IDs it ended. A session
+   * created for the user while this runs is either ended or listed afterwards, never left out of the index.
+   */
+  destroyByUser?(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Ends every session. Optional: without it `destroyAll()` is `STORE_UNSUPPORTED`. */
   clear?(): Promise<void>;
   /** Live sessions. Optional: without it `count()` is `STORE_UNSUPPORTED`. */

@@ -11,6 +11,7 @@ import { createSessions } from '../../manager.js';
 import { movedId } from '../ids.js';
 import type { SessionStore, StatelessStore } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
+import { describeNoPerUser, describePerUser } from './per-user.js';
 import type { TestRunner } from './runner.js';
 import {
   cookiePair,
@@ -40,6 +41,11 @@ export interface ConformanceOptions {
    * write): the suite then does not ask it to. Default true.
    */
   refusesTakenIds?: boolean;
+  /**
+   * True for a store with a per-user index (`listByUser` and `destroyByUser`): the per-user suite runs on it.
+   * False (the default): the suite checks that both are `STORE_UNSUPPORTED`.
+   */
+  perUser?: boolean;
 }
 
 let unique = 0;
@@ -93,6 +99,8 @@ export function describeStoreConformance(
     if (stateless) describeSealerContract(createStore, runner);
     else describeStoreContract(createStore, options.refusesTakenIds !== false, runner);
     describeSessions(setup, stateless, runner);
+    if (options.perUser === true) describePerUser(createStore as (clock: TestClock) => Promise<SessionStore>, runner);
+    else describeNoPerUser(createStore, runner);
   });
 }
 

@@ -99,12 +99,13 @@ export function createCookieJar(options: CookieJarOptions = {}): CookieJar {
 export type SessionCookieOptions<Data extends Record<string, unknown>> = CreateOptions<Data>;
 
 /**
- * A `Cookie` header value for a new stored session holding `options.data`, made through the manager (so it is
- * signed, stored and accepted exactly as a real login's cookie): a test can start logged in.
+ * A `Cookie` header value for a new stored session holding `options.data` (and belonging to `options.userId`),
+ * made through the manager (so it is signed, stored and accepted exactly as a real login's cookie): a test can
+ * start logged in.
  *
  * @example
  * ```ts
- * const cookie = await sessionCookie(sessions, { data: { user: 'ada' } });
+ * const cookie = await sessionCookie(sessions, { userId: 'ada', data: { role: 'admin' } });
  * const response = await app.fetch(new Request('https://example.com/account', { headers: { cookie } }));
  * ```
  */

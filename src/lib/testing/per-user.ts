@@ -1,0 +1,295 @@
+// Per-user sessions on a store, through the manager: `listByUser` lists exactly the live sessions of a user under
+// their current IDs, `destroyByUser` ends them for good, and both stay right when requests overlap — natural
+// overlaps (Promise.all, 20 tries each) and deterministic interleavings (a store call held at a gate while
+// `destroyByUser` runs to the end).
+import { createSessions, type Sessions } from '../../manager.js';
+import type { Session } from '../../session.js';
+import type { SessionStore } from '../store-contract.js';
+import { gatedStore } from './races.js';
+import type { TestRunner } from './runner.js';
+import { cookiePair, createClock, request, SECRET, type TestClock } from './support.js';
+
+/** Tries of each natural overlap. */
+const TRIES = 20;
+
+let unique = 0;
+/** A user ID no other test of a shared backend uses. */
+function user(label: string): string {
+  return `${label}-${++unique}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Registers the per-user suite for a store with a per-user index (`listByUser` and `destroyByUser`). Run by
+ * `describeStoreConformance` with `{ perUser: true }`.
+ */
+export function describePerUser(
+  createStore: (clock: TestClock) => SessionStore | Promise<SessionStore>,
+  runner: TestRunner,
+): void {
+  const { describe, it, expect } = runner;
+
+  async function setup() {
+    const clock = createClock();
+    const gated = gatedStore(await createStore(clock));
+    const sessions = createSessions({
+      store: gated.store,
+      secrets: [SECRET],
+      now: clock.now,
+      expires: 3600,
+      idleTimeout: 600,
+      touchAfter: 60,
+    });
+    return { clock, sessions, hold: gated.hold };
+  }
+
+  /** A login of `userId`: the new session's ID and cookie. */
+  async function login(sessions: Sessions, userId: string, device?: string) {
+    const s = await sessions.create(request(), { userId, device, data: { n: 1 } });
+    const cookie = cookiePair(await s.commit());
+    return { id: s.id, cookie };
+  }
+
+  async function alive(sessions: Sessions, cookie: string): Promise<boolean> {
+    return !(await sessions.start(request(cookie))).isNew;
+  }
+
+  async function listed(sessions: Sessions, userId: string): Promise<string[]> {
+    return (await sessions.listByUser(userId)).map((info) => info.id).sort();
+  }
+
+  function setCookie(headers: Headers): string | undefined {
+    return headers.getSetCookie().length === 0 ? undefined : cookiePair(headers);
+  }
+
+  describe('per-user sessions', () => {
+    it('lists every live session of a user, with its device, and no one else’s', async () => {
+      const { sessions, clock } = await setup();
+      const [ada, bob] = [user('ada'), user('bob')];
+      const phone = await login(sessions, ada, 'Phone');
+      clock.advanceSec(5);
+      const laptop = await login(sessions, ada, 'Laptop');
+      const other = await login(sessions, bob);
+      const anonymous = await sessions.start(request());
+      anonymous.set('cart', 3);
+      await anonymous.commit();
+
+      const infos = await sessions.listByUser(ada);
+      // Most recently used first.
+      expect(infos.map((i) => i.id)).toEqual([laptop.id, phone.id]);
+      expect(infos[1]).toMatchObject({
+        id: phone.id,
+        maskedId: `${phone.id.slice(0, 3)}...${phone.id.slice(-3)}`,
+        userId: ada,
+        device: 'Phone',
+        persistent: true,
+      });
+      expect(infos[0]!.createdAt - infos[1]!.createdAt).toBe(5000);
+      expect(await listed(sessions, bob)).toEqual([other.id]);
+      expect(await sessions.listByUser(user('nobody'))).toEqual([]);
+      expect((await sessions.start(request(phone.cookie))).userId).toBe(ada);
+      expect((await sessions.start(request(other.cookie))).userId).toBe(bob);
+      expect(anonymous.userId).toBeUndefined();
+      // Never a cookie value: nothing in an entry carries the cookie's signature.
+      const tag = phone.cookie.slice(phone.cookie.lastIndexOf('.') + 1);
+      expect(JSON.stringify(infos).includes(tag)).toBe(false);
+    });
+
+    it('never lists a destroyed, regenerated-away or expired session; a regenerated one under its new ID', async () => {
+      const { sessions, clock } = await setup();
+      const ada = user('ada');
+      const gone = await login(sessions, ada);
+      const moved = await login(sessions, ada);
+      const stays = await login(sessions, ada);
+      await sessions.destroy(request(gone.cookie));
+      const renewing = await sessions.start(request(moved.cookie));
+      renewing.regenerate();
+      await renewing.commit();
+      expect(await listed(sessions, ada)).toEqual([renewing.id, stays.id].sort());
+      expect((await sessions.listByUser(ada)).find((i) => i.id === renewing.id)?.device).toBeUndefined();
+
+      // The idle timeout (600 s) passes for every session but the one used meanwhile.
+      clock.advanceSec(400);
+      const used = await sessions.start(request(stays.cookie));
+      used.set('n', 2);
+      await used.commit();
+      clock.advanceSec(300);
+      expect(await listed(sessions, ada)).toEqual([stays.id]);
+      const [info] = await sessions.listByUser(ada);
+      expect(info!.accessedAt).toBe(used.accessedAt);
+    });
+
+    it('destroyByUser ends every session of the user (or all but one), and none works again', async () => {
+      const { sessions } = await setup();
+      const [ada, bob] = [user('ada'), user('bob')];
+      const a1 = await login(sessions, ada);
+      const a2 = await login(sessions, ada);
+      const a3 = await login(sessions, ada);
+      const b1 = await login(sessions, bob);
+      expect(await sessions.destroyByUser(ada, { except: a1.id })).toBe(2);
+      expect(await alive(sessions, a2.cookie)).toBe(false);
+      expect(await alive(sessions, a3.cookie)).toBe(false);
+      expect(await alive(sessions, a1.cookie)).toBe(true);
+      expect(await alive(sessions, b1.cookie)).toBe(true);
+      expect(await listed(sessions, ada)).toEqual([a1.id]);
+      expect(await sessions.destroyByUser(ada)).toBe(1);
+      expect(await alive(sessions, a1.cookie)).toBe(false);
+      expect(await listed(sessions, ada)).toEqual([]);
+      expect(await sessions.destroyByUser(ada)).toBe(0);
+      expect(await listed(sessions, bob)).toEqual([b1.id]);
+    });
+
+    it('refuses a bad userId or except with a SessionError, before any store call', async () => {
+      const { sessions } = await setup();
+      await expect(sessions.listByUser('')).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      await expect(sessions.destroyByUser('x'.repeat(257))).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      await expect(sessions.destroyByUser('ada', { except: 'not an id' })).rejects.toMatchObject({
+        code: 'INVALID_ID',
+      });
+      await expect(sessions.create(request(), { userId: 42 as unknown as string })).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+      });
+    });
+
+    it('loses no entry under parallel logins: 50 logins of one user, 10 at a time, are 50 listed', async () => {
+      const { sessions } = await setup();
+      const ada = user('ada');
+      const ids: string[] = [];
+      for (let batch = 0; batch < 5; batch++) {
+        const logins = await Promise.all(Array.from({ length: 10 }, () => login(sessions, ada)));
+        ids.push(...logins.map((l) => l.id));
+      }
+      expect(new Set(ids).size).toBe(50);
+      expect(await listed(sessions, ada)).toEqual([...ids].sort());
+      expect(await sessions.destroyByUser(ada)).toBe(50);
+      expect(await listed(sessions, ada)).toEqual([]);
+    });
+  });
+
+  describe(`per-user sessions: destroyByUser overlapping requests (natural overlaps, ${TRIES} tries each)`, () => {
+    it('a commit in flight never brings a session back', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const ada = user('ada');
+        const { cookie } = await login(sessions, ada);
+        const stale = await sessions.start(request(cookie));
+        stale.set('late', i);
+        const [, ended] = await Promise.all([stale.commit(), sessions.destroyByUser(ada)]);
+        expect(ended).toBe(1);
+        expect(await alive(sessions, cookie)).toBe(false);
+        expect(await listed(sessions, ada)).toEqual([]);
+      }
+    });
+
+    it('a touch in flight never brings a session back', async () => {
+      const { sessions, clock } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const ada = user('ada');
+        const { cookie } = await login(sessions, ada);
+        clock.advanceSec(120); // a touch is due
+        const reader = await sessions.start(request(cookie));
+        await Promise.all([reader.commit(), sessions.destroyByUser(ada)]);
+        expect(await alive(sessions, cookie)).toBe(false);
+      }
+    });
+
+    it('a regenerate in flight ends the session under both IDs', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const ada = user('ada');
+        const { cookie } = await login(sessions, ada);
+        const renewing = await sessions.start(request(cookie));
+        renewing.regenerate();
+        const [headers] = await Promise.all([renewing.commit(), sessions.destroyByUser(ada)]);
+        expect(await alive(sessions, cookie)).toBe(false);
+        const renewed = setCookie(headers);
+        if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
+        expect(await listed(sessions, ada)).toEqual([]);
+      }
+    });
+
+    it('a login while it runs is either ended or listed afterwards, never invisible', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const ada = user('ada');
+        await login(sessions, ada);
+        const [fresh] = await Promise.all([login(sessions, ada), sessions.destroyByUser(ada)]);
+        const works = await alive(sessions, fresh.cookie);
+        expect(await listed(sessions, ada)).toEqual(works ? [fresh.id] : []);
+        if (works) expect(await sessions.destroyByUser(ada)).toBe(1);
+        expect(await alive(sessions, fresh.cookie)).toBe(false);
+      }
+    });
+  });
+
+  describe('per-user sessions: destroyByUser interleaved with a request held inside the store', () => {
+    /**
+     * A logged-in session changed by `change`, whose commit is held at `method` (`when`) while destroyByUser runs
+     * to the end; then released. Answers the cookies before and after, and the commit's Set-Cookie, if any.
+     */
+    async function heldWhileDestroyed(
+      method: 'update' | 'regenerate',
+      when: 'before' | 'after',
+      change: (session: Session) => void,
+    ) {
+      const { sessions, hold } = await setup();
+      const ada = user('ada');
+      const { cookie } = await login(sessions, ada);
+      const session = await sessions.start(request(cookie));
+      change(session);
+      const held = hold(method, when);
+      const commit = session.commit();
+      await held.reached;
+      expect(await sessions.destroyByUser(ada)).toBe(1);
+      held.release();
+      const renewed = setCookie(await commit);
+      expect(await alive(sessions, cookie)).toBe(false);
+      expect(await listed(sessions, ada)).toEqual([]);
+      return { sessions, renewed };
+    }
+
+    it('a commit held before the store until destroyByUser returns writes nothing', async () => {
+      const { renewed } = await heldWhileDestroyed('update', 'before', (s) => s.set('late', 1));
+      expect(renewed).toBeUndefined();
+    });
+
+    it('a regenerate held before the store until destroyByUser returns moves nothing', async () => {
+      const { renewed } = await heldWhileDestroyed('regenerate', 'before', (s) => s.regenerate());
+      expect(renewed).toBeUndefined();
+    });
+
+    it('a regenerate done in the store but not yet answered is ended under its new ID', async () => {
+      const { sessions, renewed } = await heldWhileDestroyed('regenerate', 'after', (s) => s.regenerate());
+      if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
+    });
+
+    it('a login held before its create until destroyByUser returns is listed afterwards', async () => {
+      const { sessions, hold } = await setup();
+      const ada = user('ada');
+      await login(sessions, ada);
+      const held = hold('create', 'before');
+      const signingIn = login(sessions, ada);
+      await held.reached;
+      expect(await sessions.destroyByUser(ada)).toBe(1);
+      held.release();
+      const fresh = await signingIn;
+      expect(await alive(sessions, fresh.cookie)).toBe(true);
+      expect(await listed(sessions, ada)).toEqual([fresh.id]);
+    });
+  });
+}
+
+/** For stores without a per-user index: both operations are `STORE_UNSUPPORTED`, naming the store. */
+export function describeNoPerUser(createStore: (clock: TestClock) => unknown, runner: TestRunner): void {
+  const { it, expect } = runner;
+  it('listByUser and destroyByUser are STORE_UNSUPPORTED (no per-user index)', async () => {
+    const clock = createClock();
+    const store = (await createStore(clock)) as SessionStore;
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    await expect(sessions.listByUser('ada')).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
+    await expect(sessions.destroyByUser('ada')).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
+    // A session may still belong to a user: the store keeps userId like any other field.
+    const s = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await s.commit());
+    expect((await sessions.start(request(cookie))).userId).toBe('ada');
+  });
+}
