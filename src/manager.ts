@@ -100,7 +100,8 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   count(): Promise<number>;
   /**
    * Wrap a fetch handler: start, run, commit, and return the handler's Response with the session's headers
-   * (on a copy: a Response the handler reuses is never changed). The wrapped handler takes whatever the runtime
+   * (on a copy: a Response the handler reuses is never changed), and `Cache-Control: private` when it sets a
+   * cookie or the request had a live session (a shared cache must not keep a page made from it). The wrapped handler takes whatever the runtime
    * passes after the request (`env, ctx` on Workers, `info` on Deno), even arguments your handler does not
    * declare. A handler that throws, or answers `Response.error()`, commits nothing.
    */
@@ -312,6 +313,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         let session = begin(request, rest.find(isBackgroundContext));
         if (session instanceof Promise) session = await session;
+        // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
+        const live = !session.isNew;
         const handed = sessionsByRequest.get(request);
         const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
@@ -326,7 +329,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           const last = await latest;
           if (last !== session) lines = lines.concat(await last._commitLines());
         }
-        return withSessionHeaders(response, lines);
+        return withSessionHeaders(response, lines, live);
       };
     },
   };

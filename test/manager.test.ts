@@ -632,7 +632,8 @@ describe('a session another request ended meanwhile', () => {
     resume();
     const response = await pending;
     expect(response.headers.getSetCookie()).toEqual([]);
-    expect(response.headers.get('Cache-Control')).toBeNull();
+    // No cookie, but the page was made from a live session: still private.
+    expect(response.headers.get('Cache-Control')).toBe('private');
     const after = await sessions.start(request(newCookie));
     expect(after.getAll()).toEqual({ n: 1 }); // the late request's change was not written anywhere
     expect(await counted.store.count()).toBe(1);
@@ -817,6 +818,31 @@ describe('handle', () => {
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(response.headers.get('Cache-Control')).toBe('public, max-age=60');
     expect(counted.total()).toBe(0);
+  });
+
+  it('marks a page made from a live session private, though it sets no cookie; a public page stays public', async () => {
+    const { sessions } = setup();
+    const login = await sessions.start(request());
+    login.set('user', 'ada');
+    const cookie = cookiePair(await login.commit());
+    const page = sessions.handle(
+      (_req, session) =>
+        new Response(String(session.get('user')), { headers: { 'Cache-Control': 'public, max-age=300' } }),
+    );
+    const known = await page(request(cookie));
+    expect(await known.text()).toBe('ada');
+    expect(known.headers.getSetCookie()).toEqual([]);
+    expect(known.headers.get('Cache-Control')).toBe('public, max-age=300, private');
+    // A request that never had a session (or whose cookie is not one) is left alone.
+    for (const anonymous of [request(), request('theme=dark'), request('__Host-sid=forged.x')]) {
+      const response = await page(anonymous);
+      expect(response.headers.get('Cache-Control')).toBe('public, max-age=300');
+    }
+    // Already private or no-store: nothing appended.
+    const noStore = await sessions.handle(() => new Response('x', { headers: { 'Cache-Control': 'no-store' } }))(
+      request(cookie),
+    );
+    expect(noStore.headers.get('Cache-Control')).toBe('no-store');
   });
 
   it('copies a Response whose headers are immutable (Response.redirect)', async () => {
