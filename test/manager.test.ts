@@ -820,7 +820,7 @@ describe('handle', () => {
     expect(counted.total()).toBe(0);
   });
 
-  it('marks a page made from a live session private, though it sets no cookie; a public page stays public', async () => {
+  it('marks a page made from a live session private, though it sets no cookie; public pages stay public', async () => {
     const { sessions } = setup();
     const login = await sessions.start(request());
     login.set('user', 'ada');
