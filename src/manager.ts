@@ -101,9 +101,9 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   /**
    * Wrap a fetch handler: start, run, commit, and return the handler's Response with the session's headers
    * (on a copy: a Response the handler reuses is never changed), and `Cache-Control: private` when it sets a
-   * cookie or the request had a live session (a shared cache must not keep a page made from it). The wrapped handler takes whatever the runtime
-   * passes after the request (`env, ctx` on Workers, `info` on Deno), even arguments your handler does not
-   * declare. A handler that throws, or answers `Response.error()`, commits nothing.
+   * cookie or the request had a live session (a shared cache must not keep a page made from it). The wrapped
+   * handler takes whatever the runtime passes after the request (`env, ctx` on Workers, `info` on Deno), even
+   * arguments your handler does not declare. A handler that throws, or answers `Response.error()`, commits nothing.
    */
   handle<Rest extends unknown[]>(
     handler: SessionHandler<Data, Rest>,
