@@ -282,9 +282,14 @@ export class SessionValues {
    */
   committed(stored: SessionRecord | undefined): void {
     if (stored !== undefined) {
-      this.#data = stringMap(stored.data)!;
-      this.#immutable = stored.immutable === undefined ? NO_KEYS : new Set(stored.immutable);
-      this.#flash = stored.flash === undefined ? NO_ENTRIES : stringMap(stored.flash)!;
+      // Usually the store holds just what this request wrote: the maps stay as they are (most commits are the
+      // request's last act, and rebuilding them would be its largest allocation).
+      if (!holds(this.#data, stored.data)) this.#data = stringMap(stored.data)!;
+      if (!holds(this.#flash, stored.flash)) this.#flash = stringMap(stored.flash)!;
+      const immutable = stored.immutable ?? [];
+      if (immutable.length !== this.#immutable.size || !immutable.every((k) => this.#immutable.has(k))) {
+        this.#immutable = immutable.length === 0 ? NO_KEYS : new Set(immutable);
+      }
     } else {
       for (const [k, keep] of this.#flashChanges ?? []) if (!keep) this.#flash.delete(k);
       for (const k of this.#consumed?.keys() ?? []) this.#flash.delete(k);
@@ -318,4 +323,14 @@ export class SessionValues {
   #decode(key: string, text: string): unknown {
     return decodeValue(this.#codec.serializer, key, text);
   }
+}
+
+/** Whether `map` holds exactly the entries of `values` (none when undefined), compared without allocating. */
+function holds(map: Map<string, string>, values: Readonly<Record<string, string>> | undefined): boolean {
+  let n = 0;
+  for (const k in values) {
+    if (map.get(k) !== values[k]) return false;
+    n++;
+  }
+  return n === map.size;
 }

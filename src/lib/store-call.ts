@@ -11,26 +11,32 @@ export interface StoreCallConfig {
  * `storeTimeout`, a call that takes longer fails with `STORE_TIMEOUT`: the outcome is then unknown (the call
  * itself cannot be cancelled and may still complete), so the library never retries it.
  */
-export async function storeCall<T>(
+export function storeCall<T>(
   config: StoreCallConfig,
   code: SessionErrorCode,
   op: string,
   call: () => Promise<T>,
 ): Promise<T> {
-  const limit = config.storeTimeoutMs;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    if (limit === undefined) return await call();
-    const timeout = new Promise<never>((_, reject) => {
-      const message = `${config.storeName} store: ${op} took longer than ${limit} ms; its outcome is unknown`;
-      timer = setTimeout(() => reject(new SessionError('STORE_TIMEOUT', message)), limit);
-    });
-    return await Promise.race([call(), timeout]);
-  } catch (cause) {
+  const fail = (cause: unknown): never => {
     throw storeFailure(config, code, op, cause);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
+  };
+  const limit = config.storeTimeoutMs;
+  // Without a timeout (the default, and every request's path): one reaction on the store's own promise.
+  if (limit === undefined) {
+    try {
+      return Promise.resolve(call()).then(undefined, fail);
+    } catch (cause) {
+      return Promise.reject(storeFailure(config, code, op, cause));
+    }
   }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    const message = `${config.storeName} store: ${op} took longer than ${limit} ms; its outcome is unknown`;
+    timer = setTimeout(() => reject(new SessionError('STORE_TIMEOUT', message)), limit);
+  });
+  return Promise.race([Promise.resolve().then(call), timeout])
+    .then(undefined, fail)
+    .finally(() => clearTimeout(timer!));
 }
 
 /**
