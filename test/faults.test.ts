@@ -196,6 +196,24 @@ describe('a merge that refuses', () => {
     }
   });
 
+  it('mergeChanges keeps "__proto__" a plain key, sees no inherited one, and answers structured-cloneable records', () => {
+    const stored = JSON.parse(
+      '{"data":{"__proto__":"1","a":"2"},"flash":{"__proto__":"3"},"createdAt":0,"endsAt":9e15,"expiresAt":9e15}',
+    );
+    const merged = mergeChanges(
+      stored,
+      { set: JSON.parse('{"__proto__":"\\"x\\"","b":"4"}'), increment: { toString: 2 }, flash: { f: '"y"' } },
+      t,
+    );
+    expect(Object.getPrototypeOf(merged.data)).toBe(Object.prototype);
+    expect(Object.keys(merged.data).sort()).toEqual(['__proto__', 'a', 'b', 'toString']);
+    expect(merged.data['toString']).toBe('2'); // a missing key counts as 0, never an inherited function
+    expect(Object.getOwnPropertyDescriptor(merged.data, '__proto__')?.value).toBe('"x"');
+    expect(Object.getOwnPropertyDescriptor(merged.flash, '__proto__')?.value).toBe('3');
+    // Durable Object RPC clones records: a prototype-less object would not survive it.
+    expect(structuredClone(merged)).toEqual(merged);
+  });
+
   it('mergeChanges adds to decimal numbers and decimal strings; a missing key counts as 0', () => {
     const stored = record({ data: { a: '41', b: '"10"', c: '"1e2"', keep: '"x"' } });
     expect(mergeChanges(stored, { increment: { a: 1, b: 1, c: -1, d: 2 } }, t).data).toEqual({

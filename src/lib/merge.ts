@@ -18,23 +18,22 @@ import type { SessionChanges, SessionRecord, SessionTimes } from './store-contra
 export function mergeChanges(stored: SessionRecord, changes: SessionChanges, times: SessionTimes): SessionRecord {
   if (!isRecord(stored)) throw new SessionError('STORE_READ', 'the stored session record is corrupt');
   const cleared = changes.clear === true;
-  // Copies without a prototype: a key named "__proto__" is then a plain key, and no key is inherited.
   const data = copy(cleared ? undefined : stored.data);
   const locked = cleared ? [] : (stored.immutable ?? []);
   const known = changes.immutable;
   for (const k of changes.delete ?? []) delete data[k];
   const set = changes.set;
-  if (set !== undefined) for (const k of Object.keys(set)) if (writable(k, locked, known)) data[k] = set[k]!;
+  if (set !== undefined) for (const k of Object.keys(set)) if (writable(k, locked, known)) put(data, k, set[k]!);
   const increment = changes.increment;
   if (increment !== undefined) {
     for (const k of Object.keys(increment)) {
       if (!writable(k, locked, known)) continue;
-      const base = numberInJson(data[k]);
+      const base = numberInJson(Object.hasOwn(data, k) ? data[k] : undefined);
       const sum = base === undefined ? NaN : base + increment[k]!;
       if (!Number.isFinite(sum)) {
         throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give a finite number`);
       }
-      data[k] = JSON.stringify(sum);
+      put(data, k, JSON.stringify(sum));
     }
   }
   let immutable = locked;
@@ -46,7 +45,7 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
     }
     immutable = [...keys];
   }
-  immutable = immutable.filter((k) => k in data);
+  immutable = immutable.filter((k) => Object.hasOwn(data, k));
   let flash = stored.flash;
   if (changes.flash !== undefined || changes.consumed !== undefined) {
     const next = copy(flash);
@@ -54,11 +53,11 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
     for (const k of Object.keys(flashes)) {
       const v = flashes[k];
       if (v === null) delete next[k];
-      else next[k] = v!;
+      else put(next, k, v!);
     }
     // Only the value this request read is consumed: a newer one stored meanwhile waits for the next request.
     const consumed = changes.consumed ?? {};
-    for (const k of Object.keys(consumed)) if (next[k] === consumed[k]) delete next[k];
+    for (const k of Object.keys(consumed)) if (Object.hasOwn(next, k) && next[k] === consumed[k]) delete next[k];
     flash = next;
   }
   const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
@@ -85,7 +84,17 @@ function writable(k: string, locked: readonly string[], known: SessionChanges['i
   return !locked.includes(k) || (known !== undefined && Object.hasOwn(known, k));
 }
 
-/** A prototype-less copy of a record's string map (isRecord has checked it). */
+/**
+ * A copy of a record's string map as a plain object (records cross structured clone, as in Durable Object RPC,
+ * which refuses objects without a prototype). Spread defines each key as data, so a key named "__proto__" stays
+ * a plain key; `put` keeps it so.
+ */
 function copy(values: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  return Object.assign(Object.create(null) as Record<string, string>, values);
+  return { ...values };
+}
+
+function put(target: Record<string, string>, k: string, v: string): void {
+  if (k === '__proto__')
+    Object.defineProperty(target, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else target[k] = v;
 }
