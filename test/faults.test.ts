@@ -196,7 +196,7 @@ describe('a merge that refuses', () => {
     }
   });
 
-  it('mergeChanges keeps "__proto__" a plain key, sees no inherited one, and answers structured-cloneable records', () => {
+  it('mergeChanges keeps "__proto__" a plain key, reads no inherited one, answers cloneable records', () => {
     const stored = JSON.parse(
       '{"data":{"__proto__":"1","a":"2"},"flash":{"__proto__":"3"},"createdAt":0,"endsAt":9e15,"expiresAt":9e15}',
     );
