@@ -6,6 +6,7 @@ const ENTRIES = [
   'src/index.ts',
   'src/memory.ts',
   'src/kv.ts',
+  'src/deno-kv.ts',
   'src/durable-object.ts',
   'src/cookie-store.ts',
   'src/hono.ts',

@@ -19,6 +19,11 @@ const entries = [
 ];
 if (existsSync(join(root, 'src/kv.ts')))
   entries.push(['edge-sessions core + kv', `export * from ${src('index.ts')}; export * from ${src('kv.ts')};`]);
+if (existsSync(join(root, 'src/deno-kv.ts')))
+  entries.push([
+    'edge-sessions core + deno-kv',
+    `export * from ${src('index.ts')}; export * from ${src('deno-kv.ts')};`,
+  ]);
 if (existsSync(join(root, 'src/durable-object.ts'))) {
   entries.push([
     'edge-sessions core + durable-object',

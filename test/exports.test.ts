@@ -43,6 +43,7 @@ describe('public surface', () => {
       './memory',
       './cookie',
       './kv',
+      './deno-kv',
       './durable-object',
       './hono',
       './testing',

@@ -14,13 +14,25 @@ const suites = readdirSync(join(root, 'test'))
   .filter((name) => name.endsWith('.test.ts') && !name.endsWith('.workerd.test.ts'))
   .sort()
   .map((name) => `./test/${name}`);
-const files = [...suites, './test/runtimes/runtime.check.ts'];
+// Tests of one runtime's own API (Deno KV, bun:sqlite…) live in test/runtimes/<runtime>/ and run only there.
+const own = join(root, 'test', 'runtimes', runtime);
+const ownSuites = existsSync(own)
+  ? readdirSync(own)
+      .filter((name) => name.endsWith('.test.ts'))
+      .sort()
+      .map((name) => `./test/runtimes/${runtime}/${name}`)
+  : [];
+const files = [...suites, ...ownSuites, './test/runtimes/runtime.check.ts'];
 
 const commands = {
   deno: (report) => [
     'test',
     '--no-check',
     '--allow-env',
+    // Deno KV (test/runtimes/deno/): unstable in Deno 2, and a database file in a temporary directory.
+    '--unstable-kv',
+    '--allow-read',
+    '--allow-write',
     '--config',
     'test/runtimes/deno.json',
     `--junit-path=${report}`,

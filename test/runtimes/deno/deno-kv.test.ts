@@ -1,0 +1,87 @@
+// edge-sessions/deno-kv on the real Deno KV (`deno test --unstable-kv`): an in-memory database for the suites,
+// a database file for what must survive a reopen. Run only by `npm run test:deno` (test/runtimes/run.mjs).
+import { createSessions } from '../../../src/index.js';
+import { createDenoKvStore, type DenoKvLike } from '../../../src/deno-kv.js';
+import { describeStoreConformance } from '../../conformance.js';
+import { describeLifecycleRaces, describeOverlappingRequests } from '../../races.js';
+import { describe, expect, it } from '../../harness.js';
+import { cookiePair, createClock, request, SECRET } from '../../helpers.js';
+
+declare const Deno: {
+  openKv(path?: string): Promise<DenoKvLike & { close(): void }>;
+  makeTempDir(): Promise<string>;
+};
+
+const memoryKv = () => Deno.openKv(':memory:');
+const store = async (clock: { now(): number }) => createDenoKvStore(await memoryKv(), { now: clock.now });
+
+describeStoreConformance('deno-kv', store, { perUser: true });
+describeOverlappingRequests('deno-kv', store);
+describeLifecycleRaces('deno-kv', store, { exact: true });
+
+describe('deno-kv store', () => {
+  it('keeps sessions in a database file across a reopen (a server restart)', async () => {
+    const path = `${await Deno.makeTempDir()}/sessions.sqlite3`;
+    const clock = createClock();
+    const first = await Deno.openKv(path);
+    const before = createSessions({
+      store: createDenoKvStore(first, { now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const login = await before.create(request(), { userId: 'ada', data: { visits: 1 } });
+    const cookie = cookiePair(await login.commit());
+    first.close();
+
+    const second = await Deno.openKv(path);
+    const after = createSessions({
+      store: createDenoKvStore(second, { now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const session = await after.start(request(cookie));
+    expect([session.isNew, session.get('visits'), session.userId]).toEqual([false, 1, 'ada']);
+    expect((await after.listByUser('ada')).map((i) => i.id)).toEqual([session.id]);
+    second.close();
+  });
+
+  it('checks expiry itself: a record Deno has not deleted yet is not a session', async () => {
+    const clock = createClock();
+    const kv = await memoryKv();
+    const sessions = createSessions({
+      store: createDenoKvStore(kv, { now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+      expires: 60,
+    });
+    const login = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await login.commit());
+    clock.advanceSec(61); // the test clock moved; Deno's own clock did not, so the value is still there
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
+  it('refuses values over 64 KiB and user IDs that make keys over 2 KiB, writing nothing', async () => {
+    const clock = createClock();
+    const kv = await memoryKv();
+    const sessions = createSessions({
+      store: createDenoKvStore(kv, { now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const big = await sessions.start(request());
+    big.set('blob', 'x'.repeat(70_000));
+    await expect(big.commit()).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    const long = await sessions.create(request(), { userId: 'u'.repeat(256) });
+    await expect(long.commit()).resolves.toBeDefined(); // 256 characters fit
+    let entries = 0;
+    for await (const _ of kv.list({ prefix: ['sessions', 's'] })) entries++;
+    expect(entries).toBe(1);
+  });
+
+  it('refuses unknown options and a bad prefix with a SessionError', async () => {
+    const kv = await memoryKv();
+    expect(() => createDenoKvStore(kv, { prefx: 'x' } as never)).toThrow(/unknown option "prefx"/);
+    expect(() => createDenoKvStore(kv, { prefix: '' })).toThrow(/prefix/);
+  });
+});
