@@ -13,6 +13,19 @@ declare const Deno: {
 };
 
 const memoryKv = () => Deno.openKv(':memory:');
+
+/** A manager over `kv` on a test clock. */
+function sessionsOn(kv: DenoKvLike, clock = createClock(), expires = 3600) {
+  return {
+    clock,
+    sessions: createSessions({
+      store: createDenoKvStore(kv, { now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+      expires,
+    }),
+  };
+}
 const store = async (clock: { now(): number }) => createDenoKvStore(await memoryKv(), { now: clock.now });
 
 describeStoreConformance('deno-kv', store, { perUser: true });
@@ -22,23 +35,14 @@ describeLifecycleRaces('deno-kv', store, { exact: true });
 describe('deno-kv store', () => {
   it('keeps sessions in a database file across a reopen (a server restart)', async () => {
     const path = `${await Deno.makeTempDir()}/sessions.sqlite3`;
-    const clock = createClock();
     const first = await Deno.openKv(path);
-    const before = createSessions({
-      store: createDenoKvStore(first, { now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-    });
+    const { clock, sessions: before } = sessionsOn(first);
     const login = await before.create(request(), { userId: 'ada', data: { visits: 1 } });
     const cookie = cookiePair(await login.commit());
     first.close();
 
     const second = await Deno.openKv(path);
-    const after = createSessions({
-      store: createDenoKvStore(second, { now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-    });
+    const { sessions: after } = sessionsOn(second, clock);
     const session = await after.start(request(cookie));
     expect([session.isNew, session.get('visits'), session.userId]).toEqual([false, 1, 'ada']);
     expect((await after.listByUser('ada')).map((i) => i.id)).toEqual([session.id]);
@@ -46,14 +50,7 @@ describe('deno-kv store', () => {
   });
 
   it('checks expiry itself: a record Deno has not deleted yet is not a session', async () => {
-    const clock = createClock();
-    const kv = await memoryKv();
-    const sessions = createSessions({
-      store: createDenoKvStore(kv, { now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-      expires: 60,
-    });
+    const { clock, sessions } = sessionsOn(await memoryKv(), createClock(), 60);
     const login = await sessions.create(request(), { userId: 'ada' });
     const cookie = cookiePair(await login.commit());
     clock.advanceSec(61); // the test clock moved; Deno's own clock did not, so the value is still there
@@ -62,13 +59,8 @@ describe('deno-kv store', () => {
   });
 
   it('refuses values over 64 KiB and user IDs that make keys over 2 KiB, writing nothing', async () => {
-    const clock = createClock();
     const kv = await memoryKv();
-    const sessions = createSessions({
-      store: createDenoKvStore(kv, { now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-    });
+    const { sessions } = sessionsOn(kv);
     const big = await sessions.start(request());
     big.set('blob', 'x'.repeat(70_000));
     await expect(big.commit()).rejects.toMatchObject({ code: 'STORE_LIMIT' });
