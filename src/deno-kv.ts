@@ -13,7 +13,7 @@ export const DENO_KV_LIMITS = Object.freeze({
 });
 
 /** A Deno KV key: its parts. */
-export type DenoKvKey = readonly (string | number | bigint | boolean | Uint8Array)[];
+export type DenoKvKey = readonly (string | number | bigint | boolean | symbol | Uint8Array)[];
 
 /** An entry as `Deno.Kv` answers it: `versionstamp` is null when the key holds nothing. */
 export interface DenoKvEntry {
