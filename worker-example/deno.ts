@@ -1,10 +1,13 @@
-// Deno server with the memory store: `npm run start:deno` (PORT, SESSION_SECRET from the environment).
-import { createMemoryStore } from '../src/memory.js';
+// Deno server with sessions in Deno KV: `npm run start:deno` (PORT, SESSION_SECRET, DENO_KV_PATH from the
+// environment). Without DENO_KV_PATH, Deno keeps the database in its own data directory: sessions survive a
+// restart with no setup.
+import { createDenoKvStore, type DenoKvLike } from '../src/deno-kv.js';
 import { createApp } from './app.js';
 import { DEV_ONLY_SECRET } from './dev-secret.js';
 
 declare const Deno: {
   env: { get(name: string): string | undefined };
+  openKv(path?: string): Promise<DenoKvLike>;
   serve(
     options: { port: number; hostname: string; onListen?: (address: { port: number }) => void },
     handler: (request: Request) => Promise<Response>,
@@ -13,9 +16,9 @@ declare const Deno: {
 declare const console: { log(...values: unknown[]): void };
 
 const app = createApp({
-  store: createMemoryStore(),
+  store: createDenoKvStore(await Deno.openKv(Deno.env.get('DENO_KV_PATH'))),
   secrets: [Deno.env.get('SESSION_SECRET') ?? DEV_ONLY_SECRET],
-  runtime: 'Deno (memory store)',
+  runtime: 'Deno (Deno KV)',
 });
 Deno.serve(
   {

@@ -61,17 +61,20 @@ export const targets = {
   },
   deno: {
     name: 'Deno (Deno.serve)',
-    command: (port: number) => ({
+    command: (port: number, stateDir: string) => ({
       file: bin('deno'),
       args: [
         'run',
         '--allow-net',
         '--allow-env',
         '--allow-read',
+        '--allow-write',
+        '--unstable-kv',
         '--unstable-sloppy-imports',
         'worker-example/deno.ts',
       ],
-      env: { PORT: String(port) },
+      // A database of this run's own (the server keeps its sessions there across a restart).
+      env: { PORT: String(port), DENO_KV_PATH: join(stateDir, 'deno-kv.sqlite3') },
     }),
     runtime: /Deno/,
     startupSec: 60,

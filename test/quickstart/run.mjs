@@ -26,7 +26,7 @@ const QUICK_STARTS = [
 ];
 const COMMANDS = {
   workers: ['npx wrangler types', 'npx wrangler dev'],
-  deno: ['deno check main.ts', 'deno run --allow-net --allow-env main.ts'],
+  deno: ['deno check --unstable-kv main.ts', 'deno run --allow-net --allow-env --unstable-kv main.ts'],
   bun: ['bun main.ts'],
 };
 
@@ -160,8 +160,8 @@ try {
       run(bin('tsc'), ['-p', '.'], app);
       await twoVisits(title, bin('wrangler'), ['dev', '--port', String(port), '--ip', '127.0.0.1'], app, port, {});
     } else if (runtime === 'deno') {
-      run(bin('deno'), ['check', 'main.ts'], app);
-      const args = ['run', '--allow-net', '--allow-env', 'main.ts'];
+      run(bin('deno'), ['check', '--unstable-kv', 'main.ts'], app);
+      const args = ['run', '--allow-net', '--allow-env', '--unstable-kv', 'main.ts'];
       await twoVisits(title, bin('deno'), args, app, port, { SESSION_SECRET: SECRET, PORT: String(port) });
     } else {
       await twoVisits(title, bin('bun'), ['main.ts'], app, port, { SESSION_SECRET: SECRET, PORT: String(port) });
