@@ -95,6 +95,7 @@ async function freshCookies(store, n) {
 export default {
   async fetch(req, env) {
     const url = new URL(req.url);
+    if (url.pathname.startsWith('/user/')) return perUser(url, env);
     suites ??= setup(env);
     const store = url.searchParams.get('store');
     if (!cookies[store]) {
@@ -117,3 +118,78 @@ export default {
     return Response.json({ body, perRequest: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / n])) });
   },
 };
+
+// Per-user sessions on KV (issue 12), apart from the scenarios above: `/user/run` and `/user/empty` take
+// `scenario` (login, read, write, logout, list10, destroy10) and `n`. What a request needs (a user session, a user
+// with 10 sessions) is made before counting starts, in `/empty` too.
+const userCounts = { list: 0, read: 0, write: 0 };
+let users;
+
+function userSetup(env) {
+  const kv = env.KV;
+  const counted = {
+    get: (...a) => (userCounts.read++, kv.get(...a)),
+    put: (...a) => (userCounts.write++, kv.put(...a)),
+    delete: (...a) => (userCounts.write++, kv.delete(...a)),
+    list: (...a) => (userCounts.list++, kv.list(...a)),
+  };
+  const sessions = createSessions({ store: createKVStore(counted, { prefix: 'users:' }), secrets: [SECRET] });
+  let next = 0;
+  const login = sessions.handle(async (req, _s, userId) => {
+    const session = await sessions.create(req, { userId, device: 'bench' });
+    session.set('n', 1);
+    return new Response('ok');
+  });
+  const signIn = async (userId) => (await login(request(), userId)).headers.getSetCookie()[0].split(';')[0];
+  const read = sessions.handle((_req, s) => new Response(String(s.get('n'))));
+  const write = sessions.handle((_req, s) => {
+    s.set('n', s.get('n') + 1);
+    return new Response('ok');
+  });
+  const logout = sessions.handle((_req, s) => {
+    s.destroy();
+    return new Response(s.isNew ? 'none' : 'ok');
+  });
+  /** A new user with `count` sessions. */
+  const userWith = async (count) => {
+    const userId = `user-${++next}`;
+    for (let i = 0; i < count; i++) await signIn(userId);
+    return userId;
+  };
+  let reader;
+  let lister;
+  return {
+    login: { prepare: async () => `user-${++next}`, run: async (userId) => (await login(request(), userId)).text() },
+    read: {
+      prepare: async () => (reader ??= await signIn(`user-${++next}`)),
+      run: async (cookie) => (await read(request(cookie))).text(),
+    },
+    write: {
+      prepare: async () => (reader ??= await signIn(`user-${++next}`)),
+      run: async (cookie) => (await write(request(cookie))).text(),
+    },
+    logout: {
+      prepare: () => signIn(`user-${++next}`),
+      run: async (cookie) => (await logout(request(cookie))).text(),
+    },
+    list10: {
+      prepare: async () => (lister ??= await userWith(10)),
+      run: async (userId) => String((await sessions.listByUser(userId)).length),
+    },
+    destroy10: { prepare: () => userWith(10), run: async (userId) => String(await sessions.destroyByUser(userId)) },
+  };
+}
+
+async function perUser(url, env) {
+  users ??= userSetup(env);
+  const scenario = users[url.searchParams.get('scenario')];
+  const n = Number(url.searchParams.get('n'));
+  const inputs = [];
+  for (let i = 0; i < n; i++) inputs.push(await scenario.prepare());
+  if (url.pathname === '/user/empty') return new Response(null, { status: 204 });
+  for (const key of Object.keys(userCounts)) userCounts[key] = 0;
+  let body = '';
+  for (const input of inputs) body = await scenario.run(input);
+  const perRequest = Object.fromEntries(Object.entries(userCounts).map(([k, v]) => [k, v / n]));
+  return Response.json({ body, perRequest });
+}

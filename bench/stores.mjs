@@ -1,6 +1,7 @@
 // `npm run bench:stores`: edge-sessions on Workers KV and on Durable Objects inside workerd (Miniflare, local
 // storage), S1–S4 as in bench/harness.mjs, µs per request (median of interleaved rounds, an empty dispatch that
-// builds the same Requests subtracted) next to the store operations each request made.
+// builds the same Requests subtracted) next to the store operations each request made; then per-user sessions on
+// KV (USER_OPS requests per round, default 16).
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +73,41 @@ try {
         : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
     console.log(`| ${c.store} | ${c.scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
   }
+  await perUserTable(call);
 } finally {
   await mf.dispose();
   rmSync(persist, { recursive: true, force: true });
+}
+
+/** Per-user sessions on KV: login, read-only, write and logout of a user's session; listByUser and destroyByUser of
+ * a user with 10 sessions. Measured like the table above, in a table of its own. */
+async function perUserTable(call) {
+  const n = Number(process.env.USER_OPS ?? 16);
+  const expected = { login: 'ok', read: '1', write: 'ok', logout: 'ok', list10: '10', destroy10: '10' };
+  const cells = Object.keys(expected).map((scenario) => ({ scenario, samples: [] }));
+  for (const cell of cells) {
+    const { body, perRequest } = await call(`/user/run?scenario=${cell.scenario}&n=4`);
+    if (body !== expected[cell.scenario]) throw new Error(`kv ${cell.scenario}: answered ${JSON.stringify(body)}`);
+    cell.ops = perRequest;
+  }
+  for (let round = -1; round < ROUNDS; round++) {
+    for (const cell of shuffle([...cells])) {
+      const q = `?scenario=${cell.scenario}&n=${n}`;
+      let t = performance.now();
+      await call(`/user/run${q}`);
+      const full = performance.now() - t;
+      t = performance.now();
+      await call(`/user/empty${q}`);
+      if (round >= 0) cell.samples.push(((full - (performance.now() - t)) * 1000) / n);
+    }
+  }
+  console.log(
+    `\n| store | per-user scenario | µs/request (median of ${ROUNDS} rounds × ${n}) | KV operations per request |\n` +
+      '|---|---|---:|---|',
+  );
+  for (const c of cells) {
+    const { list, read, write } = c.ops;
+    const ops = `${list > 0 ? `${list} list, ` : ''}${read} read, ${write} write (${list + read + write})`;
+    console.log(`| kv | ${c.scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
+  }
 }

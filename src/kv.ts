@@ -3,7 +3,7 @@ import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
-import type { SessionRecord, SessionStore } from './lib/store-contract.js';
+import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
 export const KV_LIMITS = Object.freeze({
@@ -57,17 +57,21 @@ export interface KVStoreOptions {
   cacheTtl?: number | undefined;
   /** Clock in epoch milliseconds, shared with the manager (tests inject one). Default `Date.now`. */
   now?: (() => number) | undefined;
-  /** Keys per `list` page for `count()` and `clear()`, 1–1000. Default 1000. */
+  /** Keys per `list` page for `count()`, `clear()` and the per-user index, 1–1000. Default 1000. */
   pageSize?: number | undefined;
   /**
-   * KV operations `count()` or `clear()` may spend in one call. Default 1000, the Workers limit per
-   * invocation; lower it by what the same invocation spends elsewhere.
+   * KV operations `count()`, `clear()`, `listByUser()` or `destroyByUser()` may spend in one call. Default 1000,
+   * the Workers limit per invocation; lower it by what the same invocation spends elsewhere.
    */
   maxOperations?: number | undefined;
 }
 
-/** The store `createKVStore` returns: a `SessionStore` that can also count and clear. */
+/** The store `createKVStore` returns: a `SessionStore` with a per-user index that can also count and clear. */
 export interface KVStore extends SessionStore {
+  /** The live sessions of `userId`: a `list` of its index entries and one bulk read per 33 of them. */
+  listByUser(userId: string): Promise<UserSession[]>;
+  /** Destroys every session of `userId` but `except` (by lineage, as `destroy`); resolves the IDs that were live. */
+  destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions under the prefix, by the expiry in each key's metadata (list calls only). */
   count(): Promise<number>;
   /** Deletes every session key under the prefix, within `maxOperations`. */
@@ -93,16 +97,29 @@ export interface KVStore extends SessionStore {
  * narrows but cannot close the lost-update window;
  * use `edge-sessions/durable-object` when that matters.
  *
- * Operations: a read 1 (bulk) read; `create` 1 write; `update` (a change or a touch) 1 read and 1 write;
- * `regenerate` 1 read and 3 writes; `destroy` 1 read and 2 writes (plus 1 read for each forward from an ID the
- * session moved away from, to answer whether it ended a live session). `count()` makes ceil(n / pageSize)
- * `list` calls; `clear()` those plus one `delete` per key. Workers allow 1,000 KV operations per invocation:
- * when a call would need more than `maxOperations`, it rejects with a `SessionError` code `STORE_LIMIT` before
- * deleting anything (so `clear()` works on up to about 999 sessions per invocation with the defaults). `clear()`
- * deletes without revocation markers: a commit in flight elsewhere may write its session back. To end every
- * session for certain, rotate `secrets`: every existing cookie then fails its signature.
+ * Per-user sessions (`create` with a `userId`) are indexed by one key per session,
+ * `prefix + 'user:' + userId + ':' + id`, written before the session and kept by KV until the session's `endsAt`
+ * (plus the cache time); `listByUser` lists a user's keys and reads their sessions with their markers in bulk, and
+ * `destroyByUser` destroys each, so one revocation per lineage ends it under every ID. The index shares KV's
+ * window: a `destroyByUser` ends a session at once where it runs and within ~60 s (or `cacheTtl`) elsewhere,
+ * and may miss a login made at another location in the ~60 s before it (that session is listed afterwards).
  *
- * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write.
+ * Operations: a read 1 (bulk) read; `create` 1 write (2 with a `userId`); `update` (a change or a touch) 1 read
+ * and 1 write (plus the index entry's, with a `userId`, when the lifetime's end moves later); `regenerate` 1 read
+ * and 3 writes (5 with a `userId`); `destroy` 1 read and 2 writes (3 with a `userId`; plus 1 read for each
+ * forward from an ID the session moved away from, to answer whether it ended a live session). `count()` makes
+ * ceil(n / pageSize) `list` calls; `clear()` those plus one `delete` per key. `listByUser` makes
+ * ceil(n / pageSize) `list` calls, ceil(3n / 100) bulk reads and one `delete` per dead entry it prunes;
+ * `destroyByUser` the `list` calls and, per session, 1 read and 3 writes. Workers allow 1,000 KV operations per
+ * invocation: when a call would need more than `maxOperations` (counting those at most), it rejects with a
+ * `SessionError` code `STORE_LIMIT` before reading a session or deleting anything (so `clear()` works on up to
+ * about 999 sessions per invocation with the defaults, `destroyByUser` on about 249 of one user). `clear()`
+ * deletes without revocation markers, and leaves the index entries to their TTL: a commit in flight elsewhere
+ * may write its session back. To end every session for certain, rotate `secrets`: every existing cookie then
+ * fails its signature.
+ *
+ * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write; so does a login whose
+ * `userId` makes its index entry's key too long.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
@@ -149,6 +166,12 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   const readOptions: { type: 'text'; cacheTtl?: number } =
     cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
 
+  /**
+   * The time after which every location sees a write (KV's ~60 s, plus a read it may have cached meanwhile): a
+   * record seen expired for longer cannot be one a touch elsewhere extended (see `listByUser`).
+   */
+  const settled = (60 + (cacheTtl ?? 60)) * 1000;
+
   /** The session's key, with room for the longest marker suffix (`':revoked'`) within KV's key limit. */
   function keyOf(id: string): string {
     const key = prefix + id;
@@ -159,7 +182,30 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return key;
   }
 
-  async function write(key: string, record: SessionRecord): Promise<void> {
+  /**
+   * The session's entry in its user's index, `prefix + 'user:' + userId + ':' + id` (one key per session: KV has
+   * no atomic read-modify-write, so parallel logins must never rewrite a shared list); with `id` `''`, the prefix
+   * that lists the user's entries. Checked like a session key (`STORE_LIMIT` before any write when a long userId
+   * leaves no room). Never mistaken for a session key or a marker: it holds a `:` after `user`, and session IDs
+   * hold none (so `count()` and `clear()` skip it), and a listing keeps only entries whose rest is an ID: the
+   * listing of user `ada` also returns the keys of user `ada:x`, whose rest is `x:` followed by an ID.
+   */
+  function indexKey(userId: string, id: string): string {
+    return keyOf(`user:${userId}:${id}`);
+  }
+
+  /**
+   * Writes the session `id`; with `indexed` (a login, a regenerate, a longer lifetime), its user's index entry
+   * first. Every limit is checked before the first write. The entry comes first so that the session is never
+   * readable without it: a `destroyByUser` that lists it revokes the session even if the session's own write
+   * lands later, and one that listed before it leaves it to be listed afterwards (if the session's write fails,
+   * the entry dangles until its TTL; `listByUser` skips it). The entry lives until the session's `endsAt` plus a
+   * margin: a touch moves only `expiresAt`, never past `endsAt`, so the entry is rewritten only when `endsAt`
+   * grows (`shiftExpiration`, `updateExpiration`), never on a touch. It holds no value and no metadata: a listing
+   * reads every record anyway (for its markers), and device and times come from there.
+   */
+  async function write(id: string, record: SessionRecord, indexed?: boolean): Promise<void> {
+    const key = keyOf(id);
     const expiresAt = record.expiresAt;
     const value = JSON.stringify(record);
     if (exceedsBytes(value, KV_LIMITS.valueBytes)) {
@@ -169,6 +215,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       );
     }
     const expirationTtl = Math.max(KV_LIMITS.minTtlSec, Math.ceil((expiresAt - now()) / 1000));
+    if (indexed && record.userId) {
+      await namespace.put(indexKey(record.userId, id), '', { expirationTtl: markerTtl(record.endsAt) });
+    }
     await namespace.put(key, value, { expirationTtl, metadata: { expiresAt } });
   }
 
@@ -183,17 +232,22 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return prefix + lineageOf(id) + REVOKED;
   }
 
+  /** What one read of `id` asks for: the session key, its lineage's revocation and its forward. */
+  function keysOf(id: string): string[] {
+    const key = keyOf(id);
+    return [key, revokedKey(id), key + MOVED];
+  }
+
+  /** The read of `id` out of a bulk read's values. */
+  function storedOf(id: string, values: Map<string, string | null>): Stored {
+    const [key, revoked, moved] = keysOf(id) as [string, string, string];
+    const movedTo = values.get(moved) ?? undefined;
+    return { key, text: values.get(key) ?? null, ended: values.get(revoked) != null || movedTo !== undefined, movedTo };
+  }
+
   /** The session key, its lineage's revocation and its forward, in one KV operation. */
   async function read(id: string, options: typeof readOptions): Promise<Stored> {
-    const key = keyOf(id);
-    const values = await namespace.get([key, revokedKey(id), key + MOVED], options);
-    const movedTo = values.get(key + MOVED) ?? undefined;
-    return {
-      key,
-      text: values.get(key) ?? null,
-      ended: values.get(revokedKey(id)) != null || movedTo !== undefined,
-      movedTo,
-    };
+    return storedOf(id, await namespace.get(keysOf(id), options));
   }
 
   /** The record, if the key holds a live one (not ended, not expired); a value that is not JSON is none. */
@@ -204,23 +258,26 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   }
 
   /**
-   * Every session key under the prefix (the rest must look like a session ID), page by page,
-   * within the operation budget.
+   * Every key under `under` (the session keys under the prefix, or a user's index entries) whose rest looks like
+   * a session ID, page by page; `STORE_LIMIT` once the pages, plus `perKey` operations for each key found, would
+   * exceed `maxOperations`.
    */
-  async function listAll(operation: string): Promise<{ keys: KVListPage['keys'][number][]; operations: number }> {
+  async function listAll(operation: string, perKey: number, under = prefix): Promise<KVListPage['keys'][number][]> {
     const keys: KVListPage['keys'][number][] = [];
     let operations = 0;
     let cursor: string | undefined;
     do {
       if (++operations > maxOperations) throw overBudget(operation, maxOperations);
       const page = await namespace.list(
-        cursor === undefined ? { prefix, limit: pageSize } : { prefix, limit: pageSize, cursor },
+        cursor === undefined ? { prefix: under, limit: pageSize } : { prefix: under, limit: pageSize, cursor },
       );
       // "sess" also lists "sessions-config": count and delete only what could be a session.
-      for (const key of page.keys) if (SESSION_ID.test(key.name.slice(prefix.length))) keys.push(key);
+      for (const key of page.keys) if (SESSION_ID.test(key.name.slice(under.length))) keys.push(key);
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor !== undefined);
-    return { keys, operations };
+    const needed = operations + Math.ceil(perKey * keys.length);
+    if (needed > maxOperations) throw overBudget(operation, maxOperations, needed);
+    return keys;
   }
 
   return {
@@ -234,7 +291,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     // No read first: KV has no conditional write, so a read could not make this a transaction anyway, and it
     // would cost every new session a KV read. New IDs are 144 random bits (`generateId`): none is ever taken.
     async create(id, record) {
-      await write(keyOf(id), record);
+      await write(id, record, true);
       return true;
     },
     async update(id, changes, times) {
@@ -245,7 +302,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const record = liveRecord(stored);
       if (record === null) return null;
       const merged = mergeChanges(record, changes, times);
-      await write(stored.key, merged);
+      await write(id, merged, merged.endsAt > record.endsAt);
       return merged;
     },
     async regenerate(id, newId, changes, times) {
@@ -257,9 +314,12 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // before, meanwhile or later, at this location or another, ends the session under `newId` too. Nobody knows
       // the new ID yet: writing it first leaves nothing half-done that anyone could use. The forward then ends the
       // old ID (against an update in flight writing the old record back), and the delete only frees its key.
-      await write(keyOf(newId), merged);
+      // The new ID's index entry comes with it (first, as on a login); the old one goes last (until then, the
+      // forward has listByUser skip and prune it).
+      await write(newId, merged, true);
       await namespace.put(stored.key + MOVED, newId, { expirationTtl: markerTtl(times.expiresAt) });
       await namespace.delete(stored.key);
+      if (merged.userId) await namespace.delete(indexKey(merged.userId, id));
       return merged;
     },
     async destroy(id, retainUntil) {
@@ -267,8 +327,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // forwards lead to. The revocation itself needs no read: nothing a write does can hide it.
       const first = await read(id, FRESHEST);
       let stored = first;
+      let at = id;
       for (let hops = 0; hops < MAX_FORWARDS && SESSION_ID.test(stored.movedTo ?? ''); hops++) {
-        stored = await read(stored.movedTo!, FRESHEST);
+        stored = await read((at = stored.movedTo!), FRESHEST);
       }
       const ended = liveRecord(stored) !== null;
       // Kept until `retainUntil` (now + the longest lifetime a session can have) plus the time a location may
@@ -278,19 +339,68 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // regenerate writes it.
       await namespace.put(revokedKey(id), String(retainUntil), { expirationTtl: markerTtl(retainUntil) });
       if (first.text !== null) await namespace.delete(first.key);
+      // The index entry of the ID the session ended under, last: until it goes, listByUser skips and prunes it.
+      const userId = parse(stored.text)?.userId;
+      if (userId) await namespace.delete(indexKey(userId, at));
+      return ended;
+    },
+    // The user's index entries (a `list` per page), each checked against its session's read (one bulk read per
+    // 100 keys: 33 sessions with their markers), within `maxOperations` counting one prune per entry. An entry is
+    // listed only if its session is live under that ID, and pruned only if the session is dead for certain:
+    // revoked or moved away (a marker), or its record expired more than `settled` ago (so no touch elsewhere can
+    // have extended it unseen). An entry without a record is left to its KV TTL: it may be a login whose session
+    // write is in flight or on its way from another location, or a session KV expired (its key's TTL ends at its
+    // expiry) that a touch elsewhere may have extended within the last minute; deleting the entry of a session
+    // that lives would hide it from listByUser and destroyByUser for good.
+    async listByUser(userId) {
+      const under = indexKey(userId, '');
+      // Per entry: a third of a bulk read and a prune at most.
+      const keys = await listAll('listByUser', 1.03, under);
+      const names = keys.flatMap((key) => keysOf(key.name.slice(under.length)));
+      const values = new Map<string, string | null>();
+      for (let i = 0; i < names.length; i += 100) {
+        for (const [key, value] of await namespace.get(names.slice(i, i + 100), FRESHEST)) values.set(key, value);
+      }
+      const found: UserSession[] = [];
+      const dead: Listed[] = [];
+      for (const key of keys) {
+        const id = key.name.slice(under.length);
+        const stored = storedOf(id, values);
+        const record = liveRecord(stored);
+        if (record !== null) found.push({ id, record });
+        else if (stored.ended || parse(stored.text)?.expiresAt! + settled < now()) dead.push(key);
+      }
+      await each(dead, (key) => namespace.delete(key.name));
+      return found;
+    },
+    // Each listed session is destroyed as `destroy` does it (its lineage revoked first, so also under an ID a
+    // regenerate is moving it to), live or not: one not live yet may be a login whose session write is in flight.
+    // One destroy per lineage (KV takes one write per second per key), none for the lineage of `except`: the
+    // current session may be mid-regenerate, listed under both IDs. The budget counts 4 operations per entry (a
+    // destroy's read and 3 writes); a forward a destroy follows adds a read, which only an entry left behind by a
+    // regenerate in progress has.
+    async destroyByUser(userId, except, retainUntil) {
+      const under = indexKey(userId, '');
+      // Per entry: the read and three writes of a destroy.
+      const keys = await listAll('destroyByUser', 4, under);
+      const seen = new Set([except && lineageOf(except)]);
+      const ended: string[] = [];
+      await each(keys, async (key) => {
+        const id = key.name.slice(under.length);
+        if (seen.has(lineageOf(id))) return;
+        seen.add(lineageOf(id));
+        if (await this.destroy(id, retainUntil)) ended.push(id);
+      });
       return ended;
     },
     async count() {
       const t = now();
-      const { keys } = await listAll('count');
+      const keys = await listAll('count', 0);
       return keys.filter((key) => liveAt(key, t)).length;
     },
     async clear() {
-      const { keys, operations } = await listAll('clear');
-      if (operations + keys.length > maxOperations) throw overBudget('clear', maxOperations, operations + keys.length);
-      // A few deletes in flight at a time: Workers cap simultaneous outgoing requests at six.
-      for (let i = 0; i < keys.length; i += 6)
-        await Promise.all(keys.slice(i, i + 6).map((key) => namespace.delete(key.name)));
+      const keys = await listAll('clear', 1);
+      await each(keys, (key) => namespace.delete(key.name));
     },
   };
 }
@@ -325,8 +435,16 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof KVStoreOptions>([
   'maxOperations',
 ]);
 
+/** Runs `run` on every item, six at a time: Workers cap simultaneous outgoing requests at six. */
+async function each<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += 6) await Promise.all(items.slice(i, i + 6).map(run));
+}
+
+/** A key as `list` gives it. */
+type Listed = KVListPage['keys'][number];
+
 /** Whether a listed key is still live at `t`: by the `expiresAt` in its metadata, else by KV's own expiration. */
-function liveAt(key: KVListPage['keys'][number], t: number): boolean {
+function liveAt(key: Listed, t: number): boolean {
   const meta = key.metadata as { expiresAt?: unknown } | null | undefined;
   if (typeof meta?.expiresAt === 'number') return meta.expiresAt > t;
   return key.expiration === undefined || key.expiration * 1000 > t;

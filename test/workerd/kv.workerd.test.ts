@@ -22,7 +22,7 @@ function uniquePrefix(label: string): string {
 describeStoreConformance(
   'kv (workerd)',
   (clock) => createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('conformance') }),
-  { refusesTakenIds: false },
+  { refusesTakenIds: false, perUser: true },
 );
 describeOverlappingRequests('kv (workerd)', (clock) =>
   createKVStore(env.SESSIONS_KV, { now: clock.now, prefix: uniquePrefix('overlap') }),
@@ -353,6 +353,177 @@ describe('kv store: concurrency is last-writer-wins (update re-reads and merges 
   });
 });
 
+describe('kv store: the per-user index', () => {
+  async function userLogin(sessions: ReturnType<typeof setup>['sessions'], userId: string, device?: string) {
+    const session = await sessions.create(request(), { userId, device, data: { n: 1 } });
+    return { id: session.id, cookie: cookiePair(await session.commit()) };
+  }
+
+  it('a login writes its index entry before its session: one key per session, TTL to endsAt, no metadata', async () => {
+    const { kv, sessions, prefix, clock } = setup();
+    const { id } = await userLogin(sessions, 'ada', 'Phone');
+    expect(kv.calls.put.map((p) => p.key)).toEqual([`${prefix}user:ada:${id}`, prefix + id]);
+    // 3600 s to endsAt, plus KV's 60 s cache; the session key's own TTL is its expiry.
+    expect(kv.calls.put[0]!.options).toEqual({ expirationTtl: 3660 });
+    expect(kv.calls.put[0]!.value).toBe('');
+    expect(kv.calls.put[1]!.options).toEqual({ expirationTtl: 3600, metadata: { expiresAt: clock.now() + 3_600_000 } });
+    expect(kv.reads()).toBe(0);
+    // An anonymous session has no entry.
+    kv.calls.put.length = 0;
+    await login(sessions);
+    expect(kv.calls.put.map((p) => p.key.startsWith(`${prefix}user:`))).toEqual([false]);
+  });
+
+  it('a touch leaves the entry; a longer lifetime rewrites it; regenerate moves it; destroy drops it', async () => {
+    const { kv, sessions, prefix, clock } = setup({ idleTimeout: 600 });
+    const { id, cookie } = await userLogin(sessions, 'ada');
+    const entry = (sessionId: string) => `${prefix}user:ada:${sessionId}`;
+    kv.calls.put.length = 0;
+    clock.advanceSec(120);
+    await (await sessions.start(request(cookie))).commit(); // a touch
+    expect(kv.calls.put.map((p) => p.key)).toEqual([prefix + id]);
+
+    kv.calls.put.length = 0;
+    await sessions.updateExpiration(request(cookie), 7200); // endsAt moves later
+    expect(kv.calls.put.map((p) => p.key)).toEqual([entry(id), prefix + id]);
+    expect(kv.calls.put[0]!.options.expirationTtl).toBe(7260);
+
+    kv.calls.put.length = 0;
+    kv.calls.delete.length = 0;
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const renewed = cookiePair(await renewing.commit());
+    expect(kv.calls.put.map((p) => p.key)).toEqual([entry(renewing.id), prefix + renewing.id, `${prefix}${id}:moved`]);
+    expect(kv.calls.delete).toEqual([prefix + id, entry(id)]);
+    expect(await env.SESSIONS_KV.get(entry(id))).toBeNull();
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([renewing.id]);
+
+    kv.calls.delete.length = 0;
+    await sessions.destroy(request(renewed));
+    expect(kv.calls.delete).toEqual([prefix + renewing.id, entry(renewing.id)]);
+    expect(await env.SESSIONS_KV.get(entry(renewing.id))).toBeNull();
+    expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
+  it('count() and clear() never take an index entry for a session', async () => {
+    const { sessions, prefix } = setup();
+    const { id } = await userLogin(sessions, 'ada');
+    await userLogin(sessions, 'bob');
+    await login(sessions);
+    expect(await sessions.count()).toBe(3);
+    await sessions.destroyAll();
+    expect(await sessions.count()).toBe(0);
+    // clear() deletes sessions only; the entry it leaves lists nothing and waits for its TTL.
+    expect(await env.SESSIONS_KV.get(`${prefix}user:ada:${id}`)).toBe('');
+    expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
+  it("a userId with ':' is its own user: ada's listing and logout skip the entries of ada:x", async () => {
+    const { sessions } = setup();
+    const ada = await userLogin(sessions, 'ada');
+    const other = await userLogin(sessions, 'ada:x');
+    const nested = await userLogin(sessions, 'ada:x:y');
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([ada.id]);
+    expect((await sessions.listByUser('ada:x')).map((i) => i.id)).toEqual([other.id]);
+    expect(await sessions.destroyByUser('ada')).toBe(1);
+    expect((await sessions.start(request(other.cookie))).userId).toBe('ada:x');
+    expect((await sessions.start(request(nested.cookie))).userId).toBe('ada:x:y');
+    expect((await sessions.start(request(ada.cookie))).isNew).toBe(true);
+  });
+
+  it('refuses a userId that makes the index key too long with STORE_LIMIT, writing nothing', async () => {
+    const { kv, sessions } = setup({ prefix: 'p'.repeat(300) });
+    const session = await sessions.create(request(), { userId: 'u'.repeat(180) }); // 300 + 5 + 180 + 1 + 24 + 8
+    const error = await session.commit().catch((e: unknown) => e);
+    expect(codes(error)).toContain('STORE_LIMIT');
+    expect(kv.calls.put).toHaveLength(0);
+    // Multi-byte characters count as bytes: 60 of them take 180.
+    const wide = await sessions.create(request(), { userId: '€'.repeat(60) });
+    expect(codes(await wide.commit().catch((e: unknown) => e))).toContain('STORE_LIMIT');
+    expect(kv.calls.put).toHaveLength(0);
+    await userLogin(sessions, 'u'.repeat(170)); // 503 bytes with the room for ':revoked': fits
+    expect(kv.calls.put).toHaveLength(2);
+  });
+
+  it('listByUser: one list and one bulk read per 33 sessions, read past the edge cache', async () => {
+    const { kv, sessions } = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await userLogin(sessions, 'ada')).id);
+    kv.calls.get.length = 0;
+    const listed = await sessions.listByUser('ada');
+    expect(listed.map((i) => i.id).sort()).toEqual(ids.sort());
+    expect(kv.calls.list).toHaveLength(1);
+    expect(kv.calls.get.map((g) => g.keys.length)).toEqual([100, 20]);
+    expect(kv.calls.get.every((g) => g.options.cacheTtl === 30)).toBe(true);
+    expect(kv.writes()).toBe(40 * 2);
+  });
+
+  it('listByUser prunes entries of sessions ended elsewhere or long expired, and keeps the rest', async () => {
+    const { kv, sessions, prefix, clock } = setup({ idleTimeout: 600 });
+    const entry = (id: string) => `${prefix}user:ada:${id}`;
+    const revoked = await userLogin(sessions, 'ada');
+    const missing = await userLogin(sessions, 'ada');
+    const expired = await userLogin(sessions, 'ada');
+    const live = await userLogin(sessions, 'ada');
+    // A revocation whose location did not delete the entry (it failed, or ran at another location); a session key
+    // gone without a marker (a login whose session write failed, or one KV expired).
+    await env.SESSIONS_KV.put(`${prefix}${revoked.id.slice(0, 22)}:revoked`, '1');
+    await env.SESSIONS_KV.delete(prefix + missing.id);
+    clock.advanceSec(500);
+    await (await sessions.start(request(live.cookie))).commit(); // a touch keeps it live
+
+    clock.advanceSec(200); // `expired` expired 100 s ago: not listed, not pruned yet (a touch may be on its way)
+    kv.calls.delete.length = 0;
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([live.id]);
+    expect(kv.calls.delete).toEqual([entry(revoked.id)]);
+
+    clock.advanceSec(30); // 130 s after it expired: past KV's 60 s and the 60 s cache
+    kv.calls.delete.length = 0;
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([live.id]);
+    expect(kv.calls.delete).toEqual([entry(expired.id)]);
+    expect(await env.SESSIONS_KV.get(entry(missing.id))).toBe(''); // left to its TTL: it may be on its way
+    expect(await env.SESSIONS_KV.get(entry(live.id))).toBe('');
+  });
+
+  it('destroyByUser: per session one read and three writes, by lineage, sparing the lineage of except', async () => {
+    const { kv, sessions, prefix } = setup();
+    const logins = [];
+    for (let i = 0; i < 10; i++) logins.push(await userLogin(sessions, 'ada'));
+    const keep = logins[0]!;
+    for (const op of ['get', 'put', 'delete', 'list'] as const) kv.calls[op].length = 0;
+    expect(await sessions.destroyByUser('ada', { except: keep.id })).toBe(9);
+    expect(kv.calls.list).toHaveLength(1);
+    expect(kv.calls.get).toHaveLength(9);
+    expect(kv.calls.put.map((p) => p.key).sort()).toEqual(
+      logins
+        .slice(1)
+        .map((l) => `${prefix}${l.id.slice(0, 22)}:revoked`)
+        .sort(),
+    );
+    expect(kv.calls.delete).toHaveLength(18);
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([keep.id]);
+    for (const l of logins) expect((await sessions.start(request(l.cookie))).isNew).toBe(l !== keep);
+  });
+
+  it('listByUser and destroyByUser reject with STORE_LIMIT over maxOperations, before any read or write', async () => {
+    const { kv, sessions, prefix } = setup({ maxOperations: 12 });
+    for (let i = 0; i < 3; i++) await userLogin(sessions, 'ada');
+    for (const op of ['get', 'put', 'delete', 'list'] as const) kv.calls[op].length = 0;
+    // 1 list + 3 × (read + 3 writes) = 13 > 12
+    const error = await sessions.destroyByUser('ada').catch((e: unknown) => e);
+    expect(codes(error)).toContain('STORE_LIMIT');
+    expect(error).toMatchObject({ message: expect.stringMatching(/destroyByUser\(\) needs 13 KV operations.*\(12;/) });
+    expect(kv.calls.get.length + kv.writes()).toBe(0);
+    expect(await sessions.listByUser('ada')).toHaveLength(3); // 1 list + 1 read + 3 prunes at most = 5
+
+    // 1 list + 1 read + 3 prunes = 5 > 4
+    const tight = setup({ maxOperations: 4, prefix });
+    const listError = await tight.sessions.listByUser('ada').catch((e: unknown) => e);
+    expect(listError).toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/listByUser\(\) needs 5/) });
+    expect(tight.kv.calls.get).toHaveLength(0);
+  });
+});
+
 /**
  * A second KV location as the platform behaves: it serves each key from its edge cache once read (until
  * `catchUp()`, the cache's expiry), sees its own writes at once, and writes through to the one namespace.
@@ -456,6 +627,70 @@ describe('kv store: revocation across locations (a two-location model)', () => {
       expect((await atY.start(request(c))).isNew).toBe(true);
     }
   });
+
+  it('destroyByUser at X: what Y writes before the markers arrive never revives a session once they do', async () => {
+    const { atX, atY, y, storeX, storeY, clock } = twoLocations();
+    const signIn = async (at: typeof atX, device: string) => {
+      const session = await at.create(request(), { userId: 'ada', device, data: { n: 1 } });
+      return { id: session.id, cookie: cookiePair(await session.commit()) };
+    };
+    const ids = async (at: typeof atX) => (await at.listByUser('ada')).map((i) => i.id).sort();
+    const phone = await signIn(atX, 'phone');
+    const laptop = await signIn(atY, 'laptop');
+    const tablet = await signIn(atX, 'tablet');
+    // Y reads all three (caching each session and "no revocation"); X ends them all.
+    for (const c of [phone, laptop, tablet]) expect((await atY.start(request(c.cookie))).isNew).toBe(false);
+    expect(await atX.destroyByUser('ada')).toBe(3);
+    for (const c of [phone, laptop, tablet]) expect((await atX.start(request(c.cookie))).isNew).toBe(true);
+    expect(await ids(atX)).toEqual([]);
+
+    // The window: Y has not seen the markers. It writes the phone back, gives the laptop a longer lifetime
+    // (rewriting its index entry), moves the tablet to a new ID (a new entry), and a new login happens there.
+    const stale = await atY.start(request(phone.cookie));
+    stale.set('n', 2);
+    expect((await stale.commit()).getSetCookie()).toHaveLength(1);
+    await atY.updateExpiration(request(laptop.cookie), 7200);
+    const renewing = await atY.start(request(tablet.cookie));
+    renewing.regenerate();
+    const moved = cookiePair(await renewing.commit());
+    const late = await atY.start(request(moved)); // a request at Y across the markers' arrival
+    expect(late.isNew).toBe(false);
+    const fresh = await signIn(atY, 'new phone');
+    // Y still serves and lists what it wrote; X, which holds the markers, serves and lists only the new login.
+    expect(await ids(atY)).toEqual([laptop.id, renewing.id, fresh.id].sort());
+    expect(await ids(atX)).toEqual([fresh.id]);
+    for (const c of [phone.cookie, laptop.cookie, tablet.cookie, moved]) {
+      expect((await atX.start(request(c))).isNew).toBe(true);
+    }
+
+    // The markers reach Y: every ended session is dead there too, under every ID, and unlisted (its entries pruned).
+    y.catchUp();
+    for (const c of [phone.cookie, laptop.cookie, tablet.cookie, moved]) {
+      expect((await atY.start(request(c))).isNew).toBe(true);
+    }
+    expect(await ids(atY)).toEqual([fresh.id]);
+    expect(await ids(atX)).toEqual([fresh.id]);
+    // No write from either location revives one: the late request's commit, an update, a regenerate, a create.
+    late.set('n', 3);
+    late.regenerate();
+    expect((await late.commit()).getSetCookie()).toEqual([]);
+    const now = clock.now();
+    for (const store of [storeX, storeY]) {
+      for (const id of [phone.id, laptop.id, renewing.id]) {
+        expect(await store.update(id, { set: { n: '4' } }, times(now, now + 600_000))).toBeNull();
+        expect(await store.regenerate(id, id.slice(0, 22) + 'f'.repeat(24), {}, times(now, now + 600_000))).toBeNull();
+        await store.create(id, record({ userId: 'ada' }, now));
+      }
+    }
+    for (const c of [phone.cookie, laptop.cookie, tablet.cookie, moved]) {
+      expect((await atX.start(request(c))).isNew).toBe(true);
+      expect((await atY.start(request(c))).isNew).toBe(true);
+    }
+    expect(await ids(atY)).toEqual([fresh.id]);
+    // The login made after destroyByUser returned is a session of its own: the next destroyByUser ends it.
+    expect(await atY.destroyByUser('ada')).toBe(1);
+    expect(await ids(atX)).toEqual([]);
+  });
 });
 
 describe('kv store: interleavings inside its transactions (gates on the real binding)', () => {
@@ -489,6 +724,28 @@ describe('kv store: interleavings inside its transactions (gates on the real bin
       expect(revocations).toEqual([`${prefix}${oldId.slice(0, 22)}:revoked`]);
     });
   }
+
+  it("destroyByUser with except spares the current session's lineage while a regenerate moves it", async () => {
+    const { kv, sessions, prefix } = setup();
+    const session = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await session.commit());
+    const other = await sessions.create(request(), { userId: 'ada' });
+    const otherCookie = cookiePair(await other.commit());
+    const current = await sessions.start(request(cookie));
+    const oldId = current.id;
+    current.regenerate();
+    // Held before the old entry's delete: the index lists the session under both IDs.
+    const held = kv.hold((c) => c.method === 'delete' && c.keys[0] === `${prefix}user:ada:${oldId}`, 'before');
+    const commit = current.commit();
+    await held.reached;
+    expect((await sessions.listByUser('ada')).map((i) => i.id).sort()).toEqual([current.id, other.id].sort());
+    expect(await sessions.destroyByUser('ada', { except: oldId })).toBe(1);
+    held.release();
+    const renewed = cookiePair(await commit);
+    expect((await sessions.start(request(renewed))).isNew).toBe(false);
+    expect((await sessions.start(request(otherCookie))).isNew).toBe(true);
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([current.id]);
+  });
 
   it('a commit whose read came before a destroy writes the record back, yet the session stays ended', async () => {
     const { kv, sessions } = setup();
