@@ -1,7 +1,8 @@
 // The example app's own guards, called as a fetch handler (the browser flows are in test/e2e).
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
-import { createCookieJar } from '../src/testing.js';
+import { createSessions } from '../src/index.js';
+import { createCookieJar, sessionCookie } from '../src/testing.js';
 import { createApp } from '../worker-example/app.js';
 import { deviceLabel, timeInWords } from '../worker-example/devices.js';
 import { describe, expect, it } from './harness.js';
@@ -149,6 +150,15 @@ describe('example app: your devices', () => {
     expect(page).toContain('<strong id="user">Ada</strong>');
     expect(page).toContain('<p id="devices-unavailable">');
     expect(rows(page)).toEqual([]);
+  });
+
+  it('shows no list to a session signed in before logins took a userId', async () => {
+    const store = createMemoryStore();
+    const fetch = createApp({ store, secrets: [SECRET], runtime: 'test' });
+    const cookie = await sessionCookie(createSessions({ store, secrets: [SECRET] }), { data: { user: 'Old' } });
+    const page = await (await fetch(new Request(`${ORIGIN}/`, { headers: { cookie } }))).text();
+    expect(page).toContain('<strong id="user">Old</strong>');
+    expect(page).not.toContain('Your devices');
   });
 
   it('"sign out everywhere else" leaves only this browser, and no other user\'s', async () => {

@@ -126,7 +126,8 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     if (route !== 'GET /') return new Response('Not found', { status: 404 });
 
     const notice = session.getFlash<string>('notice');
-    const devices = userId === undefined ? undefined : await devicesOf(sessions, userId);
+    // null: a session from before sign-in took a userId, which belongs to no list.
+    const devices = userId === undefined ? null : await devicesOf(sessions, userId);
     const body = page(
       runtime,
       notice,
@@ -195,7 +196,7 @@ function signedIn(
   user: string,
   count: number,
   session: { id: string; maskedId: string; expiresAt: number; persistent: boolean },
-  devices: SessionInfo[] | undefined,
+  devices: SessionInfo[] | undefined | null,
 ): string {
   const now = Date.now();
   return `<p>Signed in as <strong id="user">${escape(user)}</strong>.</p>
@@ -207,7 +208,7 @@ function signedIn(
 <form method="post" action="/renew"><button id="renew">Renew session ID</button></form>
 <form method="post" action="/keep"><button id="keep">Keep me signed in</button></form>
 <form method="post" action="/logout"><button id="logout">Sign out</button></form>
-${devicesList(devices, session.id, now)}`;
+${devices === null ? '' : devicesList(devices, session.id, now)}`;
 }
 
 /** "Your devices": "last seen" is the session's last write, so it lags by touchAfter (an hour here) at most. */
