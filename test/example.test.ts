@@ -1,6 +1,10 @@
 // The example app's own guards, called as a fetch handler (the browser flows are in test/e2e).
+import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
+import { createSessions } from '../src/index.js';
+import { createCookieJar, sessionCookie } from '../src/testing.js';
 import { createApp } from '../worker-example/app.js';
+import { deviceLabel, timeInWords } from '../worker-example/devices.js';
 import { describe, expect, it } from './harness.js';
 import { SECRET } from './helpers.js';
 
@@ -33,5 +37,145 @@ describe('example app', () => {
     const response = await app()(post('/login', { origin: ORIGIN, body: new URLSearchParams({ name: 'ada' }) }));
     expect(response.status).toBe(303);
     expect(response.headers.getSetCookie()[0]).toMatch(/^__Host-sid=/);
+  });
+});
+
+const UA = {
+  chromeLinux: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36',
+  safariIPhone:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+    'Version/18.5 Mobile/15E148 Safari/604.1',
+  firefoxWindows: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0',
+};
+
+describe('example app: device labels and times in words', () => {
+  it('names the browser and the system in a few words', () => {
+    expect(deviceLabel(UA.chromeLinux)).toBe('Chrome on Linux');
+    expect(deviceLabel(UA.safariIPhone)).toBe('Safari on iOS');
+    expect(deviceLabel(UA.firefoxWindows)).toBe('Firefox on Windows');
+    expect(deviceLabel(`${UA.chromeLinux.replace('X11; Linux x86_64', 'Windows NT 10.0; Win64; x64')} Edg/140.0`)).toBe(
+      'Edge on Windows',
+    );
+    expect(deviceLabel(UA.chromeLinux.replace('Chrome/', 'HeadlessChrome/'))).toBe('Chrome on Linux');
+    expect(deviceLabel('Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/140.0 Mobile')).toBe(
+      'Chrome on Android',
+    );
+    expect(deviceLabel('curl/8.14.1')).toBe('curl');
+    expect(deviceLabel(null)).toBe('Unknown device');
+  });
+
+  it('says how long ago, or how long until, in words', () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(timeInWords(now, now)).toBe('just now');
+    expect(timeInWords(now - 59_000, now)).toBe('just now');
+    expect(timeInWords(now - 60_000, now)).toBe('1 minute ago');
+    expect(timeInWords(now - 5 * 60_000 - 30_000, now)).toBe('5 minutes ago');
+    expect(timeInWords(now - 3 * 3600_000, now)).toBe('3 hours ago');
+    expect(timeInWords(now - 2 * 86400_000, now)).toBe('2 days ago');
+    expect(timeInWords(now + 30 * 86400_000, now)).toBe('in 30 days');
+  });
+});
+
+describe('example app: your devices', () => {
+  /** One browser: its own cookies and User-Agent, following redirects by hand. */
+  function browser(fetch: ReturnType<typeof createApp>, userAgent: string) {
+    const jar = createCookieJar();
+    const send = async (path: string, form?: Record<string, string>) => {
+      const headers = new Headers({ 'User-Agent': userAgent });
+      const cookie = jar.header();
+      if (cookie !== undefined) headers.set('Cookie', cookie);
+      if (form !== undefined) headers.set('Origin', ORIGIN);
+      const body = form === undefined ? null : new URLSearchParams(form);
+      const response = await fetch(new Request(`${ORIGIN}${path}`, { method: form ? 'POST' : 'GET', headers, body }));
+      jar.apply(response);
+      return response;
+    };
+    return {
+      post: (path: string, form: Record<string, string> = {}) => send(path, form),
+      page: async () => (await send('/')).text(),
+    };
+  }
+  const rows = (html: string) =>
+    [
+      ...html.matchAll(
+        /<li( class="current")?><strong class="label">([^<]*)<\/strong> <span class="seen">(.*?)<\/span>/g,
+      ),
+    ]
+      .map(([, current, label, seen]) => ({
+        label,
+        current: current !== undefined,
+        seen: seen!.replace(/<[^>]*>/g, ''),
+      }))
+      .sort((a, b) => a.label!.localeCompare(b.label!));
+
+  it("lists every browser of the user, marks this one, and signs out only the user's own", async () => {
+    const store = createMemoryStore();
+    const fetch = createApp({ store, secrets: [SECRET], runtime: 'test' });
+    const laptop = browser(fetch, UA.chromeLinux);
+    const phone = browser(fetch, UA.safariIPhone);
+    const eve = browser(fetch, UA.firefoxWindows);
+    await laptop.post('/login', { name: 'Ada' });
+    await phone.post('/login', { name: 'Ada' });
+    await eve.post('/login', { name: 'Eve' });
+
+    expect(rows(await laptop.page())).toEqual([
+      { label: 'Chrome on Linux', current: true, seen: 'this device' },
+      { label: 'Safari on iOS', current: false, seen: 'last seen just now' },
+    ]);
+    expect(rows(await phone.page())).toEqual([
+      { label: 'Chrome on Linux', current: false, seen: 'last seen just now' },
+      { label: 'Safari on iOS', current: true, seen: 'this device' },
+    ]);
+    expect(rows(await eve.page())).toEqual([{ label: 'Firefox on Windows', current: true, seen: 'this device' }]);
+
+    // Eve has Ada's phone's session ID (it leaked): it is not in Eve's list, so nothing happens.
+    const [adaPhone] = (await store.listByUser('Ada')).filter(({ record }) => record.device === 'Safari on iOS');
+    await eve.post('/devices/sign-out', { id: adaPhone!.id });
+    expect(await eve.page()).toContain('That device is not signed in.');
+    expect(rows(await phone.page())).toHaveLength(2);
+
+    await laptop.post('/devices/sign-out', { id: adaPhone!.id });
+    expect(await laptop.page()).toContain('Signed out Safari on iOS.');
+    expect(await phone.page()).toContain('id="login"');
+    expect(rows(await laptop.page())).toEqual([{ label: 'Chrome on Linux', current: true, seen: 'this device' }]);
+  });
+
+  it('says so, instead of failing, on a store without a per-user index (the cookie store)', async () => {
+    const laptop = browser(
+      createApp({ store: createCookieStore(), secrets: [SECRET], runtime: 'test' }),
+      UA.chromeLinux,
+    );
+    await laptop.post('/login', { name: 'Ada' });
+    const page = await laptop.page();
+    expect(page).toContain('<strong id="user">Ada</strong>');
+    expect(page).toContain('<p id="devices-unavailable">');
+    expect(rows(page)).toEqual([]);
+  });
+
+  it('shows no list to a session signed in before logins took a userId', async () => {
+    const store = createMemoryStore();
+    const fetch = createApp({ store, secrets: [SECRET], runtime: 'test' });
+    const cookie = await sessionCookie(createSessions({ store, secrets: [SECRET] }), { data: { user: 'Old' } });
+    const page = await (await fetch(new Request(`${ORIGIN}/`, { headers: { cookie } }))).text();
+    expect(page).toContain('<strong id="user">Old</strong>');
+    expect(page).not.toContain('Your devices');
+  });
+
+  it('"sign out everywhere else" leaves only this browser, and no other user\'s', async () => {
+    const fetch = createApp({ store: createMemoryStore(), secrets: [SECRET], runtime: 'test' });
+    const [laptop, phone, tablet, eve] = [UA.chromeLinux, UA.safariIPhone, UA.firefoxWindows, UA.chromeLinux].map(
+      (ua) => browser(fetch, ua),
+    );
+    for (const b of [laptop!, phone!, tablet!]) await b.post('/login', { name: 'Ada' });
+    await eve!.post('/login', { name: 'Eve' });
+
+    await phone!.post('/devices/sign-out-others');
+    const page = await phone!.page();
+    expect(page).toContain('Signed out 2 other devices.');
+    expect(rows(page)).toEqual([{ label: 'Safari on iOS', current: true, seen: 'this device' }]);
+    expect(page).not.toContain('id="sign-out-others"');
+    expect(await laptop!.page()).toContain('id="login"');
+    expect(await tablet!.page()).toContain('id="login"');
+    expect(await eve!.page()).toContain('<strong id="user">Eve</strong>');
   });
 });

@@ -1,9 +1,18 @@
 // The example app: one fetch handler, the same on Workers, Deno and Bun. The entry points (worker.ts, deno.ts,
 // bun.ts) only choose a store and serve it. Plain HTML forms, no build step, no client script.
-import { createSessions, type BackgroundContext, type SessionStore } from '../src/index.js';
+import {
+  createSessions,
+  SessionError,
+  type BackgroundContext,
+  type SessionInfo,
+  type Sessions,
+  type SessionsOptions,
+} from '../src/index.js';
+import { deviceLabel, timeInWords } from './devices.js';
 
 export interface AppOptions {
-  store: SessionStore;
+  /** Any store; "Your devices" needs one with a per-user index (not the stateless cookie store). */
+  store: SessionsOptions['store'];
   secrets: string[];
   /** Shown on the page, e.g. "Workers + KV". */
   runtime: string;
@@ -43,8 +52,14 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
           .trim()
           .slice(0, 40) || 'guest';
       const remember = form.get('remember') === 'on';
-      // create() gives a fresh ID and destroys any session the request had (no session fixation).
-      const session = await sessions.create(request, { data: { user: name, count: 0 }, persistent: remember });
+      // create() gives a fresh ID and destroys any session the request had (no session fixation). The name is
+      // the user (this demo has no passwords): every browser signed in with it is listed under "Your devices".
+      const session = await sessions.create(request, {
+        data: { user: name, count: 0 },
+        persistent: remember,
+        userId: name,
+        device: deviceLabel(request.headers.get('User-Agent')),
+      });
       session.setFlash('notice', `Welcome, ${name}!`);
       return redirect(await session.commit());
     }
@@ -77,6 +92,24 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
       session.setFlash('notice', 'Your session ID was renewed.');
       return redirect(await session.commit());
     }
+    const userId = session.userId;
+    if (route === 'POST /devices/sign-out' && userId !== undefined) {
+      const form = await request.formData().catch(() => null);
+      const id = String(form?.get('id') ?? '');
+      // Only the user's own sessions: an ID that is not in their list is refused, whoever it belongs to.
+      const device = (await devicesOf(sessions, userId))?.find((info) => info.id === id);
+      if (device === undefined) session.setFlash('notice', 'That device is not signed in.');
+      else {
+        await sessions.destroyById(device.id);
+        session.setFlash('notice', `Signed out ${device.device ?? 'that device'}.`);
+      }
+      return redirect(await session.commit());
+    }
+    if (route === 'POST /devices/sign-out-others' && userId !== undefined) {
+      const ended = await sessions.destroyByUser(userId, { except: session.id });
+      session.setFlash('notice', `Signed out ${ended} other device${ended === 1 ? '' : 's'}.`);
+      return redirect(await session.commit());
+    }
     if (request.method === 'POST') return redirect(await session.commit());
 
     if (route === 'GET /api/state') {
@@ -93,16 +126,28 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     if (route !== 'GET /') return new Response('Not found', { status: 404 });
 
     const notice = session.getFlash<string>('notice');
+    // null: a session from before sign-in took a userId, which belongs to no list.
+    const devices = userId === undefined ? null : await devicesOf(sessions, userId);
     const body = page(
       runtime,
       notice,
-      user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session),
+      user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session, devices),
     );
     return withHeaders(
       new Response(body, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } }),
       await session.commit(),
     );
   };
+}
+
+/** The user's sessions, or undefined on a store without a per-user index (the stateless cookie store). */
+async function devicesOf(sessions: Sessions<Data>, userId: string): Promise<SessionInfo[] | undefined> {
+  try {
+    return await sessions.listByUser(userId);
+  } catch (error) {
+    if (error instanceof SessionError && error.code === 'STORE_UNSUPPORTED') return undefined;
+    throw error;
+  }
 }
 
 function redirect(...headerSets: Headers[]): Response {
@@ -128,7 +173,9 @@ function page(runtime: string, notice: string | undefined, content: string): str
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>edge-sessions example</title>
 <style>body{font:16px system-ui;max-width:36rem;margin:2rem auto;padding:0 1rem}form{display:inline}
-.notice{background:#e8f5e9;padding:.5rem 1rem;border-radius:.25rem}button{margin:.25rem}dt{font-weight:600}</style>
+.notice{background:#e8f5e9;padding:.5rem 1rem;border-radius:.25rem}button{margin:.25rem}dt{font-weight:600}
+h2{font-size:1.1rem;margin-top:2rem}ul{list-style:none;padding:0}li{padding:.25rem 0;border-bottom:1px solid #eee}
+.seen{color:#666}.current .seen{color:#2e7d32}</style>
 </head><body>
 <h1>edge-sessions</h1>
 <p>Running on <strong id="runtime">${escape(runtime)}</strong>.</p>
@@ -148,15 +195,45 @@ function loginForm(): string {
 function signedIn(
   user: string,
   count: number,
-  session: { maskedId: string; expiresAt: number; persistent: boolean },
+  session: { id: string; maskedId: string; expiresAt: number; persistent: boolean },
+  devices: SessionInfo[] | undefined | null,
 ): string {
+  const now = Date.now();
   return `<p>Signed in as <strong id="user">${escape(user)}</strong>.</p>
 <p>Counter: <strong id="count">${count}</strong></p>
 <dl><dt>Session</dt><dd id="session-id">${escape(session.maskedId)}</dd>
-<dt>Expires</dt><dd id="expires">${new Date(session.expiresAt).toISOString()}</dd>
+<dt>Expires</dt><dd id="expires">${time(session.expiresAt, now)}</dd>
 <dt>Cookie</dt><dd id="cookie-kind">${session.persistent ? 'persistent (remember me)' : 'browser session'}</dd></dl>
 <form method="post" action="/count"><button id="increment">Count +1</button></form>
 <form method="post" action="/renew"><button id="renew">Renew session ID</button></form>
 <form method="post" action="/keep"><button id="keep">Keep me signed in</button></form>
-<form method="post" action="/logout"><button id="logout">Sign out</button></form>`;
+<form method="post" action="/logout"><button id="logout">Sign out</button></form>
+${devices === null ? '' : devicesList(devices, session.id, now)}`;
+}
+
+/** "Your devices": "last seen" is the session's last write, so it lags by touchAfter (an hour here) at most. */
+function devicesList(devices: SessionInfo[] | undefined, currentId: string, now: number): string {
+  if (devices === undefined) {
+    return '<h2>Your devices</h2>\n<p id="devices-unavailable">This store keeps no list of a user\'s sessions.</p>';
+  }
+  const rows = devices.map((device) => {
+    const label = `<strong class="label">${escape(device.device ?? 'Unknown device')}</strong>`;
+    if (device.id === currentId) return `<li class="current">${label} <span class="seen">this device</span></li>`;
+    return `<li>${label} <span class="seen">last seen ${time(device.accessedAt, now)}</span>
+<form method="post" action="/devices/sign-out"><input type="hidden" name="id" value="${escape(device.id)}">
+<button>Sign out this device</button></form></li>`;
+  });
+  const others = devices.some((device) => device.id !== currentId)
+    ? `<form method="post" action="/devices/sign-out-others">
+<button id="sign-out-others">Sign out everywhere else</button></form>`
+    : '';
+  return `<h2>Your devices</h2>
+<ul id="devices">
+${rows.join('\n')}
+</ul>
+${others}`;
+}
+
+function time(at: number, now: number): string {
+  return `<time datetime="${new Date(at).toISOString()}">${timeInWords(at, now)}</time>`;
 }

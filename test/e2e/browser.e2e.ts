@@ -4,6 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertChromium, CHROMIUM, startServer, targets, type RunningServer, type Target } from './servers.js';
 
 const COOKIE = '__Host-sid';
+// Chromium's own User-Agent (HeadlessChrome on Linux) is one device; these make two more of one user.
+const IPHONE =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+  'Version/18.5 Mobile/15E148 Safari/604.1';
+const WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0';
 
 let browser: Browser;
 
@@ -46,6 +51,32 @@ async function login(page: Page, name: string, remember: boolean) {
   await page.fill('input[name=name]', name);
   if (remember) await page.check('input[name=remember]');
   await Promise.all([page.waitForURL('**/'), page.click('#login button')]);
+}
+
+/** The "Your devices" list as the page shows it, by label. */
+async function devices(page: Page) {
+  const unavailable = page.locator('#devices-unavailable');
+  expect(await unavailable.count(), 'the store answered listByUser with STORE_UNSUPPORTED').toBe(0);
+  const rows = await page.$$eval('#devices li', (items) =>
+    items.map((li) => ({
+      label: li.querySelector('.label')?.textContent,
+      current: li.classList.contains('current'),
+      seen: li.querySelector('.seen')?.textContent,
+    })),
+  );
+  return rows.sort((a, b) => String(a.label).localeCompare(String(b.label)));
+}
+
+const thisDevice = (label: string) => ({ label, current: true, seen: 'this device' });
+const otherDevice = (label: string) => ({
+  label,
+  current: false,
+  seen: expect.stringMatching(/^last seen (just now|\d+ minutes? ago)$/),
+});
+
+async function signedOut(page: Page): Promise<boolean> {
+  await page.reload();
+  return (await page.locator('#login').count()) === 1 && (await page.locator('#user').count()) === 0;
 }
 
 function describeBrowserFlow(target: Target) {
@@ -142,6 +173,52 @@ function describeBrowserFlow(target: Target) {
       expect(await page.locator('#login').count()).toBe(1);
       expect(await page.locator('#user').count()).toBe(0);
     });
+
+    it('"Your devices": two browsers of one user list each other and sign each other out', async () => {
+      const contexts = await Promise.all([
+        browser.newContext(),
+        browser.newContext({ userAgent: IPHONE }),
+        browser.newContext({ userAgent: WINDOWS }),
+      ]);
+      try {
+        const [laptop, phone, desktop] = (await Promise.all(contexts.map((c) => c.newPage()))) as [Page, Page, Page];
+        await laptop.goto(server.url);
+        await login(laptop, 'Lin', true);
+        await phone.goto(server.url);
+        await login(phone, 'Lin', false);
+        await laptop.reload();
+        expect(await devices(laptop)).toEqual([thisDevice('Chrome on Linux'), otherDevice('Safari on iOS')]);
+        expect(await devices(phone)).toEqual([otherDevice('Chrome on Linux'), thisDevice('Safari on iOS')]);
+
+        // The laptop signs the phone out: the phone's next request finds no session.
+        await Promise.all([laptop.waitForURL('**/'), laptop.click('#devices li:not(.current) button')]);
+        expect(await laptop.textContent('#notice')).toBe('Signed out Safari on iOS.');
+        expect(await devices(laptop)).toEqual([thisDevice('Chrome on Linux')]);
+        expect(await signedOut(phone)).toBe(true);
+        expect(await signedOut(laptop)).toBe(false);
+
+        // The phone signs in again, and a desktop too; the phone signs out everywhere else.
+        await login(phone, 'Lin', false);
+        await desktop.goto(server.url);
+        await login(desktop, 'Lin', true);
+        await phone.reload();
+        expect(await devices(phone)).toEqual([
+          otherDevice('Chrome on Linux'),
+          otherDevice('Firefox on Windows'),
+          thisDevice('Safari on iOS'),
+        ]);
+        await Promise.all([phone.waitForURL('**/'), phone.click('#sign-out-others')]);
+        expect(await phone.textContent('#notice')).toBe('Signed out 2 other devices.');
+        expect(await devices(phone)).toEqual([thisDevice('Safari on iOS')]);
+        expect(await phone.locator('#sign-out-others').count()).toBe(0);
+        expect(await signedOut(laptop)).toBe(true);
+        expect(await signedOut(desktop)).toBe(true);
+        expect(await signedOut(phone)).toBe(false);
+        expect(await devices(phone)).toEqual([thisDevice('Safari on iOS')]);
+      } finally {
+        await Promise.all(contexts.map((c) => c.close()));
+      }
+    }, 150_000); // some 25 page loads: 30 s on wrangler dev with KV on a busy 2-core machine
   });
 }
 
