@@ -24,6 +24,8 @@ interface Data extends Record<string, unknown> {
 }
 
 const PERSISTENT_SEC = 30 * 86400;
+/** The feedback after "Keep me signed in": a new lifetime of 30 days from now; unused for 7 days, it ends. */
+const KEPT = 'Done: you stay signed in for 30 more days, as long as you come back within 7 days.';
 
 export function createApp({ store, secrets, runtime }: AppOptions) {
   const sessions = createSessions<Data>({
@@ -76,6 +78,9 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     }
 
     if (route === 'POST /keep') {
+      // The flash rides the same write as the new lifetime (shiftExpiration commits this request's session).
+      const session = await sessions.start(request, ctx);
+      if (!session.isNew) session.setFlash('notice', KEPT);
       const headers = await sessions.shiftExpiration(request).catch(() => new Headers());
       return redirect(headers);
     }
@@ -172,10 +177,18 @@ function page(runtime: string, notice: string | undefined, content: string): str
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>edge-sessions example</title>
-<style>body{font:16px system-ui;max-width:36rem;margin:2rem auto;padding:0 1rem}form{display:inline}
-.notice{background:#e8f5e9;padding:.5rem 1rem;border-radius:.25rem}button{margin:.25rem}dt{font-weight:600}
-h2{font-size:1.1rem;margin-top:2rem}ul{list-style:none;padding:0}li{padding:.25rem 0;border-bottom:1px solid #eee}
-.seen{color:#666}.current .seen{color:#2e7d32}</style>
+<style>
+:root{--accent:#2563eb;--muted:#6b7280;--line:#e5e7eb}
+body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.6rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin-top:2rem}
+form{display:inline}input[name=name]{font:inherit;padding:.4rem .6rem;border:1px solid var(--line);border-radius:.4rem}
+button{font:inherit;margin:.25rem .25rem .25rem 0;padding:.45rem .9rem;border:0;border-radius:.4rem;
+background:var(--accent);color:#fff;cursor:pointer}button:hover{filter:brightness(1.1)}
+#logout,li button{background:transparent;color:var(--accent);border:1px solid var(--accent)}
+.notice{background:#ecfdf5;color:#065f46;padding:.6rem 1rem;border-radius:.4rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
+ul{list-style:none;padding:0}li{padding:.5rem 0;border-bottom:1px solid var(--line)}
+.seen{color:var(--muted)}.current .seen{color:#059669}</style>
 </head><body>
 <h1>edge-sessions</h1>
 <p>Running on <strong id="runtime">${escape(runtime)}</strong>.</p>

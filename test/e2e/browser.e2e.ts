@@ -1,4 +1,6 @@
 // The example app in a real browser (Debian's Chromium driven by playwright-core), on each runtime.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertChromium, CHROMIUM, startServer, targets, type RunningServer, type Target } from './servers.js';
@@ -32,6 +34,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+
+/** Where each server's phone screenshot goes: E2E_SCREENSHOTS, else a folder in the system's temp directory. */
+function screenshotPath(name: string): string {
+  const dir = process.env['E2E_SCREENSHOTS'] ?? join(tmpdir(), 'edge-sessions-e2e-screenshots');
+  return join(dir, `${name.replace(/\W+/g, '-').toLowerCase()}-phone.png`);
+}
 
 async function sessionCookie(context: BrowserContext) {
   return (await context.cookies()).find((c) => c.name === COOKIE);
@@ -139,6 +147,30 @@ function describeBrowserFlow(target: Target) {
       expect(after?.value).toBe(before?.value);
       expect(after!.expires).toBeGreaterThanOrEqual(before!.expires);
       expect(await page.textContent('#user')).toBe('Grace');
+      expect(await page.textContent('#notice')).toMatch(/^Done: you stay signed in for 30 more days/);
+    });
+
+    it('reads on a phone: no sideways scrolling at 390 px, times in words; screenshot kept for review', async () => {
+      const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+      try {
+        const small = await phone.newPage();
+        await small.goto(server.url);
+        await login(small, 'Mobile', true);
+        const layout = await small.evaluate(() => ({
+          scroll: document.documentElement.scrollWidth,
+          width: window.innerWidth,
+          buttons: [...document.querySelectorAll('button')].map((b) => b.getBoundingClientRect().right),
+        }));
+        expect(layout.scroll).toBeLessThanOrEqual(layout.width);
+        for (const right of layout.buttons) expect(right).toBeLessThanOrEqual(layout.width);
+        expect(await small.textContent('#expires')).toMatch(/^in \d+ days$/);
+        const png = await small.screenshot({ fullPage: true, path: screenshotPath(target.name) });
+        // A PNG of the rendered page (not a blank one): its header, and more than a few bytes of content.
+        expect(png.subarray(1, 4).toString()).toBe('PNG');
+        expect(png.length).toBeGreaterThan(10_000);
+      } finally {
+        await phone.close();
+      }
     });
 
     it('renew changes the cookie, and the old value no longer works', async () => {
