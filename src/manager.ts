@@ -190,7 +190,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     async create(request, init = {}) {
       refuseUnknownOptions('create', init, CREATE_OPTIONS);
-      if (init.userId !== undefined) userIdOf('create', init.userId);
+      if (init.userId !== undefined) checkUserId('create', init.userId);
       if (init.device !== undefined && typeof init.device !== 'string') {
         throw new SessionError('INVALID_OPTION', 'create: device must be a string');
       }
@@ -255,7 +255,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async listByUser(userId) {
-      userIdOf('listByUser', userId);
+      checkUserId('listByUser', userId);
       const store = perUser('listByUser');
       const found = await storeCall(c, 'STORE_READ', 'listByUser', () => store.listByUser!(userId));
       const now = c.now();
@@ -279,7 +279,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     async destroyByUser(userId, options = {}) {
       refuseUnknownOptions('destroyByUser', options, EXCEPT_OPTION);
-      userIdOf('destroyByUser', userId);
+      checkUserId('destroyByUser', userId);
       const store = perUser('destroyByUser');
       const except = options.except;
       if (except !== undefined && (typeof except !== 'string' || !ID_PATTERN.test(except))) {
@@ -384,7 +384,7 @@ const CREATE_OPTIONS: ReadonlySet<string> = new Set<keyof CreateOptions<Record<s
 const EXCEPT_OPTION: ReadonlySet<string> = new Set(['except']);
 
 /** A user ID as the manager accepts it: 1 to 256 characters (stores build keys from it). */
-function userIdOf(operation: string, userId: unknown): void {
+function checkUserId(operation: string, userId: unknown): void {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
     throw new SessionError('INVALID_OPTION', `${operation}: userId must be a string of 1 to 256 characters`);
   }
