@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const devDependencies = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies;
 const SECRET = 'quickstart-test-secret-0123456789abcdef';
 const log = (...a) => console.log('[quickstart]', ...a);
 
@@ -25,7 +26,7 @@ const QUICK_STARTS = [
   { section: 'Bun', runtime: 'bun' },
 ];
 const COMMANDS = {
-  workers: ['npx wrangler types', 'npx wrangler dev'],
+  workers: ['npm install -D wrangler typescript', 'npx wrangler types', 'npx wrangler dev'],
   deno: ['deno check --unstable-kv main.ts', 'deno run --allow-net --allow-env --unstable-kv main.ts'],
   bun: ['bun main.ts'],
 };
@@ -140,7 +141,10 @@ try {
     const port = await freePort();
     if (runtime === 'workers') {
       if (!written['.dev.vars']?.includes('SESSION_SECRET')) throw new Error(`README "${title}": no .dev.vars`);
-      run(bin('wrangler'), ['types'], app);
+      // As the README says, into the app itself (the versions this repository tests with, from npm's cache).
+      const tools = ['wrangler', 'typescript'].map((name) => `${name}@${devDependencies[name]}`);
+      run('npm', ['install', '-D', '--no-audit', '--no-fund', '--prefer-offline', ...tools], app);
+      run('npx', ['wrangler', 'types'], app);
       writeFileSync(
         join(app, 'tsconfig.json'),
         JSON.stringify({
@@ -157,8 +161,9 @@ try {
           include: ['src'],
         }),
       );
-      run(bin('tsc'), ['-p', '.'], app);
-      await twoVisits(title, bin('wrangler'), ['dev', '--port', String(port), '--ip', '127.0.0.1'], app, port, {});
+      run('npx', ['tsc', '-p', '.'], app);
+      const dev = ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1'];
+      await twoVisits(title, 'npx', dev, app, port, {});
     } else if (runtime === 'deno') {
       run(bin('deno'), ['check', '--unstable-kv', 'main.ts'], app);
       const args = ['run', '--allow-net', '--allow-env', '--unstable-kv', 'main.ts'];
