@@ -71,6 +71,30 @@ describe('deno-kv store', () => {
     expect(entries).toBe(1);
   });
 
+  it('costs one Deno KV get for a returning read-only request, none for an anonymous one', async () => {
+    const db = await memoryKv();
+    const calls = { get: 0, list: 0, atomic: 0 };
+    const kv: DenoKvLike = {
+      get: (key) => (calls.get++, db.get(key)),
+      list: (selector) => (calls.list++, db.list(selector)),
+      atomic: () => (calls.atomic++, db.atomic()),
+    };
+    const { sessions } = sessionsOn(kv);
+    const reset = () => Object.assign(calls, { get: 0, list: 0, atomic: 0 });
+    await (await sessions.start(request())).commit();
+    expect(calls).toEqual({ get: 0, list: 0, atomic: 0 }); // anonymous, nothing stored
+    const cookie = cookiePair(await (await sessions.create(request(), { data: { n: 1 } })).commit());
+    expect(calls).toEqual({ get: 0, list: 0, atomic: 1 }); // a login: one atomic operation, no read first
+    reset();
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    expect(calls).toEqual({ get: 1, list: 0, atomic: 0 }); // read-only: one round trip
+    reset();
+    const writer = await sessions.start(request(cookie));
+    writer.increment('n');
+    await writer.commit();
+    expect(calls).toEqual({ get: 2, list: 0, atomic: 1 }); // the request's read, the write's checked read + commit
+  });
+
   it('refuses unknown options and a bad prefix with a SessionError', async () => {
     const kv = await memoryKv();
     expect(() => createDenoKvStore(kv, { prefx: 'x' } as never)).toThrow(/unknown option "prefx"/);
