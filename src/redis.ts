@@ -1,4 +1,5 @@
 import { SessionError } from './errors.js';
+import { Bounded } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
@@ -32,6 +33,8 @@ export interface RedisStore extends SessionStore {
 
 /** Tries of one update or regenerate against commits of the same session that keep landing first. */
 const MAX_ATTEMPTS = 64;
+/** Sessions whose last-read version the store remembers, as the first guess of their next write. */
+const SEEN = 1000;
 
 // The scripts. A session is a hash at `prefix + id`: `r` the record as JSON, `v` its version (one more at every
 // write), `x` its expiresAt, `u` its userId. An ended ID keeps a hash without `r` until its end must be kept:
@@ -108,8 +111,10 @@ const LIST =
  * session's expiry, which a destroy of the old ID follows. Each user's sessions are in a set that every create,
  * regenerate and destroy updates in the same script.
  *
- * Operations: a read 1 command (`HGET`); `create`, `destroy`, `listByUser`, `destroyByUser` 1 (`EVAL`);
- * `update` and `regenerate` 2 (`HMGET`, `EVAL`), plus 1 `EVAL` for each commit that landed first. No `count()`
+ * Operations: a read 1 command (`HMGET`); `create`, `destroy`, `listByUser`, `destroyByUser` 1 (`EVAL`);
+ * `update` and `regenerate` 1 (`EVAL`) after this store read the session, else 2 (`HMGET` first), plus 1 `EVAL`
+ * for each commit that landed first. The store remembers the version it last read of up to 1,000 sessions for
+ * that: a guess the write's script checks, never trusted to say the session is gone. No `count()`
  * or `clear()`: Redis would have to scan every key. The scripts touch keys they compute (forwards, index
  * members), so on Redis Cluster every key must be in one slot: put a hash tag in the prefix (`"{sess}:"`).
  *
@@ -130,20 +135,40 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
   const run = (script: string, keys: string[], args: string[]) =>
     client.send('EVAL', [script, String(keys.length), ...keys, ...args]);
 
+  /**
+   * `[version, record text]` of the sessions this store last read or wrote: a write starts from it instead of
+   * reading again (the request's `get` just read it). Only a guess: the write's script checks the version.
+   */
+  const seen = new Bounded<string, unknown>(SEEN);
+  const read = (key: string) => client.send('HMGET', [key, 'v', 'r']);
+
   /** An update (`newId` = `id`) or a regenerate, retried on top of each commit that landed first. */
   async function commit(id: string, newId: string, changes: SessionChanges, times: SessionTimes) {
     const key = prefix + id;
-    let reply = await client.send('HMGET', [key, 'v', 'r']);
+    let reply = seen.get(id);
+    let fresh = reply === undefined;
+    seen.delete(id);
+    if (fresh) reply = await read(key);
     for (let attempt = 1; ; attempt++) {
       const [version, text] = reply as [string | null, string | null];
       const stored = text == null ? null : (JSON.parse(text) as SessionRecord);
-      if (stored === null || !(stored.expiresAt > now())) return null;
+      if (stored === null || !(stored.expiresAt > now())) {
+        if (fresh) return null;
+        // A remembered version never decides that the session is gone: another process may have touched it.
+        reply = await read(key);
+        fresh = true;
+        continue;
+      }
       const merged = mergeChanges(stored, changes, times);
+      const json = JSON.stringify(merged);
       const keys = [key, prefix + newId];
       if (stored.userId !== undefined) keys.push(userKey(stored.userId));
-      const args = [version!, JSON.stringify(merged), ttl(times.expiresAt), String(times.expiresAt), id, newId];
-      reply = await run(COMMIT, keys, args);
-      if (!Array.isArray(reply)) return merged;
+      reply = await run(COMMIT, keys, [version!, json, ttl(times.expiresAt), String(times.expiresAt), id, newId]);
+      if (!Array.isArray(reply)) {
+        seen.set(newId, [String(Number(version) + 1), json]);
+        return merged;
+      }
+      fresh = true; // the script answered the session as it is now
       if (attempt === MAX_ATTEMPTS) {
         throw new SessionError('STORE_WRITE', `redis store: ${MAX_ATTEMPTS} other commits of the session came first`);
       }
@@ -153,10 +178,13 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
   return {
     name: 'redis',
     async get(id) {
-      const text = await client.send('HGET', [prefix + id, 'r']);
+      const reply = await read(prefix + id);
+      const text = (reply as [unknown, string | null])[1];
+      if (text == null) return null;
+      seen.set(id, reply);
       // Expired but not yet evicted (the manager's clock may run ahead of Redis's) is returned as it is: the
       // manager checks expiry itself and reports it as `expired`.
-      return text == null ? null : (JSON.parse(text as string) as SessionRecord);
+      return JSON.parse(text) as SessionRecord;
     },
     async create(id, record) {
       const user = record.userId;

@@ -147,17 +147,18 @@ export function describeRedisStore(name: string, connect: Connect): void {
       const reader = await sessions.start(request(cookie));
       expect(reader.get('n')).toBe(1);
       expect((await reader.commit()).getSetCookie()).toEqual([]);
-      expect(counted.commands).toEqual(['HGET']);
+      expect(counted.commands).toEqual(['HMGET']);
 
       counted.commands.length = 0;
       const writer = await sessions.start(request(cookie));
       writer.increment('n');
       await writer.commit();
-      expect(counted.commands).toEqual(['HGET', 'HMGET', 'EVAL']);
+      // The write's script checks the version the read saw: no second read.
+      expect(counted.commands).toEqual(['HMGET', 'EVAL']);
 
       counted.commands.length = 0;
       await sessions.destroy(request(cookie)); // it starts the session (a read), then ends it (a script)
-      expect(counted.commands).toEqual(['HGET', 'EVAL']);
+      expect(counted.commands).toEqual(['HMGET', 'EVAL']);
     });
 
     it('puts a PX expiry on every key it writes: session, user index, forward, end marker', async () => {
@@ -242,6 +243,35 @@ export function describeRedisStore(name: string, connect: Connect): void {
       expect((await commit).getSetCookie()).toEqual([]);
       expect(stale.destroyed).toBe(true);
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    });
+
+    it('a version remembered from a read is a guess: another process writing meanwhile loses nothing', async () => {
+      const clock = createClock();
+      const c = await client();
+      const prefix = uniquePrefix();
+      const counted = counting(c);
+      const here = createRedisStore(counted.client, { now: clock.now, prefix });
+      const there = createRedisStore(c, { now: clock.now, prefix }); // another process, the same Redis
+      const now = clock.now();
+      const id = freshId('guess');
+      await here.create(id, record({ data: { n: '1' }, expiresAt: now + 60_000, endsAt: now + 600_000 }, now));
+
+      await here.get(id); // remembers version 1, expiring at now + 60 s
+      await there.update(id, { set: { b: '"there"' } }, times(now, now + 120_000, now + 600_000));
+      clock.advance(90_000); // expired by what `here` remembers, live in Redis
+      counted.commands.length = 0;
+      const t = clock.now();
+      const first = await here.update(id, { increment: { n: 1 } }, times(t, t + 120_000, now + 600_000));
+      expect(first?.data).toEqual({ n: '2', b: '"there"' });
+      expect(counted.commands).toEqual(['HMGET', 'EVAL']); // a guess never says "gone": it read again
+
+      await here.get(id); // remembers version 3
+      await there.update(id, { set: { c: '"there"' } }, times(t, t + 120_000, now + 600_000));
+      counted.commands.length = 0;
+      const second = await here.update(id, { increment: { n: 1 } }, times(t, t + 120_000, now + 600_000));
+      expect(second?.data).toEqual({ n: '3', b: '"there"', c: '"there"' });
+      expect(counted.commands).toEqual(['EVAL', 'EVAL']); // refused at version 3, merged onto 4
+      expect(await here.get(id)).toEqual(second);
     });
 
     it('keeps every change of 30 overlapping commits, merging again onto each that landed first', async () => {
