@@ -6,10 +6,10 @@
 // "visit number 2" with that cookie. Fails on the first difference, saying which quick start and why.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../free-port.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -45,17 +45,6 @@ function files(text) {
   const found = {};
   for (const m of text.matchAll(/^```[a-z]+ ([^\s`]+)\n([\s\S]*?)^```$/gm)) found[m[1]] = m[2];
   return found;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function run(cmd, args, cwd, env = {}) {

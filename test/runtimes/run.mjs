@@ -1,12 +1,15 @@
 // Runs the unchanged test/*.test.ts files on real Deno or Bun:  node test/runtimes/run.mjs deno|bun
 // Deno: `deno test`, with test/runtimes/deno.json mapping the harness's `vitest` import to deno-vitest.ts.
-// Bun: `bun test`, which itself maps `vitest` to `bun:test`.
+// Bun: `bun test`, which itself maps `vitest` to `bun:test`; Bun also runs the Redis store through its own
+// RedisClient (test/redis/clients.bun.test.ts) on a redis-server started here for the run and stopped after.
+// Deno has no Redis client of its own, so its file set holds no Redis test (Node runs node-redis and ioredis).
 // Exits 0 only if the runtime exits 0 and its JUnit report shows tests that ran, none failed, none skipped.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedis } from '../redis/server.mjs';
 
 const runtime = process.argv[2];
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,7 +25,9 @@ const ownSuites = existsSync(own)
       .sort()
       .map((name) => `./test/runtimes/${runtime}/${name}`)
   : [];
-const files = [...suites, ...ownSuites, './test/runtimes/runtime.check.ts'];
+/** Test files beyond test/*.test.ts, per runtime (Redis clients that only Bun has). */
+const extra = { deno: [], bun: ['./test/redis/clients.bun.test.ts'] };
+const files = [...suites, ...ownSuites, ...(extra[runtime] ?? []), './test/runtimes/runtime.check.ts'];
 
 const commands = {
   deno: (report) => [
@@ -50,12 +55,19 @@ const args = commands[runtime](report);
 
 const local = join(root, 'node_modules', '.bin', runtime);
 const started = Date.now();
+const redis = runtime === 'bun' ? await startRedis() : undefined;
 const run = spawnSync(existsSync(local) ? local : runtime, args, {
   cwd: root,
   stdio: 'inherit',
   // CI=true makes Bun fail on .only (Deno always does), as vitest's allowOnly: false does on Node.
-  env: { ...process.env, CI: 'true', EDGE_SESSIONS_TEST_RUNTIME: runtime },
+  env: {
+    ...process.env,
+    CI: 'true',
+    EDGE_SESSIONS_TEST_RUNTIME: runtime,
+    ...(redis === undefined ? {} : { EDGE_SESSIONS_REDIS_URL: redis.url }),
+  },
 });
+await redis?.stop();
 const xml = existsSync(report) ? readFileSync(report, 'utf8') : '';
 rmSync(dir, { recursive: true, force: true });
 
