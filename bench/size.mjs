@@ -25,6 +25,8 @@ if (existsSync(join(root, 'src/durable-object.ts'))) {
     `export * from ${src('index.ts')}; export * from ${src('durable-object.ts')};`,
   ]);
 }
+if (existsSync(join(root, 'src/sql.ts')))
+  entries.push(['edge-sessions core + sql', `export * from ${src('index.ts')}; export * from ${src('sql.ts')};`]);
 // The Hono middleware with hono itself external: an app that uses it has hono already, and the entry only
 // imports types from it.
 entries.push([

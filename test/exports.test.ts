@@ -2,6 +2,7 @@ import * as core from '../src/index.js';
 import * as cookie from '../src/cookie-store.js';
 import * as hono from '../src/hono.js';
 import * as memory from '../src/memory.js';
+import * as sql from '../src/sql.js';
 import * as testing from '../src/testing.js';
 import pkg from '../package.json' with { type: 'json' };
 import { describe, expect, it } from './harness.js';
@@ -12,6 +13,7 @@ describe('public surface', () => {
     expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions', 'mergeChanges']);
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
     expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
+    expect(Object.keys(sql).sort()).toEqual(['createSqlStore']);
     expect(Object.keys(hono).sort()).toEqual(['sessionMiddleware']);
     expect(Object.keys(testing).sort()).toEqual([
       'createCookieJar',
@@ -44,6 +46,7 @@ describe('public surface', () => {
       './cookie',
       './kv',
       './durable-object',
+      './sql',
       './hono',
       './testing',
       './package.json',
