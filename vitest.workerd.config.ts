@@ -10,8 +10,8 @@ export default defineConfig({
   ],
   test: {
     include: ['test/workerd/**/*.workerd.test.ts', 'test/*.test.ts'],
-    // Files for one runtime's own driver: better-sqlite3 on Node, bun:sqlite on Bun.
-    exclude: ['test/*.node.test.ts', 'test/*.bun.test.ts'],
+    // Files for one runtime's own driver: better-sqlite3 on Node, bun:sqlite on Bun, node:sqlite on Deno.
+    exclude: ['test/*.node.test.ts', 'test/*.bun.test.ts', 'test/*.deno.test.ts'],
     // A suite that is skipped or empty must not pass silently.
     passWithNoTests: false,
     // The race suites run every lifecycle overlap 20 times on real Durable Objects: seconds, not milliseconds.

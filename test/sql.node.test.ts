@@ -21,11 +21,13 @@ function block(marker: string): string {
 }
 
 describe('sql store: the README', () => {
-  it('shows the adapter the tests run, verbatim', () => {
+  it('shows the adapter and the node:sqlite wrapper the tests run, verbatim', () => {
     const source = readFileSync(new URL('./sql/sync-adapter.ts', import.meta.url), 'utf8');
-    const adapter = /\/\/ --- README: sync adapter\n([\s\S]*?)\/\/ --- end/.exec(source)?.[1] ?? '';
-    expect(adapter.length).toBeGreaterThan(200);
-    expect(block('<!-- sql: sync adapter -->')).toContain(adapter);
+    for (const part of ['sync adapter', 'node:sqlite']) {
+      const code = new RegExp(`// --- README: ${part}\\n([\\s\\S]*?)// --- end`).exec(source)?.[1] ?? '';
+      expect(code.length).toBeGreaterThan(200);
+      expect(block(`<!-- sql: ${part} -->`)).toContain(code);
+    }
   });
 
   it('shows a migration that makes the schema the store makes, which the store then uses as it is', async () => {

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const runtime = process.argv[2];
 const root = fileURLToPath(new URL('../..', import.meta.url));
-// Files named for one runtime (`x.node.test.ts`: a Node driver such as better-sqlite3; `x.bun.test.ts`: bun:sqlite)
-// run only there; every other test/*.test.ts runs on both.
-const onlyFor = (name) => /\.(node|bun|workerd)\.test\.ts$/.exec(name)?.[1];
+// Files named for one runtime (`x.node.test.ts`: better-sqlite3; `x.bun.test.ts`: bun:sqlite; `x.deno.test.ts`:
+// node:sqlite under Deno) run only there; every other test/*.test.ts runs on both.
+const onlyFor = (name) => /\.(node|bun|deno|workerd)\.test\.ts$/.exec(name)?.[1];
 const suites = readdirSync(join(root, 'test'))
   .filter((name) => name.endsWith('.test.ts') && (onlyFor(name) === undefined || onlyFor(name) === runtime))
   .sort()

@@ -1,5 +1,5 @@
-// The little of each synchronous SQLite driver the tests use (neither ships types this project installs; the
-// README's adapter asks only for this).
+// The little of each synchronous SQLite driver the tests use (none ships types this project installs, and
+// @types/node 20 has no node:sqlite; the README's adapter asks only for this).
 declare module 'better-sqlite3' {
   import type { SyncSqlite } from './sync-adapter.js';
   const Database: new (path: string) => SyncSqlite & { close(): void };
@@ -9,4 +9,12 @@ declare module 'better-sqlite3' {
 declare module 'bun:sqlite' {
   import type { SyncSqlite } from './sync-adapter.js';
   export const Database: new (path: string) => SyncSqlite & { close(): void };
+}
+
+declare module 'node:sqlite' {
+  import type { SyncSqlite } from './sync-adapter.js';
+  export const DatabaseSync: new (path: string) => Pick<SyncSqlite, 'prepare'> & {
+    exec(query: string): void;
+    close(): void;
+  };
 }

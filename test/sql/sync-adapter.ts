@@ -1,6 +1,6 @@
-// The README's adapter from a synchronous SQLite driver (bun:sqlite, better-sqlite3) to `SqlDatabase`, exactly
-// as the README shows it between the markers (test/sql.node.test.ts compares them): the tests run the code users
-// copy.
+// The README's adapter from a synchronous SQLite driver (bun:sqlite, better-sqlite3, node:sqlite) to
+// `SqlDatabase`, exactly as the README shows it between the markers (test/sql.node.test.ts compares them): the
+// tests run the code users copy.
 import type { SqlDatabase, SqlStatement, SqlValue } from '../../src/sql.js';
 
 // --- README: sync adapter
@@ -30,6 +30,26 @@ export function fromSyncSqlite(db: SyncSqlite): SqlDatabase {
   return {
     prepare: (query) => bound(query, []),
     batch: async (statements) => db.transaction(() => (statements as Bound[]).map((s) => s.run()))(),
+  };
+}
+// --- end
+
+// --- README: node:sqlite
+/** `node:sqlite`'s `DatabaseSync` (Deno, Node 22.5+) with the `transaction` it lacks, for `fromSyncSqlite`. */
+export function withTransaction(db: { prepare: SyncSqlite['prepare']; exec(query: string): unknown }): SyncSqlite {
+  return {
+    prepare: (query) => db.prepare(query),
+    transaction: (run) => () => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = run();
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+    },
   };
 }
 // --- end
