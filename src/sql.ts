@@ -81,6 +81,9 @@ interface Row {
 
 /** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
 const MAX_FORWARDS = 16;
+/** Rows `get` keeps for the write that usually follows, and the longest record it keeps. */
+const MAX_RECENT = 64;
+const MAX_RECENT_CHARS = 16_384;
 /** Tries of an update that lost its version check to another request each time (every loss is another's win). */
 const MAX_TRIES = 100;
 
@@ -109,9 +112,11 @@ const SCHEMA = [
  * if the old was still the version it merged; `destroy` is one batch that ends the ID and every ID it moved to;
  * `destroyByUser` is one `UPDATE … RETURNING`.
  *
- * Statements per call (a D1 round trip each; a batch is one): `get` 1; `create` 1; `update` 2 (2 more per lost
- * version check); `regenerate` 2; `destroy`, `listByUser`, `destroyByUser`, `count`, `clear` 1. SQLite has no
- * TTL: `purge` deletes what has expired, in batches, within a time budget; run it on a schedule.
+ * Statements per call (a D1 round trip each; a batch is one): `get` 1; `create` 1; `update` and `regenerate` 1
+ * when this store's `get` read the row last (as the manager does earlier in the same request: the store keeps the
+ * last 64 rows it read, up to 16 KiB of record each), else 2, and 2 more per lost version check; `destroy`,
+ * `listByUser`, `destroyByUser`, `count`, `clear` 1. SQLite has no TTL: `purge` deletes what has expired, in
+ * batches, within a time budget; run it on a schedule.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
@@ -160,6 +165,12 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
   }
 
   /**
+   * Rows `get` read lately (a bounded few, small records only): the `update` or `regenerate` of the same request
+   * usually finds its row here and skips a read. A stale one only fails its version check.
+   */
+  const recent = new Map<string, Row>();
+
+  /**
    * Merges `changes` into the live record and has `write` store it if the row still has the version read: on a
    * lost check (another request wrote first) reads and merges again. Null when the session is not live.
    */
@@ -169,10 +180,24 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     times: SessionTimes,
     write: (merged: SessionRecord, version: number) => Promise<boolean>,
   ): Promise<SessionRecord | null> {
-    for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const [row] = await rows('SELECT record, version, expires_at FROM {table} WHERE id = ?', id);
-      if (row?.record == null || row.expires_at <= now()) return null;
-      const merged = mergeChanges(JSON.parse(row.record) as SessionRecord, changes, times);
+    let row = recent.get(id);
+    recent.delete(id);
+    // The first try may start from the row `get` read: if it is no longer live, or the merge refuses it, or
+    // its version is gone, the next try reads the row afresh.
+    let guess = row !== undefined;
+    for (let tries = 0; tries < MAX_TRIES; tries++, guess = false) {
+      if (!guess) [row] = await rows('SELECT record, version, expires_at FROM {table} WHERE id = ?', id);
+      if (row?.record == null || row.expires_at <= now()) {
+        if (guess) continue;
+        return null;
+      }
+      let merged: SessionRecord;
+      try {
+        merged = mergeChanges(JSON.parse(row.record) as SessionRecord, changes, times);
+      } catch (error) {
+        if (guess) continue;
+        throw error;
+      }
       if (await write(merged, row.version)) return merged;
     }
     throw new SessionError('STORE_WRITE', `sql store: ${MAX_TRIES} other requests changed the session first`);
@@ -186,9 +211,14 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
   return {
     name: 'sql',
     async get(id) {
-      const [row] = await rows('SELECT record FROM {table} WHERE id = ?', id);
+      const [row] = await rows('SELECT record, version, expires_at FROM {table} WHERE id = ?', id);
+      if (row?.record == null) return null;
+      if (row.record.length <= MAX_RECENT_CHARS) {
+        if (recent.size >= MAX_RECENT) recent.delete(recent.keys().next().value!);
+        recent.set(id, row);
+      }
       // Returned even past its expiry until purged: the manager checks expiry and reports `expired`.
-      return row?.record == null ? null : (JSON.parse(row.record) as SessionRecord);
+      return JSON.parse(row.record) as SessionRecord;
     },
     async create(id, record) {
       // Takes the ID only if it is new, or its row (a session or an ended ID) has expired.

@@ -58,13 +58,16 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
   async function setup(options: SqlStoreOptions = {}, before?: (query: string) => void | Promise<void>) {
     const clock = createClock();
     const logged = loggedDatabase(await open(), before);
-    const store = createSqlStore(logged.db, { now: clock.now, table: freshTable(), ...options });
+    const table = freshTable();
+    const store = createSqlStore(logged.db, { now: clock.now, table, ...options });
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600 });
-    return { clock, store, sessions, log: logged.log };
+    // Another process (or isolate) on the same table.
+    const elsewhere = () => createSqlStore(logged.db, { now: clock.now, table });
+    return { clock, store, sessions, log: logged.log, elsewhere };
   }
 
   describe(`sql store (${name}): statements per request`, () => {
-    it('anonymous 0, login 1, read-only 1, write 3 (read, then read + update), logout 2 (read, batch)', async () => {
+    it('anonymous 0, login 1, read-only 1, write 2, regenerate 2 (read, batch), logout 2 (read, batch)', async () => {
       const { sessions, log } = await setup();
       // The first statement creates the table; count from a store that has it.
       await sessions.count();
@@ -83,39 +86,77 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
       expect(reader.get('n')).toBe(1);
       expect((await reader.commit()).getSetCookie()).toEqual([]);
       expect(log).toHaveLength(1);
-      expect(log[0]).toMatch(/^SELECT record FROM/);
+      expect(log[0]).toMatch(/^SELECT record, version, expires_at FROM/);
 
       log.length = 0;
       const writer = await sessions.start(request(cookie));
       writer.increment('n');
       await writer.commit();
-      expect(log).toHaveLength(3);
-      expect(log.slice(1).map((q) => q.split(' ')[0])).toEqual(['SELECT', 'UPDATE']);
+      // The update starts from the row the request's read returned: no read of its own.
+      expect(log.map((q) => q.split(' ')[0])).toEqual(['SELECT', 'UPDATE']);
 
       log.length = 0;
-      await sessions.destroy(request(cookie));
-      expect(log).toHaveLength(2);
-      expect(log[1]).toBe('batch');
+      const renewing = await sessions.start(request(cookie));
+      renewing.regenerate();
+      const renewed = cookiePair(await renewing.commit());
+      expect(log.map((q) => q.split(' ')[0])).toEqual(['SELECT', 'batch']);
+
+      log.length = 0;
+      await sessions.destroy(request(renewed));
+      expect(log.map((q) => q.split(' ')[0])).toEqual(['SELECT', 'batch']);
+      expect((await sessions.start(request(renewed))).isNew).toBe(true);
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
     });
 
-    it('an update that loses its version check to another request merges again and keeps both changes', async () => {
-      let interleave: (() => Promise<unknown>) | undefined;
-      const { store, clock } = await setup({}, async (query) => {
-        if (!query.startsWith('UPDATE') || interleave === undefined) return;
-        const other = interleave;
-        interleave = undefined;
-        await other();
+    /** A store whose next UPDATE lets `other` run first, between the update's read and its write. */
+    async function interleaved() {
+      let other: (() => Promise<unknown>) | undefined;
+      const { store, clock, elsewhere } = await setup({}, async (query) => {
+        if (!query.startsWith('UPDATE') || other === undefined) return;
+        const run = other;
+        other = undefined;
+        await run();
       });
       const now = clock.now();
       const id = 'interleaved'.padEnd(24, 'x');
       await store.create(id, record({ data: { n: '1' } }, now));
       const t = times(now, now + 60_000, now + 3_600_000);
-      // Between this update's read and its write, another request increments and sets a key.
-      interleave = () => store.update(id, { increment: { n: 10 }, set: { other: '"yes"' } }, t);
+      const before = (run: () => Promise<unknown>) => void (other = run);
+      return { store, id, t, before, clock, elsewhere: elsewhere() };
+    }
+
+    it('an update that loses its version check to another request merges again and keeps both changes', async () => {
+      const { store, id, t, before } = await interleaved();
+      before(() => store.update(id, { increment: { n: 10 }, set: { other: '"yes"' } }, t));
       const merged = await store.update(id, { increment: { n: 1 }, set: { mine: '"yes"' } }, t);
       expect(merged?.data).toEqual({ n: '12', other: '"yes"', mine: '"yes"' });
       expect((await store.get(id))?.data).toEqual(merged?.data);
+    });
+
+    it('an update starting from a read another process changed since reads again, and merges onto that', async () => {
+      const { store, id, t, clock, elsewhere } = await interleaved();
+      // Each time: this store reads (as the manager does before a write), then another store on the table writes.
+      await store.get(id);
+      await elsewhere.update(id, { set: { n: '"not a number"' } }, t);
+      await expect(store.update(id, { increment: { n: 1 } }, t)).rejects.toMatchObject({ code: 'TYPE_MISMATCH' });
+
+      // The read would refuse the increment; what is stored now takes it.
+      await store.get(id);
+      await elsewhere.update(id, { set: { n: '5' } }, t);
+      expect((await store.update(id, { increment: { n: 1 } }, t))?.data).toEqual({ n: '6' });
+
+      // The read had expired by now, but another request extended the session.
+      await store.get(id);
+      const later = times(clock.now(), t.expiresAt + 60_000, t.endsAt);
+      await elsewhere.update(id, {}, later);
+      clock.advance(t.expiresAt - clock.now());
+      expect((await store.update(id, { set: { a: '1' } }, later))?.data).toEqual({ n: '6', a: '1' });
+
+      // The session was destroyed after the read: nothing is written.
+      await store.get(id);
+      await elsewhere.destroy(id, t.endsAt);
+      expect(await store.update(id, { set: { late: '1' } }, later)).toBeNull();
+      expect(await store.get(id)).toBeNull();
     });
   });
 
