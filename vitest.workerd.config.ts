@@ -3,10 +3,15 @@ import { defineConfig } from 'vitest/config';
 
 // Tests inside workerd (the Workers runtime) on the real KV and Durable Object bindings of wrangler.toml.
 //   npx vitest run --config vitest.workerd.config.ts
+// SESSIONS_DB, a D1 database for the SQL store's tests, is bound here rather than in the example's wrangler.toml.
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+  plugins: [
+    cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { d1Databases: ['SESSIONS_DB'] } }),
+  ],
   test: {
     include: ['test/workerd/**/*.workerd.test.ts', 'test/*.test.ts'],
+    // Files for one runtime's own driver: better-sqlite3 on Node, bun:sqlite on Bun, node:sqlite on Deno.
+    exclude: ['test/*.node.test.ts', 'test/*.bun.test.ts', 'test/*.deno.test.ts'],
     // A suite that is skipped or empty must not pass silently.
     passWithNoTests: false,
     // The race suites run every lifecycle overlap 20 times on real Durable Objects: seconds, not milliseconds.

@@ -32,6 +32,8 @@ if (existsSync(join(root, 'src/durable-object.ts'))) {
 }
 if (existsSync(join(root, 'src/redis.ts')))
   entries.push(['edge-sessions core + redis', `export * from ${src('index.ts')}; export * from ${src('redis.ts')};`]);
+if (existsSync(join(root, 'src/sql.ts')))
+  entries.push(['edge-sessions core + sql', `export * from ${src('index.ts')}; export * from ${src('sql.ts')};`]);
 // The Hono middleware with hono itself external: an app that uses it has hono already, and the entry only
 // imports types from it.
 entries.push([

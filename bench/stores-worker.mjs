@@ -1,15 +1,17 @@
-// KV and Durable Object scenarios inside workerd (bundled and driven by bench/stores.mjs through Miniflare).
+// KV, Durable Object and D1 (SQL store) scenarios inside workerd (bundled and driven by bench/stores.mjs through
+// Miniflare).
 // Each store binding is wrapped to count operations; timing happens outside: `/run` does n operations, `/empty`
 // builds the same n Requests and does nothing.
 import { createSessions } from '../src/index.ts';
 import { createDurableObjectStore, SessionDurableObject } from '../src/durable-object.ts';
 import { createKVStore } from '../src/kv.ts';
+import { createSqlStore } from '../src/sql.ts';
 
 export { SessionDurableObject };
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789abcd';
 const ORIGIN = 'https://bench.example';
-const counts = { read: 0, write: 0, rpc: 0 };
+const counts = { read: 0, write: 0, rpc: 0, sql: 0 };
 
 function countingKV(ns) {
   return {
@@ -35,6 +37,20 @@ function countingDO(ns) {
         },
       );
     },
+  };
+}
+
+/** The D1 binding with each round trip counted: a statement run alone, or a batch. */
+function countingD1(db) {
+  const inner = new WeakMap();
+  const wrap = (statement) => {
+    const wrapped = { bind: (...a) => wrap(statement.bind(...a)), all: () => (counts.sql++, statement.all()) };
+    inner.set(wrapped, statement);
+    return wrapped;
+  };
+  return {
+    prepare: (query) => wrap(db.prepare(query)),
+    batch: (statements) => (counts.sql++, db.batch(statements.map((s) => inner.get(s)))),
   };
 }
 
@@ -66,6 +82,7 @@ function setup(env) {
   return {
     kv: make(createKVStore(countingKV(env.KV))),
     'durable-object': make(createDurableObjectStore(countingDO(env.DO))),
+    sql: make(createSqlStore(countingD1(env.DB))),
   };
 }
 

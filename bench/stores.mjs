@@ -1,7 +1,7 @@
-// `npm run bench:stores`: edge-sessions on Workers KV and on Durable Objects inside workerd (Miniflare, local
-// storage), S1–S4 as in bench/harness.mjs, µs per request (median of interleaved rounds, an empty dispatch that
-// builds the same Requests subtracted) next to the store operations each request made; then per-user sessions on
-// KV (USER_OPS requests per round, default 16).
+// `npm run bench:stores`: edge-sessions on Workers KV, on Durable Objects and on D1 (the SQL store) inside workerd
+// (Miniflare, local storage), S1–S4 as in bench/harness.mjs, µs per request (median of interleaved rounds, an
+// empty dispatch that builds the same Requests subtracted) next to the store operations each request made; then
+// per-user sessions on KV (USER_OPS requests per round, default 16). Deno KV: bench/stores-deno.ts.
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ const mf = new Miniflare({
   compatibilityDate: '2026-04-01',
   kvNamespaces: ['KV'],
   durableObjects: { DO: { className: 'SessionDurableObject', useSQLite: true } },
+  d1Databases: ['DB'],
+  d1Persist: join(persist, 'd1'),
   kvPersist: join(persist, 'kv'),
   durableObjectsPersist: join(persist, 'do'),
 });
@@ -41,7 +43,7 @@ const call = async (path) => {
 };
 try {
   const cells = [];
-  for (const store of ['kv', 'durable-object'])
+  for (const store of ['kv', 'durable-object', 'sql'])
     for (const scenario of ['S1', 'S2', 'S3', 'S4', 'logout', 'regenerate'])
       cells.push({ store, scenario, samples: [] });
   for (const cell of cells) {
@@ -70,7 +72,9 @@ try {
     const ops =
       c.store === 'kv'
         ? `${c.ops.read} read, ${c.ops.write} write`
-        : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
+        : c.store === 'sql'
+          ? `${c.ops.sql} D1 round trip${c.ops.sql === 1 ? '' : 's'}`
+          : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
     console.log(`| ${c.store} | ${c.scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
   }
   await perUserTable(call);

@@ -3,6 +3,7 @@ import * as cookie from '../src/cookie-store.js';
 import * as hono from '../src/hono.js';
 import * as memory from '../src/memory.js';
 import * as redis from '../src/redis.js';
+import * as sql from '../src/sql.js';
 import * as testing from '../src/testing.js';
 import pkg from '../package.json' with { type: 'json' };
 import { describe, expect, it } from './harness.js';
@@ -13,6 +14,7 @@ describe('public surface', () => {
     expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions', 'mergeChanges']);
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
     expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
+    expect(Object.keys(sql).sort()).toEqual(['createSqlStore']);
     expect(Object.keys(hono).sort()).toEqual(['sessionMiddleware']);
     expect(Object.keys(redis).sort()).toEqual(['createRedisStore']);
     expect(Object.keys(testing).sort()).toEqual([
@@ -48,6 +50,7 @@ describe('public surface', () => {
       './deno-kv',
       './durable-object',
       './redis',
+      './sql',
       './hono',
       './testing',
       './package.json',

@@ -13,8 +13,11 @@ import { startRedis } from '../redis/server.mjs';
 
 const runtime = process.argv[2];
 const root = fileURLToPath(new URL('../..', import.meta.url));
+// Files named for one runtime (`x.node.test.ts`: better-sqlite3; `x.bun.test.ts`: bun:sqlite; `x.deno.test.ts`:
+// node:sqlite under Deno) run only there; every other test/*.test.ts runs on both.
+const onlyFor = (name) => /\.(node|bun|deno|workerd)\.test\.ts$/.exec(name)?.[1];
 const suites = readdirSync(join(root, 'test'))
-  .filter((name) => name.endsWith('.test.ts') && !name.endsWith('.workerd.test.ts'))
+  .filter((name) => name.endsWith('.test.ts') && (onlyFor(name) === undefined || onlyFor(name) === runtime))
   .sort()
   .map((name) => `./test/${name}`);
 // Tests of one runtime's own API (Deno KV, bun:sqlite…) live in test/runtimes/<runtime>/ and run only there.

@@ -2,6 +2,7 @@
 declare namespace Cloudflare {
   interface Env {
     SESSIONS_KV: KVNamespace;
+    SESSIONS_DB: D1Database;
     SESSIONS_DO: DurableObjectNamespace<import('../../src/durable-object.js').SessionDurableObject>;
   }
 }

@@ -1,0 +1,55 @@
+// The README's adapter from a synchronous SQLite driver (bun:sqlite, better-sqlite3, node:sqlite) to
+// `SqlDatabase`, exactly as the README shows it between the markers (test/sql.node.test.ts compares them): the
+// tests run the code users copy.
+import type { SqlDatabase, SqlStatement, SqlValue } from '../../src/sql.js';
+
+// --- README: sync adapter
+/** What the adapter needs of a `Database` from `bun:sqlite` or better-sqlite3. */
+export interface SyncSqlite {
+  prepare(query: string): { all(...values: SqlValue[]): unknown[]; run(...values: SqlValue[]): unknown };
+  transaction<T>(run: () => T): () => T;
+}
+
+/** `SqlDatabase` over a synchronous driver: statements prepared once, `batch` in one transaction. */
+export function fromSyncSqlite(db: SyncSqlite): SqlDatabase {
+  const prepared = new Map<string, ReturnType<SyncSqlite['prepare']> & { reader?: boolean }>();
+  const run = (query: string, values: SqlValue[]) => {
+    let statement = prepared.get(query);
+    if (statement === undefined) prepared.set(query, (statement = db.prepare(query)));
+    // better-sqlite3 refuses all() on a statement that returns no rows (reader: false); bun:sqlite allows it.
+    if (statement.reader !== false) return { results: statement.all(...values) };
+    statement.run(...values);
+    return { results: [] };
+  };
+  type Bound = SqlStatement & { run(): { results: unknown[] } };
+  const bound = (query: string, values: SqlValue[]): Bound => ({
+    bind: (...next) => bound(query, next),
+    all: async () => run(query, values),
+    run: () => run(query, values),
+  });
+  return {
+    prepare: (query) => bound(query, []),
+    batch: async (statements) => db.transaction(() => (statements as Bound[]).map((s) => s.run()))(),
+  };
+}
+// --- end
+
+// --- README: node:sqlite
+/** `node:sqlite`'s `DatabaseSync` (Deno, Node 22.5+) with the `transaction` it lacks, for `fromSyncSqlite`. */
+export function withTransaction(db: { prepare: SyncSqlite['prepare']; exec(query: string): unknown }): SyncSqlite {
+  return {
+    prepare: (query) => db.prepare(query),
+    transaction: (run) => () => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = run();
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+    },
+  };
+}
+// --- end
