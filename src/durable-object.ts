@@ -4,7 +4,7 @@ import { randomId } from './lib/random.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
-import type { SessionChanges, SessionRecord, SessionStore, SessionTimes } from './lib/store-contract.js';
+import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
 /** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
 export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
@@ -17,6 +17,8 @@ const MAX_ALARM_AHEAD_MS = 31_536_000_000; // 365 days
 const OPERATION_MEMORY_MS = 10 * 60_000;
 /** A move that has not finished in this time was abandoned (its request died): the session may move again. */
 const MOVE_TIMEOUT_MS = 60_000;
+/** The last instant a `Date` holds: the expiry of a user's index entry, which only the store removes. */
+const NEVER = 8.64e15;
 /** The key of the row that remembers operation `op`'s answer (no session ID holds a ':'). */
 const opKey = (op: string) => `op:${op}`;
 
@@ -35,10 +37,11 @@ interface SessionObjectState {
  * What a row of the object's one table is. A session's states: `live`; `moving` while a regenerate copies it to
  * its new ID (still usable, changes still accepted); `ended` by a destroy, or once the new ID holds it. An ended
  * row holds no record and keeps its forward to the new ID, if any: it is kept until its deadline so nothing in
- * flight revives the session, and a destroy of the old ID meanwhile still ends it under the new one. `op`: an
+ * flight revives the session, and a destroy of the old ID meanwhile still ends it under the new one. `user`: in
+ * a user's object, the user's index (the key is the object's name, the value the list of session IDs). `op`: an
  * operation's answer (the key is `op:` + its ID, the value the answer), kept ten minutes.
  */
-type State = 'live' | 'moving' | 'ended' | 'op';
+type State = 'live' | 'moving' | 'ended' | 'user' | 'op';
 
 interface Row {
   readonly value: string | null;
@@ -74,7 +77,8 @@ export interface Ended {
 }
 
 /**
- * The Durable Object behind `createDurableObjectStore`: one object per session ID, holding its record in SQLite.
+ * The Durable Object behind `createDurableObjectStore`: one object per session ID, holding its record in SQLite,
+ * and one per user with sessions created for a `userId` (named `user:` + the user ID), holding the user's index.
  * Export it from your Worker's entry and bind it with a `new_sqlite_classes` migration:
  *
  * ```toml
@@ -184,8 +188,24 @@ export class SessionDurableObject extends DurableObject {
   }
 
   /**
-   * Deletes what has expired by the object's clock and re-arms for the next deadline of a session (operations
-   * are forgotten on the way, or with the rest). Safe to run twice.
+   * In a user's object (`name` is `user:` + the user ID; no session ID holds a ':', so no session's object is
+   * one): adds the session IDs `ids` to the user's index, or with `add` false removes them, and returns the IDs
+   * listed. The index is the object's one row, under `name`, whose value is the list (`get(name)` reads it). It
+   * has no expiry while it lists any ID: the store drops the IDs of ended sessions. Emptied, it expires at once
+   * and the alarm, ten minutes on (to forget the operation ID), frees the object.
+   */
+  async index(name: string, ids: string[], add: boolean, now: number, op: string): Promise<string[]> {
+    return this.#change(name, op, now + OPERATION_MEMORY_MS, now, (row) => {
+      const listed = new Set<string>(JSON.parse(row?.value ?? '[]'));
+      for (const id of ids) add ? listed.add(id) : listed.delete(id);
+      this.#write(name, JSON.stringify([...listed]), 'user', null, 0, listed.size ? NEVER : now, now);
+      return [...listed];
+    });
+  }
+
+  /**
+   * Deletes what has expired by the object's clock and re-arms for the next deadline of a session or index
+   * entry (operations are forgotten on the way, or with the rest). Safe to run twice.
    */
   override async alarm(): Promise<void> {
     if (!this.#hasTable()) return;
@@ -323,6 +343,8 @@ export interface SessionObjectStub {
   ): Promise<Updated | null | Refusal>;
   /** `SessionDurableObject.destroy`. */
   destroy(id: string, retainUntil: number, version: number | null, now: number, op: string): Promise<Ended>;
+  /** `SessionDurableObject.index`. */
+  index(name: string, ids: string[], add: boolean, now: number, op: string): Promise<string[]>;
 }
 
 /** The object's methods: each takes the object's name first; those that write take `now, op` last. */
@@ -349,6 +371,14 @@ export interface DurableObjectStoreOptions {
   now?: (() => number) | undefined;
 }
 
+/** The store `createDurableObjectStore` returns: a `SessionStore` with an exact per-user index. */
+export interface DurableObjectStore extends SessionStore {
+  /** The live sessions of `userId`, from the user's object (pruning the entries of ended sessions). */
+  listByUser(userId: string): Promise<UserSession[]>;
+  /** Ends every live session of `userId` but `except`, each as `destroy` ends one; resolves the IDs ended. */
+  destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
+}
+
 /** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
 const MAX_FORWARDS = 16;
 
@@ -365,10 +395,20 @@ const MAX_FORWARDS = 16;
  * old ID, which keeps its forward), and a destroy of the old ID at any point of it ends the session under the new
  * ID too.
  *
+ * Per user, exact: a session created with a `userId` is entered in the user's object (`user:` + the user ID) as
+ * soon as its own object holds it, before its cookie is sent, and a regenerate enters the new ID before it ends
+ * the old one (for that moment the session is listed under both). `destroyByUser` ends each listed ID with
+ * `destroy`, which follows forwards, so a regenerate in flight ends under its new ID too; a login whose ID was
+ * entered too late to be listed is listed afterwards (until it is, nobody holds its cookie). An entry whose
+ * session is gone is gone for good, so `listByUser`, which reads every listed session's record from its object,
+ * drops it, as `destroyByUser` drops the IDs it ends. Reads, writes and logouts never call the user's object.
+ *
  * Operations: a read 1 call; `create`, `update` (a change or a touch), `destroy` 1 call each (a destroy one more
  * per ID the session moved to); `regenerate` 3 calls (4 when another request changed the session during the
- * move). There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
- * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`.
+ * move); a login (`create` with a `userId`) and a regenerate of a user's session 1 more; `listByUser` 1 call
+ * plus 1 per listed session (and 1 to prune), `destroyByUser` 2 plus 1 per listed session. There is no
+ * `count()` or `clear()`: no object knows the others, so `sessions.count()` and `sessions.destroyAll()` reject
+ * with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`.
  *
  * A call whose stub fails with a retryable error (`error.retryable`, such as "Network connection lost") is
  * retried once on a fresh stub with the same operation ID, so the object never applies it twice; an overloaded
@@ -391,7 +431,7 @@ const MAX_FORWARDS = 16;
 export function createDurableObjectStore(
   namespace: SessionObjectNamespace,
   options: DurableObjectStoreOptions = {},
-): SessionStore {
+): DurableObjectStore {
   refuseUnknownOptions('createDurableObjectStore', options, OPTION_NAMES);
   const now = options.now ?? Date.now;
 
@@ -419,25 +459,52 @@ export function createDurableObjectStore(
     return answer as Answer<M>;
   }
 
-  /** Ends `id` and every ID it moved to: whether a live session was among them. */
-  async function end(id: string, retainUntil: number): Promise<boolean> {
+  /**
+   * Ends `id` and every ID it moved to, short of `keep`: the last ID it ended if a live session was among them
+   * (every ID of one session leads to the same last one, so `destroyByUser` counts a session once), else null.
+   */
+  async function end(id: string, retainUntil: number, keep?: string): Promise<string | null> {
     let ended = false;
-    for (let hop = 0, next: string | null = id; next !== null && hop < MAX_FORWARDS; hop++) {
-      const result: Ended = await send('destroy', next, retainUntil, null);
+    let last = id;
+    for (let hop = 0, next: string | null = id; next !== null && next !== keep && hop < MAX_FORWARDS; hop++) {
+      const result: Ended = await send('destroy', (last = next), retainUntil, null);
       ended ||= result.ended;
       next = result.movedTo;
     }
-    return ended;
+    return ended ? last : null;
   }
 
   const get = (id: string) => send('get', id);
+
+  /** Adds `ids` to the index of `userId` (the object `user:` + `userId`), or removes them; resolves its IDs. */
+  const index = (userId: string, ids: string[], add = false) => send('index', `user:${userId}`, ids, add);
+
+  /** Enters `id` in its user's index, once its object holds it (an anonymous session has no user). */
+  async function enter(id: string, record: SessionRecord): Promise<void> {
+    if (record.userId !== undefined) await index(record.userId, [id], true);
+  }
+
+  /**
+   * `visit` on every ID in the index of `userId`, in parallel; then removes the IDs it answered null for from the
+   * index and resolves the other answers.
+   */
+  async function eachOf<T>(userId: string, visit: (id: string) => Promise<T | null>): Promise<T[]> {
+    // The index is its object's one row: a read.
+    const ids = ((await get(`user:${userId}`)) as unknown as string[] | null) ?? [];
+    const answers = await Promise.all(ids.map(visit));
+    const gone = ids.filter((_, i) => answers[i] === null);
+    if (gone.length) await index(userId, gone);
+    return answers.filter((answer) => answer !== null);
+  }
 
   return {
     name: 'durable-object',
     get,
     async create(id, record) {
       checkSize(id, JSON.stringify(record));
-      return (await send('create', id, record, false)) === 'created';
+      if ((await send('create', id, record, false)) !== 'created') return false;
+      await enter(id, record);
+      return true;
     },
     update: async (id, changes, times) => (await send('update', id, changes, times, null))?.record ?? null,
     async regenerate(id, newId, changes, times) {
@@ -447,6 +514,8 @@ export function createDurableObjectStore(
       if (created === 'taken') throw new SessionError('STORE_WRITE', 'regenerate: the new ID is taken');
       // `ended`: a destroy of the old ID reached the new one first (the old one is ended too).
       if (created === 'ended') return null;
+      // Listed under its new ID before the old one ends: meanwhile it is listed under the old one.
+      await enter(newId, start.record);
       // The old ID ends, forwarding to the new one until the session's expiry.
       const moved = await send('destroy', id, times.expiresAt, start.version);
       if (!moved.ended) {
@@ -457,7 +526,24 @@ export function createDurableObjectStore(
       if (!moved.record) return start.record;
       return (await send('create', newId, moved.record, true)) === 'created' ? moved.record : null;
     },
-    destroy: end,
+    destroy: async (id, retainUntil) => (await end(id, retainUntil)) !== null,
+    listByUser: (userId) =>
+      eachOf(userId, async (id) => {
+        // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it).
+        const record = await get(id);
+        return record && record.expiresAt > now() ? { id, record } : null;
+      }),
+    async destroyByUser(userId, except, retainUntil) {
+      const ended = new Set<string | null>();
+      // Every ID but `except` leaves the index; one that moved to `except` (its old ID) ends short of it.
+      await eachOf(userId, async (id) => {
+        if (id === except) return id;
+        ended.add(await end(id, retainUntil, except));
+        return null;
+      });
+      ended.delete(null);
+      return [...ended] as string[];
+    },
   };
 }
 

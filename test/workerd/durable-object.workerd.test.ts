@@ -14,8 +14,10 @@ import {
   expectDestroyedMeanwhileStaysDestroyed,
 } from '../races.js';
 
-describeStoreConformance('durable-object (workerd)', (clock) =>
-  createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+describeStoreConformance(
+  'durable-object (workerd)',
+  (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+  { perUser: true },
 );
 describeOverlappingRequests('durable-object (workerd)', (clock) =>
   createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
@@ -30,7 +32,7 @@ describeLifecycleRaces(
 
 /** RPC calls per method, all zero but those given. */
 function calls(counts: Partial<Record<keyof ReturnType<typeof wrapDO>['calls'], number>>) {
-  return { get: 0, create: 0, update: 0, destroy: 0, ...counts };
+  return { get: 0, create: 0, update: 0, destroy: 0, index: 0, ...counts };
 }
 
 let ids = 0;
@@ -499,5 +501,160 @@ describe('durable-object store: retries are idempotent under interleaving', () =
     expect(rpc.calls.destroy).toBe(2);
     expect(events).toEqual(['destroyed']);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+});
+
+describe('durable-object store: the per-user index (user objects on the real binding)', () => {
+  let users = 0;
+  const user = (label: string) => `${label}-${++users}-${crypto.randomUUID()}`;
+
+  /** A login of `userId` through the manager: the new session's ID and cookie. */
+  async function signIn(sessions: ReturnType<typeof setup>['sessions'], userId: string) {
+    const session = await sessions.create(request(), { userId, device: 'Phone', data: { n: 1 } });
+    return { id: session.id, cookie: cookiePair(await session.commit()) };
+  }
+
+  const alive = async (sessions: ReturnType<typeof setup>['sessions'], cookie: string) =>
+    !(await sessions.start(request(cookie))).isNew;
+
+  /** The IDs the user's object lists, read inside it (its one row's value), or null when it holds none. */
+  async function indexed(userId: string): Promise<string[] | null> {
+    const [row] = await rows(`user:${userId}`, 'value');
+    return row === undefined ? null : (JSON.parse(row.value as string) as string[]).sort();
+  }
+
+  it('budget: a login is 2 calls; reads, writes and logouts never call the user object', async () => {
+    const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
+    const ada = user('ada');
+    const { cookie, id } = await signIn(sessions, ada);
+    expect(rpc.calls).toEqual(calls({ create: 1, index: 1 }));
+    // A read-only request: 1 call, as for an anonymous session.
+    await (await sessions.start(request(cookie))).commit();
+    expect(rpc.calls).toEqual(calls({ get: 1, create: 1, index: 1 }));
+    // A write, and a due touch: 1 update each.
+    const writer = await sessions.start(request(cookie));
+    writer.set('m', 2);
+    await writer.commit();
+    clock.advanceSec(120);
+    await (await sessions.start(request(cookie))).commit();
+    expect(rpc.calls).toEqual(calls({ get: 3, create: 1, update: 2, index: 1 }));
+    await sessions.destroy(request(cookie));
+    expect(rpc.calls).toEqual(calls({ get: 4, create: 1, update: 2, destroy: 1, index: 1 }));
+    // The logout left its entry; the next listing drops it (1 read of the index, 1 per entry, 1 to prune).
+    expect(await indexed(ada)).toEqual([id]);
+    expect(await sessions.listByUser(ada)).toEqual([]);
+    expect(rpc.calls).toEqual(calls({ get: 6, create: 1, update: 2, destroy: 1, index: 2 }));
+    expect(await indexed(ada)).toEqual([]);
+  });
+
+  it('budget: listByUser and destroyByUser of 10 sessions are 11 and 12 calls', async () => {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const logins = await Promise.all(Array.from({ length: 10 }, () => signIn(sessions, ada)));
+    const before = { ...rpc.calls };
+    const since = () =>
+      calls(Object.fromEntries(Object.entries(rpc.calls).map(([m, n]) => [m, n - before[m as 'get']])));
+    expect((await sessions.listByUser(ada)).map((s) => s.id).sort()).toEqual(logins.map((l) => l.id).sort());
+    expect(since()).toEqual(calls({ get: 11 }));
+    Object.assign(before, rpc.calls);
+    expect(await sessions.destroyByUser(ada)).toBe(10);
+    expect(since()).toEqual(calls({ get: 1, destroy: 10, index: 1 }));
+    for (const { cookie } of logins) expect(await alive(sessions, cookie)).toBe(false);
+    expect(await indexed(ada)).toEqual([]);
+  });
+
+  it('prunes expired sessions from the index when it lists, and frees an emptied user object', async () => {
+    const { sessions, clock } = setup({ idleTimeout: 600 });
+    const ada = user('ada');
+    const stale = await signIn(sessions, ada);
+    clock.advanceSec(400);
+    const fresh = await signIn(sessions, ada);
+    clock.advanceSec(300); // the first one's idle timeout has passed
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([fresh.id]);
+    expect(await indexed(ada)).toEqual([fresh.id]);
+    expect(await sessions.destroyByUser(ada)).toBe(1);
+    expect(await indexed(ada)).toEqual([]);
+    // Emptied, the index expires at once; its alarm deletes it and frees the object.
+    expect(await runDurableObjectAlarm(stubOf(`user:${ada}`))).toBe(true);
+    expect(await indexed(ada)).toBeNull();
+    expect(await runInDurableObject(stubOf(`user:${ada}`), (_i, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it('an index write retried after a lost connection is answered, not applied again', async () => {
+    const name = `user:${user('ada')}`;
+    const stub = stubOf(name);
+    const now = Date.now();
+    expect(await stub.index(name, ['a', 'b'], true, now, 'op-add')).toEqual(['a', 'b']);
+    expect(await stub.index(name, ['a'], false, now, 'op-drop')).toEqual(['b']);
+    // op-add again, as a retry would send it: the first answer, and `a` stays dropped.
+    expect(await stub.index(name, ['a', 'b'], true, now, 'op-add')).toEqual(['a', 'b']);
+    expect(await stub.get(name)).toEqual(['b']);
+  });
+
+  it('"everywhere else" keeps the current session even while its old ID, which forwards to it, is listed', async () => {
+    const { sessions } = setup();
+    const ada = user('ada');
+    const phone = await signIn(sessions, ada);
+    const laptop = await signIn(sessions, ada);
+    const renewing = await sessions.start(request(laptop.cookie));
+    renewing.regenerate();
+    const current = cookiePair(await renewing.commit());
+    expect(await indexed(ada)).toEqual([phone.id, laptop.id, renewing.id].sort());
+    expect(await sessions.destroyByUser(ada, { except: renewing.id })).toBe(1);
+    expect(await alive(sessions, current)).toBe(true);
+    expect(await alive(sessions, phone.cookie)).toBe(false);
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([renewing.id]);
+  });
+
+  it('destroyByUser between a login’s create and its index entry: the login is live, listed afterwards', async () => {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const earlier = await signIn(sessions, ada);
+    const held = rpc.hold('index', 'before');
+    const signingIn = signIn(sessions, ada);
+    await held.reached;
+    expect(await sessions.destroyByUser(ada)).toBe(1);
+    held.release();
+    const fresh = await signingIn;
+    expect(await alive(sessions, earlier.cookie)).toBe(false);
+    expect(await alive(sessions, fresh.cookie)).toBe(true);
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([fresh.id]);
+  });
+
+  /**
+   * A regenerate of a user's session held before its `method` call (`create` of the new ID, its `index` entry, or
+   * the `destroy` of the old ID) while destroyByUser runs to the end: the session ends under both IDs.
+   */
+  async function regenerateHeldAt(method: 'create' | 'index' | 'destroy') {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const { cookie } = await signIn(sessions, ada);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const held = rpc.hold(method, 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    const ended = await sessions.destroyByUser(ada);
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect(renewing.destroyed).toBe(true);
+    expect(await alive(sessions, cookie)).toBe(false);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(renewing.id)).toBeNull();
+    expect(await sessions.listByUser(ada)).toEqual([]);
+    return { ended, ada };
+  }
+
+  it('destroyByUser between a regenerate’s first step and the create of the new ID: neither ID works', async () => {
+    expect((await regenerateHeldAt('create')).ended).toBe(1);
+  });
+
+  it('destroyByUser between the create of the new ID and its index entry: neither ID works', async () => {
+    const { ended, ada } = await regenerateHeldAt('index');
+    expect(ended).toBe(1);
+    expect(await indexed(ada)).toEqual([]); // the new ID, entered late, was dropped by the listing
+  });
+
+  it('destroyByUser while both IDs are listed and live (before the old one ends): counted once', async () => {
+    expect((await regenerateHeldAt('destroy')).ended).toBe(1);
   });
 });
