@@ -1,7 +1,7 @@
 // KV, Durable Object and D1 (SQL store) scenarios inside workerd (bundled and driven by bench/stores.mjs through
 // Miniflare).
 // Each store binding is wrapped to count operations; timing happens outside: `/run` does n operations, `/empty`
-// builds the same n Requests and does nothing.
+// builds the same n Requests (and the same uncounted sessions) and does nothing.
 import { createSessions } from '../src/index.ts';
 import { createDurableObjectStore, SessionDurableObject } from '../src/durable-object.ts';
 import { createKVStore } from '../src/kv.ts';
@@ -12,6 +12,8 @@ export { SessionDurableObject };
 const SECRET = 'bench-secret-0123456789abcdef-0123456789abcd';
 const ORIGIN = 'https://bench.example';
 const counts = { read: 0, write: 0, rpc: 0, sql: 0 };
+/** Sessions per user in the listByUser and destroyByUser scenarios. */
+const PER_USER = 10;
 
 function countingKV(ns) {
   return {
@@ -27,7 +29,7 @@ function countingDO(ns) {
     idFromName: (name) => ns.idFromName(name),
     get(id) {
       const stub = ns.get(id);
-      // Every RPC method of the stub, counted (get, create, update, moveOut, finishMove, adopt, destroy).
+      // Every RPC method of the stub, counted (get, create, update, destroy, index).
       return new Proxy(
         {},
         {
@@ -54,6 +56,9 @@ function countingD1(db) {
   };
 }
 
+/** The user a request names (`?user=`), for the per-user scenarios. */
+const userOf = (req) => new URL(req.url).searchParams.get('user');
+
 let suites;
 function setup(env) {
   const make = (store) => {
@@ -77,6 +82,13 @@ function setup(env) {
         s.regenerate();
         return new Response(s.isNew ? 'none' : 'ok');
       }),
+      // A login: a new session for the request's user, with the values S1 sets.
+      async login(req) {
+        const s = await sessions.create(req, { userId: userOf(req), device: 'bench', data: { user: 'u-42', n: 1 } });
+        return new Response('ok', { headers: await s.commit() });
+      },
+      list: async (req) => new Response(String((await sessions.listByUser(userOf(req))).length)),
+      logoutEverywhere: async (req) => new Response(String(await sessions.destroyByUser(userOf(req)))),
     };
   };
   return {
@@ -87,8 +99,12 @@ function setup(env) {
 }
 
 const cookies = {};
-const request = (cookie) =>
-  new Request(`${ORIGIN}/`, cookie ? { headers: { cookie: `theme=dark; ${cookie}; _ga=GA1.2.3.4` } } : {});
+let users = 0;
+const request = (cookie, user) =>
+  new Request(
+    `${ORIGIN}/${user === undefined ? '' : `?user=${user}`}`,
+    cookie ? { headers: { cookie: `theme=dark; ${cookie}; _ga=GA1.2.3.4` } } : {},
+  );
 const SCENARIOS = {
   S1: { fn: 's1', cookie: () => undefined },
   S2: { fn: 'read', cookie: (store) => cookies[store].valid },
@@ -97,14 +113,35 @@ const SCENARIOS = {
   // A live session of its own for each request: created (uncounted) before the counted requests run.
   logout: { fn: 'logout', fresh: true },
   regenerate: { fn: 'renew', fresh: true },
+  // Per user (Durable Objects): a login of a user of its own for each request; a returning read-only request, a
+  // write and a logout of a user's session; listByUser and destroyByUser of a user with PER_USER sessions.
+  login: { fn: 'login', cookie: () => undefined, user: () => `u${++users}` },
+  'user read': { fn: 'read', cookie: (store) => cookies[store].user },
+  'user write': { fn: 'rw', cookie: (store) => cookies[store].user },
+  'user logout': { fn: 'logout', fresh: 'user' },
+  listByUser: { fn: 'list', cookie: () => undefined, user: (store) => cookies[store].listed },
+  destroyByUser: { fn: 'logoutEverywhere', users: true },
 };
 
-/** `n` new sessions' cookies, made through S1. */
-async function freshCookies(store, n) {
+/** `n` new sessions' cookies, made through S1, or through logins of `user` (a new user each when it is true). */
+async function freshCookies(store, n, user) {
   const out = [];
   for (let i = 0; i < n; i++) {
-    const res = await suites[store].s1(request());
+    const res = await (user === undefined
+      ? suites[store].s1(request())
+      : suites[store].login(request(undefined, user === true ? `u${++users}` : user)));
     out.push(res.headers.getSetCookie()[0].split(';')[0]);
+  }
+  return out;
+}
+
+/** `n` new users with PER_USER sessions each (uncounted). */
+async function freshUsers(store, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const user = `u${++users}`;
+    await freshCookies(store, PER_USER, user);
+    out.push(user);
   }
   return out;
 }
@@ -116,23 +153,35 @@ export default {
     suites ??= setup(env);
     const store = url.searchParams.get('store');
     if (!cookies[store]) {
-      const res = await suites[store].s1(request());
-      const pair = res.headers.getSetCookie()[0].split(';')[0];
+      const [pair] = await freshCookies(store, 1);
       const at = pair.length - 10;
+      const listed = `u${++users}`;
+      await freshCookies(store, PER_USER, listed);
       cookies[store] = {
         valid: pair,
         tampered: pair.slice(0, at) + (pair[at] === 'A' ? 'B' : 'A') + pair.slice(at + 1),
+        user: (await freshCookies(store, 1, true))[0],
+        listed,
       };
     }
     const scenario = SCENARIOS[url.searchParams.get('scenario')];
     const n = Number(url.searchParams.get('n'));
-    const fresh = scenario.fresh ? await freshCookies(store, n) : undefined;
-    const reqs = Array.from({ length: n }, (_, i) => request(fresh ? fresh[i] : scenario.cookie(store)));
+    const fresh = scenario.fresh ? await freshCookies(store, n, scenario.fresh === 'user' || undefined) : undefined;
+    const ofUsers = scenario.users ? await freshUsers(store, n) : undefined;
+    const reqs = Array.from({ length: n }, (_, i) =>
+      ofUsers
+        ? request(undefined, ofUsers[i])
+        : request(fresh ? fresh[i] : scenario.cookie(store), scenario.user?.(store)),
+    );
     if (url.pathname === '/empty') return new Response(null, { status: 204 });
     for (const key of Object.keys(counts)) counts[key] = 0;
     let body = '';
+    // Timed here too (workerd's clock moves at I/O, in ms): for the scenarios whose uncounted setup dwarfs them.
+    const start = Date.now();
     for (const r of reqs) body = await (await suites[store][scenario.fn](r)).text();
-    return Response.json({ body, perRequest: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / n])) });
+    const elapsedMs = Date.now() - start;
+    const perRequest = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / n]));
+    return Response.json({ body, perRequest, elapsedMs });
   },
 };
 

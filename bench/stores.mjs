@@ -1,6 +1,8 @@
 // `npm run bench:stores`: edge-sessions on Workers KV, on Durable Objects and on D1 (the SQL store) inside workerd
 // (Miniflare, local storage), S1–S4 as in bench/harness.mjs, µs per request (median of interleaved rounds, an
-// empty dispatch that builds the same Requests subtracted) next to the store operations each request made; then
+// empty dispatch that builds the same Requests subtracted) next to the store operations each request made. On
+// Durable Objects also the per-user operations: a login (`create` with a `userId`), a read-only request, a write
+// and a logout of a user's session, and `listByUser` and `destroyByUser` of a user with 10 sessions; then
 // per-user sessions on KV (USER_OPS requests per round, default 16). Deno KV: bench/stores-deno.ts.
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const tmp = join(here, '.tmp');
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const N = Number(process.env.OPS ?? 64);
+// CELLS=login,listByUser runs only those scenarios (names as in the table).
+const only = process.env.CELLS?.split(',');
 mkdirSync(tmp, { recursive: true });
 await build({
   entryPoints: [join(here, 'stores-worker.mjs')],
@@ -46,22 +50,47 @@ try {
   for (const store of ['kv', 'durable-object', 'sql'])
     for (const scenario of ['S1', 'S2', 'S3', 'S4', 'logout', 'regenerate'])
       cells.push({ store, scenario, samples: [] });
+  for (const scenario of ['login', 'user read', 'user write', 'user logout', 'listByUser', 'destroyByUser'])
+    // A user logout and destroyByUser need fresh sessions per operation, whose making dwarfs them: timed inside
+    // the worker (workerd's clock, ms) rather than as a difference; destroyByUser with fewer operations a round.
+    cells.push({
+      store: 'durable-object',
+      scenario,
+      samples: [],
+      n: scenario === 'destroyByUser' ? 8 : undefined,
+      inside: scenario === 'user logout' || scenario === 'destroyByUser',
+    });
+  if (only !== undefined) cells.splice(0, cells.length, ...cells.filter((c) => only.includes(c.scenario)));
   for (const cell of cells) {
-    const q = `?store=${cell.store}&scenario=${cell.scenario}&n=8`;
+    const q = `?store=${cell.store}&scenario=${encodeURIComponent(cell.scenario)}&n=8`;
     const { body, perRequest } = await call(`/run${q}`);
-    const expected = { S1: 'ok', S2: 'u-42', S3: 'ok', S4: '', logout: 'ok', regenerate: 'ok' }[cell.scenario];
+    const expected = {
+      S1: 'ok',
+      S2: 'u-42',
+      S3: 'ok',
+      S4: '',
+      logout: 'ok',
+      regenerate: 'ok',
+      login: 'ok',
+      'user read': 'u-42',
+      'user write': 'ok',
+      'user logout': 'ok',
+      listByUser: '10',
+      destroyByUser: '10',
+    }[cell.scenario];
     if (body !== expected) throw new Error(`${cell.store} ${cell.scenario}: answered ${JSON.stringify(body)}`);
     cell.ops = perRequest;
   }
   for (let round = -1; round < ROUNDS; round++) {
     for (const cell of shuffle([...cells])) {
-      const q = `?store=${cell.store}&scenario=${cell.scenario}&n=${N}`;
+      const q = `?store=${cell.store}&scenario=${encodeURIComponent(cell.scenario)}&n=${cell.n ?? N}`;
       let t = performance.now();
-      await call(`/run${q}`);
+      const { elapsedMs } = await call(`/run${q}`);
       const full = performance.now() - t;
       t = performance.now();
       await call(`/empty${q}`);
-      if (round >= 0) cell.samples.push(((full - (performance.now() - t)) * 1000) / N);
+      const ms = cell.inside ? elapsedMs : full - (performance.now() - t);
+      if (round >= 0) cell.samples.push((ms * 1000) / (cell.n ?? N));
     }
   }
   console.log(
@@ -75,7 +104,8 @@ try {
         : c.store === 'sql'
           ? `${c.ops.sql} D1 round trip${c.ops.sql === 1 ? '' : 's'}`
           : `${c.ops.rpc} RPC call${c.ops.rpc === 1 ? '' : 's'}`;
-    console.log(`| ${c.store} | ${c.scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
+    const scenario = `${c.scenario}${c.n === undefined ? '' : ` (× ${c.n} a round)`}${c.inside ? ' ¹' : ''}`;
+    console.log(`| ${c.store} | ${scenario} | ${median(c.samples).toFixed(1)} | ${ops} |`);
   }
   await perUserTable(call);
 } finally {

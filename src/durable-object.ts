@@ -4,7 +4,7 @@ import { randomId } from './lib/random.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
-import type { SessionChanges, SessionRecord, SessionStore, SessionTimes } from './lib/store-contract.js';
+import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
 /** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
 export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
@@ -17,6 +17,10 @@ const MAX_ALARM_AHEAD_MS = 31_536_000_000; // 365 days
 const OPERATION_MEMORY_MS = 10 * 60_000;
 /** A move that has not finished in this time was abandoned (its request died): the session may move again. */
 const MOVE_TIMEOUT_MS = 60_000;
+/** The last instant a `Date` holds: the expiry of a user's index entry, which only the store removes. */
+const NEVER = 8.64e15;
+/** The key of the row that remembers operation `op`'s answer (no session ID holds a ':'). */
+const opKey = (op: string) => `op:${op}`;
 
 /** What the object needs of its `DurableObjectState`: SQLite storage and alarms. */
 interface SessionObjectState {
@@ -25,17 +29,19 @@ interface SessionObjectState {
     transactionSync<T>(closure: () => T): T;
     getAlarm(): Promise<number | null>;
     setAlarm(scheduledTime: number): Promise<void>;
-    deleteAlarm(): Promise<void>;
     deleteAll(): Promise<void>;
   };
 }
 
 /**
- * A session's state in its object: `live`; `moving` while a regenerate copies it to its new ID (still usable,
- * changes still accepted); `moved` once the new ID holds it (the old ID forwards there); `ended` by a destroy.
- * `moved` and `ended` rows hold no record: they are kept until their deadline so nothing in flight revives them.
+ * What a row of the object's one table is. A session's states: `live`; `moving` while a regenerate copies it to
+ * its new ID (still usable, changes still accepted); `ended` by a destroy, or once the new ID holds it. An ended
+ * row holds no record and keeps its forward to the new ID, if any: it is kept until its deadline so nothing in
+ * flight revives the session, and a destroy of the old ID meanwhile still ends it under the new one. `user`: in
+ * a user's object, the user's index (the key is the object's name, the value the list of session IDs). `op`: an
+ * operation's answer (the key is `op:` + its ID, the value the answer), kept ten minutes.
  */
-type State = 'live' | 'moving' | 'moved' | 'ended';
+type State = 'live' | 'moving' | 'ended' | 'user' | 'op';
 
 interface Row {
   readonly value: string | null;
@@ -48,23 +54,31 @@ interface Row {
 
 /** An answer instead of an exception: an error's code does not survive RPC, and the store must keep it. */
 export interface Refusal {
-  /** The `SessionError` the store throws for it. */
-  readonly refused: { readonly code: SessionErrorCode; readonly message: string };
+  /** `[code, message]` of the `SessionError` the store throws for it (RPC hands a tuple over as an array). */
+  readonly refused: readonly string[];
 }
 
-/** `moveOut`'s answer: the record as moved and the version it was taken at. */
-export interface MoveStart {
-  /** The record as moved. */
+/** `update`'s answer: the record as stored and its version (a regenerate compares it at its last step). */
+export interface Updated {
+  /** The record as stored. */
   readonly record: SessionRecord;
-  /** Its version then: a later one at `finishMove` means another request changed it during the move. */
+  /** Its version: a later one when the move ends means another request changed it during the move. */
   readonly version: number;
 }
 
-/** `finishMove`'s answer: done (with the record if changes landed during the move), or the session ended. */
-export type MoveEnd = { readonly done: true; readonly record?: SessionRecord } | { readonly done: false };
+/** `destroy`'s answer. */
+export interface Ended {
+  /** A live session was ended. */
+  readonly ended: boolean;
+  /** The ID the session moves or moved to, if any: the store ends it too. */
+  readonly movedTo: string | null;
+  /** The record, when a regenerate's last step finds that another request changed it during the move. */
+  readonly record?: SessionRecord | undefined;
+}
 
 /**
- * The Durable Object behind `createDurableObjectStore`: one object per session ID, holding its record in SQLite.
+ * The Durable Object behind `createDurableObjectStore`: one object per session ID, holding its record in SQLite,
+ * and one per user with sessions created for a `userId` (named `user:` + the user ID), holding the user's index.
  * Export it from your Worker's entry and bind it with a `new_sqlite_classes` migration:
  *
  * ```toml
@@ -91,11 +105,6 @@ export type MoveEnd = { readonly done: true; readonly record?: SessionRecord } |
  * export { SessionDurableObject } from 'edge-sessions/durable-object'
  */
 export class SessionDurableObject extends DurableObject {
-  /** The tables are known to exist (a write creates them, again after the object freed its storage). */
-  #ready = false;
-  /** The alarm time as this instance last set or read it; `undefined` when unknown. */
-  #alarmAt: number | null | undefined;
-
   get #storage(): SessionObjectState['storage'] {
     return (this.ctx as SessionObjectState).storage;
   }
@@ -105,158 +114,141 @@ export class SessionDurableObject extends DurableObject {
    * alarm has not deleted yet is returned as it is: the manager checks expiry and reports it as `expired`.
    */
   get(id: string): SessionRecord | null {
-    if (!this.#hasTables()) return null;
-    const value = this.#row(id)?.value;
-    return value === undefined || value === null ? null : (JSON.parse(value) as SessionRecord);
+    const value = this.#hasTable() && this.#row(id)?.value;
+    return value ? (JSON.parse(value) as SessionRecord) : null;
   }
 
-  /** Stores a new session: `created`, or why not (`taken` by a live one, `ended` by a destroy or a move). */
-  async create(id: string, record: SessionRecord, now: number, op: string): Promise<'created' | 'taken' | 'ended'> {
-    this.#createTables();
-    const result = this.#transaction(id, op, (row) => {
-      if (row !== undefined) return row.value === null ? 'ended' : 'taken';
-      this.#write(id, JSON.stringify(record), 'live', null, 0, record.expiresAt, now);
+  /**
+   * Stores a new session: `created`, or why not (`taken` by a live one, `ended` by a destroy or a move). With
+   * `replace`, replaces the live record instead (after a move that other requests changed meanwhile): `created`
+   * when it did, else `ended` or `taken` (by a move).
+   */
+  async create(
+    id: string,
+    record: SessionRecord,
+    replace: boolean,
+    now: number,
+    op: string,
+  ): Promise<'created' | 'taken' | 'ended'> {
+    return this.#change(id, op, record.expiresAt, now, (row) => {
+      if (replace ? row?.state !== 'live' : row !== undefined) return row?.value == null ? 'ended' : 'taken';
+      this.#write(id, JSON.stringify(record), 'live', null, row ? row.version + 1 : 0, record.expiresAt, now);
       return 'created';
     });
-    if (result === 'created') await this.#scheduleBy(deadline(record.expiresAt, now));
-    return result;
   }
 
-  /** Merges `changes` into the live (or moving) record; null when there is none. */
+  /**
+   * Merges `changes` into the live (or moving) record; null when there is none. With `newId`, the first step of
+   * a regenerate: the record is then `moving` towards `newId`, and null also while another regenerate moves it
+   * (unless that move was abandoned).
+   */
   async update(
     id: string,
     changes: SessionChanges,
     times: SessionTimes,
+    newId: string | null,
     now: number,
     op: string,
-  ): Promise<SessionRecord | null | Refusal> {
-    if (!this.#hasTables()) return null;
-    const result = this.#transaction(id, op, (row) =>
-      isLive(row, now) ? this.#merge(id, row, changes, times, row.state, now) : null,
-    );
-    if (result !== null && !('refused' in result)) await this.#scheduleBy(deadline(times.expiresAt, now));
-    return result;
-  }
-
-  /** The first step of a regenerate: the live record with `changes` merged, now `moving` towards `newId`. */
-  moveOut(
-    id: string,
-    newId: string,
-    changes: SessionChanges,
-    times: SessionTimes,
-    now: number,
-    op: string,
-  ): MoveStart | null | Refusal {
-    if (!this.#hasTables()) return null;
-    return this.#transaction(id, op, (row) => {
-      if (!isLive(row, now)) return null;
-      // Another regenerate is moving it: this one lost the race (unless that move was abandoned).
-      if (row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
-      const merged = this.#merge(id, row, changes, times, 'moving', now, newId);
-      return 'refused' in merged ? merged : { record: merged, version: row.version + 1 };
-    });
-  }
-
-  /**
-   * The last step of a regenerate, once `newId` holds the record: the old ID becomes a forward to it until the
-   * session's expiry. Returns the record again if another request changed it during the move (the new ID must
-   * take that), or `done: false` when a destroy ended the session meanwhile.
-   */
-  finishMove(id: string, newId: string, version: number, now: number, op: string): MoveEnd {
-    if (!this.#hasTables()) return { done: false };
-    return this.#transaction(id, op, (row): MoveEnd => {
-      if (row === undefined || row.state !== 'moving' || row.forward !== newId) return { done: false };
-      this.#write(id, null, 'moved', newId, row.version, row.expires_at, now);
-      return row.version === version ? { done: true } : { done: true, record: JSON.parse(row.value!) };
-    });
-  }
-
-  /** Replaces the live record (after a move that other requests changed meanwhile); false when it ended. */
-  adopt(id: string, record: SessionRecord, now: number, op: string): boolean {
-    if (!this.#hasTables()) return false;
-    return this.#transaction(id, op, (row) => {
-      if (row === undefined || row.state !== 'live') return false;
-      this.#write(id, JSON.stringify(record), 'live', null, row.version + 1, record.expiresAt, now);
-      return true;
-    });
+  ): Promise<Updated | null | Refusal> {
+    // A session this object does not hold: no table made (and billed) for it.
+    if (!this.#hasTable()) return null;
+    try {
+      return await this.#change(id, op, times.expiresAt, now, (row) => {
+        if (!isLive(row, now)) return null;
+        if (newId && row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
+        const record = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
+        const value = JSON.stringify(record);
+        checkSize(id, value);
+        const version = row.version + 1;
+        this.#write(id, value, newId ? 'moving' : row.state, newId ?? row.forward, version, times.expiresAt, now);
+        return { record, version };
+      });
+    } catch (error) {
+      // The merge's verdict (TYPE_MISMATCH, STORE_READ) or the size limit: the transaction wrote nothing, and the
+      // store gets the error's code.
+      if (error instanceof SessionError) return { refused: [error.code, error.message] };
+      throw error;
+    }
   }
 
   /**
    * Ends the session under `id` for good, kept as ended until `retainUntil` (nothing in flight can revive it,
-   * not even a create of this ID). Returns whether a live session was ended and the ID it moves or moved to.
+   * not even a create of this ID), with the forward to the ID it moves or moved to. A regenerate's last step,
+   * once the new ID holds the session, is a destroy of the old ID with the `version` it moved at: the answer then
+   * has the record if another request changed it during the move (the new ID must take that).
    */
-  async destroy(
-    id: string,
-    retainUntil: number,
-    now: number,
-    op: string,
-  ): Promise<{ ended: boolean; movedTo: string | null }> {
-    this.#createTables();
-    const result = this.#transaction(id, op, (row) => {
-      const until = Math.max(retainUntil, row?.expires_at ?? 0);
-      this.#write(id, null, 'ended', null, (row?.version ?? 0) + 1, until, now);
-      return { ended: isLive(row, now), movedTo: row?.forward ?? null };
+  async destroy(id: string, retainUntil: number, version: number | null, now: number, op: string): Promise<Ended> {
+    return this.#change(id, op, retainUntil, now, (row): Ended => {
+      const movedTo = row?.forward ?? null;
+      const ended = isLive(row, now);
+      this.#write(id, null, 'ended', movedTo, 0, Math.max(retainUntil, row?.expires_at ?? 0), now);
+      const changed = ended && version !== null && version !== row.version;
+      return { ended, movedTo, record: changed ? (JSON.parse(row.value!) as SessionRecord) : undefined };
     });
-    await this.#scheduleBy(deadline(retainUntil, now));
-    return result;
   }
 
-  /** Deletes what has expired by the object's clock and re-arms for the next deadline. Safe to run twice. */
+  /**
+   * In a user's object (`name` is `user:` + the user ID; no session ID holds a ':', so no session's object is
+   * one): adds the session IDs `ids` to the user's index, or with `add` false removes them, and returns the IDs
+   * listed. The index is the object's one row, under `name`, whose value is the list (`get(name)` reads it). It
+   * has no expiry while it lists any ID: the store drops the IDs of ended sessions. Emptied, it expires at once
+   * and the alarm, ten minutes on (to forget the operation ID), frees the object.
+   */
+  async index(name: string, ids: string[], add: boolean, now: number, op: string): Promise<string[]> {
+    return this.#change(name, op, now + OPERATION_MEMORY_MS, now, (row) => {
+      const listed = new Set<string>(JSON.parse(row?.value ?? '[]'));
+      for (const id of ids) add ? listed.add(id) : listed.delete(id);
+      this.#write(name, JSON.stringify([...listed]), 'user', null, 0, listed.size ? NEVER : now, now);
+      return [...listed];
+    });
+  }
+
+  /**
+   * Deletes what has expired by the object's clock and re-arms for the next deadline of a session or index
+   * entry (operations are forgotten on the way, or with the rest). Safe to run twice.
+   */
   override async alarm(): Promise<void> {
-    this.#alarmAt = null; // a running alarm is no longer scheduled
-    if (!this.#hasTables()) return;
+    if (!this.#hasTable()) return;
     this.#exec('DELETE FROM sessions WHERE deadline <= ?', Date.now());
-    this.#exec('DELETE FROM operations WHERE at <= ?', Date.now() - OPERATION_MEMORY_MS);
-    // Every row has a deadline: none left means no sessions left.
-    const next = this.#exec('SELECT MIN(deadline) AS next FROM sessions')[0]?.next;
-    if (typeof next === 'number') {
-      await this.#scheduleBy(next);
+    const next = this.#exec("SELECT MIN(deadline) AS next FROM sessions WHERE state != 'op'")[0]!.next as number | null;
+    if (next) {
+      await this.#scheduleBy(next, Date.now());
     } else {
-      // An object without sessions keeps nothing: no tables, no alarm (it is billed for what it stores).
-      await this.#storage.deleteAlarm();
+      // An object without sessions keeps nothing: no table, no alarm (it is billed for what it stores; the alarm
+      // that is running is gone when it returns).
       await this.#storage.deleteAll();
-      this.#alarmAt = null;
-      this.#ready = false;
     }
   }
 
   /**
    * `run` on the row of `id` (undefined when there is none) in one transaction, once per operation ID: a retry
-   * gets the answer the first attempt stored.
+   * gets the answer the first attempt stored. If `run` throws, nothing it wrote stays. Then makes sure the alarm
+   * fires by `expiresAt` (on the caller's clock, `now`).
+   *
+   * Only writes make the table: a read of a session this object does not hold leaves it empty (and unbilled).
+   * Columns need no types in SQLite: `#write` fills every one (only `value` and `forward` may be null); times are
+   * integers (epoch ms), `version` counts the record's writes, `since` is when the row was written.
    */
-  #transaction<T>(id: string, op: string, run: (row: Row | undefined) => T): T {
-    return this.#storage.transactionSync(() => {
-      const known = this.#exec('SELECT * FROM operations WHERE op = ?', op)[0];
-      if (known !== undefined) return JSON.parse(known.answer as string) as T;
+  async #change<T>(
+    id: string,
+    op: string,
+    expiresAt: number,
+    now: number,
+    run: (row: Row | undefined) => T,
+  ): Promise<T> {
+    this.#exec(
+      'CREATE TABLE IF NOT EXISTS sessions ' +
+        '(key PRIMARY KEY, value, state, forward, version, expires_at, deadline, since)',
+    );
+    const answer = this.#storage.transactionSync(() => {
+      const known = this.#row(opKey(op));
+      if (known) return JSON.parse(known.value!) as T;
       const answer = run(this.#row(id));
-      // op, answer, at: the table's columns.
-      this.#exec('INSERT INTO operations VALUES (?, ?, ?)', op, JSON.stringify(answer), Date.now());
+      this.#write(opKey(op), JSON.stringify(answer), 'op', null, 0, now + OPERATION_MEMORY_MS, now);
       return answer;
     });
-  }
-
-  #merge(
-    id: string,
-    row: Row,
-    changes: SessionChanges,
-    times: SessionTimes,
-    state: State,
-    now: number,
-    forward: string | null = row.forward,
-  ): SessionRecord | Refusal {
-    let merged: SessionRecord;
-    let value: string;
-    try {
-      merged = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
-      value = JSON.stringify(merged);
-      checkSize(id, value);
-    } catch (error) {
-      // The merge's verdict (TYPE_MISMATCH, STORE_READ) or the size limit, handed back with its code.
-      if (error instanceof SessionError) return { refused: { code: error.code, message: error.message } };
-      throw error;
-    }
-    this.#write(id, value, state, forward, row.version + 1, times.expiresAt, now);
-    return merged;
+    await this.#scheduleBy(expiresAt, now);
+    return answer;
   }
 
   #write(
@@ -270,7 +262,7 @@ export class SessionDurableObject extends DurableObject {
   ): void {
     // Every column, in the table's order: key, value, state, forward, version, expires_at, deadline, since.
     this.#exec(
-      'INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       id,
       value,
       state,
@@ -286,35 +278,22 @@ export class SessionDurableObject extends DurableObject {
     return this.#storage.sql.exec(query, ...bindings).toArray();
   }
 
-  /** Only writes make the tables: a read of a session this object does not hold leaves it empty (and unbilled). */
-  #createTables(): void {
-    if (this.#ready) return;
-    this.#exec(
-      'CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT, state TEXT NOT NULL, forward TEXT, ' +
-        'version INTEGER NOT NULL, expires_at INTEGER NOT NULL, deadline INTEGER NOT NULL, since INTEGER NOT NULL)',
-    );
-    this.#exec(
-      'CREATE TABLE IF NOT EXISTS operations (op TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL)',
-    );
-    this.#ready = true;
-  }
-
-  #hasTables(): boolean {
-    return (this.#ready ||= this.#exec("SELECT * FROM sqlite_master WHERE name = 'operations'").length > 0);
+  #hasTable(): boolean {
+    return this.#exec("SELECT * FROM sqlite_master WHERE name = 'sessions'").length > 0;
   }
 
   #row(id: string): Row | undefined {
     return this.#exec('SELECT * FROM sessions WHERE key = ?', id)[0] as Row | undefined;
   }
 
-  /** Makes sure the alarm fires no later than `deadline` (capped at a year ahead; the alarm then re-arms). */
-  async #scheduleBy(deadline: number): Promise<void> {
-    deadline = Math.min(deadline, Date.now() + MAX_ALARM_AHEAD_MS);
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.#storage.getAlarm();
-    if (this.#alarmAt === null || this.#alarmAt > deadline) {
-      await this.#storage.setAlarm(deadline);
-      this.#alarmAt = deadline;
-    }
+  /**
+   * Makes sure the alarm fires no later than `expiresAt` (on the caller's clock, `now`; capped at a year ahead,
+   * after which the alarm re-arms).
+   */
+  async #scheduleBy(expiresAt: number, now: number): Promise<void> {
+    const at = Math.min(deadline(expiresAt, now), Date.now() + MAX_ALARM_AHEAD_MS);
+    const alarm = await this.#storage.getAlarm();
+    if (alarm === null || alarm > at) await this.#storage.setAlarm(at);
   }
 }
 
@@ -325,7 +304,7 @@ function deadline(expiresAt: number, now: number): number {
 
 /** A row has a record that has not expired by the caller's clock. */
 function isLive(row: Row | undefined, now: number): row is Row {
-  return row !== undefined && row.value !== null && row.expires_at > now;
+  return row?.value != null && row.expires_at > now;
 }
 
 /**
@@ -335,10 +314,7 @@ function isLive(row: Row | undefined, now: number): row is Row {
 function checkSize(key: string, value: string): void {
   if (exceedsBytes(value, MAX_DURABLE_OBJECT_VALUE_BYTES - byteLength(key))) {
     const bytes = byteLength(value) + byteLength(key);
-    throw new SessionError(
-      'STORE_LIMIT',
-      `durable-object store: a session of ${bytes} bytes exceeds the 2 MB a Durable Object row holds`,
-    );
+    throw new SessionError('STORE_LIMIT', `durable-object store: a session of ${bytes} bytes is over 2 MB`);
   }
 }
 
@@ -349,46 +325,37 @@ export interface SessionObjectStub {
   /** `SessionDurableObject.get`. */
   get(id: string): Promise<SessionRecord | null>;
   /** `SessionDurableObject.create`. */
-  create(id: string, record: SessionRecord, now: number, op: string): Promise<'created' | 'taken' | 'ended'>;
+  create(
+    id: string,
+    record: SessionRecord,
+    replace: boolean,
+    now: number,
+    op: string,
+  ): Promise<'created' | 'taken' | 'ended'>;
   /** `SessionDurableObject.update`. */
   update(
     id: string,
     changes: SessionChanges,
     times: SessionTimes,
+    newId: string | null,
     now: number,
     op: string,
-  ): Promise<SessionRecord | null | Refusal>;
-  /** `SessionDurableObject.moveOut`. */
-  moveOut(
-    id: string,
-    newId: string,
-    changes: SessionChanges,
-    times: SessionTimes,
-    now: number,
-    op: string,
-  ): Promise<MoveStart | null | Refusal>;
-  /** `SessionDurableObject.finishMove`. */
-  finishMove(id: string, newId: string, version: number, now: number, op: string): Promise<MoveEnd>;
-  /** `SessionDurableObject.adopt`. */
-  adopt(id: string, record: SessionRecord, now: number, op: string): Promise<boolean>;
+  ): Promise<Updated | null | Refusal>;
   /** `SessionDurableObject.destroy`. */
-  destroy(
-    id: string,
-    retainUntil: number,
-    now: number,
-    op: string,
-  ): Promise<{ ended: boolean; movedTo: string | null }>;
+  destroy(id: string, retainUntil: number, version: number | null, now: number, op: string): Promise<Ended>;
+  /** `SessionDurableObject.index`. */
+  index(name: string, ids: string[], add: boolean, now: number, op: string): Promise<string[]>;
 }
 
-/** The object's methods that change a session: each takes the session ID first and `now, op` last. */
-type Mutation = Exclude<keyof SessionObjectStub, 'get'>;
+/** The object's methods: each takes the object's name first; those that write take `now, op` last. */
+type Method = keyof SessionObjectStub;
 
-/** What mutation `M` takes between the session ID and `now, op`. */
-type MutationArgs<M extends Mutation> =
-  Parameters<SessionObjectStub[M]> extends [string, ...infer Args, number, string] ? Args : never;
+/** What method `M` takes between the object's name and `now, op` (nothing, for a read). */
+type Args<M extends Method> =
+  Parameters<SessionObjectStub[M]> extends [string, ...infer Rest, number, string] ? Rest : [];
 
-/** What mutation `M` answers, a refusal aside (the store throws it). */
-type MutationAnswer<M extends Mutation> = Exclude<Awaited<ReturnType<SessionObjectStub[M]>>, Refusal>;
+/** What method `M` answers, a refusal aside (the store throws it). */
+type Answer<M extends Method> = Exclude<Awaited<ReturnType<SessionObjectStub[M]>>, Refusal>;
 
 /** What the store needs of a `DurableObjectNamespace<SessionDurableObject>` binding. */
 export interface SessionObjectNamespace {
@@ -404,6 +371,14 @@ export interface DurableObjectStoreOptions {
   now?: (() => number) | undefined;
 }
 
+/** The store `createDurableObjectStore` returns: a `SessionStore` with an exact per-user index. */
+export interface DurableObjectStore extends SessionStore {
+  /** The live sessions of `userId`, from the user's object (pruning the entries of ended sessions). */
+  listByUser(userId: string): Promise<UserSession[]>;
+  /** Ends every live session of `userId` but `except`, each as `destroy` ends one; resolves the IDs ended. */
+  destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
+}
+
 /** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
 const MAX_FORWARDS = 16;
 
@@ -416,13 +391,24 @@ const MAX_FORWARDS = 16;
  * Exact: every lifecycle operation is a transaction inside the session's object. A destroyed session is refused
  * everywhere as soon as `destroy` returns, and nothing in flight revives it; concurrent requests that change
  * different keys, or increment one counter, all keep their changes. A regenerate moves the session in three
- * calls (mark the old ID `moving`, create the new ID, turn the old ID into a forward), and a destroy of the old
- * ID at any point of it ends the session under the new ID too.
+ * calls (an update that marks the old ID `moving` towards the new one, the create of the new ID, a destroy of the
+ * old ID, which keeps its forward), and a destroy of the old ID at any point of it ends the session under the new
+ * ID too.
+ *
+ * Per user, exact: a session created with a `userId` is entered in the user's object (`user:` + the user ID) as
+ * soon as its own object holds it, before its cookie is sent, and a regenerate enters the new ID before it ends
+ * the old one (for that moment the session is listed under both). `destroyByUser` ends each listed ID with
+ * `destroy`, which follows forwards, so a regenerate in flight ends under its new ID too; a login whose ID was
+ * entered too late to be listed is listed afterwards (until it is, nobody holds its cookie). An entry whose
+ * session is gone is gone for good, so `listByUser`, which reads every listed session's record from its object,
+ * drops it, as `destroyByUser` drops the IDs it ends. Reads, writes and logouts never call the user's object.
  *
  * Operations: a read 1 call; `create`, `update` (a change or a touch), `destroy` 1 call each (a destroy one more
  * per ID the session moved to); `regenerate` 3 calls (4 when another request changed the session during the
- * move). There is no `count()` or `clear()`: no object knows the others, so `sessions.count()` and
- * `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`.
+ * move); a login (`create` with a `userId`) and a regenerate of a user's session 1 more; `listByUser` 1 call
+ * plus 1 per listed session (and 1 to prune), `destroyByUser` 2 plus 1 per listed session. There is no
+ * `count()` or `clear()`: no object knows the others, so `sessions.count()` and `sessions.destroyAll()` reject
+ * with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`.
  *
  * A call whose stub fails with a retryable error (`error.retryable`, such as "Network connection lost") is
  * retried once on a fresh stub with the same operation ID, so the object never applies it twice; an overloaded
@@ -445,80 +431,120 @@ const MAX_FORWARDS = 16;
 export function createDurableObjectStore(
   namespace: SessionObjectNamespace,
   options: DurableObjectStoreOptions = {},
-): SessionStore {
+): DurableObjectStore {
   refuseUnknownOptions('createDurableObjectStore', options, OPTION_NAMES);
   const now = options.now ?? Date.now;
 
   /**
-   * `send` to the object of `id`, on a fresh stub: a call that fails retryably is sent once more on another, and a
-   * refusal becomes the `SessionError` it stands for.
+   * `method(id, ...args, now(), op)` on the object of `id` (a read ignores `now` and `op`), on a fresh stub: a
+   * call that fails retryably is sent once more on another, with the same operation ID, so that the object does
+   * not apply it twice. Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. A refusal
+   * becomes the `SessionError` it stands for.
    */
-  async function call<T>(id: string, send: (stub: SessionObjectStub) => Promise<T | Refusal>): Promise<T> {
-    let answer: T | Refusal;
-    try {
-      answer = await send(namespace.get(namespace.idFromName(id)));
-    } catch (error) {
-      if (!isRetryable(error)) throw error;
-      answer = await send(namespace.get(namespace.idFromName(id)));
-    }
+  async function send<M extends Method>(method: M, id: string, ...args: Args<M>): Promise<Answer<M>> {
+    const op = randomId();
+    const attempt = () =>
+      (namespace.get(namespace.idFromName(id))[method] as (...all: unknown[]) => Promise<Answer<M> | Refusal>)(
+        id,
+        ...args,
+        now(),
+        op,
+      );
+    const answer = await attempt().catch((error: { retryable?: unknown; overloaded?: unknown } | null) => {
+      if (error?.retryable !== true || error.overloaded === true) throw error;
+      return attempt();
+    });
     const refused = (answer as Partial<Refusal> | null)?.refused;
-    if (refused !== undefined) throw new SessionError(refused.code, refused.message);
-    return answer as T;
+    if (refused) throw new SessionError(...(refused as [SessionErrorCode, string]));
+    return answer as Answer<M>;
   }
 
   /**
-   * `method(id, ...args, now(), op)` on the object of `id`, with an operation ID of its own: the same for both
-   * attempts, so a retry after a lost connection is not applied twice.
+   * Ends `id` and every ID it moved to, short of `keep`: the last ID it ended if a live session was among them
+   * (every ID of one session leads to the same last one, so `destroyByUser` counts a session once), else null.
    */
-  function mutate<M extends Mutation>(method: M, id: string, ...args: MutationArgs<M>): Promise<MutationAnswer<M>> {
-    const op = randomId();
-    return call(id, (stub) =>
-      (stub[method] as (...all: unknown[]) => Promise<MutationAnswer<M> | Refusal>)(id, ...args, now(), op),
-    );
-  }
-
-  async function destroy(id: string, retainUntil: number): Promise<boolean> {
+  async function end(id: string, retainUntil: number, keep?: string): Promise<string | null> {
     let ended = false;
-    for (let hop = 0, next: string | null = id; next !== null && hop < MAX_FORWARDS; hop++) {
-      const result: MutationAnswer<'destroy'> = await mutate('destroy', next, retainUntil);
+    let last = id;
+    for (let hop = 0, next: string | null = id; next !== null && next !== keep && hop < MAX_FORWARDS; hop++) {
+      const result: Ended = await send('destroy', (last = next), retainUntil, null);
       ended ||= result.ended;
       next = result.movedTo;
     }
-    return ended;
+    return ended ? last : null;
+  }
+
+  const get = (id: string) => send('get', id);
+
+  /** Adds `ids` to the index of `userId` (the object `user:` + `userId`), or removes them; resolves its IDs. */
+  const index = (userId: string, ids: string[], add = false) => send('index', `user:${userId}`, ids, add);
+
+  /** Enters `id` in its user's index, once its object holds it (an anonymous session has no user). */
+  async function enter(id: string, record: SessionRecord): Promise<void> {
+    if (record.userId !== undefined) await index(record.userId, [id], true);
+  }
+
+  /**
+   * `visit` on every ID in the index of `userId`, in parallel; then removes the IDs it answered null for from the
+   * index and resolves the other answers.
+   */
+  async function eachOf<T>(userId: string, visit: (id: string) => Promise<T | null>): Promise<T[]> {
+    // The index is its object's one row: a read.
+    const ids = ((await get(`user:${userId}`)) as unknown as string[] | null) ?? [];
+    const answers = await Promise.all(ids.map(visit));
+    const gone = ids.filter((_, i) => answers[i] === null);
+    if (gone.length) await index(userId, gone);
+    return answers.filter((answer) => answer !== null);
   }
 
   return {
     name: 'durable-object',
-    get: (id) => call(id, (stub) => stub.get(id)),
+    get,
     async create(id, record) {
       checkSize(id, JSON.stringify(record));
-      return (await mutate('create', id, record)) === 'created';
+      if ((await send('create', id, record, false)) !== 'created') return false;
+      await enter(id, record);
+      return true;
     },
-    update: (id, changes, times) => mutate('update', id, changes, times),
+    update: async (id, changes, times) => (await send('update', id, changes, times, null))?.record ?? null,
     async regenerate(id, newId, changes, times) {
-      const start = await mutate('moveOut', id, newId, changes, times);
+      const start = await send('update', id, changes, times, newId);
       if (start === null) return null;
-      const created = await mutate('create', newId, start.record);
-      if (created === 'taken') throw new SessionError('STORE_WRITE', 'durable-object store: the new ID is taken');
+      const created = await send('create', newId, start.record, false);
+      if (created === 'taken') throw new SessionError('STORE_WRITE', 'regenerate: the new ID is taken');
       // `ended`: a destroy of the old ID reached the new one first (the old one is ended too).
       if (created === 'ended') return null;
-      const end = await mutate('finishMove', id, newId, start.version);
-      if (!end.done) {
+      // Listed under its new ID before the old one ends: meanwhile it is listed under the old one.
+      await enter(newId, start.record);
+      // The old ID ends, forwarding to the new one until the session's expiry.
+      const moved = await send('destroy', id, times.expiresAt, start.version);
+      if (!moved.ended) {
         // A destroy of the old ID landed during the move: it ends the session under its new ID too.
-        await destroy(newId, times.expiresAt);
+        await end(newId, times.expiresAt);
         return null;
       }
-      if (end.record === undefined) return start.record;
-      return (await mutate('adopt', newId, end.record)) ? end.record : null;
+      if (!moved.record) return start.record;
+      return (await send('create', newId, moved.record, true)) === 'created' ? moved.record : null;
     },
-    destroy,
+    destroy: async (id, retainUntil) => (await end(id, retainUntil)) !== null,
+    listByUser: (userId) =>
+      eachOf(userId, async (id) => {
+        // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it).
+        const record = await get(id);
+        return record && record.expiresAt > now() ? { id, record } : null;
+      }),
+    async destroyByUser(userId, except, retainUntil) {
+      const ended = new Set<string | null>();
+      // Every ID but `except` leaves the index; one that moved to `except` (its old ID) ends short of it.
+      await eachOf(userId, async (id) => {
+        if (id === except) return id;
+        ended.add(await end(id, retainUntil, except));
+        return null;
+      });
+      ended.delete(null);
+      return [...ended] as string[];
+    },
   };
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof DurableObjectStoreOptions>(['now']);
-
-/** Cloudflare: retry `retryable` errors on a new stub, never `overloaded` ones. */
-function isRetryable(error: unknown): boolean {
-  const e = error as { retryable?: unknown; overloaded?: unknown } | null;
-  return typeof e === 'object' && e !== null && e.retryable === true && e.overloaded !== true;
-}

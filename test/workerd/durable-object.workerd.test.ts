@@ -14,8 +14,10 @@ import {
   expectDestroyedMeanwhileStaysDestroyed,
 } from '../races.js';
 
-describeStoreConformance('durable-object (workerd)', (clock) =>
-  createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+describeStoreConformance(
+  'durable-object (workerd)',
+  (clock) => createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+  { perUser: true },
 );
 describeOverlappingRequests('durable-object (workerd)', (clock) =>
   createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
@@ -30,7 +32,7 @@ describeLifecycleRaces(
 
 /** RPC calls per method, all zero but those given. */
 function calls(counts: Partial<Record<keyof ReturnType<typeof wrapDO>['calls'], number>>) {
-  return { get: 0, create: 0, update: 0, moveOut: 0, finishMove: 0, adopt: 0, destroy: 0, ...counts };
+  return { get: 0, create: 0, update: 0, destroy: 0, index: 0, ...counts };
 }
 
 let ids = 0;
@@ -63,12 +65,12 @@ function stubOf(id: string): DurableObjectStub<SessionDurableObject> {
   return env.SESSIONS_DO.get(env.SESSIONS_DO.idFromName(id));
 }
 
-/** The object's SQLite rows, read inside the object. */
-function rows(id: string): Promise<{ key: string; expires_at: number; deadline: number }[]> {
+/** The object's SQLite rows (but those remembering operations), read inside the object. */
+function rows(id: string, columns = 'key, expires_at, deadline'): Promise<Record<string, unknown>[]> {
   return runInDurableObject(stubOf(id), (_instance, state) => {
     const present =
       state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'sessions'").toArray().length > 0;
-    return present ? (state.storage.sql.exec('SELECT key, expires_at, deadline FROM sessions').toArray() as never) : [];
+    return present ? state.storage.sql.exec(`SELECT ${columns} FROM sessions WHERE state != 'op'`).toArray() : [];
   });
 }
 
@@ -121,9 +123,10 @@ describe('durable-object store: RPC budget on the real binding', () => {
     const session = await sessions.start(request(cookie));
     session.regenerate();
     const renewed = cookiePair(await session.commit());
-    expect(rpc.calls).toEqual(calls({ get: 1, create: 2, moveOut: 1, finishMove: 1 }));
+    // The move: an update that names the new ID, its create, and a destroy of the old ID (which forwards).
+    expect(rpc.calls).toEqual(calls({ get: 1, create: 2, update: 1, destroy: 1 }));
     await sessions.destroy(request(renewed));
-    expect(rpc.calls).toEqual(calls({ get: 2, create: 2, moveOut: 1, finishMove: 1, destroy: 1 }));
+    expect(rpc.calls).toEqual(calls({ get: 2, create: 2, update: 1, destroy: 2 }));
   });
 });
 
@@ -298,10 +301,7 @@ describe('durable-object store: ids, limits and failures', () => {
     // A destroyed session keeps only its end (no record) until its deadline; a replayed cookie adds nothing.
     const { cookie, id: loggedIn } = await login(sessions);
     await sessions.destroy(request(cookie));
-    const ended = await runInDurableObject(stubOf(loggedIn), (_instance, state) =>
-      state.storage.sql.exec('SELECT value, state FROM sessions').toArray(),
-    );
-    expect(ended).toEqual([{ value: null, state: 'ended' }]);
+    expect(await rows(loggedIn, 'value, state')).toEqual([{ value: null, state: 'ended' }]);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect(await rows(loggedIn)).toHaveLength(1);
     await runInDurableObject(stubOf(loggedIn), (_instance, state) => {
@@ -421,7 +421,8 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     const { cookie, id: oldId } = await login(sessions);
     const renewing = await sessions.start(request(cookie));
     renewing.regenerate();
-    const held = rpc.hold('finishMove', 'before');
+    // The move's last step, the destroy of the old ID (the hold takes the next destroy call only).
+    const held = rpc.hold('destroy', 'before');
     const commit = renewing.commit();
     await held.reached;
     await sessions.destroyById(oldId);
@@ -451,7 +452,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     const { cookie } = await login(sessions, { n: 1 });
     const renewing = await sessions.start(request(cookie));
     renewing.regenerate();
-    const held = rpc.hold('finishMove', 'before');
+    const held = rpc.hold('destroy', 'before');
     const commit = renewing.commit();
     await held.reached;
     const other = await sessions.start(request(cookie)); // still readable while moving
@@ -461,7 +462,8 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     held.release();
     const renewed = cookiePair(await commit);
     expect((await sessions.start(request(renewed))).getAll()).toEqual({ n: 2, cart: 'book' });
-    expect(rpc.calls.adopt).toBe(1);
+    // The login, the new ID, and the new ID taking the record as changed during the move.
+    expect(rpc.calls.create).toBe(3);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 });
@@ -474,11 +476,11 @@ describe('durable-object store: retries are idempotent under interleaving', () =
     await store.create(id, record({ data: { n: '0' } }, now));
     const stub = stubOf(id);
     const t = times(now, now + 60_000, now + 3_600_000);
-    await stub.update(id, { increment: { n: 1 } }, t, now, 'op-a');
-    await stub.update(id, { increment: { n: 1 } }, t, now, 'op-b');
+    await stub.update(id, { increment: { n: 1 } }, t, null, now, 'op-a');
+    await stub.update(id, { increment: { n: 1 } }, t, null, now, 'op-b');
     // op-a again, as a retry after a lost connection would send it: answered, not applied.
-    const retried = await stub.update(id, { increment: { n: 1 } }, t, now, 'op-a');
-    expect(retried).toMatchObject({ data: { n: '1' } }); // the first attempt's answer
+    const retried = await stub.update(id, { increment: { n: 1 } }, t, null, now, 'op-a');
+    expect(retried).toMatchObject({ record: { data: { n: '1' } }, version: 1 }); // the first attempt's answer
     expect((await store.get(id))?.data.n).toBe('2');
   });
 
@@ -499,5 +501,160 @@ describe('durable-object store: retries are idempotent under interleaving', () =
     expect(rpc.calls.destroy).toBe(2);
     expect(events).toEqual(['destroyed']);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+});
+
+describe('durable-object store: the per-user index (user objects on the real binding)', () => {
+  let users = 0;
+  const user = (label: string) => `${label}-${++users}-${crypto.randomUUID()}`;
+
+  /** A login of `userId` through the manager: the new session's ID and cookie. */
+  async function signIn(sessions: ReturnType<typeof setup>['sessions'], userId: string) {
+    const session = await sessions.create(request(), { userId, device: 'Phone', data: { n: 1 } });
+    return { id: session.id, cookie: cookiePair(await session.commit()) };
+  }
+
+  const alive = async (sessions: ReturnType<typeof setup>['sessions'], cookie: string) =>
+    !(await sessions.start(request(cookie))).isNew;
+
+  /** The IDs the user's object lists, read inside it (its one row's value), or null when it holds none. */
+  async function indexed(userId: string): Promise<string[] | null> {
+    const [row] = await rows(`user:${userId}`, 'value');
+    return row === undefined ? null : (JSON.parse(row.value as string) as string[]).sort();
+  }
+
+  it('budget: a login is 2 calls; reads, writes and logouts never call the user object', async () => {
+    const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
+    const ada = user('ada');
+    const { cookie, id } = await signIn(sessions, ada);
+    expect(rpc.calls).toEqual(calls({ create: 1, index: 1 }));
+    // A read-only request: 1 call, as for an anonymous session.
+    await (await sessions.start(request(cookie))).commit();
+    expect(rpc.calls).toEqual(calls({ get: 1, create: 1, index: 1 }));
+    // A write, and a due touch: 1 update each.
+    const writer = await sessions.start(request(cookie));
+    writer.set('m', 2);
+    await writer.commit();
+    clock.advanceSec(120);
+    await (await sessions.start(request(cookie))).commit();
+    expect(rpc.calls).toEqual(calls({ get: 3, create: 1, update: 2, index: 1 }));
+    await sessions.destroy(request(cookie));
+    expect(rpc.calls).toEqual(calls({ get: 4, create: 1, update: 2, destroy: 1, index: 1 }));
+    // The logout left its entry; the next listing drops it (1 read of the index, 1 per entry, 1 to prune).
+    expect(await indexed(ada)).toEqual([id]);
+    expect(await sessions.listByUser(ada)).toEqual([]);
+    expect(rpc.calls).toEqual(calls({ get: 6, create: 1, update: 2, destroy: 1, index: 2 }));
+    expect(await indexed(ada)).toEqual([]);
+  });
+
+  it('budget: listByUser and destroyByUser of 10 sessions are 11 and 12 calls', async () => {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const logins = await Promise.all(Array.from({ length: 10 }, () => signIn(sessions, ada)));
+    const before = { ...rpc.calls };
+    const since = () =>
+      calls(Object.fromEntries(Object.entries(rpc.calls).map(([m, n]) => [m, n - before[m as 'get']])));
+    expect((await sessions.listByUser(ada)).map((s) => s.id).sort()).toEqual(logins.map((l) => l.id).sort());
+    expect(since()).toEqual(calls({ get: 11 }));
+    Object.assign(before, rpc.calls);
+    expect(await sessions.destroyByUser(ada)).toBe(10);
+    expect(since()).toEqual(calls({ get: 1, destroy: 10, index: 1 }));
+    for (const { cookie } of logins) expect(await alive(sessions, cookie)).toBe(false);
+    expect(await indexed(ada)).toEqual([]);
+  });
+
+  it('prunes expired sessions from the index when it lists, and frees an emptied user object', async () => {
+    const { sessions, clock } = setup({ idleTimeout: 600 });
+    const ada = user('ada');
+    const stale = await signIn(sessions, ada);
+    clock.advanceSec(400);
+    const fresh = await signIn(sessions, ada);
+    clock.advanceSec(300); // the first one's idle timeout has passed
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([fresh.id]);
+    expect(await indexed(ada)).toEqual([fresh.id]);
+    expect(await sessions.destroyByUser(ada)).toBe(1);
+    expect(await indexed(ada)).toEqual([]);
+    // Emptied, the index expires at once; its alarm deletes it and frees the object.
+    expect(await runDurableObjectAlarm(stubOf(`user:${ada}`))).toBe(true);
+    expect(await indexed(ada)).toBeNull();
+    expect(await runInDurableObject(stubOf(`user:${ada}`), (_i, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it('an index write retried after a lost connection is answered, not applied again', async () => {
+    const name = `user:${user('ada')}`;
+    const stub = stubOf(name);
+    const now = Date.now();
+    expect(await stub.index(name, ['a', 'b'], true, now, 'op-add')).toEqual(['a', 'b']);
+    expect(await stub.index(name, ['a'], false, now, 'op-drop')).toEqual(['b']);
+    // op-add again, as a retry would send it: the first answer, and `a` stays dropped.
+    expect(await stub.index(name, ['a', 'b'], true, now, 'op-add')).toEqual(['a', 'b']);
+    expect(await stub.get(name)).toEqual(['b']);
+  });
+
+  it('"everywhere else" keeps the current session even while its old ID, which forwards to it, is listed', async () => {
+    const { sessions } = setup();
+    const ada = user('ada');
+    const phone = await signIn(sessions, ada);
+    const laptop = await signIn(sessions, ada);
+    const renewing = await sessions.start(request(laptop.cookie));
+    renewing.regenerate();
+    const current = cookiePair(await renewing.commit());
+    expect(await indexed(ada)).toEqual([phone.id, laptop.id, renewing.id].sort());
+    expect(await sessions.destroyByUser(ada, { except: renewing.id })).toBe(1);
+    expect(await alive(sessions, current)).toBe(true);
+    expect(await alive(sessions, phone.cookie)).toBe(false);
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([renewing.id]);
+  });
+
+  it('destroyByUser between a login’s create and its index entry: the login is live, listed afterwards', async () => {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const earlier = await signIn(sessions, ada);
+    const held = rpc.hold('index', 'before');
+    const signingIn = signIn(sessions, ada);
+    await held.reached;
+    expect(await sessions.destroyByUser(ada)).toBe(1);
+    held.release();
+    const fresh = await signingIn;
+    expect(await alive(sessions, earlier.cookie)).toBe(false);
+    expect(await alive(sessions, fresh.cookie)).toBe(true);
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([fresh.id]);
+  });
+
+  /**
+   * A regenerate of a user's session held before its `method` call (`create` of the new ID, its `index` entry, or
+   * the `destroy` of the old ID) while destroyByUser runs to the end: the session ends under both IDs.
+   */
+  async function regenerateHeldAt(method: 'create' | 'index' | 'destroy') {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const { cookie } = await signIn(sessions, ada);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const held = rpc.hold(method, 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    const ended = await sessions.destroyByUser(ada);
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect(renewing.destroyed).toBe(true);
+    expect(await alive(sessions, cookie)).toBe(false);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(renewing.id)).toBeNull();
+    expect(await sessions.listByUser(ada)).toEqual([]);
+    return { ended, ada };
+  }
+
+  it('destroyByUser between a regenerate’s first step and the create of the new ID: neither ID works', async () => {
+    expect((await regenerateHeldAt('create')).ended).toBe(1);
+  });
+
+  it('destroyByUser between the create of the new ID and its index entry: neither ID works', async () => {
+    const { ended, ada } = await regenerateHeldAt('index');
+    expect(ended).toBe(1);
+    expect(await indexed(ada)).toEqual([]); // the new ID, entered late, was dropped by the listing
+  });
+
+  it('destroyByUser while both IDs are listed and live (before the old one ends): counted once', async () => {
+    expect((await regenerateHeldAt('destroy')).ended).toBe(1);
   });
 });

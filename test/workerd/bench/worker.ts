@@ -34,7 +34,7 @@ export default {
       endsAt: now + 3_600_000,
       expiresAt: now + 3_600_000,
     };
-    const set = await timed(ids, parallel, (id) => stubFor(id).create(id, record, now, crypto.randomUUID()));
+    const set = await timed(ids, parallel, (id) => stubFor(id).create(id, record, false, now, crypto.randomUUID()));
     let found = 0;
     const get = await timed(ids, parallel, async (id) => {
       if ((await stubFor(id).get(id)) !== null) found++;
