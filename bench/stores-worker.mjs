@@ -189,7 +189,7 @@ export default {
 // `scenario` (login, read, write, logout, list10, destroy10) and `n`. What a request needs (a user session, a user
 // with 10 sessions) is made before counting starts, in `/empty` too.
 const userCounts = { list: 0, read: 0, write: 0 };
-let users;
+let kvUsers;
 
 function userSetup(env) {
   const kv = env.KV;
@@ -247,8 +247,8 @@ function userSetup(env) {
 }
 
 async function perUser(url, env) {
-  users ??= userSetup(env);
-  const scenario = users[url.searchParams.get('scenario')];
+  kvUsers ??= userSetup(env);
+  const scenario = kvUsers[url.searchParams.get('scenario')];
   const n = Number(url.searchParams.get('n'));
   const inputs = [];
   for (let i = 0; i < n; i++) inputs.push(await scenario.prepare());
