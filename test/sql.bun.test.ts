@@ -2,6 +2,6 @@
 // includes *.bun.test.ts), through the README's adapter, each store on a fresh in-memory database.
 import { Database } from 'bun:sqlite';
 import { describeSqlStore } from './sql/suite.js';
-import { fromSyncSqlite } from './sql/sync-adapter.js';
+import { fromSyncSqlite } from '../worker-example/sqlite-adapter.js';
 
 describeSqlStore('bun:sqlite', () => fromSyncSqlite(new Database(':memory:')));

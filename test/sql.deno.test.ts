@@ -3,6 +3,6 @@
 // a fresh in-memory database.
 import { DatabaseSync } from 'node:sqlite';
 import { describeSqlStore } from './sql/suite.js';
-import { fromSyncSqlite, withTransaction } from './sql/sync-adapter.js';
+import { fromSyncSqlite, withTransaction } from '../worker-example/sqlite-adapter.js';
 
 describeSqlStore('node:sqlite (Deno)', () => fromSyncSqlite(withTransaction(new DatabaseSync(':memory:'))));

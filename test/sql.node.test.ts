@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { createSqlStore } from '../src/sql.js';
 import { describe, expect, it } from './harness.js';
 import { describeSqlStore } from './sql/suite.js';
-import { fromSyncSqlite } from './sql/sync-adapter.js';
+import { fromSyncSqlite } from '../worker-example/sqlite-adapter.js';
 
 describeSqlStore('better-sqlite3', () => fromSyncSqlite(new Database(':memory:')));
 
@@ -22,7 +22,7 @@ function block(marker: string): string {
 
 describe('sql store: the README', () => {
   it('shows the adapter and the node:sqlite wrapper the tests run, verbatim', () => {
-    const source = readFileSync(new URL('./sql/sync-adapter.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../worker-example/sqlite-adapter.ts', import.meta.url), 'utf8');
     for (const part of ['sync adapter', 'node:sqlite']) {
       const code = new RegExp(`// --- README: ${part}\\n([\\s\\S]*?)// --- end`).exec(source)?.[1] ?? '';
       expect(code.length).toBeGreaterThan(200);

@@ -1,22 +1,40 @@
-// Bun server with the memory store: `npm run start:bun` (PORT, SESSION_SECRET from the environment).
-import { createMemoryStore } from '../src/memory.js';
+// Bun server: `npm run start:bun` (PORT, SESSION_SECRET from the environment). Sessions live in SQLite
+// (bun:sqlite, the file SQLITE_PATH, default sessions.sqlite3: they survive a restart, with no setup), or in Redis
+// when REDIS_URL is set. SQLite has no TTL: expired rows are purged a little at a time, every minute.
+/// <reference path="./bun-modules.d.ts" />
+import { Database } from 'bun:sqlite';
+import { RedisClient } from 'bun';
+import { createRedisStore } from '../src/redis.js';
+import { createSqlStore } from '../src/sql.js';
 import { createApp } from './app.js';
 import { DEV_ONLY_SECRET } from './dev-secret.js';
+import { fromSyncSqlite } from './sqlite-adapter.js';
 
 declare const Bun: {
   env: Record<string, string | undefined>;
   serve(options: { port: number; hostname: string; fetch: (request: Request) => Promise<Response> }): { port: number };
 };
 declare const console: { log(...values: unknown[]): void };
+declare function setInterval(run: () => unknown, ms: number): unknown;
 
-const app = createApp({
-  store: createMemoryStore(),
-  secrets: [Bun.env.SESSION_SECRET ?? DEV_ONLY_SECRET],
-  runtime: 'Bun (memory store)',
-});
+const redisUrl = Bun.env.REDIS_URL;
+let store;
+let runtime;
+if (redisUrl !== undefined && redisUrl !== '') {
+  // Fail at once while Redis is unreachable (STORE_READ), rather than queue the request.
+  store = createRedisStore(new RedisClient(redisUrl, { enableOfflineQueue: false }));
+  runtime = 'Bun (Redis)';
+} else {
+  const sql = createSqlStore(fromSyncSqlite(new Database(Bun.env.SQLITE_PATH ?? 'sessions.sqlite3')));
+  setInterval(() => sql.purge({ budgetMs: 50 }), 60_000);
+  store = sql;
+  runtime = 'Bun (SQLite)';
+}
+
+const app = createApp({ store, secrets: [Bun.env.SESSION_SECRET ?? DEV_ONLY_SECRET], runtime });
 const server = Bun.serve({
   port: Number(Bun.env.PORT ?? 3000),
   hostname: '127.0.0.1',
   fetch: (request) => app(request),
 });
-console.log(`Listening on http://localhost:${server.port}/`);
+console.log(`Listening on http://localhost:${server.port}/ (${runtime})`);

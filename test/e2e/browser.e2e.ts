@@ -1,4 +1,5 @@
 // The example app in a real browser (Debian's Chromium driven by playwright-core), on each runtime.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -205,6 +206,31 @@ function describeBrowserFlow(target: Target) {
       expect(await page.locator('#login').count()).toBe(1);
       expect(await page.locator('#user').count()).toBe(0);
     });
+
+    if (target.survivesRestart) {
+      it('a session survives a restart of the server (its store is a file)', async () => {
+        const stateDir = mkdtempSync(join(tmpdir(), 'edge-sessions-e2e-restart-'));
+        const own = await startServer(target, { stateDir });
+        const visitor = await browser.newContext();
+        let again: RunningServer | undefined;
+        try {
+          const tab = await visitor.newPage();
+          await tab.goto(own.url);
+          await login(tab, 'Restart', true);
+          await Promise.all([tab.waitForURL('**/'), tab.click('#increment')]);
+          await own.stop();
+          again = await startServer(target, { port: own.port, stateDir });
+          await tab.goto(again.url);
+          expect(await tab.textContent('#user')).toBe('Restart');
+          expect(await tab.textContent('#count')).toBe('1');
+        } finally {
+          await visitor.close();
+          await again?.stop();
+          await own.stop();
+          rmSync(stateDir, { recursive: true, force: true });
+        }
+      }, 150_000);
+    }
 
     it('"Your devices": two browsers of one user list each other and sign each other out', async () => {
       const contexts = await Promise.all([

@@ -16,6 +16,8 @@ export interface Target {
   runtime: RegExp;
   /** Seconds allowed to start (wrangler builds first). */
   startupSec: number;
+  /** Its sessions are kept in a file in the state directory: the e2e run restarts it and checks they survive. */
+  survivesRestart?: boolean;
 }
 
 export const targets = {
@@ -78,17 +80,26 @@ export const targets = {
     }),
     runtime: /Deno/,
     startupSec: 60,
+    survivesRestart: true,
   },
   bun: {
     name: 'Bun (Bun.serve)',
-    command: (port: number) => ({ file: bin('bun'), args: ['worker-example/bun.ts'], env: { PORT: String(port) } }),
-    runtime: /Bun/,
+    command: (port: number, stateDir: string) => ({
+      file: bin('bun'),
+      args: ['worker-example/bun.ts'],
+      env: { PORT: String(port), SQLITE_PATH: join(stateDir, 'sessions.sqlite3'), REDIS_URL: '' },
+    }),
+    runtime: /Bun \(SQLite\)/,
     startupSec: 60,
+    survivesRestart: true,
   },
 } satisfies Record<string, Target>;
 
 export interface RunningServer {
   url: string;
+  /** For a restart on the same port, with the same state (`startServer(target, { port, stateDir })`). */
+  port: number;
+  stateDir: string;
   output(): string;
   stop(): Promise<void>;
 }
@@ -106,9 +117,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(target: Target): Promise<RunningServer> {
-  const port = await freePort();
-  const stateDir = mkdtempSync(join(tmpdir(), 'edge-sessions-e2e-'));
+/**
+ * Starts `target` on a free port with a state directory of its own, removed by `stop()`. Given a `stateDir` (the
+ * caller's to remove) and a `port`, it starts there instead: a restart of a stopped server, with its state.
+ */
+export async function startServer(
+  target: Target,
+  restart: { port?: number; stateDir: string } | undefined = undefined,
+): Promise<RunningServer> {
+  const port = restart?.port ?? (await freePort());
+  const stateDir = restart?.stateDir ?? mkdtempSync(join(tmpdir(), 'edge-sessions-e2e-'));
   const { file, args, env } = target.command(port, stateDir);
   let log = '';
   const child: ChildProcess = spawn(file, args, {
@@ -137,7 +155,7 @@ export async function startServer(target: Target): Promise<RunningServer> {
         }
       }
     }
-    rmSync(stateDir, { recursive: true, force: true });
+    if (restart === undefined) rmSync(stateDir, { recursive: true, force: true });
   };
 
   const url = `http://localhost:${port}/`;
@@ -159,7 +177,7 @@ export async function startServer(target: Target): Promise<RunningServer> {
     await stop();
     throw error;
   }
-  return { url, output: () => log, stop };
+  return { url, port, stateDir, output: () => log, stop };
 }
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

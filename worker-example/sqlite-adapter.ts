@@ -1,7 +1,7 @@
 // The README's adapter from a synchronous SQLite driver (bun:sqlite, better-sqlite3, node:sqlite) to
 // `SqlDatabase`, exactly as the README shows it between the markers (test/sql.node.test.ts compares them): the
-// tests run the code users copy.
-import type { SqlDatabase, SqlStatement, SqlValue } from '../../src/sql.js';
+// example's Bun server and the tests run the code users copy.
+import type { SqlDatabase, SqlStatement, SqlValue } from '../src/sql.js';
 
 // --- README: sync adapter
 /** What the adapter needs of a `Database` from `bun:sqlite` or better-sqlite3. */
