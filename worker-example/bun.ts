@@ -22,7 +22,9 @@ let store;
 let runtime;
 if (redisUrl !== undefined && redisUrl !== '') {
   // Fail at once while Redis is unreachable (STORE_READ), rather than queue the request.
-  store = createRedisStore(new RedisClient(redisUrl, { enableOfflineQueue: false }));
+  const client = new RedisClient(redisUrl, { enableOfflineQueue: false });
+  await client.connect(); // without the offline queue, commands sent before the connection is up fail
+  store = createRedisStore(client);
   runtime = 'Bun (Redis)';
 } else {
   const sql = createSqlStore(fromSyncSqlite(new Database(Bun.env.SQLITE_PATH ?? 'sessions.sqlite3')));
