@@ -16,7 +16,7 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 function block(marker: string): string {
   const at = readme.indexOf(marker);
   expect(at).toBeGreaterThanOrEqual(0);
-  const body = /```\w*\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+  const body = /```[^\n]*\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
   return body ?? '';
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../free-port.mjs';
+import { startRedis } from '../redis/server.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -23,7 +24,8 @@ const QUICK_STARTS = [
   { section: 'Cloudflare Workers with KV', runtime: 'workers' },
   { section: 'Cloudflare Workers with Durable Objects', runtime: 'workers', filesFrom: 'Cloudflare Workers with KV' },
   { section: 'Deno', runtime: 'deno' },
-  { section: 'Bun', runtime: 'bun' },
+  { section: 'Bun', runtime: 'bun', filesFrom: 'SQL (SQLite, D1)' },
+  { section: 'Bun with Redis', runtime: 'bun', redis: true },
 ];
 const COMMANDS = {
   workers: ['npm install -D wrangler typescript', 'npx wrangler types', 'npx wrangler dev'],
@@ -101,7 +103,7 @@ try {
     throw new Error(`README: the install line does not name the tarball ${packed[0].filename}`);
   }
 
-  for (const { section: title, runtime, filesFrom } of QUICK_STARTS) {
+  for (const { section: title, runtime, filesFrom, redis } of QUICK_STARTS) {
     const text = section(title);
     for (const command of COMMANDS[runtime]) {
       if (!text.includes(command) && !(filesFrom && section(filesFrom).includes(command))) {
@@ -158,7 +160,14 @@ try {
       const args = ['run', '--allow-net', '--allow-env', '--unstable-kv', 'main.ts'];
       await twoVisits(title, bin('deno'), args, app, port, { SESSION_SECRET: SECRET, PORT: String(port) });
     } else {
-      await twoVisits(title, bin('bun'), ['main.ts'], app, port, { SESSION_SECRET: SECRET, PORT: String(port) });
+      // The Redis quick start gets a real redis-server of its own, as the README's REDIS_URL.
+      const server = redis ? await startRedis() : undefined;
+      try {
+        const env = { SESSION_SECRET: SECRET, PORT: String(port), ...(server ? { REDIS_URL: server.url } : {}) };
+        await twoVisits(title, bin('bun'), ['main.ts'], app, port, env);
+      } finally {
+        await server?.stop();
+      }
     }
   }
   log(`all ${QUICK_STARTS.length} quick starts work from the tarball`);
