@@ -65,6 +65,17 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * session. Pass the Workers `ctx` to let async event hooks run in `ctx.waitUntil`.
    */
   start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>>;
+  /**
+   * The request's valid session, or null (icza `Manager.Get`): it creates nothing, stores nothing and sets no
+   * cookie. A later `start()` for the same request returns the same session.
+   */
+  get(request: Request): Promise<Session<Data> | null>;
+  /**
+   * A live session by ID (admin): values decoded, expiry checked, or null. Its changes persist through its
+   * `commit()`, which returns empty Headers (no browser sent it, so no cookie goes back), and reading it is no
+   * activity: it is not touched. `STORE_UNSUPPORTED` on a stateless store, `INVALID_ID` for a non-ID.
+   */
+  getById(id: string): Promise<Session<Data> | null>;
   /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */
   create(request: Request, options?: CreateOptions<Data>): Promise<Session<Data>>;
   /**
@@ -166,12 +177,26 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return session;
   }
 
-  async function existing(request: Request, what: string): Promise<Session<Data>> {
+  /** The request's valid session (stored, or made by `create()` in this request), or null. */
+  async function current(request: Request): Promise<Session<Data> | null> {
     const session = await start(request);
-    if (session.isNew && !created.has(session)) {
-      throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
-    }
+    return session.isNew && !created.has(session) ? null : session;
+  }
+
+  async function existing(request: Request, what: string): Promise<Session<Data>> {
+    const session = await current(request);
+    if (session === null) throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
     return session;
+  }
+
+  /** A session ID for an admin call on a server-side store, or `STORE_UNSUPPORTED` / `INVALID_ID`. */
+  function byId(operation: string, id: unknown, why: string): asserts id is string {
+    if (!c.transport.stateful) {
+      throw new SessionError('STORE_UNSUPPORTED', `${operation}: the ${c.storeName} store is stateless and ${why}`);
+    }
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+      throw new SessionError('INVALID_ID', `${operation}: not a session ID`);
+    }
   }
 
   /** The store's per-user index, or `STORE_UNSUPPORTED` naming the store. */
@@ -187,6 +212,20 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   return {
     cookieName: c.cookieName,
     start,
+    get: current,
+
+    async getById(id) {
+      byId('getById', id, 'keeps no session by ID');
+      const record = await storeCall(c, 'STORE_READ', 'get', () => c.store!.get(id));
+      if (record === null || record === undefined || !isRecord(record)) return null;
+      const now = c.now();
+      const reason = expiryReason(c, record, now);
+      if (reason !== undefined) {
+        emit(c.onEvent, { type: 'expired', maskedId: maskId(id), reason, at: now });
+        return null;
+      }
+      return newSession<Data>(c, { kind: 'stored', id, record, cookie: { ...noCookie(), detached: true } }, undefined);
+    },
 
     async create(request, init = {}) {
       refuseUnknownOptions('create', init, CREATE_OPTIONS);
@@ -239,15 +278,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async destroyById(id) {
-      if (!c.transport.stateful) {
-        throw new SessionError(
-          'STORE_UNSUPPORTED',
-          `destroyById: the ${c.storeName} store is stateless and cannot revoke`,
-        );
-      }
-      if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-        throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
-      }
+      byId('destroyById', id, 'cannot revoke');
       const now = c.now();
       if (await c.transport.destroy(id, now + c.retainMs)) {
         emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });

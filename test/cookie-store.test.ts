@@ -267,6 +267,19 @@ describe('cookie store', () => {
     }
   });
 
+  it('get reads the session from the cookie or gives null; getById is STORE_UNSUPPORTED', async () => {
+    const { sessions, jar } = setup();
+    expect(await sessions.get(request())).toBeNull();
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    jar.apply(await s.commit());
+    expect((await sessions.get(request(jar.header())))?.get('n')).toBe(1);
+    await expect(sessions.getById(s.id)).rejects.toMatchObject({
+      code: 'STORE_UNSUPPORTED',
+      message: 'edge-sessions: getById: the cookie store is stateless and keeps no session by ID',
+    });
+  });
+
   it('count and destroyAll say the store cannot', async () => {
     const { sessions } = setup();
     await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');

@@ -588,6 +588,75 @@ describe('destroyById', () => {
   });
 });
 
+describe('get and getById', () => {
+  it('get gives the valid session or null, and creates, stores and sets nothing', async () => {
+    const { sessions, login, counted } = setup();
+    const anonymous = request();
+    expect(await sessions.get(anonymous)).toBeNull();
+    // Nothing was made for the request: committing what start() now returns sets no cookie and stores nothing.
+    expect((await (await sessions.start(anonymous)).commit()).getSetCookie()).toEqual([]);
+    expect(counted.calls.create).toBe(0);
+    const { session, cookie } = await login();
+    const req = request(cookie);
+    const found = await sessions.get(req);
+    expect(found?.id).toBe(session.id);
+    expect(found?.get('n')).toBe(1);
+    expect(await sessions.start(req)).toBe(found); // one session per request
+  });
+
+  it('get gives null for a forged or expired cookie, and the session create() made in this request', async () => {
+    const { sessions, login, clock } = setup();
+    const { cookie } = await login();
+    expect(await sessions.get(request(cookie.slice(0, -3) + 'AAA'))).toBeNull();
+    clock.advanceSec(3600);
+    expect(await sessions.get(request(cookie))).toBeNull();
+    const req = request();
+    const made = await sessions.create(req, { data: { user: 'ada' } });
+    expect(await sessions.get(req)).toBe(made);
+  });
+
+  it('getById gives the live session with its values; its commit stores changes and sends no cookie', async () => {
+    const { sessions, login, counted } = setup();
+    const { session, cookie } = await login();
+    const admin = await sessions.getById(session.id);
+    expect(admin?.isNew).toBe(false);
+    expect(admin?.get('n')).toBe(1);
+    admin!.set('role', 'banned');
+    admin!.increment('n');
+    const headers = await admin!.commit();
+    expect([...headers]).toEqual([]);
+    expect(counted.calls.update).toBe(1);
+    const seen = await sessions.start(request(cookie));
+    expect(seen.getAll()).toEqual({ n: 2, role: 'banned' });
+  });
+
+  it('getById checks expiry, never touches, and its destroy() ends the session without a cookie', async () => {
+    const { sessions, login, counted, clock, events } = setup({ idleTimeout: 600 });
+    const { session, cookie } = await login();
+    clock.advanceSec(300);
+    const admin = (await sessions.getById(session.id))!;
+    expect([...(await admin.commit())]).toEqual([]);
+    expect(counted.calls.update).toBe(0); // reading by ID is not the user's activity
+    admin.destroy();
+    expect([...(await admin.commit())]).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'destroyed', maskedId: session.maskedId });
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.getById(session.id)).toBeNull();
+
+    const other = await login();
+    clock.advanceSec(600);
+    expect(await sessions.getById(other.session.id)).toBeNull();
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle', maskedId: other.session.maskedId });
+  });
+
+  it('getById refuses a non-ID with INVALID_ID, and gives null for an ID never issued', async () => {
+    const { sessions } = setup();
+    await expect(sessions.getById('../../etc')).rejects.toMatchObject({ code: 'INVALID_ID' });
+    await expect(sessions.getById(42 as unknown as string)).rejects.toMatchObject({ code: 'INVALID_ID' });
+    expect(await sessions.getById('Z'.repeat(24))).toBeNull();
+  });
+});
+
 describe('a session another request ended meanwhile', () => {
   it('a commit with changes writes nothing and sends no cookie at all; the session is then destroyed', async () => {
     const { sessions, login, counted, events } = setup();

@@ -25,11 +25,13 @@ export function commitLines(s: SessionCore): string[] | Promise<string[]> {
     changed: s.values.changed,
     timesChanged: s.lifetime.changed,
     forced: s.forced,
-    touchDue: s.stored && s.lifetime.touchDue(now),
+    touchDue: s.stored && !s.cookie.detached && s.lifetime.touchDue(now),
     resign: s.cookie.resign,
     staleCookie: s.cookie.stale,
   });
-  return plan === 'nothing' ? [] : run(s, plan, now);
+  if (plan === 'nothing') return [];
+  const lines = run(s, plan, now);
+  return s.cookie.detached ? lines.then(() => []) : lines;
 }
 
 async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: number): Promise<string[]> {
