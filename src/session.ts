@@ -276,16 +276,45 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * nothing: the stored record and the browser's cookie stay as they were.
    */
   async commit(): Promise<Headers> {
-    const lines = await commitLines(this.#s);
-    const out = new Headers();
-    for (const line of lines) out.append('Set-Cookie', line);
-    // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
-    if (lines.length > 0) out.append('Cache-Control', 'private');
-    return out;
+    return toHeaders(await commitLines(this.#s));
   }
 
   /** @internal `commit()` as Set-Cookie lines (`handle()` appends them without a Headers object). */
   _commitLines(): string[] | Promise<string[]> {
     return commitLines(this.#s);
   }
+}
+
+/**
+ * Commits every session given (gorilla's `sessions.Save`), each one even when another fails, and resolves the
+ * headers of all of them in one `Headers` (one `Cache-Control: private` for all). When any failed, it rejects,
+ * after the others were committed, with an `AggregateError` of their `SessionError`s; its `headers` property
+ * holds what the committed ones must still send (a regenerated or new session's cookie): append it to your
+ * error response.
+ *
+ * @example
+ * const [user, cart] = await Promise.all([users.start(request), carts.start(request)])
+ * const headers = await commitAll(user, cart)
+ */
+export async function commitAll(...sessions: Session[]): Promise<Headers> {
+  // The same session twice is committed once.
+  const results = await Promise.allSettled([...new Set(sessions)].map(async (s) => s._commitLines()));
+  const lines: string[] = [];
+  const errors: unknown[] = [];
+  for (const result of results) {
+    if (result.status === 'fulfilled') lines.push(...result.value);
+    else errors.push(result.reason);
+  }
+  const headers = toHeaders(lines);
+  if (errors.length === 0) return headers;
+  const message = `edge-sessions: commitAll: ${errors.length} of ${results.length} commits failed`;
+  throw Object.assign(new AggregateError(errors, message), { headers });
+}
+
+function toHeaders(lines: readonly string[]): Headers {
+  const out = new Headers();
+  for (const line of lines) out.append('Set-Cookie', line);
+  // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
+  if (lines.length > 0) out.append('Cache-Control', 'private');
+  return out;
 }

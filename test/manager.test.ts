@@ -1,5 +1,6 @@
 import { subtle } from 'uncrypto';
 import {
+  commitAll,
   createSessions,
   SessionError,
   type SessionChanges,
@@ -8,6 +9,7 @@ import {
   type SessionStore,
 } from '../src/index.js';
 import { signerFor } from '../src/lib/signer.js';
+import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
 import {
@@ -19,6 +21,7 @@ import {
   OLD_SECRET,
   request,
   SECRET,
+  type TestClock,
 } from './helpers.js';
 
 /** The kid in a signed value or cookie pair: the 2 characters after the dot. */
@@ -1064,20 +1067,14 @@ describe('handle', () => {
 });
 
 describe('several sessions on one request', () => {
+  /** A manager on `clock` and `store`, with its own cookie name and secret. */
+  const onClock = (clock: TestClock, store: SessionsOptions['store'], name?: string, secret = SECRET) =>
+    createSessions({ store, secrets: [secret], now: clock.now, ...(name === undefined ? {} : { cookie: { name } }) });
+
   it('each manager reads its own cookie and adds its own headers', async () => {
     const clock = createClock();
-    const auth = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [SECRET],
-      cookie: { name: '__Host-auth' },
-      now: clock.now,
-    });
-    const prefs = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [OLD_SECRET],
-      cookie: { name: 'prefs' },
-      now: clock.now,
-    });
+    const auth = onClock(clock, createMemoryStore({ now: clock.now }), '__Host-auth');
+    const prefs = onClock(clock, createMemoryStore({ now: clock.now }), 'prefs', OLD_SECRET);
     const first = request();
     const a = await auth.start(first);
     const p = await prefs.start(first);
@@ -1094,6 +1091,43 @@ describe('several sessions on one request', () => {
     expect((await auth.start(second)).get('user')).toBe('ada');
     expect((await prefs.start(second)).get('theme')).toBe('dark');
     expect((await auth.start(second)).get('theme')).toBeUndefined();
+  });
+
+  it('commitAll commits a memory and a cookie-store session into one Headers, private once', async () => {
+    const clock = createClock();
+    const auth = onClock(clock, createMemoryStore({ now: clock.now }));
+    const prefs = onClock(clock, createCookieStore(), 'prefs');
+    const first = request();
+    const a = await auth.start(first);
+    const p = await prefs.start(first);
+    a.set('user', 'ada');
+    p.set('theme', 'dark');
+    const headers = await commitAll(a, p, a);
+    expect(headers.getSetCookie().map((l) => l.split('=')[0])).toEqual(['__Host-sid', 'prefs']);
+    expect(headers.get('Cache-Control')).toBe('private');
+    const second = request(cookiePair(headers));
+    expect((await auth.start(second)).get('user')).toBe('ada');
+    expect((await prefs.start(second)).get('theme')).toBe('dark');
+    expect([...(await commitAll())]).toEqual([]);
+  });
+
+  it('commitAll commits the rest after a failure, then rejects: an AggregateError with their headers', async () => {
+    const clock = createClock();
+    const auth = onClock(clock, createMemoryStore({ now: clock.now }));
+    const broken = onClock(clock, failingStore(), 'b');
+    const req = request();
+    const bad = await broken.start(req);
+    const good = await auth.start(req);
+    bad.set('x', 1);
+    good.set('user', 'ada');
+    const error = (await commitAll(bad, good).catch((e: unknown) => e)) as AggregateError & { headers: Headers };
+    expect(error).toBeInstanceOf(AggregateError);
+    expect(error.message).toBe('edge-sessions: commitAll: 1 of 2 commits failed');
+    expect(error.errors).toHaveLength(1);
+    expect(error.errors[0]).toBeInstanceOf(SessionError);
+    expect(error.errors[0]).toMatchObject({ code: 'STORE_WRITE' });
+    // The session that did commit is stored, and its cookie is in `headers`.
+    expect((await auth.start(request(cookiePair(error.headers)))).get('user')).toBe('ada');
   });
 });
 
