@@ -1,5 +1,5 @@
 import { SessionError } from './errors.js';
-import { emit, type BackgroundContext } from './lib/events.js';
+import { emit, subject, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
 import { resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
@@ -221,7 +221,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       const now = c.now();
       const reason = expiryReason(c, record, now);
       if (reason !== undefined) {
-        emit(c.onEvent, { type: 'expired', maskedId: maskId(id), reason, at: now });
+        emit(c.onEvent, { type: 'expired', ...subject(id, record.userId), reason, at: now });
         return null;
       }
       return newSession<Data>(c, { kind: 'stored', id, record, cookie: { ...noCookie(), detached: true } }, undefined);
@@ -281,7 +281,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       byId('destroyById', id, 'cannot revoke');
       const now = c.now();
       if (await c.transport.destroy(id, now + c.retainMs)) {
-        emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
+        emit(c.onEvent, { type: 'destroyed', ...subject(id, undefined), at: now });
       }
     },
 
@@ -320,7 +320,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       const ended = await storeCall(c, 'STORE_DELETE', 'destroyByUser', () =>
         store.destroyByUser!(userId, except, now + c.retainMs),
       );
-      for (const id of ended) emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
+      for (const id of ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, userId), at: now });
       return ended.length;
     },
 
@@ -397,7 +397,7 @@ function loaded<Data extends Record<string, unknown>>(
   const now = c.now();
   const reason = expiryReason(c, opened.record, now);
   if (reason !== undefined) {
-    emit(c.onEvent, { type: 'expired', maskedId: maskId(opened.id), reason, at: now }, ctx);
+    emit(c.onEvent, { type: 'expired', ...subject(opened.id, opened.record.userId), reason, at: now }, ctx);
     opened.cookie.stale = true;
     if (c.transport.stateful) opened.cookie.orphanId = opened.id;
     return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);

@@ -29,7 +29,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   // ------------------------------------------------------------------------------------------ identity and times
 
-  /** The session ID (a new session gets one when first asked or committed). Never log it: use `maskedId`. */
+  /**
+   * The session ID (a new session gets one when first asked or committed). Without the cookie's tag it cannot
+   * be turned into a cookie, so admin pages and events may show it; `maskedId` is enough for most logs.
+   */
   get id(): string {
     return this.#s.id;
   }

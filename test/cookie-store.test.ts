@@ -7,7 +7,7 @@ import { readCookie } from '../src/lib/cookie.js';
 import { fromBase64Url } from '../src/lib/encoding.js';
 import { describeStoreConformance } from './conformance.js';
 import { describe, expect, it, vi } from './harness.js';
-import { createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
+import { cookiePair, createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
 
 describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
 
@@ -278,6 +278,19 @@ describe('cookie store', () => {
       code: 'STORE_UNSUPPORTED',
       message: 'edge-sessions: getById: the cookie store is stateless and keeps no session by ID',
     });
+  });
+
+  it("reports events with the session's ID and userId", async () => {
+    const { sessions, events, clock } = setup();
+    const s = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(3600);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    const who = { id: s.id, maskedId: s.maskedId, userId: 'ada' };
+    expect(events).toEqual([
+      { type: 'created', ...who, at: clock.now() - 3_600_000 },
+      { type: 'expired', ...who, reason: 'lifetime', at: clock.now() },
+    ]);
   });
 
   it('count and destroyAll say the store cannot', async () => {

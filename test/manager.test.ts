@@ -8,6 +8,7 @@ import {
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
+import { maskId } from '../src/lib/ids.js';
 import { signerFor } from '../src/lib/signer.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
@@ -82,7 +83,8 @@ describe('start', () => {
     expect(headers.getSetCookie()).toEqual([]); // the same as for a visitor without a cookie
     const rejected = events.find((e) => e.type === 'rejected');
     expect(rejected).toEqual({ type: 'rejected', reason: 'signature', at: expect.any(Number) });
-    expect(JSON.stringify(events)).not.toContain(cookie.split('=')[1]!.slice(0, 20));
+    // Events may carry the ID, never the cookie: its tag is what makes an ID a credential.
+    expect(JSON.stringify(events)).not.toContain(cookie.split('.')[1]!.slice(2, 22));
   });
 
   it('rejects malformed values as malformed, without crypto or I/O', async () => {
@@ -581,7 +583,7 @@ describe('destroyById', () => {
     await sessions.destroyById('Z'.repeat(24)); // never issued
     expect(events).toEqual([]);
     await sessions.destroyById(session.id);
-    expect(events).toEqual([{ type: 'destroyed', maskedId: session.maskedId, at: clock.now() }]);
+    expect(events).toEqual([{ type: 'destroyed', id: session.id, maskedId: session.maskedId, at: clock.now() }]);
     await sessions.destroyById(session.id); // already ended
     expect(events).toHaveLength(1);
     clock.advanceSec(3600); // the other one has expired: there is nothing live to end
@@ -763,7 +765,7 @@ describe('the idle timeout as configured today', () => {
     expect(read.expiresAt).toBe(clock.now() + 1000);
     clock.advanceSec(1); // 600 s after the last write
     expect((await after.start(request(cookie))).isNew).toBe(true);
-    expect(events).toEqual([{ type: 'expired', maskedId: s.maskedId, reason: 'idle', at: clock.now() }]);
+    expect(events).toEqual([{ type: 'expired', id: s.id, maskedId: s.maskedId, reason: 'idle', at: clock.now() }]);
     expect((await before.start(request(cookie))).get('n')).toBe(2); // the setting decides, not the record
   });
 
@@ -1210,7 +1212,7 @@ describe('store failures lose nothing', () => {
 });
 
 describe('events', () => {
-  it('reports created, updated, destroyed and expired, with masked IDs only', async () => {
+  it('reports created, updated, destroyed and expired, with the ID, never the cookie', async () => {
     const { sessions, login, clock, events } = setup();
     const { session, cookie } = await login();
     const s = await sessions.start(request(cookie));
@@ -1221,8 +1223,46 @@ describe('events', () => {
     const other = await login();
     await sessions.destroy(request(other.cookie));
     expect(events.map((e) => e.type)).toEqual(['created', 'updated', 'expired', 'created', 'destroyed']);
-    expect(events[0]).toEqual({ type: 'created', maskedId: session.maskedId, at: clock.now() - 3_600_000 });
-    expect(JSON.stringify(events)).not.toContain(session.id);
+    const at = clock.now() - 3_600_000;
+    expect(events[0]).toEqual({ type: 'created', id: session.id, maskedId: session.maskedId, at });
+    const expired = { type: 'expired', id: session.id, maskedId: session.maskedId, reason: 'lifetime' };
+    expect(events[2]).toEqual({ ...expired, at: clock.now() });
+    expect(JSON.stringify(events)).not.toContain(cookie.split('.')[1]!.slice(2, 22));
+  });
+
+  it("carries the session's userId and full ID on each event about it, the previous ID on regenerated", async () => {
+    const { sessions, clock, events } = setup({ idleTimeout: 600, touchAfter: 0 });
+    const s = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await s.commit());
+    const first = s.id;
+    const again = await sessions.start(request(cookie));
+    again.set('n', 1);
+    again.regenerate();
+    const moved = cookiePair(await again.commit());
+    const later = await sessions.start(request(moved));
+    later.set('n', 2);
+    await later.commit();
+    clock.advanceSec(600);
+    await sessions.start(request(moved));
+    const other = await sessions.create(request(), { userId: 'ada' });
+    await other.commit();
+    await sessions.destroyByUser('ada');
+    const who = { userId: 'ada', at: expect.any(Number) };
+    expect(events).toEqual([
+      { type: 'created', id: first, maskedId: maskId(first), ...who },
+      {
+        type: 'regenerated',
+        id: again.id,
+        maskedId: again.maskedId,
+        previousId: first,
+        previousMaskedId: maskId(first),
+        ...who,
+      },
+      { type: 'updated', id: again.id, maskedId: again.maskedId, ...who },
+      { type: 'expired', id: again.id, maskedId: again.maskedId, reason: 'idle', ...who },
+      { type: 'created', id: other.id, maskedId: other.maskedId, ...who },
+      { type: 'destroyed', id: other.id, maskedId: other.maskedId, ...who },
+    ]);
   });
 
   it('an onEvent hook that throws does not break the request', async () => {
