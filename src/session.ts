@@ -1,6 +1,7 @@
 import { commitLines } from './lib/commit.js';
 import { maskId } from './lib/ids.js';
-import { toNumber } from './lib/numbers.js';
+import { SessionError } from './errors.js';
+import { toBigInt, toNumber } from './lib/numbers.js';
 import type { SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
 
@@ -98,6 +99,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#s.values.set(key, value);
   }
 
+  /**
+   * Set `key` only if it holds no value (dolab `Value.Add`), and return whether it did. Absent means absent in
+   * this request's view: of two overlapping requests that both add, the later commit's value stays.
+   */
+  add<K extends keyof Data & string>(key: K, value: Data[K]): boolean {
+    this.#s.writable();
+    return this.#s.values.add(key, value);
+  }
+
   /** Set a value that a later `set` cannot overwrite; `get` returns a copy of it. */
   setImmutable<K extends keyof Data & string>(key: K, value: Data[K]): void {
     this.#s.writable();
@@ -170,12 +180,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   getString(key: string): string | undefined;
   getString(key: string, defaultValue: string): string;
   getString(key: string, defaultValue?: string): string | undefined {
-    return this.#s.values.typed(key, defaultValue, 'a string', (v) =>
-      typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined,
-    );
+    return this.#s.values.typed(key, defaultValue, 'a string', asString);
   }
 
-  /** A finite number; strings in decimal notation such as "42" or "4.2" are parsed ("0x10" is not a number). */
+  /**
+   * A finite number; strings in decimal notation such as "42" or "4.2" are parsed ("0x10" is not a number). A
+   * string of digits past 2^53 that no number equals is `TYPE_MISMATCH`, not rounded: read it with `getBigInt`.
+   */
   getNumber(key: string): number | undefined;
   getNumber(key: string, defaultValue: number): number;
   getNumber(key: string, defaultValue?: number): number | undefined {
@@ -190,6 +201,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       const n = toNumber(v);
       return Number.isSafeInteger(n) ? n : undefined;
     });
+  }
+
+  /**
+   * An exact integer of any size (kataras `GetInt64`): a bigint (with a serializer that keeps them), a safe
+   * integer, or a string of digits. JSON has no 64-bit integers, so store them as decimal strings:
+   * `session.set('id', big.toString())`. A number past 2^53 is `TYPE_MISMATCH` (it may have been rounded already),
+   * as is such a string for `getNumber` when no number equals it.
+   */
+  getBigInt(key: string): bigint | undefined;
+  getBigInt(key: string, defaultValue: bigint): bigint;
+  getBigInt(key: string, defaultValue?: bigint): bigint | undefined {
+    return this.#s.values.typed(key, defaultValue, 'an exact integer', toBigInt);
   }
 
   /** A boolean; "true"/"false"/"1"/"0" (any case) and 1/0 are parsed. */
@@ -212,6 +235,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   /**
+   * Appends `value` to the list of flashes under `key` (gorilla `AddFlash`): reading it gives the array, in
+   * order. With the JSON serializer, overlapping requests' appends all stay on a store with atomic updates
+   * (memory, Durable Objects), and a request that reads the list consumes only the items it saw. With a custom
+   * serializer the whole list is written, so of two overlapping appends the later commit's list stays. After
+   * the list was read in this request, an append starts a new list.
+   */
+  addFlash(key: string, value: unknown): void {
+    this.#s.writable();
+    this.#s.values.addFlash(key, value);
+  }
+
+  /**
    * Reads and consumes a flash: gone from the next request on, still readable in this one. Only the value read
    * is consumed: one another request stored meanwhile waits for the next request.
    */
@@ -219,14 +254,30 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#s.values.getFlash(key) as T | undefined;
   }
 
+  /**
+   * `getFlash` as a string (kataras `GetFlashString`): `''` when absent; numbers and booleans are converted.
+   * `TYPE_MISMATCH` for another value, which then stays unconsumed.
+   */
+  getFlashString(key: string): string {
+    const text = asString(this.#s.values.peekFlash(key) ?? '');
+    if (text === undefined) throw new SessionError('TYPE_MISMATCH', `flash "${key}" is not a string`);
+    this.getFlash(key);
+    return text;
+  }
+
   /** Reads a flash without consuming it. */
   peekFlash<T = unknown>(key: string): T | undefined {
     return this.#s.values.peekFlash(key) as T | undefined;
   }
 
-  /** True if a flash `key` is there (read or not in this request). */
-  hasFlash(key: string): boolean {
+  /** True if a flash `key` is there, or without a key any flash (kataras `HasFlash()`), read or not in this request. */
+  hasFlash(key?: string): boolean {
     return this.#s.values.hasFlash(key);
+  }
+
+  /** The keys of the flashes there, without consuming any. */
+  flashKeys(): string[] {
+    return this.#s.values.flashKeys();
   }
 
   /** All flashes, consumed. */
@@ -312,6 +363,15 @@ export async function commitAll(...sessions: Session[]): Promise<Headers> {
   if (errors.length === 0) return headers;
   const message = `edge-sessions: commitAll: ${errors.length} of ${results.length} commits failed`;
   throw Object.assign(new AggregateError(errors, message), { headers });
+}
+
+/** A string; numbers and booleans converted. */
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : undefined;
 }
 
 function toHeaders(lines: readonly string[]): Headers {

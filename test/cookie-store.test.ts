@@ -293,6 +293,30 @@ describe('cookie store', () => {
     ]);
   });
 
+  it('keeps add, flash lists and exact big integers in the sealed cookie', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    expect(s.add('role', 'guest')).toBe(true);
+    expect(s.add('role', 'admin')).toBe(false);
+    s.addFlash('notice', 'saved');
+    s.addFlash('notice', 'sent');
+    s.set('id', (2n ** 64n).toString());
+    jar.apply(await s.commit());
+    const next = await sessions.start(request(jar.header()));
+    expect(next.get('role')).toBe('guest');
+    expect(next.hasFlash()).toBe(true);
+    expect(next.flashKeys()).toEqual(['notice']);
+    expect(next.getBigInt('id')).toBe(18446744073709551616n);
+    expect(() => next.getNumber('id')).not.toThrow(); // 2^64 is a number exactly
+    next.addFlash('notice', 'third');
+    jar.apply(await next.commit());
+    const last = await sessions.start(request(jar.header()));
+    expect(last.getFlash('notice')).toEqual(['saved', 'sent', 'third']);
+    expect(last.getFlashString('missing')).toBe('');
+    jar.apply(await last.commit());
+    expect((await sessions.start(request(jar.header()))).hasFlash()).toBe(false);
+  });
+
   it('count and destroyAll say the store cannot', async () => {
     const { sessions } = setup();
     await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');

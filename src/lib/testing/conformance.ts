@@ -226,6 +226,20 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       expect(after?.flash).toEqual({ msg: '"new"' });
     });
 
+    it('appends flash items to the list it holds, and consumes a list read item by item', async () => {
+      const { store, now } = await fresh();
+      const k = key('list');
+      await store.create(k, record({ flash: { one: '"x"', list: '["a"]' } }, now));
+      const t = times(now, now + 60_000, now + 3_600_000);
+      // Two requests' appends: both stay; a single value becomes the first item of a list.
+      await store.update(k, { append: { list: ['"b"'], one: ['"y"'], fresh: ['1'] } }, t);
+      await store.update(k, { append: { list: ['"c"', '{"d":1}'] } }, t);
+      expect((await store.get(k))?.flash).toEqual({ one: '["x","y"]', list: '["a","b","c",{"d":1}]', fresh: '[1]' });
+      // A request that read ["a","b"] consumes those two; one that read the whole of `fresh` removes it.
+      const after = await store.update(k, { consumedItems: { list: '["a","b"]', fresh: '[1]', one: '["z"]' } }, t);
+      expect(after?.flash).toEqual({ one: '["x","y"]', list: '["c",{"d":1}]' });
+    });
+
     it('refuses an increment onto a stored value that is not a number, and keeps the record', async () => {
       const { store, now } = await fresh();
       const k = key('nan');
