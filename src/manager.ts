@@ -2,7 +2,7 @@ import { SessionError } from './errors.js';
 import { emit, subject, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
-import { resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
+import { duration, lifetime, resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
 import { expiryReason, isRecord } from './lib/records.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
@@ -27,6 +27,13 @@ export interface CreateOptions<Data extends Record<string, unknown>> {
   userId?: string | undefined;
   /** A label for the device, shown in "your devices" (for example from User-Agent); cut to 256 characters. */
   device?: string | undefined;
+  /**
+   * This session's lifetime in seconds, instead of the manager's `expires` (icza's per-session Timeout): its
+   * cookie's Max-Age and `shiftExpiration` follow it, on every later request too. At most 400 days, or `Infinity`.
+   */
+  expires?: number | undefined;
+  /** This session's idle timeout in seconds, instead of the manager's; touches are throttled to match. */
+  idleTimeout?: number | undefined;
 }
 
 /** One live session of a user, as `listByUser` gives it: never its cookie. Times in epoch ms. */
@@ -233,13 +240,23 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       if (init.device !== undefined && typeof init.device !== 'string') {
         throw new SessionError('INVALID_OPTION', 'create: device must be a string');
       }
+      const lifetimeMs = lifetime('create: expires', init.expires);
+      const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
       const current = await start(request);
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
       const chunks = c.transport.cookiesIn(request.headers.get('cookie'));
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
         c,
-        { kind: 'new', forced: true, cookie: noCookie(chunks), ...init, device: init.device?.slice(0, 256) },
+        {
+          kind: 'new',
+          forced: true,
+          cookie: noCookie(chunks),
+          ...init,
+          device: init.device?.slice(0, 256),
+          lifetimeMs,
+          idleMs,
+        },
         contexts.get(request),
       );
       if (!current.isNew) {
@@ -411,6 +428,8 @@ const CREATE_OPTIONS: ReadonlySet<string> = new Set<keyof CreateOptions<Record<s
   'persistent',
   'userId',
   'device',
+  'expires',
+  'idleTimeout',
 ]);
 const EXCEPT_OPTION: ReadonlySet<string> = new Set(['except']);
 

@@ -317,6 +317,21 @@ describe('cookie store', () => {
     expect((await sessions.start(request(jar.header()))).hasFlash()).toBe(false);
   });
 
+  it('keeps a per-session expires and idleTimeout, and expires: Infinity, in the sealed record', async () => {
+    const { sessions, clock, jar } = setup();
+    const s = await sessions.create(request(), { expires: Infinity, idleTimeout: 7200 });
+    jar.apply(await s.commit());
+    clock.advanceSec(3000); // past the manager's 3600 s lifetime in two steps, inside the session's idle timeout
+    jar.apply(await (await sessions.start(request(jar.header()))).commit());
+    clock.advanceSec(3000);
+    const later = await sessions.start(request(jar.header()));
+    expect(later.isNew).toBe(false);
+    const line = (await sessions.shiftExpiration(request(jar.header()))).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=7200;/);
+    clock.advanceSec(7200);
+    expect(await sessions.get(request(jar.header()))).toBeNull();
+  });
+
   it('count and destroyAll say the store cannot', async () => {
     const { sessions } = setup();
     await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');

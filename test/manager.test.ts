@@ -3,6 +3,7 @@ import {
   commitAll,
   createSessions,
   SessionError,
+  type Session,
   type SessionChanges,
   type SessionEvent,
   type SessionsOptions,
@@ -659,6 +660,92 @@ describe('get and getById', () => {
     await expect(sessions.getById('../../etc')).rejects.toMatchObject({ code: 'INVALID_ID' });
     await expect(sessions.getById(42 as unknown as string)).rejects.toMatchObject({ code: 'INVALID_ID' });
     expect(await sessions.getById('Z'.repeat(24))).toBeNull();
+  });
+});
+
+describe('per-session lifetime and idle timeout', () => {
+  it('create({ expires }) gives this session its own Max-Age, and shiftExpiration extends by it later', async () => {
+    const { sessions, clock, counted } = setup();
+    const s = await sessions.create(request(), { expires: 600 });
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=600;/);
+    const cookie = line.split(';')[0]!;
+    expect(counted.calls.create).toBe(1);
+    clock.advanceSec(300);
+    expect((await sessions.shiftExpiration(request(cookie))).getSetCookie()[0]).toMatch(/Max-Age=600;/);
+    clock.advanceSec(599);
+    expect((await sessions.get(request(cookie)))?.isNew).toBe(false);
+    clock.advanceSec(1);
+    expect(await sessions.get(request(cookie))).toBeNull();
+    // Other sessions keep the manager's 3600 s.
+    expect((await (await sessions.create(request(), {})).commit()).getSetCookie()[0]).toMatch(/Max-Age=3600;/);
+  });
+
+  it('create({ idleTimeout }) ends this session when idle and throttles its touches to its own timeout', async () => {
+    const { sessions, clock, counted } = setup();
+    const s = await sessions.create(request(), { idleTimeout: 100 });
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(5); // under a tenth of 100 s: no write
+    expect((await (await sessions.start(request(cookie))).commit()).getSetCookie()).toEqual([]);
+    expect(counted.calls.update).toBe(0);
+    clock.advanceSec(10);
+    const touched = (await (await sessions.start(request(cookie))).commit()).getSetCookie()[0]!;
+    expect(touched).toMatch(/Max-Age=100;/);
+    expect(counted.calls.update).toBe(1);
+    clock.advanceSec(100);
+    expect(await sessions.get(request(cookie))).toBeNull();
+  });
+
+  it('refuses a per-session expires over 400 days or not positive, and an idleTimeout that is not', async () => {
+    const { sessions } = setup();
+    for (const expires of [0, -1, 400 * 86_400 + 1, Number.NaN]) {
+      await expect(sessions.create(request(), { expires })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+    }
+    await expect(sessions.create(request(), { idleTimeout: 0 })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+  });
+
+  it('expires: Infinity never ends by lifetime; the cookie is re-sent daily, with no write per request', async () => {
+    const { sessions, clock, counted } = setup({ expires: Infinity });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=34560000;/); // 400 days, what browsers keep
+    let cookie = line.split(';')[0]!;
+    for (let day = 0; day < 3 * 365; day++) {
+      clock.advanceSec(86_400);
+      const visit = await sessions.start(request(cookie));
+      expect(visit.get('n')).toBe(1);
+      const headers = await visit.commit();
+      if (headers.getSetCookie().length > 0) cookie = cookiePair(headers);
+      clock.advanceSec(600);
+      expect((await (await sessions.start(request(cookie))).commit()).getSetCookie()).toEqual([]);
+    }
+    expect(counted.calls.update).toBe(3 * 365); // one touch a day, none for the second visit of each day
+    clock.advanceSec(400 * 86_400); // no visit for 400 days: the browser has dropped the cookie; so has the store
+    expect(await sessions.get(request(cookie))).toBeNull();
+  });
+
+  it('create({ expires: Infinity }) and idleTimeout: the idle timeout still ends it; absoluteTimeout too', async () => {
+    const { sessions, clock } = setup({ idleTimeout: 600, absoluteTimeout: 86_400 });
+    const s = await sessions.create(request(), { expires: Infinity });
+    let cookie = cookiePair(await s.commit());
+    clock.advanceSec(500);
+    const headers = await (await sessions.start(request(cookie))).commit();
+    cookie = cookiePair(headers);
+    clock.advanceSec(599);
+    expect(await sessions.get(request(cookie))).not.toBeNull();
+    clock.advanceSec(1);
+    expect(await sessions.get(request(cookie))).toBeNull();
+    const t = await sessions.create(request(), { expires: Infinity });
+    let other = cookiePair(await t.commit());
+    let visits = 0;
+    for (let live: Session | null = t; live !== null; live = await sessions.get(request(other))) {
+      const h = await live.commit();
+      if (h.getSetCookie().length > 0) other = cookiePair(h);
+      clock.advanceSec(500);
+      visits++;
+    }
+    expect(visits).toBe(Math.ceil(86_400 / 500)); // ended by absoluteTimeout, visited every 500 s
   });
 });
 

@@ -67,6 +67,8 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   if (!times.persistent) merged.persistent = false;
   if (stored.userId !== undefined) merged.userId = stored.userId;
   if (stored.device !== undefined) merged.device = stored.device;
+  if (stored.lifetimeMs !== undefined) merged.lifetimeMs = stored.lifetimeMs;
+  if (stored.idleMs !== undefined) merged.idleMs = stored.idleMs;
   return merged;
 }
 

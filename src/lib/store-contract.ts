@@ -30,6 +30,13 @@ export interface SessionRecord {
   readonly userId?: string;
   /** The app's label for the device, given with `userId` (for example from User-Agent). */
   readonly device?: string;
+  /**
+   * This session's own lifetime in ms (`create(request, { expires })`), when it has one; `expires: Infinity` is
+   * stored as 8.64e15 (JSON has no Infinity), whose end is never reached.
+   */
+  readonly lifetimeMs?: number;
+  /** This session's own idle timeout in ms (`create(request, { idleTimeout })`), when it has one. */
+  readonly idleMs?: number;
 }
 
 /** One live session of a user, as `listByUser` returns it. */

@@ -527,6 +527,21 @@ function describeSessions(setup: Setup, stateless: boolean, runner: TestRunner):
       expect(last.isImmutable('role')).toBe(true);
       expect(() => last.set('role', { name: 'user' })).toThrow(/immutable/);
     });
+
+    it("keeps a session's own unlimited lifetime and idle timeout through the store", async () => {
+      const { sessions, clock } = await setup();
+      const jar = createCookieJar();
+      const created = await sessions.create(request(), { expires: Infinity, idleTimeout: 7200, data: { n: 1 } });
+      jar.apply(await created.commit());
+      for (let i = 0; i < 3; i++) {
+        clock.advanceSec(3000); // past the manager's 3600 s lifetime, inside the session's idle timeout
+        const next = await sessions.start(request(jar.header()));
+        expect(next.get('n')).toBe(1);
+        jar.apply(await next.commit());
+      }
+      clock.advanceSec(7200);
+      expect(await sessions.get(request(jar.header()))).toBeNull();
+    });
   });
 }
 
