@@ -1,6 +1,6 @@
 export { createSessions } from './manager.js';
 export type { CreateOptions, SessionHandler, SessionInfo, Sessions } from './manager.js';
-export { Session } from './session.js';
+export { commitAll, Session } from './session.js';
 export { SessionError } from './errors.js';
 export type { SessionErrorCode } from './errors.js';
 export { mergeChanges } from './lib/merge.js';

@@ -1,8 +1,8 @@
 import { SessionError } from './errors.js';
-import { emit, type BackgroundContext } from './lib/events.js';
+import { emit, subject, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
-import { resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
+import { duration, lifetime, resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
 import { expiryReason, isRecord } from './lib/records.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
@@ -27,6 +27,13 @@ export interface CreateOptions<Data extends Record<string, unknown>> {
   userId?: string | undefined;
   /** A label for the device, shown in "your devices" (for example from User-Agent); cut to 256 characters. */
   device?: string | undefined;
+  /**
+   * This session's lifetime in seconds, instead of the manager's `expires` (icza's per-session Timeout): its
+   * cookie's Max-Age and `shiftExpiration` follow it, on every later request too. At most 400 days, or `Infinity`.
+   */
+  expires?: number | undefined;
+  /** This session's idle timeout in seconds, instead of the manager's; touches are throttled to match. */
+  idleTimeout?: number | undefined;
 }
 
 /** One live session of a user, as `listByUser` gives it: never its cookie. Times in epoch ms. */
@@ -65,6 +72,17 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * session. Pass the Workers `ctx` to let async event hooks run in `ctx.waitUntil`.
    */
   start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>>;
+  /**
+   * The request's valid session, or null (icza `Manager.Get`): it creates nothing, stores nothing and sets no
+   * cookie. A later `start()` for the same request returns the same session.
+   */
+  get(request: Request): Promise<Session<Data> | null>;
+  /**
+   * A live session by ID (admin): values decoded, expiry checked, or null. Its changes persist through its
+   * `commit()`, which returns empty Headers (no browser sent it, so no cookie goes back), and reading it is no
+   * activity: it is not touched. `STORE_UNSUPPORTED` on a stateless store, `INVALID_ID` for a non-ID.
+   */
+  getById(id: string): Promise<Session<Data> | null>;
   /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */
   create(request: Request, options?: CreateOptions<Data>): Promise<Session<Data>>;
   /**
@@ -166,12 +184,26 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return session;
   }
 
-  async function existing(request: Request, what: string): Promise<Session<Data>> {
+  /** The request's valid session (stored, or made by `create()` in this request), or null. */
+  async function current(request: Request): Promise<Session<Data> | null> {
     const session = await start(request);
-    if (session.isNew && !created.has(session)) {
-      throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
-    }
+    return session.isNew && !created.has(session) ? null : session;
+  }
+
+  async function existing(request: Request, what: string): Promise<Session<Data>> {
+    const session = await current(request);
+    if (session === null) throw new SessionError('NOT_FOUND', `${what}: the request has no valid session`);
     return session;
+  }
+
+  /** A session ID for an admin call on a server-side store, or `STORE_UNSUPPORTED` / `INVALID_ID`. */
+  function byId(operation: string, id: unknown, why: string): asserts id is string {
+    if (!c.transport.stateful) {
+      throw new SessionError('STORE_UNSUPPORTED', `${operation}: the ${c.storeName} store is stateless and ${why}`);
+    }
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+      throw new SessionError('INVALID_ID', `${operation}: not a session ID`);
+    }
   }
 
   /** The store's per-user index, or `STORE_UNSUPPORTED` naming the store. */
@@ -187,6 +219,20 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   return {
     cookieName: c.cookieName,
     start,
+    get: current,
+
+    async getById(id) {
+      byId('getById', id, 'keeps no session by ID');
+      const record = await storeCall(c, 'STORE_READ', 'get', () => c.store!.get(id));
+      if (record === null || record === undefined || !isRecord(record)) return null;
+      const now = c.now();
+      const reason = expiryReason(c, record, now);
+      if (reason !== undefined) {
+        emit(c.onEvent, { type: 'expired', ...subject(id, record.userId), reason, at: now });
+        return null;
+      }
+      return newSession<Data>(c, { kind: 'stored', id, record, cookie: { ...noCookie(), detached: true } }, undefined);
+    },
 
     async create(request, init = {}) {
       refuseUnknownOptions('create', init, CREATE_OPTIONS);
@@ -194,13 +240,23 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       if (init.device !== undefined && typeof init.device !== 'string') {
         throw new SessionError('INVALID_OPTION', 'create: device must be a string');
       }
+      const lifetimeMs = lifetime('create: expires', init.expires);
+      const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
       const current = await start(request);
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
       const chunks = c.transport.cookiesIn(request.headers.get('cookie'));
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
         c,
-        { kind: 'new', forced: true, cookie: noCookie(chunks), ...init, device: init.device?.slice(0, 256) },
+        {
+          kind: 'new',
+          forced: true,
+          cookie: noCookie(chunks),
+          ...init,
+          device: init.device?.slice(0, 256),
+          lifetimeMs,
+          idleMs,
+        },
         contexts.get(request),
       );
       if (!current.isNew) {
@@ -239,18 +295,10 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async destroyById(id) {
-      if (!c.transport.stateful) {
-        throw new SessionError(
-          'STORE_UNSUPPORTED',
-          `destroyById: the ${c.storeName} store is stateless and cannot revoke`,
-        );
-      }
-      if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-        throw new SessionError('INVALID_ID', 'destroyById: not a session ID');
-      }
+      byId('destroyById', id, 'cannot revoke');
       const now = c.now();
       if (await c.transport.destroy(id, now + c.retainMs)) {
-        emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
+        emit(c.onEvent, { type: 'destroyed', ...subject(id, undefined), at: now });
       }
     },
 
@@ -289,7 +337,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       const ended = await storeCall(c, 'STORE_DELETE', 'destroyByUser', () =>
         store.destroyByUser!(userId, except, now + c.retainMs),
       );
-      for (const id of ended) emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now });
+      for (const id of ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, userId), at: now });
       return ended.length;
     },
 
@@ -366,7 +414,7 @@ function loaded<Data extends Record<string, unknown>>(
   const now = c.now();
   const reason = expiryReason(c, opened.record, now);
   if (reason !== undefined) {
-    emit(c.onEvent, { type: 'expired', maskedId: maskId(opened.id), reason, at: now }, ctx);
+    emit(c.onEvent, { type: 'expired', ...subject(opened.id, opened.record.userId), reason, at: now }, ctx);
     opened.cookie.stale = true;
     if (c.transport.stateful) opened.cookie.orphanId = opened.id;
     return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
@@ -380,6 +428,8 @@ const CREATE_OPTIONS: ReadonlySet<string> = new Set<keyof CreateOptions<Record<s
   'persistent',
   'userId',
   'device',
+  'expires',
+  'idleTimeout',
 ]);
 const EXCEPT_OPTION: ReadonlySet<string> = new Set(['except']);
 

@@ -1,6 +1,7 @@
 import { commitLines } from './lib/commit.js';
 import { maskId } from './lib/ids.js';
-import { toNumber } from './lib/numbers.js';
+import { SessionError } from './errors.js';
+import { toBigInt, toNumber } from './lib/numbers.js';
 import type { SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
 
@@ -29,7 +30,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   // ------------------------------------------------------------------------------------------ identity and times
 
-  /** The session ID (a new session gets one when first asked or committed). Never log it: use `maskedId`. */
+  /**
+   * The session ID (a new session gets one when first asked or committed). Without the cookie's tag it cannot
+   * be turned into a cookie, so admin pages and events may show it; `maskedId` is enough for most logs.
+   */
   get id(): string {
     return this.#s.id;
   }
@@ -93,6 +97,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   set<K extends keyof Data & string>(key: K, value: Data[K] | null | undefined): void {
     this.#s.writable();
     this.#s.values.set(key, value);
+  }
+
+  /**
+   * Set `key` only if it holds no value (dolab `Value.Add`), and return whether it did. Absent means absent in
+   * this request's view: of two overlapping requests that both add, the later commit's value stays.
+   */
+  add<K extends keyof Data & string>(key: K, value: Data[K]): boolean {
+    this.#s.writable();
+    return this.#s.values.add(key, value);
   }
 
   /** Set a value that a later `set` cannot overwrite; `get` returns a copy of it. */
@@ -167,12 +180,13 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   getString(key: string): string | undefined;
   getString(key: string, defaultValue: string): string;
   getString(key: string, defaultValue?: string): string | undefined {
-    return this.#s.values.typed(key, defaultValue, 'a string', (v) =>
-      typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined,
-    );
+    return this.#s.values.typed(key, defaultValue, 'a string', asString);
   }
 
-  /** A finite number; strings in decimal notation such as "42" or "4.2" are parsed ("0x10" is not a number). */
+  /**
+   * A finite number; strings in decimal notation such as "42" or "4.2" are parsed ("0x10" is not a number). A
+   * string of digits past 2^53 that no number equals is `TYPE_MISMATCH`, not rounded: read it with `getBigInt`.
+   */
   getNumber(key: string): number | undefined;
   getNumber(key: string, defaultValue: number): number;
   getNumber(key: string, defaultValue?: number): number | undefined {
@@ -187,6 +201,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       const n = toNumber(v);
       return Number.isSafeInteger(n) ? n : undefined;
     });
+  }
+
+  /**
+   * An exact integer of any size (kataras `GetInt64`): a bigint (with a serializer that keeps them), a safe
+   * integer, or a string of digits. JSON has no 64-bit integers, so store them as decimal strings:
+   * `session.set('id', big.toString())`. A number past 2^53 is `TYPE_MISMATCH` (it may have been rounded already),
+   * as is such a string for `getNumber` when no number equals it.
+   */
+  getBigInt(key: string): bigint | undefined;
+  getBigInt(key: string, defaultValue: bigint): bigint;
+  getBigInt(key: string, defaultValue?: bigint): bigint | undefined {
+    return this.#s.values.typed(key, defaultValue, 'an exact integer', toBigInt);
   }
 
   /** A boolean; "true"/"false"/"1"/"0" (any case) and 1/0 are parsed. */
@@ -209,6 +235,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   /**
+   * Appends `value` to the list of flashes under `key` (gorilla `AddFlash`): reading it gives the array, in
+   * order. With the JSON serializer, overlapping requests' appends all stay on a store with atomic updates
+   * (memory, Durable Objects), and a request that reads the list consumes only the items it saw. With a custom
+   * serializer the whole list is written, so of two overlapping appends the later commit's list stays. After
+   * the list was read in this request, an append starts a new list.
+   */
+  addFlash(key: string, value: unknown): void {
+    this.#s.writable();
+    this.#s.values.addFlash(key, value);
+  }
+
+  /**
    * Reads and consumes a flash: gone from the next request on, still readable in this one. Only the value read
    * is consumed: one another request stored meanwhile waits for the next request.
    */
@@ -216,14 +254,30 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#s.values.getFlash(key) as T | undefined;
   }
 
+  /**
+   * `getFlash` as a string (kataras `GetFlashString`): `''` when absent; numbers and booleans are converted.
+   * `TYPE_MISMATCH` for another value, which then stays unconsumed.
+   */
+  getFlashString(key: string): string {
+    const text = asString(this.#s.values.peekFlash(key) ?? '');
+    if (text === undefined) throw new SessionError('TYPE_MISMATCH', `flash "${key}" is not a string`);
+    this.getFlash(key);
+    return text;
+  }
+
   /** Reads a flash without consuming it. */
   peekFlash<T = unknown>(key: string): T | undefined {
     return this.#s.values.peekFlash(key) as T | undefined;
   }
 
-  /** True if a flash `key` is there (read or not in this request). */
-  hasFlash(key: string): boolean {
+  /** True if a flash `key` is there, or without a key any flash (kataras `HasFlash()`), read or not in this request. */
+  hasFlash(key?: string): boolean {
     return this.#s.values.hasFlash(key);
+  }
+
+  /** The keys of the flashes there, without consuming any. */
+  flashKeys(): string[] {
+    return this.#s.values.flashKeys();
   }
 
   /** All flashes, consumed. */
@@ -276,16 +330,54 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * nothing: the stored record and the browser's cookie stay as they were.
    */
   async commit(): Promise<Headers> {
-    const lines = await commitLines(this.#s);
-    const out = new Headers();
-    for (const line of lines) out.append('Set-Cookie', line);
-    // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
-    if (lines.length > 0) out.append('Cache-Control', 'private');
-    return out;
+    return toHeaders(await commitLines(this.#s));
   }
 
   /** @internal `commit()` as Set-Cookie lines (`handle()` appends them without a Headers object). */
   _commitLines(): string[] | Promise<string[]> {
     return commitLines(this.#s);
   }
+}
+
+/**
+ * Commits every session given (gorilla's `sessions.Save`), each one even when another fails, and resolves the
+ * headers of all of them in one `Headers` (one `Cache-Control: private` for all). When any failed, it rejects,
+ * after the others were committed, with an `AggregateError` of their `SessionError`s; its `headers` property
+ * holds what the committed ones must still send (a regenerated or new session's cookie): append it to your
+ * error response.
+ *
+ * @example
+ * const [user, cart] = await Promise.all([users.start(request), carts.start(request)])
+ * const headers = await commitAll(user, cart)
+ */
+export async function commitAll(...sessions: Session[]): Promise<Headers> {
+  // The same session twice is committed once.
+  const results = await Promise.allSettled([...new Set(sessions)].map(async (s) => s._commitLines()));
+  const lines: string[] = [];
+  const errors: unknown[] = [];
+  for (const result of results) {
+    if (result.status === 'fulfilled') lines.push(...result.value);
+    else errors.push(result.reason);
+  }
+  const headers = toHeaders(lines);
+  if (errors.length === 0) return headers;
+  const message = `edge-sessions: commitAll: ${errors.length} of ${results.length} commits failed`;
+  throw Object.assign(new AggregateError(errors, message), { headers });
+}
+
+/** A string; numbers and booleans converted. */
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : undefined;
+}
+
+function toHeaders(lines: readonly string[]): Headers {
+  const out = new Headers();
+  for (const line of lines) out.append('Set-Cookie', line);
+  // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
+  if (lines.length > 0) out.append('Cache-Control', 'private');
+  return out;
 }

@@ -7,7 +7,7 @@ import { readCookie } from '../src/lib/cookie.js';
 import { fromBase64Url } from '../src/lib/encoding.js';
 import { describeStoreConformance } from './conformance.js';
 import { describe, expect, it, vi } from './harness.js';
-import { createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
+import { cookiePair, createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
 
 describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
 
@@ -265,6 +265,71 @@ describe('cookie store', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('get reads the session from the cookie or gives null; getById is STORE_UNSUPPORTED', async () => {
+    const { sessions, jar } = setup();
+    expect(await sessions.get(request())).toBeNull();
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    jar.apply(await s.commit());
+    expect((await sessions.get(request(jar.header())))?.get('n')).toBe(1);
+    await expect(sessions.getById(s.id)).rejects.toMatchObject({
+      code: 'STORE_UNSUPPORTED',
+      message: 'edge-sessions: getById: the cookie store is stateless and keeps no session by ID',
+    });
+  });
+
+  it("reports events with the session's ID and userId", async () => {
+    const { sessions, events, clock } = setup();
+    const s = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(3600);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    const who = { id: s.id, maskedId: s.maskedId, userId: 'ada' };
+    expect(events).toEqual([
+      { type: 'created', ...who, at: clock.now() - 3_600_000 },
+      { type: 'expired', ...who, reason: 'lifetime', at: clock.now() },
+    ]);
+  });
+
+  it('keeps add, flash lists and exact big integers in the sealed cookie', async () => {
+    const { sessions, jar } = setup();
+    const s = await sessions.start(request());
+    expect(s.add('role', 'guest')).toBe(true);
+    expect(s.add('role', 'admin')).toBe(false);
+    s.addFlash('notice', 'saved');
+    s.addFlash('notice', 'sent');
+    s.set('id', (2n ** 64n).toString());
+    jar.apply(await s.commit());
+    const next = await sessions.start(request(jar.header()));
+    expect(next.get('role')).toBe('guest');
+    expect(next.hasFlash()).toBe(true);
+    expect(next.flashKeys()).toEqual(['notice']);
+    expect(next.getBigInt('id')).toBe(18446744073709551616n);
+    expect(() => next.getNumber('id')).not.toThrow(); // 2^64 is a number exactly
+    next.addFlash('notice', 'third');
+    jar.apply(await next.commit());
+    const last = await sessions.start(request(jar.header()));
+    expect(last.getFlash('notice')).toEqual(['saved', 'sent', 'third']);
+    expect(last.getFlashString('missing')).toBe('');
+    jar.apply(await last.commit());
+    expect((await sessions.start(request(jar.header()))).hasFlash()).toBe(false);
+  });
+
+  it('keeps a per-session expires and idleTimeout, and expires: Infinity, in the sealed record', async () => {
+    const { sessions, clock, jar } = setup();
+    const s = await sessions.create(request(), { expires: Infinity, idleTimeout: 7200 });
+    jar.apply(await s.commit());
+    clock.advanceSec(3000); // past the manager's 3600 s lifetime in two steps, inside the session's idle timeout
+    jar.apply(await (await sessions.start(request(jar.header()))).commit());
+    clock.advanceSec(3000);
+    const later = await sessions.start(request(jar.header()));
+    expect(later.isNew).toBe(false);
+    const line = (await sessions.shiftExpiration(request(jar.header()))).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=7200;/);
+    clock.advanceSec(7200);
+    expect(await sessions.get(request(jar.header()))).toBeNull();
   });
 
   it('count and destroyAll say the store cannot', async () => {

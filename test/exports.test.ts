@@ -11,7 +11,13 @@ import { describe, expect, it } from './harness.js';
 describe('public surface', () => {
   it('exports exactly the documented names', () => {
     // mergeChanges: for people who write their own stores (the store contract's merge).
-    expect(Object.keys(core).sort()).toEqual(['Session', 'SessionError', 'createSessions', 'mergeChanges']);
+    expect(Object.keys(core).sort()).toEqual([
+      'Session',
+      'SessionError',
+      'commitAll',
+      'createSessions',
+      'mergeChanges',
+    ]);
     expect(Object.keys(memory).sort()).toEqual(['createMemoryStore']);
     expect(Object.keys(cookie).sort()).toEqual(['createCookieStore']);
     expect(Object.keys(sql).sort()).toEqual(['createSqlStore']);

@@ -1,13 +1,17 @@
 import { subtle } from 'uncrypto';
 import {
+  commitAll,
   createSessions,
   SessionError,
+  type Session,
   type SessionChanges,
   type SessionEvent,
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
+import { maskId } from '../src/lib/ids.js';
 import { signerFor } from '../src/lib/signer.js';
+import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
 import {
@@ -19,6 +23,7 @@ import {
   OLD_SECRET,
   request,
   SECRET,
+  type TestClock,
 } from './helpers.js';
 
 /** The kid in a signed value or cookie pair: the 2 characters after the dot. */
@@ -79,7 +84,8 @@ describe('start', () => {
     expect(headers.getSetCookie()).toEqual([]); // the same as for a visitor without a cookie
     const rejected = events.find((e) => e.type === 'rejected');
     expect(rejected).toEqual({ type: 'rejected', reason: 'signature', at: expect.any(Number) });
-    expect(JSON.stringify(events)).not.toContain(cookie.split('=')[1]!.slice(0, 20));
+    // Events may carry the ID, never the cookie: its tag is what makes an ID a credential.
+    expect(JSON.stringify(events)).not.toContain(cookie.split('.')[1]!.slice(2, 22));
   });
 
   it('rejects malformed values as malformed, without crypto or I/O', async () => {
@@ -578,13 +584,168 @@ describe('destroyById', () => {
     await sessions.destroyById('Z'.repeat(24)); // never issued
     expect(events).toEqual([]);
     await sessions.destroyById(session.id);
-    expect(events).toEqual([{ type: 'destroyed', maskedId: session.maskedId, at: clock.now() }]);
+    expect(events).toEqual([{ type: 'destroyed', id: session.id, maskedId: session.maskedId, at: clock.now() }]);
     await sessions.destroyById(session.id); // already ended
     expect(events).toHaveLength(1);
     clock.advanceSec(3600); // the other one has expired: there is nothing live to end
     await sessions.destroyById(other.session.id);
     expect(events).toHaveLength(1);
     expect((await sessions.start(request(other.cookie))).isNew).toBe(true);
+  });
+});
+
+describe('get and getById', () => {
+  it('get gives the valid session or null, and creates, stores and sets nothing', async () => {
+    const { sessions, login, counted } = setup();
+    const anonymous = request();
+    expect(await sessions.get(anonymous)).toBeNull();
+    // Nothing was made for the request: committing what start() now returns sets no cookie and stores nothing.
+    expect((await (await sessions.start(anonymous)).commit()).getSetCookie()).toEqual([]);
+    expect(counted.calls.create).toBe(0);
+    const { session, cookie } = await login();
+    const req = request(cookie);
+    const found = await sessions.get(req);
+    expect(found?.id).toBe(session.id);
+    expect(found?.get('n')).toBe(1);
+    expect(await sessions.start(req)).toBe(found); // one session per request
+  });
+
+  it('get gives null for a forged or expired cookie, and the session create() made in this request', async () => {
+    const { sessions, login, clock } = setup();
+    const { cookie } = await login();
+    expect(await sessions.get(request(cookie.slice(0, -3) + 'AAA'))).toBeNull();
+    clock.advanceSec(3600);
+    expect(await sessions.get(request(cookie))).toBeNull();
+    const req = request();
+    const made = await sessions.create(req, { data: { user: 'ada' } });
+    expect(await sessions.get(req)).toBe(made);
+  });
+
+  it('getById gives the live session with its values; its commit stores changes and sends no cookie', async () => {
+    const { sessions, login, counted } = setup();
+    const { session, cookie } = await login();
+    const admin = await sessions.getById(session.id);
+    expect(admin?.isNew).toBe(false);
+    expect(admin?.get('n')).toBe(1);
+    admin!.set('role', 'banned');
+    admin!.increment('n');
+    const headers = await admin!.commit();
+    expect([...headers]).toEqual([]);
+    expect(counted.calls.update).toBe(1);
+    const seen = await sessions.start(request(cookie));
+    expect(seen.getAll()).toEqual({ n: 2, role: 'banned' });
+  });
+
+  it('getById checks expiry, never touches, and its destroy() ends the session without a cookie', async () => {
+    const { sessions, login, counted, clock, events } = setup({ idleTimeout: 600 });
+    const { session, cookie } = await login();
+    clock.advanceSec(300);
+    const admin = (await sessions.getById(session.id))!;
+    expect([...(await admin.commit())]).toEqual([]);
+    expect(counted.calls.update).toBe(0); // reading by ID is not the user's activity
+    admin.destroy();
+    expect([...(await admin.commit())]).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'destroyed', maskedId: session.maskedId });
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.getById(session.id)).toBeNull();
+
+    const other = await login();
+    clock.advanceSec(600);
+    expect(await sessions.getById(other.session.id)).toBeNull();
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle', maskedId: other.session.maskedId });
+  });
+
+  it('getById refuses a non-ID with INVALID_ID, and gives null for an ID never issued', async () => {
+    const { sessions } = setup();
+    await expect(sessions.getById('../../etc')).rejects.toMatchObject({ code: 'INVALID_ID' });
+    await expect(sessions.getById(42 as unknown as string)).rejects.toMatchObject({ code: 'INVALID_ID' });
+    expect(await sessions.getById('Z'.repeat(24))).toBeNull();
+  });
+});
+
+describe('per-session lifetime and idle timeout', () => {
+  it('create({ expires }) gives this session its own Max-Age, and shiftExpiration extends by it later', async () => {
+    const { sessions, clock, counted } = setup();
+    const s = await sessions.create(request(), { expires: 600 });
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=600;/);
+    const cookie = line.split(';')[0]!;
+    expect(counted.calls.create).toBe(1);
+    clock.advanceSec(300);
+    expect((await sessions.shiftExpiration(request(cookie))).getSetCookie()[0]).toMatch(/Max-Age=600;/);
+    clock.advanceSec(599);
+    expect((await sessions.get(request(cookie)))?.isNew).toBe(false);
+    clock.advanceSec(1);
+    expect(await sessions.get(request(cookie))).toBeNull();
+    // Other sessions keep the manager's 3600 s.
+    expect((await (await sessions.create(request(), {})).commit()).getSetCookie()[0]).toMatch(/Max-Age=3600;/);
+  });
+
+  it('create({ idleTimeout }) ends this session when idle and throttles its touches to its own timeout', async () => {
+    const { sessions, clock, counted } = setup();
+    const s = await sessions.create(request(), { idleTimeout: 100 });
+    const cookie = cookiePair(await s.commit());
+    clock.advanceSec(5); // under a tenth of 100 s: no write
+    expect((await (await sessions.start(request(cookie))).commit()).getSetCookie()).toEqual([]);
+    expect(counted.calls.update).toBe(0);
+    clock.advanceSec(10);
+    const touched = (await (await sessions.start(request(cookie))).commit()).getSetCookie()[0]!;
+    expect(touched).toMatch(/Max-Age=100;/);
+    expect(counted.calls.update).toBe(1);
+    clock.advanceSec(100);
+    expect(await sessions.get(request(cookie))).toBeNull();
+  });
+
+  it('refuses a per-session expires over 400 days or not positive, and an idleTimeout that is not', async () => {
+    const { sessions } = setup();
+    for (const expires of [0, -1, 400 * 86_400 + 1, Number.NaN]) {
+      await expect(sessions.create(request(), { expires })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+    }
+    await expect(sessions.create(request(), { idleTimeout: 0 })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+  });
+
+  it('expires: Infinity never ends by lifetime; the cookie is re-sent daily, with no write per request', async () => {
+    const { sessions, clock, counted } = setup({ expires: Infinity });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const line = (await s.commit()).getSetCookie()[0]!;
+    expect(line).toMatch(/Max-Age=34560000;/); // 400 days, what browsers keep
+    let cookie = line.split(';')[0]!;
+    for (let day = 0; day < 3 * 365; day++) {
+      clock.advanceSec(86_400);
+      const visit = await sessions.start(request(cookie));
+      expect(visit.get('n')).toBe(1);
+      const headers = await visit.commit();
+      if (headers.getSetCookie().length > 0) cookie = cookiePair(headers);
+      clock.advanceSec(600);
+      expect((await (await sessions.start(request(cookie))).commit()).getSetCookie()).toEqual([]);
+    }
+    expect(counted.calls.update).toBe(3 * 365); // one touch a day, none for the second visit of each day
+    clock.advanceSec(400 * 86_400); // no visit for 400 days: the browser has dropped the cookie; so has the store
+    expect(await sessions.get(request(cookie))).toBeNull();
+  });
+
+  it('create({ expires: Infinity }) and idleTimeout: the idle timeout still ends it; absoluteTimeout too', async () => {
+    const { sessions, clock } = setup({ idleTimeout: 600, absoluteTimeout: 86_400 });
+    const s = await sessions.create(request(), { expires: Infinity });
+    let cookie = cookiePair(await s.commit());
+    clock.advanceSec(500);
+    const headers = await (await sessions.start(request(cookie))).commit();
+    cookie = cookiePair(headers);
+    clock.advanceSec(599);
+    expect(await sessions.get(request(cookie))).not.toBeNull();
+    clock.advanceSec(1);
+    expect(await sessions.get(request(cookie))).toBeNull();
+    const t = await sessions.create(request(), { expires: Infinity });
+    let other = cookiePair(await t.commit());
+    let visits = 0;
+    for (let live: Session | null = t; live !== null; live = await sessions.get(request(other))) {
+      const h = await live.commit();
+      if (h.getSetCookie().length > 0) other = cookiePair(h);
+      clock.advanceSec(500);
+      visits++;
+    }
+    expect(visits).toBe(Math.ceil(86_400 / 500)); // ended by absoluteTimeout, visited every 500 s
   });
 });
 
@@ -691,7 +852,7 @@ describe('the idle timeout as configured today', () => {
     expect(read.expiresAt).toBe(clock.now() + 1000);
     clock.advanceSec(1); // 600 s after the last write
     expect((await after.start(request(cookie))).isNew).toBe(true);
-    expect(events).toEqual([{ type: 'expired', maskedId: s.maskedId, reason: 'idle', at: clock.now() }]);
+    expect(events).toEqual([{ type: 'expired', id: s.id, maskedId: s.maskedId, reason: 'idle', at: clock.now() }]);
     expect((await before.start(request(cookie))).get('n')).toBe(2); // the setting decides, not the record
   });
 
@@ -995,20 +1156,14 @@ describe('handle', () => {
 });
 
 describe('several sessions on one request', () => {
+  /** A manager on `clock` and `store`, with its own cookie name and secret. */
+  const onClock = (clock: TestClock, store: SessionsOptions['store'], name?: string, secret = SECRET) =>
+    createSessions({ store, secrets: [secret], now: clock.now, ...(name === undefined ? {} : { cookie: { name } }) });
+
   it('each manager reads its own cookie and adds its own headers', async () => {
     const clock = createClock();
-    const auth = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [SECRET],
-      cookie: { name: '__Host-auth' },
-      now: clock.now,
-    });
-    const prefs = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [OLD_SECRET],
-      cookie: { name: 'prefs' },
-      now: clock.now,
-    });
+    const auth = onClock(clock, createMemoryStore({ now: clock.now }), '__Host-auth');
+    const prefs = onClock(clock, createMemoryStore({ now: clock.now }), 'prefs', OLD_SECRET);
     const first = request();
     const a = await auth.start(first);
     const p = await prefs.start(first);
@@ -1025,6 +1180,43 @@ describe('several sessions on one request', () => {
     expect((await auth.start(second)).get('user')).toBe('ada');
     expect((await prefs.start(second)).get('theme')).toBe('dark');
     expect((await auth.start(second)).get('theme')).toBeUndefined();
+  });
+
+  it('commitAll commits a memory and a cookie-store session into one Headers, private once', async () => {
+    const clock = createClock();
+    const auth = onClock(clock, createMemoryStore({ now: clock.now }));
+    const prefs = onClock(clock, createCookieStore(), 'prefs');
+    const first = request();
+    const a = await auth.start(first);
+    const p = await prefs.start(first);
+    a.set('user', 'ada');
+    p.set('theme', 'dark');
+    const headers = await commitAll(a, p, a);
+    expect(headers.getSetCookie().map((l) => l.split('=')[0])).toEqual(['__Host-sid', 'prefs']);
+    expect(headers.get('Cache-Control')).toBe('private');
+    const second = request(cookiePair(headers));
+    expect((await auth.start(second)).get('user')).toBe('ada');
+    expect((await prefs.start(second)).get('theme')).toBe('dark');
+    expect([...(await commitAll())]).toEqual([]);
+  });
+
+  it('commitAll commits the rest after a failure, then rejects: an AggregateError with their headers', async () => {
+    const clock = createClock();
+    const auth = onClock(clock, createMemoryStore({ now: clock.now }));
+    const broken = onClock(clock, failingStore(), 'b');
+    const req = request();
+    const bad = await broken.start(req);
+    const good = await auth.start(req);
+    bad.set('x', 1);
+    good.set('user', 'ada');
+    const error = (await commitAll(bad, good).catch((e: unknown) => e)) as AggregateError & { headers: Headers };
+    expect(error).toBeInstanceOf(AggregateError);
+    expect(error.message).toBe('edge-sessions: commitAll: 1 of 2 commits failed');
+    expect(error.errors).toHaveLength(1);
+    expect(error.errors[0]).toBeInstanceOf(SessionError);
+    expect(error.errors[0]).toMatchObject({ code: 'STORE_WRITE' });
+    // The session that did commit is stored, and its cookie is in `headers`.
+    expect((await auth.start(request(cookiePair(error.headers)))).get('user')).toBe('ada');
   });
 });
 
@@ -1107,7 +1299,7 @@ describe('store failures lose nothing', () => {
 });
 
 describe('events', () => {
-  it('reports created, updated, destroyed and expired, with masked IDs only', async () => {
+  it('reports created, updated, destroyed and expired, with the ID, never the cookie', async () => {
     const { sessions, login, clock, events } = setup();
     const { session, cookie } = await login();
     const s = await sessions.start(request(cookie));
@@ -1118,8 +1310,46 @@ describe('events', () => {
     const other = await login();
     await sessions.destroy(request(other.cookie));
     expect(events.map((e) => e.type)).toEqual(['created', 'updated', 'expired', 'created', 'destroyed']);
-    expect(events[0]).toEqual({ type: 'created', maskedId: session.maskedId, at: clock.now() - 3_600_000 });
-    expect(JSON.stringify(events)).not.toContain(session.id);
+    const at = clock.now() - 3_600_000;
+    expect(events[0]).toEqual({ type: 'created', id: session.id, maskedId: session.maskedId, at });
+    const expired = { type: 'expired', id: session.id, maskedId: session.maskedId, reason: 'lifetime' };
+    expect(events[2]).toEqual({ ...expired, at: clock.now() });
+    expect(JSON.stringify(events)).not.toContain(cookie.split('.')[1]!.slice(2, 22));
+  });
+
+  it("carries the session's userId and full ID on each event about it, the previous ID on regenerated", async () => {
+    const { sessions, clock, events } = setup({ idleTimeout: 600, touchAfter: 0 });
+    const s = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await s.commit());
+    const first = s.id;
+    const again = await sessions.start(request(cookie));
+    again.set('n', 1);
+    again.regenerate();
+    const moved = cookiePair(await again.commit());
+    const later = await sessions.start(request(moved));
+    later.set('n', 2);
+    await later.commit();
+    clock.advanceSec(600);
+    await sessions.start(request(moved));
+    const other = await sessions.create(request(), { userId: 'ada' });
+    await other.commit();
+    await sessions.destroyByUser('ada');
+    const who = { userId: 'ada', at: expect.any(Number) };
+    expect(events).toEqual([
+      { type: 'created', id: first, maskedId: maskId(first), ...who },
+      {
+        type: 'regenerated',
+        id: again.id,
+        maskedId: again.maskedId,
+        previousId: first,
+        previousMaskedId: maskId(first),
+        ...who,
+      },
+      { type: 'updated', id: again.id, maskedId: again.maskedId, ...who },
+      { type: 'expired', id: again.id, maskedId: again.maskedId, reason: 'idle', ...who },
+      { type: 'created', id: other.id, maskedId: other.maskedId, ...who },
+      { type: 'destroyed', id: other.id, maskedId: other.maskedId, ...who },
+    ]);
   });
 
   it('an onEvent hook that throws does not break the request', async () => {

@@ -185,6 +185,22 @@ describe('session data', () => {
   });
 });
 
+describe('add', () => {
+  it('sets only when the key holds no value, says whether it did, and the value persists', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    expect(s.add('role', 'guest')).toBe(true);
+    expect(s.add('role', 'admin')).toBe(false);
+    expect(s.get('role')).toBe('guest');
+    const { session } = await next(s);
+    expect(session.add('role', 'admin')).toBe(false);
+    expect(session.get('role')).toBe('guest');
+    session.delete('role');
+    expect(session.add('role', 'admin')).toBe(true);
+    expect(session.get('role')).toBe('admin');
+  });
+});
+
 describe('typed getters', () => {
   it('parse numeric and boolean strings', async () => {
     const { sessions } = setup();
@@ -271,6 +287,52 @@ describe('typed getters', () => {
     expect(s.getInt('missing', 9)).toBe(9);
     expect(s.getBoolean('word', true)).toBe(true);
     expect(s.getString('missing', 'none')).toBe('none');
+  });
+});
+
+describe('getBigInt and integers past 2^53', () => {
+  it('reads exact integers from decimal strings of any length, safe numbers and bigints', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.set('big', (2n ** 64n + 1n).toString());
+    s.set('small', 42);
+    s.set('negative', ' -9007199254740993 ');
+    s.set('float', 4.5);
+    s.set('huge', 2 ** 60);
+    const { session } = await next(s);
+    expect(session.getBigInt('big')).toBe(18446744073709551617n);
+    expect(session.getBigInt('small')).toBe(42n);
+    expect(session.getBigInt('negative')).toBe(-9007199254740993n);
+    expect(session.getBigInt('missing')).toBeUndefined();
+    expect(session.getBigInt('missing', 7n)).toBe(7n);
+    expect(session.getBigInt('float', 7n)).toBe(7n);
+    expect(() => session.getBigInt('float')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    // A number past 2^53 may have been rounded before it was stored: not taken as exact.
+    expect(() => session.getBigInt('huge')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+  });
+
+  it('getBigInt takes bigints from a serializer that keeps them', async () => {
+    const tagged: Serializer = {
+      stringify: (v) => (typeof v === 'bigint' ? `n${v}` : JSON.stringify(v)),
+      parse: (t) => (t.startsWith('n') ? BigInt(t.slice(1)) : JSON.parse(t)),
+    };
+    const { sessions, next } = setup(tagged);
+    const s = await sessions.start(request());
+    s.set('id', 2n ** 70n);
+    expect((await next(s)).session.getBigInt('id')).toBe(2n ** 70n);
+  });
+
+  it('getNumber and increment refuse a digit string no number equals, rather than round it', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.set('inexact', '9007199254740993');
+    s.set('exact', '9007199254740992');
+    const { session } = await next(s);
+    expect(() => session.getNumber('inexact')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(() => session.increment('inexact')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(session.getNumber('inexact', 0)).toBe(0);
+    expect(session.getNumber('exact')).toBe(9007199254740992);
+    expect(session.get('inexact')).toBe('9007199254740993');
   });
 });
 
@@ -455,6 +517,90 @@ describe('flash messages', () => {
     session.setFlash('n', 'two');
     ({ session } = await next(session, cookie));
     expect(session.getFlash('n')).toBe('two');
+  });
+});
+
+describe('flash lists and flash helpers', () => {
+  it('addFlash appends to a list that reads as an array, in order, across requests', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.addFlash('notice', 'saved');
+    s.addFlash('notice', { text: 'and sent' });
+    expect(s.peekFlash('notice')).toEqual(['saved', { text: 'and sent' }]);
+    let { session, cookie } = await next(s);
+    session.addFlash('notice', 'third');
+    ({ session, cookie } = await next(session, cookie));
+    expect(session.getFlash('notice')).toEqual(['saved', { text: 'and sent' }, 'third']);
+    ({ session } = await next(session, cookie));
+    expect(session.hasFlash('notice')).toBe(false);
+  });
+
+  it('addFlash onto a single flash makes it the first item; after a read it starts a new list', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.setFlash('notice', 'one');
+    s.addFlash('notice', 'two');
+    let { session, cookie } = await next(s);
+    expect(session.getFlash('notice')).toEqual(['one', 'two']);
+    session.addFlash('notice', 'three');
+    ({ session } = await next(session, cookie));
+    expect(session.getFlash('notice')).toEqual(['three']);
+  });
+
+  it('hasFlash() without a key, flashKeys() without consuming, getFlashString', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    expect(s.hasFlash()).toBe(false);
+    expect(s.getFlashString('notice')).toBe('');
+    s.setFlash('notice', 'saved');
+    s.setFlash('count', 3);
+    s.addFlash('list', 'x');
+    const { session, cookie } = await next(s);
+    expect(session.hasFlash()).toBe(true);
+    expect(session.flashKeys()).toEqual(['notice', 'count', 'list']);
+    expect(() => session.getFlashString('list')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(session.getFlashString('notice')).toBe('saved');
+    expect(session.getFlashString('count')).toBe('3');
+    const after = (await next(session, cookie)).session;
+    expect(after.flashKeys()).toEqual(['list']); // the string flashes were consumed, the refused one was not
+  });
+
+  /** Two overlapping requests each `addFlash('notice', …)` onto a session holding `first`: the list after. */
+  async function overlappingAppends(serializer?: Serializer, first?: string) {
+    const { sessions } = setup(serializer);
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    if (first !== undefined) s.addFlash('notice', first);
+    const cookie = cookiePair(await s.commit());
+    const [a, b] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+    a.addFlash('notice', 'from a');
+    b.addFlash('notice', 'from b');
+    await a.commit();
+    await b.commit();
+    return (await sessions.start(request(cookie))).getFlash('notice');
+  }
+
+  it('overlapping addFlash from two requests: both items stay', async () => {
+    expect(await overlappingAppends()).toEqual(['from a', 'from b']);
+    expect(await overlappingAppends(undefined, 'first')).toEqual(['first', 'from a', 'from b']);
+  });
+
+  it('a list read while another request appends: the read items go, the appended one stays', async () => {
+    const { sessions } = setup();
+    const s = await sessions.start(request());
+    s.addFlash('notice', 'old');
+    const cookie = cookiePair(await s.commit());
+    const [reader, writer] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+    expect(reader.getFlash('notice')).toEqual(['old']);
+    writer.addFlash('notice', 'new');
+    await writer.commit();
+    await reader.commit();
+    expect((await sessions.start(request(cookie))).getFlash('notice')).toEqual(['new']);
+  });
+
+  it('a custom serializer: addFlash writes the whole list, so of two overlapping appends the later stays', async () => {
+    const serializer: Serializer = { stringify: (v) => JSON.stringify(v), parse: (t) => JSON.parse(t) as unknown };
+    expect(await overlappingAppends(serializer, 'first')).toEqual(['first', 'from b']);
   });
 });
 
@@ -690,6 +836,23 @@ describe('changes sent to a store with atomic update()', () => {
         s.delete('n');
       }),
     ).toEqual({ delete: ['n'] });
+  });
+
+  it('sends addFlash items as additions and a list read as the items it consumes', async () => {
+    expect(
+      await capture((s) => {
+        s.addFlash('a', 1);
+        s.addFlash('a', 2);
+      }),
+    ).toEqual({ append: { a: ['1', '2'] } });
+    expect(
+      await capture((s) => {
+        s.addFlash('a', 1);
+        s.setFlash('b', 'x');
+        s.addFlash('b', 'y');
+        expect(s.getFlash('a')).toEqual([1]);
+      }),
+    ).toEqual({ append: { a: ['1'] }, consumedItems: { a: '[1]' }, flash: { b: '["x","y"]' } });
   });
 
   it('sends flashes and immutable keys as their full new state', async () => {

@@ -3,7 +3,7 @@
 // cookie keep what they had, and the error (a SessionError) goes to the caller.
 import { SessionError } from '../errors.js';
 import { planCommit, type CommitPlan } from './commit-plan.js';
-import { emit } from './events.js';
+import { emit, subject } from './events.js';
 import { maskId } from './ids.js';
 import type { SessionCore } from './session-core.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
@@ -25,11 +25,13 @@ export function commitLines(s: SessionCore): string[] | Promise<string[]> {
     changed: s.values.changed,
     timesChanged: s.lifetime.changed,
     forced: s.forced,
-    touchDue: s.stored && s.lifetime.touchDue(now),
+    touchDue: s.stored && !s.cookie.detached && s.lifetime.touchDue(now),
     resign: s.cookie.resign,
     staleCookie: s.cookie.stale,
   });
-  return plan === 'nothing' ? [] : run(s, plan, now);
+  if (plan === 'nothing') return [];
+  const lines = run(s, plan, now);
+  return s.cookie.detached ? lines.then(() => []) : lines;
 }
 
 async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: number): Promise<string[]> {
@@ -50,7 +52,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       s.previousId = undefined;
       s.cookie.stale = false;
       s.cookie.orphanId = undefined;
-      if (ended) emit(c.onEvent, { type: 'destroyed', maskedId: maskId(id), at: now }, s.ctx);
+      if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, s.userId), at: now }, s.ctx);
       return lines;
     }
 
@@ -69,7 +71,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       s.cookie.stale = false;
       written(s, times, undefined);
       // Checked here too: a new session and a write are every request's path, and need no event built for nobody.
-      if (c.onEvent !== undefined) emit(c.onEvent, { type: 'created', maskedId: maskId(s.id), at: now }, s.ctx);
+      if (c.onEvent !== undefined) emit(c.onEvent, { type: 'created', ...subject(s.id, s.userId), at: now }, s.ctx);
       return lines;
     }
 
@@ -83,7 +85,8 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       written(s, times, stored);
       const event = {
         type: 'regenerated',
-        maskedId: maskId(s.id),
+        ...subject(s.id, s.userId),
+        previousId: previous,
         previousMaskedId: maskId(previous),
         at: now,
       } as const;
@@ -97,7 +100,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       if (stored === null) return endedMeanwhile(s);
       const lines = await t.send(s.cookie, s.id, () => stored, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       written(s, times, stored);
-      if (c.onEvent !== undefined) emit(c.onEvent, { type: 'updated', maskedId: maskId(s.id), at: now }, s.ctx);
+      if (c.onEvent !== undefined) emit(c.onEvent, { type: 'updated', ...subject(s.id, s.userId), at: now }, s.ctx);
       return lines;
     }
 
@@ -127,7 +130,7 @@ async function touch(s: SessionCore, now: number): Promise<string[]> {
   } catch (error) {
     // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
     const e = error as SessionError;
-    emit(c.onEvent, { type: 'error', operation: 'touch', error: e, maskedId: maskId(id), at: now }, s.ctx);
+    emit(c.onEvent, { type: 'error', operation: 'touch', error: e, ...subject(id, s.userId), at: now }, s.ctx);
     return [];
   }
   if (stored === null) return endedMeanwhile(s);

@@ -1,34 +1,52 @@
 import type { SessionError } from '../errors.js';
+import { maskId } from './ids.js';
 
-/** A session lifecycle event, for logging and metrics (`onEvent`). Times are epoch ms. */
+/**
+ * Whom an event is about. The full `id` is there for the app's own clean-up (on `destroyed` or `expired`): a
+ * session ID cannot be turned into a cookie without the secret, so it is safe in logs; `maskedId` is shorter.
+ */
+export interface EventSubject {
+  /** The session ID. */
+  readonly id: string;
+  /** First and last three characters of `id`. */
+  readonly maskedId: string;
+  /** The user the session was created for, when it has one and the manager knows it (not for `destroyById`). */
+  readonly userId?: string;
+}
+
+/** A session lifecycle event, for logging, metrics and clean-up (`onEvent`). Times are epoch ms. */
 export type SessionEvent =
-  | { readonly type: 'created' | 'updated' | 'destroyed'; readonly maskedId: string; readonly at: number }
-  | {
+  | (EventSubject & { readonly type: 'created' | 'updated' | 'destroyed'; readonly at: number })
+  | (EventSubject & {
       readonly type: 'regenerated';
-      readonly maskedId: string;
+      /** The ID the session had before. */
+      readonly previousId: string;
       readonly previousMaskedId: string;
       readonly at: number;
-    }
-  | {
+    })
+  | (EventSubject & {
       readonly type: 'expired';
-      readonly maskedId: string;
       readonly reason: 'lifetime' | 'idle' | 'absolute';
       readonly at: number;
-    }
+    })
   | {
       readonly type: 'rejected';
       /** Why a cookie was not accepted; never the cookie itself. */
       readonly reason: 'malformed' | 'signature' | 'unknown' | 'corrupt';
       readonly at: number;
     }
-  | {
+  | (Partial<EventSubject> & {
       /** A failure that did not fail the request (a touch-only write, background work). */
       readonly type: 'error';
       readonly operation: string;
       readonly error: SessionError;
-      readonly maskedId?: string;
       readonly at: number;
-    };
+    });
+
+/** The subject of an event about session `id` (of `userId`, if it has one). */
+export function subject(id: string, userId: string | undefined): EventSubject {
+  return userId === undefined ? { id, maskedId: maskId(id) } : { id, maskedId: maskId(id), userId };
+}
 
 /**
  * The part of a Workers `ExecutionContext` the manager uses: work that need not delay the response (an

@@ -4,8 +4,18 @@ import type { SessionRecord, SessionTimes } from './store-contract.js';
 
 /** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
 export const MAX_COOKIE_AGE_SEC = 400 * 86_400;
+const MAX_COOKIE_AGE_MS = MAX_COOKIE_AGE_SEC * 1000;
 
-/** What the arithmetic needs of the manager's configuration, in milliseconds. */
+/**
+ * `expires: Infinity` as a lifetime in ms, and the end of such a lifetime: the largest time a Date can hold
+ * (ECMA-262 §21.4.1.1). Finite, so records keep it through JSON in every store, and never reached.
+ */
+export const NEVER = 8.64e15;
+
+/** An unlimited session's record and cookie are renewed at most this often (and only on a request). */
+const RENEW_UNLIMITED_MS = 86_400_000;
+
+/** What the arithmetic needs of the manager's configuration (or of one session's own), in milliseconds. */
 export interface LifetimeConfig {
   readonly expiresMs: number;
   readonly idleMs: number | undefined;
@@ -70,10 +80,14 @@ export class Lifetime {
     this.changed = true;
   }
 
-  /** An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`. */
+  /**
+   * An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`, or the record
+   * and cookie of an unlimited session (which live 400 days from the last write) by a day.
+   */
   touchDue(now: number): boolean {
-    const next = this.#idleExpiry(now);
-    return this.#config.idleMs !== undefined && next - this.#expiresAt >= Math.max(1, this.#config.touchAfterMs);
+    const c = this.#config;
+    const step = c.idleMs === undefined ? RENEW_UNLIMITED_MS : Math.max(1, c.touchAfterMs);
+    return this.#idleExpiry(now) - this.#expiresAt >= step;
   }
 
   /** The times a write made now stores. */
@@ -94,10 +108,15 @@ export class Lifetime {
   }
 
   #cap(end: number): number {
-    return Math.min(end, this.createdAt + (this.#config.absoluteMs ?? Infinity));
+    return Math.min(end, this.createdAt + (this.#config.absoluteMs ?? Infinity), NEVER);
   }
 
+  /**
+   * The expiry a write made now stores: the lifetime's end or the idle timeout's, and at most 400 days away,
+   * as the cookie sent with it (only an unlimited lifetime reaches that far): a session no browser can still
+   * hold a cookie for is dropped by its store.
+   */
   #idleExpiry(now: number): number {
-    return Math.min(this.#endsAt, now + (this.#config.idleMs ?? Infinity));
+    return Math.min(this.#endsAt, now + (this.#config.idleMs ?? Infinity), now + MAX_COOKIE_AGE_MS);
   }
 }

@@ -44,8 +44,15 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
     if (v === null) flash.delete(k);
     else flash.set(k, v);
   }
+  for (const [k, items] of Object.entries(changes.append ?? {})) flash.set(k, appendJson(flash.get(k), items));
   // Only the value this request read is consumed: a newer one stored meanwhile waits for the next request.
   for (const [k, v] of Object.entries(changes.consumed ?? {})) if (flash.get(k) === v) flash.delete(k);
+  // A list read is consumed item by item: what another request appended to it meanwhile stays.
+  for (const [k, read] of Object.entries(changes.consumedItems ?? {})) {
+    const held = flash.get(k);
+    if (held === read) flash.delete(k);
+    else if (held?.startsWith(read.slice(0, -1) + ',') === true) flash.set(k, '[' + held.slice(read.length));
+  }
   const immutable = [...locked].filter((k) => data.has(k));
   const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
     data: toObject(data),
@@ -60,5 +67,18 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   if (!times.persistent) merged.persistent = false;
   if (stored.userId !== undefined) merged.userId = stored.userId;
   if (stored.device !== undefined) merged.device = stored.device;
+  if (stored.lifetimeMs !== undefined) merged.lifetimeMs = stored.lifetimeMs;
+  if (stored.idleMs !== undefined) merged.idleMs = stored.idleMs;
   return merged;
+}
+
+/**
+ * A JSON list with `items` (JSON texts) appended: to `list` when it is a JSON array, to a list holding it when
+ * it is another value, to an empty list when undefined. Textual, so the result is what `JSON.stringify` of the
+ * whole array gives.
+ */
+export function appendJson(list: string | undefined, items: readonly string[]): string {
+  const tail = items.join(',');
+  if (list === undefined || list === '[]') return `[${tail}]`;
+  return list.startsWith('[') ? `${list.slice(0, -1)},${tail}]` : `[${list},${tail}]`;
 }

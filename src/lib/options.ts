@@ -2,7 +2,7 @@ import { SessionError } from '../errors.js';
 import { COOKIE_NAME, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes, type SameSite } from './cookie.js';
 import { byteLength, exceedsBytes } from './encoding.js';
 import type { SessionEvent } from './events.js';
-import { MAX_COOKIE_AGE_SEC } from './lifetime.js';
+import { MAX_COOKIE_AGE_SEC, NEVER } from './lifetime.js';
 import { sealedCookieTransport } from './sealed-cookie.js';
 import type { SessionConfig } from './session-core.js';
 import { signedIdTransport } from './signed-id.js';
@@ -67,7 +67,11 @@ export interface SessionsOptions {
   secrets: readonly string[];
   /** The session cookie's name and attributes; secure defaults (see `CookieOptions`). */
   cookie?: CookieOptions | undefined;
-  /** Lifetime in seconds from creation or the last `shiftExpiration`. Default 14 days; at most 400 days. */
+  /**
+   * Lifetime in seconds from creation or the last `shiftExpiration`. Default 14 days; at most 400 days, or
+   * `Infinity`: never ended by lifetime (idle and absolute timeouts still apply); its cookie, which browsers keep
+   * 400 days at most, is re-sent on a request at most once a day, with an expiry-only write.
+   */
   expires?: number | undefined;
   /** Seconds without a request after which the session ends (sliding). Default: none. */
   idleTimeout?: number | undefined;
@@ -115,7 +119,7 @@ function fail(code: ConstructorParameters<typeof SessionError>[0], message: stri
 }
 
 /** Seconds → milliseconds after checking the value; `undefined` stays undefined. */
-function duration(name: string, value: unknown, allowZero: boolean): number | undefined {
+export function duration(name: string, value: unknown, allowZero: boolean): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
     fail(
@@ -124,6 +128,23 @@ function duration(name: string, value: unknown, allowZero: boolean): number | un
     );
   }
   return value * 1000;
+}
+
+/**
+ * A lifetime in seconds → ms: at most 400 days (the Max-Age browsers keep, RFC 6265bis §5.6.1), or `Infinity`
+ * (kataras' unlimited lifetime), kept as NEVER.
+ */
+export function lifetime(name: string, seconds: unknown): number | undefined {
+  if (seconds === Infinity) return NEVER;
+  const ms = duration(name, seconds, false);
+  if (ms !== undefined && ms > MAX_COOKIE_AGE_SEC * 1000) {
+    fail(
+      'INVALID_DURATION',
+      `${name} must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1), ` +
+        'or Infinity',
+    );
+  }
+  return ms;
 }
 
 function fn<T>(name: string, value: T | undefined): T | undefined {
@@ -218,13 +239,7 @@ export function resolveOptions(options: SessionsOptions): Config {
   if (sameSite === 'None' && !secure) fail('INVALID_COOKIE_OPTION', "cookie.sameSite 'none' requires secure: true");
   if (partitioned && !secure) fail('INVALID_COOKIE_OPTION', 'cookie.partitioned requires secure: true');
 
-  const expiresMs = duration('expires', options.expires, false) ?? DEFAULT_EXPIRES_SEC * 1000;
-  if (expiresMs > MAX_COOKIE_AGE_SEC * 1000) {
-    fail(
-      'INVALID_DURATION',
-      `expires must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1)`,
-    );
-  }
+  const expiresMs = lifetime('expires', options.expires) ?? DEFAULT_EXPIRES_SEC * 1000;
   const idleMs = duration('idleTimeout', options.idleTimeout, false);
   const absoluteMs = duration('absoluteTimeout', options.absoluteTimeout, false);
   let touchAfterMs = duration('touchAfter', options.touchAfter, true);
@@ -291,7 +306,8 @@ export function resolveOptions(options: SessionsOptions): Config {
     storeTimeoutMs,
     // A destroyed session's end outlives any write that could still try to revive it: a commit in flight, or
     // a write at another KV location that had not seen the end yet (its session could live `expires` more).
-    retainMs: Math.min(expiresMs, absoluteMs ?? Infinity) + REVOCATION_MARGIN_MS,
+    // An unlimited session's record lives at most 400 days past its last write (see Lifetime).
+    retainMs: Math.min(expiresMs, absoluteMs ?? Infinity, MAX_COOKIE_AGE_SEC * 1000) + REVOCATION_MARGIN_MS,
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,

@@ -26,7 +26,9 @@ export function isRecord(value: unknown): value is SessionRecord {
     (r.immutable === undefined || (Array.isArray(r.immutable) && r.immutable.every((k) => typeof k === 'string'))) &&
     (r.persistent === undefined || typeof r.persistent === 'boolean') &&
     (r.userId === undefined || typeof r.userId === 'string') &&
-    (r.device === undefined || typeof r.device === 'string')
+    (r.device === undefined || typeof r.device === 'string') &&
+    (r.lifetimeMs === undefined || Number.isFinite(r.lifetimeMs)) &&
+    (r.idleMs === undefined || Number.isFinite(r.idleMs))
   );
 }
 
@@ -40,7 +42,8 @@ function isStrings(value: unknown, optional: boolean): boolean {
 /**
  * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
  * `expiresAt` equals `now` is expired. The idle timeout is measured from the last write with today's setting,
- * so an `idleTimeout` added or shortened by a deploy applies to existing sessions on their next read.
+ * so an `idleTimeout` added or shortened by a deploy applies to existing sessions on their next read (a session
+ * created with its own `idleTimeout` keeps that one).
  */
 export function expiryReason(
   timeouts: Timeouts,
@@ -50,6 +53,7 @@ export function expiryReason(
   if (now >= record.createdAt + (timeouts.absoluteMs ?? Infinity)) return 'absolute';
   if (now >= record.endsAt) return 'lifetime';
   if (now >= record.expiresAt) return 'idle';
-  if (now >= (record.accessedAt ?? record.createdAt) + (timeouts.idleMs ?? Infinity)) return 'idle';
+  const idleMs = record.idleMs ?? timeouts.idleMs;
+  if (now >= (record.accessedAt ?? record.createdAt) + (idleMs ?? Infinity)) return 'idle';
   return undefined;
 }

@@ -33,6 +33,9 @@ export type SessionInit =
       /** `create()` for a user: the session is listed by `listByUser`. */
       readonly userId?: string | undefined;
       readonly device?: string | undefined;
+      /** `create()`: this session's own lifetime and idle timeout, in ms (checked by the manager). */
+      readonly lifetimeMs?: number | undefined;
+      readonly idleMs?: number | undefined;
     };
 
 export class SessionCore {
@@ -54,6 +57,9 @@ export class SessionCore {
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
+  /** This session's own lifetime and idle timeout (ms), kept in its record; undefined: the manager's. */
+  readonly #lifetimeMs: number | undefined;
+  readonly #idleMs: number | undefined;
 
   constructor(config: SessionConfig, init: SessionInit, ctx: BackgroundContext | undefined) {
     this.config = config;
@@ -66,7 +72,9 @@ export class SessionCore {
       this.forced = false;
       this.cookie = init.cookie;
       this.values = new SessionValues(config, init.record);
-      this.lifetime = new Lifetime(config, now, init.record);
+      this.#lifetimeMs = init.record.lifetimeMs;
+      this.#idleMs = init.record.idleMs;
+      this.lifetime = new Lifetime(this.#timeouts(), now, init.record);
       this.userId = init.record.userId;
       this.device = init.record.device;
     } else {
@@ -75,7 +83,9 @@ export class SessionCore {
       this.forced = init.forced ?? false;
       this.cookie = init.cookie ?? noCookie();
       this.values = SessionValues.withConstants(config, init.constants);
-      this.lifetime = new Lifetime(config, now, undefined, init.persistent ?? true);
+      this.#lifetimeMs = init.lifetimeMs;
+      this.#idleMs = init.idleMs;
+      this.lifetime = new Lifetime(this.#timeouts(), now, undefined, init.persistent ?? true);
       this.userId = init.userId;
       this.device = init.userId === undefined ? undefined : init.device;
       if (init.data !== undefined) for (const [k, v] of Object.entries(init.data)) this.values.set(k, v);
@@ -106,7 +116,22 @@ export class SessionCore {
     );
     if (this.userId !== undefined) record.userId = this.userId;
     if (this.device !== undefined) record.device = this.device;
+    if (this.#lifetimeMs !== undefined) record.lifetimeMs = this.#lifetimeMs;
+    if (this.#idleMs !== undefined) record.idleMs = this.#idleMs;
     return record;
+  }
+
+  /** The manager's timeouts, with this session's own lifetime and idle timeout (and touches to match). */
+  #timeouts(): LifetimeConfig {
+    const c = this.config;
+    const idleMs = this.#idleMs;
+    if (this.#lifetimeMs === undefined && idleMs === undefined) return c;
+    return {
+      expiresMs: this.#lifetimeMs ?? c.expiresMs,
+      idleMs: idleMs ?? c.idleMs,
+      absoluteMs: c.absoluteMs,
+      touchAfterMs: idleMs === undefined ? c.touchAfterMs : Math.min(c.touchAfterMs, Math.floor(idleMs / 10)),
+    };
   }
 
   /** A new ID (regenerate, or a collision at create); the cookie must be signed again. */

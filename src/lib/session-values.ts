@@ -1,6 +1,7 @@
 // A session's values, flashes, immutable keys and constants, and the journal of what this request changed: the
 // journal is what a store merges (SessionChanges), so overlapping requests keep each other's changes.
 import { SessionError } from '../errors.js';
+import { appendJson } from './merge.js';
 import { toNumber } from './numbers.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
 import { decodeValue, encodeValue, stringMap, toObject } from './value-codec.js';
@@ -44,6 +45,8 @@ export class SessionValues {
   #flashChanges: Map<string, boolean> | undefined;
   /** Flashes read in this request, with the value read: still readable here, removed only if still that value. */
   #consumed: Map<string, string> | undefined;
+  /** Per flash key: items `addFlash` appended (encoded), sent as additions to whatever list the store holds. */
+  #appended: Map<string, string[]> | undefined;
   /** Per key whose immutability changed: true = made immutable, false = no longer. */
   #immutableChanges: Map<string, boolean> | undefined;
 
@@ -182,10 +185,31 @@ export class SessionValues {
 
   setFlash(key: string, value: unknown): void {
     if (value === null || value === undefined) return this.deleteFlash(key);
-    if (this.#flash === NO_ENTRIES) this.#flash = new Map();
-    this.#flash.set(key, this.#encode(key, value));
-    this.#consumed?.delete(key);
-    (this.#flashChanges ??= new Map()).set(key, true);
+    this.#putFlash(key, this.#encode(key, value));
+  }
+
+  /**
+   * Appends `value` to the list under `key` (a single value there becomes the list's first item). With JSON, a
+   * list this request has not set, deleted or read is sent as an addition (`append`), so overlapping requests'
+   * items all stay; otherwise, or after a read in this request (which starts a new list), as the whole list.
+   */
+  addFlash(key: string, value: unknown): void {
+    if (value === null || value === undefined) return;
+    const item = this.#encode(key, value);
+    const fresh = this.#consumed?.has(key) === true || this.#flashChanges?.has(key) === true;
+    const base =
+      this.#consumed?.has(key) === true || this.#flashChanges?.get(key) === false ? undefined : this.#flash.get(key);
+    if (this.#codec.json) {
+      const text = appendJson(base, [item]);
+      if (fresh) return this.#putFlash(key, text);
+      if (this.#flash === NO_ENTRIES) this.#flash = new Map();
+      this.#flash.set(key, text);
+      const appended = (this.#appended ??= new Map());
+      appended.set(key, [...(appended.get(key) ?? []), item]);
+      return;
+    }
+    const list = base === undefined ? [] : this.#decode(key, base);
+    this.#putFlash(key, this.#encode(key, [...(Array.isArray(list) ? list : [list]), value]));
   }
 
   getFlash(key: string): unknown {
@@ -202,9 +226,9 @@ export class SessionValues {
     return text === undefined ? undefined : this.#decode(key, text);
   }
 
-  /** Flashes that wait for a later request: not read in this one. */
-  hasFlash(key: string): boolean {
-    return this.#flash.has(key);
+  /** A flash `key`, or any flash without a key (read or not in this request). */
+  hasFlash(key: string | undefined): boolean {
+    return key === undefined ? this.#flash.size > 0 : this.#flash.has(key);
   }
 
   flashKeys(): string[] {
@@ -214,6 +238,7 @@ export class SessionValues {
   deleteFlash(key: string): void {
     if (!this.#flash.delete(key)) return;
     this.#consumed?.delete(key);
+    this.#appended?.delete(key);
     (this.#flashChanges ??= new Map()).set(key, false);
   }
 
@@ -230,6 +255,7 @@ export class SessionValues {
       this.#keyChanges !== undefined ||
       this.#flashChanges !== undefined ||
       this.#consumed !== undefined ||
+      this.#appended !== undefined ||
       this.#immutableChanges !== undefined
     );
   }
@@ -252,7 +278,15 @@ export class SessionValues {
     if (this.#flashChanges !== undefined) {
       changes.flash = toObject([...this.#flashChanges].map(([k, keep]) => [k, keep ? this.#flash.get(k)! : null]));
     }
-    if (this.#consumed !== undefined) changes.consumed = toObject(this.#consumed);
+    if (this.#appended !== undefined) changes.append = toObject(this.#appended);
+    if (this.#consumed !== undefined) {
+      // With JSON, a list read is consumed item by item: items another request appended meanwhile stay.
+      const lists: [string, string][] = [];
+      const whole: [string, string][] = [];
+      for (const entry of this.#consumed) (this.#codec.json && entry[1].startsWith('[') ? lists : whole).push(entry);
+      if (lists.length > 0) changes.consumedItems = toObject(lists);
+      if (whole.length > 0) changes.consumed = toObject(whole);
+    }
     if (this.#immutableChanges !== undefined) changes.immutable = toObject(this.#immutableChanges);
     return changes;
   }
@@ -299,6 +333,7 @@ export class SessionValues {
     this.#immutableChanges = undefined;
     this.#flashChanges = undefined;
     this.#consumed = undefined;
+    this.#appended = undefined;
   }
 
   // ------------------------------------------------------------------------------------------ internals
@@ -314,6 +349,14 @@ export class SessionValues {
     if (this.#data.get(key) === text && typeof this.#keyChanges?.get(key) !== 'number') return;
     this.#data.set(key, text);
     (this.#keyChanges ??= new Map()).set(key, 'set');
+  }
+
+  #putFlash(key: string, text: string): void {
+    if (this.#flash === NO_ENTRIES) this.#flash = new Map();
+    this.#flash.set(key, text);
+    this.#consumed?.delete(key);
+    this.#appended?.delete(key);
+    (this.#flashChanges ??= new Map()).set(key, true);
   }
 
   #encode(key: string, value: unknown): string {

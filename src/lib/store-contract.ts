@@ -30,6 +30,13 @@ export interface SessionRecord {
   readonly userId?: string;
   /** The app's label for the device, given with `userId` (for example from User-Agent). */
   readonly device?: string;
+  /**
+   * This session's own lifetime in ms (`create(request, { expires })`), when it has one; `expires: Infinity` is
+   * stored as 8.64e15 (JSON has no Infinity), whose end is never reached.
+   */
+  readonly lifetimeMs?: number;
+  /** This session's own idle timeout in ms (`create(request, { idleTimeout })`), when it has one. */
+  readonly idleMs?: number;
 }
 
 /** One live session of a user, as `listByUser` returns it. */
@@ -55,10 +62,10 @@ export interface SessionTimes {
 /**
  * The changes one request made to a session. A store applies them to the record as it is stored at that moment
  * (`mergeChanges` in `edge-sessions` does it), so overlapping requests keep each other's changes. Applied in this
- * order: `clear`, `delete`, `set`, `increment`, then `flash`, `consumed` and `immutable` key by key. A key the
- * stored record holds as immutable keeps its stored value against `set` and `increment` unless this request knew
- * it (its `immutable` entry says so): a request that loaded the session before another made a key immutable
- * cannot overwrite it.
+ * order: `clear`, `delete`, `set`, `increment`, then `flash`, `append`, `consumed`, `consumedItems` and
+ * `immutable` key by key. A key the stored record holds as immutable keeps its stored value against `set` and
+ * `increment` unless this request knew it (its `immutable` entry says so): a request that loaded the session
+ * before another made a key immutable cannot overwrite it.
  */
 export interface SessionChanges {
   /** Every value was removed (constants and flashes stay). */
@@ -72,10 +79,22 @@ export interface SessionChanges {
   /** Per flash key: its new value, or null when this request deleted it. */
   readonly flash?: Readonly<Record<string, string | null>>;
   /**
+   * Per flash key: items `addFlash` appended (each encoded), added to the end of the list the store holds (a
+   * single value there becomes the list's first item). Present only with the JSON serializer, so overlapping
+   * requests' items all stay.
+   */
+  readonly append?: Readonly<Record<string, readonly string[]>>;
+  /**
    * Per flash key this request read: the value it read. The store removes the flash only if it still holds that
    * value: a newer one another request stored meanwhile stays for the next request.
    */
   readonly consumed?: Readonly<Record<string, string>>;
+  /**
+   * Per flash key whose value this request read as a JSON list (JSON serializer only): the list it read. The
+   * store removes it when it still holds that list, and otherwise removes those items from the front of the list
+   * it holds, so items another request appended meanwhile stay for the next request.
+   */
+  readonly consumedItems?: Readonly<Record<string, string>>;
   /** Per key: true when this request made it immutable, false when it deleted it (it is then a plain key). */
   readonly immutable?: Readonly<Record<string, boolean>>;
 }

@@ -18,6 +18,8 @@ export interface CookieState {
    * flight): a `destroy()` still ends it by ID, wherever it moved.
    */
   orphanId?: string | undefined;
+  /** A session found by ID (`getById`): no browser sent it, so its commits send no cookie and it is never touched. */
+  detached?: boolean | undefined;
 }
 
 /** Why a cookie was not accepted. */

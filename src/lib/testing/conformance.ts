@@ -226,6 +226,20 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       expect(after?.flash).toEqual({ msg: '"new"' });
     });
 
+    it('appends flash items to the list it holds, and consumes a list read item by item', async () => {
+      const { store, now } = await fresh();
+      const k = key('list');
+      await store.create(k, record({ flash: { one: '"x"', list: '["a"]' } }, now));
+      const t = times(now, now + 60_000, now + 3_600_000);
+      // Two requests' appends: both stay; a single value becomes the first item of a list.
+      await store.update(k, { append: { list: ['"b"'], one: ['"y"'], fresh: ['1'] } }, t);
+      await store.update(k, { append: { list: ['"c"', '{"d":1}'] } }, t);
+      expect((await store.get(k))?.flash).toEqual({ one: '["x","y"]', list: '["a","b","c",{"d":1}]', fresh: '[1]' });
+      // A request that read ["a","b"] consumes those two; one that read the whole of `fresh` removes it.
+      const after = await store.update(k, { consumedItems: { list: '["a","b"]', fresh: '[1]', one: '["z"]' } }, t);
+      expect(after?.flash).toEqual({ one: '["x","y"]', list: '["c",{"d":1}]' });
+    });
+
     it('refuses an increment onto a stored value that is not a number, and keeps the record', async () => {
       const { store, now } = await fresh();
       const k = key('nan');
@@ -512,6 +526,21 @@ function describeSessions(setup: Setup, stateless: boolean, runner: TestRunner):
       expect(last.constant('userId')).toBe(7);
       expect(last.isImmutable('role')).toBe(true);
       expect(() => last.set('role', { name: 'user' })).toThrow(/immutable/);
+    });
+
+    it("keeps a session's own unlimited lifetime and idle timeout through the store", async () => {
+      const { sessions, clock } = await setup();
+      const jar = createCookieJar();
+      const created = await sessions.create(request(), { expires: Infinity, idleTimeout: 7200, data: { n: 1 } });
+      jar.apply(await created.commit());
+      for (let i = 0; i < 3; i++) {
+        clock.advanceSec(3000); // past the manager's 3600 s lifetime, inside the session's idle timeout
+        const next = await sessions.start(request(jar.header()));
+        expect(next.get('n')).toBe(1);
+        jar.apply(await next.commit());
+      }
+      clock.advanceSec(7200);
+      expect(await sessions.get(request(jar.header()))).toBeNull();
     });
   });
 }

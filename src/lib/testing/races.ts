@@ -258,6 +258,16 @@ export function describeLifecycleRaces(
       }
     });
 
+    itIfExact('overlapping addFlash all stay, in one list', async () => {
+      const { sessions } = await setup();
+      const cookie = await login(sessions);
+      const loaded = await Promise.all(Array.from({ length: TRIES }, () => sessions.start(request(cookie))));
+      loaded.forEach((s, i) => s.addFlash('notices', i));
+      await Promise.all(loaded.map((s) => s.commit()));
+      const list = (await sessions.start(request(cookie))).getFlash<number[]>('notices');
+      expect([...list!].sort((a, b) => a - b)).toEqual(Array.from({ length: TRIES }, (_, i) => i));
+    });
+
     itIfExact('create never overwrites: of two creates of one ID exactly one succeeds', async () => {
       const store = await createStore(createClock());
       for (let i = 0; i < TRIES; i++) {
