@@ -5,7 +5,7 @@
 import { createSessions, type Sessions } from '../../manager.js';
 import type { Session } from '../../session.js';
 import type { SessionStore } from '../store-contract.js';
-import { gatedStore } from './races.js';
+import { gatedSessions } from './races.js';
 import type { TestRunner } from './runner.js';
 import { cookiePair, createClock, request, SECRET, type TestClock } from './support.js';
 
@@ -28,19 +28,7 @@ export function describePerUser(
 ): void {
   const { describe, it, expect } = runner;
 
-  async function setup() {
-    const clock = createClock();
-    const gated = gatedStore(await createStore(clock));
-    const sessions = createSessions({
-      store: gated.store,
-      secrets: [SECRET],
-      now: clock.now,
-      expires: 3600,
-      idleTimeout: 600,
-      touchAfter: 60,
-    });
-    return { clock, sessions, hold: gated.hold };
-  }
+  const setup = () => gatedSessions(createStore);
 
   /** A login of `userId`: the new session's ID and cookie. */
   async function login(sessions: Sessions, userId: string, device?: string) {

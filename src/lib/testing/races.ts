@@ -90,6 +90,26 @@ export function gatedStore(store: SessionStore): {
   };
 }
 
+/**
+ * A manager over a fresh gated store on a test clock, as the race and per-user suites use it: sessions live an
+ * hour, idle out after 600 s, and a touch is due after 60 s. `events` collects what the manager emitted.
+ */
+export async function gatedSessions(createStore: (clock: TestClock) => SessionStore | Promise<SessionStore>) {
+  const clock = createClock();
+  const events: SessionEvent[] = [];
+  const gated = gatedStore(await createStore(clock));
+  const sessions = createSessions({
+    store: gated.store,
+    secrets: [SECRET],
+    now: clock.now,
+    expires: 3600,
+    idleTimeout: 600,
+    touchAfter: 60,
+    onEvent: (e) => events.push(e),
+  });
+  return { clock, events, sessions, hold: gated.hold };
+}
+
 /** Runs `meanwhile` while `held` keeps `call` at its gate, then lets `call` go on: one deterministic interleaving. */
 async function whileHeld<T>(held: Held, call: Promise<T>, meanwhile: () => Promise<unknown>): Promise<T> {
   await held.reached;
@@ -119,21 +139,7 @@ export function describeLifecycleRaces(
   options: RaceOptions,
 ): void {
   const { describe, it, expect } = runner;
-  async function setup() {
-    const clock = createClock();
-    const events: SessionEvent[] = [];
-    const gated = gatedStore(await createStore(clock));
-    const sessions = createSessions({
-      store: gated.store,
-      secrets: [SECRET],
-      now: clock.now,
-      expires: 3600,
-      idleTimeout: 600,
-      touchAfter: 60,
-      onEvent: (e) => events.push(e),
-    });
-    return { clock, events, sessions, hold: gated.hold };
-  }
+  const setup = () => gatedSessions(createStore);
 
   async function login(sessions: Sessions, act: (s: Session) => void = (s) => s.set('u', 'ada')) {
     const s = await sessions.start(request());
