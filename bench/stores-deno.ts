@@ -4,6 +4,7 @@
 // (get, list, atomic commit), counted by a wrapper around the real database.
 import { createSessions } from '../src/index.ts';
 import { createDenoKvStore, type DenoKvAtomic, type DenoKvLike } from '../src/deno-kv.ts';
+import { storeRows } from './store-scenarios.mjs';
 
 declare const Deno: {
   openKv(path?: string): Promise<DenoKvLike & { close(): void }>;
@@ -13,7 +14,6 @@ declare const Deno: {
 
 const ROUNDS = Number(Deno.env.get('ROUNDS') ?? 15);
 const OPS = Number(Deno.env.get('OPS') ?? 64);
-const SECRET = 'bench-secret-0123456789abcdef-0123456789abcd';
 
 /** The database with every call counted. */
 function counted(kv: DenoKvLike) {
@@ -35,52 +35,24 @@ function counted(kv: DenoKvLike) {
   return { kv: wrapped, calls };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const request = (cookie?: string) => new Request('https://bench.local/', cookie ? { headers: { cookie } } : {});
-
 for (const [label, path] of [
   ['in memory', ':memory:'],
   ['file', `${await Deno.makeTempDir()}/bench.sqlite3`],
 ] as const) {
   const db = await Deno.openKv(path);
   const { kv, calls } = counted(db);
-  const sessions = createSessions({ store: createDenoKvStore(kv), secrets: [SECRET] });
-  const cookieOf = (headers: Headers) => headers.getSetCookie()[0]!.split(';')[0]!;
-  const login = async () =>
-    cookieOf(await (await sessions.create(request(), { userId: 'ada', data: { n: 1 } })).commit());
-  const scenarios: Record<string, { prepare: () => Promise<string[]>; run: (cookie: string) => Promise<unknown> }> = {
-    login: { prepare: async () => Array(OPS).fill(''), run: () => login() },
-    'read-only': {
-      prepare: async () => Array(OPS).fill(await login()),
-      run: async (cookie) => (await sessions.start(request(cookie))).get('n'),
+  const rows = await storeRows({
+    createSessions,
+    store: createDenoKvStore(kv),
+    label: `deno-kv (${label})`,
+    rounds: ROUNDS,
+    ops: OPS,
+    reset: () => (calls.get = calls.list = calls.commit = 0),
+    calls: (n: number) => {
+      const per = (count: number) => +(count / n).toFixed(2);
+      return `${per(calls.get)} get, ${per(calls.list)} list, ${per(calls.commit)} atomic`;
     },
-    write: {
-      prepare: async () => Array(OPS).fill(await login()),
-      run: async (cookie) => {
-        const s = await sessions.start(request(cookie));
-        s.increment('n');
-        return s.commit();
-      },
-    },
-    logout: {
-      prepare: async () => Promise.all(Array.from({ length: OPS }, login)),
-      run: (cookie) => sessions.destroy(request(cookie)),
-    },
-  };
-  for (const [name, scenario] of Object.entries(scenarios)) {
-    const samples: number[] = [];
-    let perRequest = '';
-    for (let round = -1; round < ROUNDS; round++) {
-      const cookies = await scenario.prepare();
-      calls.get = calls.list = calls.commit = 0;
-      const t = performance.now();
-      for (const cookie of cookies) await scenario.run(cookie);
-      const us = ((performance.now() - t) * 1000) / cookies.length;
-      if (round >= 0) samples.push(us);
-      const per = (n: number) => +(n / cookies.length).toFixed(2);
-      perRequest = `${per(calls.get)} get, ${per(calls.list)} list, ${per(calls.commit)} atomic`;
-    }
-    console.log(`| deno-kv (${label}) | ${name} | ${median(samples).toFixed(1)} | ${perRequest} |`);
-  }
+  });
+  for (const row of rows) console.log(row);
   db.close();
 }

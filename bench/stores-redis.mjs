@@ -6,12 +6,11 @@ import { createClient } from 'redis';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis } from '../test/redis/server.mjs';
-import { median } from './stats.mjs';
+import { storeRows } from './store-scenarios.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const OPS = Number(process.env.OPS ?? 64);
-const SECRET = 'bench-secret-0123456789abcdef-0123456789abcd';
 
 // The library as a Worker would ship it (the web-standard build), bundled once.
 const bundle = join(here, '.tmp', 'stores-redis-lib.mjs');
@@ -35,43 +34,16 @@ await client.connect();
 let commands = 0;
 const counted = { send: (command, args) => (commands++, client.sendCommand([command, ...args])) };
 try {
-  const sessions = createSessions({ store: createRedisStore(counted), secrets: [SECRET] });
-  const request = (cookie) => new Request('https://bench.local/', cookie ? { headers: { cookie } } : {});
-  const cookieOf = (headers) => headers.getSetCookie()[0].split(';')[0];
-  const login = async () =>
-    cookieOf(await (await sessions.create(request(), { userId: 'ada', data: { n: 1 } })).commit());
-  const scenarios = {
-    login: { prepare: async () => Array(OPS).fill(''), run: () => login() },
-    'read-only': {
-      prepare: async () => Array(OPS).fill(await login()),
-      run: async (cookie) => (await sessions.start(request(cookie))).get('n'),
-    },
-    write: {
-      prepare: async () => Array(OPS).fill(await login()),
-      run: async (cookie) => {
-        const s = await sessions.start(request(cookie));
-        s.increment('n');
-        return s.commit();
-      },
-    },
-    logout: {
-      prepare: () => Promise.all(Array.from({ length: OPS }, login)),
-      run: (cookie) => sessions.destroy(request(cookie)),
-    },
-  };
-  for (const [name, scenario] of Object.entries(scenarios)) {
-    const samples = [];
-    let perRequest = 0;
-    for (let round = -1; round < ROUNDS; round++) {
-      const cookies = await scenario.prepare();
-      commands = 0;
-      const t = performance.now();
-      for (const cookie of cookies) await scenario.run(cookie);
-      if (round >= 0) samples.push(((performance.now() - t) * 1000) / cookies.length);
-      perRequest = commands / cookies.length;
-    }
-    console.log(`| redis (node-redis) | ${name} | ${median(samples).toFixed(1)} | ${perRequest} Redis commands |`);
-  }
+  const rows = await storeRows({
+    createSessions,
+    store: createRedisStore(counted),
+    label: 'redis (node-redis)',
+    rounds: ROUNDS,
+    ops: OPS,
+    reset: () => (commands = 0),
+    calls: (n) => `${commands / n} Redis commands`,
+  });
+  for (const row of rows) console.log(row);
 } finally {
   await client.quit();
   await server.stop();
