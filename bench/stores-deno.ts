@@ -1,7 +1,7 @@
-// The Deno KV rows of `npm run bench:stores` (run by bench/stores.mjs on the real deno binary, --unstable-kv):
-// a login, a read-only request, a write and a logout through the manager on an in-memory Deno KV and on a
-// database file, µs per request (median of ROUNDS rounds of OPS requests) and the Deno KV calls each one made
-// (get, list, atomic commit), counted by a wrapper around the real database.
+// The Deno KV rows of `npm run bench:stores` (the npm script runs it after bench/stores.mjs, on the real deno binary,
+// --unstable-kv): a login, a read-only request, a write and a logout through the manager on an in-memory Deno KV
+// and on a database file, µs per request (median of ROUNDS rounds of OPS requests) and the Deno KV calls each one
+// made (get, list, atomic commit), counted by a wrapper around the real database.
 import { createSessions } from '../src/index.ts';
 import { createDenoKvStore, type DenoKvAtomic, type DenoKvLike } from '../src/deno-kv.ts';
 import { storeRows } from './store-scenarios.mjs';
