@@ -117,6 +117,25 @@ async function floor() {
   };
 }
 
+/** The scenarios' handlers over a cookie floor's `load(request)` (data or null) and `save(data)` (headers). */
+function cookieFloorHandlers(load, save) {
+  return {
+    async s1(req) {
+      await load(req);
+      return text('ok', await save({ user: 'u-42', n: 1 }));
+    },
+    async read(req) {
+      const s = await load(req);
+      return text(s?.user);
+    },
+    async rw(req) {
+      const s = await load(req);
+      s.n += 1;
+      return text('ok', await save(s));
+    },
+  };
+}
+
 // The least a correct sealed-cookie session can do (what a stateless, encrypted store must pay): an AES-256-GCM key
 // imported once, 1 subtle.decrypt per read of a cookie, 1 subtle.encrypt per write, the cookie name bound as
 // associated data, the expiry inside the seal (Max-Age is the client's to change) and checked on every read.
@@ -155,21 +174,39 @@ async function sealedFloor() {
     out.set(sealed, 12);
     return { 'Set-Cookie': `${NAME}=${b64u(out)}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
   }
-  return {
-    async s1(req) {
-      await load(req);
-      return text('ok', await save({ user: 'u-42', n: 1 }));
-    },
-    async read(req) {
-      const s = await load(req);
-      return text(s?.user);
-    },
-    async rw(req) {
-      const s = await load(req);
-      s.n += 1;
-      return text('ok', await save(s));
-    },
-  };
+  return cookieFloorHandlers(load, save);
+}
+
+// The least a correct signed-cookie session can do (what a stateless store that signs without encrypting must
+// pay): an HMAC-SHA256 key imported once, the data as base64url JSON in the clear, 1 subtle.verify per read of a
+// cookie over the cookie name and that text, 1 subtle.sign per write, the expiry inside the signed data (Max-Age
+// is the client's to change) and checked on every read.
+
+async function signedFloor() {
+  const key = await crypto.subtle.importKey('raw', te.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
+  const NAME = 'sid';
+  const td = new TextDecoder();
+  async function load(req) {
+    const value = cookieValue(req.headers.get('cookie'));
+    if (value === undefined) return null;
+    const dot = value.lastIndexOf('.');
+    const payload = value.slice(0, dot);
+    const tag = unb64u(value.slice(dot + 1));
+    if (dot < 1 || tag === null || !(await crypto.subtle.verify('HMAC', key, tag, te.encode(`${NAME}=${payload}`))))
+      return null;
+    const data = JSON.parse(td.decode(unb64u(payload)));
+    return data.exp > Date.now() ? data : null;
+  }
+  async function save(data) {
+    data.exp = Date.now() + TTL * 1000;
+    const payload = b64u(te.encode(JSON.stringify(data)));
+    const tag = b64u(new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(`${NAME}=${payload}`))));
+    return { 'Set-Cookie': `${NAME}=${payload}.${tag}; Max-Age=${TTL}; Path=/; HttpOnly; Secure; SameSite=Lax` };
+  }
+  return cookieFloorHandlers(load, save);
 }
 
 // ------------------------------------------------------------------------------------------------ React Router 7
@@ -362,15 +399,23 @@ async function h3Bare() {
 }
 
 // kind: 'edge' (the library), 'floor', 'peer', 'framework' (no session: context only, not a peer).
-// sealed: the session data travels encrypted in the cookie (the others keep it in a store or sign it in the clear).
+// sealed: the session data travels encrypted in the cookie; signed: in the clear, signed, in the cookie (the
+// others keep it in a store).
 export const ADAPTERS = [
   { name: 'floor (HMAC + Map)', kind: 'floor', make: floor },
   { name: 'floor (AES-GCM cookie)', kind: 'floor', make: sealedFloor, sealed: true },
+  { name: 'floor (HMAC-signed cookie)', kind: 'floor', make: signedFloor, signed: true },
   { name: 'edge-sessions memory', kind: 'edge', make: edge(createMemoryStore()) },
   { name: 'edge-sessions cookie', kind: 'edge', make: edge(createCookieStore()), sealed: true },
-  { name: 'react-router cookie', kind: 'peer', make: reactRouter('cookie') },
+  {
+    name: 'edge-sessions cookie, signed only',
+    kind: 'edge',
+    make: edge(createCookieStore({ encrypt: false })),
+    signed: true,
+  },
+  { name: 'react-router cookie', kind: 'peer', make: reactRouter('cookie'), signed: true },
   { name: 'react-router memory', kind: 'peer', make: reactRouter('memory') },
-  { name: '@remix-run/session cookie', kind: 'peer', make: remix('cookie') },
+  { name: '@remix-run/session cookie', kind: 'peer', make: remix('cookie'), signed: true },
   { name: '@remix-run/session memory', kind: 'peer', make: remix('memory') },
   { name: 'iron-session', kind: 'peer', make: iron, sealed: true },
   { name: '@hono/session', kind: 'peer', make: honoSession, sealed: true },

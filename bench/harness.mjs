@@ -131,6 +131,7 @@ export async function createSuite({ pool = POOL, only, allocationCheck = false }
       name: adapter.name,
       kind: adapter.kind,
       sealed: adapter.sealed === true,
+      signed: adapter.signed === true,
       next: 0,
       nextTampered: 0,
       nextChain: 0,
@@ -280,7 +281,7 @@ export async function describe(libs) {
         subtle: runnable(lib, scenario) ? await countSubtle(lib, scenario) : undefined,
       };
     }
-    out[lib.name] = { kind: lib.kind, sealed: lib.sealed, errors: lib.errors, scenarios };
+    out[lib.name] = { kind: lib.kind, sealed: lib.sealed, signed: lib.signed, errors: lib.errors, scenarios };
   }
   return out;
 }

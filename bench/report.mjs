@@ -5,6 +5,16 @@ import { readFileSync } from 'node:fs';
 const SCENARIOS = ['S1', 'S2', 'S2-cold', 'S3', 'S4', 'S4-cold'];
 const FLOOR = 'floor (HMAC + Map)';
 const SEALED_FLOOR = 'floor (AES-GCM cookie)';
+/** The two forms a cookie store comes in, each with its own floor and its own peers. */
+const COOKIE_FORMS = [
+  { flag: 'sealed', floor: SEALED_FLOOR, title: 'Encrypted-cookie libraries ÷ the AES-GCM floor', peers: 'encrypting' },
+  {
+    flag: 'signed',
+    floor: 'floor (HMAC-signed cookie)',
+    title: 'Signed-cookie libraries ÷ the HMAC-signed-cookie floor',
+    peers: 'signing',
+  },
+];
 const us = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const ratio = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2)) + '×';
 
@@ -47,24 +57,26 @@ export function renderTables(results) {
       });
       md += `| ${name} | ${cells.join(' | ')} |\n`;
     }
-    // Encrypted cookies do more than signed IDs (an AEAD over the whole record, and WebCrypto rejects a bad GCM
-    // tag with an exception): the like-for-like comparison is against the AES-GCM floor and the encrypting peers.
-    const sealedFloor = r.libs[SEALED_FLOOR]?.scenarios;
-    const sealedPeers = peers.filter(([, l]) => l.sealed);
-    if (sealedFloor !== undefined) {
-      md += `\nEncrypted-cookie libraries ÷ the AES-GCM floor (${us(sealedFloor.S1?.us ?? NaN)} µs in S1):\n\n`;
+    // Cookie stores do more than signed IDs (a MAC or an AEAD over the whole record, and WebCrypto rejects a bad
+    // GCM tag with an exception): the like-for-like comparisons are against the floor of the same form and the
+    // peers of that form.
+    for (const form of COOKIE_FORMS) {
+      const formFloor = r.libs[form.floor]?.scenarios;
+      if (formFloor === undefined) continue;
+      const formPeers = peers.filter(([, l]) => l[form.flag]);
+      md += `\n${form.title} (${us(formFloor.S1?.us ?? NaN)} µs in S1):\n\n`;
       md += `| library | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;
-      for (const [name, l] of libs.filter(([n, l]) => l.sealed && n !== SEALED_FLOOR)) {
+      for (const [name, l] of libs.filter(([n, l]) => l[form.flag] && n !== form.floor)) {
         const cells = SCENARIOS.map((s) => {
           const mine = l.scenarios[s]?.us;
-          const f = sealedFloor[s]?.us;
+          const f = formFloor[s]?.us;
           return mine === undefined || f === undefined ? 'n/a' : ratio(mine / f);
         });
         md += `| ${l.kind === 'edge' ? `**${name}**` : name} | ${cells.join(' | ')} |\n`;
       }
-      for (const [name, l] of libs.filter(([, l]) => l.kind === 'edge' && l.sealed)) {
+      for (const [name, l] of libs.filter(([, l]) => l.kind === 'edge' && l[form.flag])) {
         const cells = SCENARIOS.map((s) => {
-          const best = sealedPeers
+          const best = formPeers
             .filter(([, p]) => p.scenarios[s]?.us !== undefined)
             .sort((a, b) => a[1].scenarios[s].us - b[1].scenarios[s].us)[0];
           const mine = l.scenarios[s]?.us;
@@ -72,7 +84,7 @@ export function renderTables(results) {
             ? 'n/a'
             : `${ratio(mine / best[1].scenarios[s].us)} (${best[0]})`;
         });
-        md += `| ${name} ÷ fastest encrypting peer | ${cells.join(' | ')} |\n`;
+        md += `| ${name} ÷ fastest ${form.peers} peer | ${cells.join(' | ')} |\n`;
       }
     }
   }

@@ -2,11 +2,20 @@ import { SessionError } from './errors.js';
 import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunk-cookies.js';
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded } from './lib/bounded.js';
+import { refuseUnknownOptions } from './lib/option-names.js';
 import { seal, sealKey, unseal } from './lib/seal.js';
+import { signKey, signPayload, verifyPayload } from './lib/signed-payload.js';
 import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
 /** Options of `createCookieStore`. */
 export interface CookieStoreOptions {
+  /**
+   * `true` (default): the record is sealed with AES-256-GCM, so the client can neither read nor change it.
+   * `false`: signed only (HMAC-SHA256): the client can read the session's values (base64url JSON) but not change
+   * them; cheaper per request, for data that is not secret. Key rotation works the same way in both forms; a
+   * cookie written in one form is not opened by the other (it counts as no session).
+   */
+  encrypt?: boolean | undefined;
   /**
    * How many cookies one session may span, 1–10 (default 3: about 11 KB of Cookie header, under the 16 KB
    * request-header limit of Node and many proxies). A commit that needs more fails with `COOKIE_TOO_LARGE`
@@ -17,13 +26,26 @@ export interface CookieStoreOptions {
 
 /** The stateless store `createCookieStore` returns. */
 export interface CookieStore extends StatelessStore {
-  /** AES-256-GCM sealing of the record into chunk cookies. */
+  /** Sealing (AES-256-GCM) or signing (HMAC-SHA256) of the record into chunk cookies. */
   readonly sealer: Sealer;
 }
 
-// `kid.payload`: a 4-character key fingerprint, then base64url(iv || ciphertext || tag): at least 38 characters
-// (12 + 16 bytes). The payload's alphabet is checked by the strict decoder, the kid by comparison.
-const MIN_SEALED = 4 + 1 + 38;
+/** How the record is protected inside the cookie; the cookie text is `kid.` + what `protect` returns. */
+interface Protection {
+  /** The key derived from one secret, and its 4-character public fingerprint (the kid). */
+  readonly keyOf: (secret: string) => Promise<{ readonly key: CryptoKey; readonly kid: string }>;
+  readonly protect: (key: CryptoKey, plaintext: string, associatedData: string) => Promise<string>;
+  /** The plaintext, or null for anything forged or malformed. */
+  readonly open: (key: CryptoKey, text: string, associatedData: string) => Promise<string | null>;
+  /** The shortest text `protect` can return: anything shorter is refused before any crypto. */
+  readonly minLength: number;
+}
+
+// base64url(iv || ciphertext || tag): at least 12 + 16 bytes, 38 characters. The alphabet is checked by the
+// strict decoder, the kid by comparison.
+const SEALED: Protection = { keyOf: sealKey, protect: seal, open: unseal, minLength: 38 };
+// base64url(JSON) + `.` + base64url(HMAC tag): at least one character, the dot and 43.
+const SIGNED: Protection = { keyOf: signKey, protect: signPayload, open: verifyPayload, minLength: 1 + 1 + 43 };
 
 // Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
 // alike), made once per manager: each passes its own frozen `secrets` array.
@@ -38,19 +60,28 @@ function cachePrefix(secrets: readonly string[], cookieName: string): string {
 }
 
 /**
- * A stateless store: the session's data is sealed with AES-256-GCM (keys derived once per secret with HKDF
- * from the manager's `secrets`, the cookie name bound as associated data) and travels in the cookie itself.
+ * A stateless store: the session's data travels in the cookie itself, sealed with AES-256-GCM (default) or, with
+ * `encrypt: false`, signed with HMAC-SHA256 and readable by the client. Keys are derived once per secret with
+ * HKDF from the manager's `secrets`, and the cookie name is bound into every seal and signature.
  * Nothing is kept on the server, so no store I/O at all, and no revocation either: a copied cookie works until
  * it expires, even after `destroy()` or `regenerate()` (use a server-side store when that matters).
- * Expiry is still enforced: the sealed record carries its times and they are checked on every read.
+ * Expiry is still enforced: the record carries its times and they are checked on every read.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
  * import { createCookieStore } from 'edge-sessions/cookie'
  *
  * const sessions = createSessions({ store: createCookieStore(), secrets: [env.SESSION_SECRET] })
+ * // Signed only: the client can read the values, not change them.
+ * const prefs = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [env.SESSION_SECRET] })
  */
 export function createCookieStore(options: CookieStoreOptions = {}): CookieStore {
+  refuseUnknownOptions('createCookieStore', options, OPTION_NAMES);
+  const encrypt = options.encrypt ?? true;
+  if (typeof encrypt !== 'boolean') {
+    throw new SessionError('INVALID_OPTION', `cookie store: encrypt must be true or false, got ${String(encrypt)}`);
+  }
+  const form = encrypt ? SEALED : SIGNED;
   const maxChunks = options.maxChunks ?? 3;
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
     throw new SessionError(
@@ -58,9 +89,9 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`,
     );
   }
-  // Seals already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/signer.ts:
-  // AES-GCM decryption is a pure function of key, cookie name and text). Bounded in count and in size: only
-  // seals that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions decrypt each time.
+  // Values already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/signer.ts:
+  // opening is a pure function of key, cookie name and text). Bounded in count and in size: only values that fit
+  // one cookie are remembered (at most ~2 MB for 256 of them), larger sessions are opened each time.
   const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);
   const forged = new Bounded<string, true>(128);
   return {
@@ -72,21 +103,21 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       clear: (cookieName, attributes, now, present) =>
         expiredChunkLines(cookieName, attributes, now, 0, Math.max(present, 1)),
       async seal(plaintext, secrets, cookieName) {
-        const { key, kid } = await sealKey(secrets[0]!);
-        return `${kid}.${await seal(key, plaintext, cookieName)}`;
+        const { key, kid } = await form.keyOf(secrets[0]!);
+        return `${kid}.${await form.protect(key, plaintext, cookieName)}`;
       },
       async open(sealed, secrets, cookieName) {
-        // Shape first: malformed input costs no decryption.
-        if (sealed.length < MIN_SEALED || sealed.charCodeAt(4) !== 46 /* . */) return null;
+        // Shape first: malformed input costs no crypto.
+        if (sealed.length < 5 + form.minLength || sealed.charCodeAt(4) !== 46 /* . */) return null;
         const cacheKey = cachePrefix(secrets, cookieName) + sealed;
         const known = opened.get(cacheKey);
         if (known !== undefined) return known;
         if (forged.has(cacheKey)) return null;
         const kid = sealed.slice(0, 4);
         for (let i = 0; i < secrets.length; i++) {
-          const { key, kid: candidate } = await sealKey(secrets[i]!);
+          const { key, kid: candidate } = await form.keyOf(secrets[i]!);
           if (candidate !== kid) continue;
-          const plaintext = await unseal(key, sealed.slice(5), cookieName);
+          const plaintext = await form.open(key, sealed.slice(5), cookieName);
           // Two secrets can share a 24-bit fingerprint: try the next one rather than give up.
           if (plaintext === null) continue;
           const result = { plaintext, stale: i > 0 };
@@ -99,3 +130,5 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
     },
   };
 }
+
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof CookieStoreOptions>(['encrypt', 'maxChunks']);

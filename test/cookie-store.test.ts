@@ -1,22 +1,33 @@
 import fc from 'fast-check';
 import { subtle } from 'uncrypto';
 import { createSessions, type SessionEvent } from '../src/index.js';
-import { createCookieStore } from '../src/cookie-store.js';
+import { createCookieStore, type CookieStoreOptions } from '../src/cookie-store.js';
 import { readSealedCookies } from '../src/lib/chunk-cookies.js';
 import { readCookie } from '../src/lib/cookie.js';
-import { fromBase64Url } from '../src/lib/encoding.js';
+import { fromBase64Url, fromLongBase64Url, toBase64Url } from '../src/lib/encoding.js';
+import { createMemoryStore } from '../src/memory.js';
 import { describeStoreConformance } from './conformance.js';
 import { describe, expect, it, vi } from './harness.js';
 import { cookiePair, createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
 
 describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
+describeStoreConformance('cookie (signed only)', () => createCookieStore({ encrypt: false }), {
+  stateless: true,
+  encrypts: false,
+});
 
-function setup(maxChunks?: number, secrets = [SECRET]) {
+/** The two forms of the store, and the WebCrypto call that opens a value in each. */
+const FORMS = [
+  { name: 'sealed', options: {}, opens: 'decrypt' },
+  { name: 'signed only', options: { encrypt: false }, opens: 'verify' },
+] as const satisfies readonly { name: string; options: CookieStoreOptions; opens: keyof SubtleCrypto }[];
+
+function setupWith(options: CookieStoreOptions) {
   const clock = createClock();
   const events: SessionEvent[] = [];
   const sessions = createSessions({
-    store: createCookieStore(maxChunks === undefined ? {} : { maxChunks }),
-    secrets,
+    store: createCookieStore(options),
+    secrets: [SECRET],
     now: clock.now,
     expires: 3600,
     onEvent: (e) => events.push(e),
@@ -49,7 +60,7 @@ function applyOneCookieLeft(headers: Headers, jar: ReturnType<typeof createJar>)
 
 /** A session of two noise values, three cookies, committed into `jar`. */
 async function storeLargeSession(
-  sessions: ReturnType<typeof setup>['sessions'],
+  sessions: ReturnType<typeof setupWith>['sessions'],
   jar: ReturnType<typeof createJar>,
 ): Promise<void> {
   const s = await sessions.start(request());
@@ -59,285 +70,364 @@ async function storeLargeSession(
   expect(jar.size).toBe(3);
 }
 
-describe('cookie store', () => {
-  it('refuses a maxChunks outside 1–10 at construction', () => {
-    expect(() => createCookieStore({ maxChunks: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
-    expect(() => createCookieStore({ maxChunks: 11 })).toThrow(/maxChunks must be an integer from 1 to 10/);
-    expect(() => createCookieStore({ maxChunks: 1.5 })).toThrow(/maxChunks/);
-  });
+for (const form of FORMS) {
+  describe(`cookie store, ${form.name}`, () => {
+    const store = () => createCookieStore(form.options);
+    const setup = (maxChunks?: number) =>
+      setupWith({ ...form.options, ...(maxChunks === undefined ? {} : { maxChunks }) });
 
-  it('keeps the data in the cookie, sealed: nothing readable, no server state', async () => {
-    const { sessions, jar } = setup();
-    const s = await sessions.start(request());
-    s.set('email', 'ada@example.com');
-    jar.apply(await s.commit());
-    expect(jar.header()).toMatch(/^__Host-sid=1\.[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]+$/);
-    // Neither the cookie text nor the bytes it encodes hold the plaintext (a 3-letter check would be flaky).
-    const bytes = fromBase64Url(jar.header()!.split('.').at(-1)!)!;
-    expect(String.fromCharCode(...bytes)).not.toContain('ada@example.com');
-    expect(jar.header()).not.toContain('example');
-    const fresh = createSessions({ store: createCookieStore(), secrets: [SECRET], now: createClock().now });
-    expect((await fresh.start(request(jar.header()))).get('email')).toBe('ada@example.com');
-  });
-
-  it('splits a large session over numbered cookies, each line at most 4096 bytes', async () => {
-    const { sessions, jar } = setup();
-    const s = await sessions.start(request());
-    s.set('a', noise(1));
-    s.set('b', noise(2));
-    const headers = await s.commit();
-    const lines = headers.getSetCookie();
-    expect(lines.map((l) => l.split('=')[0])).toEqual(['__Host-sid', '__Host-sid.1', '__Host-sid.2']);
-    for (const line of lines) expect(new TextEncoder().encode(line).length).toBeLessThanOrEqual(4096);
-    expect(lines[0]).toMatch(/^__Host-sid=3\./);
-    jar.apply(headers);
-    const back = await sessions.start(request(jar.header()));
-    expect(back.get('a')).toBe(noise(1));
-    expect(back.get('b')).toBe(noise(2));
-  });
-
-  it('expires the chunk cookies a shrinking session no longer needs', async () => {
-    const { sessions, jar } = setup();
-    await storeLargeSession(sessions, jar);
-    const next = await sessions.start(request(jar.header()));
-    next.delete('a');
-    next.delete('b');
-    const headers = await next.commit();
-    applyOneCookieLeft(headers, jar);
-    expect((await sessions.start(request(jar.header()))).isNew).toBe(false);
-  });
-
-  it('create() over a large session expires the chunk cookies the new one does not use', async () => {
-    const { sessions, jar } = setup();
-    await storeLargeSession(sessions, jar);
-    const login = await sessions.create(request(jar.header()), { data: { user: 'u-1' } });
-    const headers = await login.commit();
-    applyOneCookieLeft(headers, jar);
-    const back = await sessions.start(request(jar.header()));
-    expect(back.get('user')).toBe('u-1');
-    expect(back.has('a')).toBe(false);
-  });
-
-  it('reads back a session spread over all 10 cookies that maxChunks allows (a two-digit count)', async () => {
-    const { sessions, jar } = setup(10);
-    const s = await sessions.start(request());
-    for (let i = 0; i < 9; i++) s.set(`k${i}`, noise(i + 1));
-    jar.apply(await s.commit());
-    expect(jar.size).toBe(10);
-    const back = await sessions.start(request(jar.header()));
-    expect(back.isNew).toBe(false);
-    expect(back.get('k8')).toBe(noise(9));
-  });
-
-  it("leaves alone cookies named like its chunks when its own is absent (another manager's `sid.1`)", async () => {
-    const { sessions } = setup();
-    const s = await sessions.start(request('__Host-sid.1=someone-elses; __Host-sid.2=x'));
-    expect(s.isNew).toBe(true);
-    s.set('a', 1);
-    expect(named(await s.commit())).toEqual(['__Host-sid']);
-    expect((await (await sessions.start(request('__Host-sid.1=someone-elses'))).commit()).getSetCookie()).toEqual([]);
-  });
-
-  it('keeps managers with different secrets apart in its seal cache (a NUL-joined secret is not two)', async () => {
-    const a = 'a'.repeat(32);
-    const b = 'b'.repeat(32);
-    const store = createCookieStore();
-    const pair = createSessions({ store, secrets: [a, b] });
-    const joined = createSessions({ store, secrets: [`${a}\u0000${b}`] });
-    const s = await pair.start(request());
-    s.set('x', 1);
-    const jar = createJar();
-    jar.apply(await s.commit());
-    expect((await pair.start(request(jar.header()))).get('x')).toBe(1); // now in the cache
-    expect((await joined.start(request(jar.header()))).isNew).toBe(true);
-  });
-
-  it('fails beyond maxChunks with COOKIE_TOO_LARGE and writes nothing', async () => {
-    const { sessions, jar } = setup(2);
-    const s = await sessions.start(request());
-    s.set('n', 1);
-    jar.apply(await s.commit());
-    const before = jar.header();
-    const next = await sessions.start(request(before));
-    next.set('a', noise(1));
-    next.set('b', noise(2));
-    await expect(next.commit()).rejects.toMatchObject({
-      code: 'COOKIE_TOO_LARGE',
-      message: expect.stringMatching(/needs 3 cookies.*maxChunks \(2\); nothing was written/),
+    it('refuses an unknown option, a non-boolean encrypt and a maxChunks outside 1–10 at construction', () => {
+      expect(() => createCookieStore({ encrpyt: false } as CookieStoreOptions)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_OPTION',
+          message: 'edge-sessions: createCookieStore: unknown option "encrpyt"',
+        }),
+      );
+      expect(() => createCookieStore({ encrypt: 'false' as unknown as boolean })).toThrow(
+        /cookie store: encrypt must be true or false, got false/,
+      );
+      expect(() => createCookieStore({ maxChunks: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+      expect(() => createCookieStore({ maxChunks: 11 })).toThrow(/maxChunks must be an integer from 1 to 10/);
+      expect(() => createCookieStore({ maxChunks: 1.5 })).toThrow(/maxChunks/);
     });
-    expect((await sessions.start(request(before))).get('n')).toBe(1);
-  });
 
-  it('rejects a missing, altered or swapped chunk, answering nothing; the next write clears stale chunks', async () => {
-    const { sessions, jar, events } = setup();
-    const s = await sessions.start(request());
-    s.set('a', noise(1));
-    s.set('b', noise(2));
-    jar.apply(await s.commit());
-    const header = jar.header()!;
-    const missing = header.replace(/; __Host-sid\.1=[^;]*/, '');
-    const altered = header.replace(/(__Host-sid\.1=.)(.)/, (_, a: string, b: string) => a + (b === 'A' ? 'B' : 'A'));
-    const swapped = header.replace(/__Host-sid\.1=([^;]*); __Host-sid\.2=([^;]*)/, '__Host-sid.1=$2; __Host-sid.2=$1');
-    for (const cookie of [missing, altered, swapped]) {
-      const bad = await sessions.start(request(cookie));
-      expect(bad.isNew).toBe(true);
-      expect((await bad.commit()).getSetCookie()).toEqual([]); // as for a visitor without a cookie
+    if (form.name === 'sealed') {
+      it('keeps the data in the cookie, sealed: nothing readable, no server state', async () => {
+        const { sessions, jar } = setup();
+        const s = await sessions.start(request());
+        s.set('email', 'ada@example.com');
+        jar.apply(await s.commit());
+        expect(jar.header()).toMatch(/^__Host-sid=1\.[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]+$/);
+        // Neither the cookie text nor the bytes it encodes hold the plaintext (a 3-letter check would be flaky).
+        const bytes = fromBase64Url(jar.header()!.split('.').at(-1)!)!;
+        expect(String.fromCharCode(...bytes)).not.toContain('ada@example.com');
+        expect(jar.header()).not.toContain('example');
+        const fresh = createSessions({ store: store(), secrets: [SECRET], now: createClock().now });
+        expect((await fresh.start(request(jar.header()))).get('email')).toBe('ada@example.com');
+      });
+    } else {
+      it('keeps the data in the cookie, signed: readable by the client, no server state', async () => {
+        const { sessions, jar } = setup();
+        const s = await sessions.start(request());
+        s.set('email', 'ada@example.com');
+        jar.apply(await s.commit());
+        expect(jar.header()).toMatch(/^__Host-sid=1\.[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+        const payload = jar.header()!.split('.')[2]!;
+        const readable = JSON.parse(new TextDecoder().decode(fromLongBase64Url(payload)!)) as {
+          i: string;
+          r: { data: Record<string, string> };
+        };
+        expect(readable.i).toBe(s.id);
+        expect(JSON.parse(readable.r.data.email!)).toBe('ada@example.com');
+        const fresh = createSessions({ store: store(), secrets: [SECRET], now: createClock().now });
+        expect((await fresh.start(request(jar.header()))).get('email')).toBe('ada@example.com');
+      });
+
+      it('refuses a value the client changed, re-encoded or cut, reading it as no session', async () => {
+        const { sessions, jar, events } = setup();
+        const s = await sessions.start(request());
+        s.set('role', 'guest');
+        jar.apply(await s.commit());
+        const [prefix, kid, payload, tag] = jar.header()!.split('.') as [string, string, string, string];
+        const record = JSON.parse(new TextDecoder().decode(fromLongBase64Url(payload)!)) as {
+          r: { data: Record<string, string> };
+        };
+        record.r.data.role = JSON.stringify('admin');
+        const changed = toBase64Url(new TextEncoder().encode(JSON.stringify(record)));
+        const forgeries = [
+          `${prefix}.${kid}.${changed}.${tag}`, // the client's own edit, old tag
+          `${prefix}.${kid}.${payload.slice(0, -1)}.${tag}`, // cut
+          `${prefix}.${kid}.${payload}.${tag.slice(0, -1)}${tag.endsWith('A') ? 'E' : 'A'}`, // another tag
+          `${prefix}.${kid}.${payload}`, // no tag
+        ];
+        for (const forged of forgeries) {
+          const back = await sessions.start(request(forged));
+          expect(back.isNew).toBe(true);
+          expect(back.get('role')).toBeUndefined();
+        }
+        expect(events.filter((e) => e.type === 'rejected')).toHaveLength(forgeries.length);
+        expect((await sessions.start(request(jar.header()))).get('role')).toBe('guest');
+      });
+
+      it('signs with a key of its own: a signed ID or a sealed value never opens as a signed one', async () => {
+        const clock = createClock();
+        const signed = createSessions({ store: store(), secrets: [SECRET], now: clock.now });
+        const sealed = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now });
+        const byId = createSessions({ store: createMemoryStore(), secrets: [SECRET], now: clock.now });
+        for (const other of [sealed, byId]) {
+          const s = await other.start(request());
+          s.set('n', 1);
+          const cookie = cookiePair(await s.commit());
+          expect((await signed.start(request(cookie))).isNew).toBe(true);
+        }
+        const s = await signed.start(request());
+        s.set('n', 1);
+        expect((await sealed.start(request(cookiePair(await s.commit())))).isNew).toBe(true);
+      });
     }
-    const fresh = await sessions.start(request(missing));
-    fresh.set('n', 1);
-    expect(named(await fresh.commit())).toEqual(['__Host-sid', '__Host-sid.1 Max-Age=0', '__Host-sid.2 Max-Age=0']);
-    expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual([
-      'malformed',
-      'signature',
-      'signature',
-      'malformed',
-    ]);
-  });
 
-  it('enforces expiry from the sealed times, whatever the cookie says', async () => {
-    const { sessions, jar, clock, events } = setup();
-    const s = await sessions.start(request());
-    s.set('n', 1);
-    jar.apply(await s.commit());
-    clock.advanceSec(3599);
-    expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
-    clock.advanceSec(1);
-    expect((await sessions.start(request(jar.header()))).isNew).toBe(true);
-    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'lifetime' });
-  });
+    it('splits a large session over numbered cookies, each line at most 4096 bytes', async () => {
+      const { sessions, jar } = setup();
+      const s = await sessions.start(request());
+      s.set('a', noise(1));
+      s.set('b', noise(2));
+      const headers = await s.commit();
+      const lines = headers.getSetCookie();
+      expect(lines.map((l) => l.split('=')[0])).toEqual(['__Host-sid', '__Host-sid.1', '__Host-sid.2']);
+      for (const line of lines) expect(new TextEncoder().encode(line).length).toBeLessThanOrEqual(4096);
+      expect(lines[0]).toMatch(/^__Host-sid=3\./);
+      jar.apply(headers);
+      const back = await sessions.start(request(jar.header()));
+      expect(back.get('a')).toBe(noise(1));
+      expect(back.get('b')).toBe(noise(2));
+    });
 
-  it('opens cookies sealed under an older secret and reseals them under secrets[0]', async () => {
-    const clock = createClock();
-    const jar = createJar();
-    const before = createSessions({ store: createCookieStore(), secrets: [OLD_SECRET], now: clock.now });
-    const s = await before.start(request());
-    s.set('n', 1);
-    jar.apply(await s.commit());
-    const old = jar.header();
+    it('expires the chunk cookies a shrinking session no longer needs', async () => {
+      const { sessions, jar } = setup();
+      await storeLargeSession(sessions, jar);
+      const next = await sessions.start(request(jar.header()));
+      next.delete('a');
+      next.delete('b');
+      const headers = await next.commit();
+      applyOneCookieLeft(headers, jar);
+      expect((await sessions.start(request(jar.header()))).isNew).toBe(false);
+    });
 
-    const rotated = createSessions({ store: createCookieStore(), secrets: [SECRET, OLD_SECRET], now: clock.now });
-    const again = await rotated.start(request(old));
-    expect(again.get('n')).toBe(1);
-    jar.apply(await again.commit()); // nothing changed, but the seal is renewed
-    expect(jar.header()).not.toBe(old);
+    it('create() over a large session expires the chunk cookies the new one does not use', async () => {
+      const { sessions, jar } = setup();
+      await storeLargeSession(sessions, jar);
+      const login = await sessions.create(request(jar.header()), { data: { user: 'u-1' } });
+      const headers = await login.commit();
+      applyOneCookieLeft(headers, jar);
+      const back = await sessions.start(request(jar.header()));
+      expect(back.get('user')).toBe('u-1');
+      expect(back.has('a')).toBe(false);
+    });
 
-    const retired = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now });
-    expect((await retired.start(request(old))).isNew).toBe(true);
-    expect((await retired.start(request(jar.header()))).get('n')).toBe(1);
-  });
+    it('reads back a session spread over all 10 cookies that maxChunks allows (a two-digit count)', async () => {
+      const { sessions, jar } = setup(10);
+      const s = await sessions.start(request());
+      for (let i = 0; i < 9; i++) s.set(`k${i}`, noise(i + 1));
+      jar.apply(await s.commit());
+      expect(jar.size).toBe(10);
+      const back = await sessions.start(request(jar.header()));
+      expect(back.isNew).toBe(false);
+      expect(back.get('k8')).toBe(noise(9));
+    });
 
-  it('binds the seal to the cookie name', async () => {
-    const clock = createClock();
-    const a = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now, cookie: { name: 'a' } });
-    const b = createSessions({ store: createCookieStore(), secrets: [SECRET], now: clock.now, cookie: { name: 'b' } });
-    const s = await a.start(request());
-    s.set('n', 1);
-    const value = (await s.commit()).getSetCookie()[0]!.split(';')[0]!.slice(2);
-    expect((await a.start(request(`a=${value}`))).get('n')).toBe(1);
-    expect((await b.start(request(`b=${value}`))).isNew).toBe(true);
-  });
+    it("leaves alone cookies named like its chunks when its own is absent (another manager's `sid.1`)", async () => {
+      const { sessions } = setup();
+      const s = await sessions.start(request('__Host-sid.1=someone-elses; __Host-sid.2=x'));
+      expect(s.isNew).toBe(true);
+      s.set('a', 1);
+      expect(named(await s.commit())).toEqual(['__Host-sid']);
+      expect((await (await sessions.start(request('__Host-sid.1=someone-elses'))).commit()).getSetCookie()).toEqual([]);
+    });
 
-  it('decrypts a sealed value once per isolate, and remembers a forgery too', async () => {
-    const { sessions, jar } = setup();
-    const s = await sessions.start(request());
-    s.set('n', 1);
-    jar.apply(await s.commit());
-    const forged = jar.header()!.slice(0, -2) + (jar.header()!.at(-2) === 'A' ? 'B' : 'A') + jar.header()!.at(-1);
-    const spy = vi.spyOn(subtle, 'decrypt');
-    try {
-      for (let i = 0; i < 3; i++) {
-        expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
-        expect((await sessions.start(request(forged))).isNew).toBe(true);
+    it('keeps managers with different secrets apart in its seal cache (a NUL-joined secret is not two)', async () => {
+      const a = 'a'.repeat(32);
+      const b = 'b'.repeat(32);
+      const shared = store();
+      const pair = createSessions({ store: shared, secrets: [a, b] });
+      const joined = createSessions({ store: shared, secrets: [`${a}\u0000${b}`] });
+      const s = await pair.start(request());
+      s.set('x', 1);
+      const jar = createJar();
+      jar.apply(await s.commit());
+      expect((await pair.start(request(jar.header()))).get('x')).toBe(1); // now in the cache
+      expect((await joined.start(request(jar.header()))).isNew).toBe(true);
+    });
+
+    it('fails beyond maxChunks with COOKIE_TOO_LARGE and writes nothing', async () => {
+      const { sessions, jar } = setup(2);
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      jar.apply(await s.commit());
+      const before = jar.header();
+      const next = await sessions.start(request(before));
+      next.set('a', noise(1));
+      next.set('b', noise(2));
+      await expect(next.commit()).rejects.toMatchObject({
+        code: 'COOKIE_TOO_LARGE',
+        message: expect.stringMatching(/needs 3 cookies.*maxChunks \(2\); nothing was written/),
+      });
+      expect((await sessions.start(request(before))).get('n')).toBe(1);
+    });
+
+    it('rejects a missing, altered or swapped chunk, answering nothing; a next write clears stale chunks', async () => {
+      const { sessions, jar, events } = setup();
+      const s = await sessions.start(request());
+      s.set('a', noise(1));
+      s.set('b', noise(2));
+      jar.apply(await s.commit());
+      const header = jar.header()!;
+      const missing = header.replace(/; __Host-sid\.1=[^;]*/, '');
+      const altered = header.replace(/(__Host-sid\.1=.)(.)/, (_, a: string, b: string) => a + (b === 'A' ? 'B' : 'A'));
+      const swapped = header.replace(
+        /__Host-sid\.1=([^;]*); __Host-sid\.2=([^;]*)/,
+        '__Host-sid.1=$2; __Host-sid.2=$1',
+      );
+      for (const cookie of [missing, altered, swapped]) {
+        const bad = await sessions.start(request(cookie));
+        expect(bad.isNew).toBe(true);
+        expect((await bad.commit()).getSetCookie()).toEqual([]); // as for a visitor without a cookie
       }
-      expect(spy).toHaveBeenCalledTimes(2);
-    } finally {
-      spy.mockRestore();
-    }
-  });
+      const fresh = await sessions.start(request(missing));
+      fresh.set('n', 1);
+      expect(named(await fresh.commit())).toEqual(['__Host-sid', '__Host-sid.1 Max-Age=0', '__Host-sid.2 Max-Age=0']);
+      expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual([
+        'malformed',
+        'signature',
+        'signature',
+        'malformed',
+      ]);
+    });
 
-  it('caches only one-cookie seals: a chunked session is decrypted on each read (the cache stays small)', async () => {
-    const { sessions, jar } = setup();
-    await storeLargeSession(sessions, jar);
-    const spy = vi.spyOn(subtle, 'decrypt');
-    try {
-      for (let i = 0; i < 3; i++) expect((await sessions.start(request(jar.header()))).get('a')).toBe(noise(1));
-      expect(spy).toHaveBeenCalledTimes(3);
-    } finally {
-      spy.mockRestore();
-    }
-  });
+    it('enforces expiry from the sealed times, whatever the cookie says', async () => {
+      const { sessions, jar, clock, events } = setup();
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      jar.apply(await s.commit());
+      clock.advanceSec(3599);
+      expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
+      clock.advanceSec(1);
+      expect((await sessions.start(request(jar.header()))).isNew).toBe(true);
+      expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'lifetime' });
+    });
 
-  it('get reads the session from the cookie or gives null; getById is STORE_UNSUPPORTED', async () => {
-    const { sessions, jar } = setup();
-    expect(await sessions.get(request())).toBeNull();
-    const s = await sessions.start(request());
-    s.set('n', 1);
-    jar.apply(await s.commit());
-    expect((await sessions.get(request(jar.header())))?.get('n')).toBe(1);
-    await expect(sessions.getById(s.id)).rejects.toMatchObject({
-      code: 'STORE_UNSUPPORTED',
-      message: 'edge-sessions: getById: the cookie store is stateless and keeps no session by ID',
+    it('opens cookies sealed under an older secret and reseals them under secrets[0]', async () => {
+      const clock = createClock();
+      const jar = createJar();
+      const before = createSessions({ store: store(), secrets: [OLD_SECRET], now: clock.now });
+      const s = await before.start(request());
+      s.set('n', 1);
+      jar.apply(await s.commit());
+      const old = jar.header();
+
+      const rotated = createSessions({ store: store(), secrets: [SECRET, OLD_SECRET], now: clock.now });
+      const again = await rotated.start(request(old));
+      expect(again.get('n')).toBe(1);
+      jar.apply(await again.commit()); // nothing changed, but the seal is renewed
+      expect(jar.header()).not.toBe(old);
+
+      const retired = createSessions({ store: store(), secrets: [SECRET], now: clock.now });
+      expect((await retired.start(request(old))).isNew).toBe(true);
+      expect((await retired.start(request(jar.header()))).get('n')).toBe(1);
+    });
+
+    it('binds the seal to the cookie name', async () => {
+      const clock = createClock();
+      const a = createSessions({ store: store(), secrets: [SECRET], now: clock.now, cookie: { name: 'a' } });
+      const b = createSessions({ store: store(), secrets: [SECRET], now: clock.now, cookie: { name: 'b' } });
+      const s = await a.start(request());
+      s.set('n', 1);
+      const value = (await s.commit()).getSetCookie()[0]!.split(';')[0]!.slice(2);
+      expect((await a.start(request(`a=${value}`))).get('n')).toBe(1);
+      expect((await b.start(request(`b=${value}`))).isNew).toBe(true);
+    });
+
+    it('opens a value once per isolate, and remembers a forgery too', async () => {
+      const { sessions, jar } = setup();
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      jar.apply(await s.commit());
+      const forged = jar.header()!.slice(0, -2) + (jar.header()!.at(-2) === 'A' ? 'B' : 'A') + jar.header()!.at(-1);
+      const spy = vi.spyOn(subtle, form.opens);
+      try {
+        for (let i = 0; i < 3; i++) {
+          expect((await sessions.start(request(jar.header()))).get('n')).toBe(1);
+          expect((await sessions.start(request(forged))).isNew).toBe(true);
+        }
+        expect(spy).toHaveBeenCalledTimes(2);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('caches only one-cookie values: a chunked session is opened on each read (the cache stays small)', async () => {
+      const { sessions, jar } = setup();
+      await storeLargeSession(sessions, jar);
+      const spy = vi.spyOn(subtle, form.opens);
+      try {
+        for (let i = 0; i < 3; i++) expect((await sessions.start(request(jar.header()))).get('a')).toBe(noise(1));
+        expect(spy).toHaveBeenCalledTimes(3);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('get reads the session from the cookie or gives null; getById is STORE_UNSUPPORTED', async () => {
+      const { sessions, jar } = setup();
+      expect(await sessions.get(request())).toBeNull();
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      jar.apply(await s.commit());
+      expect((await sessions.get(request(jar.header())))?.get('n')).toBe(1);
+      await expect(sessions.getById(s.id)).rejects.toMatchObject({
+        code: 'STORE_UNSUPPORTED',
+        message: 'edge-sessions: getById: the cookie store is stateless and keeps no session by ID',
+      });
+    });
+
+    it("reports events with the session's ID and userId", async () => {
+      const { sessions, events, clock } = setup();
+      const s = await sessions.create(request(), { userId: 'ada' });
+      const cookie = cookiePair(await s.commit());
+      clock.advanceSec(3600);
+      expect((await sessions.start(request(cookie))).isNew).toBe(true);
+      const who = { id: s.id, maskedId: s.maskedId, userId: 'ada' };
+      expect(events).toEqual([
+        { type: 'created', ...who, at: clock.now() - 3_600_000 },
+        { type: 'expired', ...who, reason: 'lifetime', at: clock.now() },
+      ]);
+    });
+
+    it('keeps add, flash lists and exact big integers in the sealed cookie', async () => {
+      const { sessions, jar } = setup();
+      const s = await sessions.start(request());
+      expect(s.add('role', 'guest')).toBe(true);
+      expect(s.add('role', 'admin')).toBe(false);
+      s.addFlash('notice', 'saved');
+      s.addFlash('notice', 'sent');
+      s.set('id', (2n ** 64n).toString());
+      jar.apply(await s.commit());
+      const next = await sessions.start(request(jar.header()));
+      expect(next.get('role')).toBe('guest');
+      expect(next.hasFlash()).toBe(true);
+      expect(next.flashKeys()).toEqual(['notice']);
+      expect(next.getBigInt('id')).toBe(18446744073709551616n);
+      expect(() => next.getNumber('id')).not.toThrow(); // 2^64 is a number exactly
+      next.addFlash('notice', 'third');
+      jar.apply(await next.commit());
+      const last = await sessions.start(request(jar.header()));
+      expect(last.getFlash('notice')).toEqual(['saved', 'sent', 'third']);
+      expect(last.getFlashString('missing')).toBe('');
+      jar.apply(await last.commit());
+      expect((await sessions.start(request(jar.header()))).hasFlash()).toBe(false);
+    });
+
+    it('keeps a per-session expires and idleTimeout, and expires: Infinity, in the sealed record', async () => {
+      const { sessions, clock, jar } = setup();
+      const s = await sessions.create(request(), { expires: Infinity, idleTimeout: 7200 });
+      jar.apply(await s.commit());
+      clock.advanceSec(3000); // past the manager's 3600 s lifetime in two steps, inside the session's idle timeout
+      jar.apply(await (await sessions.start(request(jar.header()))).commit());
+      clock.advanceSec(3000);
+      const later = await sessions.start(request(jar.header()));
+      expect(later.isNew).toBe(false);
+      const line = (await sessions.shiftExpiration(request(jar.header()))).getSetCookie()[0]!;
+      expect(line).toMatch(/Max-Age=7200;/);
+      clock.advanceSec(7200);
+      expect(await sessions.get(request(jar.header()))).toBeNull();
+    });
+
+    it('count and destroyAll say the store cannot', async () => {
+      const { sessions } = setup();
+      await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');
+      await expect(sessions.destroyAll()).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
     });
   });
-
-  it("reports events with the session's ID and userId", async () => {
-    const { sessions, events, clock } = setup();
-    const s = await sessions.create(request(), { userId: 'ada' });
-    const cookie = cookiePair(await s.commit());
-    clock.advanceSec(3600);
-    expect((await sessions.start(request(cookie))).isNew).toBe(true);
-    const who = { id: s.id, maskedId: s.maskedId, userId: 'ada' };
-    expect(events).toEqual([
-      { type: 'created', ...who, at: clock.now() - 3_600_000 },
-      { type: 'expired', ...who, reason: 'lifetime', at: clock.now() },
-    ]);
-  });
-
-  it('keeps add, flash lists and exact big integers in the sealed cookie', async () => {
-    const { sessions, jar } = setup();
-    const s = await sessions.start(request());
-    expect(s.add('role', 'guest')).toBe(true);
-    expect(s.add('role', 'admin')).toBe(false);
-    s.addFlash('notice', 'saved');
-    s.addFlash('notice', 'sent');
-    s.set('id', (2n ** 64n).toString());
-    jar.apply(await s.commit());
-    const next = await sessions.start(request(jar.header()));
-    expect(next.get('role')).toBe('guest');
-    expect(next.hasFlash()).toBe(true);
-    expect(next.flashKeys()).toEqual(['notice']);
-    expect(next.getBigInt('id')).toBe(18446744073709551616n);
-    expect(() => next.getNumber('id')).not.toThrow(); // 2^64 is a number exactly
-    next.addFlash('notice', 'third');
-    jar.apply(await next.commit());
-    const last = await sessions.start(request(jar.header()));
-    expect(last.getFlash('notice')).toEqual(['saved', 'sent', 'third']);
-    expect(last.getFlashString('missing')).toBe('');
-    jar.apply(await last.commit());
-    expect((await sessions.start(request(jar.header()))).hasFlash()).toBe(false);
-  });
-
-  it('keeps a per-session expires and idleTimeout, and expires: Infinity, in the sealed record', async () => {
-    const { sessions, clock, jar } = setup();
-    const s = await sessions.create(request(), { expires: Infinity, idleTimeout: 7200 });
-    jar.apply(await s.commit());
-    clock.advanceSec(3000); // past the manager's 3600 s lifetime in two steps, inside the session's idle timeout
-    jar.apply(await (await sessions.start(request(jar.header()))).commit());
-    clock.advanceSec(3000);
-    const later = await sessions.start(request(jar.header()));
-    expect(later.isNew).toBe(false);
-    const line = (await sessions.shiftExpiration(request(jar.header()))).getSetCookie()[0]!;
-    expect(line).toMatch(/Max-Age=7200;/);
-    clock.advanceSec(7200);
-    expect(await sessions.get(request(jar.header()))).toBeNull();
-  });
-
-  it('count and destroyAll say the store cannot', async () => {
-    const { sessions } = setup();
-    await expect(sessions.count()).rejects.toThrow('edge-sessions: count: the cookie store has no count()');
-    await expect(sessions.destroyAll()).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
-  });
-});
+}
 
 /**
  * readSealedCookies as it was before it walked the header once (one readCookie per chunk cookie), kept as the

@@ -1,41 +1,19 @@
 import { subtle } from 'uncrypto';
-import { Bounded, memo } from './bounded.js';
+import { Bounded } from './bounded.js';
+import { derivedKey, type DerivedKey, type KeyPurpose } from './derived-key.js';
 import { fromLongBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
 import { randomBytes } from './random.js';
 
-/**
- * @internal An AES-256-GCM key derived from a secret, and a short public fingerprint that names it in sealed
- * cookies.
- */
-export interface SealKey {
-  /** The AES-256-GCM key, usable to encrypt and decrypt only. */
-  readonly key: CryptoKey;
-  /** 4 base64url characters (24 bits of SHA-256 of the derived key's context): picks the key without trying each. */
-  readonly kid: string;
-}
+const SEALING: KeyPurpose = {
+  info: 'aes-256-gcm',
+  algorithm: { name: 'AES-GCM', length: 256 },
+  usages: ['encrypt', 'decrypt'],
+  kidLabel: 'edge-sessions kid',
+  keys: new Bounded(64),
+};
 
-const sealKeys = new Bounded<string, Promise<SealKey>>(64);
-const SEAL_SALT = utf8.encode('edge-sessions/cookie-store/v1');
-const SEAL_INFO = utf8.encode('aes-256-gcm');
-
-/** @internal
- * Derives (once per secret and isolate) the sealing key with HKDF-SHA256, so a stolen sealing key says nothing
- * about the HMAC key and no PBKDF2 ever runs on the request path.
- */
-export function sealKey(secret: string): Promise<SealKey> {
-  return memo(sealKeys, secret, async () => {
-    const base = await subtle.importKey('raw', utf8.encode(secret), { name: 'HKDF' }, false, ['deriveKey']);
-    const key = await subtle.deriveKey(
-      { name: 'HKDF', hash: 'SHA-256', salt: SEAL_SALT, info: SEAL_INFO },
-      base,
-      { name: 'AES-GCM', length: 256 },
-      false,
-      ['encrypt', 'decrypt'],
-    );
-    const digest = new Uint8Array(await subtle.digest('SHA-256', utf8.encode(`edge-sessions kid\u0000${secret}`)));
-    return { key, kid: toBase64Url(digest.subarray(0, 3)) };
-  });
-}
+/** @internal The AES-256-GCM key derived from `secret`, and its kid. */
+export const sealKey = (secret: string): Promise<DerivedKey> => derivedKey(secret, SEALING);
 
 /** @internal AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
 export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {

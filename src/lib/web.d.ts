@@ -71,7 +71,7 @@ interface SubtleCrypto {
   deriveKey(
     algorithm: { name: string; hash: string; salt: Uint8Array; info: Uint8Array },
     baseKey: CryptoKey,
-    derivedKeyType: { name: string; length: number },
+    derivedKeyType: { name: string; length: number; hash?: string },
     extractable: boolean,
     keyUsages: string[],
   ): Promise<CryptoKey>;
