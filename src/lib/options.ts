@@ -140,8 +140,7 @@ export function lifetime(name: string, seconds: unknown): number | undefined {
   if (ms !== undefined && ms > MAX_COOKIE_AGE_SEC * 1000) {
     fail(
       'INVALID_DURATION',
-      `${name} must be at most 400 days (${MAX_COOKIE_AGE_SEC} s), the Max-Age browsers keep (RFC 6265bis §5.6.1), ` +
-        'or Infinity',
+      `${name} must be at most 400 days (${MAX_COOKIE_AGE_SEC} s, the longest Max-Age browsers keep) or Infinity`,
     );
   }
   return ms;
@@ -221,7 +220,7 @@ export function resolveOptions(options: SessionsOptions): Config {
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
     fail(
       'INVALID_COOKIE_NAME',
-      `cookie.name must be an RFC 9110 token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`,
+      `cookie.name must be a token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`,
     );
   }
   // Cookie prefixes, RFC 6265bis §4.1.3. Browsers match them case-insensitively, so `__HOST-` gets the rules too.
