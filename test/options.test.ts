@@ -62,11 +62,7 @@ describe('createSessions validates every option at construction', () => {
   });
 
   it('refuses a cookie name that is not a token', () => {
-    expectError(
-      build({ cookie: { name: 'my session' } }),
-      'INVALID_COOKIE_NAME',
-      /cookie.name must be an RFC 9110 token/,
-    );
+    expectError(build({ cookie: { name: 'my session' } }), 'INVALID_COOKIE_NAME', /cookie.name must be a token/);
     expectError(build({ cookie: { name: 'a;b' } }), 'INVALID_COOKIE_NAME', /token/);
     expectError(build({ cookie: { name: '' } }), 'INVALID_COOKIE_NAME', /token/);
     expectError(build({ cookie: { name: 'sïd' } }), 'INVALID_COOKIE_NAME', /token/);

@@ -39,17 +39,7 @@ export function readCookie(header: string | null, name: string): string | undefi
       while (a < eq && isOws(header.charCodeAt(a))) a++;
       let b = eq;
       while (b > a && isOws(header.charCodeAt(b - 1))) b--;
-      if (b - a === name.length && header.startsWith(name, a)) {
-        let c = eq + 1;
-        let d = end;
-        while (c < d && isOws(header.charCodeAt(c))) c++;
-        while (d > c && isOws(header.charCodeAt(d - 1))) d--;
-        if (d - c >= 2 && header.charCodeAt(c) === 34 && header.charCodeAt(d - 1) === 34) {
-          c++;
-          d--;
-        }
-        return header.slice(c, d);
-      }
+      if (b - a === name.length && header.startsWith(name, a)) return pairValue(header, eq + 1, end);
     }
     start = end + 1;
   }
@@ -59,10 +49,10 @@ export function readCookie(header: string | null, name: string): string | undefi
 /**
  * The `name=value` pairs of a Cookie header, one at a time, in one linear pass: for a reader that wants several
  * cookies (the cookie store's chunks) without a pass per cookie. Pairs, names and values are exactly those
- * `readCookie` reads (same splitting, trimming and quotes; test/cookie.test.ts compares the two), and nothing is
- * allocated for a pair until its value is asked for. `readCookie` keeps its own copy of the loop: it runs on
- * every request of a signed store, and the object and method calls would cost it about a tenth on a short
- * header.
+ * `readCookie` reads (same splitting and trimming, the same `pairValue`; test/cookie.test.ts compares the two),
+ * and nothing is allocated for a pair until its value is asked for. `readCookie` keeps its own copy of the loop:
+ * it runs on every request of a signed store, and the object and method calls would cost it about a tenth on a
+ * short header.
  */
 export class CookiePairs {
   /** Where the current pair's name starts in the header (spaces and tabs skipped). */
@@ -119,17 +109,21 @@ export class CookiePairs {
 
   /** The current pair's value: trimmed, one pair of surrounding double quotes removed, never percent-decoded. */
   value(): string {
-    const header = this.#header;
-    let c = this.#eq + 1;
-    let d = this.#end;
-    while (c < d && isOws(header.charCodeAt(c))) c++;
-    while (d > c && isOws(header.charCodeAt(d - 1))) d--;
-    if (d - c >= 2 && header.charCodeAt(c) === 34 && header.charCodeAt(d - 1) === 34) {
-      c++;
-      d--;
-    }
-    return header.slice(c, d);
+    return pairValue(this.#header, this.#eq + 1, this.#end);
   }
+}
+
+/** The value between `start` and `end`: trimmed, one pair of surrounding double quotes removed. */
+function pairValue(header: string, start: number, end: number): string {
+  let c = start;
+  let d = end;
+  while (c < d && isOws(header.charCodeAt(c))) c++;
+  while (d > c && isOws(header.charCodeAt(d - 1))) d--;
+  if (d - c >= 2 && header.charCodeAt(c) === 34 && header.charCodeAt(d - 1) === 34) {
+    c++;
+    d--;
+  }
+  return header.slice(c, d);
 }
 
 function isOws(code: number): boolean {

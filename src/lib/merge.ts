@@ -4,7 +4,7 @@ import { SessionError } from '../errors.js';
 import { numberInJson } from './numbers.js';
 import { isRecord } from './records.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
-import { stringMap, toObject } from './value-codec.js';
+import { toMap, toObject } from './value-codec.js';
 
 /**
  * `changes` on top of `stored`, in the order `SessionChanges` defines, with the times of this write. Throws a
@@ -19,7 +19,7 @@ import { stringMap, toObject } from './value-codec.js';
 export function mergeChanges(stored: SessionRecord, changes: SessionChanges, times: SessionTimes): SessionRecord {
   if (!isRecord(stored)) throw new SessionError('STORE_READ', 'the stored session record is corrupt');
   const cleared = changes.clear === true;
-  const data = stringMap(cleared ? undefined : stored.data)!;
+  const data = toMap(cleared ? undefined : stored.data);
   const locked = new Set<string>(cleared ? undefined : stored.immutable);
   const known = changes.immutable ?? {};
   // A stored immutable key this request did not know about (another request locked it meanwhile) keeps its value.
@@ -39,7 +39,7 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
     if (on) locked.add(k);
     else locked.delete(k);
   }
-  const flash = stringMap(stored.flash)!;
+  const flash = toMap(stored.flash);
   for (const [k, v] of Object.entries(changes.flash ?? {})) {
     if (v === null) flash.delete(k);
     else flash.set(k, v);

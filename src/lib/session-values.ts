@@ -4,7 +4,7 @@ import { SessionError } from '../errors.js';
 import { appendJson } from './merge.js';
 import { toNumber } from './numbers.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
-import { decodeValue, encodeValue, stringMap, toObject } from './value-codec.js';
+import { decodeValue, encodeValue, toMap, toObject } from './value-codec.js';
 import type { Serializer } from './options.js';
 
 // Most sessions have no flashes, constants or immutable keys: they share these empty stand-ins (three fewer
@@ -53,9 +53,9 @@ export class SessionValues {
   constructor(codec: Codec, record: SessionRecord | undefined) {
     this.#codec = codec;
     // isRecord() has checked every value is a string. A new session (no record) starts with an empty map.
-    this.#data = stringMap(record?.data)!;
-    this.#flash = record?.flash === undefined ? NO_ENTRIES : stringMap(record.flash)!;
-    this.#constants = record?.constants === undefined ? NO_ENTRIES : stringMap(record.constants)!;
+    this.#data = toMap(record?.data);
+    this.#flash = record?.flash === undefined ? NO_ENTRIES : toMap(record.flash);
+    this.#constants = record?.constants === undefined ? NO_ENTRIES : toMap(record.constants);
     this.#immutable = record?.immutable === undefined ? NO_KEYS : new Set(record.immutable);
   }
 
@@ -318,8 +318,8 @@ export class SessionValues {
     if (stored !== undefined) {
       // Usually the store holds just what this request wrote: the maps stay as they are (most commits are the
       // request's last act, and rebuilding them would be its largest allocation).
-      if (!holds(this.#data, stored.data)) this.#data = stringMap(stored.data)!;
-      if (!holds(this.#flash, stored.flash)) this.#flash = stringMap(stored.flash)!;
+      if (!holds(this.#data, stored.data)) this.#data = toMap(stored.data);
+      if (!holds(this.#flash, stored.flash)) this.#flash = toMap(stored.flash);
       const immutable = stored.immutable ?? [];
       if (immutable.length !== this.#immutable.size || !immutable.every((k) => this.#immutable.has(k))) {
         this.#immutable = immutable.length === 0 ? NO_KEYS : new Set(immutable);

@@ -82,15 +82,9 @@ export function toObject<T>(entries: Iterable<[string, T]>): Record<string, T> {
   return out;
 }
 
-/** Record<string,string> from an untrusted parsed object into a Map; null if any value is not a string. */
-export function stringMap(value: unknown): Map<string, string> | null {
+/** A record's strings (`isRecord` has checked them: every value a string) as a Map; empty for none. */
+export function toMap(values: Readonly<Record<string, string>> | undefined): Map<string, string> {
   const map = new Map<string, string>();
-  if (value === undefined) return map;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  for (const k of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[k];
-    if (typeof v !== 'string') return null;
-    map.set(k, v);
-  }
+  for (const k in values) map.set(k, values[k]!);
   return map;
 }
