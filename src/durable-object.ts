@@ -58,6 +58,9 @@ export interface Refusal {
   readonly refused: readonly string[];
 }
 
+/** What every SessionError message starts with: a refusal carries its message without it. */
+const PREFIX = 'edge-sessions: ';
+
 /** `update`'s answer: the record as stored and its version (a regenerate compares it at its last step). */
 export interface Updated {
   /** The record as stored. */
@@ -166,7 +169,8 @@ export class SessionDurableObject extends DurableObject {
     } catch (error) {
       // The merge's verdict (TYPE_MISMATCH, STORE_READ) or the size limit: the transaction wrote nothing, and the
       // store gets the error's code.
-      if (error instanceof SessionError) return { refused: [error.code, error.message] };
+      // The message without its `edge-sessions: ` prefix: the store's SessionError adds it again.
+      if (error instanceof SessionError) return { refused: [error.code, error.message.slice(PREFIX.length)] };
       throw error;
     }
   }

@@ -322,7 +322,8 @@ describe('durable-object store: ids, limits and failures', () => {
     await expect(b.commit()).rejects.toMatchObject({
       name: 'SessionError',
       code: 'STORE_LIMIT',
-      message: expect.stringMatching(/2 MB/),
+      // The object's refusal, prefixed once.
+      message: expect.stringMatching(/^edge-sessions: durable-object store: .*2 MB/),
     });
     const back = await sessions.start(request(cookie));
     expect(back.get('a')).toHaveLength(1_100_000);
