@@ -166,10 +166,7 @@ async function takesCreateOption(name: string): Promise<boolean> {
   }
 }
 
-/**
- * Whether a store factory takes an option of that name. One that checks no names accepts every name: today
- * `createCookieStore`, so its `{ encrypt: false }` (being built) is held to the API once the factory checks them.
- */
+/** Whether a store factory takes an option of that name (every factory refuses unknown names: INVALID_OPTION). */
 function factoryTakes(factory: unknown, name: string): boolean {
   try {
     (factory as (options: object) => unknown)({ [name]: undefined });
@@ -281,6 +278,7 @@ describe('README: Coming from Go', () => {
       'sessions.create(request, { idle_timeout })',
       'createSessions({ store, maxAge })',
       'cookie: { nmae }',
+      'createCookieStore({ encrpyt: false })',
       'expirse: Infinity',
       "'destroyd'",
       'TYPE_MISMATCHED',
