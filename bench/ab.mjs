@@ -11,6 +11,7 @@ const SCENARIOS = ['S1', 'S2', 'S2-cold', 'S3', 'S4', 'S4-cold'];
 const STORES = [
   ['edge-sessions memory', 'floor (HMAC + Map)'],
   ['edge-sessions cookie', 'floor (AES-GCM cookie)'],
+  ['edge-sessions cookie, signed only', 'floor (HMAC-signed cookie)'],
 ];
 const load = (file) => JSON.parse(readFileSync(file, 'utf8'));
 const [before, after] = [load(beforeFile), load(afterFile)];
