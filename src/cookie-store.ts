@@ -3,8 +3,8 @@ import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/c
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded } from './lib/bounded.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
-import { seal, sealKey, unseal } from './lib/seal.js';
-import { signKey, signPayload, verifyPayload } from './lib/signed-payload.js';
+import { seal, SEALED_MIN_LENGTH, sealKey, unseal } from './lib/seal.js';
+import { SIGNED_MIN_LENGTH, signKey, signPayload, verifyPayload } from './lib/signed-payload.js';
 import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
 /** Options of `createCookieStore`. */
@@ -12,8 +12,9 @@ export interface CookieStoreOptions {
   /**
    * `true` (default): the record is sealed with AES-256-GCM, so the client can neither read nor change it.
    * `false`: signed only (HMAC-SHA256): the client can read the session's values (base64url JSON) but not change
-   * them; cheaper per request, for data that is not secret. Key rotation works the same way in both forms; a
-   * cookie written in one form is not opened by the other (it counts as no session).
+   * them (one HMAC where the sealed form makes one AES-GCM call), for data that is not secret. Key rotation works
+   * the same way in both forms; a cookie written in one form is not opened by the other (no session, and a
+   * `rejected` event).
    */
   encrypt?: boolean | undefined;
   /**
@@ -41,16 +42,15 @@ interface Protection {
   readonly minLength: number;
 }
 
-// base64url(iv || ciphertext || tag): at least 12 + 16 bytes, 38 characters. The alphabet is checked by the
-// strict decoder, the kid by comparison.
-const SEALED: Protection = { keyOf: sealKey, protect: seal, open: unseal, minLength: 38 };
-// base64url(JSON) + `.` + base64url(HMAC tag): at least one character, the dot and 43.
-const SIGNED: Protection = { keyOf: signKey, protect: signPayload, open: verifyPayload, minLength: 1 + 1 + 43 };
+const SEALED: Protection = { keyOf: sealKey, protect: seal, open: unseal, minLength: SEALED_MIN_LENGTH };
+const SIGNED: Protection = { keyOf: signKey, protect: signPayload, open: verifyPayload, minLength: SIGNED_MIN_LENGTH };
 
 // Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
-// alike), made once per manager: each passes its own frozen `secrets` array.
+// alike), made once per manager: each passes its own frozen `secrets` array. An array that is not frozen (the
+// sealer called directly, as the conformance suite does) may change between calls: its prefix is made each time.
 const prefixes = new WeakMap<readonly string[], { name: string; prefix: string }>();
 function cachePrefix(secrets: readonly string[], cookieName: string): string {
+  if (!Object.isFrozen(secrets)) return JSON.stringify([cookieName, ...secrets]);
   let known = prefixes.get(secrets);
   if (known === undefined || known.name !== cookieName) {
     known = { name: cookieName, prefix: JSON.stringify([cookieName, ...secrets]) };

@@ -149,6 +149,19 @@ for (const form of FORMS) {
         expect((await sessions.start(request(jar.header()))).get('role')).toBe('guest');
       });
 
+      it('tries the next secret when two share a kid: only the one that signed opens it', async () => {
+        // Two secrets whose signing keys share the 4-character kid q_xf (found by search; 24 bits collide often).
+        const x = 'collide-secret-4758-'.padEnd(40, 'z');
+        const y = 'collide-secret-7108-'.padEnd(40, 'z');
+        const { sealer } = store();
+        const value = await sealer.seal('{"n":1}', [x], 'sid');
+        expect(value.slice(0, 4)).toBe('q_xf');
+        expect((await sealer.seal('{"n":1}', [y], 'sid')).slice(0, 4)).toBe('q_xf');
+        expect(await sealer.open(value, [y], 'sid')).toBeNull();
+        expect(await sealer.open(value, [y, x], 'sid')).toEqual({ plaintext: '{"n":1}', stale: true });
+        expect(await sealer.open(value, [x, y], 'sid')).toEqual({ plaintext: '{"n":1}', stale: false });
+      });
+
       it('signs with a key of its own: a signed ID or a sealed value never opens as a signed one', async () => {
         const clock = createClock();
         const signed = createSessions({ store: store(), secrets: [SECRET], now: clock.now });
@@ -222,6 +235,15 @@ for (const form of FORMS) {
       s.set('a', 1);
       expect(named(await s.commit())).toEqual(['__Host-sid']);
       expect((await (await sessions.start(request('__Host-sid.1=someone-elses'))).commit()).getSetCookie()).toEqual([]);
+    });
+
+    it('trusts no changeable secrets array: a cached value needs its secret still listed', async () => {
+      const { sealer } = store();
+      const secrets = [SECRET];
+      const value = await sealer.seal('{"n":1}', secrets, 'sid');
+      expect(await sealer.open(value, secrets, 'sid')).toEqual({ plaintext: '{"n":1}', stale: false }); // cached now
+      secrets[0] = OLD_SECRET;
+      expect(await sealer.open(value, secrets, 'sid')).toBeNull();
     });
 
     it('keeps managers with different secrets apart in its seal cache (a NUL-joined secret is not two)', async () => {

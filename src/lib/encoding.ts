@@ -3,7 +3,7 @@ const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
 export const utf8 = new TextEncoder();
-// Only sealed cookies decode text: marked pure so that a bundle without them drops it.
+// Only the cookie store decodes text (sealed or signed): marked pure so that a bundle without it drops it.
 export const utf8Strict = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 // Native base64 (`Uint8Array.prototype.toBase64`, `Uint8Array.fromBase64`: workerd, Deno and Bun, not Node 20) where

@@ -15,6 +15,9 @@ const SEALING: KeyPurpose = {
 /** @internal The AES-256-GCM key derived from `secret`, and its kid. */
 export const sealKey = (secret: string): Promise<DerivedKey> => derivedKey(secret, SEALING);
 
+/** @internal The shortest sealed text: base64url of the IV and the tag alone (12 + 16 bytes), 38 characters. */
+export const SEALED_MIN_LENGTH = 38;
+
 /** @internal AES-256-GCM with a random 96-bit IV; returns base64url(iv || ciphertext || tag). */
 export async function seal(key: CryptoKey, plaintext: string, associatedData: string): Promise<string> {
   const iv = randomBytes(12);

@@ -20,6 +20,9 @@ export const signKey = (secret: string): Promise<DerivedKey> => derivedKey(secre
 /** The tag: 32 bytes, 43 base64url characters, after a dot. */
 const TAG_LENGTH = 43;
 
+/** @internal The shortest signed text: one character of payload, the dot and the tag. */
+export const SIGNED_MIN_LENGTH = 1 + 1 + TAG_LENGTH;
+
 /** What the tag covers: the cookie name binds the value to it, as the sealed form's associated data does. */
 function signedBytes(text: string, associatedData: string) {
   return utf8.encode(`${associatedData}=${text}`);
@@ -34,7 +37,7 @@ export async function signPayload(key: CryptoKey, plaintext: string, associatedD
 
 /**
  * @internal The plaintext, or null if the tag does not verify, or the text is not canonical base64url or not
- * UTF-8. The tag is checked first: nothing of a forged value is decoded.
+ * UTF-8. The tag is checked first: of a forged value, nothing but the tag is decoded.
  */
 export async function verifyPayload(key: CryptoKey, signed: string, associatedData: string): Promise<string | null> {
   const dot = signed.length - TAG_LENGTH - 1;
