@@ -46,6 +46,33 @@ function edge(store) {
   };
 }
 
+// The same work without `handle()`: start, commit, and the handler builds its Response with the commit's
+// headers (a page read from a live session then gets no `Cache-Control: private` unless the app adds it). Not the
+// README's default; it shows what `handle()`'s copy of the handler's Response costs on each runtime.
+function edgeDirect(store) {
+  return async () => {
+    const sessions = createSessions({ store, secrets: [SECRET] });
+    return {
+      async s1(req) {
+        const s = await sessions.start(req);
+        s.set('user', 'u-42');
+        s.set('n', 1);
+        return new Response('ok', { headers: await s.commit() });
+      },
+      async read(req) {
+        const s = await sessions.start(req);
+        const user = s.get('user');
+        return new Response(user ?? '', { headers: await s.commit() });
+      },
+      async rw(req) {
+        const s = await sessions.start(req);
+        s.set('n', s.get('n') + 1);
+        return new Response('ok', { headers: await s.commit() });
+      },
+    };
+  };
+}
+
 // ------------------------------------------------------------------------------------------------ floor
 // The least a correct signed-ID session can do: HMAC-SHA256 key imported once, 1 subtle.verify per read of a
 // cookie, 1 subtle.sign per write (a write re-sends the cookie to slide its Max-Age), a Map of JSON records.
@@ -406,6 +433,7 @@ export const ADAPTERS = [
   { name: 'floor (AES-GCM cookie)', kind: 'floor', make: sealedFloor, sealed: true },
   { name: 'floor (HMAC-signed cookie)', kind: 'floor', make: signedFloor, signed: true },
   { name: 'edge-sessions memory', kind: 'edge', make: edge(createMemoryStore()) },
+  { name: 'edge-sessions memory, start/commit (no handle)', kind: 'edge', make: edgeDirect(createMemoryStore()) },
   { name: 'edge-sessions cookie', kind: 'edge', make: edge(createCookieStore()), sealed: true },
   {
     name: 'edge-sessions cookie, signed only',
