@@ -214,6 +214,35 @@ describe('a merge that refuses', () => {
     expect(structuredClone(merged)).toEqual(merged);
   });
 
+  it('an enumerable property on Object.prototype (another library polluting it) is not session data', async () => {
+    const clock = createClock();
+    const sessions = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    const cookie = cookiePair(await s.commit());
+    const proto = Object.prototype as Record<string, unknown>;
+    for (const polluted of [7, '"x"']) {
+      proto['polluted'] = polluted; // enumerable, as a plain assignment makes it
+      try {
+        const back = await sessions.start(request(cookie));
+        expect(back.isNew).toBe(false);
+        expect(back.keys()).toEqual(['a']);
+        expect(mergeChanges(record({ data: { a: '1' } }), { set: { b: '2' } }, times(T0, T0 + 3_600_000)).data).toEqual(
+          {
+            a: '1',
+            b: '2',
+          },
+        );
+      } finally {
+        delete proto['polluted'];
+      }
+    }
+  });
+
   it('mergeChanges adds to decimal numbers and decimal strings; a missing key counts as 0', () => {
     const stored = record({ data: { a: '41', b: '"10"', c: '"1e2"', keep: '"x"' } });
     expect(mergeChanges(stored, { increment: { a: 1, b: 1, c: -1, d: 2 } }, t).data).toEqual({

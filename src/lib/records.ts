@@ -35,7 +35,8 @@ export function isRecord(value: unknown): value is SessionRecord {
 function isStrings(value: unknown, optional: boolean): boolean {
   if (value === undefined) return optional;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  for (const k in value) if (typeof (value as Record<string, unknown>)[k] !== 'string') return false;
+  // Own keys only: an enumerable property another library put on Object.prototype is not session data.
+  for (const k of Object.keys(value)) if (typeof (value as Record<string, unknown>)[k] !== 'string') return false;
   return true;
 }
 

@@ -85,6 +85,6 @@ export function toObject<T>(entries: Iterable<[string, T]>): Record<string, T> {
 /** A record's strings (`isRecord` has checked them: every value a string) as a Map; empty for none. */
 export function toMap(values: Readonly<Record<string, string>> | undefined): Map<string, string> {
   const map = new Map<string, string>();
-  for (const k in values) map.set(k, values[k]!);
+  if (values !== undefined) for (const k of Object.keys(values)) map.set(k, values[k]!);
   return map;
 }
