@@ -23,13 +23,16 @@ export class Bounded<K, V> {
     return this.#young.has(key) || this.#old.has(key);
   }
 
-  /** Keeps `value` for `key`, dropping the old generation if the young one is full. */
+  /**
+   * Keeps `value` for `key`, dropping the old generation if the young one is full. A string key is kept as a copy
+   * of its own (see `detached`): the caches are keyed by cookie values cut out of a request's Cookie header.
+   */
   set(key: K, value: V): void {
     if (this.#young.size >= this.#half) {
       this.#old = this.#young;
       this.#young = new Map();
     }
-    this.#young.set(key, value);
+    this.#young.set(typeof key === 'string' ? (detached(key) as K) : key, value);
   }
 
   /** Forgets `key` in both generations. */
@@ -48,4 +51,14 @@ export function memo<V>(map: Bounded<string, Promise<V>>, key: string, create: (
     value.catch(() => map.get(key) === value && map.delete(key));
   }
   return value;
+}
+
+/**
+ * `text` in a string of its own. JavaScript engines cut a substring (or join a concatenation) without copying: the
+ * result keeps the whole string it came from alive, so a 70-character cookie value cut from a 16 KB Cookie header
+ * keeps 16 KB in memory for as long as a cache holds it (4,096 cached values: 66 MB measured on Node). Joining a
+ * character in front makes the engine build a flat copy, and the slice then points into that copy alone.
+ */
+export function detached(text: string): string {
+  return ` ${text}`.slice(1);
 }

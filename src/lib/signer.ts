@@ -1,5 +1,5 @@
 import { subtle } from 'uncrypto';
-import { Bounded, memo } from './bounded.js';
+import { Bounded, detached, memo } from './bounded.js';
 import { fromBase64Url, toBase64Url, utf8 } from './encoding.js';
 import { ID_PATTERN } from './ids.js';
 
@@ -118,7 +118,8 @@ function createSigner(secrets: readonly string[], cookieName: string): Signer {
       tag ??= fromBase64Url(suffix.slice(2))!;
       data ??= message(id);
       if (await subtle.verify('HMAC', keys[i] ?? (await key(i)), tag, data)) {
-        const opened: OpenedValue = { id, secret: i };
+        // The ID is cut from the cookie header too: the cache must not keep the header alive through it.
+        const opened: OpenedValue = { id: detached(id), secret: i };
         valid.set(value, opened);
         return opened;
       }

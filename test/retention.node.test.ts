@@ -1,0 +1,77 @@
+// What the isolate caches keep alive. A cookie value is cut out of the request's Cookie header, and a JavaScript
+// engine's substring keeps the whole header it came from: a cache holding such values would hold every header
+// with them (an attacker's 32 KB headers, 2,048 valid cookies: 64 MB, half a Worker's memory). Measured in a
+// child Node process with --expose-gc (the test runner's own heap is not collectable on demand), on the bundled
+// sources.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { describe, expect, it } from './harness.js';
+
+const src = (file: string) => JSON.stringify(fileURLToPath(new URL(`../src/${file}`, import.meta.url)));
+
+// Fills each cache through the public paths with values cut from 32 KB headers, checks they were cached, and
+// prints the heap each cache keeps after a full collection.
+const SCRIPT = `
+import { signerFor } from ${src('lib/signer.ts')};
+import { readCookie } from ${src('lib/cookie.ts')};
+import { createCookieStore } from ${src('cookie-store.ts')};
+const SECRET = 'retention-secret-0123456789-0123456789';
+const secrets = Object.freeze([SECRET]);
+const pad = 'x'.repeat(32_000);
+const heap = () => { globalThis.gc(); return process.memoryUsage().heapUsed; };
+const out = {};
+
+let before = heap();
+const signer = signerFor(secrets, 'sid');
+for (let i = 0; i < 2048; i++) {
+  const header = 'pad=' + pad + i + '; sid=' + (await signer.sign(String(i).padStart(22, 'A')));
+  const value = readCookie(header, 'sid');
+  await signer.open(value);
+  if (signer.open(value) instanceof Promise) throw new Error('signer: value not cached');
+}
+out.signer = heap() - before;
+
+for (const encrypt of [true, false]) {
+  before = heap();
+  const store = createCookieStore({ encrypt });
+  for (let i = 0; i < 256; i++) {
+    const sealed = await store.sealer.seal(JSON.stringify({ n: i }), secrets, 'sid');
+    const { sealed: read } = store.sealer.read('pad=' + pad + i + '; sid=1.' + sealed, 'sid');
+    const first = await store.sealer.open(read, secrets, 'sid');
+    if ((await store.sealer.open(read, secrets, 'sid')) !== first) throw new Error('cookie store: value not cached');
+  }
+  out[encrypt ? 'sealed' : 'signed'] = heap() - before;
+}
+console.log(JSON.stringify(out));
+`;
+
+describe('isolate caches keep only what they cache', () => {
+  it('cached cookie values do not keep their 32 KB Cookie headers alive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-sessions-retention-'));
+    try {
+      const file = join(dir, 'retention.mjs');
+      const bundled = await build({
+        stdin: { contents: SCRIPT, loader: 'ts', resolveDir: dir },
+        bundle: true,
+        format: 'esm',
+        platform: 'node',
+        write: false,
+        logLevel: 'error',
+      });
+      writeFileSync(file, bundled.outputFiles[0]!.contents);
+      const run = spawnSync(process.execPath, ['--expose-gc', file], { encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      const bytes = JSON.parse(run.stdout) as { signer: number; sealed: number; signed: number };
+      // Kept headers would be 2,048 × 32 KB = 64 MB and 256 × 32 KB = 8 MB; the values alone are well under 1 MB.
+      expect(bytes.signer).toBeLessThan(4_000_000);
+      expect(bytes.sealed).toBeLessThan(1_000_000);
+      expect(bytes.signed).toBeLessThan(1_000_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
