@@ -1,3 +1,4 @@
+import { detached } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
 import { SessionError } from './errors.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
@@ -68,6 +69,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   /** Sets an entry, keeping the per-user index right; `before` is the entry it replaces (the caller has read it). */
   function put(id: string, entry: Entry, before: Entry | undefined): void {
+    // A new key is kept as a copy of its own: an ID from a cookie would keep the request's Cookie header alive.
+    if (before === undefined) id = detached(id);
     if (before !== undefined && 'text' in before && before.userId !== undefined) unlist(before.userId, id);
     if ('text' in entry && entry.userId !== undefined) {
       let ids = users.get(entry.userId);
