@@ -1,4 +1,5 @@
 import { SessionError } from './errors.js';
+import { detached } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
@@ -215,7 +216,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       if (row?.record == null) return null;
       if (row.record.length <= MAX_RECENT_CHARS) {
         if (recent.size >= MAX_RECENT) recent.delete(recent.keys().next().value!);
-        recent.set(id, row);
+        recent.set(detached(id), row); // not the slice of a Cookie header the ID may be: see detached()
       }
       // Returned even past its expiry until purged: the manager checks expiry and reports `expired`.
       return JSON.parse(row.record) as SessionRecord;
