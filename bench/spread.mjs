@@ -16,17 +16,18 @@ if (runs.length === 0) throw new Error('usage: node bench/spread.mjs results1.js
 const fmt = (xs) => {
   const ok = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (ok.length === 0) return 'n/a';
-  const median = ok[ok.length >> 1].toFixed(2);
+  const mid = ok.length >> 1;
+  const median = (ok.length % 2 === 1 ? ok[mid] : (ok[mid - 1] + ok[mid]) / 2).toFixed(2);
   return ok.length === 1 ? `${median}×` : `${median}× [${ok[0].toFixed(2)}–${ok.at(-1).toFixed(2)}]`;
 };
 const us = (libs, name, scenario) => libs[name]?.scenarios[scenario]?.us ?? NaN;
-/** The fastest peer's time; `form` ('sealed' or 'signed') keeps only the peers of that cookie form. */
-const fastestPeer = (libs, scenario, form) =>
-  Math.min(
-    ...Object.values(libs)
-      .filter((l) => l.kind === 'peer' && (form === undefined || l[form]) && l.scenarios[scenario]?.us !== undefined)
-      .map((l) => l.scenarios[scenario].us),
-  );
+/** The fastest peer's time (NaN without one); `form` ('sealed' or 'signed') keeps the peers of that cookie form. */
+const fastestPeer = (libs, scenario, form) => {
+  const times = Object.values(libs)
+    .filter((l) => l.kind === 'peer' && (form === undefined || l[form]) && l.scenarios[scenario]?.us !== undefined)
+    .map((l) => l.scenarios[scenario].us);
+  return times.length === 0 ? NaN : Math.min(...times);
+};
 
 let md = `${runs.length} runs; each cell: the median of the runs [lowest–highest].\n\n`;
 md += `| runtime | store | against | ${SCENARIOS.join(' | ')} |\n`;

@@ -79,7 +79,10 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   refuseUnknownOptions('createCookieStore', options, OPTION_NAMES);
   const encrypt = options.encrypt ?? true;
   if (typeof encrypt !== 'boolean') {
-    throw new SessionError('INVALID_OPTION', `cookie store: encrypt must be true or false, got ${String(encrypt)}`);
+    throw new SessionError(
+      'INVALID_OPTION',
+      `cookie store: encrypt must be true or false, got ${JSON.stringify(encrypt)}`,
+    );
   }
   const form = encrypt ? SEALED : SIGNED;
   const maxChunks = options.maxChunks ?? 3;

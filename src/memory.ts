@@ -69,7 +69,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   /** Sets an entry, keeping the per-user index right; `before` is the entry it replaces (the caller has read it). */
   function put(id: string, entry: Entry, before: Entry | undefined): void {
-    // A new key is kept as a copy of its own: an ID from a cookie would keep the request's Cookie header alive.
+    // A new key is kept as a copy of its own: an ID the app passed in (destroyById) may be a slice of a larger
+    // string, which the key would keep alive (the signer already copies IDs read from cookies).
     if (before === undefined) id = detached(id);
     if (before !== undefined && 'text' in before && before.userId !== undefined) unlist(before.userId, id);
     if ('text' in entry && entry.userId !== undefined) {

@@ -216,7 +216,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       if (row?.record == null) return null;
       if (row.record.length <= MAX_RECENT_CHARS) {
         if (recent.size >= MAX_RECENT) recent.delete(recent.keys().next().value!);
-        recent.set(detached(id), row); // not the slice of a Cookie header the ID may be: see detached()
+        recent.set(detached(id), row); // an ID the app passed in (getById) may be a slice of a larger string
       }
       // Returned even past its expiry until purged: the manager checks expiry and reports `expired`.
       return JSON.parse(row.record) as SessionRecord;

@@ -84,7 +84,7 @@ for (const form of FORMS) {
         }),
       );
       expect(() => createCookieStore({ encrypt: 'false' as unknown as boolean })).toThrow(
-        /cookie store: encrypt must be true or false, got false/,
+        /cookie store: encrypt must be true or false, got "false"/,
       );
       expect(() => createCookieStore({ maxChunks: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
       expect(() => createCookieStore({ maxChunks: 11 })).toThrow(/maxChunks must be an integer from 1 to 10/);
@@ -176,6 +176,26 @@ for (const form of FORMS) {
         const s = await signed.start(request());
         s.set('n', 1);
         expect((await sealed.start(request(cookiePair(await s.commit())))).isNew).toBe(true);
+      });
+
+      it("refuses a tag made with the ID signer's key (the raw secret) or under the sealed form's kid", async () => {
+        const { sealer } = store();
+        const good = await sealer.seal('{"n":1}', [SECRET], 'sid');
+        const [kid, text] = good.split('.') as [string, string, string];
+        const sealedKid = (await createCookieStore().sealer.seal('{"n":1}', [SECRET], 'sid')).slice(0, 4);
+        expect(sealedKid).not.toBe(kid);
+        const raw = await subtle.importKey(
+          'raw',
+          new TextEncoder().encode(SECRET),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['sign'],
+        );
+        const rawTag = toBase64Url(
+          new Uint8Array(await subtle.sign('HMAC', raw, new TextEncoder().encode(`sid=${text}`))),
+        );
+        expect(await sealer.open(`${kid}.${text}.${rawTag}`, [SECRET], 'sid')).toBeNull();
+        expect(await sealer.open(good, [SECRET], 'sid')).toEqual({ plaintext: '{"n":1}', stale: false });
       });
     }
 

@@ -368,7 +368,11 @@ export class SessionValues {
   }
 }
 
-/** Whether `map` holds exactly the entries of `values` (none when undefined), compared without allocating. */
+/**
+ * Whether `map` holds exactly the entries of `values` (none when undefined), compared without allocating. `for...in`
+ * also walks enumerable properties inherited from a polluted Object.prototype; that only makes the answer false,
+ * and the caller then rebuilds the map from own keys (`toMap`).
+ */
 function holds(map: Map<string, string>, values: Readonly<Record<string, string>> | undefined): boolean {
   let n = 0;
   for (const k in values) {
