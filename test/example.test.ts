@@ -5,6 +5,7 @@ import { createSessions } from '../src/index.js';
 import { createCookieJar, sessionCookie } from '../src/testing.js';
 import { createApp } from '../worker-example/app.js';
 import { deviceLabel, timeInWords } from '../worker-example/devices.js';
+import { fromLongBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { describe, expect, it } from './harness.js';
 import { SECRET } from './helpers.js';
 
@@ -76,25 +77,27 @@ describe('example app: device labels and times in words', () => {
   });
 });
 
+/** One browser: its own cookies and User-Agent, following redirects by hand. */
+function browser(fetch: ReturnType<typeof createApp>, userAgent: string) {
+  const jar = createCookieJar();
+  const send = async (path: string, form?: Record<string, string>) => {
+    const headers = new Headers({ 'User-Agent': userAgent });
+    const cookie = jar.header();
+    if (cookie !== undefined) headers.set('Cookie', cookie);
+    if (form !== undefined) headers.set('Origin', ORIGIN);
+    const body = form === undefined ? null : new URLSearchParams(form);
+    const response = await fetch(new Request(`${ORIGIN}${path}`, { method: form ? 'POST' : 'GET', headers, body }));
+    jar.apply(response);
+    return response;
+  };
+  return {
+    jar,
+    post: (path: string, form: Record<string, string> = {}) => send(path, form),
+    page: async () => (await send('/')).text(),
+  };
+}
+
 describe('example app: your devices', () => {
-  /** One browser: its own cookies and User-Agent, following redirects by hand. */
-  function browser(fetch: ReturnType<typeof createApp>, userAgent: string) {
-    const jar = createCookieJar();
-    const send = async (path: string, form?: Record<string, string>) => {
-      const headers = new Headers({ 'User-Agent': userAgent });
-      const cookie = jar.header();
-      if (cookie !== undefined) headers.set('Cookie', cookie);
-      if (form !== undefined) headers.set('Origin', ORIGIN);
-      const body = form === undefined ? null : new URLSearchParams(form);
-      const response = await fetch(new Request(`${ORIGIN}${path}`, { method: form ? 'POST' : 'GET', headers, body }));
-      jar.apply(response);
-      return response;
-    };
-    return {
-      post: (path: string, form: Record<string, string> = {}) => send(path, form),
-      page: async () => (await send('/')).text(),
-    };
-  }
   const rows = (html: string) =>
     [
       ...html.matchAll(
@@ -177,5 +180,40 @@ describe('example app: your devices', () => {
     expect(await laptop!.page()).toContain('id="login"');
     expect(await tablet!.page()).toContain('id="login"');
     expect(await eve!.page()).toContain('<strong id="user">Eve</strong>');
+  });
+});
+
+describe('example app: the theme, in a signed-only cookie of its own', () => {
+  it('keeps the theme in __Host-prefs, readable by the browser, through sign-in and sign-out', async () => {
+    const b = browser(app(), 'Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0');
+    expect(await b.page()).toContain('data-theme="light"');
+    await b.post('/login', { name: 'ada' });
+    expect((await b.post('/theme', { theme: 'dark' })).status).toBe(303);
+    expect(await b.page()).toContain('data-theme="dark"');
+    // `1.<kid>.<base64url JSON>.<tag>`: the browser can read it.
+    const payload = b.jar.get('__Host-prefs')!.split('.')[2]!;
+    const record = JSON.parse(new TextDecoder().decode(fromLongBase64Url(payload)!)) as {
+      r: { data: Record<string, string> };
+    };
+    expect(JSON.parse(record.r.data.theme!)).toBe('dark');
+    await b.post('/logout');
+    const signedOut = await b.page();
+    expect(signedOut).toContain('id="login"');
+    expect(signedOut).toContain('data-theme="dark"');
+  });
+
+  it('ignores a theme cookie the browser changed, and refuses a theme it does not know', async () => {
+    const fetch = app();
+    const b = browser(fetch, 'Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0');
+    await b.post('/theme', { theme: 'light' });
+    const [prefix, kid, payload, tag] = b.jar.get('__Host-prefs')!.split('.') as [string, string, string, string];
+    const record = JSON.parse(new TextDecoder().decode(fromLongBase64Url(payload)!)) as {
+      r: { data: Record<string, string> };
+    };
+    record.r.data.theme = JSON.stringify('dark');
+    const edited = toBase64Url(new TextEncoder().encode(JSON.stringify(record)));
+    const forged = new Request(`${ORIGIN}/`, { headers: { Cookie: `__Host-prefs=${prefix}.${kid}.${edited}.${tag}` } });
+    expect(await (await fetch(forged)).text()).toContain('data-theme="light"');
+    expect((await b.post('/theme', { theme: 'purple' })).status).toBe(400);
   });
 });

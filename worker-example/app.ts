@@ -1,6 +1,7 @@
 // The example app: one fetch handler, the same on Workers, Deno and Bun. The entry points (worker.ts, deno.ts,
 // bun.ts) only choose a store and serve it. Plain HTML forms, no build step, no client script.
 import {
+  commitAll,
   createSessions,
   SessionError,
   type BackgroundContext,
@@ -8,6 +9,7 @@ import {
   type Sessions,
   type SessionsOptions,
 } from '../src/index.js';
+import { createCookieStore } from '../src/cookie-store.js';
 import { deviceLabel, timeInWords } from './devices.js';
 
 export interface AppOptions {
@@ -23,6 +25,12 @@ interface Data extends Record<string, unknown> {
   count: number;
 }
 
+/** The visitor's display preference: kept apart from the session, signed but readable, whoever is signed in. */
+interface Prefs extends Record<string, unknown> {
+  theme: Theme;
+}
+type Theme = 'light' | 'dark';
+
 const PERSISTENT_SEC = 30 * 86400;
 /** The feedback after "Keep me signed in": a new lifetime of 30 days from now; unused for 7 days, it ends. */
 const KEPT = 'Done: you stay signed in for 30 more days, as long as you come back within 7 days.';
@@ -34,6 +42,15 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     expires: PERSISTENT_SEC,
     idleTimeout: 7 * 86400,
     touchAfter: 3600,
+  });
+
+  // A second manager on the same request (its own cookie): the theme lives in a signed-only cookie store. Nothing
+  // in it is secret, the browser may read it, and it outlives sign-out because it is not the session.
+  const prefs = createSessions<Prefs>({
+    store: createCookieStore({ encrypt: false }),
+    secrets,
+    cookie: { name: '__Host-prefs' },
+    expires: 365 * 86400,
   });
 
   return async function fetch(request: Request, ctx?: BackgroundContext): Promise<Response> {
@@ -75,6 +92,15 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
       next.persistent = persistent;
       next.setFlash('notice', 'You are signed out.');
       return redirect(cleared, await next.commit());
+    }
+
+    if (route === 'POST /theme') {
+      const form = await request.formData().catch(() => null);
+      const theme = form?.get('theme');
+      if (theme !== 'light' && theme !== 'dark') return new Response('Expected theme=light or dark', { status: 400 });
+      const preferences = await prefs.start(request, ctx);
+      preferences.set('theme', theme);
+      return redirect(await preferences.commit());
     }
 
     if (route === 'POST /keep') {
@@ -133,14 +159,17 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     const notice = session.getFlash<string>('notice');
     // null: a session from before sign-in took a userId, which belongs to no list.
     const devices = userId === undefined ? null : await devicesOf(sessions, userId);
+    const preferences = await prefs.start(request, ctx);
     const body = page(
       runtime,
       notice,
+      preferences.get('theme') ?? 'light',
       user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session, devices),
     );
+    // Both managers' cookies, as gorilla's sessions.Save(r, w) writes every session of the request.
     return withHeaders(
       new Response(body, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } }),
-      await session.commit(),
+      await commitAll(session, preferences),
     );
   };
 }
@@ -173,9 +202,9 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function page(runtime: string, notice: string | undefined, content: string): string {
+function page(runtime: string, notice: string | undefined, theme: Theme, content: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html lang="en" data-theme="${theme}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>edge-sessions example</title>
 <style>
 :root{--accent:#2563eb;--muted:#6b7280;--line:#e5e7eb}
@@ -188,13 +217,25 @@ background:var(--accent);color:#fff;cursor:pointer}button:hover{filter:brightnes
 .notice{background:#ecfdf5;color:#065f46;padding:.6rem 1rem;border-radius:.4rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 ul{list-style:none;padding:0}li{padding:.5rem 0;border-bottom:1px solid var(--line)}
-.seen{color:var(--muted)}.current .seen{color:#059669}</style>
+.seen{color:var(--muted)}.current .seen{color:#059669}
+[data-theme=dark]{--line:#374151;color-scheme:dark}[data-theme=dark] body{background:#111827;color:#f3f4f6}
+[data-theme=dark] .notice{background:#064e3b;color:#d1fae5}
+#theme{margin-top:2rem;color:var(--muted)}#theme button{background:transparent;color:var(--accent);
+border:1px solid var(--accent)}</style>
 </head><body>
 <h1>edge-sessions</h1>
 <p>Running on <strong id="runtime">${escape(runtime)}</strong>.</p>
 ${notice === undefined ? '' : `<p class="notice" id="notice">${escape(notice)}</p>`}
 ${content}
+${themeForm(theme)}
 </body></html>`;
+}
+
+/** Kept in its own signed cookie (edge-sessions/cookie with encrypt: false): it survives sign-out. */
+function themeForm(theme: Theme): string {
+  const other: Theme = theme === 'dark' ? 'light' : 'dark';
+  return `<form method="post" action="/theme" id="theme">Theme: ${theme}.
+<input type="hidden" name="theme" value="${other}"><button id="toggle-theme">Use the ${other} theme</button></form>`;
 }
 
 function loginForm(): string {

@@ -207,6 +207,27 @@ function describeBrowserFlow(target: Target) {
       expect(await page.locator('#user').count()).toBe(0);
     });
 
+    it('keeps the theme in a signed cookie of its own, through sign-in and sign-out', async () => {
+      const own = await browser.newContext();
+      try {
+        const tab = await own.newPage();
+        await tab.goto(server.url);
+        expect(await tab.getAttribute('html', 'data-theme')).toBe('light');
+        await Promise.all([tab.waitForURL('**/'), tab.click('#toggle-theme')]);
+        expect(await tab.getAttribute('html', 'data-theme')).toBe('dark');
+        const prefs = (await own.cookies()).find((c) => c.name === '__Host-prefs');
+        expect(prefs).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
+        expect(prefs!.expires).toBeGreaterThan(Date.now() / 1000 + 300 * 86400);
+        await login(tab, 'Theo', false);
+        expect(await tab.getAttribute('html', 'data-theme')).toBe('dark');
+        await Promise.all([tab.waitForURL('**/'), tab.click('#logout')]);
+        expect(await tab.locator('#login').count()).toBe(1);
+        expect(await tab.getAttribute('html', 'data-theme')).toBe('dark');
+      } finally {
+        await own.close();
+      }
+    });
+
     if (target.survivesRestart) {
       it('a session survives a restart of the server (its store is a file)', async () => {
         const stateDir = mkdtempSync(join(tmpdir(), 'edge-sessions-e2e-restart-'));
