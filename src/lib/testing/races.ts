@@ -98,8 +98,13 @@ export async function gatedSessions(createStore: (clock: TestClock) => SessionSt
   const clock = createClock();
   const events: SessionEvent[] = [];
   const gated = gatedStore(await createStore(clock));
-  const sessions = createSessions({
-    store: gated.store,
+  return { clock, events, sessions: racingManager(gated.store, clock, events), hold: gated.hold };
+}
+
+/** The manager every race runs through: lifetime an hour, idle after 600 s, a touch due after 60 s. */
+function racingManager(store: SessionStore, clock: TestClock, events: SessionEvent[]) {
+  return createSessions({
+    store,
     secrets: [SECRET],
     now: clock.now,
     expires: 3600,
@@ -107,7 +112,6 @@ export async function gatedSessions(createStore: (clock: TestClock) => SessionSt
     touchAfter: 60,
     onEvent: (e) => events.push(e),
   });
-  return { clock, events, sessions, hold: gated.hold };
 }
 
 /** Runs `meanwhile` while `held` keeps `call` at its gate, then lets `call` go on: one deterministic interleaving. */
@@ -416,16 +420,7 @@ export function describeOverlappingRequests(
     async function setup() {
       const clock = createClock();
       const events: SessionEvent[] = [];
-      const sessions = createSessions({
-        store: await createStore(clock),
-        secrets: [SECRET],
-        now: clock.now,
-        expires: 3600,
-        idleTimeout: 600,
-        touchAfter: 60,
-        onEvent: (e) => events.push(e),
-      });
-      return { clock, events, sessions };
+      return { clock, events, sessions: racingManager(await createStore(clock), clock, events) };
     }
     async function login(sessions: Sessions, act: (s: Session) => void = (s) => s.set('u', 'ada')) {
       const s = await sessions.start(request());
