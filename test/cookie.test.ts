@@ -192,6 +192,19 @@ describe('base64url against a reference decoder', () => {
     return out;
   }
 
+  it('encodes as the reference does, at every length of a group and past a seal', () => {
+    const encode = (bytes: Uint8Array) => {
+      const bits = [...bytes].map((b) => b.toString(2).padStart(8, '0')).join('');
+      let out = '';
+      for (let i = 0; i < bits.length; i += 6) out += alphabet[parseInt(bits.slice(i, i + 6).padEnd(6, '0'), 2)];
+      return out;
+    };
+    for (const n of [0, 1, 2, 3, 4, 5, 17, 18, 32, 250, 251, 252, 3000]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 151 + n * 7) & 255);
+      expect(toBase64Url(bytes)).toBe(encode(bytes));
+    }
+  });
+
   it('decodes and refuses exactly what the reference does', () => {
     const extra = '=+/ .\n\u00e9';
     let seed = 7;
