@@ -10,6 +10,11 @@
 //   ALLOC=1      JS heap bytes allocated per request in S1, S2, S3 (ALLOC_SCENARIOS), no timing; Node, Deno and
 //                workerd (Bun has no allocation profiler). ALLOC_ROUNDS=5 ALLOC_WINDOW_MS=100, and ALLOC_INTERVAL=512:
 //                V8's mean sampling interval in bytes
+//   PIN=1        Node, Bun and Deno on one CPU core (Linux `taskset -c 0`), their WebCrypto threads included: what
+//                a request costs in CPU, without the wait for a crypto thread to wake on the other core, which
+//                moves unpinned figures by tenths between runs here (RESULTS.md, "One core"). workerd is not
+//                pinned: its WebCrypto runs on the isolate's thread already, and pinned, Miniflare's dispatch
+//                shares its core.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,6 +35,7 @@ const WORKERD_TARGET_MS = Number(process.env.WORKERD_TARGET_MS ?? 20);
 const COMPATIBILITY_DATE = '2026-04-01';
 const INFLIGHT = Math.max(1, Number(process.env.INFLIGHT ?? 1));
 const GC = process.env.GC === '1';
+const PIN = process.env.PIN === '1';
 const ALLOC = process.env.ALLOC === '1';
 const ALLOC_ROUNDS = Number(process.env.ALLOC_ROUNDS ?? 5);
 const ALLOC_WINDOW_MS = Number(process.env.ALLOC_WINDOW_MS ?? 100);
@@ -40,7 +46,7 @@ const SAMPLING_PARAMS = {
 };
 const RESULTS = ALLOC
   ? 'results-alloc.json'
-  : `results${INFLIGHT > 1 ? `-inflight${INFLIGHT}` : ''}${GC ? '-gc' : ''}.json`;
+  : `results${INFLIGHT > 1 ? `-inflight${INFLIGHT}` : ''}${GC ? '-gc' : ''}${PIN ? '-pinned' : ''}.json`;
 const everywhere = ALLOC ? ['node', 'deno', 'workerd'] : ['node', 'bun', 'deno', 'workerd'];
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : everywhere;
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -82,7 +88,8 @@ const inProcess = {
 };
 if (ALLOC && wanted.includes('bun')) log('bun: skipped, ALLOC=1 needs V8 (JavaScriptCore has no allocation profiler)');
 for (const runtime of wanted.filter((r) => r in inProcess && !(ALLOC && r === 'bun'))) {
-  const [cmd, args] = inProcess[runtime];
+  const [runtimeCmd, runtimeArgs] = inProcess[runtime];
+  const [cmd, args] = PIN ? ['taskset', ['-c', '0', runtimeCmd, ...runtimeArgs]] : [runtimeCmd, runtimeArgs];
   log(`${runtime}: ${cmd} ${[...args, 'bench/.tmp/run.mjs'].join(' ')}`);
   const out = execFileSync(cmd, [...args, join(tmp, 'run.mjs')], {
     cwd: root,

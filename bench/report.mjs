@@ -28,6 +28,7 @@ export function renderTables(results) {
       `median of ${r.rounds} interleaved rounds`,
       r.mode?.inflight > 1 ? `${r.mode.inflight} requests in flight` : undefined,
       r.mode?.gc ? 'a full collection before each sample' : undefined,
+      r.mode?.pinned ? 'on one CPU core' : undefined,
     ].filter(Boolean);
     md += `\n### ${r.runtime} — µs/op, ${how.join(', ')} (× floor)\n\n`;
     md += `| library | ${SCENARIOS.join(' | ')} |\n|---|${SCENARIOS.map(() => '---:').join('|')}|\n`;

@@ -82,7 +82,7 @@ else {
     s.rounds = cell.samples.length;
   }
 }
-const mode = ALLOC ? { alloc: true } : { inflight: INFLIGHT, gc: GC };
+const mode = ALLOC ? { alloc: true } : { inflight: INFLIGHT, gc: GC, pinned: env('PIN', '0') === '1' };
 const out = {
   runtime,
   rounds: ALLOC ? ALLOC_ROUNDS : ROUNDS,
