@@ -11,10 +11,10 @@
 //                workerd (Bun has no allocation profiler). ALLOC_ROUNDS=5 ALLOC_WINDOW_MS=100, and ALLOC_INTERVAL=512:
 //                V8's mean sampling interval in bytes
 //   PIN=1        Node, Bun and Deno on one CPU core (Linux `taskset -c 0`), their WebCrypto threads included: what
-//                a request costs in CPU, without the wait for a crypto thread to wake on the other core, which
-//                moves unpinned figures by tenths between runs here (RESULTS.md, "One core"). workerd is not
-//                pinned: its WebCrypto runs on the isolate's thread already, and pinned, Miniflare's dispatch
-//                shares its core.
+//                a request costs in CPU, without the wait for a crypto thread to wake on the other core (on this
+//                machine a quarter to a half of the floor's time, and the part that moves most between runs;
+//                RESULTS.md, "Fourth session"). workerd is not pinned: its WebCrypto runs on the isolate's thread
+//                already, and pinned, Miniflare's dispatch shares its core.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
