@@ -45,18 +45,17 @@ interface Protection {
 const SEALED: Protection = { keyOf: sealKey, protect: seal, open: unseal, minLength: SEALED_MIN_LENGTH };
 const SIGNED: Protection = { keyOf: signKey, protect: signPayload, open: verifyPayload, minLength: SIGNED_MIN_LENGTH };
 
-// Cache keys start with the secrets and cookie name as JSON (no secret's content can make two lists look
-// alike), made once per manager: each passes its own frozen `secrets` array. An array that is not frozen (the
-// sealer called directly, as the conformance suite does) may change between calls: its prefix is made each time.
-const prefixes = new WeakMap<readonly string[], { name: string; prefix: string }>();
-function cachePrefix(secrets: readonly string[], cookieName: string): string {
-  if (!Object.isFrozen(secrets)) return JSON.stringify([cookieName, ...secrets]);
-  let known = prefixes.get(secrets);
-  if (known === undefined || known.name !== cookieName) {
-    known = { name: cookieName, prefix: JSON.stringify([cookieName, ...secrets]) };
-    prefixes.set(secrets, known);
-  }
-  return known.prefix;
+// A scope names the secrets and the cookie name, as JSON (no secret's content can make two lists look alike).
+// Each manager passes its own frozen `secrets` array, so its scope is made once; a frozen array never changes, so
+// a scope already known needs no check. An array that is not frozen (the sealer called directly, as the conformance
+// suite does) may change between calls: its scope is made each time.
+const scopes = new WeakMap<readonly string[], { name: string; scope: string }>();
+function scopeOf(secrets: readonly string[], cookieName: string): string {
+  const known = scopes.get(secrets);
+  if (known !== undefined && known.name === cookieName) return known.scope;
+  const scope = JSON.stringify([cookieName, ...secrets]);
+  if (Object.isFrozen(secrets)) scopes.set(secrets, { name: cookieName, scope });
+  return scope;
 }
 
 /**
@@ -93,10 +92,12 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
     );
   }
   // Values already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/signer.ts:
-  // opening is a pure function of key, cookie name and text). Bounded in count and in size: only values that fit
-  // one cookie are remembered (at most ~2 MB for 256 of them), larger sessions are opened each time.
-  const opened = new Bounded<string, { plaintext: string; stale: boolean }>(256);
-  const forged = new Bounded<string, true>(128);
+  // opening is a pure function of key, cookie name and text). Keyed by the text alone, so that a lookup hashes no
+  // string longer than the one that came in; an entry answers only for the scope (secrets and cookie name) it was
+  // made under. Bounded in count and in size: only values that fit one cookie are remembered (at most ~2 MB for
+  // 256 of them), larger sessions are opened each time.
+  const opened = new Bounded<string, { scope: string; result: { plaintext: string; stale: boolean } }>(256);
+  const forged = new Bounded<string, string>(128);
   return {
     name: 'cookie',
     sealer: {
@@ -112,10 +113,10 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       async open(sealed, secrets, cookieName) {
         // Shape first: malformed input costs no crypto.
         if (sealed.length < 5 + form.minLength || sealed.charCodeAt(4) !== 46 /* . */) return null;
-        const cacheKey = cachePrefix(secrets, cookieName) + sealed;
-        const known = opened.get(cacheKey);
-        if (known !== undefined) return known;
-        if (forged.has(cacheKey)) return null;
+        const scope = scopeOf(secrets, cookieName);
+        const known = opened.get(sealed);
+        if (known?.scope === scope) return known.result;
+        if (forged.get(sealed) === scope) return null;
         const kid = sealed.slice(0, 4);
         for (let i = 0; i < secrets.length; i++) {
           const { key, kid: candidate } = await form.keyOf(secrets[i]!);
@@ -124,10 +125,10 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
           // Two secrets can share a 24-bit fingerprint: try the next one rather than give up.
           if (plaintext === null) continue;
           const result = { plaintext, stale: i > 0 };
-          if (sealed.length <= MAX_SET_COOKIE_BYTES) opened.set(cacheKey, result);
+          if (sealed.length <= MAX_SET_COOKIE_BYTES) opened.set(sealed, { scope, result });
           return result;
         }
-        if (sealed.length <= MAX_SET_COOKIE_BYTES) forged.set(cacheKey, true);
+        if (sealed.length <= MAX_SET_COOKIE_BYTES) forged.set(sealed, scope);
         return null;
       },
     },

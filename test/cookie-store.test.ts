@@ -266,6 +266,22 @@ for (const form of FORMS) {
       expect(await sealer.open(value, secrets, 'sid')).toBeNull();
     });
 
+    it('answers from its caches only for the secrets and cookie name a value was opened under', async () => {
+      const { sealer } = store();
+      const mine = Object.freeze([SECRET]);
+      const theirs = Object.freeze([OLD_SECRET]);
+      const value = await sealer.seal('{"n":1}', mine, 'sid');
+      const opened = { plaintext: '{"n":1}', stale: false };
+      // Refused for others first (a forgery for them), then opened for its own, in either order and again.
+      expect(await sealer.open(value, theirs, 'sid')).toBeNull();
+      expect(await sealer.open(value, mine, 'sid')).toEqual(opened);
+      expect(await sealer.open(value, theirs, 'sid')).toBeNull();
+      expect(await sealer.open(value, mine, 'other')).toBeNull();
+      expect(await sealer.open(value, mine, 'sid')).toEqual(opened);
+      // Rotation: the old secret still listed second opens it, marked stale, though the text is cached as current.
+      expect(await sealer.open(value, Object.freeze([OLD_SECRET, SECRET]), 'sid')).toEqual({ ...opened, stale: true });
+    });
+
     it('keeps managers with different secrets apart in its seal cache (a NUL-joined secret is not two)', async () => {
       const a = 'a'.repeat(32);
       const b = 'b'.repeat(32);
