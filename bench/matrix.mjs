@@ -10,11 +10,10 @@
 //   ALLOC=1      JS heap bytes allocated per request in S1, S2, S3 (ALLOC_SCENARIOS), no timing; Node, Deno and
 //                workerd (Bun has no allocation profiler). ALLOC_ROUNDS=5 ALLOC_WINDOW_MS=100, and ALLOC_INTERVAL=512:
 //                V8's mean sampling interval in bytes
-//   PIN=1        Node, Bun and Deno on one CPU core (Linux `taskset -c 0`), their WebCrypto threads included: what
-//                a request costs in CPU, without the wait for a crypto thread to wake on the other core (on this
-//                machine a quarter to a half of the floor's time, and the part that moves most between runs;
-//                RESULTS.md, "Fourth session"). workerd is not pinned: its WebCrypto runs on the isolate's thread
-//                already, and pinned, Miniflare's dispatch shares its core.
+//   PIN=1        Node, Bun and Deno on one CPU core (Linux `taskset -c 0`), every thread of theirs included, so no
+//                request waits for work done on the other core (on this machine Node's HMAC floor took a fifth to
+//                a half less time so; RESULTS.md, "Fourth session"). Writes results-pinned.json. workerd is not
+//                pinned: pinned, Miniflare's dispatch shares its core.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -36,6 +35,7 @@ const COMPATIBILITY_DATE = '2026-04-01';
 const INFLIGHT = Math.max(1, Number(process.env.INFLIGHT ?? 1));
 const GC = process.env.GC === '1';
 const PIN = process.env.PIN === '1';
+if (PIN && process.platform !== 'linux') throw new Error('PIN=1 needs Linux (taskset -c 0)');
 const ALLOC = process.env.ALLOC === '1';
 const ALLOC_ROUNDS = Number(process.env.ALLOC_ROUNDS ?? 5);
 const ALLOC_WINDOW_MS = Number(process.env.ALLOC_WINDOW_MS ?? 100);

@@ -1,5 +1,6 @@
 // Markdown tables from bench/.tmp/results.json (also: `node bench/report.mjs [file]` re-renders the last results,
-// or another mode's file: bench/.tmp/results-inflight16.json, results-gc.json, results-alloc.json).
+// or another mode's file: bench/.tmp/results-inflight16.json, results-gc.json, results-pinned.json,
+// results-alloc.json).
 import { readFileSync } from 'node:fs';
 
 const SCENARIOS = ['S1', 'S2', 'S2-cold', 'S3', 'S4', 'S4-cold'];

@@ -1,6 +1,6 @@
 // In-process runner for Node, Bun and Deno (bundled to bench/.tmp/run.mjs by bench/matrix.mjs).
-// Prints one JSON object on stdout. ROUNDS / TARGET_MS / ONLY / INFLIGHT / GC / ALLOC come from the environment
-// (see matrix.mjs).
+// Prints one JSON object on stdout. ROUNDS / TARGET_MS / ONLY / INFLIGHT / GC / ALLOC / PIN come from the
+// environment (see matrix.mjs; PIN only labels the results, matrix.mjs does the pinning).
 
 import {
   createSuite,
