@@ -11,9 +11,9 @@
 //                workerd (Bun has no allocation profiler). ALLOC_ROUNDS=5 ALLOC_WINDOW_MS=100, and ALLOC_INTERVAL=512:
 //                V8's mean sampling interval in bytes
 //   PIN=1        Node, Bun and Deno on one CPU core (Linux `taskset -c 0`), every thread of theirs included, so no
-//                request waits for work done on the other core (on this machine Node's HMAC floor took a fifth to
-//                a half less time so; RESULTS.md, "Fourth session"). Writes results-pinned.json. workerd is not
-//                pinned: pinned, Miniflare's dispatch shares its core.
+//                request waits for work done on the other core (here, pinned, Node's HMAC floor took a fifth to a
+//                half less time; RESULTS.md, "Fourth session"). Writes results-pinned.json. workerd is not pinned:
+//                pinned, Miniflare's dispatch shares its core.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
