@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { SessionError, type SessionErrorCode } from './errors.js';
+import { MESSAGE_PREFIX, SessionError, type SessionErrorCode } from './errors.js';
 import { randomId } from './lib/random.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
@@ -57,9 +57,6 @@ export interface Refusal {
   /** `[code, message]` of the `SessionError` the store throws for it (RPC hands a tuple over as an array). */
   readonly refused: readonly string[];
 }
-
-/** What every SessionError message starts with: a refusal carries its message without it. */
-const PREFIX = 'edge-sessions: ';
 
 /** `update`'s answer: the record as stored and its version (a regenerate compares it at its last step). */
 export interface Updated {
@@ -170,7 +167,7 @@ export class SessionDurableObject extends DurableObject {
       // The merge's verdict (TYPE_MISMATCH, STORE_READ) or the size limit: the transaction wrote nothing, and the
       // store gets the error's code.
       // The message without its `edge-sessions: ` prefix: the store's SessionError adds it again.
-      if (error instanceof SessionError) return { refused: [error.code, error.message.slice(PREFIX.length)] };
+      if (error instanceof SessionError) return { refused: [error.code, error.message.slice(MESSAGE_PREFIX.length)] };
       throw error;
     }
   }

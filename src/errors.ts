@@ -29,6 +29,9 @@ export type SessionErrorCode =
   | 'STORE_UNSUPPORTED'
   | 'STORE_LIMIT';
 
+/** @internal What every SessionError message starts with. */
+export const MESSAGE_PREFIX = 'edge-sessions: ';
+
 /**
  * The one error type edge-sessions throws. `code` is stable; `message` names the option or operation;
  * `cause` holds the underlying error of a failing store.
@@ -46,7 +49,7 @@ export class SessionError extends Error {
   readonly code: SessionErrorCode;
 
   constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`edge-sessions: ${message}`, options);
+    super(MESSAGE_PREFIX + message, options);
     this.code = code;
   }
 }
