@@ -5,6 +5,7 @@ import { createSessions, type SessionEvent, type SessionRecord, type SessionsOpt
 import { createCookieStore } from '../src/cookie-store.js';
 import { sealKey } from '../src/lib/seal.js';
 import { toBase64Url } from '../src/lib/encoding.js';
+import { HmacKey } from '../src/lib/hmac-sha256.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
 import { cookieValue, countingStore, createClock, inWorkerd, OLD_SECRET, request, SECRET, T0 } from './helpers.js';
@@ -147,7 +148,7 @@ describe('hostile cookies: signed-ID stores', () => {
 
   it('1,000 copies of the session cookie cost one signature check', async () => {
     const { probe, valid } = await setup();
-    const spy = vi.spyOn(subtle, 'verify');
+    const spy = vi.spyOn(HmacKey.prototype, 'mac');
     try {
       // Another second-to-last character (1 time in 1,024 the valid tag ends with AA: never reuse it).
       const forged = `${valid.slice(0, -2)}${valid.at(-2) === 'A' ? 'B' : 'A'}A`;

@@ -18,10 +18,8 @@ export interface SignedIdConfig extends StoreCallConfig {
 export function signedIdTransport(c: SignedIdConfig): Transport {
   const store = c.store;
 
-  /** The record behind a cookie value whose signature verified (or is being verified). */
-  async function read(value: string, signed: OpenedValue | Promise<OpenedValue | 'signature'>): Promise<Opened> {
-    const opened = signed instanceof Promise ? await signed : signed;
-    if (typeof opened === 'string') return { kind: 'rejected', reason: opened, cookie: noCookie() };
+  /** The record behind a cookie value whose signature verified. */
+  async function read(value: string, opened: OpenedValue): Promise<Opened> {
     const id = opened.id;
     let stored: SessionRecord | null;
     if (c.storeTimeoutMs === undefined) {
@@ -67,7 +65,7 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
 
     async send(cookie, id, _whole, maxAgeSec, now) {
       if (cookie.value === undefined || cookie.resign) {
-        cookie.value = await c.signer.sign(id);
+        cookie.value = c.signer.sign(id);
         cookie.resign = false;
       }
       // A signed ID always fits: createSessions refuses a name, path and domain that leave it no room.

@@ -1,31 +1,15 @@
-import { subtle } from 'uncrypto';
-import { Bounded, detached, memo } from './bounded.js';
+import { Bounded } from './bounded.js';
 import { fromBase64Url, toBase64Url, utf8 } from './encoding.js';
+import { HmacKey, sha256 } from './hmac-sha256.js';
 import { ID_PATTERN } from './ids.js';
-
-/** HMAC keys by secret, imported once per isolate and shared by every manager (bounded). */
-const hmacKeys = new Bounded<string, Promise<CryptoKey>>(64);
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  return memo(hmacKeys, secret, () =>
-    subtle.importKey('raw', utf8.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']),
-  );
-}
-
-/** Key fingerprints by secret, computed once per isolate and shared by every manager (bounded). */
-const kids = new Bounded<string, Promise<string>>(64);
 
 /**
  * The 2 base64url characters (12 bits of SHA-256 over a label and the secret) that name `secret` in a signed
  * value, so that opening one costs at most the HMACs of the secrets sharing its kid, not one per secret. Public,
  * like the cookie store's 4-character kid, but under a label of its own: the two fingerprints are unrelated.
  */
-function kidOf(secret: string): Promise<string> {
-  return memo(kids, secret, async () => {
-    const label = utf8.encode(`edge-sessions signer kid\u0000${secret}`);
-    const digest = new Uint8Array(await subtle.digest('SHA-256', label));
-    return toBase64Url(digest.subarray(0, 3)).slice(0, 2);
-  });
+function kidOf(secret: string): string {
+  return toBase64Url(sha256(utf8.encode(`edge-sessions signer kid\u0000${secret}`)).subarray(0, 3)).slice(0, 2);
 }
 
 /** What follows the dot: the kid (2 characters) and a base64url HMAC-SHA256 tag (32 bytes, 43 characters). */
@@ -45,36 +29,24 @@ export interface OpenedValue {
 /** Signs and checks `id.` + kid + tag cookie values for one list of secrets and one cookie name. */
 export interface Signer {
   /** The cookie value for `id` (`id.` + the signing secret's kid + tag), signed with `secrets[0]`. */
-  sign(id: string): Promise<string>;
-  /**
-   * ID and index of the secret that signed it, or why not: 'malformed' (shape), 'signature' (forged or unknown
-   * key). Synchronous for a value this isolate has already checked.
-   */
-  open(value: string): OpenedValue | 'malformed' | 'signature' | Promise<OpenedValue | 'signature'>;
+  sign(id: string): string;
+  /** ID and index of the secret that signed it, or why not: 'malformed' (shape), 'signature' (forged, unknown key). */
+  open(value: string): OpenedValue | 'malformed' | 'signature';
 }
 
 const signers = new Bounded<string, Signer>(32);
 
 /**
  * The signer for `secrets` and `cookieName`, shared by every manager in the isolate with the same ones: a
- * Workers handler that builds its manager per request pays no crypto set-up and keeps the caches below.
+ * Workers handler that builds its manager per request prepares no keys again.
  *
  * A value is `id.` + kid + tag: the tag is the HMAC-SHA256 of `name=id` under the secret the kid names. Opening
  * verifies only with the secrets whose kid matches (more than one only if two secrets share a kid), so a forgery
  * costs at most one HMAC however many secrets are listed, and one naming no secret costs none. The kid is outside
  * the MAC on purpose: it only chooses the key, and a tag verifies under its own secret alone, so changing the kid
- * gives a value that fails, never a second spelling of a valid one.
- *
- * The caches remember cookie values already checked: the whole value → its ID and the index of the secret that
- * verified it, or a forgery. Why this is safe: HMAC verification is a pure function of (secrets, message, tag),
- * and an entry is only made from what `subtle.verify` answered for that exact string under these exact secrets
- * and name, so a hit answers what verifying again would. Forgeries live in their own, smaller map, so a flood of
- * them cannot push valid values out; a new forgery still pays its verify, a repeated one does not (a tampered
- * cookie never costs more than a valid one). Only forgeries that cost an HMAC are kept: one whose kid names no
- * secret is refused again for free, and must not push out those that cost. A lookup reveals through timing at
- * most whether a complete value was seen before, which an attacker must already hold to ask. It says nothing
- * about whether the session still exists: the store is read as before, so a destroyed session stays dead. Both
- * maps are bounded (first in, first out).
+ * gives a value that fails, never a second spelling of a valid one. Everything is synchronous (lib/hmac-sha256.ts
+ * says why the HMAC is not WebCrypto's), so nothing is remembered between requests: a value is checked again each
+ * time, for about what a lookup in a cache of checked values would cost.
  */
 export function signerFor(secrets: readonly string[], cookieName: string): Signer {
   // JSON, not a join: no secret's content can make two different lists look alike.
@@ -88,65 +60,31 @@ export function signerFor(secrets: readonly string[], cookieName: string): Signe
 }
 
 function createSigner(secrets: readonly string[], cookieName: string): Signer {
-  const valid = new Bounded<string, OpenedValue>(2048);
-  const forged = new Bounded<string, true>(256);
-  const keys: CryptoKey[] = [];
-  // The kid of each secret, by index: computed on first use (construction does no crypto), then kept.
-  let kidList: readonly string[] | undefined;
-  let kidsPending: Promise<readonly string[]> | undefined;
+  const keys = secrets.map((secret) => new HmacKey(utf8.encode(secret)));
+  const kids = secrets.map(kidOf);
   const message = (id: string) => utf8.encode(`${cookieName}=${id}`);
-  const key = async (i: number) => (keys[i] ??= await hmacKey(secrets[i]!));
-
-  function allKids(): Promise<readonly string[]> {
-    kidsPending ??= Promise.all(secrets.map(kidOf)).then(
-      (list) => (kidList = list),
-      (error: unknown) => {
-        kidsPending = undefined; // a failed digest is retried by the next call
-        throw error;
-      },
-    );
-    return kidsPending;
-  }
-
-  async function verify(id: string, suffix: string, value: string): Promise<OpenedValue | 'signature'> {
-    const kid = suffix.slice(0, 2);
-    const list = kidList ?? (await allKids());
-    let tag: Uint8Array<ArrayBuffer> | undefined;
-    let data: ReturnType<typeof message> | undefined;
-    for (let i = 0; i < secrets.length; i++) {
-      if (list[i] !== kid) continue;
-      tag ??= fromBase64Url(suffix.slice(2))!;
-      data ??= message(id);
-      if (await subtle.verify('HMAC', keys[i] ?? (await key(i)), tag, data)) {
-        // The ID is cut from the cookie header too: the cache must not keep the header alive through it.
-        const opened: OpenedValue = { id: detached(id), secret: i };
-        valid.set(value, opened);
-        return opened;
-      }
-    }
-    if (tag !== undefined) forged.set(value, true);
-    return 'signature';
-  }
 
   return {
-    async sign(id) {
-      const kid = (kidList ?? (await allKids()))[0]!;
-      const tag = new Uint8Array(await subtle.sign('HMAC', keys[0] ?? (await key(0)), message(id)));
-      return `${id}.${kid}${toBase64Url(tag)}`;
+    sign(id) {
+      return `${id}.${kids[0]!}${toBase64Url(keys[0]!.mac(message(id)))}`;
     },
     open(value) {
-      // Shape first, in O(1) before any pattern: malformed input costs no crypto and no cache entry.
+      // Shape first, in O(1) before any pattern: malformed input costs no HMAC.
       const dot = value.length - SUFFIX_LENGTH - 1;
       if (dot <= 0 || value.charCodeAt(dot) !== 46 /* . */) return 'malformed';
       const id = value.slice(0, dot);
       const suffix = value.slice(dot + 1);
       if (!ID_PATTERN.test(id) || !SUFFIX_PATTERN.test(suffix)) return 'malformed';
-      const known = valid.get(value);
-      if (known !== undefined) return known;
-      if (forged.has(value)) return 'signature';
-      // Once the kids are known, a kid that names no secret is refused here, synchronously and with no HMAC.
-      if (kidList !== undefined && !kidList.includes(suffix.slice(0, 2))) return 'signature';
-      return verify(id, suffix, value);
+      const kid = suffix.slice(0, 2);
+      let tag: Uint8Array | undefined;
+      let data: Uint8Array | undefined;
+      for (let i = 0; i < secrets.length; i++) {
+        if (kids[i] !== kid) continue;
+        tag ??= fromBase64Url(suffix.slice(2))!;
+        data ??= message(id);
+        if (keys[i]!.verify(tag, data)) return { id, secret: i };
+      }
+      return 'signature';
     },
   };
 }
