@@ -4,7 +4,7 @@ import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded } from './lib/bounded.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import { seal, SEALED_MIN_LENGTH, sealKey, unseal } from './lib/seal.js';
-import { SIGNED_MIN_LENGTH, signKey, signPayload, verifyPayload } from './lib/signed-payload.js';
+import { SIGNED_MIN_LENGTH, signKey, signPayload, verifyPayload, type SigningKey } from './lib/signed-payload.js';
 import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
 /** Options of `createCookieStore`. */
@@ -32,18 +32,23 @@ export interface CookieStore extends StatelessStore {
 }
 
 /** How the record is protected inside the cookie; the cookie text is `kid.` + what `protect` returns. */
-interface Protection {
+interface Protection<K> {
   /** The key derived from one secret, and its 4-character public fingerprint (the kid). */
-  readonly keyOf: (secret: string) => Promise<{ readonly key: CryptoKey; readonly kid: string }>;
-  readonly protect: (key: CryptoKey, plaintext: string, associatedData: string) => Promise<string>;
+  readonly keyOf: (secret: string) => Promise<{ readonly key: K; readonly kid: string }>;
+  readonly protect: (key: K, plaintext: string, associatedData: string) => Promise<string>;
   /** The plaintext, or null for anything forged or malformed. */
-  readonly open: (key: CryptoKey, text: string, associatedData: string) => Promise<string | null>;
+  readonly open: (key: K, text: string, associatedData: string) => Promise<string | null>;
   /** The shortest text `protect` can return: anything shorter is refused before any crypto. */
   readonly minLength: number;
 }
 
-const SEALED: Protection = { keyOf: sealKey, protect: seal, open: unseal, minLength: SEALED_MIN_LENGTH };
-const SIGNED: Protection = { keyOf: signKey, protect: signPayload, open: verifyPayload, minLength: SIGNED_MIN_LENGTH };
+const SEALED: Protection<CryptoKey> = { keyOf: sealKey, protect: seal, open: unseal, minLength: SEALED_MIN_LENGTH };
+const SIGNED: Protection<SigningKey> = {
+  keyOf: signKey,
+  protect: signPayload,
+  open: verifyPayload,
+  minLength: SIGNED_MIN_LENGTH,
+};
 
 // A scope names the secrets and the cookie name, as JSON (no secret's content can make two lists look alike).
 // Each manager passes its own frozen `secrets` array, so its scope is made once; a frozen array never changes, so
@@ -83,7 +88,6 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       `cookie store: encrypt must be true or false, got ${JSON.stringify(encrypt)}`,
     );
   }
-  const form = encrypt ? SEALED : SIGNED;
   const maxChunks = options.maxChunks ?? 3;
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
     throw new SessionError(
@@ -91,11 +95,17 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
       `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`,
     );
   }
-  // Values already opened in this isolate, and forged ones (same reasoning as the HMAC cache in lib/signer.ts:
-  // opening is a pure function of key, cookie name and text). Keyed by the text alone, so that a lookup hashes no
-  // string longer than the one that came in; an entry answers only for the scope (secrets and cookie name) it was
-  // made under. Bounded in count and in size: only values that fit one cookie are remembered (at most ~2 MB for
-  // 256 of them), larger sessions are opened each time.
+  return encrypt ? cookieStore(SEALED, maxChunks) : cookieStore(SIGNED, maxChunks);
+}
+
+function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
+  // Values already opened in this isolate, and forged ones. Opening is a pure function of the key, the cookie name
+  // and the text, and an entry is only made from what opening answered for that exact text under that scope, so a
+  // hit answers what opening again would. Forgeries live in their own, smaller map: a flood of them cannot push
+  // valid values out. Keyed by the text alone, so that a lookup hashes no string longer than the one that came in;
+  // an entry answers only for the scope (secrets and cookie name) it was made under. Bounded in count and in size:
+  // only values that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions are opened
+  // each time.
   const opened = new Bounded<string, { scope: string; result: { plaintext: string; stale: boolean } }>(256);
   const forged = new Bounded<string, string>(128);
   return {

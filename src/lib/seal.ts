@@ -4,16 +4,17 @@ import { derivedKey, type DerivedKey, type KeyPurpose } from './derived-key.js';
 import { fromLongBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
 import { randomBytes } from './random.js';
 
-const SEALING: KeyPurpose = {
+const SEALING: KeyPurpose<CryptoKey> = {
   info: 'aes-256-gcm',
-  algorithm: { name: 'AES-GCM', length: 256 },
-  usages: ['encrypt', 'decrypt'],
+  // Derived inside WebCrypto: the AES key's bytes never reach JavaScript.
+  derive: (base, params) =>
+    subtle.deriveKey(params, base, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']),
   kidLabel: 'edge-sessions kid',
   keys: new Bounded(64),
 };
 
 /** @internal The AES-256-GCM key derived from `secret`, and its kid. */
-export const sealKey = (secret: string): Promise<DerivedKey> => derivedKey(secret, SEALING);
+export const sealKey = (secret: string): Promise<DerivedKey<CryptoKey>> => derivedKey(secret, SEALING);
 
 /** @internal The shortest sealed text: base64url of the IV and the tag alone (12 + 16 bytes), 38 characters. */
 export const SEALED_MIN_LENGTH = 38;

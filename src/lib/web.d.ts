@@ -75,6 +75,11 @@ interface SubtleCrypto {
     extractable: boolean,
     keyUsages: string[],
   ): Promise<CryptoKey>;
+  deriveBits(
+    algorithm: { name: string; hash: string; salt: Uint8Array; info: Uint8Array },
+    baseKey: CryptoKey,
+    length: number,
+  ): Promise<ArrayBuffer>;
   digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer>;
 }
 interface Crypto {
