@@ -130,8 +130,8 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
 
 /**
  * Creates a session manager. Every option is checked here; a mistake is a `SessionError` now, not on a request.
- * Construction does no crypto and no I/O, so building a manager per request (as Workers handlers often do) is
- * free.
+ * Construction does no I/O, and the HMAC keys of a list of secrets are prepared once per isolate, so building a
+ * manager per request (as Workers handlers often do) costs next to nothing.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
