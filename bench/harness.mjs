@@ -9,11 +9,12 @@ export { median, profileBytes, SAMPLING, shuffle } from './stats.mjs';
 export const ORIGIN = 'https://bench.example';
 const UNRELATED = ['theme=dark', '_ga=GA1.2.3.4'];
 /**
- * S2-cold cookies per library, used round-robin. Larger than edge-sessions' isolate caches (256 opened values
- * in cookie-store.ts, two generations of 128, first in, first out; signed IDs are checked on every request), and a
- * cookie comes back only after POOL requests, so every S2-cold request misses them; S2 re-sends one cookie, so
- * after the first request it always hits. The same goes for forgeries (S4-cold vs S4) and the cookie store's cache
- * of failed values (128). Runners must not advance the pool pointers outside timed requests (see `mark`/`restore`).
+ * S2-cold cookies per library, used round-robin. Larger than edge-sessions' isolate caches (at most 2,048
+ * verified HMAC tags per secret list in lib/signer.ts, two generations of 1,024; 256 opened values in
+ * cookie-store.ts; first in, first out), and a cookie comes back only after POOL requests, so every S2-cold
+ * request misses them; S2 re-sends one cookie, so after the first request it always hits. The same goes for
+ * forgeries (S4-cold vs S4) and the caches of failed values (256 HMAC, 128 sealed). Runners must not advance the
+ * pool pointers outside timed requests (see `mark`/`restore`).
  */
 export const POOL = 4096;
 /** Peers and the floor keep no such cache (their S2 and S2-cold subtle counts are equal), so a small pool does. */

@@ -56,7 +56,7 @@ export function memo<V>(map: Bounded<string, Promise<V>>, key: string, create: (
 /**
  * @internal `text` in a string of its own. JavaScript engines cut a substring (or join a concatenation) without
  * copying: the result keeps the whole string it came from alive, so a 70-character cookie value cut from a 32 KB
- * Cookie header keeps 32 KB in memory for as long as a cache holds it (the cookie store's 256 values: 8 MB,
+ * Cookie header keeps 32 KB in memory for as long as a cache holds it (the signer's 2,048 values: 66 MB on Node,
  * test/retention.node.test.ts). Joining a character in front makes the engine build a flat copy, and the slice
  * then points into that copy alone.
  */
