@@ -354,6 +354,36 @@ describe('signed values name their secret: id.kid+tag', () => {
     }
   });
 
+  it('the cookie format is fixed: a value signed before any change of code still opens, byte for byte', () => {
+    // Computed apart from the library (node:crypto): kid = base64url(SHA-256("edge-sessions signer kid\0" +
+    // secret))[0..2], tag = base64url(HMAC-SHA256(secret, "__Host-sid=" + ID)). Cookies in browsers carry this.
+    const secret = 'test-secret-0123456789abcdef-0123456789';
+    const id = 'AAAABBBBCCCCDDDDEEEEFFFF';
+    const value = 'AAAABBBBCCCCDDDDEEEEFFFF.rgPx6vNZCwsxPxFbGclLmJx4yxY-TGtytuhVnVRytEUog';
+    expect(signerFor([secret], NAME).sign(id)).toBe(value);
+    expect(signerFor([`another-${secret}`, secret], NAME).open(value)).toEqual({ id, secret: 1 });
+    expect(signerFor([secret], 'sid').open(value)).toBe('signature');
+  });
+
+  it('remembers only forgeries that cost an HMAC: unknown kids cannot push them out', () => {
+    const signer = signerFor([`forged-cache-${Math.random()}-padding-to-32-bytes`], NAME);
+    const kid = kidIn(signer.sign(ID));
+    const unknown = ['AA', 'AB'].find((k) => k !== kid)!;
+    const mac = vi.spyOn(HmacKey.prototype, 'mac');
+    try {
+      const costly = `${ID}.${kid}${'B'.repeat(42)}A`;
+      expect(signer.open(costly)).toBe('signature');
+      expect(mac).toHaveBeenCalledTimes(1);
+      // More forgeries naming no secret than the cache of forgeries holds (256): each refused without an HMAC.
+      for (let i = 0; i < 300; i++)
+        expect(signer.open(`${ID}.${unknown}${String(i).padStart(42, 'C')}A`)).toBe('signature');
+      expect(signer.open(costly)).toBe('signature');
+      expect(mac).toHaveBeenCalledTimes(1); // still remembered
+    } finally {
+      mac.mockRestore();
+    }
+  });
+
   it('rotation: a value signed with secrets[1] opens once with index 1 and is re-signed with secrets[0]', async () => {
     const [kid0, kid1] = await kidsOf(FIVE);
     const old = await signerFor([FIVE[1]!], NAME).sign(ID);
