@@ -42,8 +42,8 @@ const OPTION_NAMES: ReadonlySet<string> = new Set(['variable']);
  * reuses is never changed).
  *
  * `sessions` is a manager, or a function of the context that returns one: on Workers the bindings reach the app
- * only through `c.env`, and a manager built per request costs no crypto and no I/O. The function is called once
- * per request, when a handler first awaits the session.
+ * only through `c.env`, and a manager built per request does no I/O (its HMAC keys are prepared once per isolate
+ * and list of secrets). The function is called once per request, when a handler first awaits the session.
  *
  * - Lazy: the cookie is checked and the store read only when a handler first awaits the variable; a route that
  *   never does costs no store I/O and sets no cookie.

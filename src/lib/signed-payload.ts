@@ -9,9 +9,11 @@ import { HmacKey } from './hmac-sha256.js';
 
 /**
  * Up to this many bytes, the tag is computed in JavaScript (lib/hmac-sha256.ts), above it by WebCrypto. A WebCrypto
- * call costs a fixed 2–27 µs by runtime, JavaScript about 0.4 µs per 64 bytes: in workerd the two cost the same
- * near 250 bytes, on Node, Bun and Deno near 4 KB (`PIN=1 node bench/hmac.mjs`). So a session of a few values takes
- * the synchronous path everywhere, and no payload costs more on any runtime than with WebCrypto alone.
+ * call costs a fixed 2–27 µs by runtime, JavaScript about 0.4 µs per 64 bytes (`PIN=1 node bench/hmac.mjs`). In
+ * workerd, the runtime this library serves first, the two cost about the same at 250 bytes (2.92 against 2.80 µs)
+ * and JavaScript loses above; on Node, Bun and Deno it wins up to about 3–4 KB. The cut is where workerd breaks
+ * even. The record's envelope (times, ID) takes most of it: a session of two short values signs about 245 bytes,
+ * a third one goes past it.
  */
 const SYNC_MAX_BYTES = 256;
 
