@@ -128,12 +128,16 @@ export class HmacKey {
     return finish(this.#outer.slice(), BLOCK, inner);
   }
 
-  /** Whether `tag` is the tag of `message`, compared in full whatever differs (no early exit). */
+  /** Whether `tag` is the tag of `message` (see `sameTag`). */
   verify(tag: Uint8Array, message: Uint8Array): boolean {
-    const expected = this.mac(message);
-    if (tag.length !== expected.length) return false;
-    let difference = 0;
-    for (let i = 0; i < expected.length; i++) difference |= expected[i]! ^ tag[i]!;
-    return difference === 0;
+    return sameTag(this.mac(message), tag);
   }
+}
+
+/** Whether `tag` equals `expected`, compared in full whatever differs (no early exit); lengths are public. */
+export function sameTag(expected: Uint8Array, tag: Uint8Array): boolean {
+  if (tag.length !== expected.length) return false;
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) difference |= expected[i]! ^ tag[i]!;
+  return difference === 0;
 }

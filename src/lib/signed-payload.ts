@@ -2,7 +2,7 @@ import { subtle } from 'uncrypto';
 import { Bounded } from './bounded.js';
 import { derivedKey, type DerivedKey, type KeyPurpose } from './derived-key.js';
 import { fromBase64Url, fromLongBase64Url, toBase64Url, utf8, utf8Strict } from './encoding.js';
-import { HmacKey } from './hmac-sha256.js';
+import { HmacKey, sameTag } from './hmac-sha256.js';
 
 // The signed-only form of the cookie store (`createCookieStore({ encrypt: false })`): the payload travels as
 // base64url text anyone can decode, followed by an HMAC-SHA256 tag over the cookie name and that text.
@@ -28,7 +28,7 @@ const SIGNING: KeyPurpose<SigningKey> = {
   // The bits WebCrypto's deriveKey would give an HMAC-SHA256 key of 256 bits, so cookies signed before stay valid.
   async derive(base, params) {
     const bits = new Uint8Array(await subtle.deriveBits(params, base, 256));
-    const web = await subtle.importKey('raw', bits, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    const web = await subtle.importKey('raw', bits, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     const key = { sync: new HmacKey(bits), web };
     bits.fill(0);
     return key;
@@ -51,12 +51,20 @@ function signedBytes(text: string, associatedData: string) {
   return utf8.encode(`${associatedData}=${text}`);
 }
 
+/**
+ * The tag of `text`, by the one rule signing and checking share: in JavaScript up to SYNC_MAX_BYTES (no promise),
+ * by WebCrypto above.
+ */
+function tagOf(key: SigningKey, text: string, associatedData: string): Uint8Array | Promise<Uint8Array> {
+  const bytes = signedBytes(text, associatedData);
+  if (bytes.length <= SYNC_MAX_BYTES) return key.sync.mac(bytes);
+  return subtle.sign('HMAC', key.web, bytes).then((tag) => new Uint8Array(tag));
+}
+
 /** @internal base64url(UTF-8 plaintext) + `.` + base64url(HMAC-SHA256 over the associated data and that text). */
 export async function signPayload(key: SigningKey, plaintext: string, associatedData: string): Promise<string> {
   const text = toBase64Url(utf8.encode(plaintext));
-  const bytes = signedBytes(text, associatedData);
-  const tag =
-    bytes.length <= SYNC_MAX_BYTES ? key.sync.mac(bytes) : new Uint8Array(await subtle.sign('HMAC', key.web, bytes));
+  const tag = await tagOf(key, text, associatedData);
   return `${text}.${toBase64Url(tag)}`;
 }
 
@@ -70,10 +78,8 @@ export async function verifyPayload(key: SigningKey, signed: string, associatedD
   const tag = fromBase64Url(signed.slice(dot + 1));
   if (tag === null) return null;
   const text = signed.slice(0, dot);
-  const bytes = signedBytes(text, associatedData);
-  const valid =
-    bytes.length <= SYNC_MAX_BYTES ? key.sync.verify(tag, bytes) : await subtle.verify('HMAC', key.web, tag, bytes);
-  if (!valid) return null;
+  const computed = tagOf(key, text, associatedData);
+  if (!sameTag(computed instanceof Uint8Array ? computed : await computed, tag)) return null;
   const plain = fromLongBase64Url(text);
   if (plain === null) return null;
   try {
