@@ -5,6 +5,7 @@ import { createCookieStore, type CookieStoreOptions } from '../src/cookie-store.
 import { readSealedCookies } from '../src/lib/chunk-cookies.js';
 import { readCookie } from '../src/lib/cookie.js';
 import { HmacKey } from '../src/lib/hmac-sha256.js';
+import { SYNC_MAX_BYTES } from '../src/lib/signed-payload.js';
 import { fromBase64Url, fromLongBase64Url, toBase64Url } from '../src/lib/encoding.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describeStoreConformance } from './conformance.js';
@@ -25,7 +26,7 @@ const FORMS = [
 
 /**
  * Counts what opens a value: a WebCrypto decryption in the sealed form; in the signed form an HMAC, in JavaScript
- * up to 256 bytes and by WebCrypto (a `sign`, compared in full) above.
+ * up to SYNC_MAX_BYTES (256 bytes in workerd, 2 KB elsewhere) and by WebCrypto (a `sign`, compared in full) above.
  */
 function countOpens(form: (typeof FORMS)[number]) {
   const spies =
@@ -214,6 +215,12 @@ for (const form of FORMS) {
         expect(await sealer.open(good, [SECRET], 'sid')).toEqual({ plaintext: '{"n":1}', stale: false });
       });
 
+      it('tags in JavaScript up to 256 bytes in workerd and 2 KB on Node, Deno and Bun', () => {
+        // WebSocketPair is a global of workerd alone: the runtime, told apart without the check under test.
+        const workerd = typeof (globalThis as { WebSocketPair?: unknown }).WebSocketPair === 'function';
+        expect(SYNC_MAX_BYTES).toBe(workerd ? 256 : 2048);
+      });
+
       it('tags short payloads in JavaScript and long ones with WebCrypto: one key, one HMAC', async () => {
         // The key as WebCrypto's deriveKey makes it from the secret: what signed every cookie so far.
         const base = await subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HKDF' }, false, [
@@ -233,17 +240,19 @@ for (const form of FORMS) {
         const verify = vi.spyOn(subtle, 'verify');
         const mac = vi.spyOn(HmacKey.prototype, 'mac');
         try {
-          // `sid=` + base64url of the plaintext: 4 + 252 = 256 bytes (JavaScript), then 4 + 254 (WebCrypto).
+          // `sid=` + base64url of the plaintext: the longest that fits SYNC_MAX_BYTES (JavaScript), then one more
+          // byte (WebCrypto). In workerd, 4 + 252 = 256 bytes, then 4 + 254.
+          const longest = Math.floor(((SYNC_MAX_BYTES - 4) * 3) / 4);
           for (const [plaintext, web] of [
-            ['x'.repeat(189), false],
-            ['x'.repeat(190), true],
+            ['x'.repeat(longest), false],
+            ['x'.repeat(longest + 1), true],
             ['{"n":1}', false],
           ] as const) {
             sign.mockClear();
             mac.mockClear();
             const value = await sealer.seal(plaintext, [SECRET], 'sid');
             const [, text, tag] = value.split('.') as [string, string, string];
-            expect(new TextEncoder().encode(`sid=${text}`).length > 256).toBe(web);
+            expect(new TextEncoder().encode(`sid=${text}`).length > SYNC_MAX_BYTES).toBe(web);
             expect(sign.mock.calls.length, `WebCrypto calls for ${plaintext.length} characters`).toBe(web ? 1 : 0);
             expect(mac.mock.calls.length).toBe(web ? 0 : 1);
             const expected = await subtle.sign('HMAC', reference, new TextEncoder().encode(`sid=${text}`));

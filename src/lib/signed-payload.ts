@@ -8,14 +8,27 @@ import { HmacKey, sameTag } from './hmac-sha256.js';
 // base64url text anyone can decode, followed by an HMAC-SHA256 tag over the cookie name and that text.
 
 /**
- * Up to this many bytes, the tag is computed in JavaScript (lib/hmac-sha256.ts), above it by WebCrypto. A WebCrypto
- * call costs a fixed 2–27 µs by runtime, JavaScript about 0.4 µs per 64 bytes (`PIN=1 node bench/hmac.mjs`). In
- * workerd, the runtime this library serves first, the two cost about the same at 250 bytes (2.92 against 2.80 µs)
- * and JavaScript loses above; on Node, Bun and Deno it wins up to about 3–4 KB. The cut is where workerd breaks
- * even. The record's envelope (times, ID) takes most of it: a session of two short values signs about 245 bytes,
- * a third one goes past it.
+ * Whether this is Node, Deno or Bun, where a WebCrypto call is a promise that costs 12–27 µs (on Node a trip through
+ * the thread pool). workerd says `Cloudflare-Workers` in `navigator.userAgent`
+ * (https://developers.cloudflare.com/workers/runtime-apis/web-standards/); it, and any runtime not recognised here,
+ * is taken to have WebCrypto as cheap as workerd's.
  */
-const SYNC_MAX_BYTES = 256;
+const SLOW_WEBCRYPTO = (() => {
+  const g = globalThis as { navigator?: { userAgent?: unknown }; Deno?: unknown; Bun?: unknown; process?: unknown };
+  if (g.navigator?.userAgent === 'Cloudflare-Workers') return false;
+  const versions = (g.process as { versions?: { node?: unknown } } | undefined)?.versions;
+  return typeof g.Deno === 'object' || typeof g.Bun === 'object' || typeof versions?.node === 'string';
+})();
+
+/**
+ * @internal Up to this many signed bytes, the tag is computed in JavaScript (lib/hmac-sha256.ts), above it by
+ * WebCrypto: whichever is faster on this runtime (`PIN=1 node bench/hmac.mjs`). JavaScript costs about 0.4 µs per
+ * 64 bytes, WebCrypto a fixed cost that depends on the runtime. In workerd the two cost about the same at 250
+ * bytes (2.92 against 2.80 µs), and JavaScript loses above: the cut is 256 bytes, which two short values in a
+ * session's record (about 245 bytes with its times and ID) fit and a third does not. On Node, Bun and Deno
+ * JavaScript stays faster up to about 3 KB: the cut is 2 KB.
+ */
+export const SYNC_MAX_BYTES = SLOW_WEBCRYPTO ? 2048 : 256;
 
 /** @internal One derived HMAC-SHA256 key, in both forms: the same 32 bytes. */
 export interface SigningKey {
