@@ -16,7 +16,7 @@ const root = join(here, '..');
 const tmp = join(here, '.tmp');
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const PIN = process.env.PIN === '1';
-const LENGTHS = [40, 250, 512, 1000, 4000];
+const LENGTHS = [40, 250, 512, 1000, 2048, 4000];
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['node', 'bun', 'deno', 'workerd'];
 
 // The checks, shared by every runtime: `setup()` makes the keys and messages, `run(op, length, n)` does n checks.
