@@ -8,25 +8,25 @@ import { HmacKey, sameTag } from './hmac-sha256.js';
 // base64url text anyone can decode, followed by an HMAC-SHA256 tag over the cookie name and that text.
 
 /**
- * Whether this is Node, Deno or Bun, where a WebCrypto call is a promise that costs 12–27 µs (on Node a trip through
- * the thread pool). workerd says `Cloudflare-Workers` in `navigator.userAgent`
- * (https://developers.cloudflare.com/workers/runtime-apis/web-standards/); it, and any runtime not recognised here,
- * is taken to have WebCrypto as cheap as workerd's.
+ * Whether WebCrypto is slow here: a promise that costs 12–27 µs per call on Node, Bun and Deno (on Node a trip
+ * through the thread pool), told by `process.versions.node`, which Bun and Deno 2 report too. workerd reports it
+ * as well under `nodejs_compat`, so it is ruled out first, by `WebSocketPair`: a global of its own, there whatever
+ * the compatibility settings (its user agent, `Cloudflare-Workers`, is not: a Worker may run without the global
+ * navigator). A runtime with neither is taken to have WebCrypto as cheap as workerd's.
  */
 const SLOW_WEBCRYPTO = (() => {
-  const g = globalThis as { navigator?: { userAgent?: unknown }; Deno?: unknown; Bun?: unknown; process?: unknown };
-  if (g.navigator?.userAgent === 'Cloudflare-Workers') return false;
-  const versions = (g.process as { versions?: { node?: unknown } } | undefined)?.versions;
-  return typeof g.Deno === 'object' || typeof g.Bun === 'object' || typeof versions?.node === 'string';
+  const g = globalThis as { WebSocketPair?: unknown; process?: { versions?: { node?: unknown } } };
+  return typeof g.WebSocketPair !== 'function' && typeof g.process?.versions?.node === 'string';
 })();
 
 /**
  * @internal Up to this many signed bytes, the tag is computed in JavaScript (lib/hmac-sha256.ts), above it by
- * WebCrypto: whichever is faster on this runtime (`PIN=1 node bench/hmac.mjs`). JavaScript costs about 0.4 µs per
- * 64 bytes, WebCrypto a fixed cost that depends on the runtime. In workerd the two cost about the same at 250
- * bytes (2.92 against 2.80 µs), and JavaScript loses above: the cut is 256 bytes, which two short values in a
- * session's record (about 245 bytes with its times and ID) fit and a third does not. On Node, Bun and Deno
- * JavaScript stays faster up to about 3 KB: the cut is 2 KB.
+ * WebCrypto. A fixed cut per kind of runtime, from `PIN=1 node bench/hmac.mjs`: JavaScript costs about 0.4 µs per
+ * 64 bytes, WebCrypto 2–4 µs in workerd and 11–29 µs on the others, rising slowly with length. In workerd the two
+ * cost about the same near 250 bytes and JavaScript loses above: the cut is 256 bytes, which two short values in
+ * a session's record (about 245 bytes with its times and ID) fit and a third does not. On Node, Bun and Deno
+ * JavaScript stays faster past 2 KB (the closest, Deno: 11.94 against 13.72 µs at 2,048 bytes; it breaks even
+ * near 2.5 KB): the cut is 2 KB.
  */
 export const SYNC_MAX_BYTES = SLOW_WEBCRYPTO ? 2048 : 256;
 
