@@ -1261,6 +1261,49 @@ describe('several sessions on one request', () => {
     // The session that did commit is stored, and its cookie is in `headers`.
     expect((await auth.start(request(cookiePair(error.headers)))).get('user')).toBe('ada');
   });
+  it('two commits of one session at once apply its changes once: the second waits for the first', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const sessions = onClock(clock, store);
+    // A new session: stored under one ID, one cookie between the two callers.
+    const fresh = await sessions.start(request());
+    fresh.set('n', 0);
+    const [viaAll, direct] = await Promise.all([commitAll(fresh), fresh.commit()]);
+    expect([...viaAll.getSetCookie(), ...direct.getSetCookie()]).toHaveLength(1);
+    expect(await store.count()).toBe(1);
+    const cookie = cookiePair(viaAll.getSetCookie().length > 0 ? viaAll : direct);
+    // A stored one: an increment counted once, 20 times over.
+    for (let i = 1; i <= 20; i++) {
+      const s = await sessions.start(request(cookie));
+      s.increment('n');
+      await Promise.all([commitAll(s), commitAll(s), s.commit()]);
+      expect((await sessions.start(request(cookie))).get('n')).toBe(i);
+    }
+  });
+
+  it('a commit waiting for a failed one fails with it, and a later commit stores the change once', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let down = false;
+    const store: SessionStore = {
+      ...memory,
+      update: (...args) => (down ? Promise.reject(new Error('backend down')) : memory.update(...args)),
+    };
+    const sessions = onClock(clock, store);
+    const s0 = await sessions.start(request());
+    s0.set('n', 0);
+    const cookie = cookiePair(await s0.commit());
+    const s = await sessions.start(request(cookie));
+    s.increment('n');
+    down = true;
+    const [first, second] = await Promise.allSettled([s.commit(), s.commit()]);
+    expect(first).toMatchObject({ status: 'rejected', reason: { code: 'STORE_WRITE' } });
+    expect(second).toMatchObject({ status: 'rejected', reason: { code: 'STORE_WRITE' } });
+    expect((await sessions.start(request(cookie))).get('n')).toBe(0);
+    down = false;
+    await s.commit();
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
 });
 
 describe('store failures lose nothing', () => {

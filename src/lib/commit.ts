@@ -17,6 +17,10 @@ const CREATE_TRIES = 3;
  * `handle()` pays no promise for them.
  */
 export function commitLines(s: SessionCore): string[] | Promise<string[]> {
+  // After the commit in flight, plan again from what it left (usually nothing). If it failed, so does this one:
+  // its outcome may be unknown (STORE_TIMEOUT), and the library never retries a commit by itself.
+  const inFlight = s.committing;
+  if (inFlight !== undefined) return inFlight.then(() => commitLines(s));
   const now = s.config.now();
   const plan = planCommit({
     stored: s.stored,
@@ -31,6 +35,11 @@ export function commitLines(s: SessionCore): string[] | Promise<string[]> {
   });
   if (plan === 'nothing') return [];
   const lines = run(s, plan, now);
+  s.committing = lines;
+  const settled = () => {
+    if (s.committing === lines) s.committing = undefined;
+  };
+  lines.then(settled, settled);
   return s.cookie.detached ? lines.then(() => []) : lines;
 }
 

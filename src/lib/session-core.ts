@@ -52,6 +52,12 @@ export class SessionCore {
   /** The store holds this session under `previousId ?? id`. */
   stored: boolean;
   destroyed = false;
+  /**
+   * This session's commit while its I/O is in flight. A second commit of the same session waits for it: started
+   * at once, both would plan from the same state and apply the same changes twice (an increment counted twice,
+   * a new session stored under two IDs).
+   */
+  committing: Promise<unknown> | undefined = undefined;
   /** Made by `create()`: stored even when empty. */
   forced: boolean;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
