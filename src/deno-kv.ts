@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
+import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
@@ -159,14 +160,15 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       const user = merged.userId;
       if (newId === undefined) {
         op.set(key, liveSlot(merged), until(times.expiresAt));
-        // The index entry lives as long as the session can: moved with its lifetime's end.
-        if (user !== undefined && merged.endsAt !== record.endsAt) op.set(userKey(user, id), 1, until(merged.endsAt));
+        // The index entry lives as long as the session can: moved with its lifetime's end (see indexedUntil).
+        const indexed = indexedUntil(merged);
+        if (user !== undefined && indexed !== indexedUntil(record)) op.set(userKey(user, id), 1, until(indexed));
       } else {
         const target = sessionKey(newId);
         op.check({ key: target, versionstamp: null });
         op.set(target, liveSlot(merged), until(times.expiresAt));
         op.set(key, { until: times.expiresAt, to: newId }, until(times.expiresAt));
-        if (user !== undefined) op.delete(userKey(user, id)).set(userKey(user, newId), 1, until(merged.endsAt));
+        if (user !== undefined) op.delete(userKey(user, id)).set(userKey(user, newId), 1, until(indexedUntil(merged)));
       }
       return { op, answer: merged };
     });
@@ -208,7 +210,7 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     async create(id, record) {
       const key = sessionKey(id);
       const op = kv.atomic().check({ key, versionstamp: null }).set(key, liveSlot(record), until(record.expiresAt));
-      if (record.userId !== undefined) op.set(userKey(record.userId, id), 1, until(record.endsAt));
+      if (record.userId !== undefined) op.set(userKey(record.userId, id), 1, until(indexedUntil(record)));
       return (await op.commit()).ok;
     },
     update: (id, changes, times) => write(id, changes, times),

@@ -1,6 +1,7 @@
 import { SessionError } from './errors.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
+import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
@@ -99,8 +100,9 @@ export interface KVStore extends SessionStore {
  *
  * Per-user sessions (`create` with a `userId`) are indexed by one key per session,
  * `prefix + 'user:' + userId + ':' + id`, written before the session and kept by KV until the session's `endsAt`
- * (plus the cache time); `listByUser` lists a user's keys and reads their sessions with their markers in bulk, and
- * `destroyByUser` destroys each, so one revocation per lineage ends it under every ID. The index shares KV's
+ * (for an unlimited session, 400 to 800 days, renewed by its writes; plus the cache time); `listByUser` lists a
+ * user's keys and reads their sessions with their markers in bulk, and `destroyByUser` destroys each, so one
+ * revocation per lineage ends it under every ID. The index shares KV's
  * window: a `destroyByUser` ends a session at once where it runs and within ~60 s (or `cacheTtl`) elsewhere,
  * and may miss a login made at another location in the ~60 s before it (that session is listed afterwards).
  *
@@ -199,10 +201,11 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
    * first. Every limit is checked before the first write. The entry comes first so that the session is never
    * readable without it: a `destroyByUser` that lists it revokes the session even if the session's own write
    * lands later, and one that listed before it leaves it to be listed afterwards (if the session's write fails,
-   * the entry dangles until its TTL; `listByUser` skips it). The entry lives until the session's `endsAt` plus a
-   * margin: a touch moves only `expiresAt`, never past `endsAt`, so the entry is rewritten only when `endsAt`
-   * grows (`shiftExpiration`, `updateExpiration`), never on a touch. It holds no value and no metadata: a listing
-   * reads every record anyway (for its markers), and device and times come from there.
+   * the entry dangles until its TTL; `listByUser` skips it). The entry lives until `indexedUntil(record)` (the
+   * session's `endsAt`; for an unlimited one, a 400-day period ahead) plus a margin: a touch moves only
+   * `expiresAt`, never past that, so the entry is rewritten only when it grows (`shiftExpiration`,
+   * `updateExpiration`, an unlimited session's first write in a new period), never on a touch. It holds no value
+   * and no metadata: a listing reads every record anyway (for its markers), and device and times come from there.
    */
   async function write(id: string, record: SessionRecord, indexed?: boolean): Promise<void> {
     const key = keyOf(id);
@@ -216,7 +219,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     }
     const expirationTtl = Math.max(KV_LIMITS.minTtlSec, Math.ceil((expiresAt - now()) / 1000));
     if (indexed && record.userId) {
-      await namespace.put(indexKey(record.userId, id), '', { expirationTtl: markerTtl(record.endsAt) });
+      await namespace.put(indexKey(record.userId, id), '', { expirationTtl: markerTtl(indexedUntil(record)) });
     }
     await namespace.put(key, value, { expirationTtl, metadata: { expiresAt } });
   }
@@ -302,7 +305,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const record = liveRecord(stored);
       if (record === null) return null;
       const merged = mergeChanges(record, changes, times);
-      await write(id, merged, merged.endsAt > record.endsAt);
+      await write(id, merged, indexedUntil(merged) > indexedUntil(record));
       return merged;
     },
     async regenerate(id, newId, changes, times) {

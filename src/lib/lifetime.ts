@@ -12,6 +12,19 @@ const MAX_COOKIE_AGE_MS = MAX_COOKIE_AGE_SEC * 1000;
  */
 export const NEVER = 8.64e15;
 
+/**
+ * Until when a store keeps the per-user index entry it writes with `record`: the lifetime's end, which no later
+ * write passes without writing the entry again (a touch moves only `expiresAt`). An unlimited lifetime ends at
+ * NEVER, past any TTL a store can set (KV refuses one over 2^31 s, Deno KV such an `expireIn`); that session
+ * lives on by its writes, each storing an expiry at most 400 days after it. So its entry lasts to the end of the
+ * 400-day period after the one of the write (at least 400 days on): later writes in the same period stay within
+ * it, and the first in a later period finds the value grown and writes the entry again, once per 400 days.
+ */
+export function indexedUntil(record: SessionRecord): number {
+  const at = record.accessedAt ?? record.createdAt;
+  return Math.min(record.endsAt, (Math.floor(at / MAX_COOKIE_AGE_MS) + 2) * MAX_COOKIE_AGE_MS);
+}
+
 /** An unlimited session's record and cookie are renewed at most this often (and only on a request). */
 const RENEW_UNLIMITED_MS = 86_400_000;
 

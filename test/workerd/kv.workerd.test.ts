@@ -405,6 +405,36 @@ describe('kv store: the per-user index', () => {
     expect(await sessions.listByUser('ada')).toEqual([]);
   });
 
+  // KV refuses a TTL over 2^31 s, so the entry of a session that never ends by lifetime cannot live to its endsAt;
+  // it must still outlive every record the session's writes store (each up to 400 days on), without a write per
+  // touch.
+  it('an unlimited session: the entry outlives every record its touches store, rewritten per 400 days', async () => {
+    const { kv, sessions, prefix, clock } = setup();
+    const session = await sessions.create(request(), { userId: 'ada', expires: Infinity });
+    const cookie = cookiePair(await session.commit());
+    const entry = `${prefix}user:ada:${session.id}`;
+    let entryEnd = 0;
+    let entries = 0;
+    for (let day = 0; day <= 2000; day += 10) {
+      if (day > 0) {
+        clock.advanceSec(10 * 86_400);
+        await (await sessions.start(request(cookie))).commit(); // a touch
+      }
+      const [recordPut, ...rest] = kv.calls.put.splice(0).reverse();
+      expect(recordPut!.key).toBe(prefix + session.id);
+      for (const put of rest) {
+        expect(put.key).toBe(entry);
+        expect(put.options.expirationTtl).toBeLessThan(2 ** 31);
+        entryEnd = clock.now() + put.options.expirationTtl * 1000;
+        entries++;
+      }
+      expect(entryEnd).toBeGreaterThanOrEqual(clock.now() + recordPut!.options.expirationTtl * 1000);
+    }
+    // The login, then the first touch in each later 400-day period: 2000 days span six periods at most.
+    expect(entries).toBeLessThanOrEqual(7);
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([session.id]);
+  });
+
   it('count() and clear() never take an index entry for a session', async () => {
     const { sessions, prefix } = setup();
     const { id } = await userLogin(sessions, 'ada');

@@ -151,6 +151,31 @@ export function describePerUser(
       expect(await sessions.destroyByUser(ada)).toBe(50);
       expect(await listed(sessions, ada)).toEqual([]);
     });
+
+    // An unlimited lifetime ends at a time no store can set a TTL to: the index entry must still be written, and
+    // outlive the session, which lives on by its writes (each a touch at least a day after the last).
+    it('an unlimited session (expires: Infinity) signs in, stays listed for years of use, and is ended', async () => {
+      const clock = createClock();
+      const store = await createStore(clock);
+      const forever = createSessions({ store, secrets: [SECRET], now: clock.now, expires: Infinity });
+      const hourly = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600 });
+      const ada = user('ada');
+      const byManager = await login(forever, ada);
+      const own = await hourly.create(request(), { userId: ada, expires: Infinity });
+      const byOwn = { id: own.id, cookie: cookiePair(await own.commit()) };
+      const ids = [byManager.id, byOwn.id].sort();
+      expect(await listed(forever, ada)).toEqual(ids);
+      for (let day = 0; day < 1000; day += 100) {
+        clock.advanceSec(100 * 86_400);
+        for (const { cookie } of [byManager, byOwn]) await (await forever.start(request(cookie))).commit();
+        expect(await listed(hourly, ada)).toEqual(ids);
+      }
+      expect(await alive(hourly, byOwn.cookie)).toBe(true);
+      expect(await forever.destroyByUser(ada)).toBe(2);
+      expect(await alive(forever, byManager.cookie)).toBe(false);
+      expect(await alive(hourly, byOwn.cookie)).toBe(false);
+      expect(await listed(forever, ada)).toEqual([]);
+    });
   });
 
   describe(`per-user sessions: destroyByUser overlapping requests (natural overlaps, ${TRIES} tries each)`, () => {

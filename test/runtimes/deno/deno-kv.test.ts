@@ -1,7 +1,7 @@
 // edge-sessions/deno-kv on the real Deno KV (`deno test --unstable-kv`): an in-memory database for the suites,
 // a database file for what must survive a reopen. Run only by `npm run test:deno` (test/runtimes/run.mjs).
 import { createSessions } from '../../../src/index.js';
-import { createDenoKvStore, type DenoKvLike } from '../../../src/deno-kv.js';
+import { createDenoKvStore, type DenoKvKey, type DenoKvLike } from '../../../src/deno-kv.js';
 import { describeStoreConformance } from '../../conformance.js';
 import { describeLifecycleRaces, describeOverlappingRequests } from '../../races.js';
 import { describe, expect, it } from '../../harness.js';
@@ -93,6 +93,43 @@ describe('deno-kv store', () => {
     writer.increment('n');
     await writer.commit();
     expect(calls).toEqual({ get: 2, list: 0, atomic: 1 }); // the request's read, the write's checked read + commit
+  });
+
+  // An unlimited lifetime's end is past any expireIn Deno takes: the index entry must still outlive every record
+  // the session's writes store (each up to 400 days on), without a write of its own on every touch.
+  it('an unlimited session: its index entry outlives every record its touches store', async () => {
+    const db = await memoryKv();
+    const sets: { key: DenoKvKey; expireIn: number | undefined }[] = [];
+    const kv: DenoKvLike = {
+      get: (key) => db.get(key),
+      list: (selector) => db.list(selector),
+      atomic() {
+        const op = db.atomic();
+        const set = op.set.bind(op);
+        op.set = (key, value, options) => (sets.push({ key, expireIn: options?.expireIn }), set(key, value, options));
+        return op;
+      },
+    };
+    const { clock, sessions } = sessionsOn(kv);
+    const session = await sessions.create(request(), { userId: 'ada', expires: Infinity });
+    const cookie = cookiePair(await session.commit());
+    let entryEnd = 0;
+    let entries = 0;
+    for (let day = 0; day <= 2000; day += 10) {
+      if (day > 0) {
+        clock.advanceSec(10 * 86_400);
+        await (await sessions.start(request(cookie))).commit(); // a touch
+      }
+      const written = sets.splice(0);
+      const record = written.find((s) => s.key[1] === 's')!;
+      for (const entry of written.filter((s) => s.key[1] === 'u')) {
+        entryEnd = clock.now() + entry.expireIn!;
+        entries++;
+      }
+      expect(entryEnd).toBeGreaterThanOrEqual(clock.now() + record.expireIn!);
+    }
+    expect(entries).toBeLessThanOrEqual(7); // the login, then once per 400-day period
+    expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([session.id]);
   });
 
   it('refuses unknown options and a bad prefix with a SessionError', async () => {
