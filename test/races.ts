@@ -4,13 +4,14 @@ import type { Session, Sessions, SessionStore } from '../src/index.js';
 import {
   expectDestroyedMeanwhileStaysDestroyed as expectWith,
   gatedStore,
+  LONG_WRITES,
   type Held,
 } from '../src/lib/testing/races.js';
 import { describeLifecycleRaces as racesWith, describeOverlappingRequests as overlapsWith } from '../src/testing.js';
 import type { RaceOptions, TestClock } from '../src/testing.js';
 import { describe, expect, it } from './harness.js';
 
-export { gatedStore, type Held, type RaceOptions };
+export { gatedStore, LONG_WRITES, type Held, type RaceOptions };
 
 type Factory = (clock: TestClock) => SessionStore | Promise<SessionStore>;
 

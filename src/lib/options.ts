@@ -300,10 +300,14 @@ export function resolveOptions(options: SessionsOptions): Config {
     absoluteMs,
     touchAfterMs,
     storeTimeoutMs,
-    // A destroyed session's end outlives any write that could still try to revive it: a commit in flight, or
-    // a write at another KV location that had not seen the end yet (its session could live `expires` more).
-    // An unlimited session's record lives at most 400 days past its last write (see Lifetime).
-    retainMs: Math.min(expiresMs, absoluteMs ?? Infinity, MAX_COOKIE_AGE_SEC * 1000) + REVOCATION_MARGIN_MS,
+    // A destroyed session's end outlives any write that could still try to revive it: a commit in flight (its
+    // read came before the destroy), or a write at another KV location that had not seen the end yet. On KV such
+    // a write stores the record again, with an expiry the end must outlive. That expiry is not bound by
+    // `expires`: a session's own lifetime (`create(request, { expires })`, up to 400 days or unlimited), a
+    // `shiftExpiration` of it or an `updateExpiration` (up to 400 days) may be in the write. Only two bounds hold
+    // for every write: 400 days from it (Lifetime caps every expiry there, as the cookie's Max-Age) and
+    // `absoluteTimeout` from the session's creation.
+    retainMs: Math.min(absoluteMs ?? Infinity, MAX_COOKIE_AGE_SEC * 1000) + REVOCATION_MARGIN_MS,
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,

@@ -10,6 +10,7 @@ import { codes, wrapKV, type KVCall } from './bindings.js';
 import {
   describeLifecycleRaces,
   describeOverlappingRequests,
+  LONG_WRITES,
   expectDestroyedMeanwhileStaysDestroyed,
 } from '../races.js';
 
@@ -776,6 +777,28 @@ describe('kv store: interleavings inside its transactions (gates on the real bin
     expect((await sessions.start(request(otherCookie))).isNew).toBe(true);
     expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([current.id]);
   });
+
+  // The same write back, with an expiry past the manager's `expires` (the session's own lifetime, or a new one):
+  // the revocation marker must outlive the record it writes, or the session comes back once the marker expires.
+  for (const { what, own, write } of LONG_WRITES) {
+    it(`the revocation outlives a record written back after it (${what})`, async () => {
+      const { kv, sessions, prefix, clock } = setup();
+      const created = await sessions.create(request(), { ...own, data: { role: 'user' } });
+      const cookie = cookiePair(await created.commit());
+      clock.advanceSec(60);
+      const key = prefix + created.id;
+      const held = kv.hold((c) => c.method === 'put' && c.keys[0] === key, 'before');
+      const late = write(sessions, cookie);
+      await held.reached;
+      await sessions.destroy(request(cookie));
+      held.release();
+      await late;
+      expect(await env.SESSIONS_KV.get(key)).not.toBeNull(); // the late write landed
+      const ttl = (k: string) => kv.calls.put.filter((p) => p.key === k).pop()!.options.expirationTtl;
+      expect(ttl(`${prefix}${created.id.slice(0, 22)}:revoked`)).toBeGreaterThan(ttl(key));
+      expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    });
+  }
 
   it('a commit whose read came before a destroy writes the record back, yet the session stays ended', async () => {
     const { kv, sessions } = setup();

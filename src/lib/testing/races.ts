@@ -3,9 +3,9 @@
 // Shared by every server-side store; the workerd suites add interleavings inside KV's and Durable Objects'
 // multi-step transactions through wrapped bindings.
 import type { SessionEvent } from '../events.js';
-import { createSessions, type Sessions } from '../../manager.js';
+import { createSessions, type CreateOptions, type Sessions } from '../../manager.js';
 import type { Session } from '../../session.js';
-import type { SessionStore } from '../store-contract.js';
+import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
 import type { Expect, TestRunner } from './runner.js';
 import { cookiePair, createClock, request, SECRET, thrownBy, type TestClock } from './support.js';
 
@@ -38,6 +38,36 @@ export async function expectDestroyedMeanwhileStaysDestroyed(
   expect(stale.destroyed).toBe(true);
   expect((await sessions.start(request(cookie))).isNew).toBe(true);
   return stale;
+}
+
+/**
+ * Writes that store an expiry past the manager's `expires` (an hour in the suites), each on a session created with
+ * `own`: a change under the session's own lifetime of 400 days or an unlimited one, a shift of its own lifetime,
+ * a new lifetime of 400 days. `write` makes one request's write, through the manager.
+ */
+export const LONG_WRITES: readonly {
+  readonly what: string;
+  readonly own: CreateOptions<Record<string, unknown>>;
+  write(sessions: Sessions, cookie: string): Promise<unknown>;
+}[] = [
+  { what: 'its own lifetime of 400 days', own: { expires: 400 * 86_400 }, write: change },
+  { what: 'its own unlimited lifetime', own: { expires: Infinity }, write: change },
+  {
+    what: 'its own lifetime shifted',
+    own: { expires: 400 * 86_400 },
+    write: (sessions, cookie) => sessions.shiftExpiration(request(cookie)),
+  },
+  {
+    what: 'a new lifetime of 400 days',
+    own: {},
+    write: (sessions, cookie) => sessions.updateExpiration(request(cookie), 400 * 86_400),
+  },
+];
+
+async function change(sessions: Sessions, cookie: string): Promise<Headers> {
+  const session = await sessions.start(request(cookie));
+  session.set('late', true);
+  return session.commit();
 }
 
 /** A call held at a gate: `reached` resolves when the call arrives, `release()` lets it go on. */
@@ -383,6 +413,44 @@ export function describeLifecycleRaces(
       expect(await alive(sessions, renewed)).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
     });
+
+    // A write whose read came before a logout lands after it. A store without transactions (KV) then stores the
+    // record again, with the expiry the write computed, which may be far past the manager's `expires`: the store
+    // keeps the end until `retainUntil`, so `retainUntil` must lie past that expiry, or the session comes back
+    // once the end is dropped.
+    for (const { what, own, write } of LONG_WRITES) {
+      it(`a write held across a logout: the end is kept past any expiry it stores (${what})`, async () => {
+        const clock = createClock();
+        const store = await createStore(clock);
+        const kept: number[] = [];
+        const stored: number[] = [];
+        const spied = Object.create(store, {
+          update: {
+            value: (id: string, changes: SessionChanges, times: SessionTimes) => {
+              stored.push(times.expiresAt);
+              return store.update(id, changes, times);
+            },
+          },
+          destroy: {
+            value: (id: string, retainUntil: number) => {
+              kept.push(retainUntil);
+              return store.destroy(id, retainUntil);
+            },
+          },
+        }) as SessionStore;
+        const { store: gated, hold } = gatedStore(spied);
+        const sessions = createSessions({ store: gated, secrets: [SECRET], now: clock.now, expires: 3600 });
+        const created = await sessions.create(request(), { ...own, data: { role: 'user' } });
+        const cookie = cookiePair(await created.commit());
+        clock.advanceSec(60);
+        await whileHeld(hold('update', 'before'), write(sessions, cookie), () => sessions.destroy(request(cookie)));
+        expect(stored).toHaveLength(1);
+        expect(kept).toHaveLength(1);
+        expect(kept[0]).toBeGreaterThanOrEqual(stored[0]!);
+        clock.advanceSec(7200); // past the end as the manager's own hour would keep it
+        expect(await alive(sessions, cookie)).toBe(false);
+      });
+    }
 
     it('a flash consumed after another request stored a newer one leaves the newer one', async () => {
       const { sessions } = await setup();
