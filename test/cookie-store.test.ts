@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { subtle } from 'uncrypto';
 import { createSessions, type SessionEvent } from '../src/index.js';
 import { createCookieStore, type CookieStoreOptions } from '../src/cookie-store.js';
-import { readSealedCookies } from '../src/lib/chunk-cookies.js';
-import { readCookie } from '../src/lib/cookie.js';
+import { readSealedCookies, sealedCookieLines } from '../src/lib/chunk-cookies.js';
+import { readCookie, type CookieAttributes } from '../src/lib/cookie.js';
 import { HmacKey } from '../src/lib/hmac-sha256.js';
 import { SYNC_MAX_BYTES } from '../src/lib/signed-payload.js';
 import { fromBase64Url, fromLongBase64Url, toBase64Url } from '../src/lib/encoding.js';
@@ -485,6 +485,40 @@ for (const form of FORMS) {
       }
     });
 
+    it('refuses a forged 100 KB or 1 MB main cookie unopened; a full maxChunks session still opens', async () => {
+      const { sessions, jar, events } = setup(10);
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      const kid = cookiePair(await s.commit()).split('.')[1]!; // a valid kid: only the length gives it away
+      const opens = countOpens(form);
+      try {
+        for (const size of [100_000, 1_000_000]) {
+          const forged = await sessions.start(request(`__Host-sid=1.${kid}.${'A'.repeat(size)}`));
+          expect(forged.isNew).toBe(true);
+        }
+        // Just past what one line holds, as the main cookie or as a chunk, and a joined text past maxChunks.
+        const long = 'A'.repeat(4096 - '__Host-sid='.length);
+        for (const header of [`__Host-sid=1.${kid}.${long}`, `__Host-sid=2.${kid}.x; __Host-sid.1=${long}`]) {
+          expect((await sessions.start(request(header))).isNew).toBe(true);
+        }
+        expect(opens.count()).toBe(0);
+      } finally {
+        opens.restore();
+      }
+      expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual([
+        'malformed',
+        'malformed',
+        'malformed',
+        'malformed',
+      ]);
+      // The longest session this store writes in 10 cookies still opens.
+      const full = await sessions.start(request());
+      for (let i = 0; i < 9; i++) full.set(`k${i}`, noise(i + 1));
+      jar.apply(await full.commit());
+      expect(jar.size).toBe(10);
+      expect((await sessions.start(request(jar.header()))).get('k8')).toBe(noise(9));
+    });
+
     it('caches only one-cookie values: a chunked session is opened on each read (the cache stays small)', async () => {
       const { sessions, jar } = setup();
       await storeLargeSession(sessions, jar);
@@ -649,6 +683,45 @@ describe('readSealedCookies: one pass over the Cookie header', () => {
       sealed: 'p0part1part2q3part4part5part6-copypart7-copypart8-copypart9-copy',
       present: 10,
     });
+  });
+
+  it('reads back the longest text sealedCookieLines writes in 1 to 10 cookies, and refuses one more character', () => {
+    // The fewest attributes give the longest chunks: the length bounds hold whatever the attributes were.
+    const bare: CookieAttributes = {
+      path: '/',
+      domain: undefined,
+      secure: false,
+      httpOnly: false,
+      sameSite: 'Lax',
+      partitioned: false,
+    };
+    const secure: CookieAttributes = { ...bare, secure: true, httpOnly: true, sameSite: 'Strict', partitioned: true };
+    for (const max of [1, 2, 3, 10]) {
+      let length = max * 4096;
+      let lines: string[] | undefined;
+      // The longest text that still fits `max` cookies (the writer throws COOKIE_TOO_LARGE above it).
+      while (lines === undefined) {
+        try {
+          lines = sealedCookieLines(NAME, 'A'.repeat(length), bare, undefined, 0, max, 0).lines;
+        } catch {
+          length--;
+        }
+      }
+      const header = lines.map((l) => l.split(';')[0]).join('; ');
+      expect(readSealedCookies(header, NAME, max).sealed).toBe('A'.repeat(length));
+      // One character more in the main cookie, in the first chunk or in the last one.
+      for (const at of [0, 1, lines.length - 1]) {
+        const pairs = header.split('; ');
+        if (at >= pairs.length) continue;
+        pairs[at] += 'A';
+        expect(readSealedCookies(pairs.join('; '), NAME, max).sealed, `maxChunks ${max}, cookie ${at}`).toBeNull();
+      }
+      // Longer attributes leave less room: what the writer makes with them is read back too.
+      const fits = length - 100 * max;
+      const shorter = sealedCookieLines(NAME, 'A'.repeat(fits), secure, 3600, 0, max, 0).lines;
+      expect(shorter.length).toBe(max);
+      expect(readSealedCookies(shorter.map((l) => l.split(';')[0]).join('; '), NAME, max).sealed).toHaveLength(fits);
+    }
   });
 
   it('random headers of chunk-like pairs give the same result as before', () => {

@@ -44,6 +44,11 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   // Without the main cookie, `name.1` … are not taken for ours: they may be another manager's cookies.
   if (main === undefined) return { sealed: undefined, present: 0 };
   const present = last + 1;
+  // No value this store writes is longer than its own Set-Cookie line leaves room for, even with the fewest
+  // attributes: a longer one is forged, and is refused here, before any crypto, so that a tampered cookie never
+  // costs more to refuse than a valid session costs to open.
+  const room = valueRoom(n);
+  if (main.length > room) return { sealed: null, present };
   // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;
@@ -57,10 +62,36 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
     const part = parts[k];
-    if (part === undefined || !PART.test(part)) return { sealed: null, present };
+    if (part === undefined || part.length > room - 2 || !PART.test(part)) {
+      return { sealed: null, present };
+    }
     sealed += part;
   }
+  // Nor is the joined text longer than sealedCookieLines writes in `count` cookies (checked last: the bounds above
+  // keep it within a few bytes per cookie of this one).
+  if (sealed.length > (count === 1 ? room - 2 : count * (room - 4))) return { sealed: null, present };
   return { sealed, present };
+}
+
+// The fewest attributes a line of this store carries (`; Path=/; SameSite=Lax`): the length bounds on what it
+// reads hold whatever the attributes were when the cookie was written.
+const BARE: CookieAttributes = {
+  path: '/',
+  domain: undefined,
+  secure: false,
+  httpOnly: false,
+  sameSite: 'Lax',
+  partitioned: false,
+};
+const BARE_LINE = byteLength(serializeCookie('', '', BARE, undefined, 0));
+
+/**
+ * The longest value a Set-Cookie line of this store carries for a main cookie named with `n` (ASCII) characters.
+ * sealedCookieLines writes `name=1.<sealed>` in one cookie; in more, parts of at most this room less `.9` in the
+ * name and a 2-character count prefix (so `room - 2` for a chunk cookie, `count * (room - 4)` in all).
+ */
+function valueRoom(n: number): number {
+  return MAX_SET_COOKIE_BYTES - BARE_LINE - n;
 }
 
 /** Set-Cookie lines carrying `sealed` in `count` cookies, and expiring the chunk cookies no longer needed. */
