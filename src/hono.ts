@@ -90,9 +90,6 @@ export function sessionMiddleware<
       'sessionMiddleware: the first argument must be a manager (createSessions) or a function that returns one',
     );
   }
-  if (typeof options !== 'object' || options === null) {
-    throw new SessionError('INVALID_OPTION', 'sessionMiddleware: options must be an object');
-  }
   refuseUnknownOptions('sessionMiddleware', options, OPTION_NAMES);
   const variable = options.variable ?? ('session' as Name);
   if (typeof variable !== 'string' || variable === '') {

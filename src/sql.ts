@@ -332,8 +332,9 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     async clear() {
       await rows('UPDATE {table} SET record = NULL, version = version + 1 WHERE record IS NOT NULL');
     },
-    async purge({ budgetMs = 1000, batchSize = 500, ...rest } = {}) {
-      refuseUnknownOptions('purge', rest, PURGE_OPTIONS);
+    async purge(options: PurgeOptions = {}) {
+      refuseUnknownOptions('purge', options, PURGE_OPTIONS);
+      const { budgetMs = 1000, batchSize = 500 } = options;
       if (!(budgetMs >= 0) || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
         throw new SessionError('INVALID_OPTION', 'purge: budgetMs must be >= 0, batchSize 1–10,000');
       }

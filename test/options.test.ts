@@ -1,7 +1,14 @@
 import { createSessions, SessionError, type SessionsOptions } from '../src/index.js';
+import { createCookieStore } from '../src/cookie-store.js';
+import { createDenoKvStore, type DenoKvLike } from '../src/deno-kv.js';
+import { sessionMiddleware } from '../src/hono.js';
+import { createKVStore, type KVNamespaceLike } from '../src/kv.js';
 import { createMemoryStore } from '../src/memory.js';
+import { createRedisStore, type RedisClientLike } from '../src/redis.js';
+import { createSqlStore, type SqlDatabase } from '../src/sql.js';
+import { createCookieJar, describeLifecycleRaces, describeStoreConformance, sessionCookie } from '../src/testing.js';
 import { describe, expect, it } from './harness.js';
-import { SECRET } from './helpers.js';
+import { request, SECRET } from './helpers.js';
 
 function build(overrides: Partial<SessionsOptions> & Record<string, unknown>) {
   return () => createSessions({ store: createMemoryStore(), secrets: [SECRET], ...overrides } as SessionsOptions);
@@ -208,4 +215,58 @@ describe('unknown option names are refused, naming the option', () => {
     expect(() => createMemoryStore({ now: Date.now })).not.toThrow();
     expect(() => createMemoryStore()).not.toThrow();
   });
+
+  it('every factory: null or another non-object as options is INVALID_OPTION; undefined is the defaults', async () => {
+    // No factory touches its client or namespace at construction: a bare object stands in for them.
+    const kv = {} as KVNamespaceLike & DenoKvLike & RedisClientLike & SqlDatabase;
+    const factories: [string, (options: never) => unknown][] = [
+      ['createMemoryStore', (o) => createMemoryStore(o)],
+      ['createCookieStore', (o) => createCookieStore(o)],
+      ['createKVStore', (o) => createKVStore(kv, o)],
+      ['createDenoKvStore', (o) => createDenoKvStore(kv, o)],
+      ['createRedisStore', (o) => createRedisStore(kv, o)],
+      ['createSqlStore', (o) => createSqlStore(kv, o)],
+      ['sessionMiddleware', (o) => sessionMiddleware(build({})(), o)],
+      ['createCookieJar', (o) => createCookieJar(o)],
+      ['describeStoreConformance', (o) => describeStoreConformance('x', () => createMemoryStore(), runner, o)],
+      ['describeLifecycleRaces', (o) => describeLifecycleRaces('x', () => createMemoryStore(), runner, o)],
+    ];
+    for (const [where, factory] of factories) {
+      expectError(() => factory(null as never), 'INVALID_OPTION', new RegExp(`${where}: options must be an object`));
+      expectError(() => factory([] as never), 'INVALID_OPTION', /options must be an object or undefined, got an array/);
+      expectError(
+        () => factory('ttl' as never),
+        'INVALID_OPTION',
+        /options must be an object or undefined, got string/,
+      );
+      if (!where.startsWith('describe')) {
+        expect(() => factory(undefined as never), where).not.toThrow();
+      }
+    }
+    expect(registered).toBe(0); // refused before registering any test
+    const sessions = build({})();
+    for (const call of [
+      () => sessions.create(request(), null as never),
+      () => sessions.destroyByUser('ada', null as never),
+      () => sessionCookie(sessions, null as never),
+      () => createSqlStore(kv).purge(null as never),
+    ]) {
+      const error: unknown = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: 'SessionError', code: 'INVALID_OPTION' });
+      expect((error as Error).message).toMatch(/options must be an object or undefined, got null/);
+    }
+    expectError(() => createSessions(null as never), 'INVALID_OPTION', /createSessions\(\) needs an options object/);
+    expect((await sessions.create(request(), undefined)).isNew).toBe(true);
+  });
 });
+
+/** A runner that counts what a suite would register, for the describe… helpers refused above. */
+let registered = 0;
+const runner = {
+  describe: () => void registered++,
+  it: () => void registered++,
+  expect,
+} as unknown as Parameters<typeof describeStoreConformance>[2];

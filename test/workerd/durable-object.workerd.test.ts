@@ -74,6 +74,20 @@ function rows(id: string, columns = 'key, expires_at, deadline'): Promise<Record
   });
 }
 
+describe('durable-object store: options', () => {
+  it('refuses null or a non-object as options (INVALID_OPTION); undefined means the defaults', () => {
+    for (const options of [null, [], 'now']) {
+      expect(() => createDurableObjectStore(env.SESSIONS_DO, options as never)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_OPTION',
+          message: expect.stringMatching(/createDurableObjectStore: options must be an object/),
+        }),
+      );
+    }
+    expect(() => createDurableObjectStore(env.SESSIONS_DO, undefined)).not.toThrow();
+  });
+});
+
 describe('durable-object store: RPC budget on the real binding', () => {
   it('makes no call for an anonymous request', async () => {
     const { rpc, sessions } = setup();

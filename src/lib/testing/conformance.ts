@@ -9,6 +9,7 @@
 // Each test builds its own store and clock.
 import { createSessions } from '../../manager.js';
 import { movedId } from '../ids.js';
+import { refuseUnknownOptions } from '../option-names.js';
 import type { SessionStore, StatelessStore } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
 import { describeNoPerUser, describePerUser } from './per-user.js';
@@ -84,6 +85,7 @@ export function describeStoreConformance(
   runner: TestRunner,
   options: ConformanceOptions = {},
 ): void {
+  refuseUnknownOptions('describeStoreConformance', options, CONFORMANCE_OPTIONS);
   const { describe } = runner;
   const stateless = options.stateless === true;
   async function setup(idleTimeout?: number) {
@@ -596,3 +598,10 @@ function describeSealerContract(createStore: StoreFactory, encrypts: boolean, ru
     });
   });
 }
+
+const CONFORMANCE_OPTIONS: ReadonlySet<string> = new Set<keyof ConformanceOptions>([
+  'stateless',
+  'encrypts',
+  'refusesTakenIds',
+  'perUser',
+]);

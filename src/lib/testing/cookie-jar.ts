@@ -1,4 +1,5 @@
 import type { CreateOptions, Sessions } from '../../manager.js';
+import { refuseUnknownOptions } from '../option-names.js';
 
 /** A browser's cookie store, as far as tests of a fetch handler need one. */
 export interface CookieJar {
@@ -44,6 +45,7 @@ interface Stored {
  * ```
  */
 export function createCookieJar(options: CookieJarOptions = {}): CookieJar {
+  refuseUnknownOptions('createCookieJar', options, JAR_OPTIONS);
   const now = options.now ?? (() => Date.now());
   const cookies = new Map<string, Stored>();
   // Expired cookies leave lazily, on every read, so the jar follows a clock that moves between requests.
@@ -121,3 +123,5 @@ export async function sessionCookie<Data extends Record<string, unknown>>(
   if (header === undefined) throw new Error('edge-sessions: sessionCookie: the session set no cookie');
   return header;
 }
+
+const JAR_OPTIONS: ReadonlySet<string> = new Set<keyof CookieJarOptions>(['now']);

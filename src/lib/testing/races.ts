@@ -5,6 +5,7 @@
 import type { SessionEvent } from '../events.js';
 import { createSessions, type CreateOptions, type Sessions } from '../../manager.js';
 import type { Session } from '../../session.js';
+import { refuseUnknownOptions } from '../option-names.js';
 import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
 import type { Expect, TestRunner } from './runner.js';
 import { cookiePair, createClock, request, SECRET, thrownBy, type TestClock } from './support.js';
@@ -172,6 +173,7 @@ export function describeLifecycleRaces(
   runner: TestRunner,
   options: RaceOptions,
 ): void {
+  refuseUnknownOptions('describeLifecycleRaces', options, RACE_OPTIONS);
   const { describe, it, expect } = runner;
   const setup = () => gatedSessions(createStore);
 
@@ -583,3 +585,5 @@ export function describeOverlappingRequests(
     });
   });
 }
+
+const RACE_OPTIONS: ReadonlySet<string> = new Set<keyof RaceOptions>(['exact']);
