@@ -240,6 +240,16 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       if (init.device !== undefined && typeof init.device !== 'string') {
         throw new SessionError('INVALID_OPTION', 'create: device must be a string');
       }
+      // Plain JavaScript can pass anything: 'false' would read as a persistent session, a string's characters as
+      // values, null as a TypeError.
+      if (init.persistent !== undefined && typeof init.persistent !== 'boolean') {
+        throw new SessionError(
+          'INVALID_OPTION',
+          `create: persistent must be true or false, got ${describeValue(init.persistent)}`,
+        );
+      }
+      refuseNonObject('create: data', init.data);
+      refuseNonObject('create: constants', init.constants);
       const lifetimeMs = lifetime('create: expires', init.expires);
       const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
       const current = await start(request);
@@ -420,6 +430,22 @@ function loaded<Data extends Record<string, unknown>>(
     return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
   }
   return newSession(c, { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie }, ctx);
+}
+
+/** `value`, for an error message: a string in quotes, a primitive as itself, anything else by its kind. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return typeof value;
+}
+
+/** Values that must be an object of named values (not null, an array or a string), when given. */
+function refuseNonObject(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new SessionError('INVALID_OPTION', `${name} must be an object, got ${describeValue(value)}`);
+  }
 }
 
 const CREATE_OPTIONS: ReadonlySet<string> = new Set<keyof CreateOptions<Record<string, unknown>>>([

@@ -75,6 +75,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   set persistent(value: boolean) {
     this.#s.writable();
+    // Plain JavaScript: the string 'false' would otherwise keep a persistent cookie.
+    if (typeof value !== 'boolean') {
+      throw new SessionError('INVALID_OPTION', `persistent must be true or false, got ${typeof value}`);
+    }
     this.#s.lifetime.persistent = value;
   }
 

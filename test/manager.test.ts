@@ -496,6 +496,38 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     expect((await sessions.start(request(line.split(';')[0]))).persistent).toBe(false);
   });
 
+  it('create refuses a non-boolean persistent and non-object data or constants, naming the option', async () => {
+    const { sessions } = setup();
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{ persistent: 'false' }, /^edge-sessions: create: persistent must be true or false, got "false"$/],
+      [{ persistent: 0 }, /create: persistent must be true or false, got 0/],
+      [{ persistent: null }, /create: persistent must be true or false, got null/],
+      [{ data: null }, /create: data must be an object, got null/],
+      [{ data: 'ab' }, /create: data must be an object, got "ab"/],
+      [{ data: [1] }, /create: data must be an object, got an array/],
+      [{ constants: 5 }, /create: constants must be an object, got 5/],
+      [{ constants: null }, /create: constants must be an object, got null/],
+    ];
+    for (const [options, message] of refusals) {
+      const error: unknown = await sessions.create(request(), options as never).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: 'SessionError', code: 'INVALID_OPTION' });
+      expect((error as Error).message).toMatch(message);
+    }
+    // Booleans, objects and undefined are fine; the setter checks too.
+    const s = await sessions.create(request(), { persistent: true, data: {}, constants: {} });
+    expect(s.persistent).toBe(true);
+    expect(() => {
+      s.persistent = 'false' as never;
+    }).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(s.persistent).toBe(true);
+    s.persistent = false;
+    expect((await s.commit()).getSetCookie()[0]).not.toMatch(/Max-Age/);
+    expect((await sessions.create(request(), { persistent: undefined, data: undefined })).persistent).toBe(true);
+  });
+
   it('shiftExpiration extends by expires from now and re-sends the cookie', async () => {
     const { sessions, login, clock } = setup();
     const { cookie } = await login();
