@@ -188,8 +188,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   /**
-   * A finite number; strings in decimal notation such as "42" or "4.2" are parsed ("0x10" is not a number). A
-   * string of digits past 2^53 that no number equals is `TYPE_MISMATCH`, not rounded: read it with `getBigInt`.
+   * A finite number; strings in decimal notation such as "42", "4.2" or "1.5e3" are parsed as `Number()` parses
+   * them, to the nearest number ("0x10" is not a number). One exception: a string that parses to a number of
+   * magnitude 2^53 or more (past MAX_SAFE_INTEGER) must be exactly that integer, in any notation, else it is
+   * `TYPE_MISMATCH`, not rounded ("9007199254740993", "9007199254740993.0", "9.007199254740993e15", "1e23"):
+   * read digit strings with `getBigInt`. `increment` and every store's merge read stored values by the same rule.
    */
   getNumber(key: string): number | undefined;
   getNumber(key: string, defaultValue: number): number;
@@ -211,7 +214,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * An exact integer of any size (kataras `GetInt64`): a bigint (with a serializer that keeps them), a safe
    * integer, or a string of digits. JSON has no 64-bit integers, so store them as decimal strings:
    * `session.set('id', big.toString())`. A number past 2^53 is `TYPE_MISMATCH` (it may have been rounded already),
-   * as is such a string for `getNumber` when no number equals it.
+   * as is, for `getNumber`, a string that stands for an integer past 2^53 that no number equals.
    */
   getBigInt(key: string): bigint | undefined;
   getBigInt(key: string, defaultValue: bigint): bigint;

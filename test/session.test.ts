@@ -1,7 +1,14 @@
-import { createSessions, SessionError, type Serializer, type SessionChanges, type SessionStore } from '../src/index.js';
+import {
+  createSessions,
+  mergeChanges,
+  SessionError,
+  type Serializer,
+  type SessionChanges,
+  type SessionStore,
+} from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, countingStore, createClock, request, SECRET } from './helpers.js';
+import { cookiePair, countingStore, createClock, record, request, SECRET } from './helpers.js';
 
 function setup(serializer?: Serializer) {
   const clock = createClock();
@@ -333,6 +340,58 @@ describe('getBigInt and integers past 2^53', () => {
     expect(session.getNumber('inexact', 0)).toBe(0);
     expect(session.getNumber('exact')).toBe(9007199254740992);
     expect(session.get('inexact')).toBe('9007199254740993');
+  });
+
+  it('getNumber, increment and store merges: an integer past 2^53 must be exact, in any notation', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    // Strings no number equals, though Number() would round them to one past 2^53.
+    const refused = [
+      '9007199254740993.0',
+      '9.007199254740993e15',
+      ' -9007199254740993 ',
+      '9007199254740992.5',
+      '9007199254740991.6',
+      '9007199254740991.5',
+      '90071992547409930e-1',
+      '1e23',
+      '-1e23',
+      '1.7976931348623157e308',
+    ];
+    // Exact integers in any notation, and everything under 2^53 or not an integer, read as Number() reads it.
+    const read: [string, number][] = [
+      ['9007199254740992', 2 ** 53],
+      ['9.007199254740992e15', 2 ** 53],
+      ['-9007199254740992.000', -(2 ** 53)],
+      ['90071992547409920e-1', 2 ** 53],
+      ['18014398509481984.00e0', 2 ** 54],
+      ['1e22', 1e22],
+      ['4503599627370495.5', 4503599627370495.5],
+      ['0.1', 0.1],
+      ['1.5e3', 1500],
+      ['.5', 0.5],
+      ['5.', 5],
+      ['123456789.123456789', 123456789.123456789],
+    ];
+    refused.forEach((v, i) => s.set(`r${i}`, v));
+    read.forEach(([v], i) => s.set(`n${i}`, v));
+    const { session } = await next(s);
+    refused.forEach((v, i) => {
+      expect(() => session.getNumber(`r${i}`), v).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+      expect(() => session.increment(`r${i}`), v).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+      expect(session.getNumber(`r${i}`, 7)).toBe(7);
+    });
+    read.forEach(([v, n], i) => expect(session.getNumber(`n${i}`), v).toBe(n));
+    // A number, not a string, is taken as it is: it was rounded before it was stored, if ever.
+    session.set('big', 1e23);
+    expect(session.getNumber('big')).toBe(1e23);
+    // The store's merge refuses the same strings when another request stored one meanwhile.
+    const stored = record({ data: { a: '"9.007199254740993e15"', b: '"9.007199254740992e15"' } });
+    const times = { accessedAt: 0, endsAt: 1, expiresAt: 1, persistent: true };
+    expect(() => mergeChanges(stored, { increment: { a: 1 } }, times)).toThrow(
+      expect.objectContaining({ code: 'TYPE_MISMATCH' }),
+    );
+    expect(mergeChanges(stored, { increment: { b: 2 } }, times).data.b).toBe('9007199254740994');
   });
 });
 

@@ -4,19 +4,43 @@
 /** Decimal notation only ("42", "-4.2", "1e3"): `Number()` alone would also take "0x10", "0b101" and "". */
 const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
-/** A string of decimal digits: the notation `getBigInt` reads and a number past 2^53 must be exact in. */
+/** A string of decimal digits: the notation `getBigInt` reads. */
 const DIGITS = /^\s*[+-]?\d+\s*$/;
 
+/** The parts of a string DECIMAL accepts: sign, integer digits, fraction digits, exponent. */
+const PARTS = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
 /**
- * The finite number a decoded value holds (a number, or a string in decimal notation), else undefined. A string
- * of digits past 2^53 that no number equals ("9007199254740993") is not a number: rounding it would lose what
- * `getBigInt` reads exactly.
+ * The finite number a decoded value holds (a number, or a string in decimal notation), else undefined.
+ * The rule for a string: it reads as `Number()` reads it (to the nearest number, so "0.1" and "1.5e3" are
+ * numbers), unless that gives a number of magnitude 2^53 or more (past Number.MAX_SAFE_INTEGER, all integers):
+ * then the string must be exactly that integer, in any notation, or it is not a number. "9007199254740993",
+ * "9007199254740993.0", "9.007199254740993e15", "9007199254740992.5" and "1e23" are refused (no number equals
+ * them: rounding would lose what `getBigInt` reads exactly, or invent digits); "9007199254740992" and
+ * "9.007199254740992e15" are read.
  */
 export function toNumber(value: unknown): number | undefined {
   const n = typeof value === 'number' ? value : typeof value === 'string' && DECIMAL.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n)) return undefined;
-  if (Number.isSafeInteger(n) || typeof value !== 'string' || !DIGITS.test(value)) return n;
-  return BigInt(value.trim()) === BigInt(n) ? n : undefined;
+  if (typeof value !== 'string' || Number.isSafeInteger(n) || !Number.isInteger(n)) return n;
+  return exactly(value, n) ? n : undefined;
+}
+
+/** Whether `text` (in DECIMAL's notation) stands for exactly the integer `n`, computed on bigints. */
+function exactly(text: string, n: number): boolean {
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = PARTS.exec(text.trim()) ?? [];
+  const digits = whole + fraction;
+  // The value is digits × 10^shift. n is finite and at least 2^53, so a positive shift is at most ~308.
+  const shift = Number(exponent) - fraction.length;
+  let integer: bigint;
+  if (shift >= 0) {
+    integer = BigInt(digits) * 10n ** BigInt(shift);
+  } else {
+    const cut = digits.length + shift;
+    if (cut <= 0 || !/^0*$/.test(digits.slice(cut))) return false; // a fractional part: not an integer
+    integer = BigInt(digits.slice(0, cut));
+  }
+  return (sign === '-' ? -integer : integer) === BigInt(n);
 }
 
 /**
