@@ -244,9 +244,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /**
    * Appends `value` to the list of flashes under `key` (gorilla `AddFlash`): reading it gives the array, in
    * order. With the JSON serializer, overlapping requests' appends all stay on a store with atomic updates
-   * (memory, Durable Objects), and a request that reads the list consumes only the items it saw. With a custom
-   * serializer the whole list is written, so of two overlapping appends the later commit's list stays. After
-   * the list was read in this request, an append starts a new list.
+   * (memory, Durable Objects), and a request that reads the list consumes only the items it saw. After the
+   * list was read in this request, this request sees an append start a new list; in the store its items go
+   * after those other requests appended meanwhile, which stay. With a custom serializer the whole list is
+   * written, so of two overlapping appends the later commit's list stays.
    */
   addFlash(key: string, value: unknown): void {
     this.#s.writable();
@@ -254,8 +255,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   /**
-   * Reads and consumes a flash: gone from the next request on, still readable in this one. Only the value read
-   * is consumed: one another request stored meanwhile waits for the next request.
+   * Reads and consumes a flash: gone from the next request on, still readable in this one. Only the items read
+   * are consumed: items another request appended or stored meanwhile (even the same value again) wait for the
+   * next request.
    */
   getFlash<T = unknown>(key: string): T | undefined {
     return this.#s.values.getFlash(key) as T | undefined;

@@ -6,6 +6,8 @@ import { isRecord } from './records.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
 import { toMap, toObject } from './value-codec.js';
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
  * `changes` on top of `stored`, in the order `SessionChanges` defines, with the times of this write. Throws a
  * `SessionError` and changes nothing when the stored record is corrupt (`STORE_READ`) or an increment meets a
@@ -39,29 +41,15 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
     if (on) locked.add(k);
     else locked.delete(k);
   }
-  const flash = toMap(stored.flash);
-  for (const [k, v] of Object.entries(changes.flash ?? {})) {
-    if (v === null) flash.delete(k);
-    else flash.set(k, v);
-  }
-  for (const [k, items] of Object.entries(changes.append ?? {})) flash.set(k, appendJson(flash.get(k), items));
-  // Only the value this request read is consumed: a newer one stored meanwhile waits for the next request.
-  for (const [k, v] of Object.entries(changes.consumed ?? {})) if (flash.get(k) === v) flash.delete(k);
-  // A list read is consumed item by item: what another request appended to it meanwhile stays.
-  for (const [k, read] of Object.entries(changes.consumedItems ?? {})) {
-    const held = flash.get(k);
-    if (held === read) flash.delete(k);
-    else if (held?.startsWith(read.slice(0, -1) + ',') === true) flash.set(k, '[' + held.slice(read.length));
-  }
   const immutable = [...locked].filter((k) => data.has(k));
-  const merged: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
+  const merged: Writable<SessionRecord> = {
     data: toObject(data),
     createdAt: stored.createdAt,
     accessedAt: times.accessedAt,
     endsAt: times.endsAt,
     expiresAt: times.expiresAt,
   };
-  if (flash.size > 0) merged.flash = toObject(flash);
+  mergeFlashes(merged, stored, changes);
   if (stored.constants !== undefined) merged.constants = stored.constants;
   if (immutable.length > 0) merged.immutable = immutable;
   if (!times.persistent) merged.persistent = false;
@@ -70,6 +58,86 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   if (stored.lifetimeMs !== undefined) merged.lifetimeMs = stored.lifetimeMs;
   if (stored.idleMs !== undefined) merged.idleMs = stored.idleMs;
   return merged;
+}
+
+/** The flashes of `stored` with this request's flash changes applied, set on `merged`. */
+function mergeFlashes(merged: Writable<SessionRecord>, stored: SessionRecord, changes: SessionChanges): void {
+  const { flash: set, append, consumed, consumedItems, consumedUpTo } = changes;
+  const reads = consumed ?? consumedItems ?? consumedUpTo;
+  if (set === undefined && append === undefined && reads === undefined) {
+    // Most commits leave flashes alone: they stay as stored, numbers and all, without counting items.
+    const flash = toMap(stored.flash);
+    if (flash.size > 0) merged.flash = toObject(flash);
+    if (stored.flashIds !== undefined) merged.flashIds = stored.flashIds;
+    if (stored.flashNext !== undefined) merged.flashNext = stored.flashNext;
+    return;
+  }
+  // Flash items are numbered in the order they are stored, per key, and a read is sent as "every item below
+  // this number": the store then removes exactly what was read, however the list was appended to, consumed or
+  // replaced meanwhile (a value set again, even the same text, has new numbers). See flashEnd.
+  const flash = toMap(stored.flash);
+  const counts = new Map<string, number>();
+  const ends = new Map<string, number>();
+  let next = stored.flashNext ?? 0;
+  for (const [k, text] of flash) {
+    const count = flashItems(text);
+    const end = flashEnd(stored, k, count);
+    counts.set(k, count);
+    ends.set(k, end);
+    next = Math.max(next, end);
+  }
+  const put = (k: string, text: string, count: number, end: number) => {
+    flash.set(k, text);
+    counts.set(k, count);
+    ends.set(k, end);
+    next = Math.max(next, end);
+  };
+  const remove = (k: string) => {
+    flash.delete(k);
+    counts.delete(k);
+    ends.delete(k);
+  };
+  for (const [k, v] of Object.entries(set ?? {})) {
+    const count = v === null ? 0 : flashItems(v);
+    if (v === null) remove(k);
+    else put(k, v, count, next + count);
+  }
+  for (const [k, items] of Object.entries(append ?? {})) {
+    const held = flash.get(k);
+    // Appended items continue the list's numbers (a new list starts above every number given out).
+    if (held === undefined) put(k, appendJson(held, items), items.length, next + items.length);
+    else put(k, appendJson(held, items), counts.get(k)! + items.length, ends.get(k)! + items.length);
+  }
+  const upTo = consumedUpTo ?? {};
+  // Only the value this request read is consumed: a newer one stored meanwhile waits for the next request.
+  // (By text, for a caller that sends no numbers; `consumedUpTo` is exact.)
+  for (const [k, v] of Object.entries(consumed ?? {})) {
+    if (!Object.hasOwn(upTo, k) && flash.get(k) === v) remove(k);
+  }
+  for (const [k, read] of Object.entries(consumedItems ?? {})) {
+    if (Object.hasOwn(upTo, k)) continue;
+    const held = flash.get(k);
+    if (held === read) remove(k);
+    else if (held?.startsWith(read.slice(0, -1) + ',') === true) {
+      const rest = '[' + held.slice(read.length);
+      put(k, rest, flashItems(rest), ends.get(k)!);
+    }
+  }
+  // Items numbered below what was read are consumed; those stored meanwhile (appended, or a new value) stay.
+  for (const [k, end] of Object.entries(upTo)) {
+    const held = flash.get(k);
+    if (held === undefined) continue;
+    const count = counts.get(k)!;
+    const read = end - (ends.get(k)! - count);
+    if (read >= count) remove(k);
+    else if (read > 0) put(k, dropItems(held, read), count - read, ends.get(k)!);
+  }
+  if (flash.size > 0) merged.flash = toObject(flash);
+  // Numbers are written only where they differ from what a record without them means (see flashEnd), so a
+  // record whose flashes were never raced over stays as older versions wrote it.
+  const numbered = [...ends].filter(([k, end]) => end !== counts.get(k));
+  if (numbered.length > 0) merged.flashIds = toObject(numbered);
+  if (next > Math.max(0, ...ends.values())) merged.flashNext = next;
 }
 
 /**
@@ -81,4 +149,47 @@ export function appendJson(list: string | undefined, items: readonly string[]): 
   const tail = items.join(',');
   if (list === undefined || list === '[]') return `[${tail}]`;
   return list.startsWith('[') ? `${list.slice(0, -1)},${tail}]` : `[${list},${tail}]`;
+}
+
+/**
+ * The number after the last item of flash `key` in `record`: its `flashIds` entry, or for a record without one
+ * (written by an older version, or whole by the manager) the count of its items, as if numbered from 0.
+ * `count` is `flashItems` of its value, when the caller has it.
+ */
+export function flashEnd(record: Pick<SessionRecord, 'flash' | 'flashIds'>, key: string, count?: number): number {
+  const ids = record.flashIds;
+  if (ids !== undefined && Object.hasOwn(ids, key)) return ids[key]!;
+  return count ?? flashItems(record.flash![key]!);
+}
+
+/** How many items a flash value holds: a JSON array's length, else 1 (a single value, or another serializer's). */
+export function flashItems(text: string): number {
+  if (!text.startsWith('[')) return 1;
+  try {
+    const list: unknown = JSON.parse(text);
+    return Array.isArray(list) ? list.length : 1;
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * The JSON array `list` without its first `n` items (0 < n < its length), cut from the text so the items that
+ * stay keep their exact encoding.
+ */
+function dropItems(list: string, n: number): string {
+  let depth = 0;
+  let quoted = false;
+  let commas = 0;
+  for (let i = 1; i < list.length; i++) {
+    const c = list[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 0 && ++commas === n) return '[' + list.slice(i + 1);
+  }
+  return '[]';
 }

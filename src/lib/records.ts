@@ -18,6 +18,8 @@ export function isRecord(value: unknown): value is SessionRecord {
   return (
     isStrings(r.data, false) &&
     isStrings(r.flash, true) &&
+    (r.flashIds === undefined || isNumbers(r.flashIds)) &&
+    (r.flashNext === undefined || Number.isSafeInteger(r.flashNext)) &&
     isStrings(r.constants, true) &&
     Number.isFinite(r.createdAt) &&
     (r.accessedAt === undefined || Number.isFinite(r.accessedAt)) &&
@@ -37,6 +39,12 @@ function isStrings(value: unknown, optional: boolean): boolean {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   // Own keys only: an enumerable property another library put on Object.prototype is not session data.
   for (const k of Object.keys(value)) if (typeof (value as Record<string, unknown>)[k] !== 'string') return false;
+  return true;
+}
+
+function isNumbers(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  for (const k of Object.keys(value)) if (!Number.isSafeInteger((value as Record<string, unknown>)[k])) return false;
   return true;
 }
 

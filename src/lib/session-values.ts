@@ -1,7 +1,7 @@
 // A session's values, flashes, immutable keys and constants, and the journal of what this request changed: the
 // journal is what a store merges (SessionChanges), so overlapping requests keep each other's changes.
 import { SessionError } from '../errors.js';
-import { appendJson } from './merge.js';
+import { appendJson, flashEnd } from './merge.js';
 import { toNumber } from './numbers.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
 import { decodeValue, encodeValue, toMap, toObject } from './value-codec.js';
@@ -37,21 +37,30 @@ export class SessionValues {
   #immutable: Set<string>;
   #constants: Map<string, string>;
   #flash: Map<string, string>;
+  /** The record as the store last gave it (or as this request wrote it whole): what a read consumes. */
+  #stored: Pick<SessionRecord, 'flash' | 'flashIds'> | undefined;
 
   // The journal: made on first change, cleared after each write.
   #keyChanges: Map<string, KeyChange> | undefined;
   #cleared = false;
   /** Per flash key: true = stored with its current value, false = deleted by this request. */
   #flashChanges: Map<string, boolean> | undefined;
-  /** Flashes read in this request, with the value read: still readable here, removed only if still that value. */
-  #consumed: Map<string, string> | undefined;
-  /** Per flash key: items `addFlash` appended (encoded), sent as additions to whatever list the store holds. */
+  /**
+   * Flashes read in this request, with the stored value read (undefined when the store held none: only items
+   * this request appended were read). Still readable here; the store removes exactly the items read.
+   */
+  #consumed: Map<string, string | undefined> | undefined;
+  /**
+   * Per flash key: items `addFlash` appended (encoded) and not read since, sent as additions to whatever list
+   * the store holds.
+   */
   #appended: Map<string, string[]> | undefined;
   /** Per key whose immutability changed: true = made immutable, false = no longer. */
   #immutableChanges: Map<string, boolean> | undefined;
 
   constructor(codec: Codec, record: SessionRecord | undefined) {
     this.#codec = codec;
+    this.#stored = record;
     // isRecord() has checked every value is a string. A new session (no record) starts with an empty map.
     this.#data = toMap(record?.data);
     this.#flash = record?.flash === undefined ? NO_ENTRIES : toMap(record.flash);
@@ -190,18 +199,19 @@ export class SessionValues {
 
   /**
    * Appends `value` to the list under `key` (a single value there becomes the list's first item). With JSON, a
-   * list this request has not set, deleted or read is sent as an addition (`append`), so overlapping requests'
-   * items all stay; otherwise, or after a read in this request (which starts a new list), as the whole list.
+   * list this request has not set or deleted is sent as an addition (`append`), so overlapping requests' items
+   * all stay; otherwise as the whole list. After a read in this request, this request's view starts a new list,
+   * but what was read is still consumed item by item in the store: a read followed by an append must not
+   * overwrite items another request appended meanwhile.
    */
   addFlash(key: string, value: unknown): void {
     if (value === null || value === undefined) return;
     const item = this.#encode(key, value);
-    const fresh = this.#consumed?.has(key) === true || this.#flashChanges?.has(key) === true;
-    const base =
-      this.#consumed?.has(key) === true || this.#flashChanges?.get(key) === false ? undefined : this.#flash.get(key);
+    const read = this.#consumed?.has(key) === true && this.#appended?.has(key) !== true;
+    const base = read || this.#flashChanges?.get(key) === false ? undefined : this.#flash.get(key);
     if (this.#codec.json) {
       const text = appendJson(base, [item]);
-      if (fresh) return this.#putFlash(key, text);
+      if (this.#flashChanges?.has(key) === true) return this.#putFlash(key, text);
       if (this.#flash === NO_ENTRIES) this.#flash = new Map();
       this.#flash.set(key, text);
       const appended = (this.#appended ??= new Map());
@@ -215,9 +225,18 @@ export class SessionValues {
   getFlash(key: string): unknown {
     const text = this.#flash.get(key);
     if (text === undefined) return undefined;
-    // One set in this request is deleted outright; one that came from the store is consumed as read.
-    if (this.#flashChanges?.get(key) === true) this.#flashChanges.set(key, false);
-    else if (this.#flashChanges?.get(key) !== false) (this.#consumed ??= new Map()).set(key, text);
+    // One set in this request is deleted outright; one that came from the store is consumed as read, and items
+    // this request appended are read here, never sent.
+    const change = this.#flashChanges?.get(key);
+    if (change === true) this.#flashChanges!.set(key, false);
+    else if (change === undefined) {
+      const stored = this.#stored?.flash;
+      (this.#consumed ??= new Map()).set(
+        key,
+        stored !== undefined && Object.hasOwn(stored, key) ? stored[key] : undefined,
+      );
+      this.#appended?.delete(key);
+    }
     return this.#decode(key, text);
   }
 
@@ -278,14 +297,22 @@ export class SessionValues {
     if (this.#flashChanges !== undefined) {
       changes.flash = toObject([...this.#flashChanges].map(([k, keep]) => [k, keep ? this.#flash.get(k)! : null]));
     }
-    if (this.#appended !== undefined) changes.append = toObject(this.#appended);
+    if (this.#appended !== undefined && this.#appended.size > 0) changes.append = toObject(this.#appended);
     if (this.#consumed !== undefined) {
-      // With JSON, a list read is consumed item by item: items another request appended meanwhile stay.
+      // The store removes the items numbered below what was read (`consumedUpTo`), whatever was appended or
+      // stored meanwhile. The text read goes too, for a store with its own merge: with JSON a list read is
+      // consumed item by item there, and any other value only if the store still holds it.
       const lists: [string, string][] = [];
       const whole: [string, string][] = [];
-      for (const entry of this.#consumed) (this.#codec.json && entry[1].startsWith('[') ? lists : whole).push(entry);
+      const upTo: [string, number][] = [];
+      for (const [k, text] of this.#consumed) {
+        if (text === undefined) continue;
+        (this.#codec.json && text.startsWith('[') ? lists : whole).push([k, text]);
+        upTo.push([k, flashEnd(this.#stored!, k)]);
+      }
       if (lists.length > 0) changes.consumedItems = toObject(lists);
       if (whole.length > 0) changes.consumed = toObject(whole);
+      if (upTo.length > 0) changes.consumedUpTo = toObject(upTo);
     }
     if (this.#immutableChanges !== undefined) changes.immutable = toObject(this.#immutableChanges);
     return changes;
@@ -293,8 +320,10 @@ export class SessionValues {
 
   /** The whole record as this request sees it, for a new session or a sealed cookie. */
   record(createdAt: number, times: SessionTimes): SessionRecord {
-    // Flashes read here are gone: consumed ones that came from the store, and ones set and read in this request.
-    const read = (k: string) => this.#consumed?.has(k) === true || this.#flashChanges?.get(k) === false;
+    // Flashes read here are gone: consumed ones that came from the store (but for items appended after the
+    // read), and ones set and read in this request.
+    const read = (k: string) =>
+      (this.#consumed?.has(k) === true && this.#appended?.has(k) !== true) || this.#flashChanges?.get(k) === false;
     const flash = [...this.#flash].filter(([k]) => !read(k));
     const record: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
       data: toObject(this.#data),
@@ -316,6 +345,7 @@ export class SessionValues {
    */
   committed(stored: SessionRecord | undefined): void {
     if (stored !== undefined) {
+      this.#stored = stored;
       // Usually the store holds just what this request wrote: the maps stay as they are (most commits are the
       // request's last act, and rebuilding them would be its largest allocation).
       if (!holds(this.#data, stored.data)) this.#data = toMap(stored.data);
@@ -324,9 +354,11 @@ export class SessionValues {
       if (immutable.length !== this.#immutable.size || !immutable.every((k) => this.#immutable.has(k))) {
         this.#immutable = immutable.length === 0 ? NO_KEYS : new Set(immutable);
       }
-    } else {
+    } else if (this.changed) {
+      // Written whole (a new session, a sealed cookie): the store holds this request's view, numbered from 0.
       for (const [k, keep] of this.#flashChanges ?? []) if (!keep) this.#flash.delete(k);
-      for (const k of this.#consumed?.keys() ?? []) this.#flash.delete(k);
+      for (const k of this.#consumed?.keys() ?? []) if (this.#appended?.has(k) !== true) this.#flash.delete(k);
+      this.#stored = { flash: toObject(this.#flash) };
     }
     this.#cleared = false;
     this.#keyChanges = undefined;

@@ -12,6 +12,17 @@ export interface SessionRecord {
   readonly data: Readonly<Record<string, string>>;
   /** Flash values waiting to be read, encoded likewise. */
   readonly flash?: Readonly<Record<string, string>>;
+  /**
+   * Flash items are numbered in the order they were stored (per key; a JSON array's items each, any other value
+   * as one), so that a request consumes exactly the items it read. Per flash key: the number after its last
+   * item. A key without an entry is numbered from 0 (`flashEnd`). Written by `mergeChanges`.
+   */
+  readonly flashIds?: Readonly<Record<string, number>>;
+  /**
+   * The number the next flash item stored gets, when above every `flashIds` end (a consumed or deleted flash's
+   * numbers are never given out again). Written by `mergeChanges`.
+   */
+  readonly flashNext?: number;
   /** Constant attributes given at `create`, encoded likewise; read-only for the session's life. */
   readonly constants?: Readonly<Record<string, string>>;
   /** Keys of `data` that a plain `set` may not overwrite. */
@@ -62,10 +73,10 @@ export interface SessionTimes {
 /**
  * The changes one request made to a session. A store applies them to the record as it is stored at that moment
  * (`mergeChanges` in `edge-sessions` does it), so overlapping requests keep each other's changes. Applied in this
- * order: `clear`, `delete`, `set`, `increment`, then `flash`, `append`, `consumed`, `consumedItems` and
- * `immutable` key by key. A key the stored record holds as immutable keeps its stored value against `set` and
- * `increment` unless this request knew it (its `immutable` entry says so): a request that loaded the session
- * before another made a key immutable cannot overwrite it.
+ * order: `clear`, `delete`, `set`, `increment`, then `flash`, `append`, `consumed`, `consumedItems`,
+ * `consumedUpTo` and `immutable` key by key. A key the stored record holds as immutable keeps its stored value
+ * against `set` and `increment` unless this request knew it (its `immutable` entry says so): a request that
+ * loaded the session before another made a key immutable cannot overwrite it.
  */
 export interface SessionChanges {
   /** Every value was removed (constants and flashes stay). */
@@ -95,6 +106,13 @@ export interface SessionChanges {
    * it holds, so items another request appended meanwhile stay for the next request.
    */
   readonly consumedItems?: Readonly<Record<string, string>>;
+  /**
+   * Per flash key this request read: the number after the last item it read (`flashEnd` of the record it read).
+   * The store removes the items numbered below it and keeps the rest: items appended meanwhile, and a value
+   * stored meanwhile even if its text is the same. For a key here, `consumed` and `consumedItems` (sent too,
+   * for a store with its own merge) are ignored.
+   */
+  readonly consumedUpTo?: Readonly<Record<string, number>>;
   /** Per key: true when this request made it immutable, false when it deleted it (it is then a plain key). */
   readonly immutable?: Readonly<Record<string, boolean>>;
 }

@@ -178,6 +178,8 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       const expected = {
         data: { n: '3', b: '"two"' },
         flash: { f: '"x"', g: '"y"' },
+        // Flash items are numbered: "x" is item 0 (a record without numbers counts from 0), "y" item 1.
+        flashIds: { g: 2 },
         createdAt: now,
         accessedAt: later,
         endsAt: now + 3_600_000,
@@ -245,6 +247,29 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       // A request that read ["a","b"] consumes those two; one that read the whole of `fresh` removes it.
       const after = await store.update(k, { consumedItems: { list: '["a","b"]', fresh: '[1]', one: '["z"]' } }, t);
       expect(after?.flash).toEqual({ one: '["x","y"]', list: '["c",{"d":1}]' });
+    });
+
+    it('consumes exactly the flash items numbered below what a request read', async () => {
+      const { store, now } = await fresh();
+      const k = key('numbered');
+      // The list's first item holds a comma, a quote and brackets: the items are cut from the text, not split on ','.
+      const list = '["[a,\\"]"]';
+      await store.create(k, record({ flash: { list, one: '"x"', again: '"g"' } }, now));
+      const t = times(now, now + 60_000, now + 3_600_000);
+      // A request read all three (each up to item 1). Meanwhile others append, and consume and store "g" again.
+      await store.update(k, { append: { list: ['{"x":[1,"]"]}', '"b"'], one: ['"y"'] } }, t);
+      await store.update(k, { consumedUpTo: { again: 1 } }, t);
+      await store.update(k, { flash: { again: '"g"' } }, t);
+      // Its read goes in: only what it read is consumed. The text it sends too is for stores with their own merge.
+      const read = { consumedUpTo: { list: 1, one: 1, again: 1 }, consumedItems: { list } };
+      const after = await store.update(k, { ...read, consumed: { one: '"x"', again: '"g"' } }, t);
+      expect(after?.flash).toEqual({ list: '[{"x":[1,"]"]},"b"]', one: '["y"]', again: '"g"' });
+      expect(after?.flashIds).toEqual({ list: 3, one: 2, again: 4 });
+      expect((await store.get(k))?.flash).toEqual(after?.flash);
+      // Everything read goes; a number past the list's end removes it all.
+      const last = await store.update(k, { consumedUpTo: { list: 3, one: 9, again: 4 } }, t);
+      expect(last?.flash).toBeUndefined();
+      expect(last?.flashNext).toBe(4);
     });
 
     it('refuses an increment onto a stored value that is not a number, and keeps the record', async () => {

@@ -310,6 +310,33 @@ export function describeLifecycleRaces(
       expect([...list!].sort((a, b) => a - b)).toEqual(Array.from({ length: TRIES }, (_, i) => i));
     });
 
+    itIfExact('a flash list read and appended to while another request appends: only the read item goes', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions, (s) => s.addFlash('k', 'x'));
+        const [reader, writer] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        expect(reader.getFlash('k')).toEqual(['x']);
+        reader.addFlash('k', 'a');
+        writer.addFlash('k', 'c');
+        // Either may reach the store first.
+        await Promise.all(i % 2 === 0 ? [reader.commit(), writer.commit()] : [writer.commit(), reader.commit()]);
+        const list = (await sessions.start(request(cookie))).getFlash<string[]>('k');
+        expect([...list!].sort()).toEqual(['a', 'c']);
+      }
+    });
+
+    itIfExact('a single flash read while another request appends to it is not shown again', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const cookie = await login(sessions, (s) => s.setFlash('k', 'x'));
+        const [reader, writer] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        expect(reader.getFlash('k')).toBe('x');
+        writer.addFlash('k', 'y');
+        await Promise.all(i % 2 === 0 ? [reader.commit(), writer.commit()] : [writer.commit(), reader.commit()]);
+        expect((await sessions.start(request(cookie))).getFlash('k')).toEqual(['y']);
+      }
+    });
+
     itIfExact('create never overwrites: of two creates of one ID exactly one succeeds', async () => {
       const store = await createStore(createClock());
       for (let i = 0; i < TRIES; i++) {
@@ -464,6 +491,69 @@ export function describeLifecycleRaces(
       await writer.commit();
       await reader.commit();
       expect((await sessions.start(request(cookie))).getFlash('msg')).toBe('new');
+    });
+
+    it('a flash list read then appended to keeps the items another request appended meanwhile', async () => {
+      const { sessions } = await setup();
+      for (const readerFirst of [false, true]) {
+        const cookie = await login(sessions, (s) => s.addFlash('k', 'x'));
+        const [reader, writer] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        expect(reader.getFlash('k')).toEqual(['x']);
+        reader.addFlash('k', 'a');
+        writer.addFlash('k', 'c');
+        // This request's own view starts a new list after its read.
+        expect(reader.peekFlash('k')).toEqual(['a']);
+        for (const s of readerFirst ? [reader, writer] : [writer, reader]) await s.commit();
+        const next = await sessions.start(request(cookie));
+        expect(next.getFlash('k')).toEqual(readerFirst ? ['a', 'c'] : ['c', 'a']);
+      }
+    });
+
+    it('a single flash read while another request appended to it is consumed, the appended item stays', async () => {
+      const { sessions } = await setup();
+      for (const readerFirst of [false, true]) {
+        const cookie = await login(sessions, (s) => s.setFlash('k', 'x'));
+        const [reader, writer] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        expect(reader.getFlash('k')).toBe('x');
+        writer.addFlash('k', 'y');
+        for (const s of readerFirst ? [reader, writer] : [writer, reader]) await s.commit();
+        expect((await sessions.start(request(cookie))).getFlash('k')).toEqual(['y']);
+      }
+    });
+
+    it('a flash read twice by overlapping requests removes only the items each read', async () => {
+      const { sessions } = await setup();
+      const cookie = await login(sessions, (s) => s.addFlash('k', 'x'));
+      const early = await sessions.start(request(cookie));
+      expect(early.getFlash('k')).toEqual(['x']);
+      const appender = await sessions.start(request(cookie));
+      appender.addFlash('k', 'y');
+      await appender.commit();
+      const late = await sessions.start(request(cookie));
+      expect(late.getFlash('k')).toEqual(['x', 'y']);
+      const third = await sessions.start(request(cookie));
+      third.addFlash('k', 'z');
+      await late.commit();
+      await third.commit();
+      await early.commit();
+      expect((await sessions.start(request(cookie))).getFlash('k')).toEqual(['z']);
+    });
+
+    it('a flash consumed by two requests does not remove the same value stored again meanwhile', async () => {
+      const { sessions } = await setup();
+      for (const add of [false, true]) {
+        const store = (s: Session) => (add ? s.addFlash('k', 'x') : s.setFlash('k', 'x'));
+        const cookie = await login(sessions, store);
+        const [slow, fast] = [await sessions.start(request(cookie)), await sessions.start(request(cookie))];
+        slow.getFlash('k');
+        fast.getFlash('k');
+        await fast.commit();
+        const again = await sessions.start(request(cookie));
+        store(again);
+        await again.commit();
+        await slow.commit();
+        expect((await sessions.start(request(cookie))).getFlash('k')).toEqual(add ? ['x'] : 'x');
+      }
     });
   });
 }
