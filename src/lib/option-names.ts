@@ -11,11 +11,23 @@ export function refuseUnknownOptions(
   options: unknown,
   known: ReadonlySet<string>,
 ): asserts options is object {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options;
-    throw new SessionError('INVALID_OPTION', `${where}: options must be an object or undefined, got ${got}`);
+  if (!isObject(options)) {
+    throw new SessionError(
+      'INVALID_OPTION',
+      `${where}: options must be an object or undefined, got ${kindOf(options)}`,
+    );
   }
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new SessionError('INVALID_OPTION', `${where}: unknown option "${name}"`);
   }
+}
+
+/** An object of named values: not null, not an array, not a primitive. */
+export function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What `value` is, for an error message: `null`, `an array`, or its type. */
+export function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
