@@ -271,6 +271,34 @@ describe('a merge that refuses', () => {
     expect(mergeChanges(stored, { consumed: { a: '"old"', b: '"newer"' } }, t).flash).toBeUndefined();
   });
 
+  it('mergeChanges consumes only what was read when an older version reset the flash numbers meanwhile', () => {
+    // A request read ["a","b","c"], numbered 2 to 4 (so up to 5). An older version, which keeps no numbers, then
+    // wrote the list: counted from 0 again, the numbers below 5 would cover items that request never saw.
+    const read = { consumedUpTo: { k: 5 }, consumedItems: { k: '["a","b","c"]' } };
+    const appended = record({ flash: { k: '["a","b","c","d"]' } });
+    expect(mergeChanges(appended, read, t).flash).toEqual({ k: '["d"]' });
+    // It consumed the list and appended "d": nothing the request read is left.
+    expect(mergeChanges(record({ flash: { k: '["d"]' } }), read, t).flash).toEqual({ k: '["d"]' });
+    // A newer request then numbered a new item 4, where the reset list ended: the number is not what was read.
+    const renumbered = record({ flash: { k: '["e"]' }, flashIds: { k: 5 } });
+    expect(mergeChanges(renumbered, read, t).flash).toEqual({ k: '["e"]' });
+    // With numbers kept, a single value read and then appended to loses only the value read.
+    const single = { consumedUpTo: { k: 1 }, consumed: { k: '"a"' } };
+    expect(mergeChanges(record({ flash: { k: '["a","b"]' } }), single, t).flash).toEqual({ k: '["b"]' });
+  });
+
+  it('mergeChanges numbers flashes from 0 again rather than past 2^53', () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    const stored = record({ flash: { k: '["a"]' }, flashIds: { k: max }, flashNext: max });
+    const appended = mergeChanges(stored, { append: { k: ['"b"'], j: ['1'] } }, t);
+    expect(appended.flash).toEqual({ k: '["a","b"]', j: '[1]' });
+    expect(appended.flashIds).toBeUndefined();
+    expect(appended.flashNext).toBeUndefined();
+    // Still a valid record, and a read made before the append still consumes exactly its item.
+    const read = mergeChanges(appended, { consumedUpTo: { k: max }, consumedItems: { k: '["a"]' } }, t);
+    expect(read.flash).toEqual({ k: '["b"]', j: '[1]' });
+  });
+
   it('a commit whose merge refuses rejects with TYPE_MISMATCH and writes nothing', async () => {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });

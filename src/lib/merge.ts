@@ -108,29 +108,32 @@ function mergeFlashes(merged: Writable<SessionRecord>, stored: SessionRecord, ch
     if (held === undefined) put(k, appendJson(held, items), items.length, next + items.length);
     else put(k, appendJson(held, items), counts.get(k)! + items.length, ends.get(k)! + items.length);
   }
+  // Per key read: the text read (one of the two), and the number after its last item.
+  const texts: Record<string, string> = { ...consumed, ...consumedItems };
   const upTo = consumedUpTo ?? {};
-  // Only the value this request read is consumed: a newer one stored meanwhile waits for the next request.
-  // (By text, for a caller that sends no numbers; `consumedUpTo` is exact.)
-  for (const [k, v] of Object.entries(consumed ?? {})) {
-    if (!Object.hasOwn(upTo, k) && flash.get(k) === v) remove(k);
-  }
-  for (const [k, read] of Object.entries(consumedItems ?? {})) {
-    if (Object.hasOwn(upTo, k)) continue;
-    const held = flash.get(k);
-    if (held === read) remove(k);
-    else if (held?.startsWith(read.slice(0, -1) + ',') === true) {
-      const rest = '[' + held.slice(read.length);
-      put(k, rest, flashItems(rest), ends.get(k)!);
-    }
-  }
-  // Items numbered below what was read are consumed; those stored meanwhile (appended, or a new value) stay.
-  for (const [k, end] of Object.entries(upTo)) {
+  for (const k of new Set([...Object.keys(upTo), ...Object.keys(texts)])) {
     const held = flash.get(k);
     if (held === undefined) continue;
     const count = counts.get(k)!;
-    const read = end - (ends.get(k)! - count);
-    if (read >= count) remove(k);
-    else if (read > 0) put(k, dropItems(held, read), count - read, ends.get(k)!);
+    const text = Object.hasOwn(texts, k) ? texts[k] : undefined;
+    // Items numbered below what was read are consumed; those stored meanwhile (appended, or a new value) stay.
+    let n = Object.hasOwn(upTo, k) ? Math.min(count, upTo[k]! - (ends.get(k)! - count)) : undefined;
+    // Unless they are not the last items this request read: then the numbers were reset since the read (an
+    // older version's write drops them, and the list is counted from 0 again), and the text decides.
+    if (n !== undefined && n > 0 && text !== undefined && !endsWith(itemTexts(text), itemTexts(held), n)) {
+      n = undefined;
+    }
+    // By text, for a caller that sends no numbers: the items read are consumed if the list still starts with them
+    // (only the value read is consumed: a newer one stored meanwhile waits for the next request).
+    if (n === undefined) n = text !== undefined && startsWith(itemTexts(held), itemTexts(text)) ? flashItems(text) : 0;
+    if (n >= count) remove(k);
+    else if (n > 0) put(k, dropItems(held, n), count - n, ends.get(k)!);
+  }
+  // Numbers past 2^53 are not exact (a record near it could only be crafted): the flashes are then numbered
+  // from 0 again, which in-flight reads survive by the text check above.
+  if (!Number.isSafeInteger(next)) {
+    for (const [k, count] of counts) ends.set(k, count);
+    next = 0;
   }
   if (flash.size > 0) merged.flash = toObject(flash);
   // Numbers are written only where they differ from what a record without them means (see flashEnd), so a
@@ -171,6 +174,29 @@ export function flashItems(text: string): number {
   } catch {
     return 1;
   }
+}
+
+/** The items of a flash value as JSON texts: a JSON array's items, else the value itself as the only item. */
+function itemTexts(text: string): string[] {
+  if (text.startsWith('[')) {
+    try {
+      const list: unknown = JSON.parse(text);
+      if (Array.isArray(list)) return list.map((item) => JSON.stringify(item));
+    } catch {
+      // not JSON: one item
+    }
+  }
+  return [text];
+}
+
+/** Whether `list` starts with every item of `prefix`. */
+function startsWith(list: readonly string[], prefix: readonly string[]): boolean {
+  return prefix.length <= list.length && prefix.every((item, i) => item === list[i]);
+}
+
+/** Whether the first `n` items of `held` are the last `n` items of `read`. */
+function endsWith(read: readonly string[], held: readonly string[], n: number): boolean {
+  return n <= read.length && startsWith(held, read.slice(read.length - n));
 }
 
 /**

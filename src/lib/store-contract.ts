@@ -97,7 +97,8 @@ export interface SessionChanges {
   readonly append?: Readonly<Record<string, readonly string[]>>;
   /**
    * Per flash key this request read: the value it read. The store removes the flash only if it still holds that
-   * value: a newer one another request stored meanwhile stays for the next request.
+   * value (or a list that starts with it, after appends: then that first item): a newer one another request
+   * stored meanwhile stays for the next request.
    */
   readonly consumed?: Readonly<Record<string, string>>;
   /**
@@ -109,8 +110,9 @@ export interface SessionChanges {
   /**
    * Per flash key this request read: the number after the last item it read (`flashEnd` of the record it read).
    * The store removes the items numbered below it and keeps the rest: items appended meanwhile, and a value
-   * stored meanwhile even if its text is the same. For a key here, `consumed` and `consumedItems` (sent too,
-   * for a store with its own merge) are ignored.
+   * stored meanwhile even if its text is the same. `consumed` or `consumedItems`, sent too (for a store with its
+   * own merge), are then a check: when the items below the number are not the last ones read, the numbers were
+   * reset since the read (by a version that keeps none) and the text read decides.
    */
   readonly consumedUpTo?: Readonly<Record<string, number>>;
   /** Per key: true when this request made it immutable, false when it deleted it (it is then a plain key). */

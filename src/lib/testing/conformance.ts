@@ -272,6 +272,18 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       expect(last?.flashNext).toBe(4);
     });
 
+    it('consumes only the flash items read when the numbers were reset after the read', async () => {
+      const { store, now } = await fresh();
+      const k = key('reset');
+      // An older version, which keeps no flash numbers, wrote the list after a request read ["a","b"] as items
+      // 3 and 4: counted from 0 now, "c" is number 2, below what that request read.
+      await store.create(k, record({ flash: { list: '["a","b","c"]' } }, now));
+      const t = times(now, now + 60_000, now + 3_600_000);
+      const after = await store.update(k, { consumedUpTo: { list: 5 }, consumedItems: { list: '["a","b"]' } }, t);
+      expect(after?.flash).toEqual({ list: '["c"]' });
+      expect((await store.get(k))?.flash).toEqual({ list: '["c"]' });
+    });
+
     it('refuses an increment onto a stored value that is not a number, and keeps the record', async () => {
       const { store, now } = await fresh();
       const k = key('nan');
