@@ -4,7 +4,7 @@ import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
 import { duration, lifetime, resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
 import { expiryReason, isRecord } from './lib/records.js';
-import { isObject, kindOf, refuseUnknownOptions } from './lib/option-names.js';
+import { describeValue, isObject, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import { withSessionHeaders } from './lib/session-response.js';
@@ -430,13 +430,6 @@ function loaded<Data extends Record<string, unknown>>(
     return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
   }
   return newSession(c, { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie }, ctx);
-}
-
-/** `value`, for an error message: a string in quotes, a primitive as itself, anything else by its kind. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  return kindOf(value);
 }
 
 /** Values that must be an object of named values (not null, an array or a string), when given. */

@@ -119,6 +119,28 @@ describe('createSessions validates every option at construction', () => {
       expectError(build({ cookie: { sameSite: inherited as 'lax' } }), 'INVALID_COOKIE_OPTION', /sameSite must be/);
     }
     expect(() => build({ cookie: { sameSite: 'STRICT' as 'strict' } })()).not.toThrow();
+    // Only a string names a SameSite value: String(['lax']) is 'lax'.
+    for (const sameSite of [['lax'], { toString: () => 'lax' }, 0]) {
+      expectError(build({ cookie: { sameSite: sameSite as never } }), 'INVALID_COOKIE_OPTION', /sameSite must be/);
+    }
+  });
+
+  it('refuses a secure, httpOnly or partitioned that is not a boolean, naming it', () => {
+    // Truthiness would decide otherwise: 'false' kept Secure and set Partitioned, 0 dropped HttpOnly.
+    for (const name of ['secure', 'httpOnly', 'partitioned']) {
+      for (const value of ['false', 'true', 0, 1, {}]) {
+        expectError(
+          build({ cookie: { [name]: value } }),
+          'INVALID_COOKIE_OPTION',
+          new RegExp(`cookie\\.${name} must be true or false, got `),
+        );
+      }
+      for (const value of [true, false, undefined, null]) {
+        const secure = name === 'secure' ? {} : { secure: true };
+        expect(() => build({ cookie: { ...secure, [name]: value } })()).not.toThrow();
+      }
+    }
+    expectError(build({ cookie: { httpOnly: 'false' as never } }), 'INVALID_COOKIE_OPTION', /got "false"$/);
   });
 
   it('refuses CR, LF, ";" and other controls in Path and Domain', () => {

@@ -31,3 +31,10 @@ export function isObject(value: unknown): value is object {
 export function kindOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
+
+/** `value`, for an error message: a string in quotes, a primitive as itself, anything else by its kind. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return kindOf(value);
+}

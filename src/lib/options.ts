@@ -6,7 +6,7 @@ import { MAX_COOKIE_AGE_SEC, NEVER } from './lifetime.js';
 import { sealedCookieTransport } from './sealed-cookie.js';
 import type { SessionConfig } from './session-core.js';
 import { signedIdTransport } from './signed-id.js';
-import { refuseUnknownOptions } from './option-names.js';
+import { describeValue, refuseUnknownOptions } from './option-names.js';
 import { randomId } from './random.js';
 import { signerFor } from './signer.js';
 import type { SessionStore, StatelessStore } from './store-contract.js';
@@ -146,6 +146,20 @@ export function lifetime(name: string, seconds: unknown): number | undefined {
   return ms;
 }
 
+/**
+ * A cookie attribute that is on or off: `true`, `false`, or omitted (undefined or null, as for the other cookie
+ * options) for `fallback`. Plain JavaScript could pass anything, and truthiness would decide silently:
+ * `secure: 'false'` (say, from an environment variable) would keep Secure, `httpOnly: 0` would drop HttpOnly,
+ * `partitioned: 'false'` would partition the cookie.
+ */
+function cookieFlag(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') {
+    fail('INVALID_COOKIE_OPTION', `cookie.${name} must be true or false, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
 function fn<T>(name: string, value: T | undefined): T | undefined {
   if (value !== undefined && typeof value !== 'function') fail('INVALID_OPTION', `${name} must be a function`);
   return value;
@@ -179,17 +193,21 @@ export function resolveOptions(options: SessionsOptions): Config {
 
   const cookie = options.cookie ?? {};
   refuseUnknownOptions('createSessions: cookie', cookie, COOKIE_OPTION_NAMES);
-  const secure = cookie.secure ?? true;
-  const httpOnly = cookie.httpOnly ?? true;
-  const partitioned = cookie.partitioned ?? false;
+  const secure = cookieFlag('secure', cookie.secure, true);
+  const httpOnly = cookieFlag('httpOnly', cookie.httpOnly, true);
+  const partitioned = cookieFlag('partitioned', cookie.partitioned, false);
   const path = cookie.path ?? '/';
   const domain = cookie.domain;
-  const sameSiteInput = cookie.sameSite ?? 'lax';
-  const lowered = String(sameSiteInput).toLowerCase();
+  const sameSiteInput: unknown = cookie.sameSite ?? 'lax';
+  // Only a string: String() would make ['lax'] or an object with a toString() read as a SameSite value.
+  const lowered = typeof sameSiteInput === 'string' ? sameSiteInput.toLowerCase() : '';
   const sameSite: SameSite | undefined =
     lowered === 'strict' ? 'Strict' : lowered === 'lax' ? 'Lax' : lowered === 'none' ? 'None' : undefined;
   if (sameSite === undefined)
-    fail('INVALID_COOKIE_OPTION', `cookie.sameSite must be 'strict', 'lax' or 'none', got ${String(sameSiteInput)}`);
+    fail(
+      'INVALID_COOKIE_OPTION',
+      `cookie.sameSite must be 'strict', 'lax' or 'none', got ${describeValue(sameSiteInput)}`,
+    );
 
   if (
     typeof path !== 'string' ||
