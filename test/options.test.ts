@@ -285,6 +285,40 @@ describe('unknown option names are refused, naming the option', () => {
   });
 });
 
+describe('the test kit validates its options', () => {
+  it('refuses a suite flag that is not a boolean, and a race suite without exact, before registering a test', () => {
+    const store = () => createMemoryStore();
+    for (const name of ['stateless', 'encrypts', 'refusesTakenIds', 'perUser']) {
+      for (const value of ['true', 'false', 1, null]) {
+        expectError(
+          () => describeStoreConformance('x', store, runner, { [name]: value }),
+          'INVALID_OPTION',
+          new RegExp(`describeStoreConformance: ${name} must be true or false, got `),
+        );
+      }
+    }
+    for (const options of [{}, { exact: 'false' }, { exact: 0 }, { exact: undefined }]) {
+      expectError(
+        () => describeLifecycleRaces('x', store, runner, options as never),
+        'INVALID_OPTION',
+        /describeLifecycleRaces: exact must be true or false, got /,
+      );
+    }
+    expect(registered).toBe(0);
+  });
+
+  it('refuses a jar clock that is not a function (a clock object passed for its now)', () => {
+    const clock = { now: () => 0 };
+    expectError(
+      () => createCookieJar({ now: clock as never }),
+      'INVALID_OPTION',
+      /createCookieJar: now must be a function, got object/,
+    );
+    expect(createCookieJar({ now: clock.now }).size).toBe(0);
+    expect(createCookieJar({ now: undefined }).size).toBe(0);
+  });
+});
+
 /** A runner that counts what a suite would register, for the describe… helpers refused above. */
 let registered = 0;
 const runner = {

@@ -38,3 +38,15 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   return kindOf(value);
 }
+
+/**
+ * Refuses a value of `options` under `name` that is not a boolean (undefined too, unless `optional`): truthiness
+ * would otherwise decide in silence (`'false'` is true).
+ */
+export function refuseNonBoolean(where: string, options: object, name: string, optional = true): void {
+  const value = (options as Record<string, unknown>)[name];
+  if (optional && value === undefined) return;
+  if (typeof value !== 'boolean') {
+    throw new SessionError('INVALID_OPTION', `${where}: ${name} must be true or false, got ${describeValue(value)}`);
+  }
+}

@@ -9,7 +9,7 @@
 // Each test builds its own store and clock.
 import { createSessions } from '../../manager.js';
 import { movedId } from '../ids.js';
-import { refuseUnknownOptions } from '../option-names.js';
+import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
 import type { SessionStore, StatelessStore } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
 import { describeNoPerUser, describePerUser } from './per-user.js';
@@ -86,6 +86,8 @@ export function describeStoreConformance(
   options: ConformanceOptions = {},
 ): void {
   refuseUnknownOptions('describeStoreConformance', options, CONFORMANCE_OPTIONS);
+  // `stateless: 'true'` would run the server-side contract on a stateless store, `perUser: 'yes'` skip a suite.
+  for (const name of CONFORMANCE_OPTIONS) refuseNonBoolean('describeStoreConformance', options, name);
   const { describe } = runner;
   const stateless = options.stateless === true;
   async function setup(idleTimeout?: number) {

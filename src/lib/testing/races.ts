@@ -5,7 +5,7 @@
 import type { SessionEvent } from '../events.js';
 import { createSessions, type CreateOptions, type Sessions } from '../../manager.js';
 import type { Session } from '../../session.js';
-import { refuseUnknownOptions } from '../option-names.js';
+import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
 import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
 import type { Expect, TestRunner } from './runner.js';
 import { cookiePair, createClock, request, SECRET, thrownBy, type TestClock } from './support.js';
@@ -174,6 +174,8 @@ export function describeLifecycleRaces(
   options: RaceOptions,
 ): void {
   refuseUnknownOptions('describeLifecycleRaces', options, RACE_OPTIONS);
+  // Required: `exact: 'false'` would hold a store to the exact tests, a missing one silently skip them.
+  refuseNonBoolean('describeLifecycleRaces', options, 'exact', false);
   const { describe, it, expect } = runner;
   const setup = () => gatedSessions(createStore);
 
