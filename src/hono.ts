@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { withSessionHeaders } from './lib/session-response.js';
+import { linesToSend, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -114,11 +114,13 @@ export function sessionMiddleware<
     const response = c.res;
     // A network error carries no headers: commit nothing rather than store what no cookie would follow.
     if (response.type === 'error') return;
-    let cookies = (await session.commit()).getSetCookie();
+    let cookies = linesToSend(response, session, await session._commitLines());
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(c.req.raw);
-    if (latest !== session) cookies = cookies.concat((await latest.commit()).getSetCookie());
+    if (latest !== session) {
+      cookies = cookies.concat(linesToSend(response, latest, await latest._commitLines()));
+    }
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
     const copy = withSessionHeaders(response, cookies, lazy.live);

@@ -7,7 +7,7 @@ import { expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
-import { withSessionHeaders } from './lib/session-response.js';
+import { linesToSend, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
 import { Session } from './session.js';
@@ -118,7 +118,8 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   count(): Promise<number>;
   /**
    * Wrap a fetch handler: start, run, commit, and return the handler's Response with the session's headers
-   * (on a copy: a Response the handler reuses is never changed), and `Cache-Control: private` when it sets a
+   * (on a copy: a Response the handler reuses is never changed), those of commits made inside the handler
+   * (`destroy(request)`, an early `commit()`…) included, and `Cache-Control: private` when it sets a
    * cookie or the request had a live session (a shared cache must not keep a page made from it). The wrapped
    * handler takes whatever the runtime passes after the request (`env, ctx` on Workers, `info` on Deno), even
    * arguments your handler does not declare. A handler that throws, or answers `Response.error()`, commits nothing.
@@ -271,7 +272,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       );
       if (!current.isNew) {
         current.destroy();
-        await current.commit();
+        // Not kept for handle() to send: the new session's cookie replaces this one's.
+        await current._commitLines();
       }
       created.add(session);
       return Promise.resolve(remember(request, session));
@@ -378,14 +380,15 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const response = result instanceof Response ? result : await result;
         // A network error carries no headers: commit nothing rather than store what no cookie would follow.
         if (response.type === 'error') return response;
-        let lines = session._commitLines();
-        if (!Array.isArray(lines)) lines = await lines;
+        let committed = session._commitLines();
+        if (!Array.isArray(committed)) committed = await committed;
+        let lines = linesToSend(response, session, committed);
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
         const latest = sessionsByRequest.get(request);
         if (latest !== handed && latest !== undefined) {
           const last = await latest;
-          if (last !== session) lines = lines.concat(await last._commitLines());
+          if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));
         }
         return withSessionHeaders(response, lines, live);
       };

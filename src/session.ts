@@ -341,12 +341,20 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * that commit fails, so does this one.
    */
   async commit(): Promise<Headers> {
-    return toHeaders(await commitLines(this.#s));
+    return toHeaders(await commitLines(this.#s, true));
   }
 
-  /** @internal `commit()` as Set-Cookie lines (`handle()` appends them without a Headers object). */
-  _commitLines(): string[] | Promise<string[]> {
-    return commitLines(this.#s);
+  /**
+   * @internal `commit()` as Set-Cookie lines (`handle()` appends them without a Headers object); `keep`: as
+   * `commit()` does, keep them for `handle()` to send too.
+   */
+  _commitLines(keep = false): string[] | Promise<string[]> {
+    return commitLines(this.#s, keep);
+  }
+
+  /** @internal The Set-Cookie lines `commit()` and `commitAll` handed to the app, in order. */
+  _sentLines(): readonly string[] {
+    return this.#s.sent;
   }
 }
 
@@ -363,7 +371,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
  */
 export async function commitAll(...sessions: Session[]): Promise<Headers> {
   // The same session twice is committed once.
-  const results = await Promise.allSettled([...new Set(sessions)].map(async (s) => s._commitLines()));
+  const results = await Promise.allSettled([...new Set(sessions)].map(async (s) => s._commitLines(true)));
   const lines: string[] = [];
   const errors: unknown[] = [];
   for (const result of results) {

@@ -327,6 +327,21 @@ describe('hono: sessionMiddleware', () => {
     expect(await memory.count()).toBe(0);
   });
 
+  it('sends the cookie of a commit the handler made through the manager and did not append', async () => {
+    const { app, browse, sessions, jar, memory } = setup();
+    app.post('/logout', async (c) => {
+      await c.var.session;
+      await sessions.destroy(c.req.raw); // its headers are not appended: the middleware sends them
+      return c.text('bye');
+    });
+    await browse('/visit');
+    expect(jar.size).toBe(1);
+    const logout = await browse('/logout', { method: 'POST' });
+    expect(logout.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-sid=; Path=\/; Max-Age=0;/)]);
+    expect(jar.size).toBe(0);
+    expect(await memory.count()).toBe(0);
+  });
+
   it('takes a function of the context that builds the manager, called once and only when awaited', async () => {
     const clock = createClock();
     const store = createMemoryStore({ now: clock.now });

@@ -1106,6 +1106,65 @@ describe('handle', () => {
     expect(noStore.headers.get('Cache-Control')).toBe('no-store');
   });
 
+  it('sends the headers of commits the handler made and did not append: a logout ends the cookie', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const clock = createClock();
+      const sessions = createSessions({
+        store: store === 'memory' ? createMemoryStore({ now: clock.now }) : createCookieStore(),
+        secrets: [SECRET],
+        now: clock.now,
+        expires: 3600,
+      });
+      const login = await sessions.handle((_req, session) => {
+        session.set('user', 'ada');
+        return new Response('in');
+      })(request());
+      const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+      const loggedIn = async () => {
+        const s = await sessions.start(request());
+        s.set('user', 'ada');
+        return cookiePair(await s.commit());
+      };
+      // The handler ends the session through the manager and answers without appending what it returned.
+      const logout = await sessions.handle(async (req) => {
+        await sessions.destroy(req);
+        return new Response('bye');
+      })(request(cookie));
+      expect(logout.headers.getSetCookie(), store).toEqual([expect.stringMatching(/^__Host-sid=; .*Max-Age=0/)]);
+      expect(logout.headers.get('Cache-Control'), store).toBe('private');
+      // A handler that did append them gets each line once.
+      const appended = await sessions.handle(async (req) => {
+        const headers = await sessions.shiftExpiration(req);
+        const response = new Response('shifted');
+        for (const line of headers.getSetCookie()) response.headers.append('Set-Cookie', line);
+        return response;
+      })(request(await loggedIn()));
+      const lines = appended.headers.getSetCookie();
+      expect(lines, store).toHaveLength(1);
+      // And one that did not gets the refreshed cookie all the same.
+      const shifted = await sessions.handle(async (req) => {
+        await sessions.shiftExpiration(req);
+        return new Response('shifted');
+      })(request(await loggedIn()));
+      expect(shifted.headers.getSetCookie(), store).toEqual([
+        expect.stringMatching(/^__Host-sid=[^;]+; Path=\/; Max-Age=3600;/),
+      ]);
+      // An early commit() and commitAll inside the handler: their cookies reach the browser, in order.
+      const early = await sessions.handle(async (_req, session) => {
+        session.set('step', 1);
+        await session.commit();
+        session.regenerate();
+        await commitAll(session);
+        return new Response('ok');
+      })(request());
+      const sent = early.headers.getSetCookie();
+      expect(sent, store).toHaveLength(2);
+      const last = await sessions.start(request(sent[1]!.split(';')[0]));
+      expect(last.get('step'), store).toBe(1);
+      expect(last.isNew, store).toBe(false);
+    }
+  });
+
   it('commits the session a handler logs in with create(), over the one it was given', async () => {
     const { sessions, login, counted } = setup();
     const { cookie } = await login();

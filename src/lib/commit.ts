@@ -14,13 +14,14 @@ const CREATE_TRIES = 3;
 
 /**
  * The Set-Cookie lines of this commit. Synchronous when there is nothing to do (most read-only requests), so
- * `handle()` pays no promise for them.
+ * `handle()` pays no promise for them. `keep`: the lines go to the caller's code (`commit()`, `commitAll`), and
+ * are also kept in `s.sent` for `handle()` to send.
  */
-export function commitLines(s: SessionCore): string[] | Promise<string[]> {
+export function commitLines(s: SessionCore, keep = false): string[] | Promise<string[]> {
   // After the commit in flight, plan again from what it left (usually nothing). If it failed, so does this one:
   // its outcome may be unknown (STORE_TIMEOUT), and the library never retries a commit by itself.
   const inFlight = s.committing;
-  if (inFlight !== undefined) return inFlight.then(() => commitLines(s));
+  if (inFlight !== undefined) return inFlight.then(() => commitLines(s, keep));
   const now = s.config.now();
   const plan = planCommit({
     stored: s.stored,
@@ -39,7 +40,10 @@ export function commitLines(s: SessionCore): string[] | Promise<string[]> {
   const settled = () => {
     if (s.committing === lines) s.committing = undefined;
   };
-  lines.then(settled, settled);
+  lines.then((made) => {
+    settled();
+    if (keep && !s.cookie.detached) s.sent.push(...made);
+  }, settled);
   return s.cookie.detached ? lines.then(() => []) : lines;
 }
 

@@ -58,6 +58,12 @@ export class SessionCore {
    * a new session stored under two IDs).
    */
   committing: Promise<unknown> | undefined = undefined;
+  /**
+   * The Set-Cookie lines that `commit()` and `commitAll` handed to the app's code, in order. `handle()` and the
+   * Hono middleware send them too (those of `sessions.destroy(request)`, an early `commit()`…): a handler that did
+   * not append them must not leave the browser with a cookie the commit meant to change or expire.
+   */
+  readonly sent: string[] = [];
   /** Made by `create()`: stored even when empty. */
   forced: boolean;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */

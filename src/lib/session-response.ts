@@ -27,3 +27,20 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
   if (markPrivate) headers.append('Cache-Control', 'private');
   return copy;
 }
+
+/**
+ * The Set-Cookie lines `handle()` sends for `session`, whose final commit made `last`: first those that `commit()`
+ * or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…),
+ * less any it already put on its response, then `last`. A handler that ignored the headers of a logout must not
+ * leave the browser holding the cookie (a sealed cookie would go on working).
+ */
+export function linesToSend(
+  response: Response,
+  session: { _sentLines(): readonly string[] },
+  last: readonly string[],
+): string[] {
+  const earlier = session._sentLines();
+  if (earlier.length === 0) return last as string[];
+  const already = response.headers.getSetCookie();
+  return earlier.filter((line) => !already.includes(line)).concat(last);
+}
