@@ -7,6 +7,13 @@ import { expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
+import {
+  createdSessions,
+  forgetRequestSession,
+  requestContexts,
+  requestSession,
+  setRequestSession,
+} from './lib/request-sessions.js';
 import { linesToSend, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -150,22 +157,21 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   options: SessionsOptions,
 ): Sessions<Data> {
   const c = resolveOptions(options);
-  // One session per request and manager (gorilla's registry): `start` twice decodes once.
-  // A promise while the session is being loaded; the session itself once known without waiting (a new visitor).
-  const sessionsByRequest = new WeakMap<Request, Session<Data> | Promise<Session<Data>>>();
-  const contexts = new WeakMap<Request, BackgroundContext>();
-  // Sessions made by create() in this request: not stored yet, but the request has them (a login followed by
-  // updateExpiration() in the same request is not "no session").
-  const created = new WeakSet<Session<Data>>();
+  const name = c.cookieName;
+  // One session per request and cookie name (lib/request-sessions.ts): `start` twice decodes once. A promise while
+  // the session is being loaded; the session itself once known without waiting (a new visitor).
+  type Held = Session<Data> | Promise<Session<Data>>;
 
   /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
   function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {
-    if (ctx !== undefined) contexts.set(request, ctx);
-    const cached = sessionsByRequest.get(request);
+    if (ctx !== undefined) requestContexts.set(request, ctx);
+    const cached = requestSession<Held>(request, name);
     if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
     // After destroy(), the request's next session is a new one.
     const live = (session: Session<Data>) =>
-      session.destroyed ? remember(request, newSession<Data>(c, { kind: 'new' }, contexts.get(request))) : session;
+      session.destroyed
+        ? remember(request, newSession<Data>(c, { kind: 'new' }, requestContexts.get(request)))
+        : session;
     return cached instanceof Promise ? cached.then(live) : live(cached);
   }
 
@@ -174,21 +180,17 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return begin(request, ctx);
   }
 
-  function remember<S extends Session<Data> | Promise<Session<Data>>>(request: Request, session: S): S {
-    sessionsByRequest.set(request, session);
+  function remember<S extends Held>(request: Request, session: S): S {
+    setRequestSession(request, name, session);
     // A failed load is not remembered: the caller may retry.
-    if (session instanceof Promise) {
-      session.catch(() => {
-        if (sessionsByRequest.get(request) === session) sessionsByRequest.delete(request);
-      });
-    }
+    if (session instanceof Promise) session.catch(() => forgetRequestSession(request, name, session));
     return session;
   }
 
   /** The request's valid session (stored, or made by `create()` in this request), or null. */
   async function current(request: Request): Promise<Session<Data> | null> {
     const session = await start(request);
-    return session.isNew && !created.has(session) ? null : session;
+    return session.isNew && !createdSessions.has(session) ? null : session;
   }
 
   async function existing(request: Request, what: string): Promise<Session<Data>> {
@@ -268,14 +270,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           lifetimeMs,
           idleMs,
         },
-        contexts.get(request),
+        requestContexts.get(request),
       );
       if (!current.isNew) {
         current.destroy();
         // Not kept for handle() to send: the new session's cookie replaces this one's.
         await current._commitLines();
       }
-      created.add(session);
+      createdSessions.add(session);
       return Promise.resolve(remember(request, session));
     },
 
@@ -375,7 +377,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (session instanceof Promise) session = await session;
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
-        const handed = sessionsByRequest.get(request);
+        const handed = requestSession<Held>(request, name);
         const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
         // A network error carries no headers: commit nothing rather than store what no cookie would follow.
@@ -385,7 +387,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         let lines = linesToSend(response, session, committed);
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const latest = sessionsByRequest.get(request);
+        const latest = requestSession<Held>(request, name);
         if (latest !== handed && latest !== undefined) {
           const last = await latest;
           if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));

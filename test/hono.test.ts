@@ -370,6 +370,36 @@ describe('hono: sessionMiddleware', () => {
     expect(built).toEqual(['/visit', '/visit']);
   });
 
+  it('logs in through a manager the handler builds again from the same function (Workers)', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    type Bindings = { SECRET: string };
+    type AppEnv = SessionEnv<Cart> & { Bindings: Bindings };
+    const sessionsOf = (c: Context<AppEnv>) => createSessions<Cart>({ store, secrets: [c.env.SECRET], now: clock.now });
+    const app = new Hono<AppEnv>();
+    app.use(sessionMiddleware(sessionsOf));
+    app.get('/visit', async (c) => c.text(`visit ${(await c.var.session).increment('visits')}`));
+    app.post('/login', async (c) => {
+      const old = await c.var.session;
+      // Another manager object, for the same cookie: it has the same session of this request.
+      const sessions = sessionsOf(c);
+      expect(await sessions.start(c.req.raw)).toBe(old);
+      const fresh = await sessions.create(c.req.raw, { data: { name: 'ada', visits: old.get('visits') ?? 0 } });
+      return c.text(`hello ${fresh.get('name')}`);
+    });
+    const bindings: Bindings = { SECRET };
+    const cookie = cookiePair((await app.request(`${URL_}visit`, {}, bindings)).headers);
+    const login = await app.request(`${URL_}login`, { method: 'POST', headers: { cookie } }, bindings);
+    expect(await login.text()).toBe('hello ada');
+    const lines = login.headers.getSetCookie();
+    expect(lines).toHaveLength(1);
+    const after = cookiePair(login.headers);
+    expect(after).not.toBe(cookie);
+    expect(await (await app.request(`${URL_}visit`, { headers: { cookie: after } }, bindings)).text()).toBe('visit 2');
+    // The session the request arrived with was ended: its cookie starts a new one.
+    expect(await (await app.request(`${URL_}visit`, { headers: { cookie } }, bindings)).text()).toBe('visit 1');
+  });
+
   it('hands a manager function that throws to onError, as a failed read', async () => {
     const app = new Hono<SessionEnv<Cart>>();
     const codes: string[] = [];

@@ -55,6 +55,25 @@ function setup(options: Partial<SessionsOptions> = {}) {
 }
 
 describe('start', () => {
+  it('gives every manager of one cookie name the same session of a request, and separate names their own', async () => {
+    const { sessions, login, counted, clock } = setup();
+    const { cookie } = await login();
+    const again = createSessions({ store: counted.store, secrets: [SECRET], now: clock.now });
+    const other = createSessions({ store: createMemoryStore(), secrets: [SECRET], cookie: { name: '__Host-cart' } });
+    const req = request(cookie);
+    const first = await sessions.start(req);
+    expect(await again.start(req)).toBe(first);
+    expect(await other.start(req)).not.toBe(first);
+    // A login through the second manager inside the first one's handle() is the session committed.
+    const response = await sessions.handle(async (r) => {
+      await again.create(r, { data: { user: 'ada' } });
+      return new Response('ok');
+    })(request(cookie));
+    const lines = response.headers.getSetCookie();
+    expect(lines).toHaveLength(1);
+    expect((await sessions.start(request(lines[0]!.split(';')[0]))).get('user')).toBe('ada');
+  });
+
   it('gives a new unsaved session without a cookie, the same object when called twice', async () => {
     const { sessions } = setup();
     const req = request();
