@@ -56,7 +56,10 @@ const CREATE =
 /**
  * A compare-and-set on the version read. KEYS: the session, where it goes (itself for an update) [, the user's
  * index]; ARGV: version read, record, ttl, expiresAt, id, newId. 1 when written; when another write came first,
- * the session's `[v, r]` as it is now (nils when it ended), for the next attempt.
+ * the session's `[v, r]` as it is now (nils when it ended), for the next attempt. A write enters the session in
+ * its user's index again: its liveness was checked by the caller's clock before the script ran, and meanwhile a
+ * `listByUser` that found it expired may have dropped it, which would hide the session it extends from
+ * `destroyByUser` for good.
  */
 const COMMIT =
   KEEP +
@@ -67,7 +70,7 @@ const COMMIT =
   `redis.call('rename',k,n) redis.call('hset',k,'to',ARGV[6]) redis.call('pexpire',k,ARGV[3]) ` +
   `if u then redis.call('sadd',u,ARGV[6]) redis.call('srem',u,ARGV[5]) end end ` +
   `redis.call('hset',n,'r',ARGV[2],'x',ARGV[4]) redis.call('hincrby',n,'v',1) redis.call('pexpire',n,ARGV[3]) ` +
-  `if u then keep(u,ARGV[3]) end return 1`;
+  `if u then redis.call('sadd',u,ARGV[6]) keep(u,ARGV[3]) end return 1`;
 
 /**
  * Ends a session under its ID and every ID it moved to (16 hops at most), each kept ended for at least `ttl`.

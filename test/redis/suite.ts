@@ -245,6 +245,30 @@ export function describeRedisStore(name: string, connect: Connect): void {
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
     });
 
+    it('a commit in flight that extends a session listByUser found expired keeps it in the index', async () => {
+      const clock = createClock();
+      const gate = gated(await client());
+      const redis = createRedisStore(gate.client, { now: clock.now, prefix: uniquePrefix() });
+      const sessions = createSessions({ store: redis, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
+      const userId = freshId('user');
+      const login = await sessions.create(request(), { userId, data: { n: 1 } });
+      const cookie = cookiePair(await login.commit());
+      clock.advanceSec(599);
+      const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
+      late.set('late', true);
+      const held = gate.holdNextEval();
+      const commit = late.commit(); // checked live, merged; its script not run yet
+      await held.reached;
+      clock.advanceSec(2);
+      expect(await sessions.listByUser(userId)).toEqual([]); // expired by now: dropped from the index
+      held.release();
+      await commit; // the script finds the version it read, and writes: the session lives on
+      expect((await sessions.start(request(cookie))).get('late')).toBe(true);
+      expect((await sessions.listByUser(userId)).map((s) => s.id)).toEqual([login.id]);
+      expect(await sessions.destroyByUser(userId)).toBe(1);
+      expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    });
+
     it('a version remembered from a read is a guess: another process writing meanwhile loses nothing', async () => {
       const clock = createClock();
       const c = await client();
