@@ -487,15 +487,15 @@ export function createDurableObjectStore(
 
   /**
    * `visit` on every ID in the index of `userId`, in parallel; then removes the IDs it answered null for from the
-   * index and resolves the other answers.
+   * index and resolves the other answers, but undefined (an ID that stays indexed without an answer).
    */
-  async function eachOf<T>(userId: string, visit: (id: string) => Promise<T | null>): Promise<T[]> {
+  async function eachOf<T>(userId: string, visit: (id: string) => Promise<T | null | undefined>): Promise<T[]> {
     // The index is its object's one row: a read.
     const ids = ((await get(`user:${userId}`)) as unknown as string[] | null) ?? [];
     const answers = await Promise.all(ids.map(visit));
     const gone = ids.filter((_, i) => answers[i] === null);
     if (gone.length) await index(userId, gone);
-    return answers.filter((answer) => answer !== null);
+    return answers.filter((answer): answer is Awaited<T> => answer != null);
   }
 
   return {
@@ -530,9 +530,12 @@ export function createDurableObjectStore(
     destroy: async (id, retainUntil) => (await end(id, retainUntil)) !== null,
     listByUser: (userId) =>
       eachOf(userId, async (id) => {
-        // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it).
+        // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it): its
+        // entry goes. Expired but not deleted yet: not listed, but its entry stays until the alarm deletes it,
+        // since an update sent before it expired (with the time it was made at) may still arrive and extend it.
         const record = await get(id);
-        return record && record.expiresAt > now() ? { id, record } : null;
+        if (record === null) return null;
+        return record.expiresAt > now() ? { id, record } : undefined;
       }),
     async destroyByUser(userId, except, retainUntil) {
       const ended = new Set<string | null>();

@@ -166,7 +166,9 @@ export interface SessionStore {
   destroy(id: string, retainUntil: number): Promise<boolean>;
   /**
    * The live sessions whose record has this `userId`, each under its current ID (a regenerated session under its
-   * new one). Entries of ended or expired sessions are dropped from the index, not returned. Optional, with
+   * new one). Entries of ended sessions are dropped from the index; expired ones are not returned, but a write
+   * that checked the session live just before it expired may still land and extend it, so its entry must then
+   * be there (kept until no such write can land, or entered again by every write). Optional, with
    * `destroyByUser`: without them `listByUser()` and `destroyByUser()` are `STORE_UNSUPPORTED`.
    */
   listByUser?(userId: string): Promise<UserSession[]>;

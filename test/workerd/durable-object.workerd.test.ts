@@ -578,7 +578,7 @@ describe('durable-object store: the per-user index (user objects on the real bin
     expect(await indexed(ada)).toEqual([]);
   });
 
-  it('prunes expired sessions from the index when it lists, and frees an emptied user object', async () => {
+  it('lists no expired session, ends it with the others, and frees an emptied user object', async () => {
     const { sessions, clock } = setup({ idleTimeout: 600 });
     const ada = user('ada');
     const stale = await signIn(sessions, ada);
@@ -586,13 +586,34 @@ describe('durable-object store: the per-user index (user objects on the real bin
     const fresh = await signIn(sessions, ada);
     clock.advanceSec(300); // the first one's idle timeout has passed
     expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([fresh.id]);
-    expect(await indexed(ada)).toEqual([fresh.id]);
+    // Its object has not deleted it yet (the alarm runs on the real clock): it stays indexed until then.
+    expect(await indexed(ada)).toEqual([stale.id, fresh.id].sort());
     expect(await sessions.destroyByUser(ada)).toBe(1);
     expect(await indexed(ada)).toEqual([]);
     // Emptied, the index expires at once; its alarm deletes it and frees the object.
     expect(await runDurableObjectAlarm(stubOf(`user:${ada}`))).toBe(true);
     expect(await indexed(ada)).toBeNull();
     expect(await runInDurableObject(stubOf(`user:${ada}`), (_i, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it('keeps an expired session indexed that an update sent before it expired then extends', async () => {
+    const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
+    const ada = user('ada');
+    const { cookie, id } = await signIn(sessions, ada);
+    clock.advanceSec(599);
+    const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
+    late.set('late', true);
+    const held = rpc.hold('update', 'before');
+    const commit = late.commit(); // sent with the time it was made at, not arrived yet
+    await held.reached;
+    clock.advanceSec(2);
+    expect(await sessions.listByUser(ada)).toEqual([]); // expired by now: not listed
+    held.release();
+    await commit; // the object takes it: it was live when it was sent
+    expect((await sessions.start(request(cookie))).get('late')).toBe(true);
+    expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([id]);
+    expect(await sessions.destroyByUser(ada)).toBe(1);
+    expect(await alive(sessions, cookie)).toBe(false);
   });
 
   it('an index write retried after a lost connection is answered, not applied again', async () => {
