@@ -219,10 +219,17 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     async listByUser(userId) {
       const found: UserSession[] = [];
       for (const id of await indexed(userId)) {
-        const { entry, record } = await read(id);
-        if (record !== null) found.push({ id, record });
-        // Dead: pruned, unless the session changed since it was read.
-        else await kv.atomic().check(entry).delete(userKey(userId, id)).commit();
+        const { entry, slot, record } = await read(id);
+        if (record !== null) {
+          found.push({ id, record });
+          continue;
+        }
+        // Dead: pruned, unless the session changed since it was read. An expired record is written again as it
+        // is in the same operation, so that a commit that read it live just before it expired fails its check
+        // and reads it again, rather than extending a session that is no longer indexed.
+        const op = kv.atomic().check(entry).delete(userKey(userId, id));
+        if (slot !== null && 'live' in slot) op.set(sessionKey(id), slot, until(now()));
+        await op.commit();
       }
       return found;
     },

@@ -132,6 +132,45 @@ describe('deno-kv store', () => {
     expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([session.id]);
   });
 
+  it('a commit in flight on a session that listByUser found expired and pruned writes nothing', async () => {
+    const db = await memoryKv();
+    let before: (() => Promise<void>) | undefined;
+    const kv: DenoKvLike = {
+      get: (key) => db.get(key),
+      list: (selector) => db.list(selector),
+      atomic() {
+        const op = db.atomic();
+        const commit = op.commit.bind(op);
+        op.commit = async () => {
+          const run = before;
+          before = undefined;
+          await run?.();
+          return commit();
+        };
+        return op;
+      },
+    };
+    const clock = createClock();
+    const store = createDenoKvStore(kv, { now: clock.now });
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
+    const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+    const cookie = cookiePair(await login.commit());
+    clock.advanceSec(599);
+    const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
+    late.set('late', true);
+    // The commit has read the session live and merged; before its atomic operation commits, it expires and a
+    // listing finds it so.
+    before = async () => {
+      clock.advanceSec(2);
+      expect(await sessions.listByUser('ada')).toEqual([]);
+    };
+    await late.commit();
+    // The listing rewrote the record: the commit read it again, found it expired and wrote nothing.
+    expect(late.destroyed).toBe(true);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
   it('refuses unknown options and a bad prefix with a SessionError', async () => {
     const kv = await memoryKv();
     expect(() => createDenoKvStore(kv, { prefx: 'x' } as never)).toThrow(/unknown option "prefx"/);
