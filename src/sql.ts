@@ -58,7 +58,7 @@ export interface PurgeResult {
 export interface SqlStore extends SessionStore {
   /** The live sessions of `userId`, by the `user_id` column. */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Ends every live session of `userId` but `except`, in one statement; resolves the IDs ended. */
+  /** Ends every live session of `userId` but `except`, in one transaction; resolves the IDs ended. */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions in the table. */
   count(): Promise<number>;
@@ -111,7 +111,7 @@ const SCHEMA = [
  * again and re-merges), so no overlapping change is lost and a destroyed session is never written back;
  * `regenerate` is one batch (a transaction) that turns the old row into a forward and inserts the new one only
  * if the old was still the version it merged; `destroy` is one batch that ends the ID and every ID it moved to;
- * `destroyByUser` is one `UPDATE … RETURNING`.
+ * `destroyByUser` is one batch that ends every row of the user, expired ones too.
  *
  * Statements per call (a D1 round trip each; a batch is one): `get` 1; `create` 1; `update` and `regenerate` 1
  * when this store's `get` read the row last (as the manager does earlier in the same request: the store keeps the
@@ -315,15 +315,26 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       return found.map((row) => ({ id: row.id, record: JSON.parse(row.record!) as SessionRecord }));
     },
     async destroyByUser(userId, except, retainUntil) {
-      const ended = await rows(
-        'UPDATE {table} SET record = NULL, version = version + 1, expires_at = max(expires_at, ?) ' +
-          'WHERE user_id = ? AND id IS NOT ? AND record IS NOT NULL AND expires_at > ? RETURNING id',
-        retainUntil,
-        userId,
-        except ?? null,
-        now(),
+      // One transaction: which sessions are live, then end every one of the user's, expired ones too: an update
+      // that checked one live just before it expired may still be on its way, and its version check must fail.
+      const [live] = await batch(
+        () =>
+          statement(
+            'SELECT id FROM {table} WHERE user_id = ? AND id IS NOT ? AND record IS NOT NULL AND expires_at > ?',
+            userId,
+            except ?? null,
+            now(),
+          ),
+        () =>
+          statement(
+            'UPDATE {table} SET record = NULL, version = version + 1, expires_at = max(expires_at, ?) ' +
+              'WHERE user_id = ? AND id IS NOT ? AND record IS NOT NULL',
+            retainUntil,
+            userId,
+            except ?? null,
+          ),
       );
-      return ended.map((row) => row.id);
+      return live!.map((row) => row.id);
     },
     async count() {
       const [row] = await rows('SELECT count(*) AS n FROM {table} WHERE record IS NOT NULL AND expires_at > ?', now());

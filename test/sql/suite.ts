@@ -160,6 +160,34 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
     });
   });
 
+  describe(`sql store (${name}): per user`, () => {
+    it('destroyByUser ends a session that just expired, which a write in flight would otherwise revive', async () => {
+      let other: (() => Promise<unknown>) | undefined;
+      const { store, clock } = await setup({}, async (query) => {
+        if (!query.startsWith('UPDATE') || other === undefined) return;
+        const run = other;
+        other = undefined;
+        await run();
+      });
+      const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
+      const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+      const cookie = cookiePair(await login.commit());
+      clock.advanceSec(599);
+      const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
+      late.set('late', true);
+      // The commit has checked the row live and merged; before its UPDATE runs, the session expires and the
+      // user is logged out everywhere.
+      other = async () => {
+        clock.advanceSec(2);
+        expect(await sessions.destroyByUser('ada')).toBe(0); // none was live
+      };
+      expect((await late.commit()).getSetCookie()).toEqual([]);
+      expect(late.destroyed).toBe(true);
+      expect((await sessions.start(request(cookie))).isNew).toBe(true);
+      expect(await sessions.listByUser('ada')).toEqual([]);
+    });
+  });
+
   describe(`sql store (${name}): table and options`, () => {
     it('creates its table on first use, by whichever operation comes first', async () => {
       for (const first of ['get', 'create', 'destroy', 'purge'] as const) {
