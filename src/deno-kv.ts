@@ -3,6 +3,7 @@ import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
+import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
 /** Deno KV limits (https://docs.deno.com/deploy/kv/manual/#limits). */
@@ -136,8 +137,9 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     const entry = await kv.get(sessionKey(id));
     const slot = isSlot(entry.value) ? entry.value : null;
     if (slot === null || !('live' in slot)) return { entry, slot, record: null };
-    const record = JSON.parse(slot.live) as SessionRecord;
-    return { entry, slot, record: record.expiresAt > now() ? record : null };
+    // Text that is not JSON is not live either: never merged onto, and pruned from a listing.
+    const record = parseRecord(slot.live);
+    return { entry, slot, record: record !== null && record.expiresAt > now() ? record : null };
   }
 
   /** Runs `attempt` until its atomic commit succeeds (another request committed in between: read again). */
@@ -205,7 +207,7 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       const { entry } = await read(id);
       const slot = entry.value;
       // Expired but not yet deleted by Deno: returned, so the manager reports it as `expired`.
-      return isSlot(slot) && 'live' in slot ? (JSON.parse(slot.live) as SessionRecord) : null;
+      return isSlot(slot) && 'live' in slot ? parseRecord(slot.live) : null;
     },
     async create(id, record) {
       const key = sessionKey(id);
@@ -242,7 +244,7 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       let n = 0;
       for await (const entry of kv.list({ prefix: [prefix, 's'] })) {
         const slot = entry.value;
-        if (isSlot(slot) && 'live' in slot && (JSON.parse(slot.live) as SessionRecord).expiresAt > now()) n++;
+        if (isSlot(slot) && 'live' in slot && (parseRecord(slot.live)?.expiresAt ?? 0) > now()) n++;
       }
       return n;
     },

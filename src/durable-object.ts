@@ -4,6 +4,7 @@ import { randomId } from './lib/random.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
+import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
 /** SQLite-backed Durable Objects keep at most 2 MB in one string or row (we count the key with the value). */
@@ -115,7 +116,7 @@ export class SessionDurableObject extends DurableObject {
    */
   get(id: string): SessionRecord | null {
     const value = this.#hasTable() && this.#row(id)?.value;
-    return value ? (JSON.parse(value) as SessionRecord) : null;
+    return value ? parseRecord(value) : null;
   }
 
   /**

@@ -2,6 +2,7 @@ import { SessionError } from './errors.js';
 import { Bounded } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
+import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
 /**
@@ -187,7 +188,7 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
       seen.set(id, reply);
       // Expired but not yet evicted (the manager's clock may run ahead of Redis's) is returned as it is: the
       // manager checks expiry itself and reports it as `expired`.
-      return JSON.parse(text) as SessionRecord;
+      return parseRecord(text);
     },
     async create(id, record) {
       const user = record.userId;
@@ -204,7 +205,7 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
       const flat = (await run(LIST, [userKey(userId)], [prefix, String(now())])) as string[];
       const found: UserSession[] = [];
       for (let i = 0; i < flat.length; i += 2) {
-        found.push({ id: flat[i]!, record: JSON.parse(flat[i + 1]!) as SessionRecord });
+        found.push({ id: flat[i]!, record: parseRecord(flat[i + 1]!) as SessionRecord });
       }
       return found;
     },

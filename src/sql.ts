@@ -2,6 +2,7 @@ import { SessionError } from './errors.js';
 import { detached } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
+import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
 /** A value the store binds to a statement's `?` placeholders. */
@@ -219,7 +220,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
         recent.set(detached(id), row); // an ID the app passed in (getById) may be a slice of a larger string
       }
       // Returned even past its expiry until purged: the manager checks expiry and reports `expired`.
-      return JSON.parse(row.record) as SessionRecord;
+      return parseRecord(row.record);
     },
     async create(id, record) {
       // Takes the ID only if it is new, or its row (a session or an ended ID) has expired.
@@ -312,7 +313,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
         userId,
         now(),
       );
-      return found.map((row) => ({ id: row.id, record: JSON.parse(row.record!) as SessionRecord }));
+      return found.map((row) => ({ id: row.id, record: parseRecord(row.record!) as SessionRecord }));
     },
     async destroyByUser(userId, except, retainUntil) {
       // One transaction: which sessions are live, then end every one of the user's, expired ones too: an update

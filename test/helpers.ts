@@ -1,5 +1,6 @@
-import type { SessionStore } from '../src/index.js';
-import { cookiePair } from '../src/lib/testing/support.js';
+import { createSessions, type SessionStore } from '../src/index.js';
+import { cookiePair, request, SECRET } from '../src/lib/testing/support.js';
+import { expect } from './harness.js';
 
 // Shared with the published suites (src/lib/testing), so a project test and a suite test build the same things.
 export {
@@ -44,3 +45,44 @@ export function failingStore(error: Error = new Error('backend down')): SessionS
  */
 export const inWorkerd =
   (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
+
+/**
+ * Damages the stored record of a user's session (`damage(id)`: text that is not JSON, as a cut-short write or
+ * another program leaves it) and checks what a hostile record must give: the session's cookie is "no session" (a
+ * `rejected` event, reason `corrupt`, the cookie cleared), not a store error; a login with that cookie works;
+ * the record stays as it was (`raw(id)`); the user's listing skips it and `destroyByUser` still runs.
+ */
+export async function expectUnparsableRecordIsCorrupt(
+  store: SessionStore,
+  clock: { now(): number },
+  damage: (id: string) => Promise<void>,
+  raw: (id: string) => Promise<unknown>,
+): Promise<void> {
+  const events: string[] = [];
+  const sessions = createSessions({
+    store,
+    secrets: [SECRET],
+    now: clock.now,
+    onEvent: (e) => events.push(e.type === 'rejected' ? `rejected ${e.reason}` : e.type),
+  });
+  const userId = `damaged-${Math.random().toString(36).slice(2)}`;
+  const login = await sessions.create(request(), { userId, data: { n: 1 } });
+  const cookie = cookiePair(await login.commit());
+  const other = await sessions.create(request(), { userId, data: { n: 2 } });
+  await other.commit();
+  await damage(login.id);
+  const damaged = await raw(login.id);
+  events.length = 0;
+
+  const session = await sessions.start(request(cookie));
+  expect([session.isNew, session.keys()]).toEqual([true, []]);
+  expect(events).toEqual(['rejected corrupt']);
+  expect((await session.commit()).getSetCookie()).toEqual([expect.stringMatching(/Max-Age=0/)]);
+  const relogin = await sessions.create(request(cookie), { userId, data: { n: 3 } });
+  expect(relogin.id).not.toBe(login.id);
+  await relogin.commit();
+  expect(await raw(login.id)).toEqual(damaged);
+  expect((await sessions.listByUser(userId)).map((s) => s.id).sort()).toEqual([other.id, relogin.id].sort());
+  await sessions.destroyByUser(userId);
+  expect(await sessions.listByUser(userId)).toEqual([]);
+}

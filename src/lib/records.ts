@@ -49,6 +49,20 @@ function isNumbers(value: unknown): boolean {
 }
 
 /**
+ * A stored record's JSON text, parsed as a store hands it to the manager. Text that is not JSON (cut short,
+ * written by another program) is handed on as it is: like any value that is not a record, the manager then
+ * treats the session as corrupt (the cookie cleared, a login with it made afresh) and a listing skips it, where
+ * a parse error would fail every request that carries the cookie, a login included.
+ */
+export function parseRecord(text: string): SessionRecord | null {
+  try {
+    return JSON.parse(text) as SessionRecord | null;
+  } catch {
+    return text as unknown as SessionRecord;
+  }
+}
+
+/**
  * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
  * `expiresAt` equals `now` is expired. The idle timeout is measured from the last write with today's setting,
  * so an `idleTimeout` added or shortened by a deploy applies to existing sessions on their next read (a session

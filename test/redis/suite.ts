@@ -10,7 +10,16 @@ import { createRedisStore, type RedisClientLike, type RedisStoreOptions } from '
 import { describeStoreConformance } from '../conformance.js';
 import { describeLifecycleRaces, describeOverlappingRequests } from '../races.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, record, request, SECRET, times, type TestClock } from '../helpers.js';
+import {
+  cookiePair,
+  createClock,
+  expectUnparsableRecordIsCorrupt,
+  record,
+  request,
+  SECRET,
+  times,
+  type TestClock,
+} from '../helpers.js';
 import { cuttableProxy } from './proxy.js';
 
 /** A client connected to a Redis, and how to close it. */
@@ -316,6 +325,18 @@ export function describeRedisStore(name: string, connect: Connect): void {
       // More scripts than commits: some commits found another had landed first, merged again and retried.
       const evals = counted.commands.filter((c) => c === 'EVAL').length;
       expect(evals).toBeGreaterThan(30);
+    });
+
+    it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
+      const clock = createClock();
+      const c = await client();
+      const prefix = uniquePrefix();
+      await expectUnparsableRecordIsCorrupt(
+        createRedisStore(c, { now: clock.now, prefix }),
+        clock,
+        async (id) => void (await c.send('HSET', [prefix + id, 'r', '{"data":{"n":"1"'])),
+        (id) => c.send('HGET', [prefix + id, 'r']),
+      );
     });
 
     it('keeps to its prefix: a store with another prefix sees none of its sessions', async () => {

@@ -6,7 +6,16 @@ import { createSessions } from '../../src/index.js';
 import { createSqlStore, type SqlDatabase, type SqlStatement, type SqlStoreOptions } from '../../src/sql.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, record, request, SECRET, times, type TestClock } from '../helpers.js';
+import {
+  cookiePair,
+  createClock,
+  expectUnparsableRecordIsCorrupt,
+  record,
+  request,
+  SECRET,
+  times,
+  type TestClock,
+} from '../helpers.js';
 import { describeLifecycleRaces, describeOverlappingRequests } from '../races.js';
 
 /** Opens the database a store runs on: a fresh one, or one shared by the file (each store gets its own table). */
@@ -185,6 +194,25 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
       expect(late.destroyed).toBe(true);
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
       expect(await sessions.listByUser('ada')).toEqual([]);
+    });
+  });
+
+  describe(`sql store (${name}): hostile rows`, () => {
+    it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
+      const clock = createClock();
+      const db = await open();
+      const table = freshTable();
+      const sql = (query: string, ...values: (string | null)[]) =>
+        db
+          .prepare(query.replace('{table}', table))
+          .bind(...values)
+          .all();
+      await expectUnparsableRecordIsCorrupt(
+        createSqlStore(db, { now: clock.now, table }),
+        clock,
+        async (id) => void (await sql('UPDATE {table} SET record = ? WHERE id = ?', '{"data":{"n":"1"', id)),
+        async (id) => (await sql('SELECT record FROM {table} WHERE id = ?', id)).results,
+      );
     });
   });
 

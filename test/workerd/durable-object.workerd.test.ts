@@ -6,7 +6,15 @@ import { createDurableObjectStore, type SessionDurableObject } from '../../src/d
 import { createSessions, SessionError } from '../../src/index.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, record, request, SECRET, times } from '../helpers.js';
+import {
+  cookiePair,
+  createClock,
+  expectUnparsableRecordIsCorrupt,
+  record,
+  request,
+  SECRET,
+  times,
+} from '../helpers.js';
 import { codes, retryableError, wrapDO } from './bindings.js';
 import {
   describeLifecycleRaces,
@@ -614,6 +622,19 @@ describe('durable-object store: the per-user index (user objects on the real bin
     expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([id]);
     expect(await sessions.destroyByUser(ada)).toBe(1);
     expect(await alive(sessions, cookie)).toBe(false);
+  });
+
+  it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
+    const clock = createClock();
+    await expectUnparsableRecordIsCorrupt(
+      createDurableObjectStore(env.SESSIONS_DO, { now: clock.now }),
+      clock,
+      (id) =>
+        runInDurableObject(stubOf(id), (_instance, state) => {
+          state.storage.sql.exec('UPDATE sessions SET value = ? WHERE key = ?', '{"data":{"n":"1"', id);
+        }),
+      async (id) => (await rows(id, 'value'))[0]?.value,
+    );
   });
 
   it('an index write retried after a lost connection is answered, not applied again', async () => {

@@ -5,7 +5,7 @@ import { createDenoKvStore, type DenoKvKey, type DenoKvLike } from '../../../src
 import { describeStoreConformance } from '../../conformance.js';
 import { describeLifecycleRaces, describeOverlappingRequests } from '../../races.js';
 import { describe, expect, it } from '../../harness.js';
-import { cookiePair, createClock, request, SECRET } from '../../helpers.js';
+import { cookiePair, createClock, expectUnparsableRecordIsCorrupt, request, SECRET } from '../../helpers.js';
 
 declare const Deno: {
   openKv(path?: string): Promise<DenoKvLike & { close(): void }>;
@@ -169,6 +169,24 @@ describe('deno-kv store', () => {
     expect(late.destroyed).toBe(true);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
+  it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
+    const kv = await memoryKv();
+    const clock = createClock();
+    const key = (id: string) => ['sessions', 's', id];
+    await expectUnparsableRecordIsCorrupt(
+      createDenoKvStore(kv, { now: clock.now }),
+      clock,
+      async (id) => {
+        const { value } = await kv.get(key(id));
+        await kv
+          .atomic()
+          .set(key(id), { ...(value as object), live: '{"data":{"n":"1"' })
+          .commit();
+      },
+      async (id) => (await kv.get(key(id))).value,
+    );
   });
 
   it('refuses unknown options and a bad prefix with a SessionError', async () => {
