@@ -2,7 +2,7 @@ import { SessionError } from './errors.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
@@ -106,8 +106,9 @@ const MAX_FORWARDS = 16;
  */
 export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = {}): DenoKvStore {
   refuseUnknownOptions('createDenoKvStore', options, OPTION_NAMES);
+  requireMethods('createDenoKvStore', 'the Deno KV database', kv, ['get', 'list', 'atomic']);
   const prefix = options.prefix ?? 'sessions';
-  const now = options.now ?? Date.now;
+  const now = clockOption('createDenoKvStore', options.now);
   if (typeof prefix !== 'string' || prefix === '' || byteLength(prefix) > 256) {
     throw new SessionError('INVALID_OPTION', 'deno-kv store: prefix must be a non-empty string of at most 256 bytes');
   }

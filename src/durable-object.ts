@@ -3,7 +3,7 @@ import { MESSAGE_PREFIX, SessionError, type SessionErrorCode } from './errors.js
 import { randomId } from './lib/random.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
@@ -435,7 +435,8 @@ export function createDurableObjectStore(
   options: DurableObjectStoreOptions = {},
 ): DurableObjectStore {
   refuseUnknownOptions('createDurableObjectStore', options, OPTION_NAMES);
-  const now = options.now ?? Date.now;
+  requireMethods('createDurableObjectStore', 'the Durable Object namespace', namespace, ['idFromName', 'get']);
+  const now = clockOption('createDurableObjectStore', options.now);
 
   /**
    * `method(id, ...args, now(), op)` on the object of `id` (a read ignores `now` and `op`), on a fresh stub: a

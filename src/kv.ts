@@ -3,7 +3,7 @@ import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
@@ -137,8 +137,9 @@ export interface KVStore extends SessionStore {
  */
 export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOptions = {}): KVStore {
   refuseUnknownOptions('createKVStore', options, OPTION_NAMES);
+  requireMethods('createKVStore', 'the KV namespace', namespace, ['get', 'put', 'delete', 'list']);
   const prefix = options.prefix ?? 'session:';
-  const now = options.now ?? Date.now;
+  const now = clockOption('createKVStore', options.now);
   const pageSize = options.pageSize ?? KV_LIMITS.maxListLimit;
   const maxOperations = options.maxOperations ?? KV_LIMITS.operationsPerInvocation;
   const cacheTtl = options.cacheTtl;

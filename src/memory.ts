@@ -1,7 +1,7 @@
 import { detached } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
 import { SessionError } from './errors.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { clockOption, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** Options of `createMemoryStore`. */
@@ -56,7 +56,7 @@ const MAX_FORWARDS = 16;
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   refuseUnknownOptions('createMemoryStore', options, OPTION_NAMES);
-  const now = options.now ?? Date.now;
+  const now = clockOption('createMemoryStore', options.now);
   const entries = new Map<string, Entry>();
   /** The per-user index: user → IDs of their sessions. Kept exact by every transaction, pruned as entries end. */
   const users = new Map<string, Set<string>>();

@@ -1,7 +1,7 @@
 import { SessionError } from './errors.js';
 import { Bounded } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
@@ -129,8 +129,9 @@ const LIST =
  */
 export function createRedisStore(client: RedisClientLike, options: RedisStoreOptions = {}): RedisStore {
   refuseUnknownOptions('createRedisStore', options, OPTION_NAMES);
+  requireMethods('createRedisStore', 'the Redis client', client, ['send']);
   const prefix = options.prefix ?? 'session:';
-  const now = options.now ?? Date.now;
+  const now = clockOption('createRedisStore', options.now);
   if (typeof prefix !== 'string') throw new SessionError('INVALID_OPTION', 'redis store: prefix must be a string');
 
   const userKey = (userId: string) => `${prefix}user:${userId}`;

@@ -1,7 +1,7 @@
 import { SessionError } from './errors.js';
 import { detached } from './lib/bounded.js';
 import { mergeChanges } from './lib/merge.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import { parseRecord } from './lib/records.js';
 import type { SessionChanges, SessionRecord, SessionStore, SessionTimes, UserSession } from './lib/store-contract.js';
 
@@ -136,11 +136,12 @@ const SCHEMA = [
  */
 export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): SqlStore {
   refuseUnknownOptions('createSqlStore', options, OPTION_NAMES);
+  requireMethods('createSqlStore', 'the database', db, ['prepare', 'batch']);
   const table = options.table ?? 'sessions';
   if (!/^[A-Za-z_]\w{0,62}$/.test(table)) {
     throw new SessionError('INVALID_OPTION', 'createSqlStore: "table" must be 1–63 letters, digits or _');
   }
-  const now = options.now ?? Date.now;
+  const now = clockOption('createSqlStore', options.now);
 
   /** `query` (with `{table}` for the table's name) bound to `values`. */
   const statement = (query: string, ...values: SqlValue[]): SqlStatement =>

@@ -239,8 +239,7 @@ describe('unknown option names are refused, naming the option', () => {
   });
 
   it('every factory: null or another non-object as options is INVALID_OPTION; undefined is the defaults', async () => {
-    // No factory touches its client or namespace at construction: a bare object stands in for them.
-    const kv = {} as KVNamespaceLike & DenoKvLike & RedisClientLike & SqlDatabase;
+    const kv = standIn();
     const factories: [string, (options: never) => unknown][] = [
       ['createMemoryStore', (o) => createMemoryStore(o)],
       ['createCookieStore', (o) => createCookieStore(o)],
@@ -316,6 +315,63 @@ describe('the test kit validates its options', () => {
     );
     expect(createCookieJar({ now: clock.now }).size).toBe(0);
     expect(createCookieJar({ now: undefined }).size).toBe(0);
+  });
+});
+
+/** A stand-in for every store's backend: the methods each store needs, none of which construction may call. */
+function standIn() {
+  const never = () => {
+    throw new Error('called at construction');
+  };
+  const methods = ['get', 'put', 'delete', 'list', 'atomic', 'send', 'prepare', 'batch'];
+  return Object.fromEntries(methods.map((m) => [m, never])) as unknown as KVNamespaceLike &
+    DenoKvLike &
+    RedisClientLike &
+    SqlDatabase;
+}
+
+describe('store factories refuse a clock and a backend of the wrong kind at construction', () => {
+  const factories: [string, (backend: never, options?: never) => unknown][] = [
+    ['createKVStore', (b, o) => createKVStore(b, o)],
+    ['createDenoKvStore', (b, o) => createDenoKvStore(b, o)],
+    ['createRedisStore', (b, o) => createRedisStore(b, o)],
+    ['createSqlStore', (b, o) => createSqlStore(b, o)],
+  ];
+
+  it('now: a function or undefined; anything else is INVALID_OPTION', () => {
+    const memory: (typeof factories)[number] = ['createMemoryStore', (_backend, o) => createMemoryStore(o)];
+    for (const [where, factory] of [...factories, memory]) {
+      for (const now of [5, 'Date.now', null, {}]) {
+        expectError(
+          () => factory(standIn() as never, { now } as never),
+          'INVALID_OPTION',
+          new RegExp(`^edge-sessions: ${where}: now must be a function, got `),
+        );
+      }
+      expect(() => factory(standIn() as never, { now: () => 0 } as never), where).not.toThrow();
+    }
+  });
+
+  it('a binding missing from the configuration (undefined), or one without the methods, is INVALID_OPTION', () => {
+    for (const [where, factory] of factories) {
+      for (const backend of [undefined, null, {}, 'SESSIONS_KV']) {
+        expectError(
+          () => factory(backend as never),
+          'INVALID_OPTION',
+          new RegExp(`^edge-sessions: ${where}: the .* needs`),
+        );
+      }
+    }
+    expectError(
+      () => createKVStore({ get() {}, put() {} } as never),
+      'INVALID_OPTION',
+      /createKVStore: the KV namespace needs get\(\), put\(\), delete\(\), list\(\); got object without delete\(/,
+    );
+    expectError(
+      () => createSqlStore(undefined as never),
+      'INVALID_OPTION',
+      /createSqlStore: the database needs prepare\(\), batch\(\); got undefined without prepare\(\), batch\(\)$/,
+    );
   });
 });
 

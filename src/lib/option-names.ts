@@ -50,3 +50,29 @@ export function refuseNonBoolean(where: string, options: object, name: string, o
     throw new SessionError('INVALID_OPTION', `${where}: ${name} must be true or false, got ${describeValue(value)}`);
   }
 }
+
+/** A store's `now` option: undefined for `Date.now`, else a function (anything else fails at construction). */
+export function clockOption(where: string, now: unknown): () => number {
+  if (now === undefined) return Date.now;
+  if (typeof now !== 'function') {
+    throw new SessionError('INVALID_OPTION', `${where}: now must be a function, got ${kindOf(now)}`);
+  }
+  return now as () => number;
+}
+
+/**
+ * Refuses a store's backend (a binding, a client, a database) without the methods the store calls: a binding
+ * missing from the Worker's configuration is `undefined`, an `INVALID_OPTION` here rather than a TypeError on
+ * the first request. Nothing is called.
+ */
+export function requireMethods(where: string, what: string, backend: unknown, methods: readonly string[]): void {
+  const has = (m: string) => typeof (backend as Record<string, unknown> | null | undefined)?.[m] === 'function';
+  const missing = methods.filter((m) => !has(m));
+  if (missing.length > 0) {
+    throw new SessionError(
+      'INVALID_OPTION',
+      `${where}: ${what} needs ${methods.map((m) => `${m}()`).join(', ')}; got ${kindOf(backend)} without ` +
+        missing.map((m) => `${m}()`).join(', '),
+    );
+  }
+}

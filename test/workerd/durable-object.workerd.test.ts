@@ -94,6 +94,18 @@ describe('durable-object store: options', () => {
     }
     expect(() => createDurableObjectStore(env.SESSIONS_DO, undefined)).not.toThrow();
   });
+
+  it('refuses a binding missing from the configuration and a clock that is not a function (INVALID_OPTION)', () => {
+    expect(() => createDurableObjectStore(undefined as never)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(/createDurableObjectStore: the Durable Object namespace needs idFromName/),
+      }),
+    );
+    expect(() => createDurableObjectStore(env.SESSIONS_DO, { now: 5 as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/now must be a function/) }),
+    );
+  });
 });
 
 describe('durable-object store: RPC budget on the real binding', () => {
