@@ -76,13 +76,14 @@ const COMMIT =
 /**
  * Ends a session under its ID and every ID it moved to (16 hops at most), each kept ended for at least `ttl`.
  * KEYS: the session, or the user's index; ARGV: prefix, ttl, now, the ID (or the one to spare), '' (or 'u' to end
- * every session in the index). For one ID, 1 if a live session was ended; for a user, the IDs of those ended.
+ * every session in the index). For one ID, 1 if a live session was ended; for a user, the IDs of those ended. An
+ * expiry field that is not a number counts as expired, and the session is ended all the same.
  */
 const END =
   `local p,t,now=ARGV[1],tonumber(ARGV[2]),tonumber(ARGV[3]) ` +
   `local function fin(id) local live=0 for i=1,16 do local k=p..id ` +
   `local h=redis.call('hmget',k,'x','u','to') ` +
-  `if h[1] and tonumber(h[1])>now then live=1 end ` +
+  `if (tonumber(h[1]) or 0)>now then live=1 end ` +
   `if h[2] then redis.call('srem',p..'user:'..h[2],id) end ` +
   `local ttl=math.max(t,redis.call('pttl',k)) ` +
   `redis.call('del',k) redis.call('hset',k,'e',1) redis.call('pexpire',k,ttl) ` +
@@ -93,12 +94,13 @@ const END =
 
 /**
  * KEYS: the user's index; ARGV: prefix, now. `[id, record, id, record, …]` of its live sessions; every member that
- * ended or expired is dropped from the index on the way.
+ * ended or expired is dropped from the index on the way. An expiry field that is not a number (written by something
+ * else) neither fails the script nor drops the session: its record is listed, and the manager checks its times.
  */
 const LIST =
   `local out={} for _,id in ipairs(redis.call('smembers',KEYS[1])) do ` +
   `local h=redis.call('hmget',ARGV[1]..id,'r','x') ` +
-  `if h[1] and tonumber(h[2])>tonumber(ARGV[2]) then out[#out+1]=id out[#out+1]=h[1] ` +
+  `if h[1] and (tonumber(h[2]) or math.huge)>tonumber(ARGV[2]) then out[#out+1]=id out[#out+1]=h[1] ` +
   `else redis.call('srem',KEYS[1],id) end end return out`;
 
 /**

@@ -339,6 +339,31 @@ export function describeRedisStore(name: string, connect: Connect): void {
       );
     });
 
+    it('a session whose stored expiry field is not a number can still be listed and logged out', async () => {
+      const clock = createClock();
+      const c = await client();
+      const prefix = uniquePrefix();
+      const sessions = createSessions({
+        store: createRedisStore(c, { now: clock.now, prefix }),
+        secrets: [SECRET],
+        now: clock.now,
+      });
+      const userId = freshId('user');
+      const logins = [];
+      for (let i = 0; i < 3; i++) {
+        const login = await sessions.create(request(), { userId, data: { i } });
+        logins.push({ id: login.id, cookie: cookiePair(await login.commit()) });
+      }
+      for (const { id } of logins.slice(0, 2)) await c.send('HSET', [prefix + id, 'x', 'not a number']);
+      // The record itself is intact: the sessions work, and are listed (their record says when they expire).
+      expect((await sessions.listByUser(userId)).map((s) => s.id).sort()).toEqual(logins.map((l) => l.id).sort());
+      await sessions.destroyById(logins[0]!.id);
+      expect((await sessions.start(request(logins[0]!.cookie))).isNew).toBe(true);
+      await sessions.destroyByUser(userId);
+      for (const { cookie } of logins) expect((await sessions.start(request(cookie))).isNew).toBe(true);
+      expect(await sessions.listByUser(userId)).toEqual([]);
+    });
+
     it('keeps to its prefix: a store with another prefix sees none of its sessions', async () => {
       const clock = createClock();
       const c = await client();
