@@ -7,13 +7,7 @@ import { expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
-import {
-  createdSessions,
-  forgetRequestSession,
-  requestContexts,
-  requestSession,
-  setRequestSession,
-} from './lib/request-sessions.js';
+import { createdSessions, requestContexts, requestSessions } from './lib/request-sessions.js';
 import { linesToSend, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -157,15 +151,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   options: SessionsOptions,
 ): Sessions<Data> {
   const c = resolveOptions(options);
-  const name = c.cookieName;
   // One session per request and cookie name (lib/request-sessions.ts): `start` twice decodes once. A promise while
   // the session is being loaded; the session itself once known without waiting (a new visitor).
-  type Held = Session<Data> | Promise<Session<Data>>;
+  const sessionsByRequest = requestSessions<Session<Data> | Promise<Session<Data>>>(c.cookieName);
 
   /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
   function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {
     if (ctx !== undefined) requestContexts.set(request, ctx);
-    const cached = requestSession<Held>(request, name);
+    const cached = sessionsByRequest.get(request);
     if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
     // After destroy(), the request's next session is a new one.
     const live = (session: Session<Data>) =>
@@ -180,10 +173,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return begin(request, ctx);
   }
 
-  function remember<S extends Held>(request: Request, session: S): S {
-    setRequestSession(request, name, session);
+  function remember<S extends Session<Data> | Promise<Session<Data>>>(request: Request, session: S): S {
+    sessionsByRequest.set(request, session);
     // A failed load is not remembered: the caller may retry.
-    if (session instanceof Promise) session.catch(() => forgetRequestSession(request, name, session));
+    if (session instanceof Promise) {
+      session.catch(() => {
+        if (sessionsByRequest.get(request) === session) sessionsByRequest.delete(request);
+      });
+    }
     return session;
   }
 
@@ -377,7 +374,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (session instanceof Promise) session = await session;
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
-        const handed = requestSession<Held>(request, name);
+        const handed = sessionsByRequest.get(request);
         const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
         // A network error carries no headers: commit nothing rather than store what no cookie would follow.
@@ -387,7 +384,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         let lines = linesToSend(response, session, committed);
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const latest = requestSession<Held>(request, name);
+        const latest = sessionsByRequest.get(request);
         if (latest !== handed && latest !== undefined) {
           const last = await latest;
           if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));

@@ -4,25 +4,17 @@
 // handler gets the same session from both, and a login through either one is the one committed.
 import type { BackgroundContext } from './events.js';
 
-/** Per request and cookie name: the session, or the promise of it while it is being loaded. */
-const byRequest = new WeakMap<Request, Map<string, unknown>>();
+const byName = new Map<string, WeakMap<Request, unknown>>();
 
-/** The session (or its promise) of `request` under `cookieName`, if one was started. */
-export function requestSession<S>(request: Request, cookieName: string): S | undefined {
-  return byRequest.get(request)?.get(cookieName) as S | undefined;
-}
-
-/** Remembers `session` as the session of `request` under `cookieName`. */
-export function setRequestSession(request: Request, cookieName: string, session: unknown): void {
-  let sessions = byRequest.get(request);
-  if (sessions === undefined) byRequest.set(request, (sessions = new Map()));
-  sessions.set(cookieName, session);
-}
-
-/** Forgets the session of `request` under `cookieName` if it is still `session` (a load that failed). */
-export function forgetRequestSession(request: Request, cookieName: string, session: unknown): void {
-  const sessions = byRequest.get(request);
-  if (sessions !== undefined && sessions.get(cookieName) === session) sessions.delete(cookieName);
+/**
+ * The sessions of requests under `cookieName` (each a session, or the promise of one while it is being loaded),
+ * the same map for every manager of that name. A manager takes it once, so a request pays one lookup, as with a
+ * map of its own.
+ */
+export function requestSessions<S>(cookieName: string): WeakMap<Request, S> {
+  let sessions = byName.get(cookieName);
+  if (sessions === undefined) byName.set(cookieName, (sessions = new WeakMap()));
+  return sessions as WeakMap<Request, S>;
 }
 
 /** The Workers `ctx` (or Deno `info`) a request's `start()` was given, for the sessions made later in it. */
