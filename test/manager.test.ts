@@ -14,6 +14,7 @@ import { HmacKey } from '../src/lib/hmac-sha256.js';
 import { signerFor } from '../src/lib/signer.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
+import { createCookieJar } from '../src/testing.js';
 import { describe, expect, it, vi } from './harness.js';
 import {
   cookiePair,
@@ -1182,6 +1183,28 @@ describe('handle', () => {
       expect(last.get('step'), store).toBe(1);
       expect(last.isNew, store).toBe(false);
     }
+  });
+
+  it('never sends an earlier commit after a later one the handler appended: a logout stays a logout', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET], expires: 3600 });
+    const jar = createCookieJar();
+    jar.apply(
+      await sessions.handle((_req, session) => {
+        session.set('user', 'ada');
+        return new Response('in');
+      })(request()),
+    );
+    // An early commit() the handler leaves to handle(), then a logout whose headers it appends itself.
+    const logout = await sessions.handle(async (req, session) => {
+      session.set('seen', 1);
+      await session.commit();
+      const response = new Response('bye');
+      for (const line of (await sessions.destroy(req)).getSetCookie()) response.headers.append('Set-Cookie', line);
+      return response;
+    })(request(jar.header()));
+    jar.apply(logout);
+    expect(jar.size).toBe(0);
+    expect((await sessions.start(request(jar.header()))).get('user')).toBeUndefined();
   });
 
   it('commits the session a handler logs in with create(), over the one it was given', async () => {

@@ -30,9 +30,10 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
 
 /**
  * The Set-Cookie lines `handle()` sends for `session`, whose final commit made `last`: first those that `commit()`
- * or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…),
- * less any it already put on its response, then `last`. A handler that ignored the headers of a logout must not
- * leave the browser holding the cookie (a sealed cookie would go on working).
+ * or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…)
+ * after the last one it already put on its response, then `last`. A handler that ignored the headers of a logout
+ * must not leave the browser holding the cookie (a sealed cookie would go on working); nor may a commit's line
+ * the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout).
  */
 export function linesToSend(
   response: Response,
@@ -42,5 +43,7 @@ export function linesToSend(
   const earlier = session._sentLines();
   if (earlier.length === 0) return last as string[];
   const already = response.headers.getSetCookie();
-  return earlier.filter((line) => !already.includes(line)).concat(last);
+  let from = earlier.length;
+  while (from > 0 && !already.includes(earlier[from - 1]!)) from--;
+  return earlier.slice(from).concat(last);
 }
