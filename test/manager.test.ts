@@ -75,6 +75,27 @@ describe('start', () => {
     expect((await sessions.start(request(lines[0]!.split(';')[0]))).get('user')).toBe('ada');
   });
 
+  it('keeps apart the sessions of managers of one cookie name with another store kind or secrets', async () => {
+    // A move to another store: the new manager first, the old one as a fallback, on one request.
+    const before = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const after = createSessions({ store: createMemoryStore(), secrets: [SECRET] });
+    const old = await before.start(request());
+    old.set('user', 'ada');
+    const req = request(cookiePair(await old.commit()));
+    expect(await after.get(req)).toBeNull();
+    expect((await before.get(req))?.get('user')).toBe('ada');
+    // Another secret does not open the cookie the same way either.
+    const store = createMemoryStore();
+    const signed = createSessions({ store, secrets: [SECRET] });
+    const session = await signed.start(request());
+    session.set('user', 'ada');
+    const cookie = cookiePair(await session.commit());
+    const rotated = createSessions({ store, secrets: [OLD_SECRET] });
+    const both = request(cookie);
+    expect(await rotated.get(both)).toBeNull();
+    expect((await signed.get(both))?.get('user')).toBe('ada');
+  });
+
   it('gives a new unsaved session without a cookie, the same object when called twice', async () => {
     const { sessions } = setup();
     const req = request();

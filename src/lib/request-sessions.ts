@@ -1,19 +1,27 @@
-// The session of each request, per cookie name, shared by every manager in the isolate (gorilla's registry).
-// A request carries one cookie of a name, so it has one session of that name, whichever manager asks: a Workers
-// app that builds its manager per request (as the Hono middleware's function does) and builds it again in a
-// handler gets the same session from both, and a login through either one is the one committed.
+// The session of each request, per cookie name, shared by the managers in the isolate that read that cookie alike
+// (gorilla's registry). A request carries one cookie of a name, so it has one session of that name: a Workers app
+// that builds its manager per request (as the Hono middleware's function does) and builds it again in a handler
+// gets the same session from both, and a login through either one is the one committed. Managers of another kind
+// of store or other secrets do not read the cookie alike (a move to another store tries the new one, then the
+// old): each has sessions of its own.
 import type { BackgroundContext } from './events.js';
 
 const byName = new Map<string, WeakMap<Request, unknown>>();
 
 /**
- * The sessions of requests under `cookieName` (each a session, or the promise of one while it is being loaded),
- * the same map for every manager of that name. A manager takes it once, so a request pays one lookup, as with a
- * map of its own.
+ * The sessions of requests under `cookieName` for managers of `storeName` and `secrets` (each a session, or the
+ * promise of one while it is being loaded), the same map for every such manager. A manager takes it once, so a
+ * request pays one lookup, as with a map of its own.
  */
-export function requestSessions<S>(cookieName: string): WeakMap<Request, S> {
-  let sessions = byName.get(cookieName);
-  if (sessions === undefined) byName.set(cookieName, (sessions = new WeakMap()));
+export function requestSessions<S>(
+  cookieName: string,
+  storeName: string,
+  secrets: readonly string[],
+): WeakMap<Request, S> {
+  // JSON, not a join: no name or secret can make two different lists look alike.
+  const key = JSON.stringify([cookieName, storeName, ...secrets]);
+  let sessions = byName.get(key);
+  if (sessions === undefined) byName.set(key, (sessions = new WeakMap()));
   return sessions as WeakMap<Request, S>;
 }
 
