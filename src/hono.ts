@@ -114,10 +114,11 @@ export function sessionMiddleware<
     const response = c.res;
     // A network error carries no headers: commit nothing rather than store what no cookie would follow.
     if (response.type === 'error') return;
-    let cookies = linesToSend(response, session, await session._commitLines());
+    const committed = await session._commitLines();
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(c.req.raw);
+    let cookies = linesToSend(response, session, committed, latest === session ? undefined : latest);
     if (latest !== session) {
       cookies = cookies.concat(linesToSend(response, latest, await latest._commitLines()));
     }

@@ -385,14 +385,12 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (response.type === 'error') return response;
         let committed = session._commitLines();
         if (!Array.isArray(committed)) committed = await committed;
-        let lines = linesToSend(response, session, committed);
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
         const latest = sessionsByRequest.get(request);
-        if (latest !== handed && latest !== undefined) {
-          const last = await latest;
-          if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));
-        }
+        const last = latest !== handed && latest !== undefined ? await latest : session;
+        let lines = linesToSend(response, session, committed, last === session ? undefined : last);
+        if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));
         return withSessionHeaders(response, lines, live);
       };
     },

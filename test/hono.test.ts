@@ -342,6 +342,22 @@ describe('hono: sessionMiddleware', () => {
     expect(await memory.count()).toBe(0);
   });
 
+  it("never sends the replaced session's early commit after a login's cookie the handler appended", async () => {
+    const { app, browse, sessions, jar } = setup();
+    app.post('/login', async (c) => {
+      const old = await c.var.session;
+      old.increment('visits');
+      await old.commit(); // left to the middleware
+      const fresh = await sessions.create(c.req.raw, { data: { name: 'ada' } });
+      for (const line of (await fresh.commit()).getSetCookie()) c.header('Set-Cookie', line, { append: true });
+      return c.text('in');
+    });
+    app.get('/name', async (c) => c.text(String((await c.var.session).get('name'))));
+    await browse('/login', { method: 'POST' });
+    expect(jar.size).toBe(1);
+    expect(await (await browse('/name')).text()).toBe('ada');
+  });
+
   it('takes a function of the context that builds the manager, called once and only when awaited', async () => {
     const clock = createClock();
     const store = createMemoryStore({ now: clock.now });

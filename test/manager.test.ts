@@ -1226,6 +1226,42 @@ describe('handle', () => {
     jar.apply(logout);
     expect(jar.size).toBe(0);
     expect((await sessions.start(request(jar.header()))).get('user')).toBeUndefined();
+    // The other way round: the early commit's line appended, the logout's left to handle().
+    const login = await sessions.handle(async (_req, session) => {
+      session.set('user', 'ada');
+      return new Response('in');
+    })(request());
+    jar.apply(login);
+    const late = await sessions.handle(async (req, session) => {
+      session.set('seen', 1);
+      const response = new Response('bye');
+      for (const line of (await session.commit()).getSetCookie()) response.headers.append('Set-Cookie', line);
+      await sessions.destroy(req);
+      return response;
+    })(request(jar.header()));
+    jar.apply(late);
+    expect(jar.size).toBe(0);
+  });
+
+  it("never sends the replaced session's earlier commit after the login's line the handler appended", async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const sessions = createSessions({
+        store: store === 'memory' ? createMemoryStore() : createCookieStore(),
+        secrets: [SECRET],
+      });
+      const jar = createCookieJar();
+      // An early commit() left to handle(), then a login whose cookie the handler appends itself.
+      const login = await sessions.handle(async (req, session) => {
+        session.set('cart', 1);
+        await session.commit();
+        const fresh = await sessions.create(req, { data: { user: 'ada' } });
+        const response = new Response('in');
+        for (const line of (await fresh.commit()).getSetCookie()) response.headers.append('Set-Cookie', line);
+        return response;
+      })(request());
+      jar.apply(login);
+      expect((await sessions.start(request(jar.header()))).get('user'), store).toBe('ada');
+    }
   });
 
   it('commits the session a handler logs in with create(), over the one it was given', async () => {

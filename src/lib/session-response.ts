@@ -33,16 +33,19 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
  * or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…)
  * after the last one it already put on its response, then `last`. A handler that ignored the headers of a logout
  * must not leave the browser holding the cookie (a sealed cookie would go on working); nor may a commit's line
- * the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout).
+ * the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout), made for
+ * this session or for the one that `replacedBy` it (a login with `create()`).
  */
 export function linesToSend(
   response: Response,
   session: { _sentLines(): readonly string[] },
   last: readonly string[],
+  replacedBy?: { _sentLines(): readonly string[] },
 ): string[] {
   const earlier = session._sentLines();
   if (earlier.length === 0) return last as string[];
   const already = response.headers.getSetCookie();
+  if (replacedBy?._sentLines().some((line) => already.includes(line)) === true) return last as string[];
   let from = earlier.length;
   while (from > 0 && !already.includes(earlier[from - 1]!)) from--;
   return earlier.slice(from).concat(last);
