@@ -4,9 +4,16 @@
 // gets the same session from both, and a login through either one is the one committed. Managers of another kind
 // of store or other secrets do not read the cookie alike (a move to another store tries the new one, then the
 // old): each has sessions of its own.
+import { Bounded } from './bounded.js';
 import type { BackgroundContext } from './events.js';
 
-const byName = new Map<string, WeakMap<Request, unknown>>();
+/**
+ * Bounded, like the signers (lib/signer.ts): the keys hold secrets, and an app that builds managers for many
+ * secret lists (one per tenant, or a test suite) must not keep every one for the isolate's life. A map dropped
+ * while a request is in flight only stops sharing between a manager built before and one built after at least 32
+ * other lists.
+ */
+const byName = new Bounded<string, WeakMap<Request, unknown>>(64);
 
 /**
  * The sessions of requests under `cookieName` for managers of `storeName` and `secrets` (each a session, or the
