@@ -71,10 +71,12 @@ export interface DenoKvStore extends SessionStore {
 
 /**
  * What a session key holds: a live record (as JSON text, so its size is known before the write), an ended
- * session kept until `until`, or a session moved to `to` by a regenerate (a forward, until `until`).
+ * session kept until `until`, or a session moved to `to` by a regenerate (a forward, until `until`). `pruned`:
+ * a listing found the record expired and dropped its index entry; a write that finds it live all the same (by
+ * a clock behind the listing's) enters it in the index again.
  */
 type Slot =
-  | { readonly live: string; readonly user?: string | undefined }
+  | { readonly live: string; readonly user?: string | undefined; readonly pruned?: true | undefined }
   | { readonly until: number; readonly to?: string | undefined };
 
 /** Optimistic transactions retry this many times when another request committed in between. */
@@ -155,7 +157,7 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
   /** A write of `changes` to the live session `id`, or to `newId` when it moves there. */
   function write(id: string, changes: SessionChanges, times: SessionTimes, newId?: string) {
     return transact(async () => {
-      const { entry, record } = await read(id);
+      const { entry, slot, record } = await read(id);
       if (record === null) return { op: null, answer: null };
       const merged = mergeChanges(record, changes, times);
       const key = sessionKey(id);
@@ -163,9 +165,13 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       const user = merged.userId;
       if (newId === undefined) {
         op.set(key, liveSlot(merged), until(times.expiresAt));
-        // The index entry lives as long as the session can: moved with its lifetime's end (see indexedUntil).
+        // The index entry lives as long as the session can: moved with its lifetime's end (see indexedUntil), and
+        // entered again when a listing pruned it.
         const indexed = indexedUntil(merged);
-        if (user !== undefined && indexed !== indexedUntil(record)) op.set(userKey(user, id), 1, until(indexed));
+        const pruned = slot !== null && 'pruned' in slot;
+        if (user !== undefined && (pruned || indexed !== indexedUntil(record))) {
+          op.set(userKey(user, id), 1, until(indexed));
+        }
       } else {
         const target = sessionKey(newId);
         op.check({ key: target, versionstamp: null });
@@ -227,11 +233,12 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
           found.push({ id, record });
           continue;
         }
-        // Dead: pruned, unless the session changed since it was read. An expired record is written again as it
-        // is in the same operation, so that a commit that read it live just before it expired fails its check
-        // and reads it again, rather than extending a session that is no longer indexed.
+        // Dead: pruned, unless the session changed since it was read. An expired record is written again, marked
+        // pruned, in the same operation: a commit that read it live just before it expired fails its check and
+        // reads it again, and one that finds it live all the same (its clock behind ours) enters it in the index
+        // again, rather than extending a session that is no longer indexed.
         const op = kv.atomic().check(entry).delete(userKey(userId, id));
-        if (slot !== null && 'live' in slot) op.set(sessionKey(id), slot, until(now()));
+        if (slot !== null && 'live' in slot) op.set(sessionKey(id), { ...slot, pruned: true }, until(now()));
         await op.commit();
       }
       return found;

@@ -171,6 +171,35 @@ describe('deno-kv store', () => {
     expect(await sessions.listByUser('ada')).toEqual([]);
   });
 
+  // Isolates' clocks differ: a listing on one ahead finds the session expired while one behind still reads it live
+  // and extends it. Its index entry must stay for that, or "log out everywhere" misses the session for good.
+  it('a listing on a clock ahead keeps indexed a session a clock behind still extends', async () => {
+    const kv = await memoryKv();
+    const behind = createClock();
+    const ahead = { now: () => behind.now() + 2000 };
+    const on = (clock: { now(): number }) =>
+      createSessions({
+        store: createDenoKvStore(kv, { now: clock.now }),
+        secrets: [SECRET],
+        now: clock.now,
+        idleTimeout: 600,
+      });
+    const slow = on(behind);
+    const fast = on(ahead);
+    const login = await slow.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await login.commit());
+    behind.advanceSec(599); // one second left by the slow clock, a second past by the fast one
+    expect(await fast.listByUser('ada')).toEqual([]);
+    const late = await slow.start(request(cookie));
+    expect(late.isNew).toBe(false);
+    late.set('late', true);
+    await late.commit(); // extended by ten minutes
+    behind.advanceSec(60);
+    expect((await fast.listByUser('ada')).map((i) => i.id)).toEqual([late.id]);
+    expect(await fast.destroyByUser('ada')).toBe(1);
+    expect((await slow.start(request(cookie))).isNew).toBe(true);
+  });
+
   it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
     const kv = await memoryKv();
     const clock = createClock();
