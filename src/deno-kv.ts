@@ -94,7 +94,8 @@ const MAX_FORWARDS = 16;
  *
  * Operations: a read is 1 `get`; `create` 1 atomic; `update` and a touch 1 `get` + 1 atomic (again on a
  * conflict); `regenerate` 1 `get` + 1 atomic; `destroy` 1 `get` + 1 atomic per ID on its forward chain;
- * `listByUser` 1 `list` + 1 `get` per session; `destroyByUser` that and a destroy per session.
+ * `listByUser` 1 `list` + 1 `get` per session, and 1 atomic per dead entry it prunes; `destroyByUser` that and a
+ * destroy per session.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
