@@ -287,6 +287,15 @@ describe('a merge that refuses', () => {
     expect(mergeChanges(record({ flash: { k: '["a","b"]' } }), single, t).flash).toEqual({ k: '["b"]' });
   });
 
+  it('mergeChanges keeps an empty flash list stored after the value a request read', () => {
+    // A request read "x" (item 0); another then replaced it with an empty list, which takes no number.
+    const stored = record({ flash: { k: '[]' }, flashIds: { k: 1 } });
+    const read = { consumedUpTo: { k: 1 }, consumed: { k: '"x"' } };
+    expect(mergeChanges(stored, read, t).flash).toEqual({ k: '[]' });
+    // The request that read the empty list consumes it.
+    expect(mergeChanges(stored, { consumedUpTo: { k: 1 }, consumedItems: { k: '[]' } }, t).flash).toBeUndefined();
+  });
+
   it('mergeChanges numbers flashes from 0 again rather than past 2^53', () => {
     const max = Number.MAX_SAFE_INTEGER;
     const stored = record({ flash: { k: '["a"]' }, flashIds: { k: max }, flashNext: max });

@@ -126,7 +126,9 @@ function mergeFlashes(merged: Writable<SessionRecord>, stored: SessionRecord, ch
     // By text, for a caller that sends no numbers: the items read are consumed if the list still starts with them
     // (only the value read is consumed: a newer one stored meanwhile waits for the next request).
     if (n === undefined) n = text !== undefined && startsWith(itemTexts(held), itemTexts(text)) ? flashItems(text) : 0;
-    if (n >= count) remove(k);
+    // An empty list holds no numbers: whether this request read it, or an older value of the key, only its text
+    // can tell.
+    if (n >= count && (count > 0 || text === undefined || text === held)) remove(k);
     else if (n > 0) put(k, dropItems(held, n), count - n, ends.get(k)!);
   }
   // Numbers past 2^53 are not exact (a record near it could only be crafted): the flashes are then numbered
