@@ -4,7 +4,7 @@ import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
 import { duration, lifetime, resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
 import { expiryReason, isRecord } from './lib/records.js';
-import { describeValue, isObject, refuseUnknownOptions } from './lib/option-names.js';
+import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import { createdSessions, requestContexts, requestSessions } from './lib/request-sessions.js';
@@ -246,12 +246,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       }
       // Plain JavaScript can pass anything: 'false' would read as a persistent session, a string's characters as
       // values, null as a TypeError.
-      if (init.persistent !== undefined && typeof init.persistent !== 'boolean') {
-        throw new SessionError(
-          'INVALID_OPTION',
-          `create: persistent must be true or false, got ${describeValue(init.persistent)}`,
-        );
-      }
+      refuseNonBoolean('create', init, 'persistent');
       refuseNonObject('create: data', init.data);
       refuseNonObject('create: constants', init.constants);
       const lifetimeMs = lifetime('create: expires', init.expires);
