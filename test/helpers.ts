@@ -1,5 +1,5 @@
-import { createSessions, type SessionStore } from '../src/index.js';
-import { cookiePair, request, SECRET } from '../src/lib/testing/support.js';
+import { createSessions, type Session, type Sessions, type SessionStore } from '../src/index.js';
+import { cookiePair, request, SECRET, type TestClock } from '../src/lib/testing/support.js';
 import { expect } from './harness.js';
 
 // Shared with the published suites (src/lib/testing), so a project test and a suite test build the same things.
@@ -45,6 +45,24 @@ export function failingStore(error: Error = new Error('backend down')): SessionS
  */
 export const inWorkerd =
   (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
+
+/**
+ * A session of `userId` one second before its idle timeout, made by `sessions` (which must have `idleTimeout:
+ * 600`), and a request that loaded it and changed it but has not committed: its commit can then be made to race
+ * the expiry (a listing, `destroyByUser`), as the per-user tests of each store do.
+ */
+export async function sessionAboutToIdleOut(
+  sessions: Sessions,
+  clock: TestClock,
+  userId: string,
+): Promise<{ id: string; cookie: string; late: Session }> {
+  const login = await sessions.create(request(), { userId, data: { n: 1 } });
+  const cookie = cookiePair(await login.commit());
+  clock.advanceSec(599);
+  const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
+  late.set('late', true);
+  return { id: login.id, cookie, late };
+}
 
 /**
  * Damages the stored record of a user's session (`damage(id)`: text that is not JSON, as a cut-short write or

@@ -17,6 +17,7 @@ import {
   record,
   request,
   SECRET,
+  sessionAboutToIdleOut,
   times,
   type TestClock,
 } from '../helpers.js';
@@ -260,11 +261,7 @@ export function describeRedisStore(name: string, connect: Connect): void {
       const redis = createRedisStore(gate.client, { now: clock.now, prefix: uniquePrefix() });
       const sessions = createSessions({ store: redis, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
       const userId = freshId('user');
-      const login = await sessions.create(request(), { userId, data: { n: 1 } });
-      const cookie = cookiePair(await login.commit());
-      clock.advanceSec(599);
-      const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
-      late.set('late', true);
+      const { id, cookie, late } = await sessionAboutToIdleOut(sessions, clock, userId);
       const held = gate.holdNextEval();
       const commit = late.commit(); // checked live, merged; its script not run yet
       await held.reached;
@@ -273,7 +270,7 @@ export function describeRedisStore(name: string, connect: Connect): void {
       held.release();
       await commit; // the script finds the version it read, and writes: the session lives on
       expect((await sessions.start(request(cookie))).get('late')).toBe(true);
-      expect((await sessions.listByUser(userId)).map((s) => s.id)).toEqual([login.id]);
+      expect((await sessions.listByUser(userId)).map((s) => s.id)).toEqual([id]);
       expect(await sessions.destroyByUser(userId)).toBe(1);
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
     });

@@ -13,6 +13,7 @@ import {
   record,
   request,
   SECRET,
+  sessionAboutToIdleOut,
   times,
   type TestClock,
 } from '../helpers.js';
@@ -179,11 +180,7 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
         await run();
       });
       const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
-      const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
-      const cookie = cookiePair(await login.commit());
-      clock.advanceSec(599);
-      const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
-      late.set('late', true);
+      const { cookie, late } = await sessionAboutToIdleOut(sessions, clock, 'ada');
       // The commit has checked the row live and merged; before its UPDATE runs, the session expires and the
       // user is logged out everywhere.
       other = async () => {

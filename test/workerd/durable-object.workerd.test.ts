@@ -13,6 +13,7 @@ import {
   record,
   request,
   SECRET,
+  sessionAboutToIdleOut,
   times,
 } from '../helpers.js';
 import { codes, retryableError, wrapDO } from './bindings.js';
@@ -619,10 +620,7 @@ describe('durable-object store: the per-user index (user objects on the real bin
   it('keeps an expired session indexed that an update sent before it expired then extends', async () => {
     const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
     const ada = user('ada');
-    const { cookie, id } = await signIn(sessions, ada);
-    clock.advanceSec(599);
-    const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
-    late.set('late', true);
+    const { cookie, id, late } = await sessionAboutToIdleOut(sessions, clock, ada);
     const held = rpc.hold('update', 'before');
     const commit = late.commit(); // sent with the time it was made at, not arrived yet
     await held.reached;

@@ -5,7 +5,14 @@ import { createDenoKvStore, type DenoKvKey, type DenoKvLike } from '../../../src
 import { describeStoreConformance } from '../../conformance.js';
 import { describeLifecycleRaces, describeOverlappingRequests } from '../../races.js';
 import { describe, expect, it } from '../../harness.js';
-import { cookiePair, createClock, expectUnparsableRecordIsCorrupt, request, SECRET } from '../../helpers.js';
+import {
+  cookiePair,
+  createClock,
+  expectUnparsableRecordIsCorrupt,
+  request,
+  SECRET,
+  sessionAboutToIdleOut,
+} from '../../helpers.js';
 
 declare const Deno: {
   openKv(path?: string): Promise<DenoKvLike & { close(): void }>;
@@ -13,6 +20,19 @@ declare const Deno: {
 };
 
 const memoryKv = () => Deno.openKv(':memory:');
+
+/** `db`, with each atomic operation passed through `wrap` (to watch or hold it) before the store uses it. */
+function withAtomic(db: DenoKvLike, wrap: (op: ReturnType<DenoKvLike['atomic']>) => void): DenoKvLike {
+  return {
+    get: (key) => db.get(key),
+    list: (selector) => db.list(selector),
+    atomic() {
+      const op = db.atomic();
+      wrap(op);
+      return op;
+    },
+  };
+}
 
 /** A manager over `kv` on a test clock. */
 function sessionsOn(kv: DenoKvLike, clock = createClock(), expires = 3600) {
@@ -100,16 +120,10 @@ describe('deno-kv store', () => {
   it('an unlimited session: its index entry outlives every record its touches store', async () => {
     const db = await memoryKv();
     const sets: { key: DenoKvKey; expireIn: number | undefined }[] = [];
-    const kv: DenoKvLike = {
-      get: (key) => db.get(key),
-      list: (selector) => db.list(selector),
-      atomic() {
-        const op = db.atomic();
-        const set = op.set.bind(op);
-        op.set = (key, value, options) => (sets.push({ key, expireIn: options?.expireIn }), set(key, value, options));
-        return op;
-      },
-    };
+    const kv = withAtomic(db, (op) => {
+      const set = op.set.bind(op);
+      op.set = (key, value, options) => (sets.push({ key, expireIn: options?.expireIn }), set(key, value, options));
+    });
     const { clock, sessions } = sessionsOn(kv);
     const session = await sessions.create(request(), { userId: 'ada', expires: Infinity });
     const cookie = cookiePair(await session.commit());
@@ -135,29 +149,19 @@ describe('deno-kv store', () => {
   it('a commit in flight on a session that listByUser found expired and pruned writes nothing', async () => {
     const db = await memoryKv();
     let before: (() => Promise<void>) | undefined;
-    const kv: DenoKvLike = {
-      get: (key) => db.get(key),
-      list: (selector) => db.list(selector),
-      atomic() {
-        const op = db.atomic();
-        const commit = op.commit.bind(op);
-        op.commit = async () => {
-          const run = before;
-          before = undefined;
-          await run?.();
-          return commit();
-        };
-        return op;
-      },
-    };
+    const kv = withAtomic(db, (op) => {
+      const commit = op.commit.bind(op);
+      op.commit = async () => {
+        const run = before;
+        before = undefined;
+        await run?.();
+        return commit();
+      };
+    });
     const clock = createClock();
     const store = createDenoKvStore(kv, { now: clock.now });
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
-    const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
-    const cookie = cookiePair(await login.commit());
-    clock.advanceSec(599);
-    const late = await sessions.start(request(cookie)); // live, one second before its idle timeout
-    late.set('late', true);
+    const { cookie, late } = await sessionAboutToIdleOut(sessions, clock, 'ada');
     // The commit has read the session live and merged; before its atomic operation commits, it expires and a
     // listing finds it so.
     before = async () => {
