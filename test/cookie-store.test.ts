@@ -32,7 +32,7 @@ function countOpens(form: (typeof FORMS)[number]) {
   const spies =
     form.name === 'sealed'
       ? [vi.spyOn(subtle, 'decrypt')]
-      : [vi.spyOn(subtle, 'sign'), vi.spyOn(HmacKey.prototype, 'mac')];
+      : [vi.spyOn(subtle, 'sign'), vi.spyOn(HmacKey.prototype, 'tagInto')];
   return {
     count: () => spies.reduce((n, spy) => n + spy.mock.calls.length, 0),
     restore: () => spies.forEach((spy) => spy.mockRestore()),
@@ -238,7 +238,7 @@ for (const form of FORMS) {
         const { sealer } = store();
         const sign = vi.spyOn(subtle, 'sign');
         const verify = vi.spyOn(subtle, 'verify');
-        const mac = vi.spyOn(HmacKey.prototype, 'mac');
+        const mac = vi.spyOn(HmacKey.prototype, 'tagInto');
         try {
           // `sid=` + base64url of the plaintext: the longest that fits SYNC_MAX_BYTES (JavaScript), then one more
           // byte of plaintext, two more signed (WebCrypto). In workerd, 4 + 252 = 256 bytes, then 4 + 254.

@@ -89,4 +89,16 @@ describe('SHA-256 and HMAC-SHA256 in JavaScript', () => {
     expect(key.verify(tag, other)).toBe(false);
     expect(new HmacKey(random(32)).verify(tag, message)).toBe(false);
   });
+
+  it('tags and verifies a prefix of a buffer as that prefix alone, whatever follows it in the buffer', () => {
+    const key = new HmacKey(random(44));
+    const buffer = random(3 * 64 + 10);
+    for (const length of [0, 1, 40, 55, 56, 64, 119, 120, 128, 3 * 64 + 10]) {
+      const prefix = buffer.slice(0, length);
+      const tag = key.mac(prefix);
+      expect(hex(key.mac(buffer, length)), `${length} bytes`).toBe(hex(tag));
+      expect(key.verify(tag, buffer, length), `${length} bytes`).toBe(true);
+      if (length < buffer.length) expect(key.verify(tag, buffer, length + 1), `${length} + 1 bytes`).toBe(false);
+    }
+  });
 });

@@ -228,7 +228,7 @@ describe('cookies and keys', () => {
     const subtleSpies = (['verify', 'sign', 'digest', 'importKey', 'deriveKey', 'deriveBits'] as const).map((m) =>
       vi.spyOn(subtle, m),
     );
-    const mac = vi.spyOn(HmacKey.prototype, 'mac');
+    const mac = vi.spyOn(HmacKey.prototype, 'tagInto');
     let cookie = '';
     try {
       for (let i = 0; i < 5; i++) {
@@ -259,7 +259,7 @@ describe('cookies and keys', () => {
     s.set('n', 1);
     const cookie = cookiePair(await s.commit());
     const forged = cookie.slice(0, -2) + (cookie.at(-2) === 'A' ? 'B' : 'A') + cookie.at(-1);
-    const spy = vi.spyOn(HmacKey.prototype, 'mac');
+    const spy = vi.spyOn(HmacKey.prototype, 'tagInto');
     try {
       for (let i = 0; i < 3; i++) {
         const sessions = createSessions({ store, secrets: [secret] }); // a manager per request, as on Workers
@@ -370,7 +370,7 @@ describe('signed values name their secret: id.kid+tag', () => {
     const events: SessionEvent[] = [];
     const counted = countingStore(createMemoryStore());
     const sessions = createSessions({ store: counted.store, secrets: FIVE, onEvent: (e) => events.push(e) });
-    const mac = vi.spyOn(HmacKey.prototype, 'mac');
+    const mac = vi.spyOn(HmacKey.prototype, 'tagInto');
     const hmacs = () => mac.mock.calls.length;
     try {
       // The first value this signer sees: no HMAC runs for a kid that names no secret.
@@ -410,7 +410,7 @@ describe('signed values name their secret: id.kid+tag', () => {
     const signer = signerFor([`forged-cache-${Math.random()}-padding-to-32-bytes`], NAME);
     const kid = kidIn(signer.sign(ID));
     const unknown = ['AA', 'AB'].find((k) => k !== kid)!;
-    const mac = vi.spyOn(HmacKey.prototype, 'mac');
+    const mac = vi.spyOn(HmacKey.prototype, 'tagInto');
     try {
       const costly = `${ID}.${kid}${'B'.repeat(42)}A`;
       expect(signer.open(costly)).toBe('signature');
@@ -430,7 +430,7 @@ describe('signed values name their secret: id.kid+tag', () => {
     const old = await signerFor([FIVE[1]!], NAME).sign(ID);
     expect(kidIn(old)).toBe(kid1);
     const signer = signerFor(FIVE, NAME);
-    const mac = vi.spyOn(HmacKey.prototype, 'mac');
+    const mac = vi.spyOn(HmacKey.prototype, 'tagInto');
     try {
       expect(signer.open(old)).toEqual({ id: ID, secret: 1 });
       expect(mac).toHaveBeenCalledTimes(1); // only the secret its kid names
@@ -466,7 +466,7 @@ describe('signed values name their secret: id.kid+tag', () => {
     const tag = suffix.slice(2);
     const spies = [
       ...(['verify', 'sign', 'digest', 'importKey'] as const).map((m) => vi.spyOn(subtle, m)),
-      vi.spyOn(HmacKey.prototype, 'mac'),
+      vi.spyOn(HmacKey.prototype, 'tagInto'),
     ];
     try {
       for (const bad of [

@@ -19,9 +19,13 @@ const K = Int32Array.from(PRIMES, (p) => fraction32(Math.cbrt(p)));
 const INITIAL = PRIMES.slice(0, 8).map((p) => fraction32(Math.sqrt(p)));
 const BLOCK = 64;
 
-// Scratch space, shared: every call runs to its end synchronously, so no two calls ever use it at once.
+// Scratch space, shared: every call runs to its end synchronously, so no two calls ever use it at once. A check
+// (`verify`) allocates nothing.
 const schedule = new Int32Array(64);
 const tail = new Uint8Array(2 * BLOCK);
+const state = new Int32Array(8);
+const innerDigest = new Uint8Array(32);
+const expected = new Uint8Array(32);
 
 /** One compression of the 64-byte block at `bytes[offset]` into `state`. */
 function compress(state: Int32Array, bytes: Uint8Array, offset: number): void {
@@ -69,18 +73,19 @@ function compress(state: Int32Array, bytes: Uint8Array, offset: number): void {
 }
 
 /**
- * The digest of `message` hashed on from `state`, which has already absorbed `absorbed` bytes (whole blocks):
- * the message's whole blocks, then the padding (0x80, zeros, the total length in bits, big-endian).
+ * Into `digest`: the digest of the first `length` bytes of `message`, hashed on from `state`, which has already
+ * absorbed `absorbed` bytes (whole blocks): the message's whole blocks, then the padding (0x80, zeros, the total
+ * length in bits, big-endian).
  */
-function finish(state: Int32Array, absorbed: number, message: Uint8Array): Uint8Array<ArrayBuffer> {
-  const whole = message.length - (message.length % BLOCK);
+function finish(state: Int32Array, absorbed: number, message: Uint8Array, length: number, digest: Uint8Array): void {
+  const whole = length - (length % BLOCK);
   for (let offset = 0; offset < whole; offset += BLOCK) compress(state, message, offset);
-  const rest = message.length - whole;
+  const rest = length - whole;
   const end = rest < BLOCK - 8 ? BLOCK : 2 * BLOCK;
   tail.fill(0, 0, end);
-  tail.set(message.subarray(whole), 0);
+  for (let i = 0; i < rest; i++) tail[i] = message[whole + i]!;
   tail[rest] = 0x80;
-  const bits = (absorbed + message.length) * 8;
+  const bits = (absorbed + length) * 8;
   const high = Math.floor(bits / 0x1_0000_0000);
   for (let i = 0; i < 4; i++) {
     tail[end - 1 - i] = bits >>> (8 * i);
@@ -88,7 +93,6 @@ function finish(state: Int32Array, absorbed: number, message: Uint8Array): Uint8
   }
   compress(state, tail, 0);
   if (end > BLOCK) compress(state, tail, BLOCK);
-  const digest = new Uint8Array(32);
   for (let i = 0; i < 8; i++) {
     const word = state[i]!;
     digest[4 * i] = word >>> 24;
@@ -96,12 +100,13 @@ function finish(state: Int32Array, absorbed: number, message: Uint8Array): Uint8
     digest[4 * i + 2] = word >>> 8;
     digest[4 * i + 3] = word;
   }
-  return digest;
 }
 
 /** SHA-256 of `message`: 32 bytes. */
 export function sha256(message: Uint8Array): Uint8Array<ArrayBuffer> {
-  return finish(Int32Array.from(INITIAL), 0, message);
+  const digest = new Uint8Array(32);
+  finish(Int32Array.from(INITIAL), 0, message, message.length, digest);
+  return digest;
 }
 
 /** An HMAC-SHA256 key: its inner and outer pads hashed once, so each tag starts from them. */
@@ -122,15 +127,25 @@ export class HmacKey {
     padded.fill(0);
   }
 
-  /** The 32-byte tag of `message`. */
-  mac(message: Uint8Array): Uint8Array<ArrayBuffer> {
-    const inner = finish(this.#inner.slice(), BLOCK, message);
-    return finish(this.#outer.slice(), BLOCK, inner);
+  /** The 32-byte tag of the first `length` bytes of `message`. */
+  mac(message: Uint8Array, length = message.length): Uint8Array<ArrayBuffer> {
+    const tag = new Uint8Array(32);
+    this.tagInto(message, length, tag);
+    return tag;
   }
 
-  /** Whether `tag` is the tag of `message` (see `sameTag`). */
-  verify(tag: Uint8Array, message: Uint8Array): boolean {
-    return sameTag(this.mac(message), tag);
+  /** Whether `tag` is the tag of the first `length` bytes of `message` (see `sameTag`). */
+  verify(tag: Uint8Array, message: Uint8Array, length = message.length): boolean {
+    this.tagInto(message, length, expected);
+    return sameTag(expected, tag);
+  }
+
+  /** Writes into `tag` the 32-byte tag of the first `length` bytes of `message`: every HMAC goes through here. */
+  tagInto(message: Uint8Array, length: number, tag: Uint8Array): void {
+    state.set(this.#inner);
+    finish(state, BLOCK, message, length, innerDigest);
+    state.set(this.#outer);
+    finish(state, BLOCK, innerDigest, 32, tag);
   }
 }
 
