@@ -2,6 +2,7 @@ import { SessionError } from './errors.js';
 import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunk-cookies.js';
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded } from './lib/bounded.js';
+import { SecondSighting } from './lib/second-sighting.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import { seal, SEALED_MIN_LENGTH, sealKey, unseal } from './lib/seal.js';
 import { SIGNED_MIN_LENGTH, signKey, signPayload, verifyPayload, type SigningKey } from './lib/signed-payload.js';
@@ -105,9 +106,10 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
   // valid values out. Keyed by the text alone, so that a lookup hashes no string longer than the one that came in;
   // an entry answers only for the scope (secrets and cookie name) it was made under. Bounded in count and in size:
   // only values that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions are opened
-  // each time.
+  // each time. A value enters either map on its second sighting only (lib/second-sighting.ts).
   const opened = new Bounded<string, { scope: string; result: { plaintext: string; stale: boolean } }>(256);
   const forged = new Bounded<string, string>(128);
+  const seen = new SecondSighting(256);
   return {
     name: 'cookie',
     sealer: {
@@ -135,10 +137,10 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
           // Two secrets can share a 24-bit fingerprint: try the next one rather than give up.
           if (plaintext === null) continue;
           const result = { plaintext, stale: i > 0 };
-          if (sealed.length <= MAX_SET_COOKIE_BYTES) opened.set(sealed, { scope, result });
+          if (sealed.length <= MAX_SET_COOKIE_BYTES && seen.admit(sealed)) opened.set(sealed, { scope, result });
           return result;
         }
-        if (sealed.length <= MAX_SET_COOKIE_BYTES) forged.set(sealed, scope);
+        if (sealed.length <= MAX_SET_COOKIE_BYTES && seen.admit(sealed)) forged.set(sealed, scope);
         return null;
       },
     },

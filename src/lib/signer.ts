@@ -2,6 +2,7 @@ import { Bounded, detached } from './bounded.js';
 import { fromBase64Url, toBase64Url, utf8 } from './encoding.js';
 import { HmacKey, sha256 } from './hmac-sha256.js';
 import { ID_PATTERN } from './ids.js';
+import { SecondSighting } from './second-sighting.js';
 
 /**
  * The 2 base64url characters (12 bits of SHA-256 over a label and the secret) that name `secret` in a signed
@@ -57,7 +58,9 @@ const signers = new Bounded<string, Signer>(32);
  * names no secret is refused again for free, and must not push out those that cost. A lookup reveals through
  * timing at most whether a complete value was seen before, which an attacker must already hold to ask. It says
  * nothing about whether the session still exists: the store is read as before, so a destroyed session stays dead.
- * Both maps are bounded (first in, first out).
+ * Both maps are bounded (first in, first out), and a value enters one only on its second sighting
+ * (lib/second-sighting.ts): a cookie seen once, such as a visitor this isolate meets once or a new forgery on every
+ * request, costs its HMAC and leaves nothing behind to collect.
  */
 export function signerFor(secrets: readonly string[], cookieName: string): Signer {
   // JSON, not a join: no secret's content can make two different lists look alike.
@@ -73,6 +76,7 @@ export function signerFor(secrets: readonly string[], cookieName: string): Signe
 function createSigner(secrets: readonly string[], cookieName: string): Signer {
   const valid = new Bounded<string, OpenedValue>(2048);
   const forged = new Bounded<string, true>(256);
+  const seen = new SecondSighting(2048);
   const keys = secrets.map((secret) => new HmacKey(utf8.encode(secret)));
   const kids = secrets.map(kidOf);
   // The signed message, `name=id`, written into one buffer per signer: the name once, the ID's characters on each
@@ -108,12 +112,13 @@ function createSigner(secrets: readonly string[], cookieName: string): Signer {
         if (length === 0) length = messageOf(id);
         if (keys[i]!.verify(tag, message, length)) {
           // The ID is cut from the cookie header too: the cache must not keep the header alive through it.
+          if (!seen.admit(value)) return { id, secret: i };
           const opened: OpenedValue = { id: detached(id), secret: i };
           valid.set(value, opened);
           return opened;
         }
       }
-      if (tag !== undefined) forged.set(value, true);
+      if (tag !== undefined && seen.admit(value)) forged.set(value, true);
       return 'signature';
     },
   };
