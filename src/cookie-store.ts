@@ -106,10 +106,12 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
   // valid values out. Keyed by the text alone, so that a lookup hashes no string longer than the one that came in;
   // an entry answers only for the scope (secrets and cookie name) it was made under. Bounded in count and in size:
   // only values that fit one cookie are remembered (at most ~2 MB for 256 of them), larger sessions are opened
-  // each time. A value enters either map on its second sighting only (lib/second-sighting.ts).
+  // each time. A value enters either map on its second sighting only (lib/second-sighting.ts), each map with a table
+  // of sightings of its own: forgeries cannot push valid values out of that table either.
   const opened = new Bounded<string, { scope: string; result: { plaintext: string; stale: boolean } }>(256);
   const forged = new Bounded<string, string>(128);
-  const seen = new SecondSighting(256);
+  const seenOpened = new SecondSighting(256);
+  const seenForged = new SecondSighting(128);
   return {
     name: 'cookie',
     sealer: {
@@ -130,17 +132,20 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
         if (known?.scope === scope) return known.result;
         if (forged.get(sealed) === scope) return null;
         const kid = sealed.slice(0, 4);
+        let tried = false;
         for (let i = 0; i < secrets.length; i++) {
           const { key, kid: candidate } = await form.keyOf(secrets[i]!);
           if (candidate !== kid) continue;
+          tried = true;
           const plaintext = await form.open(key, sealed.slice(5), cookieName);
           // Two secrets can share a 24-bit fingerprint: try the next one rather than give up.
           if (plaintext === null) continue;
           const result = { plaintext, stale: i > 0 };
-          if (sealed.length <= MAX_SET_COOKIE_BYTES && seen.admit(sealed)) opened.set(sealed, { scope, result });
+          if (sealed.length <= MAX_SET_COOKIE_BYTES && seenOpened.admit(sealed)) opened.set(sealed, { scope, result });
           return result;
         }
-        if (sealed.length <= MAX_SET_COOKIE_BYTES && seen.admit(sealed)) forged.set(sealed, scope);
+        // Only forgeries that cost crypto are remembered: one whose kid names no secret is refused again for free.
+        if (tried && sealed.length <= MAX_SET_COOKIE_BYTES && seenForged.admit(sealed)) forged.set(sealed, scope);
         return null;
       },
     },

@@ -10,7 +10,7 @@ import { fromBase64Url, fromLongBase64Url, toBase64Url } from '../src/lib/encodi
 import { createMemoryStore } from '../src/memory.js';
 import { describeStoreConformance } from './conformance.js';
 import { describe, expect, it, vi } from './harness.js';
-import { cookiePair, createClock, createJar, OLD_SECRET, request, SECRET } from './helpers.js';
+import { cookiePair, createClock, createJar, OLD_SECRET, request, SECRET, webHmacKey } from './helpers.js';
 
 describeStoreConformance('cookie', () => createCookieStore(), { stateless: true });
 describeStoreConformance('cookie (signed only)', () => createCookieStore({ encrypt: false }), {
@@ -201,13 +201,7 @@ for (const form of FORMS) {
         const [kid, text] = good.split('.') as [string, string, string];
         const sealedKid = (await createCookieStore().sealer.seal('{"n":1}', [SECRET], 'sid')).slice(0, 4);
         expect(sealedKid).not.toBe(kid);
-        const raw = await subtle.importKey(
-          'raw',
-          new TextEncoder().encode(SECRET),
-          { name: 'HMAC', hash: 'SHA-256' },
-          false,
-          ['sign'],
-        );
+        const raw = await webHmacKey(SECRET);
         const rawTag = toBase64Url(
           new Uint8Array(await subtle.sign('HMAC', raw, new TextEncoder().encode(`sid=${text}`))),
         );
@@ -481,6 +475,51 @@ for (const form of FORMS) {
         }
         // Each value is opened on its first and second sighting, which caches it; the third is free.
         expect(opens.count()).toBe(4);
+      } finally {
+        opens.restore();
+      }
+    });
+
+    it('forgeries keep no valid value out of the cache; those naming no secret cost nothing and stay out', async () => {
+      const { sessions, jar } = setup();
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      jar.apply(await s.commit());
+      const header = jar.header()!;
+      const kid = header.slice(header.indexOf('=1.') + 3, header.indexOf('=1.') + 7);
+      const unknown = kid === 'ZZZZ' ? 'YYYY' : 'ZZZZ';
+      const opens = countOpens(form);
+      try {
+        expect((await sessions.start(request(header))).get('n')).toBe(1);
+        expect(opens.count()).toBe(1);
+        // Forgeries that cost crypto, far more than the table of sightings of opened values has slots (256): they
+        // have a table of their own.
+        const text = header.slice(header.indexOf('=1.') + 8);
+        for (let i = 0; i < 3000; i++) {
+          // Each its own last 16 characters (what a sighting is told apart by), the last two kept canonical.
+          const costly = `__Host-sid=1.${kid}.${text.slice(0, -12)}${String(i).padStart(10, '0')}${text.slice(-2)}`;
+          expect((await sessions.start(request(costly))).isNew).toBe(true);
+        }
+        expect(opens.count()).toBe(3001);
+        // More than either table of sightings has slots: none of them costs crypto, none takes a slot.
+        for (let i = 0; i < 1000; i++) {
+          const junk = `__Host-sid=1.${unknown}.${String(i).padStart(100, 'A')}`;
+          expect((await sessions.start(request(junk))).isNew).toBe(true);
+        }
+        expect(opens.count()).toBe(3001);
+        expect((await sessions.start(request(header))).get('n')).toBe(1); // the second sighting: opened, cached
+        expect((await sessions.start(request(header))).get('n')).toBe(1);
+        expect(opens.count()).toBe(3002);
+        // Nor do they push out a forgery that costs crypto, even sent twice each (as one remembered would be).
+        const forged = header.slice(0, -2) + (header.at(-2) === 'A' ? 'B' : 'A') + header.at(-1);
+        for (let k = 0; k < 2; k++) expect((await sessions.start(request(forged))).isNew).toBe(true);
+        expect(opens.count()).toBe(3004);
+        for (let i = 0; i < 300; i++) {
+          const junk = `__Host-sid=1.${unknown}.${String(i).padStart(100, 'B')}`;
+          for (let k = 0; k < 2; k++) expect((await sessions.start(request(junk))).isNew).toBe(true);
+        }
+        expect((await sessions.start(request(forged))).isNew).toBe(true);
+        expect(opens.count()).toBe(3004);
       } finally {
         opens.restore();
       }

@@ -1,5 +1,6 @@
 import { createSessions, type Session, type Sessions, type SessionStore } from '../src/index.js';
 import { cookiePair, request, SECRET, type TestClock } from '../src/lib/testing/support.js';
+import { subtle } from 'uncrypto';
 import { expect } from './harness.js';
 
 // Shared with the published suites (src/lib/testing), so a project test and a suite test build the same things.
@@ -103,4 +104,9 @@ export async function expectUnparsableRecordIsCorrupt(
   expect((await sessions.listByUser(userId)).map((s) => s.id).sort()).toEqual([other.id, relogin.id].sort());
   await sessions.destroyByUser(userId);
   expect(await sessions.listByUser(userId)).toEqual([]);
+}
+
+/** WebCrypto's HMAC-SHA256 key for `secret`, to check the library's tags against. */
+export function webHmacKey(secret: string): Promise<CryptoKey> {
+  return subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
 }

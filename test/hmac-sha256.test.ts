@@ -100,5 +100,8 @@ describe('SHA-256 and HMAC-SHA256 in JavaScript', () => {
       expect(key.verify(tag, buffer, length), `${length} bytes`).toBe(true);
       if (length < buffer.length) expect(key.verify(tag, buffer, length + 1), `${length} + 1 bytes`).toBe(false);
     }
+    // A length past the buffer is a caller's mistake, never zeros hashed in silence.
+    expect(() => key.mac(buffer, buffer.length + 1)).toThrow(RangeError);
+    expect(() => key.verify(key.mac(buffer), buffer, buffer.length + 1)).toThrow(RangeError);
   });
 });

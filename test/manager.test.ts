@@ -9,6 +9,7 @@ import {
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
+import { toBase64Url } from '../src/lib/encoding.js';
 import { maskId } from '../src/lib/ids.js';
 import { HmacKey } from '../src/lib/hmac-sha256.js';
 import { signerFor } from '../src/lib/signer.js';
@@ -26,6 +27,7 @@ import {
   request,
   SECRET,
   type TestClock,
+  webHmacKey,
 } from './helpers.js';
 
 /** The kid in a signed value or cookie pair: the 2 characters after the dot. */
@@ -406,6 +408,54 @@ describe('signed values name their secret: id.kid+tag', () => {
     expect(signerFor([secret], NAME).sign(id)).toBe(value);
     expect(signerFor([`another-${secret}`, secret], NAME).open(value)).toEqual({ id, secret: 1 });
     expect(signerFor([secret], 'sid').open(value)).toBe('signature');
+  });
+
+  it('signs name=id for every ID length and cookie names of any length, as WebCrypto does', async () => {
+    // The signer writes `name=id` into one buffer of its own and reuses it: each ID and name length must be signed
+    // whole, with nothing left over from a longer ID before, and the tag must cover the ID's last character.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const idOf = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => alphabet[(i * 7 + seed) % 64]).join('');
+    for (const name of ['s', '__Host-sid', 'n'.repeat(54), 'x'.repeat(1000)]) {
+      const secret = `every-length-${name.length}-0123456789abcdef-0123456789`;
+      const key = await webHmacKey(secret);
+      const signer = signerFor([secret], name);
+      const kid = kidIn(signer.sign(ID));
+      // Longest first: the bytes of a longer ID are still in the buffer past a shorter one.
+      for (let n = 128; n >= 22; n--) {
+        const id = idOf(n, name.length + n);
+        const tag = toBase64Url(
+          new Uint8Array(await subtle.sign('HMAC', key, new TextEncoder().encode(`${name}=${id}`))),
+        );
+        const value = `${id}.${kid}${tag}`;
+        expect(signer.sign(id), `name of ${name.length}, ID of ${n}`).toBe(value);
+        for (let k = 0; k < 3; k++) expect(signer.open(value)).toEqual({ id, secret: 0 });
+        const last = id.at(-1) === 'A' ? 'B' : 'A';
+        expect(signer.open(`${id.slice(0, -1)}${last}.${kid}${tag}`), `ID of ${n}, last character`).toBe('signature');
+      }
+    }
+  });
+
+  it('a flood of forgeries between two visits of a valid cookie does not keep it out of the cache', () => {
+    // A fixed secret: the outcome is then the same on every run (a flood this long leaves any one slot of 2,048
+    // untouched with a chance of 1 in 10^4 at most, which would let a shared table pass too).
+    const signer = signerFor(['flood-of-forgeries-0123456789-padding'], NAME);
+    const value = signer.sign(ID);
+    const kid = kidIn(value);
+    const mac = vi.spyOn(HmacKey.prototype, 'tagInto');
+    try {
+      expect(signer.open(value)).toEqual({ id: ID, secret: 0 });
+      // More forgeries naming the secret than the valid values' table of sightings has slots (2,048), each paying
+      // its HMAC: the table of sightings of forgeries is another one.
+      for (let i = 0; i < 20_000; i++)
+        expect(signer.open(`${ID}.${kid}${i.toString().padStart(42, 'B')}A`)).toBe('signature');
+      const before = mac.mock.calls.length;
+      expect(signer.open(value)).toEqual({ id: ID, secret: 0 }); // the second sighting: checked and cached
+      expect(signer.open(value)).toEqual({ id: ID, secret: 0 });
+      expect(mac.mock.calls.length - before).toBe(1);
+    } finally {
+      mac.mockRestore();
+    }
   });
 
   it('remembers only forgeries that cost an HMAC: unknown kids cannot push them out', () => {

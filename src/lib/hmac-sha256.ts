@@ -142,6 +142,7 @@ export class HmacKey {
 
   /** Writes into `tag` the 32-byte tag of the first `length` bytes of `message`: every HMAC goes through here. */
   tagInto(message: Uint8Array, length: number, tag: Uint8Array): void {
+    if (length > message.length) throw new RangeError(`HMAC over ${length} bytes of a ${message.length}-byte buffer`);
     state.set(this.#inner);
     finish(state, BLOCK, message, length, innerDigest);
     state.set(this.#outer);

@@ -29,7 +29,10 @@ export interface OpenedValue {
 
 /** Signs and checks `id.` + kid + tag cookie values for one list of secrets and one cookie name. */
 export interface Signer {
-  /** The cookie value for `id` (`id.` + the signing secret's kid + tag), signed with `secrets[0]`. */
+  /**
+   * The cookie value for `id` (`id.` + the signing secret's kid + tag), signed with `secrets[0]`. `id` matches
+   * `ID_PATTERN`: the session checks every ID it makes before it signs one.
+   */
   sign(id: string): string;
   /** ID and index of the secret that signed it, or why not: 'malformed' (shape), 'signature' (forged, unknown key). */
   open(value: string): OpenedValue | 'malformed' | 'signature';
@@ -53,14 +56,14 @@ const signers = new Bounded<string, Signer>(32);
  * visitor's read 0.3× the floor slower: bench/RESULTS.md). Why this is safe: HMAC verification is a pure function
  * of (secrets, message, tag), and an entry is only made from what verifying answered for that exact string under
  * these exact secrets and name, so a hit answers what verifying again would. Forgeries live in their own, smaller
- * map, so a flood of them cannot push valid values out; a new forgery still pays its HMAC, a repeated one does not
- * (a tampered cookie never costs more than a valid one). Only forgeries that cost an HMAC are kept: one whose kid
- * names no secret is refused again for free, and must not push out those that cost. A lookup reveals through
- * timing at most whether a complete value was seen before, which an attacker must already hold to ask. It says
- * nothing about whether the session still exists: the store is read as before, so a destroyed session stays dead.
- * Both maps are bounded (first in, first out), and a value enters one only on its second sighting
- * (lib/second-sighting.ts): a cookie seen once, such as a visitor this isolate meets once or a new forgery on every
- * request, costs its HMAC and leaves nothing behind to collect.
+ * map, so a flood of them cannot push valid values out; a new forgery still pays its HMAC, a repeated one only on
+ * its first two sightings (a tampered cookie never costs more than a valid one). Only forgeries that cost an HMAC
+ * are kept: one whose kid names no secret is refused again for free, and must not push out those that cost. A
+ * lookup reveals through timing at most whether a complete value was seen before, which an attacker must already
+ * hold to ask. It says nothing about whether the session still exists: the store is read as before, so a destroyed
+ * session stays dead. Both maps are bounded (first in, first out), and a value enters one only on its second sighting
+ * (lib/second-sighting.ts), each map with a table of sightings of its own, so forgeries cannot push valid values
+ * out of that table either: an honest cookie the isolate meets once costs its HMAC and leaves nothing behind.
  */
 export function signerFor(secrets: readonly string[], cookieName: string): Signer {
   // JSON, not a join: no secret's content can make two different lists look alike.
@@ -76,7 +79,8 @@ export function signerFor(secrets: readonly string[], cookieName: string): Signe
 function createSigner(secrets: readonly string[], cookieName: string): Signer {
   const valid = new Bounded<string, OpenedValue>(2048);
   const forged = new Bounded<string, true>(256);
-  const seen = new SecondSighting(2048);
+  const seenValid = new SecondSighting(2048);
+  const seenForged = new SecondSighting(256);
   const keys = secrets.map((secret) => new HmacKey(utf8.encode(secret)));
   const kids = secrets.map(kidOf);
   // The signed message, `name=id`, written into one buffer per signer: the name once, the ID's characters on each
@@ -111,14 +115,14 @@ function createSigner(secrets: readonly string[], cookieName: string): Signer {
         tag ??= fromBase64Url(suffix.slice(2))!;
         if (length === 0) length = messageOf(id);
         if (keys[i]!.verify(tag, message, length)) {
-          // The ID is cut from the cookie header too: the cache must not keep the header alive through it.
-          if (!seen.admit(value)) return { id, secret: i };
+          // The ID is cut from the cookie header: a copy, so that neither the cache nor an app that keeps
+          // `session.id` keeps the header alive through it.
           const opened: OpenedValue = { id: detached(id), secret: i };
-          valid.set(value, opened);
+          if (seenValid.admit(value)) valid.set(value, opened);
           return opened;
         }
       }
-      if (tag !== undefined && seen.admit(value)) forged.set(value, true);
+      if (tag !== undefined && seenForged.admit(value)) forged.set(value, true);
       return 'signature';
     },
   };
