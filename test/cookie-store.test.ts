@@ -525,6 +525,44 @@ for (const form of FORMS) {
       }
     });
 
+    it("a write or a logout expires no other manager's cookie named like a chunk of this one (prefs.1)", async () => {
+      const prefs = createSessions({
+        store: createCookieStore(form.options),
+        secrets: [SECRET],
+        cookie: { name: 'prefs' },
+      });
+      const other = createSessions({ store: createMemoryStore(), secrets: [SECRET], cookie: { name: 'prefs.1' } });
+      const jar = createJar();
+      const p = await prefs.start(request());
+      p.set('theme', 'dark');
+      jar.apply(await p.commit());
+      const o = await other.start(request());
+      o.set('user', 'ada');
+      jar.apply(await o.commit());
+      expect(jar.header()).toMatch(/prefs\.1=/);
+      const write = await prefs.start(request(jar.header()));
+      write.set('theme', 'light');
+      const lines = (await write.commit()).getSetCookie();
+      expect(lines.map((l) => l.split('=')[0])).toEqual(['prefs']);
+      const logout = (await prefs.destroy(request(jar.header()))).getSetCookie();
+      expect(logout.map((l) => l.split('=')[0])).toEqual(['prefs']);
+      jar.apply(new Headers(logout.map((l) => ['Set-Cookie', l])));
+      expect((await other.start(request(jar.header()))).get('user')).toBe('ada');
+      // A session this store spread over chunk cookies still expires them when it shrinks (another jar: its chunk
+      // would take the other manager's cookie's place, the name clash this rule cannot help).
+      const own = createJar();
+      const big = await prefs.start(request());
+      big.set('blob', 'x'.repeat(6000));
+      own.apply(await big.commit());
+      expect(own.header()).toMatch(/prefs\.1=/);
+      const shrunk = await prefs.start(request(own.header()));
+      shrunk.delete('blob');
+      const shrinking = (await shrunk.commit()).getSetCookie();
+      expect(shrinking[0]).toMatch(/^prefs=1\./);
+      expect(shrinking.slice(1).length).toBeGreaterThan(0);
+      for (const line of shrinking.slice(1)) expect(line).toMatch(/^prefs\.\d=;.*; Max-Age=0;/);
+    });
+
     it('refuses a forged 100 KB or 1 MB main cookie unopened; a full maxChunks session still opens', async () => {
       const { sessions, jar, events } = setup(10);
       const s = await sessions.start(request());
@@ -646,18 +684,11 @@ for (const form of FORMS) {
 
 /**
  * readSealedCookies as it was before it walked the header once (one readCookie per chunk cookie), kept as the
- * reference the single pass must agree with.
+ * reference the single pass must agree with (with `present` taken from the main cookie's count since).
  */
 function readSealedCookiesBefore(header: string | null, name: string, maxChunks: number) {
   const main = readCookie(header, name);
   if (main === undefined) return { sealed: undefined, present: 0 };
-  let present = 1;
-  for (let k = 9; k >= 1; k--) {
-    if (readCookie(header, `${name}.${k}`) !== undefined) {
-      present = k + 1;
-      break;
-    }
-  }
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;
   let count = d0;
@@ -666,6 +697,8 @@ function readSealedCookiesBefore(header: string | null, name: string, maxChunks:
     count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
     from = 3;
   }
+  // What the main cookie says the session spans, never what other `name.k` cookies the header carries.
+  const present = count >= 1 && count <= 10 ? count : 1;
   if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {

@@ -9,8 +9,10 @@ export interface SealedCookies {
   /** The joined sealed text; undefined without a cookie, null when the cookies are malformed or incomplete. */
   readonly sealed: string | null | undefined;
   /**
-   * How many of `name`, `name.1`, … `name.9` the request carried (to expire the ones no longer needed); 0 without
-   * `name`.
+   * How many cookies the request's `name` says the session spans (`name`, `name.1`, … : the ones to expire when no
+   * longer needed); 1 when `name` gives no count it could have written, 0 without `name`. Never counted from the
+   * `name.k` cookies the request carries: those beyond the count may be another manager's (a cookie named
+   * `prefs.1` next to this store's `prefs`), and expiring them would log that manager's user out.
    */
   readonly present: number;
 }
@@ -24,7 +26,6 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   let main: string | undefined;
   // parts[k] is the first `name.k` (k = 1 … 9), read whatever the count: the main cookie may come after them.
   const parts: (string | undefined)[] = [];
-  let last = 0;
   const n = name.length;
   const pairs = new CookiePairs(header);
   while (pairs.next()) {
@@ -35,20 +36,16 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
     } else if (length === n + 2 && header.charCodeAt(at + n) === 46 /* . */ && header.startsWith(name, at)) {
       // `name.1` … `name.9`: one digit, never 0 (`name.0` and `name.10` are not ours).
       const k = header.charCodeAt(at + n + 1) - 48;
-      if (k >= 1 && k < MAX_CHUNKS) {
-        if (k > last) last = k;
-        parts[k] ??= pairs.value();
-      }
+      if (k >= 1 && k < MAX_CHUNKS) parts[k] ??= pairs.value();
     }
   }
   // Without the main cookie, `name.1` … are not taken for ours: they may be another manager's cookies.
   if (main === undefined) return { sealed: undefined, present: 0 };
-  const present = last + 1;
   // No value this store writes is longer than its own Set-Cookie line leaves room for, even with the fewest
   // attributes: a longer one is forged, and is refused here, before any crypto, so that a tampered cookie never
   // costs more to refuse than a valid session costs to open.
   const room = valueRoom(n);
-  if (main.length > room) return { sealed: null, present };
+  if (main.length > room) return { sealed: null, present: 1 };
   // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;
@@ -58,6 +55,8 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
     count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
     from = 3;
   }
+  // A count this store could have written (up to MAX_CHUNKS, a larger maxChunks before a deploy included).
+  const present = count >= 1 && count <= MAX_CHUNKS ? count : 1;
   if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
