@@ -546,7 +546,7 @@ for (const form of FORMS) {
       expect(lines.map((l) => l.split('=')[0])).toEqual(['prefs']);
       const logout = (await prefs.destroy(request(jar.header()))).getSetCookie();
       expect(logout.map((l) => l.split('=')[0])).toEqual(['prefs']);
-      jar.apply(new Headers(logout.map((l) => ['Set-Cookie', l])));
+      jar.apply(new Headers(logout.map((l): [string, string] => ['Set-Cookie', l])));
       expect((await other.start(request(jar.header()))).get('user')).toBe('ada');
       // A session this store spread over chunk cookies still expires them when it shrinks (another jar: its chunk
       // would take the other manager's cookie's place, the name clash this rule cannot help).
