@@ -34,6 +34,7 @@ export interface CookieStore extends StatelessStore {
 
 /** How the record is protected inside the cookie; the cookie text is `kid.` + what `protect` returns. */
 interface Protection<K> {
+  readonly name: 'sealed' | 'signed';
   /** The key derived from one secret, and its 4-character public fingerprint (the kid). */
   readonly keyOf: (secret: string) => Promise<{ readonly key: K; readonly kid: string }>;
   readonly protect: (key: K, plaintext: string, associatedData: string) => Promise<string>;
@@ -43,8 +44,15 @@ interface Protection<K> {
   readonly minLength: number;
 }
 
-const SEALED: Protection<CryptoKey> = { keyOf: sealKey, protect: seal, open: unseal, minLength: SEALED_MIN_LENGTH };
+const SEALED: Protection<CryptoKey> = {
+  name: 'sealed',
+  keyOf: sealKey,
+  protect: seal,
+  open: unseal,
+  minLength: SEALED_MIN_LENGTH,
+};
 const SIGNED: Protection<SigningKey> = {
+  name: 'signed',
   keyOf: signKey,
   protect: signPayload,
   open: verifyPayload,
@@ -115,6 +123,7 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
   return {
     name: 'cookie',
     sealer: {
+      form: `${form.name}, ${maxChunks} chunks`,
       read: (header, cookieName) => readSealedCookies(header, cookieName, maxChunks),
       write: (cookieName, sealed, attributes, maxAgeSec, now, present) =>
         sealedCookieLines(cookieName, sealed, attributes, maxAgeSec, now, maxChunks, present),

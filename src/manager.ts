@@ -151,13 +151,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   options: SessionsOptions,
 ): Sessions<Data> {
   const c = resolveOptions(options);
-  // One session per request and cookie name, store kind and secrets (lib/request-sessions.ts): `start` twice decodes
-  // once. A promise while the session is being loaded; the session itself once known without waiting (a new visitor).
-  const sessionsByRequest = requestSessions<Session<Data> | Promise<Session<Data>>>(
-    c.cookieName,
-    c.storeName,
-    options.secrets,
-  );
+  // One session per request and way of reading its cookie (lib/request-sessions.ts): `start` twice decodes once. A
+  // promise while the session is being loaded; the session itself once known without waiting (a new visitor).
+  const sessionsByRequest = requestSessions<Session<Data> | Promise<Session<Data>>>(c.sharingKey);
 
   /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
   function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {

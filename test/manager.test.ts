@@ -61,7 +61,8 @@ describe('start', () => {
   it('gives every manager of one cookie name the same session of a request, and separate names their own', async () => {
     const { sessions, login, counted, clock } = setup();
     const { cookie } = await login();
-    const again = createSessions({ store: counted.store, secrets: [SECRET], now: clock.now });
+    // Built again, as a Workers handler would: the same options, new functions (functions are not compared).
+    const again = createSessions({ store: counted.store, secrets: [SECRET], now: () => clock.now(), expires: 3600 });
     const other = createSessions({ store: createMemoryStore(), secrets: [SECRET], cookie: { name: '__Host-cart' } });
     const req = request(cookie);
     const first = await sessions.start(req);
@@ -96,6 +97,42 @@ describe('start', () => {
     const both = request(cookie);
     expect(await rotated.get(both)).toBeNull();
     expect((await signed.get(both))?.get('user')).toBe('ada');
+  });
+
+  it('keeps apart managers of one cookie with other rules: a stricter timeout, another cookie store form', async () => {
+    // An admin area with its own absoluteTimeout, inside the site manager's handle(): the admin manager must
+    // judge the cookie by its own rules, not be handed the session the site manager loaded.
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const site = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 86_400 });
+    const admin = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 86_400, absoluteTimeout: 900 });
+    const login = await site.create(request(), { data: { user: 'ada' } });
+    const cookie = cookiePair(await login.commit());
+    clock.advanceSec(3600);
+    expect(await admin.get(request(cookie))).toBeNull();
+    const app = site.handle(async (req) => {
+      const s = await admin.get(req);
+      return new Response(s === null ? 'refused' : `admin as ${String(s.get('user'))}`);
+    });
+    expect(await (await app(request(cookie))).text()).toBe('refused');
+    // A move from the signed-only form of the cookie store to the sealed one, falling back to the old form.
+    const signedOnly = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    const sealed = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const s = await signedOnly.start(request());
+    s.set('theme', 'dark');
+    const req = request(cookiePair(await s.commit()));
+    expect(((await sealed.get(req)) ?? (await signedOnly.get(req)))?.get('theme')).toBe('dark');
+    // And its maxChunks: a session of three chunks is no session to a store that allows two.
+    const three = createSessions({ store: createCookieStore({ maxChunks: 3 }), secrets: [SECRET] });
+    const two = createSessions({ store: createCookieStore({ maxChunks: 2 }), secrets: [SECRET] });
+    const big = await three.start(request());
+    big.set('blob', Array.from({ length: 6000 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join(''));
+    const jar = createCookieJar();
+    jar.apply(await big.commit());
+    expect(jar.get('__Host-sid.2')).toBeDefined();
+    const both = request(jar.header());
+    expect(await three.get(both)).not.toBeNull();
+    expect(await two.get(both)).toBeNull();
   });
 
   it('gives a new unsaved session without a cookie, the same object when called twice', async () => {

@@ -110,6 +110,11 @@ export interface Config extends SessionConfig {
   readonly storeName: string;
   readonly cookieName: string;
   readonly storeTimeoutMs: number | undefined;
+  /**
+   * Everything but functions that decides how this manager reads a cookie and keeps its session, as one string:
+   * managers with equal keys share a request's session (lib/request-sessions.ts). It holds the secrets.
+   */
+  readonly sharingKey: string;
 }
 
 const JSON_SERIALIZER: Serializer = Object.freeze({ stringify: JSON.stringify, parse: JSON.parse });
@@ -308,8 +313,25 @@ export function resolveOptions(options: SessionsOptions): Config {
         storeName,
         storeTimeoutMs,
       });
+  // JSON, not a join: no name, form or secret can make two different configurations look alike. Functions (now,
+  // generateId, serializer, onEvent) are not compared: a Workers app that builds its manager per request makes new
+  // ones each time, and those managers must share (the Hono middleware's login).
+  const sharingKey = JSON.stringify([
+    cookieName,
+    storeName,
+    stateless ? (store.sealer.form ?? null) : null,
+    attributes,
+    expiresMs,
+    idleMs ?? null,
+    absoluteMs ?? null,
+    touchAfterMs,
+    storeTimeoutMs ?? null,
+    serializer === JSON_SERIALIZER,
+    ...frozenSecrets,
+  ]);
   return Object.freeze({
     transport,
+    sharingKey,
     store: stateless ? undefined : store,
     storeName,
     cookieName,

@@ -1,9 +1,10 @@
 // The session of each request, per cookie name, shared by the managers in the isolate that read that cookie alike
 // (gorilla's registry). A request carries one cookie of a name, so it has one session of that name: a Workers app
 // that builds its manager per request (as the Hono middleware's function does) and builds it again in a handler
-// gets the same session from both, and a login through either one is the one committed. Managers of another kind
-// of store or other secrets do not read the cookie alike (a move to another store tries the new one, then the
-// old): each has sessions of its own.
+// gets the same session from both, and a login through either one is the one committed. Managers that would read
+// or keep the session otherwise (another kind or form of store, other secrets, cookie attributes or durations: an
+// admin area with a shorter absoluteTimeout, a move to another store that tries the new one, then the old) each
+// have sessions of their own: sharing must never hand one of them a session its own rules refuse.
 import { Bounded } from './bounded.js';
 import type { BackgroundContext } from './events.js';
 
@@ -13,22 +14,16 @@ import type { BackgroundContext } from './events.js';
  * while a request is in flight only stops sharing between a manager built before and one built after at least 32
  * other lists.
  */
-const byName = new Bounded<string, WeakMap<Request, unknown>>(64);
+const byKey = new Bounded<string, WeakMap<Request, unknown>>(64);
 
 /**
- * The sessions of requests under `cookieName` for managers of `storeName` and `secrets` (each a session, or the
- * promise of one while it is being loaded), the same map for every such manager. A manager takes it once, so a
+ * The sessions of requests for managers whose configuration gives `sharingKey` (lib/options.ts; each a session, or
+ * the promise of one while it is being loaded), the same map for every such manager. A manager takes it once, so a
  * request pays one lookup, as with a map of its own.
  */
-export function requestSessions<S>(
-  cookieName: string,
-  storeName: string,
-  secrets: readonly string[],
-): WeakMap<Request, S> {
-  // JSON, not a join: no name or secret can make two different lists look alike.
-  const key = JSON.stringify([cookieName, storeName, ...secrets]);
-  let sessions = byName.get(key);
-  if (sessions === undefined) byName.set(key, (sessions = new WeakMap()));
+export function requestSessions<S>(key: string): WeakMap<Request, S> {
+  let sessions = byKey.get(key);
+  if (sessions === undefined) byKey.set(key, (sessions = new WeakMap()));
   return sessions as WeakMap<Request, S>;
 }
 

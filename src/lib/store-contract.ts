@@ -201,6 +201,12 @@ export interface StatelessStore {
  */
 export interface Sealer {
   /**
+   * What else decides how this sealer reads a cookie, for sealers of one store `name` that differ (the cookie
+   * store: `sealed` or `signed`, and its `maxChunks`). Managers whose sealers differ in it each read the cookie
+   * themselves instead of sharing a request's session.
+   */
+  readonly form?: string;
+  /**
    * The sealed text the request's Cookie header carries: undefined without one, null when its cookies are
    * malformed or incomplete; `present` counts the store's cookies in the header (to expire them later).
    */
