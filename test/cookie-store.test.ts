@@ -758,6 +758,22 @@ describe('readSealedCookies: one pass over the Cookie header', () => {
     });
   });
 
+  it('counts the cookies to expire by the main cookie alone', () => {
+    const read = (header: string, max = 3) => readSealedCookies(header, NAME, max);
+    expect(read(`${NAME}=1.abc; ${NAME}.1=other; ${NAME}.2=other`)).toEqual({ sealed: 'abc', present: 1 });
+    expect(read(`${NAME}=2.abc; ${NAME}.5=other`)).toEqual({ sealed: null, present: 2 }); // its chunk .1 missing
+    // A count a larger maxChunks wrote before a deploy lowered it: still this store's cookies.
+    expect(read(`${NAME}=10.abc; ${NAME}.9=x`)).toEqual({ sealed: null, present: 10 });
+    // No count this store could have written, or a main cookie longer than it writes: only the main cookie.
+    for (const main of ['11.abc', '0.abc', '1x', 'abc', '', `1.${'A'.repeat(5000)}`]) {
+      expect(read(`${NAME}=${main}; ${NAME}.1=x; ${NAME}.9=y`), main.slice(0, 10)).toEqual({
+        sealed: null,
+        present: 1,
+      });
+    }
+    expect(read(`${NAME}.1=x; ${NAME}.2=y`)).toEqual({ sealed: undefined, present: 0 });
+  });
+
   it('reads back the longest text sealedCookieLines writes in 1 to 10 cookies, and refuses one more character', () => {
     // The fewest attributes give the longest chunks: the length bounds hold whatever the attributes were.
     const bare: CookieAttributes = {

@@ -135,6 +135,64 @@ describe('start', () => {
     expect(await two.get(both)).toBeNull();
   });
 
+  it('shares a request between managers whose options are equal, and only those', async () => {
+    const store = createMemoryStore();
+    const base = { store, secrets: [SECRET], cookie: { name: 'sid' }, expires: 3600 };
+    const named = { ...store, name: 'elsewhere' };
+    const variants: [string, Partial<SessionsOptions>][] = [
+      ['cookie.path', { cookie: { name: 'sid', path: '/app' } }],
+      ['cookie.sameSite', { cookie: { name: 'sid', sameSite: 'strict' } }],
+      ['expires', { expires: 7200 }],
+      ['idleTimeout', { idleTimeout: 600 }],
+      ['absoluteTimeout', { absoluteTimeout: 600 }],
+      ['touchAfter', { touchAfter: 30 }],
+      ['storeTimeout', { storeTimeout: 5 }],
+      [
+        'a serializer that is not JSON',
+        { serializer: { stringify: (v) => `~${JSON.stringify(v)}`, parse: (t) => JSON.parse(t.slice(1)) } },
+      ],
+      ['the store name', { store: named }],
+      ['secrets', { secrets: [OLD_SECRET] }],
+    ];
+    const req = request();
+    const first = await createSessions(base).start(req);
+    // Equal options, new functions and JSON passed as the serializer: shared.
+    const again = createSessions({ ...base, now: () => Date.now(), serializer: JSON, generateId: undefined });
+    expect(await again.start(req)).toBe(first);
+    for (const [what, options] of variants) {
+      expect(await createSessions({ ...base, ...options }).start(req), what).not.toBe(first);
+    }
+  });
+
+  it('a login through a manager of the cookie with other options is the cookie handle() ends with', async () => {
+    // The admin manager has a shorter absoluteTimeout, so it does not share the site manager's sessions; its login
+    // inside the site's handle() must still win over the site session's own commit (a touch, a value set).
+    for (const kind of ['cookie', 'memory'] as const) {
+      for (const commitsItself of [true, false]) {
+        for (const age of [120, 7200]) {
+          const clock = createClock();
+          const store = kind === 'cookie' ? createCookieStore() : createMemoryStore({ now: clock.now });
+          const opts = { store, secrets: [SECRET], now: clock.now, expires: 86_400 };
+          const site = createSessions(opts);
+          const admin = createSessions({ ...opts, absoluteTimeout: 3600 });
+          const jar = createCookieJar();
+          jar.apply(await (await site.create(request(), { data: { who: 'visitor' } })).commit());
+          clock.advanceSec(age); // a touch is due; at 7,200 s the visit is past the admin's absoluteTimeout
+          const app = site.handle(async (req, session) => {
+            session.set('lastPage', '/admin/login');
+            const login = await admin.create(req, { data: { who: 'admin' } });
+            return new Response('ok', commitsItself ? { headers: await login.commit() } : undefined);
+          });
+          const response = await app(request(jar.header()));
+          const what = `${kind}, ${commitsItself ? 'committed by the handler' : 'left to handle()'}, ${age} s`;
+          expect(response.headers.getSetCookie(), what).toHaveLength(1);
+          jar.apply(response);
+          expect((await admin.get(request(jar.header())))?.get('who'), what).toBe('admin');
+        }
+      }
+    }
+  });
+
   it('gives a new unsaved session without a cookie, the same object when called twice', async () => {
     const { sessions } = setup();
     const req = request();

@@ -313,9 +313,12 @@ export function resolveOptions(options: SessionsOptions): Config {
         storeName,
         storeTimeoutMs,
       });
+  // The default, or JSON itself passed as the serializer: same checks, same atomic increments.
+  const json = serializer.stringify === JSON.stringify && serializer.parse === JSON.parse;
   // JSON, not a join: no name, form or secret can make two different configurations look alike. Functions (now,
-  // generateId, serializer, onEvent) are not compared: a Workers app that builds its manager per request makes new
-  // ones each time, and those managers must share (the Hono middleware's login).
+  // generateId, onEvent, a custom serializer's) are not compared: a Workers app that builds its manager per request
+  // makes new ones each time, and those managers must share (the Hono middleware's login). Whether values are JSON
+  // is compared.
   const sharingKey = JSON.stringify([
     cookieName,
     storeName,
@@ -326,7 +329,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     absoluteMs ?? null,
     touchAfterMs,
     storeTimeoutMs ?? null,
-    serializer === JSON_SERIALIZER,
+    json,
     ...frozenSecrets,
   ]);
   return Object.freeze({
@@ -351,8 +354,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     generateId: fn('generateId', options.generateId) ?? randomId,
     now: fn('now', options.now) ?? Date.now,
     serializer,
-    // The default, or JSON itself passed as the serializer: same checks, same atomic increments.
-    json: serializer.stringify === JSON.stringify && serializer.parse === JSON.parse,
+    json,
     onEvent: fn('onEvent', options.onEvent),
   });
 }

@@ -137,7 +137,10 @@ export interface SessionChanges {
  * the manager checks expiry on every read, never uses such a record, and reports it as `expired`.
  */
 export interface SessionStore {
-  /** A short name used in error messages, such as `"kv"`. */
+  /**
+   * A short name used in error messages, such as `"kv"`. Managers of one cookie name share a request's session
+   * only when their stores have the same name (and the same other options).
+   */
   readonly name?: string;
   /** The record of a session that was not ended, or null: one backend read. */
   get(id: string): Promise<SessionRecord | null>;
@@ -189,7 +192,10 @@ export interface SessionStore {
  * and opens through it instead of calling a server-side store.
  */
 export interface StatelessStore {
-  /** A short name used in error messages, such as `"cookie"`. */
+  /**
+   * A short name used in error messages, such as `"cookie"`. Managers of one cookie name share a request's session
+   * only when their stores have the same name and `sealer.form` (and the same other options).
+   */
   readonly name?: string;
   /** Seals the record into the cookie and opens it again. */
   readonly sealer: Sealer;
@@ -208,7 +214,9 @@ export interface Sealer {
   readonly form?: string;
   /**
    * The sealed text the request's Cookie header carries: undefined without one, null when its cookies are
-   * malformed or incomplete; `present` counts the store's cookies in the header (to expire them later).
+   * malformed or incomplete; `present` is how many cookies the session spans by the count in its main cookie (1
+   * when that gives none, 0 without it), never by other `name.k` cookies, which may be another manager's: the
+   * ones `write` and `clear` expire.
    */
   read(header: string | null, cookieName: string): { sealed: string | null | undefined; present: number };
   /**

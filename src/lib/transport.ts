@@ -11,7 +11,10 @@ export interface CookieState {
   resign: boolean;
   /** The request carried a session cookie that opened no live session: cleared unless a new one replaces it. */
   stale: boolean;
-  /** Sealed cookies: how many chunk cookies the request carried (those no longer needed are expired). */
+  /**
+   * Sealed cookies: how many cookies the request's main cookie says the session spans (those no longer needed are
+   * expired); never counted from other `name.k` cookies, which may be another manager's.
+   */
   chunks: number;
   /**
    * A genuine cookie's session ID whose session was not found live (ended, expired, or moved by a regenerate in
@@ -58,7 +61,7 @@ export interface Transport {
   send(cookie: CookieState, id: string, whole: Whole, maxAgeSec: number | undefined, now: number): Promise<string[]>;
   /** Set-Cookie lines that expire the session's cookie(s). */
   clear(cookie: CookieState, now: number): string[];
-  /** How many of the session's cookies a Cookie header carries, read without any crypto (chunk cookies). */
+  /** How many cookies the session spans by a Cookie header's main cookie, read without any crypto (chunks). */
   cookiesIn(header: string | null): number;
 }
 
