@@ -2,7 +2,6 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { loginByAnother } from './lib/request-sessions.js';
 import { linesToSend, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
@@ -123,9 +122,6 @@ export function sessionMiddleware<
     if (latest !== session) {
       cookies = cookies.concat(linesToSend(response, latest, await latest._commitLines()));
     }
-    // A login through a manager of this cookie with other options: its cookie ends the response instead.
-    const login = loginByAnother<Session<Data>>(c.req.raw, managerOf().cookieName, session, latest);
-    if (login !== undefined) cookies = linesToSend(response, login, await login._commitLines());
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
     const copy = withSessionHeaders(response, cookies, lazy.live);

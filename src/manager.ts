@@ -7,13 +7,7 @@ import { expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
-import {
-  createdSessions,
-  loginByAnother,
-  rememberLogin,
-  requestContexts,
-  requestSessions,
-} from './lib/request-sessions.js';
+import { createdSessions, requestContexts, requestSessions } from './lib/request-sessions.js';
 import { linesToSend, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -276,7 +270,6 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         await current._commitLines();
       }
       createdSessions.add(session);
-      rememberLogin(request, c.cookieName, session);
       return Promise.resolve(remember(request, session));
     },
 
@@ -387,12 +380,6 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
         const latest = sessionsByRequest.get(request);
         const last = latest !== handed && latest !== undefined ? await latest : session;
-        // A login through a manager of this cookie with other options: its cookie ends the response, and this
-        // manager's lines (its session was committed above) would undo it.
-        const login = loginByAnother<Session<Data>>(request, c.cookieName, session, last);
-        if (login !== undefined) {
-          return withSessionHeaders(response, linesToSend(response, login, await login._commitLines()), live);
-        }
         let lines = linesToSend(response, session, committed, last === session ? undefined : last);
         if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));
         return withSessionHeaders(response, lines, live);

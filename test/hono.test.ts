@@ -477,35 +477,6 @@ describe('hono: sessionMiddleware', () => {
     );
     expect(refusal(() => sessionMiddleware(sessions, { variable: 'visitor' }))).toBe('accepted');
   });
-
-  it('a login through a manager of the cookie with other options is the cookie the middleware ends with', async () => {
-    const clock = createClock();
-    const opts = { store: createMemoryStore({ now: clock.now }), secrets: [SECRET], now: clock.now, expires: 86_400 };
-    const site = createSessions(opts);
-    const admin = createSessions({ ...opts, absoluteTimeout: 3600 }); // does not share the site's sessions
-    const app = new Hono<SessionEnv>();
-    app.use(sessionMiddleware(site));
-    app.get('/', async (c) => {
-      (await c.var.session).set('visits', 1);
-      return c.text('hi');
-    });
-    app.post('/admin/login', async (c) => {
-      (await c.var.session).set('lastPage', '/admin/login');
-      await admin.create(c.req.raw, { data: { who: 'admin' } }); // committed by the middleware
-      return c.text('ok');
-    });
-    const jar = createJar();
-    jar.apply(await app.request('https://app.example/'));
-    clock.advanceSec(7200); // past the admin's absoluteTimeout: to it the visit is no session
-    const login = await app.request('https://app.example/admin/login', {
-      method: 'POST',
-      headers: { cookie: jar.header()! },
-    });
-    expect(login.headers.getSetCookie()).toHaveLength(1);
-    jar.apply(login);
-    const check = new Request('https://app.example/', { headers: { cookie: jar.header()! } });
-    expect((await admin.get(check))?.get('who')).toBe('admin');
-  });
 });
 
 describe('hono: Cache-Control', () => {

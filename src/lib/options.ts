@@ -111,8 +111,8 @@ export interface Config extends SessionConfig {
   readonly cookieName: string;
   readonly storeTimeoutMs: number | undefined;
   /**
-   * Everything but functions that decides how this manager reads a cookie and keeps its session, as one string:
-   * managers with equal keys share a request's session (lib/request-sessions.ts). It holds the secrets.
+   * The cookie name, the kind (and form) of store and the secrets, as one string: managers with equal keys share a
+   * request's session (lib/request-sessions.ts). It holds the secrets.
    */
   readonly sharingKey: string;
 }
@@ -315,21 +315,13 @@ export function resolveOptions(options: SessionsOptions): Config {
       });
   // The default, or JSON itself passed as the serializer: same checks, same atomic increments.
   const json = serializer.stringify === JSON.stringify && serializer.parse === JSON.parse;
-  // JSON, not a join: no name, form or secret can make two different configurations look alike. Functions (now,
-  // generateId, onEvent, a custom serializer's) are not compared: a Workers app that builds its manager per request
-  // makes new ones each time, and those managers must share (the Hono middleware's login). Whether values are JSON
-  // is compared.
+  // JSON, not a join: no name, form or secret can make two different lists look alike. The other options are
+  // not compared: managers of one cookie that do not share a request's session each commit their own, and the last
+  // line wins, so a login through one inside the other's handle() would be undone (see lib/request-sessions.ts).
   const sharingKey = JSON.stringify([
     cookieName,
     storeName,
     stateless ? (store.sealer.form ?? null) : null,
-    attributes,
-    expiresMs,
-    idleMs ?? null,
-    absoluteMs ?? null,
-    touchAfterMs,
-    storeTimeoutMs ?? null,
-    json,
     ...frozenSecrets,
   ]);
   return Object.freeze({

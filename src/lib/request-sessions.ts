@@ -1,12 +1,13 @@
 // The session of each request, per cookie name, shared by the managers in the isolate that read that cookie alike
 // (gorilla's registry). A request carries one cookie of a name, so it has one session of that name: a Workers app
 // that builds its manager per request (as the Hono middleware's function does) and builds it again in a handler
-// gets the same session from both, and a login through either one is the one committed. Managers that would read
-// or keep the session otherwise (another kind or form of store, other secrets, cookie attributes or durations: an
-// admin area with a shorter absoluteTimeout, a move to another store that tries the new one, then the old) each
-// have sessions of their own: sharing must never hand one of them a session its own rules refuse. Functions are
-// not compared (a manager built per request makes new ones): a shared session uses those of the manager that
-// loaded it.
+// gets the same session from both, and a login through either one is the one committed. Managers of another kind
+// or form of store or other secrets do not read the cookie alike (a move to another store tries the new one, then
+// the old): each has sessions of its own. Their other options are not compared: a shared session is the one the
+// first manager loaded, judged by its options (its timeouts, its functions). Managers of one cookie that do not
+// share each commit their session, and the response's last line for the cookie wins: comparing more options would
+// let a login through one manager inside another's handle() be undone by the outer commit (tried in 05a0f32,
+// with an attempt to let the login win in e52eaf1, which a logout after it then could not undo: both reverted).
 import { Bounded } from './bounded.js';
 import type { BackgroundContext } from './events.js';
 
@@ -37,26 +38,3 @@ export const requestContexts = new WeakMap<Request, BackgroundContext>();
  * `updateExpiration()` in the same request is not "no session").
  */
 export const createdSessions = new WeakSet<object>();
-
-/**
- * Per request and cookie name, the session the last `create()` made (a login), by whichever manager. Managers of
- * one cookie with other options do not share a request's session; a login through one of them inside another's
- * `handle()` (or Hono middleware) must still be the cookie the response ends with.
- */
-const logins = new WeakMap<Request, Map<string, unknown>>();
-
-/** Notes `session` as the request's latest login under `cookieName`. */
-export function rememberLogin(request: Request, cookieName: string, session: unknown): void {
-  let byName = logins.get(request);
-  if (byName === undefined) logins.set(request, (byName = new Map()));
-  byName.set(cookieName, session);
-}
-
-/**
- * The request's latest login under `cookieName` when another manager made it: none of `mine` (the sessions the
- * caller handed out and would commit). Its cookie replaces theirs.
- */
-export function loginByAnother<S>(request: Request, cookieName: string, ...mine: unknown[]): S | undefined {
-  const login = logins.get(request)?.get(cookieName);
-  return login === undefined || mine.includes(login) ? undefined : (login as S);
-}
