@@ -139,7 +139,7 @@ export interface SessionChanges {
 export interface SessionStore {
   /**
    * A short name used in error messages, such as `"kv"`. Managers of one cookie name share a request's session
-   * only when their stores have the same name (and the same other options).
+   * only when their stores have the same name (and they have the same secrets).
    */
   readonly name?: string;
   /** The record of a session that was not ended, or null: one backend read. */
@@ -194,7 +194,7 @@ export interface SessionStore {
 export interface StatelessStore {
   /**
    * A short name used in error messages, such as `"cookie"`. Managers of one cookie name share a request's session
-   * only when their stores have the same name and `sealer.form` (and the same other options).
+   * only when their stores have the same name and `sealer.form` (and they have the same secrets).
    */
   readonly name?: string;
   /** Seals the record into the cookie and opens it again. */
