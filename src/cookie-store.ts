@@ -34,6 +34,7 @@ export interface CookieStore extends StatelessStore {
 
 /** How the record is protected inside the cookie; the cookie text is `kid.` + what `protect` returns. */
 interface Protection<K> {
+  /** Which form this is, in the sealer's `form` (managers of the two forms do not share a request's session). */
   readonly name: 'sealed' | 'signed';
   /** The key derived from one secret, and its 4-character public fingerprint (the kid). */
   readonly keyOf: (secret: string) => Promise<{ readonly key: K; readonly kid: string }>;

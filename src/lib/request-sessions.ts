@@ -5,9 +5,9 @@
 // or form of store or other secrets do not read the cookie alike (a move to another store tries the new one, then
 // the old): each has sessions of its own. Their other options are not compared: a shared session is the one the
 // first manager loaded, judged by its options (its timeouts, its functions). Managers of one cookie that do not
-// share each commit their session, and the response's last line for the cookie wins: comparing more options would
-// let a login through one manager inside another's handle() be undone by the outer commit (tried in 05a0f32,
-// with an attempt to let the login win in e52eaf1, which a logout after it then could not undo: both reverted).
+// share each commit their session, and the response's last line for the cookie wins: were more options compared,
+// a login through one manager inside another's handle() would be undone by the outer commit, and letting the login
+// win instead would undo a logout that follows it in the same handler.
 import { Bounded } from './bounded.js';
 import type { BackgroundContext } from './events.js';
 
