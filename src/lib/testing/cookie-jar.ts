@@ -1,6 +1,5 @@
 import type { CreateOptions, Sessions } from '../../manager.js';
-import { SessionError } from '../../errors.js';
-import { describeValue, refuseUnknownOptions } from '../option-names.js';
+import { clockOption, refuseUnknownOptions } from '../option-names.js';
 
 /** A browser's cookie store, as far as tests of a fetch handler need one. */
 export interface CookieJar {
@@ -48,13 +47,7 @@ interface Stored {
 export function createCookieJar(options: CookieJarOptions = {}): CookieJar {
   refuseUnknownOptions('createCookieJar', options, JAR_OPTIONS);
   // Checked here: a clock object passed for its `now` would otherwise fail later, in the middle of a test.
-  if (options.now !== undefined && typeof options.now !== 'function') {
-    throw new SessionError(
-      'INVALID_OPTION',
-      `createCookieJar: now must be a function, got ${describeValue(options.now)}`,
-    );
-  }
-  const now = options.now ?? (() => Date.now());
+  const now = clockOption('createCookieJar', options.now);
   const cookies = new Map<string, Stored>();
   // Expired cookies leave lazily, on every read, so the jar follows a clock that moves between requests.
   const live = (): Map<string, Stored> => {
