@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { linesToSend, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -118,10 +118,7 @@ export function sessionMiddleware<
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(c.req.raw);
-    let cookies = linesToSend(response, session, committed, latest === session ? undefined : latest);
-    if (latest !== session) {
-      cookies = cookies.concat(linesToSend(response, latest, await latest._commitLines()));
-    }
+    const cookies = await finalLines(response, session, committed, latest);
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
     const copy = withSessionHeaders(response, cookies, lazy.live);

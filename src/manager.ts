@@ -8,7 +8,7 @@ import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from 
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import { createdSessions, requestContexts, requestSessions } from './lib/request-sessions.js';
-import { linesToSend, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
 import { Session } from './session.js';
@@ -380,8 +380,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
         const latest = sessionsByRequest.get(request);
         const last = latest !== handed && latest !== undefined ? await latest : session;
-        let lines = linesToSend(response, session, committed, last === session ? undefined : last);
-        if (last !== session) lines = lines.concat(linesToSend(response, last, await last._commitLines()));
+        let lines = finalLines(response, session, committed, last);
+        if (!Array.isArray(lines)) lines = await lines;
         return withSessionHeaders(response, lines, live);
       };
     },

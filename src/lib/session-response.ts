@@ -36,7 +36,7 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
  * the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout), made for
  * this session or for the one that `replacedBy` it (a login with `create()`).
  */
-export function linesToSend(
+function linesToSend(
   response: Response,
   session: { _sentLines(): readonly string[] },
   last: readonly string[],
@@ -49,4 +49,29 @@ export function linesToSend(
   let from = earlier.length;
   while (from > 0 && !already.includes(earlier[from - 1]!)) from--;
   return earlier.slice(from).concat(last);
+}
+
+/** A session as `handle()` and the Hono middleware finish it. */
+interface Finished {
+  _sentLines(): readonly string[];
+  _commitLines(): string[] | Promise<string[]>;
+}
+
+/**
+ * What `handle()` and the Hono middleware append for the request's sessions: `session`'s (whose final commit made
+ * `committed`), then, when the handler replaced it with `latest` (a login with `create()`, or `start()` after
+ * `destroy()`), the replacement committed last, so that its cookie wins. Synchronous when nothing was replaced,
+ * so `handle()` pays no promise for it.
+ */
+export function finalLines(
+  response: Response,
+  session: Finished,
+  committed: readonly string[],
+  latest: Finished,
+): string[] | Promise<string[]> {
+  if (latest === session) return linesToSend(response, session, committed);
+  const lines = linesToSend(response, session, committed, latest);
+  const more = latest._commitLines();
+  const after = (made: readonly string[]) => lines.concat(linesToSend(response, latest, made));
+  return Array.isArray(more) ? after(more) : more.then(after);
 }
