@@ -166,7 +166,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /**
    * Adds `by` (default 1) to a number (missing counts as 0) and returns the result. Atomic on every server-side
    * store: overlapping increments all count. `TYPE_MISMATCH` if the value is not a number or the result would
-   * not be finite.
+   * not be exact (not finite, or past ±`Number.MAX_SAFE_INTEGER`, where `2 ** 53 + 1` is `2 ** 53`: count
+   * past it with `getBigInt` and `set`).
    */
   increment(key: keyof Data & string, by = 1): number {
     this.#s.writable();

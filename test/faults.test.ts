@@ -254,10 +254,18 @@ describe('a merge that refuses', () => {
     });
   });
 
-  it('mergeChanges refuses a result that is not finite, and a corrupt stored record', () => {
+  it('mergeChanges refuses a result that is not finite or not exact, and a corrupt stored record', () => {
     expect(() => mergeChanges(record({ data: { n: '1e308' } }), { increment: { n: 1e308 } }, t)).toThrow(
       expect.objectContaining({ code: 'TYPE_MISMATCH' }),
     );
+    // Another request's increments took the stored value to MAX_SAFE_INTEGER: one more would be rounded.
+    const max = String(Number.MAX_SAFE_INTEGER);
+    expect(() => mergeChanges(record({ data: { n: max } }), { increment: { n: 1 } }, t)).toThrow(
+      expect.objectContaining({ code: 'TYPE_MISMATCH' }),
+    );
+    expect(mergeChanges(record({ data: { n: max } }), { increment: { n: -1 } }, t).data).toEqual({
+      n: String(Number.MAX_SAFE_INTEGER - 1),
+    });
     const corrupt = { ...record(), data: { n: 1 } } as unknown as ReturnType<typeof record>;
     expect(() => mergeChanges(corrupt, { set: { m: '1' } }, t)).toThrow(
       expect.objectContaining({ code: 'STORE_READ' }),

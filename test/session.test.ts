@@ -391,7 +391,11 @@ describe('getBigInt and integers past 2^53', () => {
     expect(() => mergeChanges(stored, { increment: { a: 1 } }, times)).toThrow(
       expect.objectContaining({ code: 'TYPE_MISMATCH' }),
     );
-    expect(mergeChanges(stored, { increment: { b: 2 } }, times).data.b).toBe('9007199254740994');
+    expect(mergeChanges(stored, { increment: { b: -2 } }, times).data.b).toBe('9007199254740990');
+    // A sum past MAX_SAFE_INTEGER would be rounded: refused, as increment() refuses it.
+    expect(() => mergeChanges(stored, { increment: { b: 2 } }, times)).toThrow(
+      expect.objectContaining({ code: 'TYPE_MISMATCH' }),
+    );
   });
 });
 
@@ -485,7 +489,7 @@ describe('increment and decrement', () => {
       () => again.decrement('low', 1e308),
     ]) {
       expect(overflow).toThrow(
-        expect.objectContaining({ code: 'TYPE_MISMATCH', message: expect.stringMatching(/would not be finite/) }),
+        expect.objectContaining({ code: 'TYPE_MISMATCH', message: expect.stringMatching(/would not be exact/) }),
       );
     }
     expect(() => again.increment('big', Number.POSITIVE_INFINITY)).toThrow(
@@ -517,15 +521,32 @@ describe('increment and decrement', () => {
     expect(s.increment('missing', 2)).toBe(2);
   });
 
-  it("return the value when an addition too small to change it (2^53 + 1) is a request's only change", async () => {
+  it("return the value when an addition too small to change it (1 + 1e-20) is a request's only change", async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    s.set('one', 1);
+    const { session } = await next(s);
+    expect(session.increment('one', 1e-20)).toBe(1);
+    await expect(session.commit()).resolves.toBeInstanceOf(Headers);
+  });
+
+  it('refuse a result past MAX_SAFE_INTEGER (2^53 + 1 would be 2^53), and change nothing', async () => {
     const { sessions, next } = setup();
     const s = await sessions.start(request());
     s.set('big', 2 ** 53);
-    s.set('one', 1);
-    const { session } = await next(s);
-    expect(session.increment('big')).toBe(2 ** 53);
-    expect(session.increment('one', 1e-20)).toBe(1);
-    await expect(session.commit()).resolves.toBeInstanceOf(Headers);
+    s.set('max', Number.MAX_SAFE_INTEGER);
+    s.set('min', -Number.MAX_SAFE_INTEGER);
+    const { session, cookie } = await next(s);
+    for (const [key, by] of [
+      ['big', 1],
+      ['max', 1],
+      ['min', -1],
+    ] as const) {
+      expect(() => session.increment(key, by), key).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    }
+    expect(session.increment('max', -1)).toBe(Number.MAX_SAFE_INTEGER - 1);
+    const { session: after } = await next(session, cookie);
+    expect(after.getAll()).toEqual({ big: 2 ** 53, max: Number.MAX_SAFE_INTEGER - 1, min: -Number.MAX_SAFE_INTEGER });
   });
 });
 

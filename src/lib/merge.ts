@@ -1,7 +1,7 @@
 // Applying one request's changes to the record a store holds at that moment: shared by every store, inside its
 // transaction where it has one (memory, Durable Objects) or just before its write (KV).
 import { SessionError } from '../errors.js';
-import { numberInJson } from './numbers.js';
+import { exactSum, numberInJson } from './numbers.js';
 import { isRecord } from './records.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
 import { toMap, toObject } from './value-codec.js';
@@ -32,8 +32,8 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
     if (!writable(k)) continue;
     const base = numberInJson(data.get(k));
     const sum = base === undefined ? NaN : base + by;
-    if (!Number.isFinite(sum)) {
-      throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give a finite number`);
+    if (!exactSum(sum)) {
+      throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give an exact number`);
     }
     data.set(k, JSON.stringify(sum));
   }

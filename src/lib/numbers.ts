@@ -65,3 +65,13 @@ export function numberInJson(text: string | undefined): number | undefined {
     return undefined; // not JSON
   }
 }
+
+/**
+ * Whether the result of an increment can be stored: finite, and within ±Number.MAX_SAFE_INTEGER. Past it every
+ * number is an integer that `base + by` may have rounded (2^53 + 1 is 2^53), so the sum would silently differ from
+ * the arithmetic, and a value the library wrote would be one that `getBigInt` refuses. Used by `increment` and by
+ * every store's merge alike.
+ */
+export function exactSum(sum: number): boolean {
+  return Number.isFinite(sum) && Math.abs(sum) <= Number.MAX_SAFE_INTEGER;
+}

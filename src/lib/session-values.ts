@@ -2,7 +2,7 @@
 // journal is what a store merges (SessionChanges), so overlapping requests keep each other's changes.
 import { SessionError } from '../errors.js';
 import { appendJson, flashEnd } from './merge.js';
-import { toNumber } from './numbers.js';
+import { exactSum, toNumber } from './numbers.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
 import { decodeValue, encodeValue, toMap, toObject } from './value-codec.js';
 import type { Serializer } from './options.js';
@@ -159,13 +159,13 @@ export class SessionValues {
     if (this.#immutable.has(key)) throw new SessionError('IMMUTABLE', `"${key}" is immutable`);
     // A missing key counts as 0.
     const next = (this.typed(key, undefined, 'a number', toNumber) ?? 0) + by;
-    if (!Number.isFinite(next)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") would not be finite`);
+    if (!exactSum(next)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") would not be exact`);
     // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
     // addition, which the store applies to whatever it holds (concurrent increments all count).
     const change = this.#keyChanges?.get(key);
     const atomic = this.#codec.json && !this.#cleared && (change === undefined || typeof change === 'number');
     this.#put(key, next);
-    // `??=`: an addition too small to change the value (2^53 + 1) leaves #put nothing to record.
+    // `??=`: an addition too small to change the value (1 + 1e-20) leaves #put nothing to record.
     if (atomic && by !== 0) (this.#keyChanges ??= new Map()).set(key, (change ?? 0) + by);
     return next;
   }
