@@ -33,7 +33,10 @@ export interface CreateOptions<Data extends Record<string, unknown>> {
    * cookie's Max-Age and `shiftExpiration` follow it, on every later request too. At most 400 days, or `Infinity`.
    */
   expires?: number | undefined;
-  /** This session's idle timeout in seconds, instead of the manager's; touches are throttled to match. */
+  /**
+   * This session's idle timeout in seconds, instead of the manager's. Touches are throttled to match: a tenth of
+   * it, at most 60 s, or the manager's `touchAfter` as set while that is below it.
+   */
   idleTimeout?: number | undefined;
 }
 

@@ -917,6 +917,34 @@ describe('per-session lifetime and idle timeout', () => {
     expect(await sessions.get(request(cookie))).toBeNull();
   });
 
+  it("create({ idleTimeout }) longer than the manager's: touches follow the session's own timeout", async () => {
+    // The manager's idle minute makes its default touchAfter 6 s; a day's idle timeout of its own makes 60 s.
+    const { sessions, clock, counted } = setup({ idleTimeout: 60, expires: 7 * 86_400 });
+    const cookie = cookiePair(await (await sessions.create(request(), { idleTimeout: 86_400 })).commit());
+    for (let i = 0; i < 5; i++) {
+      clock.advanceSec(10);
+      expect((await (await sessions.start(request(cookie))).commit()).getSetCookie()).toEqual([]);
+    }
+    expect(counted.calls.update).toBe(0);
+    clock.advanceSec(10); // 60 s since the write
+    expect((await (await sessions.start(request(cookie))).commit()).getSetCookie()[0]).toMatch(/Max-Age=86400;/);
+    expect(counted.calls.update).toBe(1);
+  });
+
+  it("create({ idleTimeout }): a touchAfter the app set holds while below the session's own timeout", async () => {
+    const { sessions, clock, counted } = setup({ idleTimeout: 3600, touchAfter: 120, expires: 7 * 86_400 });
+    const long = cookiePair(await (await sessions.create(request(), { idleTimeout: 86_400 })).commit());
+    const short = cookiePair(await (await sessions.create(request(), { idleTimeout: 60 })).commit());
+    clock.advanceSec(30);
+    // 120 s is kept for the day-long session; the minute-long one falls back to a tenth of its timeout (6 s).
+    expect((await (await sessions.start(request(long))).commit()).getSetCookie()).toEqual([]);
+    expect((await (await sessions.start(request(short))).commit()).getSetCookie()[0]).toMatch(/Max-Age=60;/);
+    expect(counted.calls.update).toBe(1);
+    clock.advanceSec(90);
+    expect((await (await sessions.start(request(long))).commit()).getSetCookie()[0]).toMatch(/Max-Age=86400;/);
+    expect(counted.calls.update).toBe(2);
+  });
+
   it('refuses a per-session expires over 400 days or not positive, and an idleTimeout that is not', async () => {
     const { sessions } = setup();
     for (const expires of [0, -1, 400 * 86_400 + 1, Number.NaN]) {

@@ -28,6 +28,19 @@ export function indexedUntil(record: SessionRecord): number {
 /** An unlimited session's record and cookie are renewed at most this often (and only on a request). */
 const RENEW_UNLIMITED_MS = 86_400_000;
 
+/** The most an expiry-only write waits for by default (a tenth of the idle timeout when that is less). */
+const DEFAULT_TOUCH_AFTER_MS = 60_000;
+
+/**
+ * The touch throttle for an idle timeout: `touchAfter` as the app set it while it is below the timeout, else the
+ * smaller of 60 s and a tenth of the timeout. For a session with an `idleTimeout` of its own too, so that a day's
+ * timeout is not touched every 6 s because the manager's is a minute.
+ */
+export function touchAfterFor(setMs: number | undefined, idleMs: number | undefined): number {
+  if (setMs !== undefined && (idleMs === undefined || setMs < idleMs)) return setMs;
+  return idleMs === undefined ? DEFAULT_TOUCH_AFTER_MS : Math.min(DEFAULT_TOUCH_AFTER_MS, Math.floor(idleMs / 10));
+}
+
 /** What the arithmetic needs of the manager's configuration (or of one session's own), in milliseconds. */
 export interface LifetimeConfig {
   readonly expiresMs: number;

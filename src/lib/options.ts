@@ -2,7 +2,7 @@ import { SessionError } from '../errors.js';
 import { COOKIE_NAME, MAX_SET_COOKIE_BYTES, serializeCookie, type CookieAttributes, type SameSite } from './cookie.js';
 import { byteLength, exceedsBytes } from './encoding.js';
 import type { SessionEvent } from './events.js';
-import { MAX_COOKIE_AGE_SEC, NEVER } from './lifetime.js';
+import { MAX_COOKIE_AGE_SEC, NEVER, touchAfterFor } from './lifetime.js';
 import { sealedCookieTransport } from './sealed-cookie.js';
 import type { SessionConfig } from './session-core.js';
 import { signedIdTransport } from './signed-id.js';
@@ -13,7 +13,6 @@ import type { SessionStore, StatelessStore } from './store-contract.js';
 
 const DAY_SEC = 86_400;
 const DEFAULT_EXPIRES_SEC = 14 * DAY_SEC;
-const DEFAULT_TOUCH_AFTER_SEC = 60;
 /** Kept past a session's longest possible life by its end (KV propagation, clock skew between locations). */
 const REVOCATION_MARGIN_MS = 5 * 60_000;
 /** RFC 6265bis §5.6: attribute values over 1024 bytes are ignored by user agents. */
@@ -261,13 +260,11 @@ export function resolveOptions(options: SessionsOptions): Config {
   const expiresMs = lifetime('expires', options.expires) ?? DEFAULT_EXPIRES_SEC * 1000;
   const idleMs = duration('idleTimeout', options.idleTimeout, false);
   const absoluteMs = duration('absoluteTimeout', options.absoluteTimeout, false);
-  let touchAfterMs = duration('touchAfter', options.touchAfter, true);
-  if (touchAfterMs === undefined) {
-    touchAfterMs = DEFAULT_TOUCH_AFTER_SEC * 1000;
-    if (idleMs !== undefined) touchAfterMs = Math.min(touchAfterMs, Math.floor(idleMs / 10));
-  } else if (idleMs !== undefined && touchAfterMs >= idleMs) {
+  const touchAfterSetMs = duration('touchAfter', options.touchAfter, true);
+  if (touchAfterSetMs !== undefined && idleMs !== undefined && touchAfterSetMs >= idleMs) {
     fail('INVALID_DURATION', 'touchAfter must be below idleTimeout, or sessions would idle out between writes');
   }
+  const touchAfterMs = touchAfterFor(touchAfterSetMs, idleMs);
 
   const attributes: CookieAttributes = Object.freeze({ path, domain, secure, httpOnly, sameSite, partitioned });
   // The longest line we could send: a chunk cookie's name, the longest Max-Age and Expires.
@@ -334,6 +331,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     idleMs,
     absoluteMs,
     touchAfterMs,
+    touchAfterSetMs,
     storeTimeoutMs,
     // A destroyed session's end outlives any write that could still try to revive it: a commit in flight (its
     // read came before the destroy), or a write at another KV location that had not seen the end yet. On KV such

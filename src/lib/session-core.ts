@@ -3,7 +3,7 @@
 import { SessionError } from '../errors.js';
 import type { BackgroundContext, SessionEvent } from './events.js';
 import { ID_PATTERN, movedId } from './ids.js';
-import { Lifetime, type LifetimeConfig } from './lifetime.js';
+import { Lifetime, touchAfterFor, type LifetimeConfig } from './lifetime.js';
 import type { Codec } from './session-values.js';
 import { SessionValues } from './session-values.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
@@ -12,6 +12,8 @@ import { noCookie, type CookieState, type Transport } from './transport.js';
 /** What a session needs of its manager's configuration. */
 export interface SessionConfig extends LifetimeConfig, Codec {
   readonly transport: Transport;
+  /** `touchAfter` as the app set it (undefined: the default), for a session with its own `idleTimeout`. */
+  readonly touchAfterSetMs: number | undefined;
   readonly generateId: () => string;
   readonly now: () => number;
   readonly onEvent: ((event: SessionEvent) => unknown) | undefined;
@@ -142,7 +144,7 @@ export class SessionCore {
       expiresMs: this.#lifetimeMs ?? c.expiresMs,
       idleMs: idleMs ?? c.idleMs,
       absoluteMs: c.absoluteMs,
-      touchAfterMs: idleMs === undefined ? c.touchAfterMs : Math.min(c.touchAfterMs, Math.floor(idleMs / 10)),
+      touchAfterMs: idleMs === undefined ? c.touchAfterMs : touchAfterFor(c.touchAfterSetMs, idleMs),
     };
   }
 
