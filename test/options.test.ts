@@ -184,6 +184,12 @@ describe('createSessions validates every option at construction', () => {
 
   it('refuses non-function hooks and a serializer without stringify/parse', () => {
     expectError(build({ now: 5 as unknown as () => number }), 'INVALID_OPTION', /now must be a function/);
+    // Go's time.Now() habit: a Date would make every cookie `Max-Age=NaN`.
+    expectError(
+      build({ now: (() => new Date()) as unknown as () => number }),
+      'INVALID_OPTION',
+      /createSessions: now must return epoch milliseconds \(a finite number\), got a Date \(use date.getTime\(\)\)/,
+    );
     expectError(build({ generateId: 'x' as unknown as () => string }), 'INVALID_OPTION', /generateId/);
     expectError(build({ onEvent: {} as unknown as () => void }), 'INVALID_OPTION', /onEvent/);
     expectError(build({ serializer: { stringify: JSON.stringify } as never }), 'INVALID_OPTION', /serializer/);
@@ -349,6 +355,19 @@ describe('store factories refuse a clock and a backend of the wrong kind at cons
         );
       }
       expect(() => factory(standIn() as never, { now: () => 0 } as never), where).not.toThrow();
+      // A clock of the wrong kind is called once, so it cannot make every expiry NaN later.
+      for (const [value, got] of [
+        [new Date(), 'a Date'],
+        ['1700000000000', '"1700000000000"'],
+        [Number.NaN, 'NaN'],
+        [undefined, 'undefined'],
+      ] as const) {
+        expectError(
+          () => factory(standIn() as never, { now: () => value } as never),
+          'INVALID_OPTION',
+          new RegExp(`^edge-sessions: ${where}: now must return epoch milliseconds \\(a finite number\\), got ${got}`),
+        );
+      }
     }
   });
 

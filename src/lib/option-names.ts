@@ -57,6 +57,16 @@ export function clockOption(where: string, now: unknown): () => number {
   if (typeof now !== 'function') {
     throw new SessionError('INVALID_OPTION', `${where}: now must be a function, got ${kindOf(now)}`);
   }
+  // Called once: a clock returning a Date (Go's time.Now() habit) or a string would otherwise make every
+  // expiry NaN, and every cookie `Max-Age=NaN`, with no error anywhere.
+  const sample: unknown = now();
+  if (typeof sample !== 'number' || !Number.isFinite(sample)) {
+    throw new SessionError(
+      'INVALID_OPTION',
+      `${where}: now must return epoch milliseconds (a finite number), got ` +
+        (sample instanceof Date ? 'a Date (use date.getTime())' : describeValue(sample)),
+    );
+  }
   return now as () => number;
 }
 

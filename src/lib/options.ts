@@ -6,7 +6,7 @@ import { MAX_COOKIE_AGE_SEC, NEVER, touchAfterFor } from './lifetime.js';
 import { sealedCookieTransport } from './sealed-cookie.js';
 import type { SessionConfig } from './session-core.js';
 import { signedIdTransport } from './signed-id.js';
-import { describeValue, refuseUnknownOptions } from './option-names.js';
+import { clockOption, describeValue, refuseUnknownOptions } from './option-names.js';
 import { randomId } from './random.js';
 import { signerFor } from './signer.js';
 import type { SessionStore, StatelessStore } from './store-contract.js';
@@ -342,7 +342,7 @@ export function resolveOptions(options: SessionsOptions): Config {
     // `absoluteTimeout` from the session's creation.
     retainMs: Math.min(absoluteMs ?? Infinity, MAX_COOKIE_AGE_SEC * 1000) + REVOCATION_MARGIN_MS,
     generateId: fn('generateId', options.generateId) ?? randomId,
-    now: fn('now', options.now) ?? Date.now,
+    now: clockOption('createSessions', options.now),
     serializer,
     json,
     onEvent: fn('onEvent', options.onEvent),
