@@ -313,11 +313,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * Give the session a new ID, keeping its data (call it at login and privilege changes: it defeats session
    * fixation). The next `commit()` moves the session in one store transaction, with every change other
    * requests made meanwhile, so the old cookie stops working as soon as the commit returns. A regenerate that
-   * races a destroy never revives the session.
+   * races a destroy never revives the session. Refused (`INVALID_ID`) on a session from `getById`: no cookie
+   * could carry the new ID to the user, whose own cookie would then find nothing.
    */
   regenerate(): void {
     const s = this.#s;
     s.writable();
+    if (s.cookie.detached === true) {
+      throw new SessionError(
+        'INVALID_ID',
+        'regenerate: a session from getById has no cookie to carry a new ID (regenerate it in a request of its own)',
+      );
+    }
     if (s.stored && s.previousId === undefined) s.previousId = s.id;
     s.renew();
   }

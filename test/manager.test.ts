@@ -857,6 +857,17 @@ describe('get and getById', () => {
     expect(seen.getAll()).toEqual({ n: 2, role: 'banned' });
   });
 
+  it("getById: regenerate() is refused, so the user's cookie keeps finding the session", async () => {
+    const { sessions, login, counted } = setup();
+    const { session, cookie } = await login();
+    const admin = (await sessions.getById(session.id))!;
+    expect(() => admin.regenerate()).toThrow(expect.objectContaining({ code: 'INVALID_ID' }));
+    admin.set('role', 'audited');
+    expect([...(await admin.commit())]).toEqual([]);
+    expect(counted.calls.regenerate).toBe(0);
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 1, role: 'audited' });
+  });
+
   it('getById checks expiry, never touches, and its destroy() ends the session without a cookie', async () => {
     const { sessions, login, counted, clock, events } = setup({ idleTimeout: 600 });
     const { session, cookie } = await login();
