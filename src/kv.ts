@@ -3,6 +3,7 @@ import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
+import { parseRecord } from './lib/records.js';
 import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
@@ -290,7 +291,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // Expired but not yet deleted by KV (its TTL has a 60 s floor) is returned as it is: the manager checks
       // expiry itself and reports it as `expired`, clearing the cookie.
       const stored = await read(id, readOptions);
-      return stored.ended ? null : parse(stored.text);
+      // Text that is not JSON is handed on as it is (parseRecord): the manager reports it as corrupt, as on
+      // every other store, rather than as a session never stored.
+      return stored.ended || stored.text === null ? null : parseRecord(stored.text);
     },
     // No read first: KV has no conditional write, so a read could not make this a transaction anyway, and it
     // would cost every new session a KV read. New IDs are 144 random bits (`generateId`): none is ever taken.

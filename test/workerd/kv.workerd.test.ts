@@ -5,7 +5,15 @@ import { createSessions, SessionError, type SessionEvent } from '../../src/index
 import { createKVStore, type KVListPage, type KVNamespaceLike, type KVStoreOptions } from '../../src/kv.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, record, request, SECRET, times } from '../helpers.js';
+import {
+  cookiePair,
+  createClock,
+  expectUnparsableRecordIsCorrupt,
+  record,
+  request,
+  SECRET,
+  times,
+} from '../helpers.js';
 import { codes, wrapKV, type KVCall } from './bindings.js';
 import {
   describeLifecycleRaces,
@@ -814,5 +822,18 @@ describe('kv store: interleavings inside its transactions (gates on the real bin
     const prefix = kv.calls.put[0]!.key.slice(0, -stale.id.length);
     expect(await env.SESSIONS_KV.get(prefix + stale.id)).not.toBeNull(); // the late write landed
     expect((await sessions.start(request(cookie))).isNew).toBe(true); // the revocation marker still wins
+  });
+});
+
+describe('kv store: a stored record that is not JSON', () => {
+  it('is corrupt, as on every other store: no store error, a login with its cookie works', async () => {
+    const clock = createClock();
+    const prefix = uniquePrefix('corrupt');
+    await expectUnparsableRecordIsCorrupt(
+      createKVStore(env.SESSIONS_KV, { now: clock.now, prefix }),
+      clock,
+      (id) => env.SESSIONS_KV.put(prefix + id, '{"data":{"n":"1"'),
+      (id) => env.SESSIONS_KV.get(prefix + id),
+    );
   });
 });
