@@ -338,3 +338,85 @@ describe('a merge that refuses', () => {
     expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: '0x10' });
   });
 });
+
+describe('a store whose write answers something the contract rules out', () => {
+  // A custom store's `update` without its `return` answers undefined; others answer worse.
+  const GARBAGE: unknown[] = [undefined, 'garbage', 42, {}, { data: 5 }, [], true];
+
+  function setup(op: 'create' | 'update' | 'regenerate', answer: unknown) {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let armed = false;
+    const calls: string[] = [];
+    const store: SessionStore = Object.create(memory, {
+      [op]: {
+        value: (...args: unknown[]) => {
+          calls.push(op);
+          return armed ? Promise.resolve(answer) : (memory[op] as (...a: unknown[]) => Promise<unknown>)(...args);
+        },
+      },
+    });
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({
+      store,
+      secrets: [SECRET],
+      now: clock.now,
+      idleTimeout: 600,
+      onEvent: (e) => events.push(e),
+    });
+    return { sessions, memory, clock, calls, events, arm: () => (armed = true) };
+  }
+
+  for (const answer of GARBAGE) {
+    const shown = answer === undefined ? 'undefined' : JSON.stringify(answer);
+
+    it(`update answering ${shown}: STORE_WRITE, no cookie, the request keeps its changes`, async () => {
+      const { sessions, memory, arm } = setup('update', answer);
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      const cookie = cookiePair(await s.commit());
+      arm();
+      const again = await sessions.start(request(cookie));
+      again.set('n', 2);
+      const error = await again.commit().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'STORE_WRITE', message: expect.stringMatching(/update answered/) });
+      expect(again.get('n')).toBe(2);
+      expect((await memory.get(s.id))?.data).toEqual({ n: '1' });
+    });
+
+    it(`regenerate answering ${shown}: STORE_WRITE, and no cookie for an ID never stored`, async () => {
+      const { sessions, arm } = setup('regenerate', answer);
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      const cookie = cookiePair(await s.commit());
+      arm();
+      const app = sessions.handle((_req, session) => {
+        session.regenerate();
+        return new Response('ok');
+      });
+      await expect(app(request(cookie))).rejects.toMatchObject({ code: 'STORE_WRITE' });
+      expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    });
+
+    it(`a touch whose update answers ${shown}: an error event, no cookie`, async () => {
+      const { sessions, clock, events, arm } = setup('update', answer);
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      const cookie = cookiePair(await s.commit());
+      arm();
+      clock.advanceSec(120);
+      const headers = await (await sessions.start(request(cookie))).commit();
+      expect(headers.getSetCookie()).toEqual([]);
+      expect(events.at(-1)).toMatchObject({ type: 'error', operation: 'touch', error: { code: 'STORE_WRITE' } });
+    });
+  }
+
+  it('create answering something not a boolean: STORE_WRITE at once, not three tries under new IDs', async () => {
+    const { sessions, calls, arm } = setup('create', undefined);
+    arm();
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', message: /create answered undefined/ });
+    expect(calls).toEqual(['create']);
+  });
+});

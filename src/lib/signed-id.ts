@@ -6,6 +6,8 @@ import type { OpenedValue, Signer } from './signer.js';
 import { storeCall, storeFailure, type StoreCallConfig } from './store-call.js';
 import type { SessionRecord, SessionStore } from './store-contract.js';
 import { isRecord } from './records.js';
+import { describeValue } from './option-names.js';
+import { SessionError } from '../errors.js';
 import { noCookie, type Opened, type Transport } from './transport.js';
 
 export interface SignedIdConfig extends StoreCallConfig {
@@ -46,6 +48,21 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
     };
   }
 
+  // A write's answer is checked before anything is sent: a store that answers something else (a custom store's
+  // `update` without its `return`) has done who knows what, and a cookie sent on its word could name an ID it
+  // never stored. Its outcome is unknown, as after a timeout: the library does not retry.
+  const refuse = (op: string, answer: unknown, expected: string): never => {
+    throw new SessionError(
+      'STORE_WRITE',
+      `${c.storeName} store: ${op} answered ${describeValue(answer)}, not ${expected}; its outcome is unknown`,
+    );
+  };
+  const created = (answer: boolean) => (typeof answer === 'boolean' ? answer : refuse('create', answer, 'a boolean'));
+  const record = (op: string) => (answer: SessionRecord | null) =>
+    answer === null || isRecord(answer) ? answer : refuse(op, answer, 'the stored record or null');
+  const updated = record('update');
+  const moved = record('regenerate');
+
   return {
     stateful: true,
 
@@ -57,10 +74,11 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
       return read(value, opened);
     },
 
-    create: (id, record) => storeCall(c, 'STORE_WRITE', 'create', () => store.create(id, record)),
-    update: (id, changes, times) => storeCall(c, 'STORE_WRITE', 'update', () => store.update(id, changes, times)),
+    create: (id, record) => storeCall(c, 'STORE_WRITE', 'create', () => store.create(id, record), created),
+    update: (id, changes, times) =>
+      storeCall(c, 'STORE_WRITE', 'update', () => store.update(id, changes, times), updated),
     regenerate: (id, newId, changes, times) =>
-      storeCall(c, 'STORE_WRITE', 'regenerate', () => store.regenerate(id, newId, changes, times)),
+      storeCall(c, 'STORE_WRITE', 'regenerate', () => store.regenerate(id, newId, changes, times), moved),
     destroy: (id, retainUntil) => storeCall(c, 'STORE_DELETE', 'destroy', () => store.destroy(id, retainUntil)),
 
     async send(cookie, id, _whole, maxAgeSec, now) {

@@ -7,7 +7,8 @@ export interface StoreCallConfig {
 }
 
 /**
- * Runs a store call, turning any failure into a SessionError that names the store and keeps the cause. With
+ * Runs a store call, turning any failure into a SessionError that names the store and keeps the cause; `answer`
+ * checks what the call resolved to (it throws a SessionError of its own for an answer the contract rules out). With
  * `storeTimeout`, a call that takes longer fails with `STORE_TIMEOUT`: the outcome is then unknown (the call
  * itself cannot be cancelled and may still complete), so the library never retries it.
  */
@@ -16,6 +17,7 @@ export function storeCall<T>(
   code: SessionErrorCode,
   op: string,
   call: () => Promise<T>,
+  answer?: (value: T) => T,
 ): Promise<T> {
   const fail = (cause: unknown): never => {
     throw storeFailure(config, code, op, cause);
@@ -24,7 +26,7 @@ export function storeCall<T>(
   // Without a timeout (the default, and every request's path): one reaction on the store's own promise.
   if (limit === undefined) {
     try {
-      return Promise.resolve(call()).then(undefined, fail);
+      return Promise.resolve(call()).then(answer, fail);
     } catch (cause) {
       return Promise.reject(storeFailure(config, code, op, cause));
     }
@@ -35,7 +37,7 @@ export function storeCall<T>(
     timer = setTimeout(() => reject(new SessionError('STORE_TIMEOUT', message)), limit);
   });
   return Promise.race([Promise.resolve().then(call), timeout])
-    .then(undefined, fail)
+    .then(answer, fail)
     .finally(() => clearTimeout(timer!));
 }
 
