@@ -267,11 +267,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         },
         requestContexts.get(request),
       );
-      if (!current.isNew) {
-        current.destroy();
-        // Not kept for handle() to send: the new session's cookie replaces this one's.
-        await current._commitLines();
-      }
+      // The current session is ended by the new one's first commit, not here: a login that fails keeps it.
+      session._replace(current as Session<Record<string, unknown>>);
       createdSessions.add(session);
       return Promise.resolve(remember(request, session));
     },

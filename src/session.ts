@@ -2,7 +2,7 @@ import { commitLines } from './lib/commit.js';
 import { maskId } from './lib/ids.js';
 import { SessionError } from './errors.js';
 import { toBigInt, toNumber } from './lib/numbers.js';
-import type { SessionCore } from './lib/session-core.js';
+import { replace, type SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
 
 /**
@@ -363,6 +363,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /** @internal The Set-Cookie lines `commit()` and `commitAll` handed to the app, in order. */
   _sentLines(): readonly string[] {
     return this.#s.sent;
+  }
+
+  /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */
+  _replace(previous: Session<Record<string, unknown>>): void {
+    replace(this.#s, previous.#s);
   }
 }
 

@@ -1708,6 +1708,90 @@ describe('store failures lose nothing', () => {
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
+  /** A memory store whose create or destroy can be made to fail, and a visitor with a stored cart. */
+  async function visitorWithCart(failing: 'create' | 'destroy') {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const fail = { on: false };
+    const calls: string[] = [];
+    const store: SessionStore = {
+      ...memory,
+      [failing]: (...a: unknown[]) => {
+        calls.push(`${failing} ${String(a[0]).slice(0, 6)}`);
+        return fail.on
+          ? Promise.reject(new Error(`${failing} failed`))
+          : (memory[failing] as (...b: unknown[]) => Promise<unknown>)(...a);
+      },
+    };
+    const events: SessionEvent[] = [];
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, onEvent: (e) => events.push(e) });
+    const anon = await sessions.start(request());
+    anon.set('cart', [1, 2]);
+    const cookie = cookiePair(await anon.commit());
+    calls.length = 0;
+    events.length = 0;
+    return { sessions, memory, fail, calls, events, cookie, anonId: anon.id };
+  }
+
+  it('a login whose handler throws after create() leaves the visitor the session they had', async () => {
+    const { sessions, memory, cookie, anonId } = await visitorWithCart('create');
+    const app = sessions.handle(async (req) => {
+      await sessions.create(req, { userId: 'bob' });
+      throw new Error('second factor refused');
+    });
+    await expect(app(request(cookie))).rejects.toThrow('second factor refused');
+    expect((await sessions.start(request(cookie))).get('cart')).toEqual([1, 2]);
+    expect(await memory.get(anonId)).not.toBeNull();
+  });
+
+  it("a login whose new session's write fails rejects with STORE_WRITE and keeps the old session", async () => {
+    const { sessions, fail, cookie } = await visitorWithCart('create');
+    fail.on = true;
+    const app = sessions.handle(async (req) => {
+      await sessions.create(req, { userId: 'bob' });
+      return new Response('signed in');
+    });
+    await expect(app(request(cookie))).rejects.toMatchObject({
+      code: 'STORE_WRITE',
+      cause: new Error('create failed'),
+    });
+    expect((await sessions.start(request(cookie))).get('cart')).toEqual([1, 2]);
+  });
+
+  it('a login whose end of the old session fails stores nothing new; a later commit does it all', async () => {
+    const { sessions, memory, fail, calls, events, cookie, anonId } = await visitorWithCart('destroy');
+    fail.on = true;
+    const login = await sessions.create(request(cookie), { userId: 'bob' });
+    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_DELETE', cause: new Error('destroy failed') });
+    const firstId = login.id;
+    // The old session and its cookie work. The new record was to go again (here the store fails that too: no
+    // cookie ever names it, and it expires).
+    expect(calls).toEqual([`destroy ${anonId.slice(0, 6)}`, `destroy ${firstId.slice(0, 6)}`]);
+    expect((await sessions.start(request(cookie))).get('cart')).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'created' || e.type === 'destroyed')).toEqual([]);
+    fail.on = false;
+    const headers = await login.commit(); // under a fresh ID, and the old session ends now
+    expect(login.id).not.toBe(firstId);
+    expect(cookiePair(headers)).not.toBe(cookie);
+    expect((await sessions.start(request(cookiePair(headers)))).userId).toBe('bob');
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['destroyed', 'created', 'rejected']);
+  });
+
+  it('two logins in one request: the old session ends with the one stored, and only then', async () => {
+    const { sessions, memory, cookie, anonId } = await visitorWithCart('create');
+    const req = request(cookie);
+    const first = await sessions.create(req, { userId: 'bob' });
+    const second = await sessions.create(req, { userId: 'ann' });
+    expect(first.destroyed).toBe(true);
+    expect(await memory.get(anonId)).not.toBeNull();
+    expect([...(await first.commit())]).toEqual([]);
+    const cookieOfAnn = cookiePair(await second.commit());
+    expect(await memory.get(anonId)).toBeNull();
+    expect((await sessions.start(request(cookieOfAnn))).userId).toBe('ann');
+    expect(await memory.get(first.id)).toBeNull();
+  });
+
   it('a failing touch-only write is reported through onEvent and the request succeeds', async () => {
     const { sessions, events, cookie } = await withFailingTouch(new Error('KV PUT failed: 429 Too Many Requests'));
     const headers = await (await sessions.start(request(cookie))).commit();

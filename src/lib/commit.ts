@@ -22,6 +22,8 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
   // its outcome may be unknown (STORE_TIMEOUT), and the library never retries a commit by itself.
   const inFlight = s.committing;
   if (inFlight !== undefined) return inFlight.then(() => commitLines(s, keep));
+  // Replaced by a login (`create()`): the new session's commit ends it, and the new cookie replaces this one's.
+  if (s.replaced) return [];
   const now = s.config.now();
   const plan = planCommit({
     stored: s.stored,
@@ -78,6 +80,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
         }
         s.renew();
       }
+      if (s.replaces !== undefined) await endReplaced(s, s.replaces, now);
       const lines = await t.send(s.cookie, s.id, () => record, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       s.stored = true;
       s.forced = false;
@@ -150,6 +153,24 @@ async function touch(s: SessionCore, now: number): Promise<string[]> {
   const lines = await t.send(s.cookie, id, whole(s, times), s.lifetime.maxAgeSec(now, times.expiresAt), now);
   written(s, times, undefined);
   return lines;
+}
+
+/**
+ * A login's new session is stored: the session it replaces ends now, by its ID as stored. If that fails, the new
+ * record goes too (a commit again tries under a fresh ID) and the commit rejects, so the visitor keeps the session
+ * and cookie they had rather than hold two live sessions.
+ */
+async function endReplaced(s: SessionCore, replaced: { id: string; userId: string | undefined }, now: number) {
+  const c = s.config;
+  let ended: boolean;
+  try {
+    ended = await c.transport.destroy(replaced.id, now + c.retainMs);
+  } catch (error) {
+    await c.transport.destroy(s.id, now + c.retainMs).catch(() => false);
+    throw error;
+  }
+  s.replaces = undefined;
+  if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(replaced.id, replaced.userId), at: now }, s.ctx);
 }
 
 /** The record as this request holds it, with `times`, built only if a transport asks for it. */

@@ -68,6 +68,14 @@ export class SessionCore {
   readonly sent: string[] = [];
   /** Made by `create()`: stored even when empty. */
   forced: boolean;
+  /**
+   * Made by `create()` in a request that had a stored session: that session (its ID as stored), which this one's
+   * first commit ends once this one is stored. Not before: a login that fails (a handler that throws after
+   * `create()`, a store that fails the write) must leave the visitor the session they had.
+   */
+  replaces: { readonly id: string; readonly userId: string | undefined } | undefined = undefined;
+  /** Replaced by a session `create()` made: commits nothing of its own (the new session ends it). */
+  replaced = false;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
@@ -157,4 +165,17 @@ export class SessionCore {
   writable(): void {
     if (this.destroyed) throw new SessionError('DESTROYED', 'this session was destroyed; start a new one');
   }
+}
+
+/**
+ * `create()`'s new session `next` takes over from `previous`: it ends `previous` in the store when it is first
+ * stored, or, when `previous` is itself a login not stored yet, the session that one was to end. `previous`
+ * commits nothing from now on, and is destroyed as far as the app can see.
+ */
+export function replace(next: SessionCore, previous: SessionCore): void {
+  if (previous.stored) next.replaces = { id: previous.previousId ?? previous.id, userId: previous.userId };
+  else next.replaces = previous.replaces;
+  previous.replaces = undefined;
+  previous.replaced = true;
+  previous.destroyed = true;
 }
