@@ -166,7 +166,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     // After destroy(), the request's next session is a new one.
     const live = (session: Session<Data>) =>
       session.destroyed
-        ? remember(request, newSession<Data>(c, { kind: 'new' }, requestContexts.get(request)))
+        ? remember(request, newSession<Data>(c, { kind: 'new' }, requestContexts.get(request))._after(session))
         : session;
     return cached instanceof Promise ? cached.then(live) : live(cached);
   }
@@ -270,7 +270,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       // The current session is ended by the new one's first commit, not here: a login that fails keeps it.
       session._replace(current as Session<Record<string, unknown>>);
       createdSessions.add(session);
-      return Promise.resolve(remember(request, session));
+      return Promise.resolve(remember(request, session._after(current)));
     },
 
     async shiftExpiration(request) {

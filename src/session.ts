@@ -365,6 +365,18 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#s.sent;
   }
 
+  /**
+   * @internal The session the request had before this one (`create()`, or `start()` after `destroy()`):
+   * `handle()` and the Hono middleware commit every session of the request, in order.
+   */
+  _previous: Session<Record<string, unknown>> | undefined = undefined;
+
+  /** @internal Records the session this one follows in its request; returns this session. */
+  _after(previous: Session<Data>): this {
+    this._previous = previous as unknown as Session<Record<string, unknown>>;
+    return this;
+  }
+
   /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */
   _replace(previous: Session<Record<string, unknown>>): void {
     replace(this.#s, previous.#s);

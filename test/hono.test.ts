@@ -3,6 +3,7 @@
 import { Hono, type Context } from 'hono';
 import { createSessions, Session, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
 import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
+import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, countingStore, createClock, createJar, failingStore, SECRET } from './helpers.js';
@@ -549,5 +550,75 @@ describe('hono: Cache-Control', () => {
     expect(await response.text()).toBe('none');
     expect(response.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-sid=; Path=\/; Max-Age=0;/)]);
     expect(response.headers.get('Cache-Control')).toBe('private');
+  });
+});
+
+type LoginData = { user: string };
+
+function setupLogin(kind: 'memory' | 'cookie') {
+  const clock = createClock();
+  const store = kind === 'memory' ? createMemoryStore({ now: clock.now }) : createCookieStore();
+  const sessions = createSessions<LoginData>({ store, secrets: [SECRET], now: clock.now });
+  const app = new Hono<SessionEnv<LoginData>>();
+  app.use(sessionMiddleware(sessions));
+  app.get('/me', async (c) => c.text((await c.var.session).get('user') ?? 'anon'));
+  const jar = createJar({ now: clock.now });
+  async function browse(path: string, init: RequestInit = {}) {
+    const headers = new Headers(init.headers);
+    const cookie = jar.header();
+    if (cookie !== undefined) headers.set('Cookie', cookie);
+    const response = await app.request(new URL(path, URL_).href, { ...init, headers });
+    jar.apply(response.headers);
+    return response;
+  }
+  return { sessions, app, browse };
+}
+
+describe('a login made with create() and ended again in the same request stays ended', () => {
+  it('cookie store: sessions.destroy(request) whose headers the handler ignored still expires the cookie', async () => {
+    const { sessions, app, browse } = setupLogin('cookie');
+    app.post('/login', async (c) => {
+      await c.var.session;
+      const s = await sessions.create(c.req.raw, { data: { user: 'ada' } });
+      for (const line of (await s.commit()).getSetCookie()) c.header('Set-Cookie', line, { append: true });
+      await sessions.destroy(c.req.raw); // second factor failed: log out; headers forgotten (README: still sent)
+      return c.text('denied', 401);
+    });
+    await browse('/login', { method: 'POST' });
+    expect(await (await browse('/me')).text()).toBe('anon');
+  });
+
+  it('memory store: destroy() on the create()d session after its cookie was appended is committed', async () => {
+    const { sessions, app, browse } = setupLogin('memory');
+    app.post('/login', async (c) => {
+      await c.var.session;
+      const s = await sessions.create(c.req.raw, { data: { user: 'ada' } });
+      for (const line of (await s.commit()).getSetCookie()) c.header('Set-Cookie', line, { append: true });
+      s.destroy(); // left to the middleware, as for (await c.var.session).destroy()
+      return c.text('denied', 401);
+    });
+    await browse('/login', { method: 'POST' });
+    expect(await (await browse('/me')).text()).toBe('anon');
+  });
+
+  it('handle(): a create()d session destroyed and then replaced by start() is still committed', async () => {
+    const clock = createClock();
+    const sessions = createSessions<LoginData>({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const jar = createJar({ now: clock.now });
+    const app = sessions.handle(async (request, session) => {
+      if (new URL(request.url).pathname === '/me') return new Response(session.get('user') ?? 'anon');
+      const s = await sessions.create(request, { data: { user: 'ada' } });
+      const response = new Response('denied', { status: 401, headers: await s.commit() });
+      s.destroy(); // second factor failed
+      await sessions.start(request); // e.g. a layout helper that reads flashes
+      return response;
+    });
+    jar.apply(await app(new Request(`${URL_}login`, { method: 'POST' })));
+    const me = await app(new Request(`${URL_}me`, { headers: { cookie: jar.header() ?? '' } }));
+    expect(await me.text()).toBe('anon');
   });
 });

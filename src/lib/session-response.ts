@@ -53,15 +53,17 @@ function linesToSend(
 
 /** A session as `handle()` and the Hono middleware finish it. */
 interface Finished {
+  readonly _previous: Finished | undefined;
   _sentLines(): readonly string[];
   _commitLines(): string[] | Promise<string[]>;
 }
 
 /**
  * What `handle()` and the Hono middleware append for the request's sessions: `session`'s (whose final commit made
- * `committed`), then, when the handler replaced it with `latest` (a login with `create()`, or `start()` after
- * `destroy()`), the replacement committed last, so that its cookie wins. Synchronous when nothing was replaced,
- * so `handle()` pays no promise for it.
+ * `committed`), then, when the handler replaced it (a login with `create()`, or `start()` after `destroy()`), every
+ * session that followed it, each committed in turn up to `latest`, the one the request ends with (its cookie wins).
+ * One in between is committed too: a login that was ended again in the same request must not stay live, nor its
+ * cookie stay in the browser. Synchronous when nothing was replaced, so `handle()` pays no promise for it.
  */
 export function finalLines(
   response: Response,
@@ -70,8 +72,15 @@ export function finalLines(
   latest: Finished,
 ): string[] | Promise<string[]> {
   if (latest === session) return linesToSend(response, session, committed);
-  const lines = linesToSend(response, session, committed, latest);
-  const more = latest._commitLines();
-  const after = (made: readonly string[]) => lines.concat(linesToSend(response, latest, made));
-  return Array.isArray(more) ? after(more) : more.then(after);
+  const after: Finished[] = [latest];
+  for (let s = latest._previous; s !== undefined && s !== session; s = s._previous) after.unshift(s);
+  return finishAfter(response, linesToSend(response, session, committed, after[0]), after);
+}
+
+async function finishAfter(response: Response, lines: string[], after: Finished[]): Promise<string[]> {
+  for (let i = 0; i < after.length; i++) {
+    const made = await after[i]!._commitLines();
+    lines = lines.concat(linesToSend(response, after[i]!, made, after[i + 1]));
+  }
+  return lines;
 }
