@@ -113,6 +113,20 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
     expect(failed.filter((name) => name.includes('the store contract >'))).toHaveLength(1);
   });
 
+  it('the conformance suite fails a store whose update ignores a clear, or immutable keys', async () => {
+    // session.clear() as a logout would store nothing; an immutable role could be overwritten.
+    const ignoring = (drop: 'clear' | 'immutable') => (clock: TestClock) =>
+      memoryWith(clock, (store) => ({
+        update: (id, changes, times) => store.update(id, { ...changes, [drop]: undefined }, times),
+      }));
+    for (const drop of ['clear', 'immutable'] as const) {
+      const { runner, tests } = collectingRunner();
+      describeStoreConformance(`ignores ${drop}`, ignoring(drop), runner);
+      const failed = await failures(tests);
+      expect(has(failed, 'the store contract > update applies a clear'), drop).toBe(true);
+    }
+  });
+
   it('the per-user suite fails a store whose destroyByUser ends nothing, or whose index loses logins', async () => {
     const perUser = (clock: TestClock, override: (store: MemoryStore) => Partial<SessionStore>) => {
       const store = createMemoryStore({ now: clock.now });

@@ -192,6 +192,21 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       expect(await store.get(k)).toEqual(expected);
     });
 
+    it("update applies a clear (the stored keys go, then this request's sets) and immutable keys", async () => {
+      const { clock, store, now } = await fresh();
+      const k = key('clear');
+      await store.create(k, record({ data: { a: '1', b: '2', role: '"admin"' }, immutable: ['role'] }, now));
+      const t = times(clock.now(), clock.now() + 60_000, now + 3_600_000);
+      // session.clear() as a logout: nothing of what was stored may survive it, immutable keys included.
+      const cleared = await store.update(k, { clear: true, set: { c: '3' }, immutable: { role: false } }, t);
+      expect(cleared?.data).toEqual({ c: '3' });
+      expect(cleared?.immutable).toBeUndefined();
+      expect((await store.get(k))?.data).toEqual({ c: '3' });
+      // A key made immutable stays so: a later plain set of it changes nothing.
+      expect((await store.update(k, { set: { d: '4' }, immutable: { d: true } }, t))?.immutable).toEqual(['d']);
+      expect((await store.update(k, { set: { d: '5', e: '6' } }, t))?.data).toEqual({ c: '3', d: '4', e: '6' });
+    });
+
     it('update (a touch: no changes) moves only the times', async () => {
       const { clock, store, now } = await fresh();
       const k = key('touch');
