@@ -4,7 +4,7 @@ import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
 import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
 import type { Session } from './session.js';
 
@@ -96,10 +96,21 @@ export function sessionMiddleware<
     throw new SessionError('INVALID_OPTION', 'sessionMiddleware: variable must be a non-empty string');
   }
 
+  /** The manager the app's function makes for this request (a block arrow without its `return` makes none). */
+  const made = (c: Context): Sessions<Data> => {
+    const manager = (sessions as (c: Context<E>) => Sessions<Data>)(c as unknown as Context<E>);
+    if (typeof (manager as Partial<Sessions<Data>> | null)?.start !== 'function') {
+      throw new SessionError(
+        'INVALID_OPTION',
+        `sessionMiddleware: the function given returned ${describeValue(manager)}, not a manager (createSessions)`,
+      );
+    }
+    return manager;
+  };
+
   return async (c, next) => {
     let manager: Sessions<Data> | undefined;
-    const managerOf = (): Sessions<Data> =>
-      (manager ??= typeof sessions === 'function' ? sessions(c as unknown as Context<E>) : sessions);
+    const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
     const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
     await next();

@@ -126,7 +126,9 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * (`destroy(request)`, an early `commit()`…) included, and `Cache-Control: private` when it sets a
    * cookie or the request had a live session (a shared cache must not keep a page made from it). The wrapped
    * handler takes whatever the runtime passes after the request (`env, ctx` on Workers, `info` on Deno), even
-   * arguments your handler does not declare. A handler that throws, or answers `Response.error()`, commits nothing.
+   * arguments your handler does not declare. A handler that throws, or answers `Response.error()`, commits nothing;
+   * so does one that answers no Response (Bun's `if (server.upgrade(req)) return;`), and `handle()` then answers
+   * none either (commit first, and give `server.upgrade` the headers, to keep a change).
    */
   handle<Rest extends unknown[]>(
     handler: SessionHandler<Data, Rest>,
@@ -372,8 +374,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const handed = sessionsByRequest.get(request);
         const result = handler(request, session, ...(rest as unknown as Rest));
         const response = result instanceof Response ? result : await result;
-        // A network error carries no headers: commit nothing rather than store what no cookie would follow.
-        if (response.type === 'error') return response;
+        // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
+        // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
+        if (response === undefined || response === null || response.type === 'error') return response;
         let committed = session._commitLines();
         if (!Array.isArray(committed)) committed = await committed;
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after

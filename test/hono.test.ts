@@ -185,6 +185,24 @@ describe('hono: sessionMiddleware', () => {
     expect(adminStore.calls.get).toBe(1);
   });
 
+  it('a manager function that returns no manager is an INVALID_OPTION naming what it returned', async () => {
+    const app = new Hono<SessionEnv<Cart>>();
+    const errors: unknown[] = [];
+    app.onError((error, c) => {
+      errors.push(error);
+      return c.text('sorry', 500);
+    });
+    // A block arrow without its `return`.
+    app.use(sessionMiddleware((() => undefined) as never));
+    app.get('/', async (c) => c.text(String((await c.var.session).get('name'))));
+    expect((await app.request(URL_)).status).toBe(500);
+    expect(errors).toEqual([expect.any(SessionError)]);
+    expect(errors[0]).toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/sessionMiddleware: the function given returned undefined, not a manager/),
+    });
+  });
+
   it('commits nothing when the handler throws: onError answers, the store keeps what it had', async () => {
     const { app, browse, counted } = setup();
     const errors: unknown[] = [];

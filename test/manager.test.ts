@@ -1468,6 +1468,20 @@ describe('handle', () => {
     expect(shared.status).toBe(204);
   });
 
+  it("answers no Response when the handler answers none (Bun's upgrade), committing nothing", async () => {
+    const { sessions, login, counted } = setup();
+    const { cookie } = await login();
+    const writes = counted.writes();
+    // As after `if (server.upgrade(req)) return;`: plain JavaScript, so the types do not stop it.
+    const upgraded = sessions.handle(((_req: Request, session: Session) => {
+      session.set('n', 2);
+      return undefined;
+    }) as never);
+    for (const arriving of [undefined, cookie]) await expect(upgraded(request(arriving))).resolves.toBeUndefined();
+    expect(counted.writes()).toBe(writes);
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 1 });
+  });
+
   it('gives back Response.error() as it is, commits nothing and does not throw', async () => {
     const { sessions, login, counted } = setup();
     const { cookie } = await login();

@@ -309,6 +309,11 @@ describe('the test kit validates its options', () => {
         /describeLifecycleRaces: exact must be true or false, got /,
       );
     }
+    expectError(
+      () => describeLifecycleRaces('x', store, runner, undefined as never),
+      'INVALID_OPTION',
+      /describeLifecycleRaces: options \{ exact: true \| false \} are required/,
+    );
     expect(registered).toBe(0);
   });
 

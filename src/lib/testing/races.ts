@@ -2,6 +2,7 @@
 // tries) and deterministic interleavings (a store call held at a gate while another request runs to the end).
 // Shared by every server-side store; the workerd suites add interleavings inside KV's and Durable Objects'
 // multi-step transactions through wrapped bindings.
+import { SessionError } from '../../errors.js';
 import type { SessionEvent } from '../events.js';
 import { createSessions, type CreateOptions, type Sessions } from '../../manager.js';
 import type { Session } from '../../session.js';
@@ -173,6 +174,9 @@ export function describeLifecycleRaces(
   runner: TestRunner,
   options: RaceOptions,
 ): void {
+  if (options === undefined) {
+    throw new SessionError('INVALID_OPTION', 'describeLifecycleRaces: options { exact: true | false } are required');
+  }
   refuseUnknownOptions('describeLifecycleRaces', options, RACE_OPTIONS);
   // Required: `exact: 'false'` would hold a store to the exact tests, a missing one silently skip them.
   refuseNonBoolean('describeLifecycleRaces', options, 'exact', false);
