@@ -6,6 +6,7 @@ import {
   type SessionChanges,
   type SessionStore,
 } from '../src/index.js';
+import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, countingStore, createClock, record, request, SECRET } from './helpers.js';
@@ -963,5 +964,104 @@ describe('changes sent to a store with atomic update()', () => {
       flash: { f: '"hi"' },
       immutable: { r: true },
     });
+  });
+});
+
+describe('changes made while a commit of the session is in flight', () => {
+  // Memory (a merge in the store) and the cookie store (the whole record sealed): both must keep such changes.
+  const stores = [
+    ['memory', (now: () => number) => createMemoryStore({ now })],
+    ['cookie', () => createCookieStore()],
+  ] as const;
+
+  for (const [name, make] of stores) {
+    function setupOn(store: SessionStore | ReturnType<typeof createCookieStore> = make(createClock().now)) {
+      const clock = createClock();
+      const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+      async function stored(data: Record<string, unknown>) {
+        const s = await sessions.create(request(), { data });
+        return cookiePair(await s.commit());
+      }
+      return { sessions, stored };
+    }
+
+    it(`${name}: a change made after a commit started is written by the next one, and stays in view`, async () => {
+      const { sessions, stored } = setupOn();
+      const cookie = await stored({ a: 1 });
+      const s = await sessions.start(request(cookie));
+      s.set('a', 2);
+      const first = s.commit();
+      s.set('b', 3);
+      s.setFlash('note', 'later');
+      const lines = (await first).getSetCookie();
+      expect([s.get('a'), s.get('b'), s.peekFlash('note')]).toEqual([2, 3, 'later']);
+      lines.push(...(await s.commit()).getSetCookie());
+      const next = await sessions.start(request(lines.at(-1)?.split(';')[0] ?? cookie));
+      expect([next.getAll(), next.getFlash('note')]).toEqual([{ a: 2, b: 3 }, 'later']);
+    });
+
+    it(`${name}: increments racing the session's own commit all count`, async () => {
+      const { sessions, stored } = setupOn();
+      const cookie = await stored({ n: 1 });
+      const s = await sessions.start(request(cookie));
+      const results = await Promise.all([
+        (async () => {
+          s.set('k', 1);
+          return s.commit();
+        })(),
+        (async () => {
+          await null;
+          s.increment('n');
+          return s.commit();
+        })(),
+      ]);
+      const last = results.flatMap((h) => h.getSetCookie()).at(-1);
+      const next = await sessions.start(request(last === undefined ? cookie : last.split(';')[0]!));
+      expect(next.getAll()).toEqual({ n: 2, k: 1 });
+    });
+  }
+
+  it('two updateExpiration calls under Promise.all: the later one is written, not dropped', async () => {
+    const { sessions, stored } = (() => {
+      const clock = createClock();
+      const s = createSessions({ store: createMemoryStore({ now: clock.now }), secrets: [SECRET], now: clock.now });
+      return { sessions: s, stored: async () => cookiePair(await (await s.create(request(), {})).commit()) };
+    })();
+    const req = request(await stored());
+    const [first, second] = await Promise.all([
+      sessions.updateExpiration(req, 60),
+      sessions.updateExpiration(req, 120),
+    ]);
+    expect(first.getSetCookie()[0]).toMatch(/Max-Age=60;/);
+    expect(second.getSetCookie()[0]).toMatch(/Max-Age=120;/);
+  });
+
+  it('a commit that fails gives its changes back, with those made meanwhile after them', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let fail = false;
+    const store: SessionStore = {
+      ...memory,
+      update: (...a) => (fail ? Promise.reject(new Error('down')) : memory.update(...a)),
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    const login = await sessions.create(request(), { data: { n: 1, gone: true, keep: 'x' } });
+    const cookie = cookiePair(await login.commit());
+    const s = await sessions.start(request(cookie));
+    s.increment('n', 2);
+    s.delete('gone');
+    s.set('a', 1);
+    fail = true;
+    const failing = s.commit();
+    s.increment('n', 3); // meanwhile: an addition on top of the first
+    s.set('a', 2); // and a later value
+    await expect(failing).rejects.toMatchObject({ code: 'STORE_WRITE' });
+    fail = false;
+    // Another request adds to the counter before this one commits again: additions, not values, are sent.
+    const other = await sessions.start(request(cookie));
+    other.increment('n', 10);
+    await other.commit();
+    await s.commit();
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 16, keep: 'x', a: 2 });
   });
 });

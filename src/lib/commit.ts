@@ -42,10 +42,17 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
   const settled = () => {
     if (s.committing === lines) s.committing = undefined;
   };
-  lines.then((made) => {
-    settled();
-    if (keep && !s.cookie.detached) s.sent.push(...made);
-  }, settled);
+  lines.then(
+    (made) => {
+      settled();
+      if (keep && !s.cookie.detached) s.sent.push(...made);
+    },
+    () => {
+      // Nothing was written (or its outcome is unknown): the changes stay for the app to commit again.
+      s.values.restore();
+      settled();
+    },
+  );
   return s.cookie.detached ? lines.then(() => []) : lines;
 }
 
@@ -74,6 +81,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
     case 'create': {
       const times = s.lifetime.times(now);
       const record = s.record(times);
+      s.values.take();
       for (let tries = 1; !(await t.create(s.id, record)); tries++) {
         if (tries === CREATE_TRIES) {
           throw new SessionError('STORE_WRITE', `create: ${CREATE_TRIES} new session IDs were all taken`);
@@ -94,7 +102,9 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
     case 'regenerate': {
       const previous = s.previousId!;
       const times = s.lifetime.times(now);
-      const stored = await t.regenerate(previous, s.id, s.values.changes(), times, whole(s, times));
+      const moving = t.regenerate(previous, s.id, s.values.changes(), times, whole(s, times));
+      s.values.take(); // after the transport took what it sends (a sealed store builds the whole record at once)
+      const stored = await moving;
       if (stored === null) return endedMeanwhile(s);
       const lines = await t.send(s.cookie, s.id, () => stored, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       s.previousId = undefined;
@@ -112,7 +122,9 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
 
     case 'update': {
       const times = s.lifetime.times(now);
-      const stored = await t.update(s.id, s.values.changes(), times, whole(s, times));
+      const updating = t.update(s.id, s.values.changes(), times, whole(s, times));
+      s.values.take(); // as for regenerate
+      const stored = await updating;
       if (stored === null) return endedMeanwhile(s);
       const lines = await t.send(s.cookie, s.id, () => stored, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       written(s, times, stored);

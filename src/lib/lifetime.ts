@@ -59,6 +59,9 @@ export class Lifetime {
   #persistent: boolean;
   /** The lifetime or remember-me changed in this request: the next commit writes. */
   changed = false;
+  /** Counts changes of the lifetime or remember-me, and which of them the write in flight carries. */
+  #version = 0;
+  #writing = 0;
 
   constructor(config: LifetimeConfig, now: number, record: SessionRecord | undefined, persistent = true) {
     this.#config = config;
@@ -85,6 +88,7 @@ export class Lifetime {
     if (value === this.#persistent) return;
     this.#persistent = value;
     this.changed = true;
+    this.#version++;
   }
 
   /** When the session expires as stored, or as the next write would store it if something changed. */
@@ -104,6 +108,7 @@ export class Lifetime {
       this.#endsAt = this.#cap(now + (seconds === undefined ? this.#config.expiresMs : seconds * 1000));
     }
     this.changed = true;
+    this.#version++;
   }
 
   /**
@@ -118,13 +123,15 @@ export class Lifetime {
 
   /** The times a write made now stores. */
   times(now: number): SessionTimes {
+    this.#writing = this.#version;
     return { accessedAt: now, endsAt: this.#endsAt, expiresAt: this.#idleExpiry(now), persistent: this.#persistent };
   }
 
   /** After a write that stored `times`. */
   written(times: SessionTimes): void {
     this.#expiresAt = times.expiresAt;
-    this.changed = false;
+    // A change made while the write was in flight (a second updateExpiration) is for the next commit.
+    if (this.#version === this.#writing) this.changed = false;
   }
 
   /** The cookie's Max-Age for an expiry (default: as stored); undefined for a browser-session cookie. */

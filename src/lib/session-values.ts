@@ -31,6 +31,16 @@ export interface Codec {
 /** A pending change of one key: its final value is sent (`set`), it is deleted, or a number is added to it. */
 type KeyChange = 'set' | 'delete' | number;
 
+/** What `SessionValues` journals between two writes (see its fields of the same names). */
+interface Journal {
+  readonly cleared: boolean;
+  readonly keyChanges: Map<string, KeyChange> | undefined;
+  readonly flashChanges: Map<string, boolean> | undefined;
+  readonly consumed: Map<string, { readonly text: string | undefined; readonly upTo: number }> | undefined;
+  readonly appended: Map<string, string[]> | undefined;
+  readonly immutableChanges: Map<string, boolean> | undefined;
+}
+
 export class SessionValues {
   readonly #codec: Codec;
   #data: Map<string, string>;
@@ -47,9 +57,10 @@ export class SessionValues {
   #flashChanges: Map<string, boolean> | undefined;
   /**
    * Flashes read in this request, with the stored value read (undefined when the store held none: only items
-   * this request appended were read). Still readable here; the store removes exactly the items read.
+   * this request appended were read) and the end of its item numbers then. Still readable here; the store removes
+   * exactly the items read. The end is taken at the read: a commit in between may renumber what is stored.
    */
-  #consumed: Map<string, string | undefined> | undefined;
+  #consumed: Map<string, { readonly text: string | undefined; readonly upTo: number }> | undefined;
   /**
    * Per flash key: items `addFlash` appended (encoded) and not read since, sent as additions to whatever list
    * the store holds.
@@ -57,6 +68,12 @@ export class SessionValues {
   #appended: Map<string, string[]> | undefined;
   /** Per key whose immutability changed: true = made immutable, false = no longer. */
   #immutableChanges: Map<string, boolean> | undefined;
+  /**
+   * The journal of the write in flight, set aside when it started (`take`): changes made meanwhile start a journal
+   * of their own, which the write neither sends nor clears, so the next commit writes them. Put back in front of
+   * them if the write fails (`restore`).
+   */
+  #taken: Journal | undefined;
 
   constructor(codec: Codec, record: SessionRecord | undefined) {
     this.#codec = codec;
@@ -231,10 +248,8 @@ export class SessionValues {
     if (change === true) this.#flashChanges!.set(key, false);
     else if (change === undefined) {
       const stored = this.#stored?.flash;
-      (this.#consumed ??= new Map()).set(
-        key,
-        stored !== undefined && Object.hasOwn(stored, key) ? stored[key] : undefined,
-      );
+      const text = stored !== undefined && Object.hasOwn(stored, key) ? stored[key] : undefined;
+      (this.#consumed ??= new Map()).set(key, { text, upTo: text === undefined ? 0 : flashEnd(this.#stored!, key) });
       this.#appended?.delete(key);
     }
     return this.#decode(key, text);
@@ -305,10 +320,10 @@ export class SessionValues {
       const lists: [string, string][] = [];
       const whole: [string, string][] = [];
       const upTo: [string, number][] = [];
-      for (const [k, text] of this.#consumed) {
+      for (const [k, { text, upTo: end }] of this.#consumed) {
         if (text === undefined) continue;
         (this.#codec.json && text.startsWith('[') ? lists : whole).push([k, text]);
-        upTo.push([k, flashEnd(this.#stored!, k)]);
+        upTo.push([k, end]);
       }
       if (lists.length > 0) changes.consumedItems = toObject(lists);
       if (whole.length > 0) changes.consumed = toObject(whole);
@@ -340,12 +355,82 @@ export class SessionValues {
   }
 
   /**
-   * After a write: the journal starts again. `stored` is the record the store returned after merging (it may
-   * hold other requests' changes); without it, this request's view is what was written.
+   * A write starts: the journal goes aside (see `#taken`). Called once what the write sends is made (`changes()`,
+   * `record()`), before the write's first await.
+   */
+  take(): void {
+    this.#taken = {
+      cleared: this.#cleared,
+      keyChanges: this.#keyChanges,
+      flashChanges: this.#flashChanges,
+      consumed: this.#consumed,
+      appended: this.#appended,
+      immutableChanges: this.#immutableChanges,
+    };
+    this.#cleared = false;
+    this.#keyChanges = undefined;
+    this.#flashChanges = undefined;
+    this.#consumed = undefined;
+    this.#appended = undefined;
+    this.#immutableChanges = undefined;
+  }
+
+  /**
+   * The write failed: its journal comes back, with the changes made while it was in flight after it (they win key
+   * by key, and a clear made meanwhile wipes the key changes before it), so that nothing is lost and the next
+   * commit sends both.
+   */
+  restore(): void {
+    const t = this.#taken;
+    if (t === undefined) return;
+    this.#taken = undefined;
+    if (!this.#cleared) {
+      // An addition made meanwhile onto a key set, deleted or cleared before is its final value (see increment).
+      const keys = new Map(t.keyChanges);
+      for (const [k, change] of this.#keyChanges ?? []) {
+        const before = keys.get(k);
+        const sum = typeof change === 'number' && typeof before === 'number';
+        keys.set(
+          k,
+          sum ? before + change : typeof change === 'number' && (before !== undefined || t.cleared) ? 'set' : change,
+        );
+      }
+      this.#keyChanges = keys.size > 0 ? keys : undefined;
+      this.#cleared = t.cleared;
+    }
+    // A flash set or deleted meanwhile replaces what was read of it or appended to it before.
+    const replaced = (k: string) => this.#flashChanges?.has(k) === true;
+    const flash = new Map(t.flashChanges);
+    for (const [k, keep] of this.#flashChanges ?? []) flash.set(k, keep);
+    this.#flashChanges = flash.size > 0 ? flash : undefined;
+    const consumed = new Map([...(t.consumed ?? [])].filter(([k]) => !replaced(k)));
+    for (const [k, read] of this.#consumed ?? []) consumed.set(k, read);
+    this.#consumed = consumed.size > 0 ? consumed : undefined;
+    // Items appended before a read made meanwhile were read in this request: never sent.
+    const appended = new Map<string, string[]>();
+    for (const [k, items] of t.appended ?? []) {
+      if (!replaced(k) && this.#consumed?.has(k) !== true) appended.set(k, [...items]);
+    }
+    for (const [k, items] of this.#appended ?? []) appended.set(k, [...(appended.get(k) ?? []), ...items]);
+    this.#appended = appended.size > 0 ? appended : undefined;
+    const immutable = new Map(t.immutableChanges);
+    for (const [k, on] of this.#immutableChanges ?? []) immutable.set(k, on);
+    this.#immutableChanges = immutable.size > 0 ? immutable : undefined;
+  }
+
+  /**
+   * After a write: its journal is done with. `stored` is the record the store returned after merging (it may hold
+   * other requests' changes); without it, the store holds what this request wrote whole. Changes made while the
+   * write was in flight stay in the journal for the next commit, and this request's view stays as it is (the
+   * store's merge of them comes with that commit).
    */
   committed(stored: SessionRecord | undefined): void {
+    const taken = this.#taken;
+    this.#taken = undefined;
+    const pending = this.changed;
     if (stored !== undefined) {
       this.#stored = stored;
+      if (pending) return;
       // Usually the store holds just what this request wrote: the maps stay as they are (most commits are the
       // request's last act, and rebuilding them would be its largest allocation).
       if (!holds(this.#data, stored.data)) this.#data = toMap(stored.data);
@@ -354,18 +439,16 @@ export class SessionValues {
       if (immutable.length !== this.#immutable.size || !immutable.every((k) => this.#immutable.has(k))) {
         this.#immutable = immutable.length === 0 ? NO_KEYS : new Set(immutable);
       }
-    } else if (this.changed) {
-      // Written whole (a new session, a sealed cookie): the store holds this request's view, numbered from 0.
-      for (const [k, keep] of this.#flashChanges ?? []) if (!keep) this.#flash.delete(k);
-      for (const k of this.#consumed?.keys() ?? []) if (this.#appended?.has(k) !== true) this.#flash.delete(k);
+    } else if (taken !== undefined) {
+      // Written whole (a new session, a sealed cookie): the store holds this request's view as it was, numbered
+      // from 0; flashes read or deleted before the write are gone from it, unless set again meanwhile.
+      const again = (k: string) => this.#flashChanges?.has(k) === true || this.#appended?.has(k) === true;
+      for (const [k, keep] of taken.flashChanges ?? []) if (!keep && !again(k)) this.#flash.delete(k);
+      for (const k of taken.consumed?.keys() ?? []) {
+        if (taken.appended?.has(k) !== true && !again(k)) this.#flash.delete(k);
+      }
       this.#stored = { flash: toObject(this.#flash) };
     }
-    this.#cleared = false;
-    this.#keyChanges = undefined;
-    this.#immutableChanges = undefined;
-    this.#flashChanges = undefined;
-    this.#consumed = undefined;
-    this.#appended = undefined;
   }
 
   // ------------------------------------------------------------------------------------------ internals
