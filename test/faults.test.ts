@@ -416,7 +416,10 @@ describe('a store whose write answers something the contract rules out', () => {
     arm();
     const s = await sessions.start(request());
     s.set('n', 1);
-    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_WRITE', message: /create answered undefined/ });
+    await expect(s.commit()).rejects.toMatchObject({
+      code: 'STORE_WRITE',
+      message: expect.stringMatching(/create answered undefined/),
+    });
     expect(calls).toEqual(['create']);
   });
 });
