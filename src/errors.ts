@@ -19,6 +19,7 @@ export type SessionErrorCode =
   | 'IMMUTABLE'
   | 'TYPE_MISMATCH'
   | 'DESTROYED'
+  | 'COMMIT_IN_FLIGHT'
   | 'NOT_FOUND'
   | 'INVALID_ID'
   | 'COOKIE_TOO_LARGE'

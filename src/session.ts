@@ -319,6 +319,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   regenerate(): void {
     const s = this.#s;
     s.writable();
+    // The write in flight sends the ID it started with: a new one now would be a cookie for an ID never stored.
+    if (s.committing !== undefined) {
+      throw new SessionError('COMMIT_IN_FLIGHT', 'regenerate: a commit of this session is in flight; await it first');
+    }
     if (s.cookie.detached === true) {
       throw new SessionError(
         'INVALID_ID',

@@ -13,6 +13,7 @@ const NONE: CommitFacts = {
   touchDue: false,
   resign: false,
   staleCookie: false,
+  replacing: false,
 };
 
 const facts = (overrides: Partial<CommitFacts>): CommitFacts => ({ ...NONE, ...overrides });
@@ -32,6 +33,8 @@ describe('planCommit: single cases', () => {
     expect(planCommit(facts({ destroyed: true }))).toBe('nothing');
     // Values set before destroy() are not stored, even by create().
     expect(planCommit(facts({ destroyed: true, changed: true, forced: true }))).toBe('nothing');
+    // A login ended before it was stored: the session it replaces still ends.
+    expect(planCommit(facts({ destroyed: true, forced: true, replacing: true }))).toBe('destroy');
   });
 
   it('a new unchanged session: nothing; with a stale cookie: clear it', () => {
@@ -77,28 +80,30 @@ const FACTS = [
   'touchDue',
   'resign',
   'staleCookie',
+  'replacing',
 ] as const satisfies readonly (keyof CommitFacts)[];
 
 const RULES: readonly (readonly [string, CommitPlan])[] = [
-  //  sdrcTftRx
-  ['11.......', 'destroy'],
-  ['01......1', 'destroy'],
-  ['01......0', 'nothing'],
-  ['00.1.....', 'create'],
-  ['00.01....', 'create'],
-  ['00.001...', 'create'],
-  ['00.000..1', 'clear-cookie'],
-  ['00.000..0', 'nothing'],
-  ['101......', 'regenerate'],
-  ['1001.....', 'update'],
-  ['10001....', 'update'],
-  ['10000.1..', 'touch'],
-  ['10000.01.', 'resend'],
-  ['10000.00.', 'nothing'],
+  //  sdrcTftRxp
+  ['11........', 'destroy'],
+  ['01......1.', 'destroy'],
+  ['01......01', 'destroy'],
+  ['01......00', 'nothing'],
+  ['00.1......', 'create'],
+  ['00.01.....', 'create'],
+  ['00.001....', 'create'],
+  ['00.000..1.', 'clear-cookie'],
+  ['00.000..0.', 'nothing'],
+  ['101.......', 'regenerate'],
+  ['1001......', 'update'],
+  ['10001.....', 'update'],
+  ['10000.1...', 'touch'],
+  ['10000.01..', 'resend'],
+  ['10000.00..', 'nothing'],
 ];
 
 describe('planCommit: every combination of facts', () => {
-  it('matches exactly one rule of the table, and plans what that rule says (all 512)', () => {
+  it('matches exactly one rule of the table, and plans what that rule says (all 1,024)', () => {
     const seen = new Set<CommitPlan>();
     let checked = 0;
     for (let bits = 0; bits < 2 ** FACTS.length; bits++) {
@@ -110,7 +115,7 @@ describe('planCommit: every combination of facts', () => {
       seen.add(matching[0]![1]);
       checked++;
     }
-    expect(checked).toBe(512);
+    expect(checked).toBe(1024);
     expect([...seen].sort()).toEqual(
       ['clear-cookie', 'create', 'destroy', 'nothing', 'regenerate', 'resend', 'touch', 'update'].sort(),
     );

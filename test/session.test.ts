@@ -1065,3 +1065,74 @@ describe('changes made while a commit of the session is in flight', () => {
     expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 16, keep: 'x', a: 2 });
   });
 });
+
+describe('two increments in one request near MAX_SAFE_INTEGER', () => {
+  it('the store ends with the value the session returned', async () => {
+    const clock = createClock();
+    const sessions = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const a = await sessions.start(request());
+    a.set('n', Number.MAX_SAFE_INTEGER);
+    const cookie = cookiePair(await a.commit());
+    const b = await sessions.start(request(cookie));
+    expect(b.increment('n', -Number.MAX_SAFE_INTEGER)).toBe(0);
+    const local = b.increment('n', -(Number.MAX_SAFE_INTEGER - 1));
+    expect(local).toBe(-(Number.MAX_SAFE_INTEGER - 1)); // exact, accepted
+    await b.commit();
+    // The journal's addition, -(2^54 - 3), is past what a double holds exactly: the final value is sent instead.
+    expect((await sessions.start(request(cookie))).get('n')).toBe(local);
+  });
+});
+
+describe('what cannot change while a commit of the session is in flight', () => {
+  function setupFlight() {
+    const clock = createClock();
+    const sessions = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    return { sessions };
+  }
+
+  it('regenerate() is COMMIT_IN_FLIGHT (the write sends the ID it started with); after it, it works', async () => {
+    const { sessions } = setupFlight();
+    const s = await sessions.start(request());
+    s.set('a', 1);
+    const first = s.commit();
+    expect(() => s.regenerate()).toThrow(expect.objectContaining({ code: 'COMMIT_IN_FLIGHT' }));
+    const cookie = cookiePair(await first);
+    s.regenerate();
+    const moved = cookiePair(await s.commit());
+    expect(moved).not.toBe(cookie);
+    expect((await sessions.start(request(moved))).get('a')).toBe(1);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a flash the write carries cannot be read or appended to meanwhile; other flashes can', async () => {
+    const { sessions } = setupFlight();
+    const s = await sessions.start(request());
+    s.setFlash('msg', 'welcome');
+    s.setFlash('other', 'kept');
+    const cookie = cookiePair(await s.commit());
+    const next = await sessions.start(request(cookie));
+    expect(next.getFlash('msg')).toBe('welcome');
+    const writing = next.commit();
+    expect(() => next.addFlash('msg', 'saved')).toThrow(expect.objectContaining({ code: 'COMMIT_IN_FLIGHT' }));
+    expect(() => next.getFlash('msg')).toThrow(expect.objectContaining({ code: 'COMMIT_IN_FLIGHT' }));
+    next.addFlash('note', 'one');
+    expect(next.getFlash('other')).toBe('kept');
+    await writing;
+    next.addFlash('msg', 'saved');
+    await next.commit();
+    const after = await sessions.start(request(cookie));
+    expect([after.getFlash('msg'), after.getFlash('note'), after.getFlash('other')]).toEqual([
+      ['saved'],
+      ['one'],
+      undefined,
+    ]);
+  });
+});

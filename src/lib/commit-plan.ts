@@ -21,6 +21,8 @@ export interface CommitFacts {
   readonly resign: boolean;
   /** The request carried a session cookie that opened no live session. */
   readonly staleCookie: boolean;
+  /** A login (`create()`) not stored yet, with the request's earlier session still to end. */
+  readonly replacing: boolean;
 }
 
 /**
@@ -35,8 +37,9 @@ export type CommitPlan =
   'nothing' | 'clear-cookie' | 'create' | 'update' | 'touch' | 'regenerate' | 'destroy' | 'resend';
 
 export function planCommit(f: CommitFacts): CommitPlan {
-  // A dead cookie is ended by ID too: its session may have moved to a new ID that is still live.
-  if (f.destroyed) return f.stored || f.staleCookie ? 'destroy' : 'nothing';
+  // A dead cookie is ended by ID too: its session may have moved to a new ID that is still live. A login ended
+  // before it was stored still ends the session it was to replace (a logout right after a login).
+  if (f.destroyed) return f.stored || f.staleCookie || f.replacing ? 'destroy' : 'nothing';
   if (!f.stored) {
     // An unchanged new session is not stored and sets no cookie.
     if (f.changed || f.timesChanged || f.forced) return 'create';

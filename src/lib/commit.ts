@@ -35,6 +35,7 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
     touchDue: s.stored && !s.cookie.detached && s.lifetime.touchDue(now),
     resign: s.cookie.resign,
     staleCookie: s.cookie.stale,
+    replacing: s.replaces !== undefined,
   });
   if (plan === 'nothing') return [];
   const lines = run(s, plan, now);
@@ -69,6 +70,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
     case 'destroy': {
       const id = s.stored ? (s.previousId ?? s.id) : s.cookie.orphanId;
       const ended = id !== undefined && (await t.destroy(id, now + c.retainMs));
+      if (s.replaces !== undefined) await endReplaced(s, now, false);
       const lines = t.clear(s.cookie, now);
       s.stored = false;
       s.previousId = undefined;
@@ -88,7 +90,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
         }
         s.renew();
       }
-      if (s.replaces !== undefined) await endReplaced(s, s.replaces, now);
+      if (s.replaces !== undefined) await endReplaced(s, now, true);
       const lines = await t.send(s.cookie, s.id, () => record, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       s.stored = true;
       s.forced = false;
@@ -168,21 +170,30 @@ async function touch(s: SessionCore, now: number): Promise<string[]> {
 }
 
 /**
- * A login's new session is stored: the session it replaces ends now, by its ID as stored. If that fails, the new
- * record goes too (a commit again tries under a fresh ID) and the commit rejects, so the visitor keeps the session
- * and cookie they had rather than hold two live sessions.
+ * A login's new session is stored (or ended before it was): the sessions it replaces end now, each by its ID as
+ * stored, through its own manager's store (a login through another manager that shares the request's session),
+ * once a write of it in flight is done. If one fails and `undo`, the new record goes too (a commit again tries
+ * under a fresh ID) and the commit rejects, so the visitor keeps the session and cookie they had rather than
+ * hold two live sessions.
  */
-async function endReplaced(s: SessionCore, replaced: { id: string; userId: string | undefined }, now: number) {
-  const c = s.config;
-  let ended: boolean;
-  try {
-    ended = await c.transport.destroy(replaced.id, now + c.retainMs);
-  } catch (error) {
-    await c.transport.destroy(s.id, now + c.retainMs).catch(() => false);
-    throw error;
+async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<void> {
+  for (const old of s.replaces ?? []) {
+    if (old.committing !== undefined) await old.committing.catch(() => undefined);
+    if (!old.stored) continue;
+    const c = old.config;
+    const id = old.previousId ?? old.id;
+    let ended: boolean;
+    try {
+      ended = await c.transport.destroy(id, now + c.retainMs);
+    } catch (error) {
+      if (undo) await s.config.transport.destroy(s.id, now + s.config.retainMs).catch(() => false);
+      throw error;
+    }
+    old.stored = false;
+    old.previousId = undefined;
+    if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, old.userId), at: now }, old.ctx);
   }
   s.replaces = undefined;
-  if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(replaced.id, replaced.userId), at: now }, s.ctx);
 }
 
 /** The record as this request holds it, with `times`, built only if a transport asks for it. */

@@ -69,11 +69,13 @@ export class SessionCore {
   /** Made by `create()`: stored even when empty. */
   forced: boolean;
   /**
-   * Made by `create()` in a request that had a stored session: that session (its ID as stored), which this one's
-   * first commit ends once this one is stored. Not before: a login that fails (a handler that throws after
-   * `create()`, a store that fails the write) must leave the visitor the session they had.
+   * Made by `create()`: the request's sessions before this one (the one it replaced, and any that one was to
+   * end), which this one's first commit ends once this one is stored, or its destroy if it is ended first. Not
+   * before: a login that fails (a handler that throws after `create()`, a store that fails the write) must leave
+   * the visitor the session they had. Each is ended through its own manager's store, once its own write in flight
+   * (if any) is done.
    */
-  replaces: { readonly id: string; readonly userId: string | undefined } | undefined = undefined;
+  replaces: readonly SessionCore[] | undefined = undefined;
   /** Replaced by a session `create()` made: commits nothing of its own (the new session ends it). */
   replaced = false;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
@@ -168,13 +170,12 @@ export class SessionCore {
 }
 
 /**
- * `create()`'s new session `next` takes over from `previous`: it ends `previous` in the store when it is first
- * stored, or, when `previous` is itself a login not stored yet, the session that one was to end. `previous`
- * commits nothing from now on, and is destroyed as far as the app can see.
+ * `create()`'s new session `next` takes over from `previous`: it ends `previous` when it is first stored, and
+ * whatever `previous` was still to end (a login replaced by another). `previous` commits nothing from now on, and
+ * is destroyed as far as the app can see; a write of it already in flight completes, and is then ended.
  */
 export function replace(next: SessionCore, previous: SessionCore): void {
-  if (previous.stored) next.replaces = { id: previous.previousId ?? previous.id, userId: previous.userId };
-  else next.replaces = previous.replaces;
+  next.replaces = [...(previous.replaces ?? []), previous];
   previous.replaces = undefined;
   previous.replaced = true;
   previous.destroyed = true;

@@ -182,8 +182,12 @@ export class SessionValues {
     const change = this.#keyChanges?.get(key);
     const atomic = this.#codec.json && !this.#cleared && (change === undefined || typeof change === 'number');
     this.#put(key, next);
-    // `??=`: an addition too small to change the value (1 + 1e-20) leaves #put nothing to record.
-    if (atomic && by !== 0) (this.#keyChanges ??= new Map()).set(key, (change ?? 0) + by);
+    // `??=`: an addition too small to change the value (1 + 1e-20) leaves #put nothing to record. The additions
+    // sent as one must be exact too (MAX_SAFE_INTEGER - 1, twice, is not): else the final value is sent.
+    if (atomic && by !== 0) {
+      const sum = ((change as number | undefined) ?? 0) + by;
+      (this.#keyChanges ??= new Map()).set(key, exactSum(sum) ? sum : 'set');
+    }
     return next;
   }
 
@@ -223,6 +227,7 @@ export class SessionValues {
    */
   addFlash(key: string, value: unknown): void {
     if (value === null || value === undefined) return;
+    this.#notInFlight('addFlash', key);
     const item = this.#encode(key, value);
     const read = this.#consumed?.has(key) === true && this.#appended?.has(key) !== true;
     const base = read || this.#flashChanges?.get(key) === false ? undefined : this.#flash.get(key);
@@ -242,6 +247,7 @@ export class SessionValues {
   getFlash(key: string): unknown {
     const text = this.#flash.get(key);
     if (text === undefined) return undefined;
+    this.#notInFlight('getFlash', key);
     // One set in this request is deleted outright; one that came from the store is consumed as read, and items
     // this request appended are read here, never sent.
     const change = this.#flashChanges?.get(key);
@@ -389,11 +395,10 @@ export class SessionValues {
       const keys = new Map(t.keyChanges);
       for (const [k, change] of this.#keyChanges ?? []) {
         const before = keys.get(k);
-        const sum = typeof change === 'number' && typeof before === 'number';
-        keys.set(
-          k,
-          sum ? before + change : typeof change === 'number' && (before !== undefined || t.cleared) ? 'set' : change,
-        );
+        const both = typeof change === 'number' && typeof before === 'number';
+        const sum = both ? before + change : NaN;
+        const number = typeof change === 'number';
+        keys.set(k, both && exactSum(sum) ? sum : number && (before !== undefined || t.cleared) ? 'set' : change);
       }
       this.#keyChanges = keys.size > 0 ? keys : undefined;
       this.#cleared = t.cleared;
@@ -464,6 +469,20 @@ export class SessionValues {
     if (this.#data.get(key) === text && typeof this.#keyChanges?.get(key) !== 'number') return;
     this.#data.set(key, text);
     (this.#keyChanges ??= new Map()).set(key, 'set');
+  }
+
+  /**
+   * A flash that the write in flight sets, consumes or appends to cannot be read or appended to until it is done:
+   * what is stored of it, and how its items are numbered, is known only then.
+   */
+  #notInFlight(op: string, key: string): void {
+    const t = this.#taken;
+    if (t !== undefined && (t.flashChanges?.has(key) || t.consumed?.has(key) || t.appended?.has(key))) {
+      throw new SessionError(
+        'COMMIT_IN_FLIGHT',
+        `${op}("${key}"): a commit of this flash is in flight; await it first`,
+      );
+    }
   }
 
   #putFlash(key: string, text: string): void {

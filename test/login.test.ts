@@ -1,0 +1,156 @@
+// A login (create()) ends the request's earlier session when it is stored, or when it is ended first; through the
+// earlier session's own manager; after a write of it in flight. handle() and Hono commit every session of a request.
+import { Hono } from 'hono';
+import { createSessions, type SessionStore } from '../src/index.js';
+import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
+import { createMemoryStore } from '../src/memory.js';
+import { describe, expect, it } from './harness.js';
+import { cookiePair, createClock, createJar, request, SECRET } from './helpers.js';
+
+function setup(store?: (memory: SessionStore) => SessionStore) {
+  const clock = createClock();
+  const memory = createMemoryStore({ now: clock.now });
+  const sessions = createSessions({ store: store ? store(memory) : memory, secrets: [SECRET], now: clock.now });
+  return { clock, memory, sessions };
+}
+
+async function aliceLoggedIn(sessions: ReturnType<typeof setup>['sessions']) {
+  const s = await sessions.create(request(), { userId: 'alice', data: { who: 'alice' } });
+  return { id: s.id, cookie: cookiePair(await s.commit()) };
+}
+
+describe('create() then destroy in the same request', () => {
+  it('handle(): a login then a logout in one request leaves the previous (alice) session ended', async () => {
+    const { sessions, memory } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const jar = createJar();
+    const app = sessions.handle(async (req) => {
+      // switch account to bob, then the second factor fails: log out
+      await sessions.create(req, { userId: 'bob', data: { who: 'bob' } });
+      await sessions.destroy(req);
+      return new Response('logged out');
+    });
+    const res = await app(request(alice.cookie));
+    jar.apply(res);
+    // The visitor asked to be logged out: neither alice's session nor her cookie may still work.
+    const after = await sessions.start(request(jar.header() ?? alice.cookie));
+    expect(after.get('who')).toBeUndefined();
+    expect(await memory.get(alice.id)).toBeNull();
+    expect(await sessions.listByUser('alice')).toEqual([]);
+  });
+
+  it('manual commits: create(), destroy() of the login, commitAll of both: the old session ends', async () => {
+    const { sessions, memory } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const req = request(alice.cookie);
+    const old = await sessions.start(req);
+    const login = await sessions.create(req, { userId: 'bob' });
+    login.destroy();
+    await old.commit();
+    await login.commit();
+    expect(old.destroyed).toBe(true);
+    // the app sees the old session as destroyed, yet the store keeps it live and its cookie works
+    expect(await memory.get(alice.id)).toBeNull();
+    expect((await sessions.start(request(alice.cookie))).isNew).toBe(true);
+  });
+
+  it('hono: a login then sessions.destroy() in one request logs the visitor out of the old session', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/switch', async (c) => {
+      await c.var.session;
+      await sessions.create(c.req.raw, { userId: 'bob', data: { who: 'bob' } });
+      await sessions.destroy(c.req.raw);
+      return c.text('out');
+    });
+    app.get('/me', async (c) => c.text(String((await c.var.session).get('who') ?? 'anon')));
+    const jar = createJar();
+    jar.apply(new Response(null, { headers: { 'Set-Cookie': `${alice.cookie}; Path=/; Secure; HttpOnly` } }));
+    const cookie = jar.header() ?? alice.cookie;
+    jar.apply(await app.request('https://app.example/switch', { method: 'POST', headers: { cookie } }));
+    const me = await app.request('https://app.example/me', { headers: { cookie: jar.header() ?? '' } });
+    expect(await me.text()).toBe('anon');
+  });
+});
+
+describe('two logins, the first commit in flight when the second create() runs', () => {
+  it('no live session is left over that no cookie will name', async () => {
+    let release!: () => void;
+    let hold = false;
+    const { sessions } = setup((memory) => ({
+      ...memory,
+      create: async (id, record) => {
+        if (hold) await new Promise<void>((r) => (release = r));
+        return memory.create(id, record);
+      },
+    }));
+    const alice = await aliceLoggedIn(sessions);
+    const req = request(alice.cookie);
+    hold = true;
+    const first = await sessions.create(req, { userId: 'bob' });
+    const p = first.commit();
+    await new Promise((r) => setTimeout(r, 0));
+    const second = await sessions.create(req, { userId: 'bob' });
+    hold = false;
+    release();
+    await p;
+    const cookie = cookiePair(await second.commit());
+    expect((await sessions.start(request(cookie))).userId).toBe('bob');
+    expect((await sessions.start(request(alice.cookie))).isNew).toBe(true);
+    // bob has one session (the second login); the first, replaced, must not stay live
+    expect((await sessions.listByUser('bob')).map((s) => s.id)).toEqual([second.id]);
+  });
+});
+
+describe('create() while the old session is still being created', () => {
+  it('the anonymous session stored by the in-flight commit is ended by the login', async () => {
+    let release!: () => void;
+    let hold = false;
+    const { sessions, memory } = setup((memory) => ({
+      ...memory,
+      create: async (id, record) => {
+        if (hold) {
+          hold = false;
+          await new Promise<void>((r) => (release = r));
+        }
+        return memory.create(id, record);
+      },
+    }));
+    const req = request();
+    const anon = await sessions.start(req);
+    anon.set('cart', [1]);
+    hold = true;
+    const p = anon.commit(); // e.g. an early commit the app does not await yet
+    await new Promise((r) => setTimeout(r, 0));
+    const login = await sessions.create(req, { userId: 'bob' });
+    release();
+    const anonCookie = cookiePair(await p);
+    await login.commit();
+    // the anonymous session was replaced by the login: its cookie (handed to the app) must not work
+    expect(await memory.get(anon.id)).toBeNull();
+    expect((await sessions.start(request(anonCookie))).isNew).toBe(true);
+  });
+});
+
+describe('create() through another manager that shares the registry', () => {
+  it('the replaced session is ended in the store that holds it', async () => {
+    const clock = createClock();
+    // Two stores of one kind (say two KV namespaces while moving between them): the managers share sessions.
+    const storeA = createMemoryStore({ now: clock.now });
+    const storeB = createMemoryStore({ now: clock.now });
+    const m1 = createSessions({ store: storeA, secrets: [SECRET], now: clock.now });
+    const m2 = createSessions({ store: storeB, secrets: [SECRET], now: clock.now });
+    const alice = await m1.create(request(), { userId: 'alice' });
+    const aliceCookie = cookiePair(await alice.commit());
+    const app = m1.handle(async (req) => {
+      await m2.create(req, { userId: 'bob' }); // the login route uses the other manager
+      return new Response('ok');
+    });
+    await app(request(aliceCookie));
+    // Before ec0c993 create() committed the old session's destroy through its own manager (store A).
+    expect(await storeA.get(alice.id)).toBeNull();
+    expect((await m1.start(request(aliceCookie))).isNew).toBe(true);
+  });
+});
