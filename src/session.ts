@@ -292,7 +292,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   /** All flashes, consumed. */
   getFlashes(): Record<string, unknown> {
-    return toObject(this.#s.values.flashKeys().map((k) => [k, this.getFlash(k)]));
+    // Every key is checked before any is consumed: a refusal (COMMIT_IN_FLIGHT) must not have eaten the others.
+    const keys = this.#s.values.flashKeys();
+    for (const k of keys) this.#s.values.readableFlash('getFlashes', k);
+    return toObject(keys.map((k) => [k, this.getFlash(k)]));
   }
 
   /** Remove a flash, whatever its value. */

@@ -1,8 +1,9 @@
 // A login (create()) ends the request's earlier session when it is stored, or when it is ended first; through the
 // earlier session's own manager; after a write of it in flight. handle() and Hono commit every session of a request.
 import { Hono } from 'hono';
-import { createSessions, type SessionStore } from '../src/index.js';
+import { createSessions, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
 import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
+import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, createClock, createJar, request, SECRET } from './helpers.js';
@@ -154,3 +155,34 @@ describe('create() through another manager that shares the registry', () => {
     expect((await m1.start(request(aliceCookie))).isNew).toBe(true);
   });
 });
+
+for (const encrypt of [true, false]) {
+  describe(`cookie store (encrypt: ${encrypt}), a login whose cookie is too large`, () => {
+    it('emits no destroyed event for the session it failed to replace', async () => {
+      const clock = createClock();
+      const events: SessionEvent[] = [];
+      const sessions = createSessions({
+        store: createCookieStore({ encrypt, maxChunks: 1 }),
+        secrets: [SECRET],
+        now: clock.now,
+        onEvent: (e) => void events.push(e),
+      });
+      const anon = await sessions.start(request());
+      anon.set('cart', ['book']);
+      const cookie = cookiePair(await anon.commit());
+      events.length = 0;
+
+      const req = request(cookie);
+      const login = await sessions.create(req, { userId: 'alice', data: { big: 'x'.repeat(8000) } });
+      const error = await login.commit().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SessionError);
+      expect((error as SessionError).code).toBe('COOKIE_TOO_LARGE');
+      // Nothing was sent: the old cookie stays in the browser and still opens its session.
+      expect((await sessions.start(request(cookie))).get('cart')).toEqual(['book']);
+      expect(events.map((e) => e.type)).not.toContain('destroyed');
+    });
+  });
+}

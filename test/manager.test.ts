@@ -1776,8 +1776,9 @@ describe('store failures lose nothing', () => {
     const { sessions, memory, fail, calls, events, cookie, anonId } = await visitorWithCart('destroy');
     fail.on = true;
     const login = await sessions.create(request(cookie), { userId: 'bob' });
-    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_DELETE', cause: new Error('destroy failed') });
     const firstId = login.id;
+    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_DELETE', cause: new Error('destroy failed') });
+    expect(login.id).not.toBe(firstId); // a retry goes under a fresh ID (KV would store one under the ended ID)
     // The old session and its cookie work. The new record was to go again (here the store fails that too: no
     // cookie ever names it, and it expires).
     expect(calls).toEqual([`destroy ${anonId.slice(0, 6)}`, `destroy ${firstId.slice(0, 6)}`]);

@@ -1136,3 +1136,81 @@ describe('what cannot change while a commit of the session is in flight', () => 
     ]);
   });
 });
+
+describe('flash read after a commit that returned with changes pending', () => {
+  it('items another request appended meanwhile are not consumed unseen', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    let gate: Promise<void> | undefined;
+    const store: SessionStore = {
+      ...memory,
+      name: 'memory',
+      async update(id, changes, times) {
+        if (gate !== undefined) {
+          const g = gate;
+          gate = undefined;
+          await g;
+        }
+        return memory.update(id, changes, times);
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });
+    const first = await sessions.create(request(), { data: { n: 0 } });
+    first.addFlash('msg', 'x');
+    const cookie = cookiePair(await first.commit());
+
+    // Request R loads the session (flash msg = ["x"]).
+    const r = await sessions.start(request(cookie));
+    expect(r.peekFlash('msg')).toEqual(['x']);
+    let release!: () => void;
+    gate = new Promise((res) => (release = res));
+    r.set('k', 1);
+    const inFlight = r.commit(); // update, held at the gate
+    r.set('j', 2); // a change made while the commit is in flight: pending
+
+    // Request Q appends to the same flash meanwhile, and its commit lands first.
+    const q = await sessions.start(request(cookie));
+    q.addFlash('msg', 'y');
+    await q.commit();
+
+    release();
+    await inFlight;
+    // R reads the flash now: whatever it is shown, only what it was shown may be consumed.
+    const shown = r.getFlash('msg') as string[];
+    await r.commit();
+
+    const next = await sessions.start(request(cookie));
+    const left = (next.peekFlash('msg') as string[] | undefined) ?? [];
+    // every item is delivered exactly once: shown to R, or left for the next request
+    expect([...shown, ...left].sort()).toEqual(['x', 'y']);
+  });
+});
+
+describe('getFlashes() refused during a commit in flight', () => {
+  it('consumes nothing when it throws', async () => {
+    const clock = createClock();
+    const sessions = createSessions({
+      store: createMemoryStore({ now: clock.now }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const first = await sessions.create(request());
+    first.setFlash('a', 'hello');
+    const cookie = cookiePair(await first.commit());
+
+    const s = await sessions.start(request(cookie));
+    s.setFlash('b', 'other');
+    const inFlight = s.commit(); // carries flash b
+    let error: unknown;
+    try {
+      s.getFlashes();
+    } catch (e) {
+      error = e;
+    }
+    expect((error as SessionError).code).toBe('COMMIT_IN_FLIGHT');
+    await inFlight;
+    await s.commit(); // the app gave up reading; whatever it never received must stay
+    const next = await sessions.start(request(cookie));
+    expect(next.peekFlash('a')).toBe('hello');
+  });
+});

@@ -90,8 +90,9 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
         }
         s.renew();
       }
-      if (s.replaces !== undefined) await endReplaced(s, now, true);
       const lines = await t.send(s.cookie, s.id, () => record, s.lifetime.maxAgeSec(now, times.expiresAt), now);
+      // After the cookie is made (a sealed one may be too large: then nothing has changed, and no event says so).
+      if (s.replaces !== undefined) await endReplaced(s, now, true);
       s.stored = true;
       s.forced = false;
       s.cookie.stale = false;
@@ -186,7 +187,11 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     try {
       ended = await c.transport.destroy(id, now + c.retainMs);
     } catch (error) {
-      if (undo) await s.config.transport.destroy(s.id, now + s.config.retainMs).catch(() => false);
+      if (undo) {
+        // A store without conditional writes (KV) would store a retry under this ended ID: the retry gets a new one.
+        await s.config.transport.destroy(s.id, now + s.config.retainMs).catch(() => false);
+        s.renew();
+      }
       throw error;
     }
     old.stored = false;

@@ -435,7 +435,10 @@ export class SessionValues {
     const pending = this.changed;
     if (stored !== undefined) {
       this.#stored = stored;
-      if (pending) return;
+      if (pending) {
+        this.#rebaseFlashes(stored);
+        return;
+      }
       // Usually the store holds just what this request wrote: the maps stay as they are (most commits are the
       // request's last act, and rebuilding them would be its largest allocation).
       if (!holds(this.#data, stored.data)) this.#data = toMap(stored.data);
@@ -458,6 +461,22 @@ export class SessionValues {
 
   // ------------------------------------------------------------------------------------------ internals
 
+  /**
+   * The flashes as `stored` holds them, with this request's pending flash changes on top: a flash is consumed by
+   * the stored text and item numbers it is read with, so what this request shows must be what is stored.
+   */
+  #rebaseFlashes(stored: SessionRecord): void {
+    if (holds(this.#flash, stored.flash)) return;
+    const local = this.#flash;
+    const flash = toMap(stored.flash);
+    for (const [k, keep] of this.#flashChanges ?? []) {
+      if (keep) flash.set(k, local.get(k)!);
+      else flash.delete(k);
+    }
+    for (const [k, items] of this.#appended ?? []) flash.set(k, appendJson(flash.get(k), items));
+    this.#flash = flash;
+  }
+
   #put(key: string, value: unknown): void {
     if (value === null || value === undefined) {
       this.delete(key);
@@ -475,6 +494,11 @@ export class SessionValues {
    * A flash that the write in flight sets, consumes or appends to cannot be read or appended to until it is done:
    * what is stored of it, and how its items are numbered, is known only then.
    */
+  /** Throws `COMMIT_IN_FLIGHT` where `getFlash(key)` would, without consuming anything. */
+  readableFlash(op: string, key: string): void {
+    this.#notInFlight(op, key);
+  }
+
   #notInFlight(op: string, key: string): void {
     const t = this.#taken;
     if (t !== undefined && (t.flashChanges?.has(key) || t.consumed?.has(key) || t.appended?.has(key))) {

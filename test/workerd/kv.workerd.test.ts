@@ -837,3 +837,38 @@ describe('kv store: a stored record that is not JSON', () => {
     );
   });
 });
+
+describe('KV, a login retried after its end of the old session failed', () => {
+  it('the retried login is stored under an ID that works', async () => {
+    const clock = createClock();
+    let failKey: string | undefined;
+    const kv = wrapKV(env.SESSIONS_KV, (key) => {
+      if (key !== failKey) return undefined;
+      failKey = undefined; // once
+      return new Error('KV PUT failed: 429 Too Many Requests');
+    });
+    const prefix = `review9c-${Math.random().toString(36).slice(2)}:`;
+    const sessions = createSessions({
+      store: createKVStore(kv.ns, { now: clock.now, prefix }),
+      secrets: [SECRET],
+      now: clock.now,
+    });
+    const anon = await sessions.start(request());
+    anon.set('cart', 1);
+    const oldCookie = cookiePair(await anon.commit());
+
+    const req = request(oldCookie);
+    const login = await sessions.create(req, { userId: 'alice', data: { who: 'alice' } });
+    failKey = `${prefix}${anon.id.slice(0, 22)}:revoked`;
+    await expect(login.commit()).rejects.toThrow();
+    // The visitor keeps the session they had.
+    expect((await sessions.start(request(oldCookie))).get('cart')).toBe(1);
+
+    // The app (or handle()'s final commit) commits the login again; the store is fine now.
+    const cookie = cookiePair(await login.commit());
+    const after = await sessions.start(request(cookie));
+    expect([after.isNew, after.get('who')]).toEqual([false, 'alice']);
+    expect((await sessions.listByUser('alice')).map((s) => s.id)).toEqual([login.id]);
+    expect((await sessions.start(request(oldCookie))).isNew).toBe(true);
+  });
+});
