@@ -336,9 +336,15 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     s.renew();
   }
 
-  /** End the session: the next `commit()` ends it in the store, for good, and expires the cookie. */
+  /**
+   * End the session: the next `commit()` ends it in the store, for good, and expires the cookie. On a session a
+   * login (`create()`) has replaced, it ends the login: the app's handle on the request's session was older than
+   * the login (a Hono handler after a login in an earlier middleware), and a logout must not be lost.
+   */
   destroy(): void {
-    this.#s.destroyed = true;
+    let s = this.#s;
+    while (s.replacedBy !== undefined) s = s.replacedBy;
+    s.destroyed = true;
   }
 
   /** @internal `shiftExpiration` (seconds undefined) and `updateExpiration`: a new lifetime from now. */

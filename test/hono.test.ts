@@ -6,7 +6,7 @@ import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, countingStore, createClock, createJar, failingStore, SECRET } from './helpers.js';
+import { cookiePair, countingStore, createClock, createJar, failingStore, request, SECRET } from './helpers.js';
 
 const URL_ = 'https://app.example/';
 
@@ -638,5 +638,32 @@ describe('a login made with create() and ended again in the same request stays e
     jar.apply(await app(new Request(`${URL_}login`, { method: 'POST' })));
     const me = await app(new Request(`${URL_}me`, { headers: { cookie: jar.header() ?? '' } }));
     expect(await me.text()).toBe('anon');
+  });
+});
+
+describe('hono: login in a nested middleware, logout in the handler', () => {
+  it('(await c.var.session).destroy() after a login made by a nested middleware logs the visitor out', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const sessions = createSessions({ store: memory, secrets: [SECRET], now: clock.now });
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    // e.g. a "remember-me token" middleware that logs the visitor in on /account/*
+    app.use('/account/*', async (c, next) => {
+      await c.var.session;
+      await sessions.create(c.req.raw, { userId: 'bob', data: { who: 'bob' } });
+      await next();
+    });
+    app.post('/account/logout', async (c) => {
+      (await c.var.session).destroy(); // the documented logout
+      return c.text('bye');
+    });
+    const jar = createJar();
+    const res = await app.request('https://app.example/account/logout', { method: 'POST' });
+    jar.apply(res.headers);
+    // The handler logged out: no live session of bob may be left, nor a cookie that opens one.
+    expect(await sessions.listByUser('bob')).toEqual([]);
+    const cookie = jar.header();
+    if (cookie !== undefined) expect((await sessions.start(request(cookie))).get('who')).toBeUndefined();
   });
 });

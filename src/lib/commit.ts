@@ -48,9 +48,18 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
       settled();
       if (keep && !s.cookie.detached) s.sent.push(...made);
     },
-    () => {
-      // Nothing was written (or its outcome is unknown): the changes stay for the app to commit again.
-      s.values.restore();
+    (error: unknown) => {
+      if (error instanceof SessionError && error.code === 'STORE_TIMEOUT') {
+        // The outcome is unknown, and the library never retries: what the timed-out write carried is not sent
+        // again (not by handle(), nor by a later commit of changes made since). A login is not created again,
+        // and a session whose move to a new ID timed out commits nothing more (its ID is not known).
+        s.values.drop();
+        s.forced = false;
+        if (plan === 'regenerate') s.replaced = true;
+      } else {
+        // Nothing was written: the changes stay for the next commit.
+        s.values.restore();
+      }
       settled();
     },
   );
@@ -84,7 +93,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
       const times = s.lifetime.times(now);
       const record = s.record(times);
       s.values.take();
-      for (let tries = 1; !(await t.create(s.id, record)); tries++) {
+      for (let tries = 1; !(await created(s, record, now)); tries++) {
         if (tries === CREATE_TRIES) {
           throw new SessionError('STORE_WRITE', `create: ${CREATE_TRIES} new session IDs were all taken`);
         }
@@ -142,6 +151,23 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
 
     case 'touch':
       return touch(s, now);
+  }
+}
+
+/**
+ * `create` of the session's ID. If it times out, the record may still land, with no cookie ever naming it: the ID
+ * is ended as well (a late create of an ended ID is refused), after the response if need be.
+ */
+async function created(s: SessionCore, record: SessionRecord, now: number): Promise<boolean> {
+  const c = s.config;
+  try {
+    return await c.transport.create(s.id, record);
+  } catch (error) {
+    if (error instanceof SessionError && error.code === 'STORE_TIMEOUT') {
+      const ending = c.transport.destroy(s.id, now + c.retainMs).catch(() => false);
+      s.ctx?.waitUntil(ending);
+    }
+    throw error;
   }
 }
 

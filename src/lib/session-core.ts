@@ -78,6 +78,8 @@ export class SessionCore {
   replaces: readonly SessionCore[] | undefined = undefined;
   /** Replaced by a session `create()` made: commits nothing of its own (the new session ends it). */
   replaced = false;
+  /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
+  replacedBy: SessionCore | undefined = undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
@@ -178,5 +180,6 @@ export function replace(next: SessionCore, previous: SessionCore): void {
   next.replaces = [...(previous.replaces ?? []), previous];
   previous.replaces = undefined;
   previous.replaced = true;
+  previous.replacedBy = next;
   previous.destroyed = true;
 }

@@ -423,6 +423,11 @@ export class SessionValues {
     this.#immutableChanges = immutable.size > 0 ? immutable : undefined;
   }
 
+  /** The write timed out, its outcome unknown: its journal is not sent again. */
+  drop(): void {
+    this.#taken = undefined;
+  }
+
   /**
    * After a write: its journal is done with. `stored` is the record the store returned after merging (it may hold
    * other requests' changes); without it, the store holds what this request wrote whole. Changes made while the

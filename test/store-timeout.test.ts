@@ -1,0 +1,126 @@
+// A store call that takes longer than storeTimeout fails with STORE_TIMEOUT, its outcome unknown: the library never
+// sends what it carried again (not through handle(), nor with a later commit), and ends a login that may land late.
+import { createSessions, SessionError, type SessionStore } from '../src/index.js';
+import { createMemoryStore } from '../src/memory.js';
+import { describe, expect, it } from './harness.js';
+import { cookiePair, request, SECRET } from './helpers.js';
+
+/** A memory store whose `op` calls take `ms` once `slow` is on (they still complete, later). */
+function slowStore(memory: SessionStore, op: 'update' | 'create', state: { slow: boolean; ms: number }): SessionStore {
+  return {
+    ...memory,
+    [op]: async (...args: unknown[]) => {
+      if (state.slow) await new Promise((r) => setTimeout(r, state.ms));
+      return (memory[op] as (...a: unknown[]) => Promise<unknown>)(...args);
+    },
+  } as SessionStore;
+}
+
+describe('storeTimeout', () => {
+  it('an update that timed out and landed is not applied again; changes made meanwhile are', async () => {
+    const memory = createMemoryStore();
+    const state = { slow: false, ms: 60 };
+    const sessions = createSessions({
+      store: slowStore(memory, 'update', state),
+      secrets: [SECRET],
+      storeTimeout: 0.02,
+    });
+    const first = await sessions.create(request(), { data: { n: 0 } });
+    const cookie = cookiePair(await first.commit());
+    const s = await sessions.start(request(cookie));
+    s.increment('n'); // +1
+    state.slow = true;
+    const p = s.commit();
+    s.set('note', 'made during the flight'); // a change of its own
+    const error = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as SessionError).code).toBe('STORE_TIMEOUT');
+    await new Promise((r) => setTimeout(r, 100)); // the timed-out update lands (outcome was unknown)
+    state.slow = false;
+    expect(JSON.parse((await memory.get(s.id))!.data.n!)).toBe(1);
+    // The app commits the later change (or handle() does at the end of the request).
+    await s.commit();
+    // The +1 whose outcome was unknown must not be counted twice.
+    expect(JSON.parse((await memory.get(s.id))!.data.n!)).toBe(1);
+    expect((await memory.get(s.id))!.data.note).toBe('"made during the flight"');
+  });
+
+  it('handle(): a handler that caught a STORE_TIMEOUT from commit() does not get the write sent again', async () => {
+    const memory = createMemoryStore();
+    const state = { slow: false, ms: 60 };
+    const sessions = createSessions({
+      store: slowStore(memory, 'update', state),
+      secrets: [SECRET],
+      storeTimeout: 0.02,
+    });
+    const first = await sessions.create(request(), { data: { n: 0 } });
+    const cookie = cookiePair(await first.commit());
+    const app = sessions.handle(async (_req, session) => {
+      session.increment('n');
+      state.slow = true;
+      try {
+        await session.commit();
+      } catch (e) {
+        await new Promise((r) => setTimeout(r, 100)); // it lands meanwhile
+        state.slow = false;
+        return new Response(`try again: ${(e as SessionError).code}`, { status: 503 });
+      }
+      return new Response('ok');
+    });
+    const res = await app(request(cookie));
+    expect(await res.text()).toBe('try again: STORE_TIMEOUT');
+    // The library never retries a timed-out call (README): n is 1, not 2.
+    expect(JSON.parse((await memory.get(first.id))!.data.n!)).toBe(1);
+  });
+
+  it('a login whose create timed out is not created again; the record that lands late is ended', async () => {
+    const memory = createMemoryStore();
+    const state = { slow: false, ms: 60 };
+    const sessions = createSessions({
+      store: slowStore(memory, 'create', state),
+      secrets: [SECRET],
+      storeTimeout: 0.02,
+    });
+    const login = await sessions.create(request(), { userId: 'bob' });
+    state.slow = true;
+    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
+    await new Promise((r) => setTimeout(r, 100)); // the create lands, late
+    state.slow = false;
+    expect(await sessions.listByUser('bob')).toEqual([]);
+    expect([...(await login.commit())]).toEqual([]);
+    // The app logs the visitor in again: one login, one session.
+    const again = await sessions.create(request(), { userId: 'bob' });
+    const cookie = cookiePair(await again.commit());
+    expect((await sessions.start(request(cookie))).userId).toBe('bob');
+    expect((await sessions.listByUser('bob')).length).toBe(1);
+  });
+
+  it('a session whose regenerate timed out commits nothing more: no second move', async () => {
+    const memory = createMemoryStore();
+    let slow = false;
+    let moves = 0;
+    const store: SessionStore = {
+      ...memory,
+      regenerate: async (...args: Parameters<SessionStore['regenerate']>) => {
+        moves++;
+        if (slow) await new Promise((r) => setTimeout(r, 60));
+        return memory.regenerate(...args);
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], storeTimeout: 0.02 });
+    const anon = await sessions.start(request());
+    anon.set('cart', 1);
+    const cookie = cookiePair(await anon.commit());
+    const s = await sessions.start(request(cookie));
+    s.regenerate();
+    slow = true;
+    await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
+    await new Promise((r) => setTimeout(r, 100));
+    slow = false;
+    s.set('later', true);
+    expect([...(await s.commit())]).toEqual([]);
+    expect(moves).toBe(1);
+  });
+});
