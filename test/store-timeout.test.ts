@@ -122,5 +122,10 @@ describe('storeTimeout', () => {
     s.set('later', true);
     expect([...(await s.commit())]).toEqual([]);
     expect(moves).toBe(1);
+    // A logout still ends it, under whichever ID it lives: by the old one, following the move that landed.
+    s.destroy();
+    expect((await s.commit()).getSetCookie()[0]).toMatch(/Max-Age=0/);
+    expect(await memory.get(s.id)).toBeNull();
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 });

@@ -24,6 +24,8 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
   if (inFlight !== undefined) return inFlight.then(() => commitLines(s, keep));
   // Replaced by a login (`create()`): the new session's commit ends it, and the new cookie replaces this one's.
   if (s.replaced) return [];
+  // Its move to a new ID timed out: only a destroy (by the old ID, following the move if it landed) is committed.
+  if (s.moveUnknown && !s.destroyed) return [];
   const now = s.config.now();
   const plan = planCommit({
     stored: s.stored,
@@ -55,7 +57,7 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
         // and a session whose move to a new ID timed out commits nothing more (its ID is not known).
         s.values.drop();
         s.forced = false;
-        if (plan === 'regenerate') s.replaced = true;
+        if (plan === 'regenerate') s.moveUnknown = true;
       } else {
         // Nothing was written: the changes stay for the next commit.
         s.values.restore();
