@@ -431,8 +431,9 @@ export class SessionValues {
   /**
    * After a write: its journal is done with. `stored` is the record the store returned after merging (it may hold
    * other requests' changes); without it, the store holds what this request wrote whole. Changes made while the
-   * write was in flight stay in the journal for the next commit, and this request's view stays as it is (the
-   * store's merge of them comes with that commit).
+   * write was in flight stay in the journal for the next commit; the values this request sees then stay as they
+   * are (the store's merge of them comes with that commit), the flashes are taken from `stored` with the pending
+   * flash changes on top (a read consumes by what is stored).
    */
   committed(stored: SessionRecord | undefined): void {
     const taken = this.#taken;
@@ -495,15 +496,15 @@ export class SessionValues {
     (this.#keyChanges ??= new Map()).set(key, 'set');
   }
 
-  /**
-   * A flash that the write in flight sets, consumes or appends to cannot be read or appended to until it is done:
-   * what is stored of it, and how its items are numbered, is known only then.
-   */
   /** Throws `COMMIT_IN_FLIGHT` where `getFlash(key)` would, without consuming anything. */
   readableFlash(op: string, key: string): void {
     this.#notInFlight(op, key);
   }
 
+  /**
+   * A flash that the write in flight sets, consumes or appends to cannot be read or appended to until it is done:
+   * what is stored of it, and how its items are numbered, is known only then.
+   */
   #notInFlight(op: string, key: string): void {
     const t = this.#taken;
     if (t !== undefined && (t.flashChanges?.has(key) || t.consumed?.has(key) || t.appended?.has(key))) {
