@@ -358,8 +358,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * `Cache-Control: private`) when the browser's cookie must change, nothing otherwise. A new session that
    * holds nothing is not stored and sets no cookie. A store failure rejects with a `SessionError` and changes
    * nothing: the stored record and the browser's cookie stay as they were, and the session keeps its changes for
-   * the next commit. A commit made while another commit of this session is in flight waits for it and then writes
-   * only what is left: the changes made meanwhile (each applied once); if that commit fails, so does this one.
+   * the next commit (but for `STORE_TIMEOUT`, whose outcome is unknown: what it carried is never sent again). A
+   * commit made while another commit of this session is in flight waits for it and then writes only what is left:
+   * the changes made meanwhile (each applied once); if that commit fails, so does this one.
    */
   async commit(): Promise<Headers> {
     return toHeaders(await commitLines(this.#s, true));
