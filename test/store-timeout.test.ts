@@ -129,3 +129,96 @@ describe('storeTimeout', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A memory store whose first create takes 200 ms and every destroy 100 ms (both still complete, late). */
+function lateCreateStore(memory: SessionStore): SessionStore {
+  let creates = 0;
+  return {
+    ...memory,
+    create: async (...args: Parameters<SessionStore['create']>) => {
+      if (creates++ === 0) await sleep(200);
+      return memory.create(...args);
+    },
+    destroy: async (...args: Parameters<SessionStore['destroy']>) => {
+      await sleep(100);
+      return memory.destroy(...args);
+    },
+  };
+}
+
+describe('a timed-out create, then a later commit of the same login', () => {
+  it('manual commit: the cookie it sends names a session the fired destroy then ends', async () => {
+    const memory = createMemoryStore();
+    const sessions = createSessions({ store: lateCreateStore(memory), secrets: [SECRET], storeTimeout: 0.02 });
+    const login = await sessions.create(request(), { userId: 'bob' });
+    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
+    login.set('retry', true); // a change made since: the docs say it is sent
+    const headers = await login.commit();
+    const cookie = headers.getSetCookie()[0];
+    await sleep(300); // the late create and the fired destroy have both landed
+    if (cookie !== undefined) {
+      // A cookie went out: it must name a live session, not one the library itself ended.
+      const after = await sessions.start(request(cookiePair(headers)));
+      expect(after.isNew).toBe(false);
+      expect(after.userId).toBe('bob');
+    }
+  });
+
+  it('handle(): a handler that caught the timeout and set a flash: no cookie for an ended ID', async () => {
+    const memory = createMemoryStore();
+    const sessions = createSessions({ store: lateCreateStore(memory), secrets: [SECRET], storeTimeout: 0.02 });
+    const app = sessions.handle(async (req) => {
+      const login = await sessions.create(req, { userId: 'bob' });
+      try {
+        await login.commit();
+      } catch (e) {
+        login.setFlash('error', (e as SessionError).code);
+        return new Response('try again', { status: 503 });
+      }
+      return new Response('ok');
+    });
+    const res = await app(request());
+    const line = res.headers.getSetCookie().find((l) => !/Max-Age=0/.test(l));
+    await sleep(300);
+    if (line !== undefined) {
+      // The response set a session cookie: it must open a live session, not one the library's destroy ended.
+      const after = await sessions.start(request(line.split(';')[0]!));
+      expect(after.isNew).toBe(false);
+    }
+  });
+
+  it('handle(): a browser-session login (persistent = false) is not created again after its timeout', async () => {
+    const memory = createMemoryStore();
+    let slow = true;
+    const store: SessionStore = {
+      ...memory,
+      create: async (...args: Parameters<SessionStore['create']>) => {
+        if (slow) {
+          slow = false;
+          await sleep(60);
+        }
+        return memory.create(...args);
+      },
+    };
+    const sessions = createSessions({ store, secrets: [SECRET], storeTimeout: 0.02 });
+    const app = sessions.handle(async (req) => {
+      const login = await sessions.create(req, { userId: 'bob' });
+      login.persistent = false; // "remember me" unticked
+      try {
+        await login.commit();
+      } catch (e) {
+        await sleep(100); // the create lands late; the library's destroy ends it
+        return new Response(`try again: ${(e as SessionError).code}`, { status: 503 });
+      }
+      return new Response('ok');
+    });
+    const res = await app(request());
+    expect(await res.text()).toBe('try again: STORE_TIMEOUT');
+    // Nothing was changed after the timeout: the library never sends the timed-out write again, a login is not
+    // created again (README, Session.commit). Yet handle() stores bob anew under a fresh ID and sends its cookie.
+    expect(await sessions.listByUser('bob')).toEqual([]);
+    expect(res.headers.getSetCookie()).toEqual([]);
+  });
+});

@@ -24,8 +24,9 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
   if (inFlight !== undefined) return inFlight.then(() => commitLines(s, keep));
   // Replaced by a login (`create()`): the new session's commit ends it, and the new cookie replaces this one's.
   if (s.replaced) return [];
-  // Its move to a new ID timed out: only a destroy (by the old ID, following the move if it landed) is committed.
-  if (s.moveUnknown && !s.destroyed) return [];
+  // Its create or move timed out: only a destroy (by the old ID, following a move that landed) is committed. A
+  // timed-out login is not created again, under this ID or another, after the app was told it failed.
+  if (s.outcomeUnknown && !s.destroyed) return [];
   const now = s.config.now();
   const plan = planCommit({
     stored: s.stored,
@@ -53,11 +54,10 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
     (error: unknown) => {
       if (error instanceof SessionError && error.code === 'STORE_TIMEOUT') {
         // The outcome is unknown, and the library never retries: what the timed-out write carried is not sent
-        // again (not by handle(), nor by a later commit of changes made since). A login is not created again,
-        // and a session whose move to a new ID timed out commits nothing more (its ID is not known).
+        // again (not by handle(), nor by a later commit of changes made since). A session whose create or move
+        // timed out commits nothing more: whether and where it is stored is not known.
         s.values.drop();
-        s.forced = false;
-        if (plan === 'regenerate') s.moveUnknown = true;
+        if (plan === 'create' || plan === 'regenerate') s.outcomeUnknown = true;
       } else {
         // Nothing was written: the changes stay for the next commit.
         s.values.restore();

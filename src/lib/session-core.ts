@@ -78,8 +78,11 @@ export class SessionCore {
   replaces: readonly SessionCore[] | undefined = undefined;
   /** Replaced by a session `create()` made: commits nothing of its own (the new session ends it). */
   replaced = false;
-  /** Its `regenerate` timed out: under which ID it lives is not known, so it commits nothing but a destroy. */
-  moveUnknown = false;
+  /**
+   * Its `create` or `regenerate` timed out: whether (and under which ID) it is stored is not known, so it commits
+   * nothing but a destroy.
+   */
+  outcomeUnknown = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */

@@ -1,0 +1,33 @@
+// On KV (create writes without a condition), a login whose create timed out: the library revokes its ID, and a later
+// commit of the login (a change made since) must not store it again under that ID and send a cookie for it.
+import { env } from 'cloudflare:workers';
+import { createKVStore } from '../../src/kv.js';
+import { createSessions, type SessionError } from '../../src/index.js';
+import { describe, expect, it } from '../harness.js';
+import { cookiePair, createClock, request, SECRET } from '../helpers.js';
+import { wrapKV } from './bindings.js';
+
+describe('review9e kv (workerd): a timed-out login committed again', () => {
+  it('a change made after the timeout sends no cookie for the revoked ID', async () => {
+    const clock = createClock();
+    const w = wrapKV(env.SESSIONS_KV);
+    const store = createKVStore(w.ns, { now: clock.now, prefix: `r9e-${Date.now()}:` });
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, storeTimeout: 0.05 });
+    const login = await sessions.create(request(), { userId: 'bob' });
+    const held = w.hold((c) => c.method === 'put', 'before');
+    const error = await login.commit().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as SessionError).code).toBe('STORE_TIMEOUT');
+    held.release();
+    await new Promise((r) => setTimeout(r, 200)); // the late write and the library's revocation have both landed
+    login.set('retry', true);
+    const headers = await login.commit();
+    if (headers.getSetCookie().length > 0) {
+      const after = await sessions.start(request(cookiePair(headers)));
+      expect(after.isNew).toBe(false);
+      expect(after.userId).toBe('bob');
+    }
+  });
+});
