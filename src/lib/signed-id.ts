@@ -50,7 +50,7 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
 
   // A write's answer is checked before anything is sent: a store that answers something else (a custom store's
   // `update` without its `return`) has done who knows what, and a cookie sent on its word could name an ID it
-  // never stored. Its outcome is unknown, as after a timeout: the library does not retry.
+  // never stored. The commit rejects and sends no cookie; the session keeps its changes, as after any failure.
   const refuse = (op: string, answer: unknown, expected: string): never => {
     throw new SessionError(
       'STORE_WRITE',
