@@ -4,10 +4,10 @@ import { env } from 'cloudflare:workers';
 import { createKVStore } from '../../src/kv.js';
 import { createSessions, type SessionError } from '../../src/index.js';
 import { describe, expect, it } from '../harness.js';
-import { cookiePair, createClock, request, SECRET } from '../helpers.js';
+import { createClock, request, SECRET } from '../helpers.js';
 import { wrapKV } from './bindings.js';
 
-describe('review9e kv (workerd): a timed-out login committed again', () => {
+describe('kv (workerd): a timed-out login committed again', () => {
   it('a change made after the timeout sends no cookie for the revoked ID', async () => {
     const clock = createClock();
     const w = wrapKV(env.SESSIONS_KV);
@@ -23,11 +23,7 @@ describe('review9e kv (workerd): a timed-out login committed again', () => {
     held.release();
     await new Promise((r) => setTimeout(r, 200)); // the late write and the library's revocation have both landed
     login.set('retry', true);
-    const headers = await login.commit();
-    if (headers.getSetCookie().length > 0) {
-      const after = await sessions.start(request(cookiePair(headers)));
-      expect(after.isNew).toBe(false);
-      expect(after.userId).toBe('bob');
-    }
+    expect((await login.commit()).getSetCookie()).toEqual([]);
+    expect(await sessions.listByUser('bob')).toEqual([]);
   });
 });
