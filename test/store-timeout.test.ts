@@ -5,28 +5,31 @@ import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, request, SECRET } from './helpers.js';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** A memory store whose `op` calls take `ms` once `slow` is on (they still complete, later). */
 function slowStore(memory: SessionStore, op: 'update' | 'create', state: { slow: boolean; ms: number }): SessionStore {
   return {
     ...memory,
     [op]: async (...args: unknown[]) => {
-      if (state.slow) await new Promise((r) => setTimeout(r, state.ms));
+      if (state.slow) await sleep(state.ms);
       return (memory[op] as (...a: unknown[]) => Promise<unknown>)(...args);
     },
   } as SessionStore;
 }
 
+/** A stored session holding `n = 0`, on a memory store whose updates take 60 ms once `state.slow` is on. */
+async function counterWithSlowUpdates() {
+  const memory = createMemoryStore();
+  const state = { slow: false, ms: 60 };
+  const sessions = createSessions({ store: slowStore(memory, 'update', state), secrets: [SECRET], storeTimeout: 0.02 });
+  const first = await sessions.create(request(), { data: { n: 0 } });
+  return { memory, state, sessions, first, cookie: cookiePair(await first.commit()) };
+}
+
 describe('storeTimeout', () => {
   it('an update that timed out and landed is not applied again; changes made meanwhile are', async () => {
-    const memory = createMemoryStore();
-    const state = { slow: false, ms: 60 };
-    const sessions = createSessions({
-      store: slowStore(memory, 'update', state),
-      secrets: [SECRET],
-      storeTimeout: 0.02,
-    });
-    const first = await sessions.create(request(), { data: { n: 0 } });
-    const cookie = cookiePair(await first.commit());
+    const { memory, state, sessions, first, cookie } = await counterWithSlowUpdates();
     const s = await sessions.start(request(cookie));
     s.increment('n'); // +1
     state.slow = true;
@@ -37,7 +40,7 @@ describe('storeTimeout', () => {
       (e: unknown) => e,
     );
     expect((error as SessionError).code).toBe('STORE_TIMEOUT');
-    await new Promise((r) => setTimeout(r, 100)); // the timed-out update lands (outcome was unknown)
+    await sleep(100); // the timed-out update lands (outcome was unknown)
     state.slow = false;
     expect(JSON.parse((await memory.get(s.id))!.data.n!)).toBe(1);
     // The app commits the later change (or handle() does at the end of the request).
@@ -48,22 +51,14 @@ describe('storeTimeout', () => {
   });
 
   it('handle(): a handler that caught a STORE_TIMEOUT from commit() does not get the write sent again', async () => {
-    const memory = createMemoryStore();
-    const state = { slow: false, ms: 60 };
-    const sessions = createSessions({
-      store: slowStore(memory, 'update', state),
-      secrets: [SECRET],
-      storeTimeout: 0.02,
-    });
-    const first = await sessions.create(request(), { data: { n: 0 } });
-    const cookie = cookiePair(await first.commit());
+    const { memory, state, sessions, first, cookie } = await counterWithSlowUpdates();
     const app = sessions.handle(async (_req, session) => {
       session.increment('n');
       state.slow = true;
       try {
         await session.commit();
       } catch (e) {
-        await new Promise((r) => setTimeout(r, 100)); // it lands meanwhile
+        await sleep(100); // it lands meanwhile
         state.slow = false;
         return new Response(`try again: ${(e as SessionError).code}`, { status: 503 });
       }
@@ -86,7 +81,7 @@ describe('storeTimeout', () => {
     const login = await sessions.create(request(), { userId: 'bob' });
     state.slow = true;
     await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
-    await new Promise((r) => setTimeout(r, 100)); // the create lands, late
+    await sleep(100); // the create lands, late
     state.slow = false;
     expect(await sessions.listByUser('bob')).toEqual([]);
     expect([...(await login.commit())]).toEqual([]);
@@ -105,7 +100,7 @@ describe('storeTimeout', () => {
       ...memory,
       regenerate: async (...args: Parameters<SessionStore['regenerate']>) => {
         moves++;
-        if (slow) await new Promise((r) => setTimeout(r, 60));
+        if (slow) await sleep(60);
         return memory.regenerate(...args);
       },
     };
@@ -117,7 +112,7 @@ describe('storeTimeout', () => {
     s.regenerate();
     slow = true;
     await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     slow = false;
     s.set('later', true);
     expect([...(await s.commit())]).toEqual([]);
@@ -129,8 +124,6 @@ describe('storeTimeout', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A memory store whose first create takes 200 ms and every destroy 100 ms (both still complete, late). */
 function lateCreateStore(memory: SessionStore): SessionStore {

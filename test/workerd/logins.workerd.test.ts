@@ -52,12 +52,16 @@ for (const [name, make] of stores) {
       return { clock, sessions, ...made };
     }
 
+    /** A login of `userId` (its data says who), committed: its cookie. */
+    async function logIn(sessions: ReturnType<typeof setup>['sessions'], userId: string) {
+      return cookiePair(await (await sessions.create(request(), { userId, data: { who: userId } })).commit());
+    }
+
     it('a login that replaces alice ends her session: her cookie and her listing are gone', async () => {
       const alice_ = `alice-${++n}`;
       const bob_ = `bob-${++n}`;
       const { sessions } = setup();
-      const alice = await sessions.create(request(), { userId: alice_, data: { who: alice_ } });
-      const aliceCookie = cookiePair(await alice.commit());
+      const aliceCookie = await logIn(sessions, alice_);
       const app = sessions.handle(async (req) => {
         await sessions.create(req, { userId: bob_, data: { who: bob_ } });
         return new Response('ok');
@@ -74,8 +78,7 @@ for (const [name, make] of stores) {
       const alice_ = `alice-${++n}`;
       const bob_ = `bob-${++n}`;
       const { sessions } = setup();
-      const alice = await sessions.create(request(), { userId: alice_, data: { who: alice_ } });
-      const aliceCookie = cookiePair(await alice.commit());
+      const aliceCookie = await logIn(sessions, alice_);
       const app = sessions.handle(async (req) => {
         const fresh = await sessions.create(req, { userId: bob_ });
         await fresh.commit();
@@ -92,8 +95,6 @@ for (const [name, make] of stores) {
     });
 
     it('changes made while a commit is in flight are all written once', async () => {
-      const alice_ = `alice-${++n}`;
-      const bob_ = `bob-${++n}`;
       const { sessions } = setup();
       const first = await sessions.create(request(), { data: { n: 0 } });
       const cookie = cookiePair(await first.commit());
