@@ -186,3 +186,32 @@ for (const encrypt of [true, false]) {
     });
   });
 }
+
+describe('a login whose old session cannot be ended (its destroy fails)', () => {
+  it('rejects, keeps the old session, and reports that its own new record could not be undone', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const down = new Error('backend down');
+    let failing = false;
+    const store: SessionStore = {
+      ...memory,
+      destroy: async (...args: Parameters<SessionStore['destroy']>) => {
+        if (failing) throw down;
+        return memory.destroy(...args);
+      },
+    };
+    const events: SessionEvent[] = [];
+    const onEvent = (e: SessionEvent) => void events.push(e);
+    const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, onEvent });
+    const alice = await aliceLoggedIn(sessions);
+    failing = true;
+    const login = await sessions.create(request(alice.cookie), { userId: 'bob' });
+    const bobId = login.id;
+    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_DELETE', cause: down });
+    // The visitor keeps alice's session; bob's record, which no cookie names, could not be removed: said so.
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+    expect(events.filter((e) => e.type === 'error')).toMatchObject([
+      { type: 'error', operation: 'destroy', id: bobId, userId: 'bob', error: { code: 'STORE_DELETE', cause: down } },
+    ]);
+  });
+});

@@ -1784,13 +1784,17 @@ describe('store failures lose nothing', () => {
     expect(calls).toEqual([`destroy ${anonId.slice(0, 6)}`, `destroy ${firstId.slice(0, 6)}`]);
     expect((await sessions.start(request(cookie))).get('cart')).toEqual([1, 2]);
     expect(events.filter((e) => e.type === 'created' || e.type === 'destroyed')).toEqual([]);
+    // That the new record could not be removed is reported, not swallowed.
+    expect(events).toMatchObject([
+      { type: 'error', operation: 'destroy', id: firstId, error: { code: 'STORE_DELETE' } },
+    ]);
     fail.on = false;
     const headers = await login.commit(); // under a fresh ID, and the old session ends now
     expect(login.id).not.toBe(firstId);
     expect(cookiePair(headers)).not.toBe(cookie);
     expect((await sessions.start(request(cookiePair(headers)))).userId).toBe('bob');
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
-    expect(events.map((e) => e.type)).toEqual(['destroyed', 'created', 'rejected']);
+    expect(events.map((e) => e.type)).toEqual(['error', 'destroyed', 'created', 'rejected']);
   });
 
   it('two logins in one request: the old session ends with the one stored, and only then', async () => {

@@ -1,6 +1,6 @@
 // A store call that takes longer than storeTimeout fails with STORE_TIMEOUT, its outcome unknown: the library never
 // sends what it carried again (not through handle(), nor with a later commit), and ends a login that may land late.
-import { createSessions, SessionError, type SessionStore } from '../src/index.js';
+import { createSessions, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, request, SECRET } from './helpers.js';
@@ -114,7 +114,8 @@ describe('storeTimeout', () => {
     await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
     await sleep(100);
     slow = false;
-    s.set('later', true);
+    // A change it could never commit is refused, not dropped in silence.
+    expect(() => s.set('later', true)).toThrow(expect.objectContaining({ code: 'STORE_TIMEOUT' }));
     expect([...(await s.commit())]).toEqual([]);
     expect(moves).toBe(1);
     // A logout still ends it, under whichever ID it lives: by the old one, following the move that landed.
@@ -147,30 +148,63 @@ describe('a timed-out create, then a later commit of the same login', () => {
     const sessions = createSessions({ store: lateCreateStore(memory), secrets: [SECRET], storeTimeout: 0.02 });
     const login = await sessions.create(request(), { userId: 'bob' });
     await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
-    login.set('retry', true); // a change made since: a session whose create timed out commits nothing more
+    // A change made since is refused: a session whose create timed out commits nothing more.
+    expect(() => login.set('retry', true)).toThrow(expect.objectContaining({ code: 'STORE_TIMEOUT' }));
+    expect(() => login.setFlash('error', 'try again')).toThrow(expect.objectContaining({ code: 'STORE_TIMEOUT' }));
+    expect(() => login.increment('n')).toThrow(expect.objectContaining({ code: 'STORE_TIMEOUT' }));
     expect((await login.commit()).getSetCookie()).toEqual([]);
     await sleep(300); // the late create and the fired destroy have both landed
     expect(await sessions.listByUser('bob')).toEqual([]);
   });
 
-  it('handle(): a handler that caught the timeout and set a flash: no cookie for an ended ID', async () => {
+  it('handle(): a handler that caught the timeout is refused a flash on it: no cookie for an ended ID', async () => {
     const memory = createMemoryStore();
     const sessions = createSessions({ store: lateCreateStore(memory), secrets: [SECRET], storeTimeout: 0.02 });
+    const refused: unknown[] = [];
     const app = sessions.handle(async (req) => {
       const login = await sessions.create(req, { userId: 'bob' });
       try {
         await login.commit();
       } catch (e) {
-        login.setFlash('error', (e as SessionError).code);
+        try {
+          login.setFlash('error', (e as SessionError).code);
+        } catch (refusal) {
+          refused.push((refusal as SessionError).code);
+        }
         return new Response('try again', { status: 503 });
       }
       return new Response('ok');
     });
     const res = await app(request());
+    expect(refused).toEqual(['STORE_TIMEOUT']);
     expect(res.status).toBe(503);
     expect(res.headers.getSetCookie()).toEqual([]);
     await sleep(300);
     expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+
+  it('the destroy fired for a timed-out create reports its own failure as an error event', async () => {
+    const memory = createMemoryStore();
+    const broken = new Error('backend down');
+    const store: SessionStore = {
+      ...lateCreateStore(memory),
+      destroy: async () => {
+        throw broken;
+      },
+    };
+    const events: SessionEvent[] = [];
+    const onEvent = (e: SessionEvent) => void events.push(e);
+    const sessions = createSessions({ store, secrets: [SECRET], storeTimeout: 0.02, onEvent });
+    const background: Promise<unknown>[] = [];
+    const req = request();
+    await sessions.start(req, { waitUntil: (p) => void background.push(p) });
+    const login = await sessions.create(req, { userId: 'bob' });
+    await expect(login.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
+    expect(background.length).toBe(1);
+    await Promise.all(background);
+    const error = events.find((e) => e.type === 'error');
+    expect(error).toMatchObject({ type: 'error', operation: 'destroy', id: login.id, userId: 'bob' });
+    expect((error as { error: SessionError }).error).toMatchObject({ code: 'STORE_DELETE', cause: broken });
   });
 
   it('handle(): a browser-session login (persistent = false) is not created again after its timeout', async () => {

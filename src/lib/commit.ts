@@ -166,7 +166,7 @@ async function created(s: SessionCore, record: SessionRecord, now: number): Prom
     return await c.transport.create(s.id, record);
   } catch (error) {
     if (error instanceof SessionError && error.code === 'STORE_TIMEOUT') {
-      const ending = c.transport.destroy(s.id, now + c.retainMs).catch(() => false);
+      const ending = endQuietly(s, now); // started now, with or without a ctx to wait for it
       s.ctx?.waitUntil(ending);
     }
     throw error;
@@ -217,7 +217,7 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     } catch (error) {
       if (undo) {
         // A store without conditional writes (KV) would store a retry under this ended ID: the retry gets a new one.
-        await s.config.transport.destroy(s.id, now + s.config.retainMs).catch(() => false);
+        await endQuietly(s, now);
         s.renew();
       }
       throw error;
@@ -227,6 +227,22 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, old.userId), at: now }, old.ctx);
   }
   s.replaces = undefined;
+}
+
+/**
+ * Ends `s`'s new record after a create whose outcome is not known (it timed out, or the login is undone): a
+ * record no cookie names must not stay live. It never throws; a failure is an `error` event, the record then
+ * left to expire.
+ */
+async function endQuietly(s: SessionCore, now: number): Promise<void> {
+  const c = s.config;
+  const id = s.id;
+  try {
+    await c.transport.destroy(id, now + c.retainMs);
+  } catch (error) {
+    const e = error as SessionError;
+    emit(c.onEvent, { type: 'error', operation: 'destroy', error: e, ...subject(id, s.userId), at: now }, s.ctx);
+  }
 }
 
 /** The record as this request holds it, with `times`, built only if a transport asks for it. */

@@ -171,8 +171,18 @@ export class SessionCore {
     this.cookie.value = undefined;
   }
 
+  /**
+   * Refuses a change the session can never commit: it was destroyed, or its create or move timed out (a change
+   * accepted then would be dropped in silence, since such a session commits nothing but a destroy).
+   */
   writable(): void {
     if (this.destroyed) throw new SessionError('DESTROYED', 'this session was destroyed; start a new one');
+    if (this.outcomeUnknown) {
+      throw new SessionError(
+        'STORE_TIMEOUT',
+        'its create or regenerate timed out (outcome unknown): the session takes no more changes, only destroy()',
+      );
+    }
   }
 }
 
