@@ -212,6 +212,17 @@ describe('a merge that refuses', () => {
     expect(Object.getOwnPropertyDescriptor(merged.flash, '__proto__')?.value).toBe('3');
     // Durable Object RPC clones records: a prototype-less object would not survive it.
     expect(structuredClone(merged)).toEqual(merged);
+    // A commit that leaves flashes alone copies them as they are; "__proto__" incremented, then deleted.
+    const counted = mergeChanges(stored, { increment: JSON.parse('{"__proto__":2}') }, t);
+    expect(Object.getPrototypeOf(counted.data)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(counted.data, '__proto__')?.value).toBe('3');
+    expect(Object.getPrototypeOf(counted.flash)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(counted.flash, '__proto__')?.value).toBe('3');
+    const deleted = mergeChanges(counted, { delete: ['__proto__'] }, t);
+    expect(Object.keys(deleted.data)).toEqual(['a']);
+    expect(Object.getPrototypeOf(deleted.data)).toBe(Object.prototype);
+    const again = mergeChanges(deleted, { set: JSON.parse('{"__proto__":"\\"y\\""}') }, t);
+    expect(Object.getOwnPropertyDescriptor(again.data, '__proto__')?.value).toBe('"y"');
   });
 
   it('an enumerable property on Object.prototype (another library polluting it) is not session data', async () => {

@@ -21,29 +21,37 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 export function mergeChanges(stored: SessionRecord, changes: SessionChanges, times: SessionTimes): SessionRecord {
   if (!isRecord(stored)) throw new SessionError('STORE_READ', 'the stored session record is corrupt');
   const cleared = changes.clear === true;
-  const data = toMap(cleared ? undefined : stored.data);
-  const locked = new Set<string>(cleared ? undefined : stored.immutable);
-  const known = changes.immutable ?? {};
+  // A copy made by spreading defines own properties, "__proto__" included; `setOwn` writes the same way.
+  const data: Record<string, string> = cleared ? {} : { ...stored.data };
+  const known = changes.immutable;
+  const stillLocked = cleared ? undefined : stored.immutable;
+  // Most records have no immutable keys and most commits lock none: then no set is made.
+  const locked = stillLocked === undefined && known === undefined ? undefined : new Set(stillLocked);
   // A stored immutable key this request did not know about (another request locked it meanwhile) keeps its value.
-  const writable = (k: string) => !locked.has(k) || Object.hasOwn(known, k);
-  for (const k of changes.delete ?? []) data.delete(k);
-  for (const [k, v] of Object.entries(changes.set ?? {})) if (writable(k)) data.set(k, v);
-  for (const [k, by] of Object.entries(changes.increment ?? {})) {
-    if (!writable(k)) continue;
-    const base = numberInJson(data.get(k));
-    const sum = base === undefined ? NaN : base + by;
-    if (!exactSum(sum)) {
-      throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give an exact number`);
+  const writable = (k: string) => locked === undefined || !locked.has(k) || Object.hasOwn(known ?? {}, k);
+  for (const k of changes.delete ?? []) delete data[k];
+  const set = changes.set;
+  if (set !== undefined) for (const k of Object.keys(set)) if (writable(k)) setOwn(data, k, set[k]!);
+  const increment = changes.increment;
+  if (increment !== undefined) {
+    for (const k of Object.keys(increment)) {
+      if (!writable(k)) continue;
+      const base = numberInJson(Object.hasOwn(data, k) ? data[k] : undefined);
+      const sum = base === undefined ? NaN : base + increment[k]!;
+      if (!exactSum(sum)) {
+        throw new SessionError('TYPE_MISMATCH', `increment("${k}"): the stored value does not give an exact number`);
+      }
+      setOwn(data, k, JSON.stringify(sum));
     }
-    data.set(k, JSON.stringify(sum));
   }
-  for (const [k, on] of Object.entries(known)) {
-    if (on) locked.add(k);
-    else locked.delete(k);
+  if (known !== undefined) {
+    for (const k of Object.keys(known)) {
+      if (known[k]) locked!.add(k);
+      else locked!.delete(k);
+    }
   }
-  const immutable = [...locked].filter((k) => data.has(k));
   const merged: Writable<SessionRecord> = {
-    data: toObject(data),
+    data,
     createdAt: stored.createdAt,
     accessedAt: times.accessedAt,
     endsAt: times.endsAt,
@@ -51,6 +59,7 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   };
   mergeFlashes(merged, stored, changes);
   if (stored.constants !== undefined) merged.constants = stored.constants;
+  const immutable = locked === undefined ? [] : [...locked].filter((k) => Object.hasOwn(data, k));
   if (immutable.length > 0) merged.immutable = immutable;
   if (!times.persistent) merged.persistent = false;
   if (stored.userId !== undefined) merged.userId = stored.userId;
@@ -60,14 +69,20 @@ export function mergeChanges(stored: SessionRecord, changes: SessionChanges, tim
   return merged;
 }
 
+/** Sets `values[key]` as an own property, never through the `__proto__` setter (no prototype pollution). */
+function setOwn(values: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__')
+    Object.defineProperty(values, key, { value, enumerable: true, writable: true, configurable: true });
+  else values[key] = value;
+}
+
 /** The flashes of `stored` with this request's flash changes applied, set on `merged`. */
 function mergeFlashes(merged: Writable<SessionRecord>, stored: SessionRecord, changes: SessionChanges): void {
   const { flash: set, append, consumed, consumedItems, consumedUpTo } = changes;
   const reads = consumed ?? consumedItems ?? consumedUpTo;
   if (set === undefined && append === undefined && reads === undefined) {
     // Most commits leave flashes alone: they stay as stored, numbers and all, without counting items.
-    const flash = toMap(stored.flash);
-    if (flash.size > 0) merged.flash = toObject(flash);
+    if (stored.flash !== undefined && hasKeys(stored.flash)) merged.flash = { ...stored.flash };
     if (stored.flashIds !== undefined) merged.flashIds = stored.flashIds;
     if (stored.flashNext !== undefined) merged.flashNext = stored.flashNext;
     return;
@@ -143,6 +158,11 @@ function mergeFlashes(merged: Writable<SessionRecord>, stored: SessionRecord, ch
   const numbered = [...ends].filter(([k, end]) => end !== counts.get(k));
   if (numbered.length > 0) merged.flashIds = toObject(numbered);
   if (next > Math.max(0, ...ends.values())) merged.flashNext = next;
+}
+
+function hasKeys(values: object): boolean {
+  for (const k in values) if (Object.hasOwn(values, k)) return true;
+  return false;
 }
 
 /**
