@@ -30,7 +30,7 @@ export type SessionEnv<
   Data extends Record<string, unknown> = Record<string, unknown>,
   Name extends string = 'session',
 > = {
-  /** The session variable: awaiting it reads the session (once per request) and gives the `Session<Data>`. */
+  /** The session variable: awaiting it reads the session (once per request) and gives the request's `Session<Data>`. */
   Variables: { [K in Name]: Promise<Session<Data>> };
 };
 
@@ -118,7 +118,7 @@ export function sessionMiddleware<
     if (c.error !== undefined || !lazy.started) return;
     let session: Session<Data>;
     try {
-      session = await lazy;
+      session = await lazy.first();
     } catch {
       return; // the read failed and the handler answered without a session: there is nothing to commit
     }
@@ -179,24 +179,32 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
     return this.#session().finally(onfinally);
   }
 
+  /** The session the request started with (the first await's): the middleware commits from it on. */
+  first(): Promise<Session<Data>> {
+    return this.#loading ?? this.#session();
+  }
+
+  /**
+   * The first await reads the session; each later one answers the request's session now, from memory: a login
+   * (`create()`) in an earlier middleware, or `start()` after `destroy()`, has replaced the first.
+   */
   #session(): Promise<Session<Data>> {
-    if (this.#loading === undefined) {
-      let loaded: Promise<Session<Data>>;
-      try {
-        loaded = this.#load();
-      } catch (error) {
-        loaded = Promise.reject(error); // a manager factory that throws: a rejection, like a failed read
-      }
-      const loading = loaded.then((session) => {
-        if (!session.isNew) this.live = true;
-        return session;
-      });
-      this.#loading = loading;
-      loading.catch(() => {
-        if (this.#loading === loading) this.#loading = undefined;
-      });
+    if (this.#loading !== undefined) return this.#loading.then(() => this.#load());
+    let loaded: Promise<Session<Data>>;
+    try {
+      loaded = this.#load();
+    } catch (error) {
+      loaded = Promise.reject(error); // a manager factory that throws: a rejection, like a failed read
     }
-    return this.#loading;
+    const loading = loaded.then((session) => {
+      if (!session.isNew) this.live = true;
+      return session;
+    });
+    this.#loading = loading;
+    loading.catch(() => {
+      if (this.#loading === loading) this.#loading = undefined;
+    });
+    return loading;
   }
 }
 

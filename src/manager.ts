@@ -87,7 +87,10 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * activity: it is not touched. `STORE_UNSUPPORTED` on a stateless store, `INVALID_ID` for a non-ID.
    */
   getById(id: string): Promise<Session<Data> | null>;
-  /** A fresh session with a new ID (login); a valid session already on the request is destroyed first. */
+  /**
+   * A fresh session with a new ID (login). The request's session (and one destroyed in it whose destroy is not
+   * committed yet) is ended when the new one is first stored, not before: a login that fails keeps it.
+   */
   create(request: Request, options?: CreateOptions<Data>): Promise<Session<Data>>;
   /**
    * Extend the lifetime by `expires` from now (never past `absoluteTimeout`) and re-send the cookie.

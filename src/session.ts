@@ -393,7 +393,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */
   _replace(previous: Session<Record<string, unknown>>): void {
-    replace(this.#s, previous.#s);
+    const ended: SessionCore[] = [];
+    for (let p = previous._previous; p !== undefined; p = p._previous) ended.unshift(p.#s);
+    replace(this.#s, previous.#s, ended);
   }
 }
 

@@ -15,6 +15,18 @@ function setup(store?: (memory: SessionStore) => SessionStore) {
   return { clock, memory, sessions };
 }
 
+/** `response` with the Set-Cookie lines of `headers` appended, as a handler that sends a commit's headers does. */
+function appended(response: Response, headers: Headers): Response {
+  for (const line of headers.getSetCookie()) response.headers.append('Set-Cookie', line);
+  return response;
+}
+
+/** The last Set-Cookie line of `response` (the one the browser keeps), and its `name=value` pair. */
+function lastLine(response: Response): { line: string; cookie: string } {
+  const line = response.headers.getSetCookie().at(-1)!;
+  return { line, cookie: line.slice(0, line.indexOf(';')) };
+}
+
 async function aliceLoggedIn(sessions: ReturnType<typeof setup>['sessions']) {
   const s = await sessions.create(request(), { userId: 'alice', data: { who: 'alice' } });
   return { id: s.id, cookie: cookiePair(await s.commit()) };
@@ -213,5 +225,126 @@ describe('a login whose old session cannot be ended (its destroy fails)', () => 
     expect(events.filter((e) => e.type === 'error')).toMatchObject([
       { type: 'error', operation: 'destroy', id: bobId, userId: 'bob', error: { code: 'STORE_DELETE', cause: down } },
     ]);
+  });
+});
+
+describe('handle(): a session replaced twice, the first with an early commit the handler did not append', () => {
+  it('no line made before the last commit the handler appended follows it (README)', async () => {
+    const { sessions, memory } = setup();
+    const app = sessions.handle(async (req, session) => {
+      session.set('cart', ['book']);
+      await session.commit(); // an early commit; its headers are not appended
+      await sessions.create(req, { userId: 'alice' }); // e.g. a remember-me middleware's login
+      const login = await sessions.create(req, { userId: 'bob' }); // the login route's own
+      return appended(new Response('signed in as bob'), await login.commit());
+    });
+    const res = await app(request());
+    // The browser keeps the last line of the cookie: it must be bob's login, not the anonymous cart session
+    // (which bob's commit ended).
+    const after = await sessions.start(request(lastLine(res).cookie));
+    expect(after.userId).toBe('bob');
+    expect(await memory.get(after.id)).not.toBeNull();
+  });
+});
+
+describe('session.destroy(), then create() (a logout, then a login), committed by the app', () => {
+  it('the destroyed session is ended by the login commit, as it is without the destroy()', async () => {
+    const { sessions, memory } = setup();
+    const alice = await sessions.create(request(), { userId: 'alice' });
+    const aliceCookie = cookiePair(await alice.commit());
+
+    const req = request(aliceCookie);
+    const session = await sessions.start(req);
+    session.destroy(); // "the next commit() ends it"
+    const bob = await sessions.create(req, { userId: 'bob' });
+    const headers = await bob.commit(); // the app sends bob's cookie
+    expect(headers.getSetCookie()).toHaveLength(1);
+    // Without the destroy() above, bob's commit ends alice's session (README: create() ends the session on the
+    // request when the new one is stored). With it, alice's session must not be the one left live.
+    expect(await memory.get(alice.id)).toBeNull();
+    expect(await sessions.listByUser('alice')).toEqual([]);
+  });
+});
+
+describe('hono: a login (create()) in an earlier middleware, then the handler awaits c.var.session', () => {
+  it("the handler gets the request's session (the login), not the replaced one", async () => {
+    const { sessions } = setup();
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    // e.g. a remember-me or API-token middleware that signs the visitor in
+    app.use(async (c, next) => {
+      const current = await c.var.session;
+      if (current.userId === undefined) await sessions.create(c.req.raw, { userId: 'alice' });
+      await next();
+    });
+    app.get('/', async (c) => {
+      const session = await c.var.session;
+      session.set('seen', true); // DESTROYED: the variable still resolves to the replaced session
+      return c.text(session.userId ?? 'anonymous');
+    });
+    app.onError((error) => new Response(`error ${String((error as { code?: string }).code)}`, { status: 500 }));
+    const res = await app.request('https://app.example/');
+    expect(await res.text()).toBe('alice');
+  });
+});
+
+describe('handle(): session.destroy(), then a new session from start() that the handler commits and appends', () => {
+  it("the old session's expiring line does not follow, and undo, the new cookie", async () => {
+    const { sessions, memory } = setup();
+    const first = await sessions.create(request(), { data: { who: 'alice' } });
+    const cookie = cookiePair(await first.commit());
+    const app = sessions.handle(async (req, session) => {
+      session.destroy(); // log out (committed by handle())
+      const fresh = await sessions.start(req); // kataras AllowReclaim: a new session in the same request
+      fresh.setFlash('notice', 'signed out');
+      return appended(new Response('bye'), await fresh.commit());
+    });
+    const res = await app(request(cookie));
+    expect(await memory.get(first.id)).toBeNull();
+    // README (handle): "every session the handler replaced ... is committed too, in order, so the last one's
+    // cookie wins". The browser keeps the last line: it must carry the new session, not expire the cookie.
+    const last = lastLine(res);
+    expect(last.line).not.toMatch(/Max-Age=0/);
+    const after = await sessions.start(request(last.cookie));
+    expect(after.getFlash('notice')).toBe('signed out');
+  });
+});
+
+describe('handle(): session.destroy(), then a login (create()) the handler commits and appends', () => {
+  it('the browser ends with the login cookie, not an expired one', async () => {
+    const { sessions, memory } = setup();
+    const alice = await sessions.create(request(), { userId: 'alice' });
+    const cookie = cookiePair(await alice.commit());
+    const app = sessions.handle(async (req, session) => {
+      session.destroy(); // switch account: sign alice out...
+      const bob = await sessions.create(req, { userId: 'bob' }); // ...and bob in
+      return appended(new Response('signed in as bob'), await bob.commit());
+    });
+    const res = await app(request(cookie));
+    expect(await memory.get(alice.id)).toBeNull();
+    expect((await sessions.listByUser('bob')).length).toBe(1); // bob's login is stored...
+    const last = lastLine(res);
+    expect(last.line).not.toMatch(/Max-Age=0/); // ...and the browser must end up holding its cookie
+    expect((await sessions.start(request(last.cookie))).userId).toBe('bob');
+  });
+});
+
+describe('hono: (await c.var.session).destroy(), then a login the handler commits and appends', () => {
+  it('the browser ends with the login cookie, not an expired one', async () => {
+    const { sessions } = setup();
+    const alice = await sessions.create(request(), { userId: 'alice' });
+    const cookie = cookiePair(await alice.commit());
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/switch', async (c) => {
+      (await c.var.session).destroy();
+      const bob = await sessions.create(c.req.raw, { userId: 'bob' });
+      for (const line of (await bob.commit()).getSetCookie()) c.header('Set-Cookie', line, { append: true });
+      return c.text('signed in as bob');
+    });
+    const res = await app.request('https://app.example/switch', { method: 'POST', headers: { cookie } });
+    const last = lastLine(res);
+    expect(last.line).not.toMatch(/Max-Age=0/);
+    expect((await sessions.start(request(last.cookie))).userId).toBe('bob');
   });
 });

@@ -189,10 +189,14 @@ export class SessionCore {
 /**
  * `create()`'s new session `next` takes over from `previous`: it ends `previous` when it is first stored, and
  * whatever `previous` was still to end (a login replaced by another). `previous` commits nothing from now on, and
- * is destroyed as far as the app can see; a write of it already in flight completes, and is then ended.
+ * is destroyed as far as the app can see; a write of it already in flight completes, and is then ended. `before`
+ * are the request's sessions before `previous` (`start()` after `destroy()`): one destroyed whose destroy is not
+ * committed yet (a logout, then a login) is ended by the login too, as `previous` would have been, and still
+ * commits its own destroy (a logout stands even when the login fails).
  */
-export function replace(next: SessionCore, previous: SessionCore): void {
-  next.replaces = [...(previous.replaces ?? []), previous];
+export function replace(next: SessionCore, previous: SessionCore, before: readonly SessionCore[]): void {
+  const loggedOut = before.filter((s) => s.destroyed && !s.replaced && s.stored);
+  next.replaces = [...new Set([...loggedOut, ...(previous.replaces ?? []), previous])];
   previous.replaces = undefined;
   previous.replaced = true;
   previous.replacedBy = next;

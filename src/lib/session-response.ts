@@ -29,23 +29,15 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
 }
 
 /**
- * The Set-Cookie lines `handle()` sends for `session`, whose final commit made `last`: first those that `commit()`
- * or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…)
- * after the last one it already put on its response, then `last`. A handler that ignored the headers of a logout
- * must not leave the browser holding the cookie (a sealed cookie would go on working); nor may a commit's line
- * the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout), made for
- * this session or for the one that `replacedBy` it (a login with `create()`).
+ * The lines `handle()` sends for `session`, whose final commit made `last`: first those that `commit()` or
+ * `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…) after
+ * the last one it already put on its response (`already`), then `last`. A handler that ignored the headers of a
+ * logout must not leave the browser holding the cookie (a sealed cookie would go on working); nor may a commit's
+ * line the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout).
  */
-function linesToSend(
-  response: Response,
-  session: { _sentLines(): readonly string[] },
-  last: readonly string[],
-  replacedBy?: { _sentLines(): readonly string[] },
-): string[] {
+function linesToSend(already: readonly string[], session: Finished, last: readonly string[]): string[] {
   const earlier = session._sentLines();
   if (earlier.length === 0) return last as string[];
-  const already = response.headers.getSetCookie();
-  if (replacedBy?._sentLines().some((line) => already.includes(line)) === true) return last as string[];
   let from = earlier.length;
   while (from > 0 && !already.includes(earlier[from - 1]!)) from--;
   return earlier.slice(from).concat(last);
@@ -71,16 +63,34 @@ export function finalLines(
   committed: readonly string[],
   latest: Finished,
 ): string[] | Promise<string[]> {
-  if (latest === session) return linesToSend(response, session, committed);
-  const after: Finished[] = [latest];
-  for (let s = latest._previous; s !== undefined && s !== session; s = s._previous) after.unshift(s);
-  return finishAfter(response, linesToSend(response, session, committed, after[0]), after);
+  if (latest === session) {
+    // Most requests: no commit handed lines to the handler, and the Response's headers are not read.
+    if (session._sentLines().length === 0) return committed as string[];
+    return linesToSend(response.headers.getSetCookie(), session, committed);
+  }
+  const chain: Finished[] = [latest];
+  for (let s = latest._previous; s !== undefined && s !== session; s = s._previous) chain.unshift(s);
+  chain.unshift(session);
+  return finishChain(response, chain, committed);
 }
 
-async function finishAfter(response: Response, lines: string[], after: Finished[]): Promise<string[]> {
-  for (let i = 0; i < after.length; i++) {
-    const made = await after[i]!._commitLines();
-    lines = lines.concat(linesToSend(response, after[i]!, made, after[i + 1]));
-  }
+/**
+ * Commits every session of `chain` after its first (whose final commit made `first`), in order, then picks the
+ * lines to send. A session the handler already appended a line of (a login it committed itself) supersedes every
+ * session before it: their lines (a logout's expired cookie, an early commit's) are not sent after it, or the
+ * browser would end with a cookie the request has replaced.
+ */
+async function finishChain(
+  response: Response,
+  chain: readonly Finished[],
+  first: readonly string[],
+): Promise<string[]> {
+  const made: (readonly string[])[] = [first];
+  for (let i = 1; i < chain.length; i++) made.push(await chain[i]!._commitLines());
+  const already = response.headers.getSetCookie();
+  let from = chain.length - 1;
+  while (from > 0 && !chain[from]!._sentLines().some((line) => already.includes(line))) from--;
+  let lines: string[] = [];
+  for (let i = from; i < chain.length; i++) lines = lines.concat(linesToSend(already, chain[i]!, made[i]!));
   return lines;
 }
