@@ -9,6 +9,7 @@ import {
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
+import { gatedStore } from './races.js';
 import { cookiePair, countingStore, createClock, record, request, SECRET } from './helpers.js';
 
 function setup(serializer?: Serializer) {
@@ -1212,5 +1213,57 @@ describe('getFlashes() refused during a commit in flight', () => {
     await s.commit(); // the app gave up reading; whatever it never received must stay
     const next = await sessions.start(request(cookie));
     expect(next.peekFlash('a')).toBe('hello');
+  });
+});
+
+describe('a set() made while a commit carrying an increment of that key is in flight', () => {
+  it('is written by the next commit (the app said "a is 1" last)', async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const gated = gatedStore(memory);
+    const sessions = createSessions({ store: gated.store, secrets: [SECRET], now: clock.now });
+    const first = await sessions.create(request(), { data: { a: 0 } });
+    const cookie = cookiePair(await first.commit());
+
+    const mine = await sessions.start(request(cookie));
+    mine.increment('a'); // view 1, journal +1
+    const held = gated.hold('update', 'before');
+    const inFlight = mine.commit();
+    await held.reached;
+    // Another request increments meanwhile, and its write lands first.
+    const other = await sessions.start(request(cookie));
+    other.increment('a');
+    await other.commit();
+    // This request now sets the value it wants: a is 1, whatever the store holds.
+    mine.set('a', 1);
+    held.release();
+    await inFlight;
+    await mine.commit(); // "changes made while it is in flight ... go with the next" (README)
+    // Sequentially (set before any commit) the store would hold 1; a set is not an addition.
+    expect(mine.get('a')).toBe(1);
+    expect(JSON.parse((await memory.get(first.id))!.data.a!)).toBe(1);
+  });
+});
+
+describe('a commit that finds its session ended by another request (it writes nothing, sends no cookie)', () => {
+  it('leaves no commit "in flight": reading the flash again is no COMMIT_IN_FLIGHT', async () => {
+    const sessions = createSessions({ store: createMemoryStore({ now: createClock().now }), secrets: [SECRET] });
+    const first = await sessions.create(request());
+    first.setFlash('notice', 'saved');
+    const cookie = cookiePair(await first.commit());
+
+    const mine = await sessions.start(request(cookie));
+    expect(mine.getFlash('notice')).toBe('saved'); // consumed by this request's commit
+    await sessions.destroy(request(cookie)); // a logout in another tab
+    expect([...(await mine.commit())]).toEqual([]); // awaited: nothing is in flight any more
+    expect(mine.destroyed).toBe(true);
+    // README: a flash is "still readable in this one"; COMMIT_IN_FLIGHT is only for a commit in flight.
+    let thrown: unknown;
+    try {
+      mine.getFlash('notice');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeUndefined();
   });
 });

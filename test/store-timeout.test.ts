@@ -3,7 +3,7 @@
 import { createSessions, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, request, SECRET } from './helpers.js';
+import { cookiePair, countingStore, request, SECRET } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -237,5 +237,40 @@ describe('a timed-out create, then a later commit of the same login', () => {
     // Nothing was changed after the timeout: handle() must not create the login again, under any ID.
     expect(await sessions.listByUser('bob')).toEqual([]);
     expect(res.headers.getSetCookie()).toEqual([]);
+  });
+});
+
+describe('STORE_TIMEOUT of an update that carried a new lifetime', () => {
+  it('handle() does not send the timed-out write again after a handler that caught it', async () => {
+    const memory = createMemoryStore();
+    const state = { slow: false };
+    const slow: SessionStore = {
+      ...memory,
+      update: async (...args) => {
+        if (state.slow) await sleep(60);
+        return memory.update(...args);
+      },
+    };
+    const counted = countingStore(slow);
+    const sessions = createSessions({ store: counted.store, secrets: [SECRET], storeTimeout: 0.02 });
+    const first = await sessions.create(request(), { data: { n: 0 } });
+    const cookie = cookiePair(await first.commit());
+    const app = sessions.handle(async (req) => {
+      state.slow = true;
+      try {
+        await sessions.updateExpiration(req, 3600);
+      } catch {
+        await sleep(80); // it lands meanwhile
+        state.slow = false;
+        return new Response('try again', { status: 503 });
+      }
+      return new Response('ok');
+    });
+    const before = counted.calls.update;
+    const res = await app(request(cookie));
+    expect(res.status).toBe(503);
+    // README: the library never retries a timed-out call, and never sends what it carried again, "not through
+    // handle() after a handler that caught the error".
+    expect(counted.calls.update - before).toBe(1);
   });
 });

@@ -57,6 +57,7 @@ export function commitLines(s: SessionCore, keep = false): string[] | Promise<st
         // again (not by handle(), nor by a later commit of changes made since). A session whose create or move
         // timed out commits nothing more: whether and where it is stored is not known.
         s.values.drop();
+        s.lifetime.dropped();
         if (plan === 'create' || plan === 'regenerate') s.outcomeUnknown = true;
       } else {
         // Nothing was written: the changes stay for the next commit.
@@ -261,6 +262,7 @@ function written(s: SessionCore, times: SessionTimes, stored: SessionRecord | un
  * a late response clearing the cookie could log out a newer login.
  */
 function endedMeanwhile(s: SessionCore): string[] {
+  s.values.drop(); // nothing of it is written, nor in flight any more
   s.destroyed = true;
   s.stored = false;
   s.previousId = undefined;

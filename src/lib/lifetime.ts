@@ -134,6 +134,11 @@ export class Lifetime {
     if (this.#version === this.#writing) this.changed = false;
   }
 
+  /** After a write whose outcome is unknown (`STORE_TIMEOUT`): the change it carried is not sent again. */
+  dropped(): void {
+    if (this.#version === this.#writing) this.changed = false;
+  }
+
   /** The cookie's Max-Age for an expiry (default: as stored); undefined for a browser-session cookie. */
   maxAgeSec(now: number, expiresAt = this.#expiresAt): number | undefined {
     if (!this.#persistent) return undefined;

@@ -489,9 +489,9 @@ export class SessionValues {
       return;
     }
     const text = this.#encode(key, value);
-    // An unchanged value needs no write, unless this request queued an addition to it: a plain set then
-    // means "this value", not "+n" on whatever the store holds by now.
-    if (this.#data.get(key) === text && typeof this.#keyChanges?.get(key) !== 'number') return;
+    // An unchanged value needs no write, unless this request queued an addition to it (or the write in flight
+    // carries one): a plain set then means "this value", not "+n" on whatever the store holds by now.
+    if (this.#data.get(key) === text && !adds(this.#keyChanges, key) && !adds(this.#taken?.keyChanges, key)) return;
     this.#data.set(key, text);
     (this.#keyChanges ??= new Map()).set(key, 'set');
   }
@@ -530,6 +530,11 @@ export class SessionValues {
   #decode(key: string, text: string): unknown {
     return decodeValue(this.#codec.serializer, key, text);
   }
+}
+
+/** Whether `keyChanges` adds a number to `key`. */
+function adds(keyChanges: Map<string, KeyChange> | undefined, key: string): boolean {
+  return typeof keyChanges?.get(key) === 'number';
 }
 
 /**
