@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { finalLines, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, markAnswered, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -130,6 +130,7 @@ export function sessionMiddleware<
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(c.req.raw);
     const cookies = await finalLines(response, session, committed, latest);
+    markAnswered(latest);
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
     const copy = withSessionHeaders(response, cookies, lazy.live);

@@ -8,7 +8,7 @@ import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from 
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import { createdSessions, requestContexts, requestSessions } from './lib/request-sessions.js';
-import { finalLines, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, markAnswered, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
 import { Session } from './session.js';
@@ -256,6 +256,13 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       const lifetimeMs = lifetime('create: expires', init.expires);
       const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
       const current = await start(request);
+      // After start(): a session destroyed after the response follows the one marked (see markAnswered).
+      if (current._isAnswered) {
+        throw new SessionError(
+          'ANSWERED',
+          'create: the response to this request is made; a login could reach no browser',
+        );
+      }
       // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
       const chunks = c.transport.cookiesIn(request.headers.get('cookie'));
       // Made first: values that cannot be stored throw here, before the current session is ended.
@@ -388,6 +395,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const last = latest !== handed && latest !== undefined ? await latest : session;
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;
+        markAnswered(last);
         return withSessionHeaders(response, lines, live);
       };
     },

@@ -326,6 +326,9 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (s.committing !== undefined) {
       throw new SessionError('COMMIT_IN_FLIGHT', 'regenerate: a commit of this session is in flight; await it first');
     }
+    if (s.answered) {
+      throw new SessionError('ANSWERED', 'regenerate: the response is made; no cookie could carry the new ID');
+    }
     if (s.cookie.detached === true) {
       throw new SessionError(
         'INVALID_ID',
@@ -389,6 +392,17 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   _after(previous: Session<Data>): this {
     this._previous = previous as unknown as Session<Record<string, unknown>>;
     return this;
+  }
+
+  /** @internal `handle()` or the Hono middleware made the response: a later `regenerate()` is refused. */
+  _answered(): void {
+    this.#s.answered = true;
+  }
+
+  /** @internal Whether the response of this session's request is made (`create()` is then refused). */
+  get _isAnswered(): boolean {
+    const previous = this._previous;
+    return this.#s.answered || (previous !== undefined && previous.#s.answered);
   }
 
   /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */

@@ -348,3 +348,74 @@ describe('hono: (await c.var.session).destroy(), then a login the handler commit
     expect((await sessions.start(request(last.cookie))).userId).toBe('bob');
   });
 });
+
+describe('after handle() or the middleware has answered (work left in ctx.waitUntil)', () => {
+  /** A handler that leaves `later` to run after its response is made, as `ctx.waitUntil` does on Workers. */
+  function deferring(sessions: ReturnType<typeof setup>['sessions'], later: (req: Request) => Promise<unknown>) {
+    let background: Promise<unknown> = Promise.resolve();
+    const app = sessions.handle(async (req) => {
+      background = new Promise((r) => setTimeout(r, 5)).then(() => later(req));
+      return new Response('ok');
+    });
+    return {
+      app,
+      settled: () =>
+        background.then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+    };
+  }
+
+  it('create() is refused (ANSWERED): the session whose cookie the browser keeps stays live', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, (req) => sessions.create(req, { userId: 'bob' }));
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+    expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+
+  it('create() after a destroy() made after the response is refused too', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, async (req) => {
+      (await sessions.start(req)).destroy();
+      return sessions.create(req, { userId: 'bob' });
+    });
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+  });
+
+  it('regenerate() is refused (ANSWERED); reads, changes and commit() of the session still work', async () => {
+    const { sessions, memory } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, async (req) => {
+      const session = await sessions.start(req);
+      session.set('seen', true);
+      await session.commit(); // a background write: stored, its headers go nowhere
+      session.regenerate();
+    });
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+    expect((await memory.get(alice.id))?.data.seen).toBe('true');
+    expect((await sessions.start(request(alice.cookie))).get('seen')).toBe(true);
+  });
+
+  it('hono: create() after the middleware answered is refused', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    let background: Promise<unknown> = Promise.resolve();
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.get('/', async (c) => {
+      await c.var.session;
+      background = new Promise((r) => setTimeout(r, 5)).then(() => sessions.create(c.req.raw, { userId: 'bob' }));
+      return c.text('ok');
+    });
+    await app.request('https://app.example/', { headers: { cookie: alice.cookie } });
+    await expect(background).rejects.toMatchObject({ code: 'ANSWERED' });
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});

@@ -83,6 +83,8 @@ export class SessionCore {
    * nothing but a destroy.
    */
   outcomeUnknown = false;
+  /** `handle()` or the Hono middleware has made the response of its request: no new ID can reach the browser. */
+  answered = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */

@@ -48,6 +48,16 @@ interface Finished {
   readonly _previous: Finished | undefined;
   _sentLines(): readonly string[];
   _commitLines(): string[] | Promise<string[]>;
+  _answered(): void;
+}
+
+/**
+ * The response of the request `latest` ends is made: a login (`create()`) or a `regenerate()` after that (in
+ * `ctx.waitUntil`) could reach no browser. It would end the session whose cookie the browser keeps, and store one
+ * no cookie names: both are refused (`ANSWERED`).
+ */
+export function markAnswered(latest: Finished): void {
+  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) s._answered();
 }
 
 /**
