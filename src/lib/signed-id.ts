@@ -35,10 +35,11 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
     } else {
       stored = await storeCall(c, 'STORE_READ', 'get', () => store.get(id));
     }
-    // A genuine cookie whose session is gone is cleared, so the browser stops sending it.
-    const stale = { value: undefined, resign: false, stale: true, chunks: 0, orphanId: id };
-    if (stored === null || stored === undefined) return { kind: 'rejected', reason: 'unknown', cookie: stale };
-    if (!isRecord(stored)) return { kind: 'rejected', reason: 'corrupt', cookie: stale };
+    if (stored === null || stored === undefined || !isRecord(stored)) {
+      // A genuine cookie whose session is gone is cleared, so the browser stops sending it.
+      const cookie = { value: undefined, resign: false, stale: true, chunks: 0, orphanId: id };
+      return { kind: 'rejected', reason: stored === null || stored === undefined ? 'unknown' : 'corrupt', cookie };
+    }
     const current = opened.secret === 0;
     return {
       kind: 'session',
