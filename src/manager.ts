@@ -168,11 +168,17 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     if (ctx !== undefined) requestContexts.set(request, ctx);
     const cached = sessionsByRequest.get(request);
     if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
-    // After destroy(), the request's next session is a new one.
-    const live = (session: Session<Data>) =>
-      session.destroyed
-        ? remember(request, newSession<Data>(c, { kind: 'new' }, requestContexts.get(request))._after(session))
-        : session;
+    // After destroy(), the request's next session is a new one. Like a login's, a stateless store's new cookie
+    // must expire the chunk cookies of the old one it does not reuse: when its line is the one the handler
+    // appended, the old session's expiring lines are not sent after it (lib/session-response.ts).
+    const live = (session: Session<Data>) => {
+      if (!session.destroyed) return session;
+      const cookie = noCookie(c.transport.cookiesIn(request.headers.get('cookie')));
+      return remember(
+        request,
+        newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request))._after(session),
+      );
+    };
     return cached instanceof Promise ? cached.then(live) : live(cached);
   }
 

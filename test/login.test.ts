@@ -250,10 +250,8 @@ describe('handle(): a session replaced twice, the first with an early commit the
 describe('session.destroy(), then create() (a logout, then a login), committed by the app', () => {
   it('the destroyed session is ended by the login commit, as it is without the destroy()', async () => {
     const { sessions, memory } = setup();
-    const alice = await sessions.create(request(), { userId: 'alice' });
-    const aliceCookie = cookiePair(await alice.commit());
-
-    const req = request(aliceCookie);
+    const alice = await aliceLoggedIn(sessions);
+    const req = request(alice.cookie);
     const session = await sessions.start(req);
     session.destroy(); // "the next commit() ends it"
     const bob = await sessions.create(req, { userId: 'bob' });
@@ -417,5 +415,77 @@ describe('after handle() or the middleware has answered (work left in ctx.waitUn
     await app.request('https://app.example/', { headers: { cookie: alice.cookie } });
     await expect(background).rejects.toMatchObject({ code: 'ANSWERED' });
     expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});
+
+describe('a login, its logout, then a second login, committed by the app', () => {
+  it("the request's first session is ended by the login the app commits", async () => {
+    const { sessions, memory } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const req = request(alice.cookie);
+    const session = await sessions.start(req); // alice's session, as the handler holds it
+    await sessions.create(req, { userId: 'bob' }); // e.g. a remember-me middleware signs bob in
+    session.destroy(); // "switch account": README, a destroy() through the old handle ends that login
+    const carol = await sessions.create(req, { userId: 'carol' });
+    const headers = await carol.commit(); // the app commits and sends the login it answers with
+    expect(headers.getSetCookie()).toHaveLength(1);
+    // README (create): the session already on the request ends when the new one is first stored. alice's
+    // session, which the browser held when the request came in, must not stay live next to carol's.
+    expect(await memory.get(alice.id)).toBeNull();
+    expect(await sessions.listByUser('alice')).toEqual([]);
+  });
+});
+
+describe('handle() on the cookie store: logout and login appended, a second logout not', () => {
+  it("the forgotten logout's expired line still goes out: the login's sealed cookie must not stay", async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await sessions.create(request(), { data: { who: 'alice' } });
+    const aliceCookie = cookiePair(await alice.commit());
+    const app = sessions.handle(async (req) => {
+      const res = new Response('signed out');
+      appended(res, await sessions.destroy(req)); // log alice out, headers appended
+      const bob = await sessions.create(req, { data: { who: 'bob' } }); // switch to bob...
+      appended(res, await bob.commit());
+      await sessions.destroy(req); // ...whose second factor fails: log out, headers forgotten
+      return res;
+    });
+    const jar = createJar();
+    jar.apply(new Response(null, { headers: { 'Set-Cookie': `${aliceCookie}; Path=/` } }));
+    jar.apply(await app(request(jar.header())));
+    // README (handle): "a logout whose headers a handler forgot still expires the cookie". On the cookie store
+    // nothing can revoke bob's sealed cookie: the browser must not keep it. (The second logout's expired line is
+    // the same text as the first, which the handler appended: it is taken for sent.)
+    const after = await sessions.start(request(jar.header()));
+    expect(after.get('who')).toBeUndefined();
+  });
+});
+
+describe('handle() on the cookie store: destroy(), then a new session from start() the handler appends', () => {
+  it("the old session's chunk cookies are still expired", async () => {
+    const sessions = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    // alice's session spans several cookies (name, name.1, ...), signed only: her data is readable in them.
+    let bio = '';
+    for (let i = 0; bio.length < 7000; i++) bio += `${i.toString(36)}-alice-private-note `;
+    const alice = await sessions.create(request(), { data: { who: 'alice', bio } });
+    const jar = createJar();
+    jar.apply(await alice.commit());
+    expect(jar.size).toBeGreaterThan(1);
+    const app = sessions.handle(async (req, session) => {
+      session.destroy(); // log out
+      const fresh = await sessions.start(req); // a new session in the same request (as login.test.ts does)
+      fresh.setFlash('notice', 'signed out');
+      return appended(new Response('bye'), await fresh.commit());
+    });
+    jar.apply(await app(request(jar.header())));
+    // The browser keeps the new session's cookie (abcd4ae's fix)...
+    expect((await sessions.start(request(jar.header()))).getFlash('notice')).toBe('signed out');
+    // ...and nothing of alice's: before abcd4ae her expired lines went out (after the new cookie, wrongly);
+    // now none does, and her chunk cookies, which the new session's line does not touch, stay in the browser.
+    expect(
+      jar
+        .header()!
+        .split('; ')
+        .map((pair) => pair.slice(0, pair.indexOf('='))),
+    ).toEqual([sessions.cookieName]);
   });
 });

@@ -1216,14 +1216,19 @@ describe('getFlashes() refused during a commit in flight', () => {
   });
 });
 
+/** A stored session holding `key = 0`, on a memory store whose calls a test can hold (`gated.hold`). */
+async function gatedCounter(key: string) {
+  const clock = createClock();
+  const memory = createMemoryStore({ now: clock.now });
+  const gated = gatedStore(memory);
+  const sessions = createSessions({ store: gated.store, secrets: [SECRET], now: clock.now });
+  const first = await sessions.create(request(), { data: { [key]: 0 } });
+  return { memory, gated, sessions, first, cookie: cookiePair(await first.commit()) };
+}
+
 describe('a set() made while a commit carrying an increment of that key is in flight', () => {
   it('is written by the next commit (the app said "a is 1" last)', async () => {
-    const clock = createClock();
-    const memory = createMemoryStore({ now: clock.now });
-    const gated = gatedStore(memory);
-    const sessions = createSessions({ store: gated.store, secrets: [SECRET], now: clock.now });
-    const first = await sessions.create(request(), { data: { a: 0 } });
-    const cookie = cookiePair(await first.commit());
+    const { memory, gated, sessions, first, cookie } = await gatedCounter('a');
 
     const mine = await sessions.start(request(cookie));
     mine.increment('a'); // view 1, journal +1
@@ -1265,5 +1270,41 @@ describe('a commit that finds its session ended by another request (it writes no
       thrown = error;
     }
     expect(thrown).toBeUndefined();
+  });
+});
+
+describe('increment(key, 0) while a commit carrying an increment of that key is in flight', () => {
+  it("does not turn into a set that undoes another request's increment", async () => {
+    const { memory, gated, sessions, first, cookie } = await gatedCounter('n');
+
+    const mine = await sessions.start(request(cookie));
+    mine.increment('n'); // +1
+    const held = gated.hold('update', 'before');
+    const inFlight = mine.commit();
+    await held.reached;
+    expect(mine.increment('n', 0)).toBe(1); // adds nothing (e.g. a computed amount that is 0)
+    held.release();
+    await inFlight;
+    const other = await sessions.start(request(cookie)); // another request, after this one's +1 landed
+    other.increment('n');
+    await other.commit(); // n = 2
+    await mine.commit(); // must add nothing
+    // README (increment): "Atomic on every server-side store: overlapping increments all count."
+    expect(JSON.parse((await memory.get(first.id))!.data.n!)).toBe(2);
+  });
+
+  it('the same without a commit in flight: increment(), then increment(key, 0), stays an addition', async () => {
+    const memory = createMemoryStore();
+    const sessions = createSessions({ store: memory, secrets: [SECRET] });
+    const first = await sessions.create(request(), { data: { n: 0 } });
+    const cookie = cookiePair(await first.commit());
+    const mine = await sessions.start(request(cookie));
+    const other = await sessions.start(request(cookie));
+    mine.increment('n');
+    mine.increment('n', 0);
+    other.increment('n');
+    await other.commit();
+    await mine.commit();
+    expect(JSON.parse((await memory.get(first.id))!.data.n!)).toBe(2);
   });
 });

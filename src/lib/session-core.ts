@@ -193,11 +193,18 @@ export class SessionCore {
  * whatever `previous` was still to end (a login replaced by another). `previous` commits nothing from now on, and
  * is destroyed as far as the app can see; a write of it already in flight completes, and is then ended. `before`
  * are the request's sessions before `previous` (`start()` after `destroy()`): one destroyed whose destroy is not
- * committed yet (a logout, then a login) is ended by the login too, as `previous` would have been, and still
- * commits its own destroy (a logout stands even when the login fails).
+ * committed yet (a logout, then a login) is ended by the login too, with what it was still to end, as `previous`
+ * would have been, and still commits its own destroy (a logout stands even when the login fails).
  */
 export function replace(next: SessionCore, previous: SessionCore, before: readonly SessionCore[]): void {
-  const loggedOut = before.filter((s) => s.destroyed && !s.replaced && s.stored);
+  const loggedOut: SessionCore[] = [];
+  for (const s of before) {
+    if (!s.destroyed || s.replaced) continue;
+    // And what it was still to end: a login logged out again before it was stored ends nothing by itself when
+    // the app commits only the last login.
+    loggedOut.push(...(s.replaces ?? []));
+    if (s.stored) loggedOut.push(s);
+  }
   next.replaces = [...new Set([...loggedOut, ...(previous.replaces ?? []), previous])];
   previous.replaces = undefined;
   previous.replaced = true;

@@ -28,21 +28,6 @@ export function withSessionHeaders(response: Response, cookies: readonly string[
   return copy;
 }
 
-/**
- * The lines `handle()` sends for `session`, whose final commit made `last`: first those that `commit()` or
- * `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`…) after
- * the last one it already put on its response (`already`), then `last`. A handler that ignored the headers of a
- * logout must not leave the browser holding the cookie (a sealed cookie would go on working); nor may a commit's
- * line the handler skipped follow, and so undo, a later one it appended (an early `commit()`, then a logout).
- */
-function linesToSend(already: readonly string[], session: Finished, last: readonly string[]): string[] {
-  const earlier = session._sentLines();
-  if (earlier.length === 0) return last as string[];
-  let from = earlier.length;
-  while (from > 0 && !already.includes(earlier[from - 1]!)) from--;
-  return earlier.slice(from).concat(last);
-}
-
 /** A session as `handle()` and the Hono middleware finish it. */
 interface Finished {
   readonly _previous: Finished | undefined;
@@ -76,7 +61,7 @@ export function finalLines(
   if (latest === session) {
     // Most requests: no commit handed lines to the handler, and the Response's headers are not read.
     if (session._sentLines().length === 0) return committed as string[];
-    return linesToSend(response.headers.getSetCookie(), session, committed);
+    return linesToSend(response, [session], [committed]);
   }
   const chain: Finished[] = [latest];
   for (let s = latest._previous; s !== undefined && s !== session; s = s._previous) chain.unshift(s);
@@ -84,12 +69,7 @@ export function finalLines(
   return finishChain(response, chain, committed);
 }
 
-/**
- * Commits every session of `chain` after its first (whose final commit made `first`), in order, then picks the
- * lines to send. A session the handler already appended a line of (a login it committed itself) supersedes every
- * session before it: their lines (a logout's expired cookie, an early commit's) are not sent after it, or the
- * browser would end with a cookie the request has replaced.
- */
+/** Commits every session of `chain` after its first (whose final commit made `first`), in order. */
 async function finishChain(
   response: Response,
   chain: readonly Finished[],
@@ -97,10 +77,38 @@ async function finishChain(
 ): Promise<string[]> {
   const made: (readonly string[])[] = [first];
   for (let i = 1; i < chain.length; i++) made.push(await chain[i]!._commitLines());
+  return linesToSend(response, chain, made);
+}
+
+/**
+ * The lines to append for the request's sessions `chain` (in order), whose final commits made `made`: the lines
+ * that `commit()` or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early
+ * `commit()`, a login's…) after the last one it appended itself, then each session's final lines.
+ * - A logout whose headers the handler forgot must still expire the cookie (a sealed cookie would go on working).
+ * - No line the handler skipped may follow, and so undo, a later one it appended (an early `commit()`, then a
+ *   logout); nor may any line of a session before the one whose line it appended last (a logout's expired cookie
+ *   after the login that followed it).
+ * The appended lines are found in order, so that two identical lines (every logout's expired cookie is the same
+ * text) are told apart by where they stand.
+ */
+function linesToSend(response: Response, chain: readonly Finished[], made: readonly (readonly string[])[]): string[] {
   const already = response.headers.getSetCookie();
-  let from = chain.length - 1;
-  while (from > 0 && !chain[from]!._sentLines().some((line) => already.includes(line))) from--;
+  let at = 0; // where in `already` the next handed line is looked for
+  let lastSession = 0;
+  let lastLine = -1; // of that session's handed lines
+  chain.forEach((s, i) => {
+    s._sentLines().forEach((line, k) => {
+      const found = already.indexOf(line, at);
+      if (found === -1) return;
+      at = found + 1;
+      lastSession = i;
+      lastLine = k;
+    });
+  });
   let lines: string[] = [];
-  for (let i = from; i < chain.length; i++) lines = lines.concat(linesToSend(already, chain[i]!, made[i]!));
+  for (let i = lastSession; i < chain.length; i++) {
+    const handed = chain[i]!._sentLines();
+    lines = lines.concat(handed.slice(i === lastSession ? lastLine + 1 : 0), made[i]!);
+  }
   return lines;
 }

@@ -177,6 +177,8 @@ export class SessionValues {
     // A missing key counts as 0.
     const next = (this.typed(key, undefined, 'a number', toNumber) ?? 0) + by;
     if (!exactSum(next)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") would not be exact`);
+    // Adding 0 changes nothing: it must not turn an addition queued for this key into a plain set of its value.
+    if (by === 0 && this.#data.has(key)) return next;
     // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
     // addition, which the store applies to whatever it holds (concurrent increments all count).
     const change = this.#keyChanges?.get(key);
