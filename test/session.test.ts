@@ -1308,3 +1308,21 @@ describe('increment(key, 0) while a commit carrying an increment of that key is 
     expect(JSON.parse((await memory.get(first.id))!.data.n!)).toBe(2);
   });
 });
+
+describe('increment(key, 0) on a key the request does not hold', () => {
+  it("is an addition, not a set of 0 that undoes another request's increment", async () => {
+    const memory = createMemoryStore();
+    const sessions = createSessions({ store: memory, secrets: [SECRET] });
+    const first = await sessions.create(request(), { data: { who: 'alice' } });
+    const cookie = cookiePair(await first.commit());
+    const mine = await sessions.start(request(cookie)); // loaded without 'n'
+    const other = await sessions.start(request(cookie));
+    other.increment('n'); // an overlapping request counts one
+    await other.commit();
+    expect(mine.increment('n', 0)).toBe(0); // a computed amount that is 0 (or the "read as a counter" idiom)
+    await mine.commit();
+    // README: "Atomic on every server-side store: overlapping increments all count" (+1 and +0 make 1).
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    expect((await memory.get(first.id))?.data.n).toBe('1');
+  });
+});

@@ -177,7 +177,8 @@ export class SessionValues {
     // A missing key counts as 0.
     const next = (this.typed(key, undefined, 'a number', toNumber) ?? 0) + by;
     if (!exactSum(next)) throw new SessionError('TYPE_MISMATCH', `increment("${key}") would not be exact`);
-    // Adding 0 changes nothing: it must not turn an addition queued for this key into a plain set of its value.
+    // Adding 0 to a value changes nothing: it must not turn an addition queued for the key into a plain set. (To
+    // a missing key it is an addition of 0 below: the key becomes 0 here, a number added to nothing in the store.)
     if (by === 0 && this.#data.has(key)) return next;
     // A key already set, deleted or cleared in this request is sent as its final value; otherwise as an
     // addition, which the store applies to whatever it holds (concurrent increments all count).
@@ -186,7 +187,7 @@ export class SessionValues {
     this.#put(key, next);
     // `??=`: an addition too small to change the value (1 + 1e-20) leaves #put nothing to record. The additions
     // sent as one must be exact too (MAX_SAFE_INTEGER - 1, twice, is not): else the final value is sent.
-    if (atomic && by !== 0) {
+    if (atomic) {
       const sum = ((change as number | undefined) ?? 0) + by;
       (this.#keyChanges ??= new Map()).set(key, exactSum(sum) ? sum : 'set');
     }
