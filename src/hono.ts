@@ -114,23 +114,25 @@ export function sessionMiddleware<
     const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
     await next();
-    // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
-    if (c.error !== undefined || !lazy.started) return;
+    if (!lazy.started) return;
     let session: Session<Data>;
     try {
       session = await lazy.first();
     } catch {
       return; // the read failed and the handler answered without a session: there is nothing to commit
     }
+    // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
+    // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins. From
+    // now on a login or `regenerate()` on the request is refused (markAnswered), also while it is committed.
+    const latest = await managerOf().start(c.req.raw);
+    markAnswered(latest);
+    // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
+    if (c.error !== undefined) return;
     const response = c.res;
     // A network error carries no headers: commit nothing rather than store what no cookie would follow.
     if (response.type === 'error') return;
     const committed = await session._commitLines();
-    // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
-    // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
-    const latest = await managerOf().start(c.req.raw);
     const cookies = await finalLines(response, session, committed, latest);
-    markAnswered(latest);
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
     const copy = withSessionHeaders(response, cookies, lazy.live);
@@ -199,6 +201,8 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
     }
     const loading = loaded.then((session) => {
       if (!session.isNew) this.live = true;
+      // The same Request run through the app again (a retry): answered anew.
+      if (session._isAnswered) markAnswered(session, false);
       return session;
     });
     this.#loading = loading;

@@ -168,18 +168,29 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     if (ctx !== undefined) requestContexts.set(request, ctx);
     const cached = sessionsByRequest.get(request);
     if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
-    // After destroy(), the request's next session is a new one. Like a login's, a stateless store's new cookie
-    // must expire the chunk cookies of the old one it does not reuse: when its line is the one the handler
-    // appended, the old session's expiring lines are not sent after it (lib/session-response.ts).
+    // After destroy(), the request's next session is a new one (answered, like the one it follows).
     const live = (session: Session<Data>) => {
       if (!session.destroyed) return session;
-      const cookie = noCookie(c.transport.cookiesIn(request.headers.get('cookie')));
-      return remember(
-        request,
-        newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request))._after(session),
-      );
+      const cookie = noCookie(chunksBefore(request, session));
+      const next = newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request))._after(session);
+      if (session._isAnswered) next._answered(true);
+      return remember(request, next);
     };
     return cached instanceof Promise ? cached.then(live) : live(cached);
+  }
+
+  /**
+   * How many cookies the browser will hold for this cookie name after this response, as far as the request's
+   * sessions up to `latest` have set them: a new session's (a login's, or one after `destroy()`) stateless cookie
+   * must expire the chunk cookies it does not reuse, also those an earlier commit of this request set. Its line
+   * supersedes theirs (lib/session-response.ts).
+   */
+  function chunksBefore(request: Request, latest: Session<Data>): number {
+    let chunks = c.transport.cookiesIn(request.headers.get('cookie'));
+    for (let s: Session<Record<string, unknown>> | undefined = latest; s !== undefined; s = s._previous) {
+      chunks = Math.max(chunks, s._chunks);
+    }
+    return chunks;
   }
 
   // Async so that anything thrown while opening the cookie is a rejection, as the signature promises.
@@ -230,6 +241,23 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return store;
   }
 
+  /**
+   * The handler is done (answered, or threw): from now on its request's sessions refuse a login or a
+   * `regenerate()` (markAnswered), also while `handle()` commits them. Returns the session the request ends
+   * with: `session`, or one the handler made (`handed` is what the request had when the handler started).
+   */
+  function answered(request: Request, session: Session<Data>, handed: unknown): Session<Data> | Promise<Session<Data>> {
+    const latest = sessionsByRequest.get(request);
+    if (latest === handed || latest === undefined) {
+      markAnswered(session);
+      return session;
+    }
+    return Promise.resolve(latest).then((last) => {
+      markAnswered(last);
+      return last;
+    });
+  }
+
   return {
     cookieName: c.cookieName,
     start,
@@ -269,8 +297,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           'create: the response to this request is made; a login could reach no browser',
         );
       }
-      // A stateless store's new cookie must also expire the chunk cookies of the old one it does not reuse.
-      const chunks = c.transport.cookiesIn(request.headers.get('cookie'));
+      const chunks = chunksBefore(request, current);
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
         c,
@@ -385,23 +412,30 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         let session = begin(request, rest.find(isBackgroundContext));
         if (session instanceof Promise) session = await session;
+        // The same Request handled again (a retry, a router's fallback to another handler): answered anew.
+        if (session._isAnswered) markAnswered(session, false);
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
         const handed = sessionsByRequest.get(request);
-        const result = handler(request, session, ...(rest as unknown as Rest));
-        const response = result instanceof Response ? result : await result;
+        let response: Response | undefined;
+        try {
+          const result = handler(request, session, ...(rest as unknown as Rest));
+          response = result instanceof Response ? result : await result;
+        } catch (error) {
+          await Promise.resolve(answered(request, session, handed)).catch(() => undefined);
+          throw error;
+        }
+        // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
+        // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
+        let last = answered(request, session, handed);
+        if (last instanceof Promise) last = await last;
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
         if (response === undefined || response === null || response.type === 'error') return response;
         let committed = session._commitLines();
         if (!Array.isArray(committed)) committed = await committed;
-        // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
-        // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const latest = sessionsByRequest.get(request);
-        const last = latest !== handed && latest !== undefined ? await latest : session;
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;
-        markAnswered(last);
         return withSessionHeaders(response, lines, live);
       };
     },

@@ -394,15 +394,22 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this;
   }
 
-  /** @internal `handle()` or the Hono middleware made the response: a later `regenerate()` is refused. */
-  _answered(): void {
-    this.#s.answered = true;
+  /**
+   * @internal `handle()` or the Hono middleware made the response (`on`): a later `create()` on the request, or
+   * `regenerate()` of the session, is refused. Off when a new `handle()` starts on the same Request (a retry).
+   */
+  _answered(on: boolean): void {
+    this.#s.answered = on;
   }
 
-  /** @internal Whether the response of this session's request is made (`create()` is then refused). */
+  /** @internal Whether the response of this session's request is made. */
   get _isAnswered(): boolean {
-    const previous = this._previous;
-    return this.#s.answered || (previous !== undefined && previous.#s.answered);
+    return this.#s.answered;
+  }
+
+  /** @internal How many cookies this session's cookie spans in the browser as this response leaves it so far. */
+  get _chunks(): number {
+    return this.#s.cookie.chunks;
   }
 
   /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */
@@ -425,8 +432,10 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
  * const headers = await commitAll(user, cart)
  */
 export async function commitAll(...sessions: Session[]): Promise<Headers> {
-  // The same session twice is committed once.
-  const results = await Promise.allSettled([...new Set(sessions)].map(async (s) => s._commitLines(true)));
+  // The same session twice is committed once. Sessions of one request go in the order they followed each other,
+  // whatever the order given: a login's cookie line must come after the expired one of the session it replaced.
+  const ordered = [...new Set(sessions)].sort((a, b) => depth(a) - depth(b));
+  const results = await Promise.allSettled(ordered.map(async (s) => s._commitLines(true)));
   const lines: string[] = [];
   const errors: unknown[] = [];
   for (const result of results) {
@@ -454,4 +463,11 @@ function toHeaders(lines: readonly string[]): Headers {
   // A response that sets a session cookie must not be stored by a shared cache (RFC 9111 §5.2.2.7).
   if (lines.length > 0) out.append('Cache-Control', 'private');
   return out;
+}
+
+/** How many sessions of its request came before `session` (`_previous`). */
+function depth(session: Session): number {
+  let n = 0;
+  for (let s = session._previous; s !== undefined; s = s._previous) n++;
+  return n;
 }

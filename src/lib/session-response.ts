@@ -33,7 +33,7 @@ interface Finished {
   readonly _previous: Finished | undefined;
   _sentLines(): readonly string[];
   _commitLines(): string[] | Promise<string[]>;
-  _answered(): void;
+  _answered(on: boolean): void;
 }
 
 /**
@@ -41,8 +41,8 @@ interface Finished {
  * `ctx.waitUntil`) could reach no browser. It would end the session whose cookie the browser keeps, and store one
  * no cookie names: both are refused (`ANSWERED`).
  */
-export function markAnswered(latest: Finished): void {
-  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) s._answered();
+export function markAnswered(latest: Finished, on = true): void {
+  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) s._answered(on);
 }
 
 /**
@@ -81,34 +81,45 @@ async function finishChain(
 }
 
 /**
- * The lines to append for the request's sessions `chain` (in order), whose final commits made `made`: the lines
- * that `commit()` or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early
- * `commit()`, a login's…) after the last one it appended itself, then each session's final lines.
+ * The lines to append for the request's sessions `chain` (in order), whose final commits made `made`. In the
+ * order they were made, each session's lines that `commit()` or `commitAll` handed to the handler
+ * (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`, a login's…), then its final ones: all of
+ * them after the last one the handler appended itself.
  * - A logout whose headers the handler forgot must still expire the cookie (a sealed cookie would go on working).
  * - No line the handler skipped may follow, and so undo, a later one it appended (an early `commit()`, then a
- *   logout); nor may any line of a session before the one whose line it appended last (a logout's expired cookie
- *   after the login that followed it).
+ *   logout; a logout's expired cookie after the login that followed it). Unless nothing after it sets its cookie:
+ *   the expired chunk cookies (`name.1`…) of a session that shrank or ended still go out.
  * The appended lines are found in order, so that two identical lines (every logout's expired cookie is the same
  * text) are told apart by where they stand.
  */
 function linesToSend(response: Response, chain: readonly Finished[], made: readonly (readonly string[])[]): string[] {
   const already = response.headers.getSetCookie();
+  const all: { readonly line: string; readonly appended: boolean }[] = [];
   let at = 0; // where in `already` the next handed line is looked for
-  let lastSession = 0;
-  let lastLine = -1; // of that session's handed lines
+  let cut = 0; // in `all`, just after the last line the handler appended
   chain.forEach((s, i) => {
-    s._sentLines().forEach((line, k) => {
+    for (const line of s._sentLines()) {
       const found = already.indexOf(line, at);
-      if (found === -1) return;
-      at = found + 1;
-      lastSession = i;
-      lastLine = k;
-    });
+      all.push({ line, appended: found !== -1 });
+      if (found !== -1) [at, cut] = [found + 1, all.length];
+    }
+    for (const line of made[i]!) all.push({ line, appended: false });
   });
-  let lines: string[] = [];
-  for (let i = lastSession; i < chain.length; i++) {
-    const handed = chain[i]!._sentLines();
-    lines = lines.concat(handed.slice(i === lastSession ? lastLine + 1 : 0), made[i]!);
+  // From the last line back: a line before the cut stands only if no line standing after it sets its cookie.
+  const setLater = new Set<string>();
+  const lines: string[] = [];
+  for (let i = all.length - 1; i >= 0; i--) {
+    const { line, appended } = all[i]!;
+    const name = cookieName(line);
+    const stands = i >= cut || appended || !setLater.has(name);
+    if (!stands) continue;
+    setLater.add(name);
+    if (!appended) lines.unshift(line);
   }
   return lines;
+}
+
+/** The name a Set-Cookie line sets. */
+function cookieName(line: string): string {
+  return line.slice(0, line.indexOf('='));
 }

@@ -1,0 +1,286 @@
+// The end of a request: the Set-Cookie lines its sessions' commits send (a stateless store's chunk cookies, the
+// order of commitAll), and the logins and regenerate() refused once handle() or the middleware answered it
+// (ANSWERED).
+import { Hono } from 'hono';
+import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
+import { commitAll, createSessions, type SessionStore } from '../src/index.js';
+import { createCookieStore } from '../src/cookie-store.js';
+import { createMemoryStore } from '../src/memory.js';
+import { describe, expect, it } from './harness.js';
+import { cookiePair, createClock, createJar, request, SECRET } from './helpers.js';
+import { gatedStore } from './races.js';
+
+function setup(store?: (memory: SessionStore) => SessionStore) {
+  const clock = createClock();
+  const memory = createMemoryStore({ now: clock.now });
+  const sessions = createSessions({ store: store ? store(memory) : memory, secrets: [SECRET], now: clock.now });
+  return { clock, memory, sessions };
+}
+
+async function aliceLoggedIn(sessions: ReturnType<typeof setup>['sessions']) {
+  const s = await sessions.create(request(), { userId: 'alice', data: { who: 'alice' } });
+  return { id: s.id, cookie: cookiePair(await s.commit()) };
+}
+
+/**
+ * A handler that answers `answer()` and leaves `later` to run after its response is made, as `ctx.waitUntil` does
+ * on Workers; `settled()` gives what `later` threw (undefined if nothing).
+ */
+function deferring(
+  sessions: ReturnType<typeof setup>['sessions'],
+  later: (req: Request) => Promise<unknown>,
+  answer = () => new Response('ok'),
+) {
+  let background: Promise<unknown> = Promise.resolve();
+  const app = sessions.handle(async (req) => {
+    background = new Promise((r) => setTimeout(r, 5)).then(() => later(req));
+    return answer();
+  });
+  return {
+    app,
+    settled: () =>
+      background.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+  };
+}
+
+/** `response` with the Set-Cookie lines of `headers` appended, as a handler that sends a commit's headers does. */
+function appended(response: Response, headers: Headers): Response {
+  for (const line of headers.getSetCookie()) response.headers.append('Set-Cookie', line);
+  return response;
+}
+
+/** Text that needs three chunk cookies of the cookie store. */
+function bigText(who: string): string {
+  let text = '';
+  for (let i = 0; text.length < 7000; i++) text += `${i.toString(36)}-${who}-private-note `;
+  return text;
+}
+
+/** The names of the cookies a jar holds. */
+function names(header: string | undefined): string[] {
+  return (header ?? '')
+    .split('; ')
+    .filter((pair) => pair !== '')
+    .map((pair) => pair.slice(0, pair.indexOf('=')));
+}
+
+describe('cookie store: chunk cookies the request itself put in the browser', () => {
+  it('an early commit spread over chunks, then a login: the early chunks are expired', async () => {
+    const sessions = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    const app = sessions.handle(async (req, session) => {
+      const res = new Response('signed in');
+      session.set('notes', bigText('anon')); // a visitor's draft, readable in the signed form
+      appended(res, await session.commit()); // an early commit (a middleware's), three cookies
+      const login = await sessions.create(req, { data: { who: 'bob' } });
+      return appended(res, await login.commit());
+    });
+    const jar = createJar();
+    jar.apply(await app(request()));
+    expect((await sessions.start(request(jar.header()))).get('who')).toBe('bob');
+    // README (cookie store): "When a session shrinks, the chunk cookies it no longer needs are expired in the
+    // same response". The login's single cookie takes the chunk count from the request's Cookie header (none),
+    // not from what this response sets: name.1 and name.2 of the early commit stay, with the draft readable.
+    expect(names(jar.header())).toEqual([sessions.cookieName]);
+  });
+
+  it('a login over chunks, its logout, then a new session from start(): the login chunks are expired', async () => {
+    const sessions = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    const app = sessions.handle(async (req) => {
+      const res = new Response('bye');
+      const bob = await sessions.create(req, { data: { who: 'bob', notes: bigText('bob') } });
+      appended(res, await bob.commit()); // bob's login, three cookies
+      bob.destroy(); // the second factor fails: log out
+      const fresh = await sessions.start(req); // a new session in the same request
+      fresh.setFlash('notice', 'signed out');
+      return appended(res, await fresh.commit());
+    });
+    const jar = createJar();
+    jar.apply(await app(request()));
+    expect((await sessions.start(request(jar.header()))).getFlash('notice')).toBe('signed out');
+    // bob's destroy lines are dropped (fresh's line was appended last) and fresh took the request's chunk
+    // count (0): bob's chunk cookies, his notes readable in them, stay in the browser.
+    expect(names(jar.header())).toEqual([sessions.cookieName]);
+  });
+});
+
+describe('cookie store: a shrinking commit the handler skipped, then a later commit it appended', () => {
+  it("the skipped commit's expiring chunk lines still go out (the later line does not set those cookies)", async () => {
+    const sessions = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    const alice = await sessions.create(request(), { data: { who: 'alice', notes: bigText('alice') } });
+    const jar = createJar();
+    jar.apply(await alice.commit());
+    expect(jar.size).toBe(3);
+    const app = sessions.handle(async (_req, session) => {
+      session.delete('notes'); // e.g. a middleware drops the draft and commits early (headers not appended)
+      await session.commit();
+      session.set('seen', true); // the route changes the session again and appends its commit's headers
+      return appended(new Response('ok'), await session.commit());
+    });
+    jar.apply(await app(request(jar.header())));
+    expect((await sessions.start(request(jar.header()))).get('seen')).toBe(true);
+    // The early commit's lines (one cookie, and name.1 / name.2 expired) are dropped as "superseded" by the later
+    // line, which sets only the main cookie: alice's notes stay readable in the browser's chunk cookies.
+    expect(names(jar.header())).toEqual([sessions.cookieName]);
+  });
+});
+
+describe('commitAll of a logout and the login that follows it, login passed first', () => {
+  it("the browser ends with the login's cookie, not the logout's expired one", async () => {
+    const { sessions } = setup();
+    const alice = await sessions.create(request(), { userId: 'alice' });
+    const aliceCookie = cookiePair(await alice.commit());
+    const req = request(aliceCookie);
+    const session = await sessions.start(req);
+    session.destroy(); // switch account: alice out...
+    const bob = await sessions.create(req, { userId: 'bob' }); // ...bob in
+    const headers = await commitAll(bob, session); // gorilla's sessions.Save(r, w): the order is not meaningful
+    const jar = createJar();
+    jar.apply(new Response(null, { headers: { 'Set-Cookie': `${aliceCookie}; Path=/` } }));
+    jar.apply(headers);
+    expect((await sessions.listByUser('bob')).length).toBe(1); // bob's login is stored...
+    // ...but the lines come in argument order: alice's expired line follows, and undoes, bob's cookie.
+    expect((await sessions.start(request(jar.header()))).userId).toBe('bob');
+  });
+});
+
+describe('ANSWERED: after background logouts, or while handle() commits', () => {
+  it('after two background logouts (sessions.destroy twice), create() is still refused', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, async (req) => {
+      await sessions.destroy(req); // e.g. an idempotent cleanup run twice
+      await sessions.destroy(req);
+      const login = await sessions.create(req, { userId: 'bob' });
+      await login.commit(); // would store a session no cookie can ever name
+    });
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+    expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+
+  it("a create() while handle() commits the request's chain is neither committed nor refused", async () => {
+    const clock = createClock();
+    const gated = gatedStore(createMemoryStore({ now: clock.now }));
+    const sessions = createSessions({ store: gated.store, secrets: [SECRET], now: clock.now });
+    const alice = await sessions.create(request(), { userId: 'alice' });
+    const cookie = cookiePair(await alice.commit());
+    let background: Promise<unknown> = Promise.resolve();
+    const held = gated.hold('create', 'before'); // bob's create, made by handle() after the handler
+    const app = sessions.handle(async (req) => {
+      await sessions.create(req, { userId: 'bob' }); // committed by handle()
+      background = held.reached.then(async () => {
+        // ctx.waitUntil work that logs in again while the response is being finished
+        const carol = await sessions.create(req, { userId: 'carol' });
+        await carol.commit();
+        return carol;
+      });
+      return new Response('ok');
+    });
+    const answering = app(request(cookie));
+    await held.reached;
+    await new Promise((r) => setTimeout(r, 5));
+    held.release();
+    const res = await answering;
+    const outcome = await background.then(
+      () => 'committed',
+      (e: { code?: string }) => e.code,
+    );
+    const jar = createJar();
+    jar.apply(res);
+    const after = await sessions.start(request(jar.header()));
+    // Either the response carries carol's login, or her create() was refused (ANSWERED) and bob's cookie works.
+    // Here the response carries bob's cookie, carol's commit ended bob's session, and carol's has no cookie.
+    if (outcome === 'committed') expect(after.userId).toBe('carol');
+    else expect([outcome, after.userId]).toEqual(['ANSWERED', 'bob']);
+  });
+});
+
+describe('ANSWERED: handle() answered Response.error() (nothing committed)', () => {
+  it('a later create() is refused: it would end the session whose cookie the browser keeps', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const login = (req: Request) => sessions.create(req, { userId: 'bob' }).then((s) => s.commit());
+    const { app, settled } = deferring(sessions, login, () => Response.error()); // e.g. the upstream fetch failed
+    expect((await app(request(alice.cookie))).type).toBe('error');
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+    // README (handle): Response.error() is returned as it is; no cookie can follow it, and the browser keeps
+    // alice's cookie, which a background login would end.
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});
+
+describe('ANSWERED is lifted when the same Request is handled again', () => {
+  it('a retry wrapper calling the handle()d app again with the same Request may log the visitor in', async () => {
+    const { sessions } = setup();
+    let attempts = 0;
+    const app = sessions.handle(async (req) => {
+      attempts++;
+      if (attempts === 1) return new Response('upstream busy', { status: 503 });
+      const login = await sessions.create(req, { userId: 'bob' });
+      return appended(new Response('signed in'), await login.commit());
+    });
+    // e.g. fetch: async (req) => { const r = await app(req); return r.status === 503 ? app(req) : r }
+    const req = request();
+    let res = await app(req);
+    if (res.status === 503) res = await app(req);
+    expect(res.status).toBe(200); // the second attempt throws ANSWERED from create()
+    expect((await sessions.listByUser('bob')).length).toBe(1);
+  });
+});
+
+describe('after handle() or the middleware has answered (work left in ctx.waitUntil)', () => {
+  it('create() is refused (ANSWERED): the session whose cookie the browser keeps stays live', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, (req) => sessions.create(req, { userId: 'bob' }));
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+    expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+
+  it('create() after a destroy() made after the response is refused too', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, async (req) => {
+      (await sessions.start(req)).destroy();
+      return sessions.create(req, { userId: 'bob' });
+    });
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+  });
+
+  it('regenerate() is refused (ANSWERED); reads, changes and commit() of the session still work', async () => {
+    const { sessions, memory } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const { app, settled } = deferring(sessions, async (req) => {
+      const session = await sessions.start(req);
+      session.set('seen', true);
+      await session.commit(); // a background write: stored, its headers go nowhere
+      session.regenerate();
+    });
+    await app(request(alice.cookie));
+    expect(await settled()).toMatchObject({ code: 'ANSWERED' });
+    expect((await memory.get(alice.id))?.data.seen).toBe('true');
+    expect((await sessions.start(request(alice.cookie))).get('seen')).toBe(true);
+  });
+
+  it('hono: create() after the middleware answered is refused', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    let background: Promise<unknown> = Promise.resolve();
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.get('/', async (c) => {
+      await c.var.session;
+      background = new Promise((r) => setTimeout(r, 5)).then(() => sessions.create(c.req.raw, { userId: 'bob' }));
+      return c.text('ok');
+    });
+    await app.request('https://app.example/', { headers: { cookie: alice.cookie } });
+    await expect(background).rejects.toMatchObject({ code: 'ANSWERED' });
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});
