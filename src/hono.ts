@@ -2,6 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
+import { enterRun, leaveRun } from './lib/request-sessions.js';
 import { finalLines, markAnswered, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
@@ -113,7 +114,13 @@ export function sessionMiddleware<
     const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
     const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
-    await next();
+    enterRun(c.req.raw);
+    let outermost: boolean;
+    try {
+      await next();
+    } finally {
+      outermost = leaveRun(c.req.raw); // a sub-app's middleware inside this one has not made the response
+    }
     if (!lazy.started) return;
     let session: Session<Data>;
     try {
@@ -125,7 +132,7 @@ export function sessionMiddleware<
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins. From
     // now on a login or `regenerate()` on the request is refused (markAnswered), also while it is committed.
     const latest = await managerOf().start(c.req.raw);
-    markAnswered(latest);
+    if (outermost) markAnswered(latest);
     // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
     if (c.error !== undefined) return;
     const response = c.res;
@@ -133,6 +140,8 @@ export function sessionMiddleware<
     if (response.type === 'error') return;
     const committed = await session._commitLines();
     const cookies = await finalLines(response, session, committed, latest);
+    // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
+    if (cookies.length > 0) latest._recordSent(cookies);
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
     // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
     const copy = withSessionHeaders(response, cookies, lazy.live);

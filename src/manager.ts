@@ -7,7 +7,7 @@ import { expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
-import { createdSessions, requestContexts, requestSessions } from './lib/request-sessions.js';
+import { createdSessions, enterRun, leaveRun, requestContexts, requestSessions } from './lib/request-sessions.js';
 import { finalLines, markAnswered, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -242,18 +242,24 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   }
 
   /**
-   * The handler is done (answered, or threw): from now on its request's sessions refuse a login or a
-   * `regenerate()` (markAnswered), also while `handle()` commits them. Returns the session the request ends
-   * with: `session`, or one the handler made (`handed` is what the request had when the handler started).
+   * The handler is done (answered, or threw): unless this run is nested in another, from now on its request's
+   * sessions refuse a login or a `regenerate()` (markAnswered), also while `handle()` commits them. Returns the
+   * session the request ends with: `session`, or one the handler made (`handed` is what the request had when the
+   * handler started).
    */
-  function answered(request: Request, session: Session<Data>, handed: unknown): Session<Data> | Promise<Session<Data>> {
+  function answered(
+    request: Request,
+    session: Session<Data>,
+    handed: unknown,
+    outermost: boolean,
+  ): Session<Data> | Promise<Session<Data>> {
     const latest = sessionsByRequest.get(request);
     if (latest === handed || latest === undefined) {
-      markAnswered(session);
+      if (outermost) markAnswered(session);
       return session;
     }
     return Promise.resolve(latest).then((last) => {
-      markAnswered(last);
+      if (outermost) markAnswered(last);
       return last;
     });
   }
@@ -418,16 +424,18 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const live = !session.isNew;
         const handed = sessionsByRequest.get(request);
         let response: Response | undefined;
+        enterRun(request);
         try {
           const result = handler(request, session, ...(rest as unknown as Rest));
           response = result instanceof Response ? result : await result;
         } catch (error) {
-          await Promise.resolve(answered(request, session, handed)).catch(() => undefined);
+          await Promise.resolve(answered(request, session, handed, leaveRun(request))).catch(() => undefined);
           throw error;
         }
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        let last = answered(request, session, handed);
+        const outermost = leaveRun(request);
+        let last = answered(request, session, handed, outermost);
         if (last instanceof Promise) last = await last;
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
@@ -436,6 +444,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (!Array.isArray(committed)) committed = await committed;
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;
+        // Sent: a run this one is nested in (a handle() inside a handle()), or a retry of the same Request whose
+        // first response was dropped, must know these lines, or a later line of its own could undo them.
+        if (lines.length > 0) last._recordSent(lines);
         return withSessionHeaders(response, lines, live);
       };
     },

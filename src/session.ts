@@ -382,6 +382,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     return this.#s.sent;
   }
 
+  /** @internal Lines `handle()` or the middleware appended: for a run around it, or a retry, they were sent. */
+  _recordSent(lines: readonly string[]): void {
+    this.#s.sent.push(...lines);
+  }
+
   /**
    * @internal The session the request had before this one (`create()`, or `start()` after `destroy()`):
    * `handle()` and the Hono middleware commit every session of the request, in order.

@@ -1,9 +1,9 @@
 // The end of a request: the Set-Cookie lines its sessions' commits send (a stateless store's chunk cookies, the
-// order of commitAll), and the logins and regenerate() refused once handle() or the middleware answered it
-// (ANSWERED).
+// order of commitAll, handle() runs nested in one another, a retry of the same Request), and the logins and
+// regenerate() refused once handle() or the middleware answered it (ANSWERED).
 import { Hono } from 'hono';
 import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
-import { commitAll, createSessions, type SessionStore } from '../src/index.js';
+import { commitAll, createSessions, type Sessions, type SessionStore } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
@@ -46,6 +46,11 @@ function deferring(
   };
 }
 
+/** A second manager of the same cookie, store kind and secrets: it shares the request's session. */
+function again(memory: ReturnType<typeof createMemoryStore>, clock: ReturnType<typeof createClock>): Sessions {
+  return createSessions({ store: memory, secrets: [SECRET], now: clock.now });
+}
+
 /** `response` with the Set-Cookie lines of `headers` appended, as a handler that sends a commit's headers does. */
 function appended(response: Response, headers: Headers): Response {
   for (const line of headers.getSetCookie()) response.headers.append('Set-Cookie', line);
@@ -81,8 +86,8 @@ describe('cookie store: chunk cookies the request itself put in the browser', ()
     jar.apply(await app(request()));
     expect((await sessions.start(request(jar.header()))).get('who')).toBe('bob');
     // README (cookie store): "When a session shrinks, the chunk cookies it no longer needs are expired in the
-    // same response". The login's single cookie takes the chunk count from the request's Cookie header (none),
-    // not from what this response sets: name.1 and name.2 of the early commit stay, with the draft readable.
+    // same response". The login's single cookie counts what this response set, not only the request's Cookie
+    // header (none): name.1 and name.2 of the early commit, the draft readable in them, must not stay.
     expect(names(jar.header())).toEqual([sessions.cookieName]);
   });
 
@@ -100,8 +105,8 @@ describe('cookie store: chunk cookies the request itself put in the browser', ()
     const jar = createJar();
     jar.apply(await app(request()));
     expect((await sessions.start(request(jar.header()))).getFlash('notice')).toBe('signed out');
-    // bob's destroy lines are dropped (fresh's line was appended last) and fresh took the request's chunk
-    // count (0): bob's chunk cookies, his notes readable in them, stay in the browser.
+    // bob's destroy lines are dropped (fresh's line was appended last), so fresh must count bob's chunks, not
+    // the request's (0): bob's chunk cookies, his notes readable in them, must not stay in the browser.
     expect(names(jar.header())).toEqual([sessions.cookieName]);
   });
 });
@@ -121,8 +126,8 @@ describe('cookie store: a shrinking commit the handler skipped, then a later com
     });
     jar.apply(await app(request(jar.header())));
     expect((await sessions.start(request(jar.header()))).get('seen')).toBe(true);
-    // The early commit's lines (one cookie, and name.1 / name.2 expired) are dropped as "superseded" by the later
-    // line, which sets only the main cookie: alice's notes stay readable in the browser's chunk cookies.
+    // The early commit's lines (one cookie, and name.1 / name.2 expired) are superseded by the later line only
+    // for the main cookie, which is all it sets: alice's notes must not stay readable in chunk cookies.
     expect(names(jar.header())).toEqual([sessions.cookieName]);
   });
 });
@@ -141,7 +146,7 @@ describe('commitAll of a logout and the login that follows it, login passed firs
     jar.apply(new Response(null, { headers: { 'Set-Cookie': `${aliceCookie}; Path=/` } }));
     jar.apply(headers);
     expect((await sessions.listByUser('bob')).length).toBe(1); // bob's login is stored...
-    // ...but the lines come in argument order: alice's expired line follows, and undoes, bob's cookie.
+    // ...and alice's expired line, passed last, must not follow (and undo) bob's cookie.
     expect((await sessions.start(request(jar.header()))).userId).toBe('bob');
   });
 });
@@ -189,8 +194,8 @@ describe('ANSWERED: after background logouts, or while handle() commits', () => 
     const jar = createJar();
     jar.apply(res);
     const after = await sessions.start(request(jar.header()));
-    // Either the response carries carol's login, or her create() was refused (ANSWERED) and bob's cookie works.
-    // Here the response carries bob's cookie, carol's commit ended bob's session, and carol's has no cookie.
+    // Either the response carries carol's login, or her create() was refused (ANSWERED) and bob's cookie works:
+    // never bob's cookie for a session carol's commit ended, and carol's with no cookie.
     if (outcome === 'committed') expect(after.userId).toBe('carol');
     else expect([outcome, after.userId]).toEqual(['ANSWERED', 'bob']);
   });
@@ -224,7 +229,7 @@ describe('ANSWERED is lifted when the same Request is handled again', () => {
     const req = request();
     let res = await app(req);
     if (res.status === 503) res = await app(req);
-    expect(res.status).toBe(200); // the second attempt throws ANSWERED from create()
+    expect(res.status).toBe(200); // the second attempt's create() is not refused (ANSWERED) by the first's end
     expect((await sessions.listByUser('bob')).length).toBe(1);
   });
 });
@@ -280,5 +285,170 @@ describe('after handle() or the middleware has answered (work left in ctx.waitUn
     await app.request('https://app.example/', { headers: { cookie: alice.cookie } });
     await expect(background).rejects.toMatchObject({ code: 'ANSWERED' });
     expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});
+
+describe('nested handle() of managers sharing the session', () => {
+  it('outer destroy(), inner handle() fills the new session: no expired outer line undoes its cookie', async () => {
+    const { sessions, memory, clock } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    // A route module wraps its handler with a manager of its own (built per request, as on Workers).
+    const route = again(memory, clock).handle(async (_req, session) => {
+      session.setFlash('notice', 'signed out'); // the session after the logout
+      return new Response('bye');
+    });
+    const app = sessions.handle(async (req, session) => {
+      session.destroy(); // e.g. a top-level guard ends a session whose user was removed
+      return route(req);
+    });
+    const jar = createJar();
+    jar.apply(new Response(null, { headers: { 'Set-Cookie': `${alice.cookie}; Path=/` } }));
+    jar.apply(await app(request(alice.cookie)));
+    const after = await sessions.start(request(jar.header()));
+    expect(after.userId).toBeUndefined();
+    // The inner handle() sends the new session's cookie; the outer one commits the destroy() and must not append
+    // its expired line after it (the flash would be lost, and the new record live with no cookie naming it).
+    expect(after.getFlash('notice')).toBe('signed out');
+  });
+
+  it('outer handler regenerates after the inner handle() returned: not ANSWERED (no response yet)', async () => {
+    const { sessions, memory, clock } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const route = again(memory, clock).handle(async (_req, session) => {
+      session.set('elevated', true);
+      return new Response('ok');
+    });
+    const app = sessions.handle(async (req, session) => {
+      const res = await route(req);
+      if (session.get('elevated') === true) session.regenerate(); // privilege change: a new ID
+      return res;
+    });
+    // The inner handle() must not mark the shared session ANSWERED: the outer handle() has not made its response
+    // and sends the new cookie.
+    const res = await app(request(alice.cookie));
+    const jar = createJar();
+    jar.apply(res);
+    const after = await sessions.start(request(jar.header()));
+    expect(after.get('elevated')).toBe(true);
+    expect(after.id).not.toBe(alice.id);
+  });
+});
+
+describe('hono: a sub-app with its own sessionMiddleware', () => {
+  it("parent middleware destroy()s, the sub-app's route sets a flash: no expired line undoes it", async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const api = new Hono<SessionEnv>();
+    api.use(sessionMiddleware(sessions));
+    api.get('/bye', async (c) => {
+      (await c.var.session).setFlash('notice', 'signed out');
+      return c.text('bye');
+    });
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      const session = await c.var.session;
+      if (session.get('who') === 'alice') session.destroy(); // e.g. alice's account was removed
+      await next();
+    });
+    app.route('/api', api);
+    const res = await app.request('https://app.example/api/bye', { headers: { cookie: alice.cookie } });
+    const jar = createJar();
+    jar.apply(res);
+    const after = await sessions.start(request(jar.header()));
+    expect(after.get('who')).toBeUndefined();
+    // As with nested handle(): the parent middleware's expired line follows the sub-app's new cookie.
+    expect(after.getFlash('notice')).toBe('signed out');
+  });
+
+  it('parent middleware regenerates after next(): not ANSWERED', async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    const api = new Hono<SessionEnv>();
+    api.use(sessionMiddleware(sessions));
+    api.post('/sudo', async (c) => {
+      (await c.var.session).set('elevated', true);
+      return c.text('ok');
+    });
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      const session = await c.var.session;
+      await next();
+      if (session.get('elevated') === true) session.regenerate();
+    });
+    app.route('/api', api);
+    // The sub-app's middleware must not mark the session ANSWERED: the parent's middleware has not answered yet.
+    app.onError((e) => new Response(String(e), { status: 500 }));
+    const res = await app.request('https://app.example/api/sudo', {
+      method: 'POST',
+      headers: { cookie: alice.cookie },
+    });
+    expect(await res.text()).toBe('ok');
+  });
+});
+
+describe('cookie store: a commit in flight when create() is called', () => {
+  it("the early commit's chunk cookies are expired by the login's cookie", async () => {
+    const sessions = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    const app = sessions.handle(async (req, session) => {
+      const res = new Response('signed in');
+      session.set('notes', bigText('anon'));
+      const early = session.commit(); // not awaited yet
+      const login = await sessions.create(req, { data: { who: 'bob' } });
+      appended(res, await early);
+      return appended(res, await login.commit());
+    });
+    const jar = createJar();
+    jar.apply(await app(request()));
+    expect((await sessions.start(request(jar.header()))).get('who')).toBe('bob');
+    // create() took the chunk count of the session before its commit in flight had sealed three cookies: the
+    // login's line expires none, and the draft stays readable in name.1 and name.2.
+    expect(names(jar.header())).toEqual([sessions.cookieName]);
+  });
+});
+
+describe('a retry: the same Request handled again after the first answer was dropped', () => {
+  it("the retry's response carries the login the first run stored (its response was dropped)", async () => {
+    const { sessions } = setup();
+    const alice = await aliceLoggedIn(sessions);
+    let attempts = 0;
+    const app = sessions.handle(async (req, session) => {
+      attempts++;
+      if (session.userId === 'bob') return new Response('welcome back, bob'); // already signed in
+      await sessions.create(req, { userId: 'bob' }); // e.g. an OAuth callback: committed by handle()
+      if (attempts === 1) return new Response('profile service busy', { status: 503 });
+      return new Response('welcome, bob');
+    });
+    // fetch: async (req) => { const r = await app(req); return r.status === 503 ? app(req) : r }
+    const req = request(alice.cookie);
+    let res = await app(req);
+    if (res.status === 503) res = await app(req);
+    expect(await res.text()).toBe('welcome back, bob');
+    const jar = createJar();
+    jar.apply(new Response(null, { headers: { 'Set-Cookie': `${alice.cookie}; Path=/` } }));
+    jar.apply(res);
+    // The first run's login ended alice's session and its cookie went out with the dropped 503: the retry's
+    // response must carry it, or the browser keeps alice's dead cookie and is signed out of both.
+    expect((await sessions.start(request(jar.header()))).userId).toBe('bob');
+  });
+
+  it('a new visitor: the session the first run stored is sent with the retry that only reads it', async () => {
+    const { sessions } = setup();
+    let attempts = 0;
+    const app = sessions.handle(async (_req, session) => {
+      attempts++;
+      session.add('csrf', `token-${attempts}`); // set once per visitor
+      if (attempts === 1) return new Response('busy', { status: 503 });
+      return new Response(`<form><input name="csrf" value="${session.get('csrf')}"></form>`);
+    });
+    const req = request();
+    let res = await app(req);
+    if (res.status === 503) res = await app(req);
+    const jar = createJar();
+    jar.apply(res);
+    // The first run's commit (the session's only cookie) went out with the dropped 503; the retry changes
+    // nothing, yet must send it, or the stored session is never named by the browser.
+    expect((await sessions.start(request(jar.header()))).get('csrf')).toBe('token-1');
   });
 });

@@ -102,6 +102,12 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
         }
         s.renew();
       }
+      // A stateless cookie expires the chunk cookies it does not reuse, also those a commit of a session it
+      // replaces set while in flight when create() counted them (manager.ts, chunksBefore).
+      for (const old of s.replaces ?? []) {
+        if (old.committing !== undefined) await old.committing.catch(() => undefined);
+        s.cookie.chunks = Math.max(s.cookie.chunks, old.cookie.chunks);
+      }
       const lines = await t.send(s.cookie, s.id, () => record, s.lifetime.maxAgeSec(now, times.expiresAt), now);
       // After the cookie is made (a sealed one may be too large: then nothing has changed, and no event says so).
       if (s.replaces !== undefined) await endReplaced(s, now, true);

@@ -38,3 +38,23 @@ export const requestContexts = new WeakMap<Request, BackgroundContext>();
  * `updateExpiration()` in the same request is not "no session").
  */
 export const createdSessions = new WeakSet<object>();
+
+/**
+ * How many `handle()` or Hono middleware runs are inside a request now: one nested in another (a manager's
+ * handle() inside another's, a Hono sub-app with its own middleware) has not made the response when it returns,
+ * so only the outermost one marks the request answered (lib/session-response.ts, markAnswered).
+ */
+const runs = new WeakMap<Request, number>();
+
+/** A run starts on `request`. */
+export function enterRun(request: Request): void {
+  runs.set(request, (runs.get(request) ?? 0) + 1);
+}
+
+/** A run on `request` ends; true when it was the outermost. */
+export function leaveRun(request: Request): boolean {
+  const depth = (runs.get(request) ?? 1) - 1;
+  if (depth > 0) runs.set(request, depth);
+  else runs.delete(request);
+  return depth <= 0;
+}
