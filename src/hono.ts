@@ -3,7 +3,7 @@
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
 import { enterRun, leaveRun } from './lib/request-sessions.js';
-import { finalLines, markAnswered, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -114,12 +114,13 @@ export function sessionMiddleware<
     const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
     const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
+    // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
+    // sessions are committed below; unless this middleware runs inside another (a sub-app's).
     enterRun(c.req.raw);
-    let outermost: boolean;
     try {
       await next();
     } finally {
-      outermost = leaveRun(c.req.raw); // a sub-app's middleware inside this one has not made the response
+      leaveRun(c.req.raw);
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -128,17 +129,15 @@ export function sessionMiddleware<
     } catch {
       return; // the read failed and the handler answered without a session: there is nothing to commit
     }
-    // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
-    // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins. From
-    // now on a login or `regenerate()` on the request is refused (markAnswered), also while it is committed.
-    const latest = await managerOf().start(c.req.raw);
-    if (outermost) markAnswered(latest);
     // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
     if (c.error !== undefined) return;
     const response = c.res;
     // A network error carries no headers: commit nothing rather than store what no cookie would follow.
     if (response.type === 'error') return;
     const committed = await session._commitLines();
+    // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
+    // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
+    const latest = await managerOf().start(c.req.raw);
     const cookies = await finalLines(response, session, committed, latest);
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
     if (cookies.length > 0) latest._recordSent(cookies);
@@ -210,8 +209,6 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
     }
     const loading = loaded.then((session) => {
       if (!session.isNew) this.live = true;
-      // The same Request run through the app again (a retry): answered anew.
-      if (session._isAnswered) markAnswered(session, false);
       return session;
     });
     this.#loading = loading;

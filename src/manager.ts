@@ -7,8 +7,15 @@ import { expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
-import { createdSessions, enterRun, leaveRun, requestContexts, requestSessions } from './lib/request-sessions.js';
-import { finalLines, markAnswered, withSessionHeaders } from './lib/session-response.js';
+import {
+  createdSessions,
+  enterRun,
+  isAnswered,
+  leaveRun,
+  requestContexts,
+  requestSessions,
+} from './lib/request-sessions.js';
+import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
 import { Session } from './session.js';
@@ -168,13 +175,12 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     if (ctx !== undefined) requestContexts.set(request, ctx);
     const cached = sessionsByRequest.get(request);
     if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
-    // After destroy(), the request's next session is a new one (answered, like the one it follows).
+    // After destroy(), the request's next session is a new one.
     const live = (session: Session<Data>) => {
       if (!session.destroyed) return session;
       const cookie = noCookie(chunksBefore(request, session));
-      const next = newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request))._after(session);
-      if (session._isAnswered) next._answered(true);
-      return remember(request, next);
+      const next = newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request), request);
+      return remember(request, next._after(session));
     };
     return cached instanceof Promise ? cached.then(live) : live(cached);
   }
@@ -241,29 +247,6 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return store;
   }
 
-  /**
-   * The handler is done (answered, or threw): unless this run is nested in another, from now on its request's
-   * sessions refuse a login or a `regenerate()` (markAnswered), also while `handle()` commits them. Returns the
-   * session the request ends with: `session`, or one the handler made (`handed` is what the request had when the
-   * handler started).
-   */
-  function answered(
-    request: Request,
-    session: Session<Data>,
-    handed: unknown,
-    outermost: boolean,
-  ): Session<Data> | Promise<Session<Data>> {
-    const latest = sessionsByRequest.get(request);
-    if (latest === handed || latest === undefined) {
-      if (outermost) markAnswered(session);
-      return session;
-    }
-    return Promise.resolve(latest).then((last) => {
-      if (outermost) markAnswered(last);
-      return last;
-    });
-  }
-
   return {
     cookieName: c.cookieName,
     start,
@@ -279,10 +262,17 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         emit(c.onEvent, { type: 'expired', ...subject(id, record.userId), reason, at: now });
         return null;
       }
-      return newSession<Data>(c, { kind: 'stored', id, record, cookie: { ...noCookie(), detached: true } }, undefined);
+      const cookie = { ...noCookie(), detached: true };
+      return newSession<Data>(c, { kind: 'stored', id, record, cookie }, undefined, undefined);
     },
 
     async create(request, init = {}) {
+      if (isAnswered(request)) {
+        throw new SessionError(
+          'ANSWERED',
+          'create: the response to this request is made; a login could reach no browser',
+        );
+      }
       refuseUnknownOptions('create', init, CREATE_OPTIONS);
       if (init.userId !== undefined) checkUserId('create', init.userId);
       if (init.device !== undefined && typeof init.device !== 'string') {
@@ -296,13 +286,6 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       const lifetimeMs = lifetime('create: expires', init.expires);
       const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
       const current = await start(request);
-      // After start(): a session destroyed after the response follows the one marked (see markAnswered).
-      if (current._isAnswered) {
-        throw new SessionError(
-          'ANSWERED',
-          'create: the response to this request is made; a login could reach no browser',
-        );
-      }
       const chunks = chunksBefore(request, current);
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
@@ -317,6 +300,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           idleMs,
         },
         requestContexts.get(request),
+        request,
       );
       // The current session is ended by the new one's first commit, not here: a login that fails keeps it.
       session._replace(current as Session<Record<string, unknown>>);
@@ -418,30 +402,28 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         let session = begin(request, rest.find(isBackgroundContext));
         if (session instanceof Promise) session = await session;
-        // The same Request handled again (a retry, a router's fallback to another handler): answered anew.
-        if (session._isAnswered) markAnswered(session, false);
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
         const handed = sessionsByRequest.get(request);
         let response: Response | undefined;
+        // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
+        // sessions are committed below; unless this run is nested in another.
         enterRun(request);
         try {
           const result = handler(request, session, ...(rest as unknown as Rest));
           response = result instanceof Response ? result : await result;
-        } catch (error) {
-          await Promise.resolve(answered(request, session, handed, leaveRun(request))).catch(() => undefined);
-          throw error;
+        } finally {
+          leaveRun(request);
         }
-        // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
-        // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const outermost = leaveRun(request);
-        let last = answered(request, session, handed, outermost);
-        if (last instanceof Promise) last = await last;
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
         if (response === undefined || response === null || response.type === 'error') return response;
         let committed = session._commitLines();
         if (!Array.isArray(committed)) committed = await committed;
+        // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
+        // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
+        const latest = sessionsByRequest.get(request);
+        const last = latest !== handed && latest !== undefined ? await latest : session;
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;
         // Sent: a run this one is nested in (a handle() inside a handle()), or a retry of the same Request whose
@@ -457,8 +439,9 @@ function newSession<Data extends Record<string, unknown>>(
   c: Config,
   init: SessionInit,
   ctx: BackgroundContext | undefined,
+  request: Request | undefined,
 ): Session<Data> {
-  return Session._over<Data>(new SessionCore(c, init, ctx));
+  return Session._over<Data>(new SessionCore(c, init, ctx, request));
 }
 
 /**
@@ -471,25 +454,29 @@ function load<Data extends Record<string, unknown>>(
   ctx: BackgroundContext | undefined,
 ): Session<Data> | Promise<Session<Data>> {
   const opened = c.transport.open(request.headers.get('cookie'));
-  return opened instanceof Promise ? opened.then((o) => loaded<Data>(c, o, ctx)) : loaded<Data>(c, opened, ctx);
+  return opened instanceof Promise
+    ? opened.then((o) => loaded<Data>(c, o, ctx, request))
+    : loaded<Data>(c, opened, ctx, request);
 }
 
 function loaded<Data extends Record<string, unknown>>(
   c: Config,
   opened: Opened,
   ctx: BackgroundContext | undefined,
+  request: Request,
 ): Session<Data> {
   if (opened.kind === 'rejected') emit(c.onEvent, { type: 'rejected', reason: opened.reason, at: c.now() }, ctx);
-  if (opened.kind !== 'session') return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
+  if (opened.kind !== 'session') return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx, request);
   const now = c.now();
   const reason = expiryReason(c, opened.record, now);
   if (reason !== undefined) {
     emit(c.onEvent, { type: 'expired', ...subject(opened.id, opened.record.userId), reason, at: now }, ctx);
     opened.cookie.stale = true;
     if (c.transport.stateful) opened.cookie.orphanId = opened.id;
-    return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx);
+    return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx, request);
   }
-  return newSession(c, { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie }, ctx);
+  const init = { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie } as const;
+  return newSession(c, init, ctx, request);
 }
 
 /** Values that must be an object of named values (not null, an array or a string), when given. */

@@ -2,6 +2,7 @@ import { commitLines } from './lib/commit.js';
 import { maskId } from './lib/ids.js';
 import { SessionError } from './errors.js';
 import { toBigInt, toNumber } from './lib/numbers.js';
+import { isAnswered } from './lib/request-sessions.js';
 import { replace, type SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
 
@@ -326,7 +327,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     if (s.committing !== undefined) {
       throw new SessionError('COMMIT_IN_FLIGHT', 'regenerate: a commit of this session is in flight; await it first');
     }
-    if (s.answered) {
+    if (isAnswered(s.request)) {
       throw new SessionError('ANSWERED', 'regenerate: the response is made; no cookie could carry the new ID');
     }
     if (s.cookie.detached === true) {
@@ -397,19 +398,6 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   _after(previous: Session<Data>): this {
     this._previous = previous as unknown as Session<Record<string, unknown>>;
     return this;
-  }
-
-  /**
-   * @internal `handle()` or the Hono middleware made the response (`on`): a later `create()` on the request, or
-   * `regenerate()` of the session, is refused. Off when a new `handle()` starts on the same Request (a retry).
-   */
-  _answered(on: boolean): void {
-    this.#s.answered = on;
-  }
-
-  /** @internal Whether the response of this session's request is made. */
-  get _isAnswered(): boolean {
-    return this.#s.answered;
   }
 
   /** @internal How many cookies this session's cookie spans in the browser as this response leaves it so far. */

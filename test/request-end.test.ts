@@ -452,3 +452,114 @@ describe('a retry: the same Request handled again after the first answer was dro
     expect((await sessions.start(request(jar.header()))).get('csrf')).toBe('token-1');
   });
 });
+
+function managers() {
+  const clock = createClock();
+  const visitors = createSessions({ store: createMemoryStore({ now: clock.now }), secrets: [SECRET], now: clock.now });
+  const admins = createSessions({
+    store: createMemoryStore({ now: clock.now }),
+    secrets: [SECRET],
+    now: clock.now,
+    cookie: { name: '__Host-admin' },
+  });
+  return { visitors, admins };
+}
+
+async function loggedIn(sessions: Sessions, userId: string) {
+  const s = await sessions.create(request(), { userId });
+  return { id: s.id, cookie: cookiePair(await s.commit()) };
+}
+
+/** What `p` rejected with, or undefined. */
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+
+describe('ANSWERED with several managers on one request', () => {
+  it('hono: the second of two managers side by side (README "Several managers") still marks ANSWERED', async () => {
+    const { visitors, admins } = managers();
+    const root = await loggedIn(admins, 'root');
+    let background: Promise<unknown> = Promise.resolve();
+    const app = new Hono<SessionEnv & SessionEnv<Record<string, unknown>, 'admin'>>();
+    app.use(sessionMiddleware(visitors));
+    app.use(sessionMiddleware(admins, { variable: 'admin' }));
+    app.get('/', async (c) => {
+      await c.var.session;
+      await c.var.admin;
+      // work left in ctx.waitUntil: a login after the response is made could reach no browser
+      background = new Promise((r) => setTimeout(r, 5)).then(() => admins.create(c.req.raw, { userId: 'eve' }));
+      return c.text('ok');
+    });
+    await app.request('https://app.example/', { headers: { cookie: root.cookie } });
+    // README (ANSWERED): refused once the response is made. The admins middleware runs inside the visitors' one:
+    // the mark is the request's, whichever manager's run is the outermost.
+    expect(await outcome(background)).toMatchObject({ code: 'ANSWERED' });
+    expect((await admins.start(request(root.cookie))).userId).toBe('root');
+  });
+
+  it('handle() of another cookie nested in a handle(): its session is marked ANSWERED by someone', async () => {
+    const { visitors, admins } = managers();
+    const root = await loggedIn(admins, 'root');
+    let background: Promise<unknown> = Promise.resolve();
+    const adminRoute = admins.handle(async (req, session) => {
+      background = new Promise((r) => setTimeout(r, 5)).then(() => session.regenerate());
+      return new Response(`hello ${session.userId}`);
+    });
+    const app = visitors.handle(async (req) => adminRoute(req));
+    await app(request(root.cookie));
+    // README (ANSWERED): regenerate() once the response is made is refused, also for the inner run's manager.
+    expect(await outcome(background)).toMatchObject({ code: 'ANSWERED' });
+  });
+});
+
+describe('ANSWERED: a Hono sub-app with its own middleware, the parent never awaiting its variable', () => {
+  it('a login after the response (ctx.waitUntil) is refused: the handler awaited c.var.session', async () => {
+    const { visitors } = managers();
+    const alice = await loggedIn(visitors, 'alice');
+    let background: Promise<unknown> = Promise.resolve();
+    const api = new Hono<SessionEnv>();
+    api.use(sessionMiddleware(visitors));
+    api.get('/me', async (c) => {
+      const session = await c.var.session; // the sub-app's lazy session
+      background = new Promise((r) => setTimeout(r, 5)).then(() => visitors.create(c.req.raw, { userId: 'bob' }));
+      return c.text(String(session.userId));
+    });
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(visitors));
+    app.route('/api', api);
+    const res = await app.request('https://app.example/api/me', { headers: { cookie: alice.cookie } });
+    expect(await res.text()).toBe('alice');
+    // The sub-app's middleware is not the outermost; the parent's own variable was never awaited (the handler
+    // awaited the sub-app's): the parent's run, the outermost, still marks the request.
+    expect(await outcome(background)).toMatchObject({ code: 'ANSWERED' });
+    expect((await visitors.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});
+
+describe('a retry of the same Request after a logout', () => {
+  it('cookie store: the retry re-sends the expired cookie the first run sent (its response was dropped)', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const login = await sessions.create(request(), { userId: 'alice', data: { who: 'alice' } });
+    const alice = cookiePair(await login.commit());
+    let attempts = 0;
+    const app = sessions.handle(async (_req, session) => {
+      attempts++;
+      if (session.userId === 'alice') session.destroy(); // POST /logout
+      if (attempts === 1) return new Response('busy', { status: 503 });
+      return new Response('signed out');
+    });
+    const req = request(alice);
+    let res = await app(req);
+    if (res.status === 503) res = await app(req); // fetch: a retry of the same Request
+    expect(await res.text()).toBe('signed out');
+    const jar = createJar();
+    jar.apply(new Response(null, { headers: { 'Set-Cookie': `${alice}; Path=/` } }));
+    jar.apply(res);
+    // The first run's lines are recorded in the session it ended with (alice's, destroyed); the retry starts from
+    // the new session made after it, and must still send that expired line, or alice's sealed cookie goes on
+    // working after "signed out".
+    expect((await sessions.start(request(jar.header()))).userId).toBeUndefined();
+  });
+});

@@ -40,21 +40,29 @@ export const requestContexts = new WeakMap<Request, BackgroundContext>();
 export const createdSessions = new WeakSet<object>();
 
 /**
- * How many `handle()` or Hono middleware runs are inside a request now: one nested in another (a manager's
- * handle() inside another's, a Hono sub-app with its own middleware) has not made the response when it returns,
- * so only the outermost one marks the request answered (lib/session-response.ts, markAnswered).
+ * Per request: how many `handle()` or Hono middleware runs (of any manager) are inside it now, or `ANSWERED` once
+ * the outermost one's handler has answered (or thrown). A login (`create()`) or a `regenerate()` after that (work
+ * left in `ctx.waitUntil`, or while the response is being committed) could reach no browser: it would end the
+ * session whose cookie the browser keeps, and store one no cookie names. Both are refused (`ANSWERED`). A run
+ * nested in another (a `handle()` inside a `handle()`, a Hono sub-app's middleware) leaves that to the outer one;
+ * a new run on the same Request (a retry) lifts it.
  */
 const runs = new WeakMap<Request, number>();
+const ANSWERED = -1;
 
 /** A run starts on `request`. */
 export function enterRun(request: Request): void {
-  runs.set(request, (runs.get(request) ?? 0) + 1);
+  const depth = runs.get(request);
+  runs.set(request, depth === undefined || depth === ANSWERED ? 1 : depth + 1);
 }
 
-/** A run on `request` ends; true when it was the outermost. */
-export function leaveRun(request: Request): boolean {
-  const depth = (runs.get(request) ?? 1) - 1;
-  if (depth > 0) runs.set(request, depth);
-  else runs.delete(request);
-  return depth <= 0;
+/** The handler of a run on `request` is done. */
+export function leaveRun(request: Request): void {
+  const depth = runs.get(request) ?? 1;
+  runs.set(request, depth > 1 ? depth - 1 : ANSWERED);
+}
+
+/** Whether the response of `request` is made (see `runs`). */
+export function isAnswered(request: Request | undefined): boolean {
+  return request !== undefined && runs.get(request) === ANSWERED;
 }

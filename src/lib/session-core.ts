@@ -43,6 +43,8 @@ export type SessionInit =
 export class SessionCore {
   readonly config: SessionConfig;
   readonly ctx: BackgroundContext | undefined;
+  /** The request the session came with (none from `getById`): once it is answered, no new ID can reach it. */
+  readonly request: Request | undefined;
   readonly accessedAt: number;
   readonly values: SessionValues;
   readonly lifetime: Lifetime;
@@ -83,8 +85,6 @@ export class SessionCore {
    * nothing but a destroy.
    */
   outcomeUnknown = false;
-  /** `handle()` or the Hono middleware has made the response of its request: no new ID can reach the browser. */
-  answered = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
@@ -94,9 +94,15 @@ export class SessionCore {
   readonly #lifetimeMs: number | undefined;
   readonly #idleMs: number | undefined;
 
-  constructor(config: SessionConfig, init: SessionInit, ctx: BackgroundContext | undefined) {
+  constructor(
+    config: SessionConfig,
+    init: SessionInit,
+    ctx: BackgroundContext | undefined,
+    request: Request | undefined,
+  ) {
     this.config = config;
     this.ctx = ctx;
+    this.request = request;
     const now = config.now();
     this.accessedAt = now;
     if (init.kind === 'stored') {

@@ -33,16 +33,6 @@ interface Finished {
   readonly _previous: Finished | undefined;
   _sentLines(): readonly string[];
   _commitLines(): string[] | Promise<string[]>;
-  _answered(on: boolean): void;
-}
-
-/**
- * The response of the request `latest` ends is made: a login (`create()`) or a `regenerate()` after that (in
- * `ctx.waitUntil`) could reach no browser. It would end the session whose cookie the browser keeps, and store one
- * no cookie names: both are refused (`ANSWERED`).
- */
-export function markAnswered(latest: Finished, on = true): void {
-  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) s._answered(on);
 }
 
 /**
@@ -50,7 +40,9 @@ export function markAnswered(latest: Finished, on = true): void {
  * `committed`), then, when the handler replaced it (a login with `create()`, or `start()` after `destroy()`), every
  * session that followed it, each committed in turn up to `latest`, the one the request ends with (its cookie wins).
  * One in between is committed too: a login that was ended again in the same request must not stay live, nor its
- * cookie stay in the browser. Synchronous when nothing was replaced, so `handle()` pays no promise for it.
+ * cookie stay in the browser. Sessions before `session` (an earlier run on the same Request, whose response a
+ * retry dropped) were committed then, but what they sent counts. Synchronous when nothing was replaced, so
+ * `handle()` pays no promise for it.
  */
 export function finalLines(
   response: Response,
@@ -58,26 +50,28 @@ export function finalLines(
   committed: readonly string[],
   latest: Finished,
 ): string[] | Promise<string[]> {
-  if (latest === session) {
-    // Most requests: no commit handed lines to the handler, and the Response's headers are not read.
-    if (session._sentLines().length === 0) return committed as string[];
-    return linesToSend(response, [session], [committed]);
+  // Most requests: one session, no commit handed lines to the handler, and the Response's headers are not read.
+  if (latest === session && session._previous === undefined && session._sentLines().length === 0) {
+    return committed as string[];
   }
+  const before: Finished[] = [];
+  for (let s = session._previous; s !== undefined; s = s._previous) before.unshift(s);
+  if (latest === session) return linesToSend(response, [...before, session], [...before.map(() => []), committed]);
   const chain: Finished[] = [latest];
   for (let s = latest._previous; s !== undefined && s !== session; s = s._previous) chain.unshift(s);
-  chain.unshift(session);
-  return finishChain(response, chain, committed);
+  return finishChain(response, before, [session, ...chain], committed);
 }
 
 /** Commits every session of `chain` after its first (whose final commit made `first`), in order. */
 async function finishChain(
   response: Response,
+  before: readonly Finished[],
   chain: readonly Finished[],
   first: readonly string[],
 ): Promise<string[]> {
-  const made: (readonly string[])[] = [first];
+  const made: (readonly string[])[] = [...before.map(() => []), first];
   for (let i = 1; i < chain.length; i++) made.push(await chain[i]!._commitLines());
-  return linesToSend(response, chain, made);
+  return linesToSend(response, [...before, ...chain], made);
 }
 
 /**
