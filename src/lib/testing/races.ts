@@ -198,6 +198,14 @@ export function describeLifecycleRaces(
     return headers.getSetCookie().length === 0 ? undefined : cookiePair(headers);
   }
 
+  /** Changes made `pause` microtasks into a commit of `s`: `b` set, `n` up by 10, `a` deleted. */
+  async function changeMeanwhile(s: Session, b: number, pause = 0): Promise<void> {
+    for (let k = 0; k < pause; k++) await null;
+    s.set('b', b);
+    s.increment('n', 10);
+    s.delete('a');
+  }
+
   // Guarantees only an atomic store gives are not asked of KV (registered, not skipped: a green run skips none).
   const itIfExact: typeof it = options.exact ? it : ((() => undefined) as unknown as typeof it);
 
@@ -354,6 +362,30 @@ export function describeLifecycleRaces(
         expect((await store.get(id))?.data.v).toBe(results[0] ? '"a"' : '"b"');
       }
     });
+
+    // One request, one writer at a time (a commit waits for the one in flight): KV keeps these too.
+    it('changes made while a commit of the session is in flight are each stored once', async () => {
+      const { sessions } = await setup();
+      const cookie = await login(sessions, (s) => s.set('n', 0));
+      for (let i = 0; i < TRIES; i++) {
+        const s = await sessions.start(request(cookie));
+        s.increment('n');
+        s.set('a', i);
+        await Promise.all([s.commit(), changeMeanwhile(s, i, i)]);
+        await s.commit();
+        expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 11 * (i + 1), b: i });
+      }
+    });
+
+    it('changes made while a login’s first commit is in flight are each stored once', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const s = await sessions.create(request(), { data: { n: 1, a: i } });
+        const [headers] = await Promise.all([s.commit(), changeMeanwhile(s, i, i)]);
+        await s.commit();
+        expect((await sessions.start(request(cookiePair(headers)))).getAll()).toEqual({ n: 11, b: i });
+      }
+    });
   });
 
   describe(`${name}: lifecycle races (deterministic interleavings)`, () => {
@@ -448,6 +480,29 @@ export function describeLifecycleRaces(
       expect(await alive(sessions, renewed)).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
     });
+
+    for (const [method, when] of [
+      ['update', 'before'],
+      ['update', 'after'],
+      ['create', 'before'],
+      ['create', 'after'],
+    ] as const) {
+      it(`changes made while a commit is held ${when} its ${method} are each stored once`, async () => {
+        const { sessions, hold } = await setup();
+        const stored = method === 'update' ? await login(sessions, (s) => s.set('n', 0)) : undefined;
+        const s =
+          stored === undefined
+            ? await sessions.create(request(), { data: { n: 0 } })
+            : await sessions.start(request(stored));
+        s.increment('n');
+        s.set('a', 1);
+        const headers = await whileHeld(hold(method, when), s.commit(), () => changeMeanwhile(s, 2));
+        expect(s.getAll()).toEqual({ n: 11, b: 2 });
+        await s.commit();
+        const cookie = stored ?? cookiePair(headers);
+        expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 11, b: 2 });
+      });
+    }
 
     // A write whose read came before a logout lands after it. A store without transactions (KV) then stores the
     // record again, with the expiry the write computed, which may be far past the manager's `expires`: the store
