@@ -9,7 +9,7 @@ import type { Session } from '../../session.js';
 import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
 import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
 import type { Expect, TestRunner } from './runner.js';
-import { cookiePair, createClock, request, SECRET, thrownBy, type TestClock } from './support.js';
+import { cookiePair, createClock, request, SECRET, thrownBy, uniqueUser, type TestClock } from './support.js';
 
 /** Tries of each natural overlap. */
 const TRIES = 20;
@@ -154,6 +154,69 @@ async function whileHeld<T>(held: Held, call: Promise<T>, meanwhile: () => Promi
   return call;
 }
 
+/** A committed session of a user: its ID and cookie. */
+interface Login {
+  readonly id: string;
+  readonly cookie: string;
+  readonly userId: string;
+}
+
+/** A login of `userId` (its data says who), committed, on a request that carries `cookie` when given. */
+async function logIn(sessions: Sessions, userId: string, cookie?: string): Promise<Login> {
+  const s = await sessions.create(request(cookie), { userId, data: { who: userId } });
+  const set = cookiePair(await s.commit());
+  return { id: s.id, cookie: set, userId };
+}
+
+/** A commit of `old` from another request; get(), not start(): one that finds it ended stores nothing new. */
+async function commitOld(sessions: Sessions, old: Login): Promise<undefined> {
+  const s = await sessions.get(request(old.cookie));
+  s?.set('late', true);
+  await s?.commit();
+  return undefined;
+}
+
+/**
+ * What another request does to the session a login replaces, and the store call it can be held at. A second
+ * login answers its own session; the others end the old session or write to it.
+ */
+const RIVALS: readonly {
+  readonly what: string;
+  readonly method: Method;
+  run(sessions: Sessions, old: Login, userId: string): Promise<Login | undefined>;
+}[] = [
+  {
+    what: 'destroyById of the old session',
+    method: 'destroy',
+    run: async (sessions, old) => void (await sessions.destroyById(old.id)),
+  },
+  { what: 'a commit of the old session', method: 'update', run: commitOld },
+  {
+    what: 'a logout of the old session',
+    method: 'destroy',
+    run: async (sessions, old) => void (await sessions.destroy(request(old.cookie))),
+  },
+  {
+    what: 'a second login from another tab',
+    method: 'create',
+    run: (sessions, old, userId) => logIn(sessions, userId, old.cookie),
+  },
+];
+
+/** Where a login's commit can be held: its create, before and after the store, and its end of the old session. */
+const LOGIN_HOLDS: readonly (readonly [Method, 'before' | 'after', string])[] = [
+  ['create', 'before', 'before its create'],
+  ['create', 'after', 'after its create is stored'],
+  ['destroy', 'before', 'before it ends the old session'],
+];
+
+/** `a()` and `b()` started in that order, or the other way round when `swap`; their answers in the order given. */
+async function overlap<A, B>(a: () => Promise<A>, b: () => Promise<B>, swap: boolean): Promise<[A, B]> {
+  if (!swap) return Promise.all([a(), b()]);
+  const [y, x] = await Promise.all([b(), a()]);
+  return [x, y];
+}
+
 /**
  * Registers the lifecycle races on a store, through the manager: requests of one session that overlap
  * (`Promise.all`, 20 tries each) and deterministic interleavings (a store call held while another request runs
@@ -196,6 +259,50 @@ export function describeLifecycleRaces(
   /** The cookie a commit's headers set, if any. */
   function setCookie(headers: Headers): string | undefined {
     return headers.getSetCookie().length === 0 ? undefined : cookiePair(headers);
+  }
+
+  /** The IDs listed for `userId`, sorted; undefined on a store without a per-user index. */
+  async function listed(sessions: Sessions, userId: string): Promise<string[] | undefined> {
+    try {
+      return (await sessions.listByUser(userId)).map((info) => info.id).sort();
+    } catch (error) {
+      if (error instanceof SessionError && error.code === 'STORE_UNSUPPORTED') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Of these sessions exactly `live` work: each in `ended` is gone by ID and by cookie, each in `live` opens by
+   * its cookie; with `listing`, their users have only `live` listed (see {@link expectListed}).
+   */
+  async function expectOnly(
+    sessions: Sessions,
+    ended: readonly { id: string; cookie?: string; userId: string }[],
+    live: readonly Login[],
+    listing = true,
+  ): Promise<void> {
+    for (const s of ended) {
+      expect(await sessions.getById(s.id)).toBeNull();
+      if (s.cookie !== undefined) expect(await alive(sessions, s.cookie)).toBe(false);
+    }
+    for (const s of live) expect((await sessions.start(request(s.cookie))).get('who')).toBe(s.userId);
+    if (listing) await expectListed(sessions, [...ended, ...live], live);
+  }
+
+  /**
+   * The users of `sessions` have exactly their `live` sessions listed, on a store with a per-user index: no
+   * session is left live that no cookie names. (A store without one is checked by ID and cookie only.)
+   */
+  async function expectListed(
+    sessions: Sessions,
+    of: readonly { userId: string }[],
+    live: readonly Login[],
+  ): Promise<void> {
+    for (const userId of new Set(of.map((s) => s.userId))) {
+      const ids = await listed(sessions, userId);
+      const expected = live.filter((s) => s.userId === userId).map((s) => s.id);
+      if (ids !== undefined) expect(ids).toEqual(expected.sort());
+    }
   }
 
   /** Changes made `pause` microtasks into a commit of `s`: `b` set, `n` up by 10, `a` deleted. */
@@ -363,6 +470,31 @@ export function describeLifecycleRaces(
       }
     });
 
+    // Logins (create() on a request whose cookie names a session): the new session's first commit stores it, then
+    // ends the one it replaces. Every store, KV included, must hold these: they ask only that an ended session
+    // stays ended at the location that ended it, and that a session nothing ended lives.
+    for (const rival of RIVALS) {
+      it(`a login overlapping ${rival.what}: the old session ends, the login lives`, async () => {
+        const { sessions } = await setup();
+        // One user pair for every try, listed once at the end: a listing of each try's users would cost a
+        // Durable Objects store two new index objects a try.
+        const [alice, bob] = [uniqueUser('alice'), uniqueUser('bob')];
+        const live: Login[] = [];
+        for (let i = 0; i < TRIES; i++) {
+          const old = await logIn(sessions, alice);
+          const [login, other] = await overlap(
+            () => logIn(sessions, bob, old.cookie),
+            () => rival.run(sessions, old, bob),
+            i % 2 === 1,
+          );
+          const now = other === undefined ? [login] : [login, other];
+          await expectOnly(sessions, [old], now, false);
+          live.push(...now);
+        }
+        await expectListed(sessions, [{ userId: alice }, { userId: bob }], live);
+      });
+    }
+
     // One request, one writer at a time (a commit waits for the one in flight): KV keeps these too.
     it('changes made while a commit of the session is in flight are each stored once', async () => {
       const { sessions } = await setup();
@@ -480,6 +612,37 @@ export function describeLifecycleRaces(
       expect(await alive(sessions, renewed)).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
     });
+
+    for (const rival of RIVALS) {
+      for (const [method, when, where] of LOGIN_HOLDS) {
+        it(`a login held ${where} while ${rival.what} runs: the old session ends, the login lives`, async () => {
+          const { sessions, hold } = await setup();
+          const [alice, bob] = [uniqueUser('alice'), uniqueUser('bob')];
+          const old = await logIn(sessions, alice);
+          const seen: { other?: Login | undefined } = {};
+          const login = await whileHeld(hold(method, when), logIn(sessions, bob, old.cookie), async () => {
+            seen.other = await rival.run(sessions, old, bob);
+          });
+          await expectOnly(sessions, [old], seen.other === undefined ? [login] : [login, seen.other]);
+        });
+      }
+    }
+
+    // A second login held while a login runs is the case above turned round.
+    for (const rival of RIVALS.filter((r) => r.method !== 'create')) {
+      for (const when of ['before', 'after'] as const) {
+        it(`${rival.what} held ${when} its ${rival.method} while a login replaces it: the old ends`, async () => {
+          const { sessions, hold } = await setup();
+          const [alice, bob] = [uniqueUser('alice'), uniqueUser('bob')];
+          const old = await logIn(sessions, alice);
+          const seen: { login?: Login } = {};
+          await whileHeld(hold(rival.method, when), rival.run(sessions, old, bob), async () => {
+            seen.login = await logIn(sessions, bob, old.cookie);
+          });
+          await expectOnly(sessions, [old], [seen.login!]);
+        });
+      }
+    }
 
     for (const [method, when] of [
       ['update', 'before'],
