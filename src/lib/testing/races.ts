@@ -5,9 +5,10 @@
 import { SessionError } from '../../errors.js';
 import type { SessionEvent } from '../events.js';
 import { createSessions, type CreateOptions, type Sessions } from '../../manager.js';
-import type { Session } from '../../session.js';
+import { commitAll, type Session } from '../../session.js';
 import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
 import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
+import { createCookieJar } from './cookie-jar.js';
 import type { Expect, TestRunner } from './runner.js';
 import { cookiePair, createClock, request, SECRET, thrownBy, uniqueUser, type TestClock } from './support.js';
 
@@ -210,6 +211,46 @@ const LOGIN_HOLDS: readonly (readonly [Method, 'before' | 'after', string])[] = 
   ['destroy', 'before', 'before it ends the old session'],
 ];
 
+/** A login then its logout through handle(): create(), its commit when `commitFirst`, then destroy(). */
+async function inHandle(sessions: Sessions, cookie: string, userId: string, commitFirst = false) {
+  let id = '';
+  const app = sessions.handle(async (req) => {
+    const login = await sessions.create(req, { userId });
+    if (commitFirst) await login.commit();
+    id = login.id;
+    await sessions.destroy(req);
+    return new Response('signed out');
+  });
+  const { headers } = await app(request(cookie));
+  return { id, headers };
+}
+
+/**
+ * A login then a logout of it in one request that carries `cookie`, as an app writes it: the login's ID and the
+ * request's Set-Cookie.
+ */
+const LOGIN_LOGOUTS: readonly {
+  readonly what: string;
+  run(sessions: Sessions, cookie: string, userId: string): Promise<{ id: string; headers: Headers }>;
+}[] = [
+  { what: 'handle(): create() then destroy()', run: (sessions, cookie, userId) => inHandle(sessions, cookie, userId) },
+  {
+    what: 'handle(): create(), its commit, then destroy()',
+    run: (sessions, cookie, userId) => inHandle(sessions, cookie, userId, true),
+  },
+  {
+    what: 'commitAll of the old session and the login, ended by login.destroy()',
+    async run(sessions, cookie, userId) {
+      const req = request(cookie);
+      const old = await sessions.start(req);
+      const login = await sessions.create(req, { userId });
+      login.destroy();
+      const headers = await commitAll(old, login);
+      return { id: login.id, headers };
+    },
+  },
+];
+
 /** `a()` and `b()` started in that order, or the other way round when `swap`; their answers in the order given. */
 async function overlap<A, B>(a: () => Promise<A>, b: () => Promise<B>, swap: boolean): Promise<[A, B]> {
   if (!swap) return Promise.all([a(), b()]);
@@ -303,6 +344,24 @@ export function describeLifecycleRaces(
       const expected = live.filter((s) => s.userId === userId).map((s) => s.id);
       if (ids !== undefined) expect(ids).toEqual(expected.sort());
     }
+  }
+
+  /**
+   * A login of `userId` then its logout in one request left neither it nor `old` live, nor a cookie; with
+   * `listing`, neither user has a session listed.
+   */
+  async function expectLoggedOut(
+    sessions: Sessions,
+    old: Login,
+    userId: string,
+    out: { id: string; headers: Headers },
+    listing = true,
+  ) {
+    const jar = createCookieJar();
+    jar.apply(new Headers([['Set-Cookie', `${old.cookie}; Path=/`]]));
+    jar.apply(out.headers);
+    expect(jar.header()).toBeUndefined();
+    await expectOnly(sessions, [old, { id: out.id, userId }], [], listing);
   }
 
   /** Changes made `pause` microtasks into a commit of `s`: `b` set, `n` up by 10, `a` deleted. */
@@ -495,6 +554,22 @@ export function describeLifecycleRaces(
       });
     }
 
+    it('a login then its logout in one request, overlapping a commit of the old session: neither stays', async () => {
+      const { sessions } = await setup();
+      const [alice, bob] = [uniqueUser('alice'), uniqueUser('bob')];
+      for (let i = 0; i < TRIES; i++) {
+        const old = await logIn(sessions, alice);
+        const form = LOGIN_LOGOUTS[i % LOGIN_LOGOUTS.length]!;
+        const [out] = await overlap(
+          () => form.run(sessions, old.cookie, bob),
+          () => commitOld(sessions, old),
+          i % 2 === 1,
+        );
+        await expectLoggedOut(sessions, old, bob, out, false);
+      }
+      await expectListed(sessions, [{ userId: alice }, { userId: bob }], []);
+    });
+
     // One request, one writer at a time (a commit waits for the one in flight): KV keeps these too.
     it('changes made while a commit of the session is in flight are each stored once', async () => {
       const { sessions } = await setup();
@@ -643,6 +718,32 @@ export function describeLifecycleRaces(
         });
       }
     }
+
+    for (const when of ['before', 'after'] as const) {
+      it(`the old session's commit held ${when} its update while a request logs in and out: none stays`, async () => {
+        const { sessions, hold } = await setup();
+        for (const form of LOGIN_LOGOUTS) {
+          const [alice, bob] = [uniqueUser('alice'), uniqueUser('bob')];
+          const old = await logIn(sessions, alice);
+          const seen: { out?: { id: string; headers: Headers } } = {};
+          await whileHeld(hold('update', when), commitOld(sessions, old), async () => {
+            seen.out = await form.run(sessions, old.cookie, bob);
+          });
+          await expectLoggedOut(sessions, old, bob, seen.out!);
+        }
+      });
+    }
+
+    it('a login-and-logout request held before it ends the old session while that commits: none stays', async () => {
+      const { sessions, hold } = await setup();
+      for (const form of LOGIN_LOGOUTS) {
+        const [alice, bob] = [uniqueUser('alice'), uniqueUser('bob')];
+        const old = await logIn(sessions, alice);
+        const held = hold('destroy', 'before');
+        const out = await whileHeld(held, form.run(sessions, old.cookie, bob), () => commitOld(sessions, old));
+        await expectLoggedOut(sessions, old, bob, out);
+      }
+    });
 
     for (const [method, when] of [
       ['update', 'before'],
