@@ -7,16 +7,10 @@ import type { Session } from '../../session.js';
 import type { SessionStore } from '../store-contract.js';
 import { gatedSessions } from './races.js';
 import type { TestRunner } from './runner.js';
-import { cookiePair, createClock, request, SECRET, type TestClock } from './support.js';
+import { cookiePair, createClock, request, SECRET, uniqueUser as user, type TestClock } from './support.js';
 
 /** Tries of each natural overlap. */
 const TRIES = 20;
-
-let unique = 0;
-/** A user ID no other test of a shared backend uses. */
-function user(label: string): string {
-  return `${label}-${++unique}-${Math.random().toString(36).slice(2, 8)}`;
-}
 
 /**
  * Registers the per-user suite for a store with a per-user index (`listByUser` and `destroyByUser`). Run by

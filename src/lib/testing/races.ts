@@ -5,11 +5,12 @@
 import { SessionError } from '../../errors.js';
 import type { SessionEvent } from '../events.js';
 import { createSessions, type CreateOptions, type Sessions } from '../../manager.js';
-import type { Session } from '../../session.js';
+import { commitAll, type Session } from '../../session.js';
 import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
 import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
+import { createCookieJar } from './cookie-jar.js';
 import type { Expect, TestRunner } from './runner.js';
-import { cookiePair, createClock, request, SECRET, thrownBy, type TestClock } from './support.js';
+import { cookiePair, createClock, request, SECRET, thrownBy, uniqueUser, type TestClock } from './support.js';
 
 /** Tries of each natural overlap. */
 const TRIES = 20;
@@ -154,6 +155,109 @@ async function whileHeld<T>(held: Held, call: Promise<T>, meanwhile: () => Promi
   return call;
 }
 
+/** A committed session of a user: its ID and cookie. */
+interface Login {
+  readonly id: string;
+  readonly cookie: string;
+  readonly userId: string;
+}
+
+/** A login of `userId` (its data says who), committed, on a request that carries `cookie` when given. */
+async function logIn(sessions: Sessions, userId: string, cookie?: string): Promise<Login> {
+  const s = await sessions.create(request(cookie), { userId, data: { who: userId } });
+  const set = cookiePair(await s.commit());
+  return { id: s.id, cookie: set, userId };
+}
+
+/** A commit of `old` from another request; get(), not start(): one that finds it ended stores nothing new. */
+async function commitOld(sessions: Sessions, old: Login): Promise<undefined> {
+  const s = await sessions.get(request(old.cookie));
+  s?.set('late', true);
+  await s?.commit();
+  return undefined;
+}
+
+/**
+ * What another request does to the session a login replaces, and the store call it can be held at. A second
+ * login (of the same user) answers its own session; the others end the old session or write to it.
+ */
+const RIVALS: readonly {
+  readonly what: string;
+  readonly method: Method;
+  run(sessions: Sessions, old: Login): Promise<Login | undefined>;
+}[] = [
+  {
+    what: 'destroyById of the old session',
+    method: 'destroy',
+    run: async (sessions, old) => void (await sessions.destroyById(old.id)),
+  },
+  { what: 'a commit of the old session', method: 'update', run: commitOld },
+  {
+    what: 'a logout of the old session',
+    method: 'destroy',
+    run: async (sessions, old) => void (await sessions.destroy(request(old.cookie))),
+  },
+  {
+    what: 'a second login from another tab',
+    method: 'create',
+    run: (sessions, old) => logIn(sessions, old.userId, old.cookie),
+  },
+];
+
+/** Where a login's commit can be held: its create, before and after the store, and its end of the old session. */
+const LOGIN_HOLDS: readonly (readonly [Method, 'before' | 'after', string])[] = [
+  ['create', 'before', 'before its create'],
+  ['create', 'after', 'after its create is stored'],
+  ['destroy', 'before', 'before it ends the old session'],
+];
+
+/** A login then its logout through handle(): create(), its commit when `commitFirst`, then destroy(). */
+async function inHandle(sessions: Sessions, cookie: string, userId: string, commitFirst = false) {
+  let id = '';
+  const app = sessions.handle(async (req) => {
+    const login = await sessions.create(req, { userId });
+    if (commitFirst) await login.commit();
+    id = login.id;
+    await sessions.destroy(req);
+    return new Response('signed out');
+  });
+  const { headers } = await app(request(cookie));
+  return { id, headers };
+}
+
+/**
+ * A login then a logout of it in one request that carries `cookie`, as an app writes it: the login's ID and the
+ * request's Set-Cookie.
+ */
+const LOGIN_LOGOUTS: readonly {
+  readonly what: string;
+  run(sessions: Sessions, cookie: string, userId: string): Promise<{ id: string; headers: Headers }>;
+}[] = [
+  { what: 'handle(): create() then destroy()', run: (sessions, cookie, userId) => inHandle(sessions, cookie, userId) },
+  {
+    what: 'handle(): create(), its commit, then destroy()',
+    run: (sessions, cookie, userId) => inHandle(sessions, cookie, userId, true),
+  },
+  {
+    what: 'commitAll of the old session and the login, ended by login.destroy()',
+    async run(sessions, cookie, userId) {
+      const req = request(cookie);
+      const old = await sessions.start(req);
+      const login = await sessions.create(req, { userId });
+      login.destroy();
+      const headers = await commitAll(old, login);
+      return { id: login.id, headers };
+    },
+  },
+];
+
+/** `a()` and `b()` started in that order, or the other way round when `swap`; their answers in the order given. */
+async function overlap<A, B>(a: () => Promise<A>, b: () => Promise<B>, swap: boolean): Promise<[A, B]> {
+  if (!swap) return Promise.all([a(), b()]);
+  const [y, x] = await Promise.all([b(), a()]);
+  return [x, y];
+}
+
 /**
  * Registers the lifecycle races on a store, through the manager: requests of one session that overlap
  * (`Promise.all`, 20 tries each) and deterministic interleavings (a store call held while another request runs
@@ -196,6 +300,75 @@ export function describeLifecycleRaces(
   /** The cookie a commit's headers set, if any. */
   function setCookie(headers: Headers): string | undefined {
     return headers.getSetCookie().length === 0 ? undefined : cookiePair(headers);
+  }
+
+  /** The IDs listed for `userId`, sorted; undefined on a store without a per-user index. */
+  async function listed(sessions: Sessions, userId: string): Promise<string[] | undefined> {
+    try {
+      return (await sessions.listByUser(userId)).map((info) => info.id).sort();
+    } catch (error) {
+      if (error instanceof SessionError && error.code === 'STORE_UNSUPPORTED') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Of these sessions exactly `live` work: each in `ended` is gone by ID and by cookie, each in `live` opens by
+   * its cookie; with `listing`, their users have only `live` listed (see {@link expectListed}).
+   */
+  async function expectOnly(
+    sessions: Sessions,
+    ended: readonly { id: string; cookie?: string; userId: string }[],
+    live: readonly Login[],
+    listing = true,
+  ): Promise<void> {
+    for (const s of ended) {
+      expect(await sessions.getById(s.id)).toBeNull();
+      if (s.cookie !== undefined) expect(await alive(sessions, s.cookie)).toBe(false);
+    }
+    for (const s of live) expect((await sessions.start(request(s.cookie))).get('who')).toBe(s.userId);
+    if (listing) await expectListed(sessions, [...ended, ...live], live);
+  }
+
+  /**
+   * The users of `sessions` have exactly their `live` sessions listed, on a store with a per-user index: no
+   * session is left live that no cookie names. (A store without one is checked by ID and cookie only.)
+   */
+  async function expectListed(
+    sessions: Sessions,
+    of: readonly { userId: string }[],
+    live: readonly Login[],
+  ): Promise<void> {
+    for (const userId of new Set(of.map((s) => s.userId))) {
+      const ids = await listed(sessions, userId);
+      const expected = live.filter((s) => s.userId === userId).map((s) => s.id);
+      if (ids !== undefined) expect(ids).toEqual(expected.sort());
+    }
+  }
+
+  /**
+   * A login (of `old`'s user) then its logout in one request left neither it nor `old` live, nor a cookie; with
+   * `listing`, the user has no session listed.
+   */
+  async function expectLoggedOut(
+    sessions: Sessions,
+    old: Login,
+    out: { id: string; headers: Headers },
+    listing = true,
+  ) {
+    const jar = createCookieJar();
+    jar.apply(new Headers([['Set-Cookie', `${old.cookie}; Path=/`]]));
+    jar.apply(out.headers);
+    expect(jar.header()).toBeUndefined();
+    await expectOnly(sessions, [old, { id: out.id, userId: old.userId }], [], listing);
+  }
+
+  /** Changes made `pause` microtasks into a commit of `s`: `b` set, `n` up by 10, `a` deleted. */
+  async function changeMeanwhile(s: Session, b: number, pause = 0): Promise<void> {
+    for (let k = 0; k < pause; k++) await null;
+    s.set('b', b);
+    s.increment('n', 10);
+    s.delete('a');
   }
 
   // Guarantees only an atomic store gives are not asked of KV (registered, not skipped: a green run skips none).
@@ -354,6 +527,73 @@ export function describeLifecycleRaces(
         expect((await store.get(id))?.data.v).toBe(results[0] ? '"a"' : '"b"');
       }
     });
+
+    // Logins (create() on a request whose cookie names a session): the new session's first commit stores it, then
+    // ends the one it replaces. Every store, KV included, must hold these: they ask only that an ended session
+    // stays ended at the location that ended it, and that a session nothing ended lives.
+    for (const rival of RIVALS) {
+      it(`a login overlapping ${rival.what}: the old session ends, the login lives`, async () => {
+        const { sessions } = await setup();
+        // One user signs in again and again, each login replacing the last, listed once at the end: one new
+        // session a try, as few as can be (on Durable Objects each is an object, and in the workerd test runtime
+        // every object created slows every later call of the file).
+        const ada = uniqueUser('ada');
+        let old = await logIn(sessions, ada);
+        const tabs: Login[] = []; // second logins, live besides the last login
+        for (let i = 0; i < TRIES; i++) {
+          const replaced = old;
+          const [login, other] = await overlap(
+            () => logIn(sessions, ada, replaced.cookie),
+            () => rival.run(sessions, replaced),
+            i % 2 === 1,
+          );
+          if (other !== undefined) tabs.push(other);
+          await expectOnly(sessions, [replaced], other === undefined ? [login] : [login, other], false);
+          old = login;
+        }
+        await expectListed(sessions, [old], [old, ...tabs]);
+      });
+    }
+
+    it('a login then its logout in one request, overlapping a commit of the old session: neither stays', async () => {
+      const { sessions } = await setup();
+      const ada = uniqueUser('ada');
+      for (let i = 0; i < TRIES; i++) {
+        const old = await logIn(sessions, ada);
+        const form = LOGIN_LOGOUTS[i % LOGIN_LOGOUTS.length]!;
+        const [out] = await overlap(
+          () => form.run(sessions, old.cookie, ada),
+          () => commitOld(sessions, old),
+          i % 2 === 1,
+        );
+        await expectLoggedOut(sessions, old, out, false);
+      }
+      await expectListed(sessions, [{ userId: ada }], []);
+    });
+
+    // One request, one writer at a time (a commit waits for the one in flight): KV keeps these too.
+    it('changes made while a commit of the session is in flight are each stored once', async () => {
+      const { sessions } = await setup();
+      const cookie = await login(sessions, (s) => s.set('n', 0));
+      for (let i = 0; i < TRIES; i++) {
+        const s = await sessions.start(request(cookie));
+        s.increment('n');
+        s.set('a', i);
+        await Promise.all([s.commit(), changeMeanwhile(s, i, i)]);
+        await s.commit();
+        expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 11 * (i + 1), b: i });
+      }
+    });
+
+    it('changes made while a login’s first commit is in flight are each stored once', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const s = await sessions.create(request(), { data: { n: 1, a: i } });
+        const [headers] = await Promise.all([s.commit(), changeMeanwhile(s, i, i)]);
+        await s.commit();
+        expect((await sessions.start(request(cookiePair(headers)))).getAll()).toEqual({ n: 11, b: i });
+      }
+    });
   });
 
   describe(`${name}: lifecycle races (deterministic interleavings)`, () => {
@@ -448,6 +688,86 @@ export function describeLifecycleRaces(
       expect(await alive(sessions, renewed)).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
     });
+
+    for (const rival of RIVALS) {
+      for (const [method, when, where] of LOGIN_HOLDS) {
+        it(`a login held ${where} while ${rival.what} runs: the old session ends, the login lives`, async () => {
+          const { sessions, hold } = await setup();
+          const ada = uniqueUser('ada');
+          const old = await logIn(sessions, ada);
+          const seen: { other?: Login | undefined } = {};
+          const login = await whileHeld(hold(method, when), logIn(sessions, ada, old.cookie), async () => {
+            seen.other = await rival.run(sessions, old);
+          });
+          await expectOnly(sessions, [old], seen.other === undefined ? [login] : [login, seen.other]);
+        });
+      }
+    }
+
+    // A second login held while a login runs is the case above turned round.
+    for (const rival of RIVALS.filter((r) => r.method !== 'create')) {
+      for (const when of ['before', 'after'] as const) {
+        it(`${rival.what} held ${when} its ${rival.method} while a login replaces it: the old ends`, async () => {
+          const { sessions, hold } = await setup();
+          const ada = uniqueUser('ada');
+          const old = await logIn(sessions, ada);
+          const seen: { login?: Login } = {};
+          await whileHeld(hold(rival.method, when), rival.run(sessions, old), async () => {
+            seen.login = await logIn(sessions, ada, old.cookie);
+          });
+          await expectOnly(sessions, [old], [seen.login!]);
+        });
+      }
+    }
+
+    for (const when of ['before', 'after'] as const) {
+      it(`the old session's commit held ${when} its update while a request logs in and out: none stays`, async () => {
+        const { sessions, hold } = await setup();
+        const ada = uniqueUser('ada');
+        for (const form of LOGIN_LOGOUTS) {
+          const old = await logIn(sessions, ada);
+          const seen: { out?: { id: string; headers: Headers } } = {};
+          await whileHeld(hold('update', when), commitOld(sessions, old), async () => {
+            seen.out = await form.run(sessions, old.cookie, ada);
+          });
+          await expectLoggedOut(sessions, old, seen.out!);
+        }
+      });
+    }
+
+    it('a login-and-logout request held before it ends the old session while that commits: none stays', async () => {
+      const { sessions, hold } = await setup();
+      const ada = uniqueUser('ada');
+      for (const form of LOGIN_LOGOUTS) {
+        const old = await logIn(sessions, ada);
+        const held = hold('destroy', 'before');
+        const out = await whileHeld(held, form.run(sessions, old.cookie, ada), () => commitOld(sessions, old));
+        await expectLoggedOut(sessions, old, out);
+      }
+    });
+
+    for (const [method, when] of [
+      ['update', 'before'],
+      ['update', 'after'],
+      ['create', 'before'],
+      ['create', 'after'],
+    ] as const) {
+      it(`changes made while a commit is held ${when} its ${method} are each stored once`, async () => {
+        const { sessions, hold } = await setup();
+        const stored = method === 'update' ? await login(sessions, (s) => s.set('n', 0)) : undefined;
+        const s =
+          stored === undefined
+            ? await sessions.create(request(), { data: { n: 0 } })
+            : await sessions.start(request(stored));
+        s.increment('n');
+        s.set('a', 1);
+        const headers = await whileHeld(hold(method, when), s.commit(), () => changeMeanwhile(s, 2));
+        expect(s.getAll()).toEqual({ n: 11, b: 2 });
+        await s.commit();
+        const cookie = stored ?? cookiePair(headers);
+        expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 11, b: 2 });
+      });
+    }
 
     // A write whose read came before a logout lands after it. A store without transactions (KV) then stores the
     // record again, with the expiry the write computed, which may be far past the manager's `expires`: the store

@@ -29,6 +29,12 @@ export function createClock(start = T0): TestClock {
   };
 }
 
+let users = 0;
+/** A user ID no other test of a shared backend (one Redis, one Durable Object namespace) uses. */
+export function uniqueUser(label: string): string {
+  return `${label}-${++users}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
 export function request(cookie?: string, url = 'https://example.com/'): Request {
   return new Request(url, cookie === undefined ? {} : { headers: { cookie } });
 }
