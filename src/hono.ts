@@ -112,15 +112,17 @@ export function sessionMiddleware<
   return async (c, next) => {
     let manager: Sessions<Data> | undefined;
     const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
-    const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
+    // The Request as it came: a middleware after this one may replace c.req.raw (Hono's bodyLimit does).
+    const raw = c.req.raw;
+    const lazy = new LazySession(() => managerOf().start(raw, backgroundContext(c)));
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
     // sessions are committed below; unless this middleware runs inside another (a sub-app's).
-    enterRun(c.req.raw);
+    enterRun(raw);
     try {
       await next();
     } finally {
-      leaveRun(c.req.raw);
+      leaveRun(raw);
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -137,7 +139,7 @@ export function sessionMiddleware<
     const committed = await session._commitLines();
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
-    const latest = await managerOf().start(c.req.raw);
+    const latest = await managerOf().start(raw);
     const cookies = await finalLines(response, session, committed, latest);
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
     if (cookies.length > 0) latest._recordSent(cookies);
@@ -154,8 +156,8 @@ export function sessionMiddleware<
 
 /**
  * The variable's value: a promise of the session that starts loading only when first awaited. Each `then`
- * after the first gets the same load; a failed load is not remembered (as in the manager), so a later await
- * tries again.
+ * after the first answers the request's session as it is then, from memory; a failed load is not remembered (as
+ * in the manager), so a later await tries again.
  */
 class LazySession<Data extends Record<string, unknown>> implements Promise<Session<Data>> {
   readonly [Symbol.toStringTag] = 'Promise';

@@ -267,12 +267,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async create(request, init = {}) {
-      if (isAnswered(request)) {
-        throw new SessionError(
-          'ANSWERED',
-          'create: the response to this request is made; a login could reach no browser',
-        );
-      }
+      refuseAnswered(request);
       refuseUnknownOptions('create', init, CREATE_OPTIONS);
       if (init.userId !== undefined) checkUserId('create', init.userId);
       if (init.device !== undefined && typeof init.device !== 'string') {
@@ -286,6 +281,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       const lifetimeMs = lifetime('create: expires', init.expires);
       const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
       const current = await start(request);
+      // Again after the await: a login begun before the handler answered (not awaited, in ctx.waitUntil) and still
+      // loading the session when it did could reach no browser either.
+      refuseAnswered(request);
       const chunks = chunksBefore(request, current);
       // Made first: values that cannot be stored throw here, before the current session is ended.
       const session = newSession<Data>(
@@ -477,6 +475,13 @@ function loaded<Data extends Record<string, unknown>>(
   }
   const init = { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie } as const;
   return newSession(c, init, ctx, request);
+}
+
+/** `ANSWERED`: a login on a request whose response is made could reach no browser (lib/request-sessions.ts). */
+function refuseAnswered(request: Request): void {
+  if (isAnswered(request)) {
+    throw new SessionError('ANSWERED', 'create: the response to this request is made; a login could reach no browser');
+  }
 }
 
 /** Values that must be an object of named values (not null, an array or a string), when given. */

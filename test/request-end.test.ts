@@ -2,8 +2,9 @@
 // order of commitAll, handle() runs nested in one another, a retry of the same Request), and the logins and
 // regenerate() refused once handle() or the middleware answered it (ANSWERED).
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
-import { commitAll, createSessions, type Sessions, type SessionStore } from '../src/index.js';
+import { commitAll, createSessions, type Session, type Sessions, type SessionStore } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
@@ -561,5 +562,158 @@ describe('a retry of the same Request after a logout', () => {
     // the new session made after it, and must still send that expired line, or alice's sealed cookie goes on
     // working after "signed out".
     expect((await sessions.start(request(jar.header()))).userId).toBeUndefined();
+  });
+});
+
+/** 'committed' when `p` resolves, else the code it rejected with. */
+const settled = (p: Promise<unknown>) =>
+  p.then(
+    () => 'committed',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
+
+describe('ANSWERED: a create() called before the handler returns, finished after it', () => {
+  it('same manager: a background login (ctx.waitUntil) is refused or reaches the browser', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let background: Promise<string> = Promise.resolve('none');
+    const app = sessions.handle(async (req) => {
+      // ctx.waitUntil(sessions.create(req, …).then((s) => s.commit())): the work is left to run after the response
+      background = settled(sessions.create(req, { userId: 'bob' }).then((s) => s.commit()));
+      return new Response('ok');
+    });
+    const res = await app(request(alice.cookie));
+    const result = await background;
+    const jar = createJar();
+    jar.apply(res);
+    // The browser keeps alice's cookie unless the response set another.
+    const after = await sessions.start(request(res.headers.getSetCookie().length > 0 ? jar.header() : alice.cookie));
+    // Never: alice's session (the browser's cookie) ended by bob's login, and bob's session named by no cookie.
+    if (result === 'committed') expect(after.userId).toBe('bob');
+    else expect([result, after.userId]).toEqual(['ANSWERED', 'alice']);
+  });
+
+  it("another manager's create() whose session load outlasts the handler is refused", async () => {
+    const { clock, sessions: visitors } = setup();
+    const gated = gatedStore(createMemoryStore({ now: clock.now }));
+    const admins = createSessions({
+      store: gated.store,
+      secrets: [SECRET],
+      now: clock.now,
+      cookie: { name: '__Host-admin' },
+    });
+    const root = await loggedIn(admins, 'root');
+    const held = gated.hold('get', 'before'); // the admins' read of the cookie's session, in create()'s start()
+    let background: Promise<string> = Promise.resolve('none');
+    const app = visitors.handle(async (req) => {
+      background = settled(admins.create(req, { userId: 'eve' }).then((s) => s.commit()));
+      return new Response('ok');
+    });
+    const answering = app(request(root.cookie));
+    await held.reached;
+    const res = await answering; // the response is made
+    held.release();
+    const result = await background;
+    const jar = createJar();
+    jar.apply(res);
+    // README (ANSWERED, "any manager's"): a login that completes after the response could reach no browser.
+    expect(result).toBe('ANSWERED');
+    expect((await admins.start(request(root.cookie))).userId).toBe('root');
+  });
+});
+
+describe('ANSWERED: hono bodyLimit replaces c.req.raw inside the session middleware', () => {
+  it('a session read before bodyLimit: regenerate() after the response is refused (ANSWERED)', async () => {
+    const { sessions: visitors } = setup();
+    const alice = await loggedIn(visitors, 'alice');
+    let background: Promise<string> = Promise.resolve('none');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(visitors));
+    let early: Session | undefined;
+    app.use(async (c, next) => {
+      early = await c.var.session; // an auth middleware reads the session
+      await next();
+    });
+    app.post('/upload', bodyLimit({ maxSize: 1024 }), async (c) => {
+      const session = early!;
+      // work left in ctx.waitUntil, after the response
+      background = settled(new Promise((r) => setTimeout(r, 5)).then(() => session.regenerate()));
+      return c.text(String(session.userId));
+    });
+    const res = await app.request('https://app.example/upload', {
+      method: 'POST',
+      body: 'x',
+      headers: { cookie: alice.cookie },
+    });
+    expect(await res.text()).toBe('alice');
+    // bodyLimit replaces c.req.raw inside the middleware: the run must end on the Request it began on, or that
+    // one is never ANSWERED.
+    expect(await background).toBe('ANSWERED');
+  });
+});
+
+describe('a manual flow on a Request a handle()d app already answered', () => {
+  it('a manual login on it is refused (ANSWERED), as the README says; on a copy of the Request it works', async () => {
+    const { sessions } = setup();
+    const api = sessions.handle(async () => new Response('not mine', { status: 404 }));
+    // fetch: async (req) => { const r = await api(req); if (r.status !== 404) return r; return login(req) }
+    const login = async (req: Request) => {
+      const s = await sessions.create(req, { userId: 'bob' });
+      const res = new Response('welcome');
+      for (const line of (await s.commit()).getSetCookie()) res.headers.append('Set-Cookie', line);
+      return res;
+    };
+    const req = request();
+    expect((await api(req)).status).toBe(404);
+    await expect(login(req)).rejects.toMatchObject({ code: 'ANSWERED' });
+    // The README's way for a router that falls back to code without handle(): a fresh Request.
+    const res = await login(new Request(req));
+    expect(await res.text()).toBe('welcome');
+    expect((await sessions.listByUser('bob')).length).toBe(1);
+  });
+});
+
+describe("retries of one Request (the earlier run's lines)", () => {
+  it('run 1 logs in, run 2 logs out: the retry ends logged out', async () => {
+    const { sessions } = setup();
+    let attempts = 0;
+    const app = sessions.handle(async (req, session) => {
+      attempts++;
+      if (attempts === 1) {
+        await sessions.create(req, { userId: 'bob' });
+        return new Response('busy', { status: 503 });
+      }
+      (await sessions.start(req)).destroy();
+      return new Response('bye');
+    });
+    const req = request();
+    await app(req);
+    const res = await app(req);
+    const jar = createJar();
+    jar.apply(res);
+    expect((await sessions.start(request(jar.header()))).userId).toBeUndefined();
+    expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+
+  it('run 1 logs out, run 2 logs in: the retry ends logged in', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let attempts = 0;
+    const app = sessions.handle(async (req, session) => {
+      attempts++;
+      if (attempts === 1) {
+        session.destroy();
+        return new Response('busy', { status: 503 });
+      }
+      await sessions.create(req, { userId: 'bob' });
+      return new Response('hi');
+    });
+    const req = request(alice.cookie);
+    await app(req);
+    const res = await app(req);
+    const jar = createJar();
+    jar.apply(res);
+    expect((await sessions.start(request(jar.header()))).userId).toBe('bob');
+    expect((await sessions.start(request(alice.cookie))).userId).toBeUndefined();
   });
 });
