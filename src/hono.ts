@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { enterRun, leaveRun } from './lib/request-sessions.js';
+import { answeredLike, enterRun, leaveRun } from './lib/request-sessions.js';
 import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
@@ -114,7 +114,7 @@ export function sessionMiddleware<
     const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
     // The Request as it came: a middleware after this one may replace c.req.raw (Hono's bodyLimit does).
     const raw = c.req.raw;
-    const lazy = new LazySession(() => managerOf().start(raw, backgroundContext(c)));
+    const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
     // sessions are committed below; unless this middleware runs inside another (a sub-app's).
@@ -123,6 +123,8 @@ export function sessionMiddleware<
       await next();
     } finally {
       leaveRun(raw);
+      // The handler's own calls (`sessions.create(c.req.raw)`) then use the Request that replaced it.
+      if (c.req.raw !== raw) answeredLike(c.req.raw, raw);
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -139,7 +141,7 @@ export function sessionMiddleware<
     const committed = await session._commitLines();
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
-    const latest = await managerOf().start(raw);
+    const latest = await managerOf().start(c.req.raw);
     const cookies = await finalLines(response, session, committed, latest);
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
     if (cookies.length > 0) latest._recordSent(cookies);

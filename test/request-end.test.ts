@@ -717,3 +717,68 @@ describe("retries of one Request (the earlier run's lines)", () => {
     expect((await sessions.start(request(alice.cookie))).userId).toBeUndefined();
   });
 });
+
+/** A POST with a body and no Content-Length: Hono's bodyLimit replaces c.req.raw. */
+function post(app: Hono<SessionEnv>, path: string, cookie: string) {
+  return app.request(`https://app.example${path}`, { method: 'POST', body: 'x', headers: { cookie } });
+}
+
+describe('Hono, bodyLimit after sessionMiddleware (c.req.raw replaced)', () => {
+  it('the README login (await c.var.session, then sessions.create(c.req.raw)) is committed', async () => {
+    const sessions = setup().sessions;
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/login', bodyLimit({ maxSize: 1024 }), async (c) => {
+      await c.var.session; // README: the login after awaiting the variable
+      await sessions.create(c.req.raw, { userId: 'bob' });
+      return c.text('welcome');
+    });
+    const res = await post(app, '/login', alice.cookie);
+    expect(await res.text()).toBe('welcome');
+    const jar = createJar();
+    jar.apply(res);
+    // The browser must end up logged in as bob (before ee9c39e it did: the middleware used c.req.raw).
+    expect((await sessions.start(request(jar.header() || alice.cookie))).userId).toBe('bob');
+  });
+
+  it('the README logout (c.var.session, then sessions.destroy(c.req.raw)) ends a cookie-store session', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/logout', bodyLimit({ maxSize: 1024 }), async (c) => {
+      await c.var.session; // README: "a logout route either awaits c.var.session first or appends ..."
+      await sessions.destroy(c.req.raw);
+      return c.text('bye');
+    });
+    const res = await post(app, '/logout', alice.cookie);
+    expect(await res.text()).toBe('bye');
+    const jar = createJar();
+    jar.apply(res);
+    // A stateless session ends only by the cookie: the response must expire it.
+    const after = jar.header();
+    expect(after === '' ? undefined : (await sessions.start(request(after))).userId).toBeUndefined();
+  });
+
+  it('a background login on c.req.raw (ctx.waitUntil) after the response is refused (ANSWERED)', async () => {
+    const sessions = setup().sessions;
+    const alice = await loggedIn(sessions, 'alice');
+    let background: Promise<string> = Promise.resolve('none');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/x', bodyLimit({ maxSize: 1024 }), async (c) => {
+      await c.var.session;
+      const raw = c.req.raw;
+      background = settled(
+        new Promise((r) => setTimeout(r, 5)).then(async () => (await sessions.create(raw, { userId: 'eve' })).commit()),
+      );
+      return c.text('ok');
+    });
+    const res = await post(app, '/x', alice.cookie);
+    expect(await res.text()).toBe('ok');
+    // README (ANSWERED): create() once the handler the middleware wraps has answered is refused.
+    expect(await background).toBe('ANSWERED');
+    expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});

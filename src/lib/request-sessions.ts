@@ -66,3 +66,11 @@ export function leaveRun(request: Request): void {
 export function isAnswered(request: Request | undefined): boolean {
   return request !== undefined && runs.get(request) === ANSWERED;
 }
+
+/**
+ * `request` stands for `original` (a middleware replaced the Request, as Hono's bodyLimit does): it is answered
+ * when `original` is.
+ */
+export function answeredLike(request: Request, original: Request): void {
+  if (isAnswered(original)) runs.set(request, ANSWERED);
+}
