@@ -112,7 +112,8 @@ export function sessionMiddleware<
   return async (c, next) => {
     let manager: Sessions<Data> | undefined;
     const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
-    // The Request as it came: a middleware after this one may replace c.req.raw (Hono's bodyLimit does).
+    // The Request as it came, for this run. A middleware after this one may replace c.req.raw (Hono's bodyLimit
+    // does): the session is read and looked up on c.req.raw as it is then, as the handler's own calls do.
     const raw = c.req.raw;
     const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
     c.set(variable, lazy);
