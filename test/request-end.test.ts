@@ -403,8 +403,8 @@ describe('cookie store: a commit in flight when create() is called', () => {
     const jar = createJar();
     jar.apply(await app(request()));
     expect((await sessions.start(request(jar.header()))).get('who')).toBe('bob');
-    // create() took the chunk count of the session before its commit in flight had sealed three cookies: the
-    // login's line expires none, and the draft stays readable in name.1 and name.2.
+    // The login must count the chunks of the commit still in flight when create() ran (three cookies): else its
+    // line expires none, and the draft stays readable in name.1 and name.2.
     expect(names(jar.header())).toEqual([sessions.cookieName]);
   });
 });

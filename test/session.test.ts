@@ -1069,12 +1069,7 @@ describe('changes made while a commit of the session is in flight', () => {
 
 describe('two increments in one request near MAX_SAFE_INTEGER', () => {
   it('the store ends with the value the session returned', async () => {
-    const clock = createClock();
-    const sessions = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-    });
+    const { sessions } = setup();
     const a = await sessions.start(request());
     a.set('n', Number.MAX_SAFE_INTEGER);
     const cookie = cookiePair(await a.commit());
@@ -1090,12 +1085,7 @@ describe('two increments in one request near MAX_SAFE_INTEGER', () => {
 
 describe('what cannot change while a commit of the session is in flight', () => {
   function setupFlight() {
-    const clock = createClock();
-    const sessions = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-    });
+    const { sessions } = setup();
     return { sessions };
   }
 
@@ -1189,12 +1179,7 @@ describe('flash read after a commit that returned with changes pending', () => {
 
 describe('getFlashes() refused during a commit in flight', () => {
   it('consumes nothing when it throws', async () => {
-    const clock = createClock();
-    const sessions = createSessions({
-      store: createMemoryStore({ now: clock.now }),
-      secrets: [SECRET],
-      now: clock.now,
-    });
+    const { sessions } = setup();
     const first = await sessions.create(request());
     first.setFlash('a', 'hello');
     const cookie = cookiePair(await first.commit());
