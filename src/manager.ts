@@ -16,6 +16,7 @@ import {
   requestSessions,
 } from './lib/request-sessions.js';
 import { finalLines, withSessionHeaders } from './lib/session-response.js';
+import { storeAnswers } from './lib/store-answers.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
 import { Session } from './session.js';
@@ -237,6 +238,10 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     }
   }
 
+  /** The checks of the store's answers to the admin calls below, made once one is called. */
+  let checks: ReturnType<typeof storeAnswers> | undefined;
+  const answers = () => (checks ??= storeAnswers(c.storeName));
+
   /** The store's per-user index, or `STORE_UNSUPPORTED` naming the store. */
   function perUser(operation: string): SessionStore {
     const store = c.store;
@@ -344,7 +349,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     async listByUser(userId) {
       checkUserId('listByUser', userId);
       const store = perUser('listByUser');
-      const found = await storeCall(c, 'STORE_READ', 'listByUser', () => store.listByUser!(userId));
+      const found = await storeCall(c, 'STORE_READ', 'listByUser', () => store.listByUser!(userId), answers().listed);
       const now = c.now();
       const infos: SessionInfo[] = [];
       for (const { id, record } of found) {
@@ -373,8 +378,12 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         throw new SessionError('INVALID_ID', 'destroyByUser: except must be a session ID');
       }
       const now = c.now();
-      const ended = await storeCall(c, 'STORE_DELETE', 'destroyByUser', () =>
-        store.destroyByUser!(userId, except, now + c.retainMs),
+      const ended = await storeCall(
+        c,
+        'STORE_DELETE',
+        'destroyByUser',
+        () => store.destroyByUser!(userId, except, now + c.retainMs),
+        answers().endedForUser,
       );
       for (const id of ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, userId), at: now });
       return ended.length;
@@ -393,7 +402,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       if (store?.count === undefined) {
         throw new SessionError('STORE_UNSUPPORTED', `count: the ${c.storeName} store has no count()`);
       }
-      return storeCall(c, 'STORE_READ', 'count', () => store.count!());
+      return storeCall(c, 'STORE_READ', 'count', () => store.count!(), answers().counted);
     },
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {

@@ -1,6 +1,13 @@
 // Faults: a store that throws, hangs past storeTimeout, or answers 429, and a merge that refuses. Nothing is
 // lost, nothing hangs, nothing is retried.
-import { createSessions, mergeChanges, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
+import {
+  createSessions,
+  mergeChanges,
+  SessionError,
+  type SessionEvent,
+  type Sessions,
+  type SessionStore,
+} from '../src/index.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { cookiePair, createClock, record, request, SECRET, T0, times } from './helpers.js';
@@ -350,11 +357,13 @@ describe('a merge that refuses', () => {
   });
 });
 
-describe('a store whose write answers something the contract rules out', () => {
+type AdminCall = 'listByUser' | 'destroyByUser' | 'count';
+
+describe('a store whose call answers something the contract rules out', () => {
   // A custom store's `update` without its `return` answers undefined; others answer worse.
   const GARBAGE: unknown[] = [undefined, 'garbage', 42, {}, { data: 5 }, [], true];
 
-  function setup(op: 'create' | 'update' | 'regenerate', answer: unknown) {
+  function setup(op: 'create' | 'update' | 'regenerate' | 'destroy' | AdminCall, answer: unknown) {
     const clock = createClock();
     const memory = createMemoryStore({ now: clock.now });
     let armed = false;
@@ -433,4 +442,41 @@ describe('a store whose write answers something the contract rules out', () => {
     });
     expect(calls).toEqual(['create']);
   });
+
+  for (const answer of GARBAGE.filter((a) => typeof a !== 'boolean')) {
+    const shown = answer === undefined ? 'undefined' : JSON.stringify(answer);
+
+    it(`destroy answering ${shown}: STORE_DELETE and no destroyed event, also for destroyById`, async () => {
+      const { sessions, arm, events } = setup('destroy', answer);
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      const cookie = cookiePair(await s.commit());
+      arm();
+      const error = await sessions.destroy(request(cookie)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SessionError);
+      expect(error).toMatchObject({ code: 'STORE_DELETE', message: expect.stringMatching(/destroy answered/) });
+      await expect(sessions.destroyById(s.id)).rejects.toMatchObject({ code: 'STORE_DELETE' });
+      expect(events.some((e) => e.type === 'destroyed')).toBe(false);
+    });
+  }
+
+  const ADMIN: [AdminCall, string, (sessions: Sessions) => Promise<unknown>][] = [
+    ['listByUser', 'STORE_READ', (sessions) => sessions.listByUser('ada')],
+    ['destroyByUser', 'STORE_DELETE', (sessions) => sessions.destroyByUser('ada')],
+    ['count', 'STORE_READ', (sessions) => sessions.count()],
+  ];
+  for (const [op, code, call] of ADMIN) {
+    for (const answer of [undefined, 'garbage', -1, 1.5, {}, [null], [42], true]) {
+      if (op === 'count' && Array.isArray(answer)) continue;
+      const shown = answer === undefined ? 'undefined' : JSON.stringify(answer);
+      it(`${op} answering ${shown}: ${code} naming the answer, not a TypeError`, async () => {
+        const { sessions, arm } = setup(op, answer);
+        await (await sessions.create(request(), { userId: 'ada' })).commit();
+        arm();
+        const error = await call(sessions).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(SessionError);
+        expect(error).toMatchObject({ code, message: expect.stringContaining(`${op} answered`) });
+      });
+    }
+  }
 });

@@ -6,8 +6,7 @@ import type { OpenedValue, Signer } from './signer.js';
 import { storeCall, storeFailure, type StoreCallConfig } from './store-call.js';
 import type { SessionRecord, SessionStore } from './store-contract.js';
 import { isRecord } from './records.js';
-import { describeValue } from './option-names.js';
-import { SessionError } from '../errors.js';
+import { storeAnswers } from './store-answers.js';
 import { noCookie, type Opened, type Transport } from './transport.js';
 
 export interface SignedIdConfig extends StoreCallConfig {
@@ -49,20 +48,10 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
     };
   }
 
-  // A write's answer is checked before anything is sent: a store that answers something else (a custom store's
-  // `update` without its `return`) has done who knows what, and a cookie sent on its word could name an ID it
-  // never stored. The commit rejects and sends no cookie; the session keeps its changes, as after any failure.
-  const refuse = (op: string, answer: unknown, expected: string): never => {
-    throw new SessionError(
-      'STORE_WRITE',
-      `${c.storeName} store: ${op} answered ${describeValue(answer)}, not ${expected}; its outcome is unknown`,
-    );
-  };
-  const created = (answer: boolean) => (typeof answer === 'boolean' ? answer : refuse('create', answer, 'a boolean'));
-  const record = (op: string) => (answer: SessionRecord | null) =>
-    answer === null || isRecord(answer) ? answer : refuse(op, answer, 'the stored record or null');
-  const updated = record('update');
-  const moved = record('regenerate');
+  // A write's answer is checked before anything is sent: a cookie sent on the word of a store that answered
+  // something else could name an ID it never stored. The commit rejects and sends no cookie; the session keeps its
+  // changes, as after any failure.
+  const answers = storeAnswers(c.storeName);
 
   return {
     stateful: true,
@@ -75,12 +64,13 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
       return read(value, opened);
     },
 
-    create: (id, record) => storeCall(c, 'STORE_WRITE', 'create', () => store.create(id, record), created),
+    create: (id, record) => storeCall(c, 'STORE_WRITE', 'create', () => store.create(id, record), answers.created),
     update: (id, changes, times) =>
-      storeCall(c, 'STORE_WRITE', 'update', () => store.update(id, changes, times), updated),
+      storeCall(c, 'STORE_WRITE', 'update', () => store.update(id, changes, times), answers.updated),
     regenerate: (id, newId, changes, times) =>
-      storeCall(c, 'STORE_WRITE', 'regenerate', () => store.regenerate(id, newId, changes, times), moved),
-    destroy: (id, retainUntil) => storeCall(c, 'STORE_DELETE', 'destroy', () => store.destroy(id, retainUntil)),
+      storeCall(c, 'STORE_WRITE', 'regenerate', () => store.regenerate(id, newId, changes, times), answers.moved),
+    destroy: (id, retainUntil) =>
+      storeCall(c, 'STORE_DELETE', 'destroy', () => store.destroy(id, retainUntil), answers.ended),
 
     async send(cookie, id, _whole, maxAgeSec, now) {
       if (cookie.value === undefined || cookie.resign) {
