@@ -128,6 +128,36 @@ describe('store faults', () => {
     expect(await memory.get(id)).toEqual(before);
   });
 
+  it('a failed write keeps its changes: handle() writes them if the handler caught it, not if it threw', async () => {
+    const { sessions, modes, calls, cookie, memory, id } = await setup();
+    let failures: unknown[] = [];
+    const app = (rethrow: boolean) =>
+      sessions.handle(async (_req, session) => {
+        session.increment('n');
+        modes.update = 'throw';
+        try {
+          await session.commit();
+        } catch (error) {
+          failures.push(error);
+          modes.update = 'ok';
+          if (rethrow) throw error;
+          return new Response('try again', { status: 503 });
+        }
+        return new Response('ok');
+      });
+    // Let out of the handler: handle() commits nothing, and the wrapper around it answers (README, "Errors").
+    await expect(app(true)(request(cookie))).rejects.toMatchObject({ code: 'STORE_WRITE' });
+    expect(calls.update).toBe(1);
+    expect((await memory.get(id))?.data).toEqual({ n: '1' });
+    // Caught: nothing was written, the increment is still pending, and handle()'s own commit writes it.
+    failures = [];
+    const response = await app(false)(request(cookie));
+    expect(response.status).toBe(503);
+    expect(failures).toEqual([expect.objectContaining({ code: 'STORE_WRITE' })]);
+    expect(calls.update).toBe(3);
+    expect((await memory.get(id))?.data).toEqual({ n: '2' });
+  });
+
   it('a touch-only write that answers 429, throws or hangs: the request succeeds and onEvent hears of it', async () => {
     const { sessions, modes, calls, cookie, clock, events } = await setup();
     for (const mode of ['429', 'throw', 'hang'] as const) {
