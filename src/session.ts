@@ -262,6 +262,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    * next request.
    */
   getFlash<T = unknown>(key: string): T | undefined {
+    // Consuming is a change: refused where it would be dropped in silence (see writable()).
+    if (this.#s.outcomeUnknown && this.#s.values.hasFlash(key)) this.#s.writable();
     return this.#s.values.getFlash(key) as T | undefined;
   }
 

@@ -107,6 +107,7 @@ describe('storeTimeout', () => {
     const sessions = createSessions({ store, secrets: [SECRET], storeTimeout: 0.02 });
     const anon = await sessions.start(request());
     anon.set('cart', 1);
+    anon.setFlash('notice', 'saved');
     const cookie = cookiePair(await anon.commit());
     const s = await sessions.start(request(cookie));
     s.regenerate();
@@ -114,8 +115,13 @@ describe('storeTimeout', () => {
     await expect(s.commit()).rejects.toMatchObject({ code: 'STORE_TIMEOUT' });
     await sleep(100);
     slow = false;
-    // A change it could never commit is refused, not dropped in silence.
+    // A change it could never commit is refused, not dropped in silence; so is consuming a flash.
     expect(() => s.set('later', true)).toThrow(expect.objectContaining({ code: 'STORE_TIMEOUT' }));
+    for (const read of [() => s.getFlash('notice'), () => s.getFlashes(), () => s.getFlashString('notice')]) {
+      expect(read).toThrow(expect.objectContaining({ code: 'STORE_TIMEOUT' }));
+    }
+    expect(s.peekFlash('notice')).toBe('saved');
+    expect(s.getFlash('none')).toBeUndefined();
     expect([...(await s.commit())]).toEqual([]);
     expect(moves).toBe(1);
     // A logout still ends it, under whichever ID it lives: by the old one, following the move that landed.
