@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { answeredLike, enterRun, leaveRun } from './lib/request-sessions.js';
+import { enterRun, leaveRun, standIn } from './lib/request-sessions.js';
 import { finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
@@ -113,9 +113,11 @@ export function sessionMiddleware<
     let manager: Sessions<Data> | undefined;
     const managerOf = (): Sessions<Data> => (manager ??= typeof sessions === 'function' ? made(c) : sessions);
     // The Request as it came, for this run. A middleware after this one may replace c.req.raw (Hono's bodyLimit
-    // does): the session is read and looked up on c.req.raw as it is then, as the handler's own calls do.
+    // does): the replacement stands for it, so the handler's calls with c.req.raw find this request's session, its
+    // login and its run, not a second copy read from the same cookie.
+    watchReplacements(c.req);
     const raw = c.req.raw;
-    const lazy = new LazySession(() => managerOf().start(c.req.raw, backgroundContext(c)));
+    const lazy = new LazySession(() => managerOf().start(raw, backgroundContext(c)));
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
     // sessions are committed below; unless this middleware runs inside another (a sub-app's).
@@ -124,8 +126,6 @@ export function sessionMiddleware<
       await next();
     } finally {
       leaveRun(raw);
-      // The handler's own calls (`sessions.create(c.req.raw)`) then use the Request that replaced it.
-      if (c.req.raw !== raw) answeredLike(c.req.raw, raw);
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -142,7 +142,7 @@ export function sessionMiddleware<
     const committed = await session._commitLines();
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
-    const latest = await managerOf().start(c.req.raw);
+    const latest = await managerOf().start(raw);
     const cookies = await finalLines(response, session, committed, latest);
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
     if (cookies.length > 0) latest._recordSent(cookies);
@@ -221,6 +221,32 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
       if (this.#loading === loading) this.#loading = undefined;
     });
     return loading;
+  }
+}
+
+/** Hono requests whose `raw` is watched: one watch per request, however many middleware runs it has. */
+const watched = new WeakSet<object>();
+
+/**
+ * Makes each Request set as `req.raw` from now on (Hono's bodyLimit replaces it) stand for the one it replaces,
+ * at once: the handler after it may call the manager with it before this middleware runs again.
+ */
+function watchReplacements(req: { raw: Request }): void {
+  if (watched.has(req)) return;
+  watched.add(req);
+  let current = req.raw;
+  try {
+    Object.defineProperty(req, 'raw', {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (next: Request) => {
+        if (typeof next === 'object' && next !== null) standIn(next, current);
+        current = next;
+      },
+    });
+  } catch {
+    // A request object that cannot take the accessor (frozen): its replacements are not linked.
   }
 }
 

@@ -9,6 +9,7 @@ import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
 import {
   createdSessions,
+  canonical,
   enterRun,
   isAnswered,
   leaveRun,
@@ -173,6 +174,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
   function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {
+    request = canonical(request);
     if (ctx !== undefined) requestContexts.set(request, ctx);
     const cached = sessionsByRequest.get(request);
     if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
@@ -285,6 +287,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       refuseNonObject('create: constants', init.constants);
       const lifetimeMs = lifetime('create: expires', init.expires);
       const idleMs = duration('create: idleTimeout', init.idleTimeout, false);
+      request = canonical(request);
       const current = await start(request);
       // Again after the await: a login begun before the handler answered (not awaited, in ctx.waitUntil) and still
       // loading the session when it did could reach no browser either.
@@ -411,7 +414,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (session instanceof Promise) session = await session;
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
-        const handed = sessionsByRequest.get(request);
+        const handed = sessionsByRequest.get(canonical(request));
         let response: Response | undefined;
         // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
         // sessions are committed below; unless this run is nested in another.
@@ -429,7 +432,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (!Array.isArray(committed)) committed = await committed;
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const latest = sessionsByRequest.get(request);
+        const latest = sessionsByRequest.get(canonical(request));
         const last = latest !== handed && latest !== undefined ? await latest : session;
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;

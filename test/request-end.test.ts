@@ -362,31 +362,32 @@ describe('hono: a sub-app with its own sessionMiddleware', () => {
     expect(after.getFlash('notice')).toBe('signed out');
   });
 
-  it('parent middleware regenerates after next(): not ANSWERED', async () => {
-    const { sessions } = setup();
-    const alice = await aliceLoggedIn(sessions);
-    const api = new Hono<SessionEnv>();
-    api.use(sessionMiddleware(sessions));
-    api.post('/sudo', async (c) => {
-      (await c.var.session).set('elevated', true);
-      return c.text('ok');
+  // With a global bodyLimit too, between the parent's middleware and the sub-app's (found by review 11).
+  for (const limited of [false, true]) {
+    const name = `parent middleware regenerates after next(): not ANSWERED${limited ? ', bodyLimit between' : ''}`;
+    it(name, async () => {
+      const { sessions } = setup();
+      const alice = await aliceLoggedIn(sessions);
+      const api = new Hono<SessionEnv>();
+      api.use(sessionMiddleware(sessions));
+      api.post('/sudo', async (c) => {
+        (await c.var.session).set('elevated', true);
+        return c.text('ok');
+      });
+      const app = new Hono<SessionEnv>();
+      app.use(sessionMiddleware(sessions));
+      if (limited) app.use(bodyLimit({ maxSize: 1024 }));
+      app.use(async (c, next) => {
+        const session = await c.var.session;
+        await next();
+        if (session.get('elevated') === true) session.regenerate();
+      });
+      app.route('/api', api);
+      // The sub-app's middleware must not mark the session ANSWERED: the parent's middleware has not answered yet.
+      app.onError((e) => new Response(String(e), { status: 500 }));
+      expect(await (await post(app, '/api/sudo', alice.cookie)).text()).toBe('ok');
     });
-    const app = new Hono<SessionEnv>();
-    app.use(sessionMiddleware(sessions));
-    app.use(async (c, next) => {
-      const session = await c.var.session;
-      await next();
-      if (session.get('elevated') === true) session.regenerate();
-    });
-    app.route('/api', api);
-    // The sub-app's middleware must not mark the session ANSWERED: the parent's middleware has not answered yet.
-    app.onError((e) => new Response(String(e), { status: 500 }));
-    const res = await app.request('https://app.example/api/sudo', {
-      method: 'POST',
-      headers: { cookie: alice.cookie },
-    });
-    expect(await res.text()).toBe('ok');
-  });
+  }
 });
 
 describe('cookie store: a commit in flight when create() is called', () => {
@@ -719,8 +720,17 @@ describe("retries of one Request (the earlier run's lines)", () => {
 });
 
 /** A POST with a body and no Content-Length: Hono's bodyLimit replaces c.req.raw. */
-function post(app: Hono<SessionEnv>, path: string, cookie: string) {
-  return app.request(`https://app.example${path}`, { method: 'POST', body: 'x', headers: { cookie } });
+function post(app: Hono<SessionEnv>, path: string, cookie?: string) {
+  const headers: Record<string, string> = cookie === undefined ? {} : { cookie };
+  return app.request(`https://app.example${path}`, { method: 'POST', body: 'x', headers });
+}
+
+/** The browser's Cookie header after `res`, starting from `cookie`. */
+function after(cookie: string | undefined, res: Response): string {
+  const jar = createJar();
+  if (cookie !== undefined) jar.apply(new Response(null, { headers: { 'Set-Cookie': `${cookie}; Path=/` } }));
+  jar.apply(res);
+  return jar.header() ?? '';
 }
 
 describe('Hono, bodyLimit after sessionMiddleware (c.req.raw replaced)', () => {
@@ -780,5 +790,94 @@ describe('Hono, bodyLimit after sessionMiddleware (c.req.raw replaced)', () => {
     // README (ANSWERED): create() once the handler the middleware wraps has answered is refused.
     expect(await background).toBe('ANSWERED');
     expect((await sessions.start(request(alice.cookie))).userId).toBe('alice');
+  });
+});
+
+// Found by review 11: a Request replaced by bodyLimit stands for the one it replaced (one session, one run).
+describe('Hono, bodyLimit on the route (c.req.raw replaced), a session change made in a middleware before it', () => {
+  it('a remember-me login (create() on c.req.raw) in a global middleware is committed', async () => {
+    const { sessions } = setup();
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      // README (login.test): a remember-me middleware signs the visitor in after awaiting the variable
+      const current = await c.var.session;
+      if (current.userId === undefined) await sessions.create(c.req.raw, { userId: 'alice' });
+      await next();
+    });
+    app.post('/upload', bodyLimit({ maxSize: 1024 }), async (c) => c.text('stored'));
+    const res = await post(app, '/upload');
+    expect(await res.text()).toBe('stored');
+    expect((await sessions.listByUser('alice')).length).toBe(1);
+    expect((await sessions.start(request(after(undefined, res)))).userId).toBe('alice');
+  });
+});
+
+describe('Hono, bodyLimit on the route (c.req.raw replaced), a logout in a guard middleware before it', () => {
+  it('the handler after bodyLimit does not get the destroyed session back, live', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      const session = await c.var.session;
+      if (session.userId === 'alice') session.destroy(); // e.g. alice's account was suspended
+      await next();
+    });
+    app.post('/transfer', bodyLimit({ maxSize: 1024 }), async (c) => {
+      // README (Hono, Lazy): a later await gets "start() after destroy()"'s session, a new one
+      const session = await c.var.session;
+      return c.text(session.userId === undefined ? 'sign in first' : `done as ${session.userId}`);
+    });
+    const res = await post(app, '/transfer', alice.cookie);
+    expect(await res.text()).toBe('sign in first');
+  });
+
+  it('cookie store: the logout sticks when the handler after bodyLimit changes the session', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      const session = await c.var.session;
+      if (session.userId === 'alice') session.destroy();
+      await next();
+    });
+    app.post('/note', bodyLimit({ maxSize: 1024 }), async (c) => {
+      (await c.var.session).setFlash('notice', 'saved');
+      return c.text('ok');
+    });
+    const res = await post(app, '/note', alice.cookie);
+    expect(await res.text()).toBe('ok');
+    const cookie = after(alice.cookie, res);
+    expect(cookie === '' ? undefined : (await sessions.start(request(cookie))).userId).toBeUndefined();
+  });
+});
+
+describe('Hono, bodyLimit on the route, cookie store: a middleware before it grows the session', () => {
+  it("the draft is kept, and no chunk cookie is left that the browser's main cookie does not count", async () => {
+    const sessions = createSessions({ store: createCookieStore({ encrypt: false }), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    let draft = '';
+    for (let i = 0; draft.length < 7000; i++) draft += `${i.toString(36)}-alice-private-note `;
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      (await c.var.session).set('draft', draft); // three chunk cookies
+      await next();
+    });
+    app.post('/note', bodyLimit({ maxSize: 1024 }), async (c) => {
+      (await c.var.session).setFlash('notice', 'saved');
+      return c.text('ok');
+    });
+    const res = await post(app, '/note', alice.cookie);
+    const cookie = after(alice.cookie, res);
+    const names = cookie.split('; ').map((pair) => pair.slice(0, pair.indexOf('=')));
+    const session = await sessions.start(request(cookie));
+    // Either the draft is in the session (three cookies), or it is not and neither are name.1 and name.2.
+    expect({ draft: session.get('draft') === draft, names }).toEqual({
+      draft: true,
+      names: [sessions.cookieName, `${sessions.cookieName}.1`, `${sessions.cookieName}.2`],
+    });
   });
 });

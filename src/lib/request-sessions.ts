@@ -30,6 +30,27 @@ export function requestSessions<S>(key: string): WeakMap<Request, S> {
   return sessions as WeakMap<Request, S>;
 }
 
+/**
+ * Requests that replaced another of the same request, each mapped to the one it replaced (as the app first got
+ * it). Hono's bodyLimit sets `c.req.raw` to a new Request with the same headers: the handler after it, and its
+ * calls with `c.req.raw`, must find the session, the login and the run of the Request the middleware before it
+ * saw, not load a second copy of the session from the cookie.
+ */
+const originals = new WeakMap<Request, Request>();
+let anyReplaced = false; // until the first replacement, no request pays a lookup
+
+/** `replacement` stands for `original` from now on (see `originals`). */
+export function standIn(replacement: Request, original: Request): void {
+  if (replacement === original) return;
+  anyReplaced = true;
+  originals.set(replacement, canonical(original));
+}
+
+/** The Request whose sessions and runs `request` shares: the one it replaced, or itself. */
+export function canonical(request: Request): Request {
+  return anyReplaced ? (originals.get(request) ?? request) : request;
+}
+
 /** The Workers `ctx` (or Deno `info`) a request's `start()` was given, for the sessions made later in it. */
 export const requestContexts = new WeakMap<Request, BackgroundContext>();
 
@@ -52,25 +73,19 @@ const ANSWERED = -1;
 
 /** A run starts on `request`. */
 export function enterRun(request: Request): void {
+  request = canonical(request);
   const depth = runs.get(request);
   runs.set(request, depth === undefined || depth === ANSWERED ? 1 : depth + 1);
 }
 
 /** The handler of a run on `request` is done. */
 export function leaveRun(request: Request): void {
+  request = canonical(request);
   const depth = runs.get(request) ?? 1;
   runs.set(request, depth > 1 ? depth - 1 : ANSWERED);
 }
 
 /** Whether the response of `request` is made (see `runs`). */
 export function isAnswered(request: Request | undefined): boolean {
-  return request !== undefined && runs.get(request) === ANSWERED;
-}
-
-/**
- * `request` stands for `original` (a middleware replaced the Request, as Hono's bodyLimit does): it is answered
- * when `original` is.
- */
-export function answeredLike(request: Request, original: Request): void {
-  if (isAnswered(original)) runs.set(request, ANSWERED);
+  return request !== undefined && runs.get(canonical(request)) === ANSWERED;
 }
