@@ -261,10 +261,12 @@ describe('cookies and keys', () => {
     s.set('n', 1);
     const oldCookie = cookiePair(await s.commit());
 
-    const rotated = createSessions({ store, secrets: [SECRET, OLD_SECRET], now: clock.now });
+    const counted = countingStore(store);
+    const rotated = createSessions({ store: counted.store, secrets: [SECRET, OLD_SECRET], now: clock.now });
     const again = await rotated.start(request(oldCookie));
     expect(again.isNew).toBe(false);
     const resigned = await again.commit();
+    expect(counted.calls).toMatchObject({ get: 1, update: 1 }); // the touch that says it still lives
     const newCookie = cookiePair(resigned);
     expect(newCookie).not.toBe(oldCookie);
     expect(newCookie.split('.')[0]).toBe(oldCookie.split('.')[0]);
@@ -1082,6 +1084,37 @@ describe('a session another request ended meanwhile', () => {
     expect(counted.calls.update).toBe(1);
     expect(late.destroyed).toBe(true);
     expect(await counted.store.count()).toBe(0);
+  });
+  // Found by review 11: a resend made no store call, so a late read-only response put the ended session's cookie
+  // back over the one of the login that ended it.
+  it("a read-only request's re-signed cookie does not come back over the login that ended it", async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const before = createSessions({ store: memory, secrets: [OLD_SECRET], now: clock.now });
+    const alice = await before.create(request(), { userId: 'alice' });
+    const cookie = cookiePair(await alice.commit()); // signed with the secret being rotated out
+    const sessions = createSessions({ store: memory, secrets: [SECRET, OLD_SECRET], now: clock.now });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const app = sessions.handle(async (req, session) => {
+      if (new URL(req.url).pathname === '/login') {
+        await sessions.create(req, { userId: 'bob' }); // switch account: ends alice's session
+        return new Response('welcome bob');
+      }
+      const page = `hello ${session.userId}`; // a slow read-only page, which loaded alice before the login
+      await gate;
+      return new Response(page);
+    });
+    const slow = app(request(cookie, 'https://example.com/feed'));
+    await new Promise((r) => setTimeout(r, 5));
+    const login = await app(request(cookie, 'https://example.com/login'));
+    release();
+    const feed = await slow; // answered after the login
+    expect(feed.headers.getSetCookie()).toEqual([]);
+    const jar = createCookieJar();
+    jar.apply(login);
+    jar.apply(feed);
+    expect((await sessions.start(request(jar.header()))).userId).toBe('bob');
   });
 });
 

@@ -31,7 +31,8 @@ export interface CommitFacts {
  * - `create`, `update`, `regenerate`, `destroy`: the store transaction of that name (`destroy` of a dead
  *   cookie: by the cookie's ID, when it was genuine).
  * - `touch`: an expiry-only `update` (no changes), made only when it gains at least `touchAfter`.
- * - `resend`: no store I/O; the cookie again, signed or sealed with the current secret.
+ * - `resend`: the cookie again, signed or sealed with the current secret, after the same expiry-only write as
+ *   `touch` (a late read-only response must not put back the cookie of a session another request ended).
  */
 export type CommitPlan =
   'nothing' | 'clear-cookie' | 'create' | 'update' | 'touch' | 'regenerate' | 'destroy' | 'resend';

@@ -154,11 +154,9 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
     }
 
     case 'resend':
-      // A signed ID is signed anew; a sealed cookie carries its times, so sealing it anew is a touch.
-      if (t.stateful) return t.send(s.cookie, s.id, whole(s, s.lifetime.times(now)), s.lifetime.maxAgeSec(now), now);
-      return touch(s, now);
-
     case 'touch':
+      // A resend is a touch too: a sealed cookie carries its times, and a signed ID goes out again only once the
+      // store has said the session still lives (the touch's write), as for any cookie a read-only response sends.
       return touch(s, now);
   }
 }
