@@ -11,6 +11,7 @@ import {
   createdSessions,
   canonical,
   enterRun,
+  inRun,
   isAnswered,
   leaveRun,
   requestContexts,
@@ -240,6 +241,25 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     }
   }
 
+  /**
+   * After a run whose handler threw, or answered a network error or no Response: it commits nothing, and neither
+   * the run around it (a `handle()` inside a `handle()`) nor a retry of the Request takes up what it left. Its
+   * logins not stored are undone (a failed login leaves the visitor the session they had); a Request whose
+   * session this run loaded, and of which nothing was committed, is forgotten: a retry reads it again, without
+   * the failed run's changes.
+   */
+  function abandon(key: Request, session: Session<Data>, first: boolean, nested: boolean): void {
+    let latest = sessionsByRequest.get(key);
+    if (latest === undefined) return;
+    // Still the promise of the read: the run replaced nothing.
+    if (latest instanceof Promise) latest = session;
+    for (let before = latest._undoLogin(); before !== undefined; before = latest._undoLogin()) {
+      latest = before as unknown as Session<Data>;
+    }
+    if (first && !nested && latest._uncommitted) sessionsByRequest.delete(key);
+    else sessionsByRequest.set(key, latest);
+  }
+
   /** The checks of the store's answers to the admin calls below, made once one is called. */
   let checks: ReturnType<typeof storeAnswers> | undefined;
   const answers = () => (checks ??= storeAnswers(c.storeName));
@@ -410,29 +430,39 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
-        let session = begin(request, rest.find(isBackgroundContext));
+        const key = canonical(request);
+        // This run reads the request's session (no earlier run or start() on this Request has).
+        const first = !sessionsByRequest.has(key);
+        let session = begin(key, rest.find(isBackgroundContext));
         if (session instanceof Promise) session = await session;
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
-        const handed = sessionsByRequest.get(canonical(request));
+        const handed = sessionsByRequest.get(key);
+        const nested = inRun(key);
         let response: Response | undefined;
         // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
         // sessions are committed below; unless this run is nested in another.
-        enterRun(request);
+        enterRun(key);
         try {
           const result = handler(request, session, ...(rest as unknown as Rest));
           response = result instanceof Response ? result : await result;
+        } catch (error) {
+          abandon(key, session, first, nested);
+          throw error;
         } finally {
-          leaveRun(request);
+          leaveRun(key);
         }
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
-        if (response === undefined || response === null || response.type === 'error') return response;
+        if (response === undefined || response === null || response.type === 'error') {
+          abandon(key, session, first, nested);
+          return response;
+        }
         let committed = session._commitLines();
         if (!Array.isArray(committed)) committed = await committed;
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const latest = sessionsByRequest.get(canonical(request));
+        const latest = sessionsByRequest.get(key);
         const last = latest !== handed && latest !== undefined ? await latest : session;
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;

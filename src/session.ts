@@ -3,7 +3,7 @@ import { maskId } from './lib/ids.js';
 import { SessionError } from './errors.js';
 import { toBigInt, toNumber } from './lib/numbers.js';
 import { isAnswered } from './lib/request-sessions.js';
-import { replace, type SessionCore } from './lib/session-core.js';
+import { replace, unreplace, type SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
 
 /**
@@ -405,6 +405,23 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   /** @internal How many cookies this session's cookie spans in the browser as this response leaves it so far. */
   get _chunks(): number {
     return this.#s.cookie.chunks;
+  }
+
+  /**
+   * @internal A login (`create()`) in a run whose handler failed: if it is not stored nor being stored, it is
+   * undone and the session it replaced is answered, the request's session again. Undefined otherwise.
+   */
+  _undoLogin(): Session<Record<string, unknown>> | undefined {
+    return unreplace(this.#s) ? this._previous : undefined;
+  }
+
+  /** @internal Whether no commit of this session or one before it in its request was made or is in flight. */
+  get _uncommitted(): boolean {
+    let s: Session<Record<string, unknown>> | undefined = this as unknown as Session<Record<string, unknown>>;
+    for (; s !== undefined; s = s._previous) {
+      if (s.#s.sent.length > 0 || s.#s.committing !== undefined) return false;
+    }
+    return true;
   }
 
   /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */

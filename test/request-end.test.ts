@@ -881,3 +881,100 @@ describe('Hono, bodyLimit on the route, cookie store: a middleware before it gro
     });
   });
 });
+
+// Found by review 11: a handler that threw or answered Response.error() commits nothing, nested or retried.
+describe('nested handle(): the inner handler throws after a login, the outer one catches it', () => {
+  it('the login of the handler that threw is not committed (README: a throwing handler commits nothing)', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const route = sessions.handle(async (req) => {
+      await sessions.create(req, { userId: 'bob' });
+      throw new Error('second factor rejected');
+    });
+    const app = sessions.handle(async (req) => {
+      try {
+        return await route(req); // a route module with its own handle()
+      } catch {
+        return new Response('sign-in failed', { status: 401 });
+      }
+    });
+    const res = await app(request(alice.cookie));
+    expect(res.status).toBe(401);
+    // README (create): "a login that fails, by a throwing handler ..., leaves it as it was"
+    expect(await sessions.listByUser('bob')).toEqual([]);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('alice');
+  });
+
+  it('the login of an inner handler that answered Response.error() is not committed either', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const route = sessions.handle(async (req) => {
+      await sessions.create(req, { userId: 'bob' });
+      return Response.error(); // README: "A handler that answers Response.error() ... nothing is committed"
+    });
+    const app = sessions.handle(async (req) => {
+      const res = await route(req);
+      return res.type === 'error' ? new Response('bad gateway', { status: 502 }) : res;
+    });
+    const res = await app(request(alice.cookie));
+    expect(res.status).toBe(502);
+    expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+});
+
+describe('a retry of the same Request after the first run threw after a login', () => {
+  it("the retry's handler is handed the session the request had, not the failed login", async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let attempts = 0;
+    const app = sessions.handle(async (req, session) => {
+      attempts++;
+      if (attempts === 1) {
+        await sessions.create(req, { userId: 'bob' }); // a login ...
+        throw new Error('profile service down'); // ... whose handler throws: it commits nothing (README)
+      }
+      return new Response(`signed in as ${session.userId}`);
+    });
+    // fetch: async (req) => app(req).catch(() => app(req)), a retry of the same Request
+    const req = request(alice.cookie);
+    const res = await app(req).catch(() => app(req));
+    // README (create): "a login that fails, by a throwing handler ..., leaves it as it was"
+    expect(await res.text()).toBe('signed in as alice');
+    expect(await sessions.listByUser('bob')).toEqual([]);
+  });
+});
+
+describe('a retry of the same Request after the first run threw', () => {
+  it("does not take up the failed run's changes: an increment is counted once", async () => {
+    const { sessions, memory } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let attempts = 0;
+    const app = sessions.handle(async (_req, session) => {
+      session.increment('visits');
+      if (++attempts === 1) throw new Error('flaky upstream'); // commits nothing (README)
+      return new Response('ok');
+    });
+    const req = request(alice.cookie);
+    const res = await app(req).catch(() => app(req));
+    expect(await res.text()).toBe('ok');
+    expect((await memory.get(alice.id))?.data).toEqual({ visits: '1' });
+  });
+
+  it('a login it committed before throwing stands, and the retry is handed it and sends its cookie', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let attempts = 0;
+    const app = sessions.handle(async (req, session) => {
+      if (++attempts === 1) {
+        await (await sessions.create(req, { userId: 'bob' })).commit(); // stored: alice is ended
+        throw new Error('flaky upstream');
+      }
+      return new Response(`signed in as ${session.userId}`);
+    });
+    const req = request(alice.cookie);
+    const res = await app(req).catch(() => app(req));
+    expect(await res.text()).toBe('signed in as bob');
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
+    expect((await sessions.start(request(alice.cookie))).isNew).toBe(true);
+  });
+});

@@ -85,6 +85,11 @@ export function leaveRun(request: Request): void {
   runs.set(request, depth > 1 ? depth - 1 : ANSWERED);
 }
 
+/** Whether a run on `request` is going on (one that starts now is nested in it). */
+export function inRun(request: Request): boolean {
+  return (runs.get(canonical(request)) ?? 0) > 0;
+}
+
 /** Whether the response of `request` is made (see `runs`). */
 export function isAnswered(request: Request | undefined): boolean {
   return request !== undefined && runs.get(canonical(request)) === ANSWERED;

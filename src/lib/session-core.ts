@@ -87,6 +87,9 @@ export class SessionCore {
   outcomeUnknown = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
+  /** Made by `create()`: the session it replaced, and what that one was still to end then (see `unreplace`). */
+  replacing: { readonly previous: SessionCore; readonly replaces: readonly SessionCore[] | undefined } | undefined =
+    undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
@@ -212,8 +215,27 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
     if (s.stored) loggedOut.push(s);
   }
   next.replaces = [...new Set([...loggedOut, ...(previous.replaces ?? []), previous])];
+  next.replacing = { previous, replaces: previous.replaces };
   previous.replaces = undefined;
   previous.replaced = true;
   previous.replacedBy = next;
   previous.destroyed = true;
+}
+
+/**
+ * Undoes `replace` for a login that is not stored and not being stored (its handler threw): the session it replaced
+ * is live again, with what it was to end. True if it did; false for a login that is stored or on its way.
+ */
+export function unreplace(next: SessionCore): boolean {
+  const replacing = next.replacing;
+  if (replacing === undefined || next.stored || next.committing !== undefined) return false;
+  const previous = replacing.previous;
+  previous.replaces = replacing.replaces;
+  previous.replaced = false;
+  previous.replacedBy = undefined;
+  previous.destroyed = false;
+  next.replaces = undefined;
+  next.replacing = undefined;
+  next.destroyed = true; // a handle on the undone login takes no more changes
+  return true;
 }
