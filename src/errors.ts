@@ -49,6 +49,12 @@ export class SessionError extends Error {
   override readonly name = 'SessionError';
   /** What went wrong, stable across versions: tests assert it and the README lists it. */
   readonly code: SessionErrorCode;
+  /**
+   * Set when a commit at the end of a request (`handle()`, the Hono middleware) failed: the Set-Cookie lines that
+   * must still reach the browser (a login the handler committed before, a logout's expired cookie), with
+   * `Cache-Control: private` when there are any. Pass them to your error response.
+   */
+  headers?: Headers;
 
   constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
     super(MESSAGE_PREFIX + message, options);

@@ -3,7 +3,7 @@
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
 import { enterRun, leaveRun, standIn } from './lib/request-sessions.js';
-import { finalLines, withSessionHeaders } from './lib/session-response.js';
+import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -139,10 +139,13 @@ export function sessionMiddleware<
     const response = c.res;
     // A network error carries no headers: commit nothing rather than store what no cookie would follow.
     if (response.type === 'error') return;
-    const committed = await session._commitLines();
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(raw);
+    // A failure carries the lines earlier commits handed to the handler (SessionError.headers), for onError.
+    const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
+      throw failedFirst(error, response, session, latest);
+    });
     const cookies = await finalLines(response, session, committed, latest);
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
     if (cookies.length > 0) latest._recordSent(cookies);

@@ -17,7 +17,7 @@ import {
   requestContexts,
   requestSessions,
 } from './lib/request-sessions.js';
-import { finalLines, withSessionHeaders } from './lib/session-response.js';
+import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
 import { storeAnswers } from './lib/store-answers.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -458,12 +458,17 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           abandon(key, session, first, nested);
           return response;
         }
-        let committed = session._commitLines();
-        if (!Array.isArray(committed)) committed = await committed;
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
         // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
         const latest = sessionsByRequest.get(key);
         const last = latest !== handed && latest !== undefined ? await latest : session;
+        let committed = session._commitLines();
+        if (!Array.isArray(committed)) {
+          // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
+          committed = await committed.catch((error: unknown) => {
+            throw failedFirst(error, response, session, last);
+          });
+        }
         let lines = finalLines(response, session, committed, last);
         if (!Array.isArray(lines)) lines = await lines;
         // Sent: a run this one is nested in (a handle() inside a handle()), or a retry of the same Request whose

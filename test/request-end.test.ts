@@ -4,7 +4,14 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
-import { commitAll, createSessions, type Session, type Sessions, type SessionStore } from '../src/index.js';
+import {
+  commitAll,
+  createSessions,
+  type Session,
+  type SessionError,
+  type Sessions,
+  type SessionStore,
+} from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
@@ -976,5 +983,76 @@ describe('a retry of the same Request after the first run threw', () => {
     expect(await res.text()).toBe('signed in as bob');
     expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
     expect((await sessions.start(request(alice.cookie))).isNew).toBe(true);
+  });
+});
+
+// Found by review 11: a final commit that fails carries the lines still to send (SessionError.headers).
+describe('handle(): a login committed early by the handler, then the final commit fails', () => {
+  it("the failure does not leave the browser with the ended session's cookie and the login with none", async () => {
+    let failUpdates = false;
+    const { sessions, memory } = setup((m) => ({
+      ...m,
+      name: 'flaky',
+      update: (...args: Parameters<SessionStore['update']>) =>
+        failUpdates ? Promise.reject(new Error('backend down')) : m.update(...args),
+    }));
+    const alice = await loggedIn(sessions, 'alice');
+    const app = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' });
+      await bob.commit(); // README: inside handle() the lines of every commit made in the handler go out
+      failUpdates = true; // the store starts failing
+      bob.set('profile', 'loaded');
+      return new Response('welcome');
+    });
+    // README (Errors): handle() lets the error reach your code, so you can answer 503
+    const res = await app(request(alice.cookie)).catch(
+      (e: unknown) => new Response(String(e), { status: 503, headers: (e as { headers?: Headers }).headers }),
+    );
+    const cookie = after(alice.cookie, res);
+    // alice's session was ended by bob's stored login: the browser must hold bob's cookie, or it is signed out of
+    // both (as README says of commitAll: "its headers still hold the others' cookies").
+    expect(await memory.get(alice.id)).toBeNull();
+    expect((await sessions.start(request(cookie))).userId).toBe('bob');
+  });
+
+  it("Hono: the middleware's failed commit gives onError the early login's cookie", async () => {
+    let failUpdates = false;
+    const { sessions } = setup((m) => ({
+      ...m,
+      update: (...args: Parameters<SessionStore['update']>) =>
+        failUpdates ? Promise.reject(new Error('backend down')) : m.update(...args),
+    }));
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/login', async (c) => {
+      await c.var.session; // the README's login: the middleware then commits the request's sessions
+      const bob = await sessions.create(c.req.raw, { userId: 'bob' });
+      await bob.commit();
+      failUpdates = true;
+      bob.set('profile', 'loaded');
+      return c.text('welcome');
+    });
+    app.onError((e) => new Response('try again', { status: 503, headers: (e as SessionError).headers }));
+    const res = await post(app, '/login', alice.cookie);
+    expect(res.status).toBe(503);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
+  });
+
+  it('cookie store: a logout committed before a login that is too large still reaches the browser', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = sessions.handle(async (req, session) => {
+      session.destroy();
+      await session.commit(); // handed, not appended: handle() sends it
+      await sessions.create(req, { userId: 'bob', data: { huge: 'x'.repeat(40_000) } });
+      return new Response('welcome');
+    });
+    const error = await app(request(alice.cookie)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'COOKIE_TOO_LARGE' });
+    const res = new Response('try again', { status: 503, headers: (error as SessionError).headers });
+    expect(res.headers.get('Cache-Control')).toBe('private');
+    // The sealed cookie cannot be revoked: only the expired line that reaches the browser logs alice out.
+    expect((await sessions.start(request(after(alice.cookie, res)))).isNew).toBe(true);
   });
 });

@@ -1,4 +1,6 @@
 // What the session adds to a handler's Response: its cookies, and the cache rule that goes with them.
+import { SessionError } from '../errors.js';
+
 /** `private` as a directive of its own, not `private="set-cookie"` (which leaves the rest cacheable). */
 const PRIVATE_OR_NO_STORE = /(?:^|,)\s*(?:private|no-store)\s*(?:,|$)/i;
 
@@ -54,15 +56,43 @@ export function finalLines(
   if (latest === session && session._previous === undefined && session._sentLines().length === 0) {
     return committed as string[];
   }
-  const before: Finished[] = [];
-  for (let s = session._previous; s !== undefined; s = s._previous) before.unshift(s);
+  const { before, chain } = sessionsOf(session, latest);
   if (latest === session) return linesToSend(response, [...before, session], [...before.map(() => []), committed]);
-  const chain: Finished[] = [latest];
-  for (let s = latest._previous; s !== undefined && s !== session; s = s._previous) chain.unshift(s);
-  return finishChain(response, before, [session, ...chain], committed);
+  return finishChain(response, before, chain, committed);
 }
 
-/** Commits every session of `chain` after its first (whose final commit made `first`), in order. */
+/**
+ * `error`, from the final commit of `session` (the first of the request's sessions that `handle()` or the
+ * middleware commits), with `headers`: the lines that commits made earlier handed to the handler, which it did
+ * not append (see {@link SessionError.headers}).
+ */
+export function failedFirst(error: unknown, response: Response, session: Finished, latest: Finished): unknown {
+  const { before, chain } = sessionsOf(session, latest);
+  const all = [...before, ...chain];
+  return withUnsent(
+    error,
+    linesToSend(
+      response,
+      all,
+      all.map(() => []),
+    ),
+  );
+}
+
+/** The sessions of the request before `session` (earlier runs on the same Request), and `session` up to `latest`. */
+function sessionsOf(session: Finished, latest: Finished): { before: Finished[]; chain: Finished[] } {
+  const before: Finished[] = [];
+  for (let s = session._previous; s !== undefined; s = s._previous) before.unshift(s);
+  const chain: Finished[] = [];
+  for (let s: Finished | undefined = latest; s !== undefined && s !== session; s = s._previous) chain.unshift(s);
+  chain.unshift(session);
+  return { before, chain };
+}
+
+/**
+ * Commits every session of `chain` after its first (whose final commit made `first`), in order. If one fails,
+ * the error carries the lines of those committed before it, and those handed to the handler.
+ */
 async function finishChain(
   response: Response,
   before: readonly Finished[],
@@ -70,8 +100,26 @@ async function finishChain(
   first: readonly string[],
 ): Promise<string[]> {
   const made: (readonly string[])[] = [...before.map(() => []), first];
-  for (let i = 1; i < chain.length; i++) made.push(await chain[i]!._commitLines());
-  return linesToSend(response, [...before, ...chain], made);
+  const all = [...before, ...chain];
+  for (let i = 1; i < chain.length; i++) {
+    try {
+      made.push(await chain[i]!._commitLines());
+    } catch (error) {
+      throw withUnsent(error, linesToSend(response, all, [...made, ...chain.slice(i).map(() => [])]));
+    }
+  }
+  return linesToSend(response, all, made);
+}
+
+/** `error` with `headers` set to `lines` (and the cache rule that goes with them), when it is a SessionError. */
+function withUnsent(error: unknown, lines: readonly string[]): unknown {
+  if (error instanceof SessionError) {
+    const headers = new Headers();
+    for (const line of lines) headers.append('Set-Cookie', line);
+    if (lines.length > 0) headers.append('Cache-Control', 'private');
+    error.headers = headers;
+  }
+  return error;
 }
 
 /**
