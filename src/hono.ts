@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { enterRun, leaveRun, standIn } from './lib/request-sessions.js';
+import { enterRun, leaveRun, loginsSoFar, standIn } from './lib/request-sessions.js';
 import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
@@ -121,11 +121,18 @@ export function sessionMiddleware<
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
     // sessions are committed below; unless this middleware runs inside another (a sub-app's).
+    const since = loginsSoFar();
     enterRun(raw);
     try {
       await next();
     } finally {
       leaveRun(raw);
+    }
+    // Hono caught the handler's error inside next() and onError answered: store nothing of this request, and
+    // undo the logins made meanwhile, which a handle() around this app would otherwise commit.
+    if (c.error !== undefined) {
+      if (loginsSoFar() !== since) managerOf()._abandon(raw, since);
+      return;
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -134,19 +141,31 @@ export function sessionMiddleware<
     } catch {
       return; // the read failed and the handler answered without a session: there is nothing to commit
     }
-    // Hono caught the handler's error inside next() and onError answered: store nothing of this request.
-    if (c.error !== undefined) return;
     const response = c.res;
     // A network error carries no headers: commit nothing rather than store what no cookie would follow.
-    if (response.type === 'error') return;
+    if (response.type === 'error') {
+      if (loginsSoFar() !== since) managerOf()._abandon(raw, since);
+      return;
+    }
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(raw);
-    // A failure carries the lines earlier commits handed to the handler (SessionError.headers), for onError.
-    const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
-      throw failedFirst(error, response, session, latest);
-    });
-    const cookies = await finalLines(response, session, committed, latest);
+    let cookies: string[];
+    try {
+      // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
+      const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
+        throw failedFirst(error, session, latest);
+      });
+      cookies = await finalLines(response, session, committed, latest);
+    } catch (error) {
+      // Hono's onError answers, and the c.res setter gives its Response the Set-Cookie lines of the one it
+      // replaces: the lines still to send go there, so they reach the browser whatever onError does.
+      if (error instanceof SessionError && error.headers !== undefined) {
+        c.res = undefined;
+        c.res = withSessionHeaders(response, error.headers.getSetCookie(), lazy.live);
+      }
+      throw error;
+    }
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
     if (cookies.length > 0) latest._recordSent(cookies);
     // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep

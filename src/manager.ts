@@ -14,6 +14,7 @@ import {
   inRun,
   isAnswered,
   leaveRun,
+  loginsSoFar,
   requestContexts,
   requestSessions,
 } from './lib/request-sessions.js';
@@ -146,6 +147,11 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   handle<Rest extends unknown[]>(
     handler: SessionHandler<Data, Rest>,
   ): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
+  /**
+   * @internal The Hono middleware's handler failed (Hono's `onError` answered): the logins made on `request` since
+   * the count `since` (lib/request-sessions.ts, `loginsSoFar`) and not stored are undone, as `handle()` does.
+   */
+  _abandon(request: Request, since: number): void;
 }
 
 /**
@@ -242,21 +248,26 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   }
 
   /**
-   * After a run whose handler threw, or answered a network error or no Response: it commits nothing, and neither
-   * the run around it (a `handle()` inside a `handle()`) nor a retry of the Request takes up what it left. Its
-   * logins not stored are undone (a failed login leaves the visitor the session they had); a Request whose
-   * session this run loaded, and of which nothing was committed, is forgotten: a retry reads it again, without
-   * the failed run's changes.
+   * After a run whose handler threw, or answered a network error or no Response (`handle()`, or the Hono
+   * middleware's handler): it commits nothing. The logins made during it (numbered above `since`) and not stored
+   * are undone, so that neither a run around it nor a retry of the Request takes them up: a failed login leaves
+   * the visitor the session they had. With `forget` (an outermost run that read the session), a Request of which
+   * nothing was committed is forgotten: a retry reads its session again, without the failed run's changes. Other
+   * changes the run made to the request's session stay in it (a run around it holds the same session).
    */
-  function abandon(key: Request, session: Session<Data>, first: boolean, nested: boolean): void {
+  function abandon(request: Request, since: number, read?: Session<Data>, forget = false): void {
+    const key = canonical(request);
     let latest = sessionsByRequest.get(key);
     if (latest === undefined) return;
-    // Still the promise of the read: the run replaced nothing.
-    if (latest instanceof Promise) latest = session;
-    for (let before = latest._undoLogin(); before !== undefined; before = latest._undoLogin()) {
+    if (latest instanceof Promise) {
+      // Still the promise of the read (`read`, once it is done): the run replaced nothing.
+      if (read === undefined) return;
+      latest = read;
+    }
+    for (let before = latest._undoLogin(since); before !== undefined; before = latest._undoLogin(since)) {
       latest = before as unknown as Session<Data>;
     }
-    if (first && !nested && latest._uncommitted) sessionsByRequest.delete(key);
+    if (forget && latest._uncommitted) sessionsByRequest.delete(key);
     else sessionsByRequest.set(key, latest);
   }
 
@@ -428,6 +439,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return storeCall(c, 'STORE_READ', 'count', () => store.count!(), answers().counted);
     },
 
+    _abandon: (request, since) => abandon(request, since),
+
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         const key = canonical(request);
@@ -439,6 +452,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const live = !session.isNew;
         const handed = sessionsByRequest.get(key);
         const nested = inRun(key);
+        const since = loginsSoFar();
         let response: Response | undefined;
         // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
         // sessions are committed below; unless this run is nested in another.
@@ -447,7 +461,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           const result = handler(request, session, ...(rest as unknown as Rest));
           response = result instanceof Response ? result : await result;
         } catch (error) {
-          abandon(key, session, first, nested);
+          abandon(key, since, session, first && !nested);
           throw error;
         } finally {
           leaveRun(key);
@@ -455,7 +469,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
         if (response === undefined || response === null || response.type === 'error') {
-          abandon(key, session, first, nested);
+          abandon(key, since, session, first && !nested);
           return response;
         }
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
@@ -466,7 +480,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (!Array.isArray(committed)) {
           // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
           committed = await committed.catch((error: unknown) => {
-            throw failedFirst(error, response, session, last);
+            throw failedFirst(error, session, last);
           });
         }
         let lines = finalLines(response, session, committed, last);

@@ -408,11 +408,12 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   /**
-   * @internal A login (`create()`) in a run whose handler failed: if it is not stored nor being stored, it is
-   * undone and the session it replaced is answered, the request's session again. Undefined otherwise.
+   * @internal A login (`create()`) numbered above `since`, made in a run whose handler failed: if it is not stored
+   * nor being stored, it is undone and the session it replaced is answered, the request's session again.
+   * Undefined otherwise.
    */
-  _undoLogin(): Session<Record<string, unknown>> | undefined {
-    return unreplace(this.#s) ? this._previous : undefined;
+  _undoLogin(since: number): Session<Record<string, unknown>> | undefined {
+    return unreplace(this.#s, since) ? this._previous : undefined;
   }
 
   /** @internal Whether no commit of this session or one before it in its request was made or is in flight. */

@@ -952,20 +952,28 @@ describe('a retry of the same Request after the first run threw after a login', 
 });
 
 describe('a retry of the same Request after the first run threw', () => {
-  it("does not take up the failed run's changes: an increment is counted once", async () => {
-    const { sessions, memory } = setup();
-    const alice = await loggedIn(sessions, 'alice');
-    let attempts = 0;
-    const app = sessions.handle(async (_req, session) => {
-      session.increment('visits');
-      if (++attempts === 1) throw new Error('flaky upstream'); // commits nothing (README)
-      return new Response('ok');
+  // Unless the failed run committed something: its session then stays the request's, with what it changed later.
+  for (const early of [false, true]) {
+    const name = early ? 'after an early commit, the retry takes up the later increment' : 'counts an increment once';
+    it(`does not take up the failed run's changes: ${name}`, async () => {
+      const { sessions, memory } = setup();
+      const alice = await loggedIn(sessions, 'alice');
+      let attempts = 0;
+      const app = sessions.handle(async (_req, session) => {
+        if (early) {
+          session.set('seen', true);
+          await session.commit(); // e.g. a middleware's early commit
+        }
+        session.increment('visits');
+        if (++attempts === 1) throw new Error('flaky upstream'); // commits nothing (README)
+        return new Response('ok');
+      });
+      const req = request(alice.cookie);
+      const res = await app(req).catch(() => app(req));
+      expect(await res.text()).toBe('ok');
+      expect((await memory.get(alice.id))?.data.visits).toBe(early ? '2' : '1');
     });
-    const req = request(alice.cookie);
-    const res = await app(req).catch(() => app(req));
-    expect(await res.text()).toBe('ok');
-    expect((await memory.get(alice.id))?.data).toEqual({ visits: '1' });
-  });
+  }
 
   it('a login it committed before throwing stands, and the retry is handed it and sends its cookie', async () => {
     const { sessions } = setup();
@@ -987,20 +995,26 @@ describe('a retry of the same Request after the first run threw', () => {
 });
 
 // Found by review 11: a final commit that fails carries the lines still to send (SessionError.headers).
+/** setup() over a memory store whose updates fail, once `failUpdates()` is called. */
+function withFailingUpdates() {
+  let failing = false;
+  const { sessions, memory } = setup((m) => ({
+    ...m,
+    name: 'flaky',
+    update: (...args: Parameters<SessionStore['update']>) =>
+      failing ? Promise.reject(new Error('backend down')) : m.update(...args),
+  }));
+  return { sessions, memory, failUpdates: () => (failing = true) };
+}
+
 describe('handle(): a login committed early by the handler, then the final commit fails', () => {
   it("the failure does not leave the browser with the ended session's cookie and the login with none", async () => {
-    let failUpdates = false;
-    const { sessions, memory } = setup((m) => ({
-      ...m,
-      name: 'flaky',
-      update: (...args: Parameters<SessionStore['update']>) =>
-        failUpdates ? Promise.reject(new Error('backend down')) : m.update(...args),
-    }));
+    const { sessions, memory, failUpdates } = withFailingUpdates();
     const alice = await loggedIn(sessions, 'alice');
     const app = sessions.handle(async (req) => {
       const bob = await sessions.create(req, { userId: 'bob' });
       await bob.commit(); // README: inside handle() the lines of every commit made in the handler go out
-      failUpdates = true; // the store starts failing
+      failUpdates(); // the store starts failing
       bob.set('profile', 'loaded');
       return new Response('welcome');
     });
@@ -1016,12 +1030,7 @@ describe('handle(): a login committed early by the handler, then the final commi
   });
 
   it("Hono: the middleware's failed commit gives onError the early login's cookie", async () => {
-    let failUpdates = false;
-    const { sessions } = setup((m) => ({
-      ...m,
-      update: (...args: Parameters<SessionStore['update']>) =>
-        failUpdates ? Promise.reject(new Error('backend down')) : m.update(...args),
-    }));
+    const { sessions, failUpdates } = withFailingUpdates();
     const alice = await loggedIn(sessions, 'alice');
     const app = new Hono<SessionEnv>();
     app.use(sessionMiddleware(sessions));
@@ -1029,7 +1038,7 @@ describe('handle(): a login committed early by the handler, then the final commi
       await c.var.session; // the README's login: the middleware then commits the request's sessions
       const bob = await sessions.create(c.req.raw, { userId: 'bob' });
       await bob.commit();
-      failUpdates = true;
+      failUpdates();
       bob.set('profile', 'loaded');
       return c.text('welcome');
     });
@@ -1054,5 +1063,179 @@ describe('handle(): a login committed early by the handler, then the final commi
     expect(res.headers.get('Cache-Control')).toBe('private');
     // The sealed cookie cannot be revoked: only the expired line that reaches the browser logs alice out.
     expect((await sessions.start(request(after(alice.cookie, res)))).isNew).toBe(true);
+  });
+});
+
+// Found by review 11b: a failed run undoes only its own logins; SessionError.headers as if nothing was appended.
+/** README (Errors): answer 503 with the error's headers. */
+const answer503 = (e: unknown) =>
+  new Response('try again', { status: 503, headers: (e as SessionError).headers ?? new Headers() });
+
+describe("review11b: abandon() of a nested run undoes the OUTER run's login", () => {
+  it('outer handle() logs in, an inner handle() that never logs in throws: the outer login is kept', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    // A route module with its own handle(): it does not touch the session's identity, it just fails.
+    const widget = sessions.handle(async () => {
+      throw new Error('widget backend down');
+    });
+    const app = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' }); // switch account (not committed yet)
+      bob.set('welcome', true);
+      const body = await widget(req).then(
+        (r) => r.text(),
+        () => '(widget unavailable)',
+      );
+      return new Response(`welcome bob ${body}`);
+    });
+    const res = await app(request(alice.cookie));
+    expect(await res.text()).toBe('welcome bob (widget unavailable)');
+    // The outer handler's login did not fail: it must be committed and its cookie sent.
+    expect((await sessions.listByUser('bob')).length).toBe(1);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
+  });
+
+  it("the outer run's handle on its login is not destroyed by the inner run's failure", async () => {
+    const { sessions } = setup();
+    const inner = sessions.handle(async () => Response.error()); // e.g. an upstream fetch() network error
+    let thrown: unknown;
+    const app = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' });
+      await inner(req);
+      try {
+        bob.set('step', 2); // DESTROYED on main: abandon() of the inner run unreplaced the outer's login
+      } catch (e) {
+        thrown = e;
+      }
+      return new Response('ok');
+    });
+    await app(request());
+    expect(thrown).toBeUndefined();
+  });
+
+  it('Hono: a remember-me login in a middleware survives a nested handle() route that throws', async () => {
+    const { sessions } = setup();
+    const legacy = sessions.handle(async () => {
+      throw new Error('legacy route failed');
+    });
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      const current = await c.var.session;
+      if (current.userId === undefined) await sessions.create(c.req.raw, { userId: 'alice' }); // remember-me
+      await next();
+    });
+    app.get('/page', async (c) => {
+      const text = await legacy(c.req.raw).then(
+        (r) => r.text(),
+        () => 'fallback',
+      );
+      return c.text(text);
+    });
+    const res = await app.request('https://app.example/page');
+    expect(await res.text()).toBe('fallback');
+    expect((await sessions.listByUser('alice')).length).toBe(1);
+    expect((await sessions.start(request(after(undefined, res)))).userId).toBe('alice');
+  });
+});
+
+describe('SessionError.headers leaves out the lines the handler appended to the Response it lost', () => {
+  it('handle(): a login committed and appended by the handler, then the final commit fails', async () => {
+    const { sessions, memory, failUpdates } = withFailingUpdates();
+    const alice = await loggedIn(sessions, 'alice');
+    const app = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' });
+      // README: "Returned Headers hold only what you must append to your response": the handler does so.
+      const res = appended(new Response('welcome'), await bob.commit());
+      failUpdates();
+      bob.set('profile', 'loaded');
+      return res;
+    });
+    // README (Errors): 503 with e.headers. The handler's Response (holding bob's cookie) is gone.
+    const res = await app(request(alice.cookie)).catch(answer503);
+    expect(res.status).toBe(503);
+    expect(await memory.get(alice.id)).toBeNull(); // alice was ended by bob's stored login
+    // e.headers must hold bob's cookie, or the browser keeps alice's dead cookie: signed out of both.
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
+  });
+
+  it('cookie store: a logout whose headers the handler appended, then a login too large for a cookie', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = sessions.handle(async (req) => {
+      const res = appended(new Response('welcome'), await sessions.destroy(req)); // logout, appended
+      await sessions.create(req, { userId: 'bob', data: { huge: 'x'.repeat(40_000) } });
+      return res;
+    });
+    const error = await app(request(alice.cookie)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'COOKIE_TOO_LARGE' });
+    const res = answer503(error);
+    // The sealed cookie cannot be revoked: the logout's expired line is the only way out, and it was in the
+    // Response the error replaced. e.headers leaves it out, so alice stays signed in.
+    expect((await sessions.start(request(after(alice.cookie, res)))).isNew).toBe(true);
+  });
+
+  it("Hono: e.headers passed by onError is dropped when the route's Response set any cookie of its own", async () => {
+    const { sessions, failUpdates } = withFailingUpdates();
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/login', async (c) => {
+      await c.var.session;
+      const bob = await sessions.create(c.req.raw, { userId: 'bob' });
+      await bob.commit(); // handed, not appended: the middleware sends it (README)
+      failUpdates();
+      bob.set('profile', 'loaded');
+      c.header('Set-Cookie', 'theme=dark; Path=/', { append: true }); // any cookie of the app's own (hono/cookie)
+      return c.text('welcome');
+    });
+    // README (Hono, Errors): STORE_WRITE "from the commit (its headers, as with handle(), hold what earlier
+    // commits must still send)". Hono's compose sets c.res = onError's answer, and that setter replaces the
+    // answer's Set-Cookie lines with those of the route's Response: bob's line in e.headers never goes out.
+    let carried: string[] = [];
+    app.onError((e) => {
+      carried = (e as SessionError).headers?.getSetCookie() ?? [];
+      return answer503(e);
+    });
+    const res = await app.request('https://app.example/login', { method: 'POST', headers: { cookie: alice.cookie } });
+    expect(res.status).toBe(503);
+    expect(carried.length).toBe(1); // the library did hand bob's line over ...
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
+  });
+});
+
+describe('a handle() around a Hono app (the Hono handler throws after a login)', () => {
+  it("the Hono handler's failed login is not committed by the handle() around it", async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const hono = new Hono<SessionEnv>();
+    hono.use(sessionMiddleware(sessions));
+    hono.all('/login', async (c) => {
+      await c.var.session;
+      await sessions.create(c.req.raw, { userId: 'bob' });
+      throw new Error('second factor rejected'); // Hono rules: "A handler that throws commits nothing"
+    });
+    hono.onError(() => new Response('sign-in failed', { status: 401 }));
+    const app = sessions.handle((req) => hono.fetch(req));
+    const res = await app(request(alice.cookie, 'https://app.example/login'));
+    expect(res.status).toBe(401);
+    expect(await sessions.listByUser('bob')).toEqual([]);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('alice');
+  });
+});
+
+describe('a handle() nested in another shares its session (README)', () => {
+  it('an inner handle() that threw: its increment is committed by the handle() around it', async () => {
+    const { sessions, memory } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const inner = sessions.handle(async (_req, session) => {
+      session.increment('credits', -10); // a purchase ...
+      throw new Error('payment declined'); // ... whose handler throws: README, "nothing is committed"
+    });
+    const app = sessions.handle(async (req) => inner(req).catch(() => new Response('declined', { status: 402 })));
+    const res = await app(request(alice.cookie));
+    expect(res.status).toBe(402);
+    // Only its logins are undone: the outer run holds the same session, and commits what is in it.
+    expect((await memory.get(alice.id))?.data.credits).toBe('-10');
   });
 });

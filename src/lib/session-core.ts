@@ -4,6 +4,7 @@ import { SessionError } from '../errors.js';
 import type { BackgroundContext, SessionEvent } from './events.js';
 import { ID_PATTERN, movedId } from './ids.js';
 import { Lifetime, touchAfterFor, type LifetimeConfig } from './lifetime.js';
+import { nextLogin } from './request-sessions.js';
 import type { Codec } from './session-values.js';
 import { SessionValues } from './session-values.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
@@ -87,9 +88,13 @@ export class SessionCore {
   outcomeUnknown = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
-  /** Made by `create()`: the session it replaced, and what that one was still to end then (see `unreplace`). */
-  replacing: { readonly previous: SessionCore; readonly replaces: readonly SessionCore[] | undefined } | undefined =
-    undefined;
+  /**
+   * Made by `create()`: the session it replaced, what that one was still to end then, and the login's number
+   * (lib/request-sessions.ts, `nextLogin`). See `unreplace`.
+   */
+  replacing:
+    | { readonly previous: SessionCore; readonly replaces: readonly SessionCore[] | undefined; readonly login: number }
+    | undefined = undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
@@ -215,7 +220,7 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
     if (s.stored) loggedOut.push(s);
   }
   next.replaces = [...new Set([...loggedOut, ...(previous.replaces ?? []), previous])];
-  next.replacing = { previous, replaces: previous.replaces };
+  next.replacing = { previous, replaces: previous.replaces, login: nextLogin() };
   previous.replaces = undefined;
   previous.replaced = true;
   previous.replacedBy = next;
@@ -223,12 +228,15 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
 }
 
 /**
- * Undoes `replace` for a login that is not stored and not being stored (its handler threw): the session it replaced
- * is live again, with what it was to end. True if it did; false for a login that is stored or on its way.
+ * Undoes `replace` for a login numbered above `since` (made during a run that failed) that is not stored and not
+ * being stored: the session it replaced is live again, with what it was to end. True if it did; false for any
+ * other session, or a login that is stored or on its way.
  */
-export function unreplace(next: SessionCore): boolean {
+export function unreplace(next: SessionCore, since: number): boolean {
   const replacing = next.replacing;
-  if (replacing === undefined || next.stored || next.committing !== undefined) return false;
+  if (replacing === undefined || replacing.login <= since || next.stored || next.committing !== undefined) {
+    return false;
+  }
   const previous = replacing.previous;
   previous.replaces = replacing.replaces;
   previous.replaced = false;

@@ -57,22 +57,23 @@ export function finalLines(
     return committed as string[];
   }
   const { before, chain } = sessionsOf(session, latest);
-  if (latest === session) return linesToSend(response, [...before, session], [...before.map(() => []), committed]);
-  return finishChain(response, before, chain, committed);
+  const already = response.headers.getSetCookie();
+  if (latest === session) return linesToSend(already, [...before, session], [...before.map(() => []), committed]);
+  return finishChain(already, before, chain, committed);
 }
 
 /**
  * `error`, from the final commit of `session` (the first of the request's sessions that `handle()` or the
- * middleware commits), with `headers`: the lines that commits made earlier handed to the handler, which it did
- * not append (see {@link SessionError.headers}).
+ * middleware commits), with `headers`: the lines that commits made earlier handed to the handler (see
+ * {@link SessionError.headers}).
  */
-export function failedFirst(error: unknown, response: Response, session: Finished, latest: Finished): unknown {
+export function failedFirst(error: unknown, session: Finished, latest: Finished): unknown {
   const { before, chain } = sessionsOf(session, latest);
   const all = [...before, ...chain];
   return withUnsent(
     error,
     linesToSend(
-      response,
+      [],
       all,
       all.map(() => []),
     ),
@@ -90,11 +91,12 @@ function sessionsOf(session: Finished, latest: Finished): { before: Finished[]; 
 }
 
 /**
- * Commits every session of `chain` after its first (whose final commit made `first`), in order. If one fails,
- * the error carries the lines of those committed before it, and those handed to the handler.
+ * Commits every session of `chain` after its first (whose final commit made `first`), in order; `already`: the
+ * Set-Cookie lines of the handler's Response. If one fails, the error carries the lines of those committed before
+ * it, and those handed to the handler.
  */
 async function finishChain(
-  response: Response,
+  already: readonly string[],
   before: readonly Finished[],
   chain: readonly Finished[],
   first: readonly string[],
@@ -105,13 +107,16 @@ async function finishChain(
     try {
       made.push(await chain[i]!._commitLines());
     } catch (error) {
-      throw withUnsent(error, linesToSend(response, all, [...made, ...chain.slice(i).map(() => [])]));
+      throw withUnsent(error, linesToSend([], all, [...made, ...chain.slice(i).map(() => [])]));
     }
   }
-  return linesToSend(response, all, made);
+  return linesToSend(already, all, made);
 }
 
-/** `error` with `headers` set to `lines` (and the cache rule that goes with them), when it is a SessionError. */
+/**
+ * `error` with `headers` set to `lines` (and the cache rule that goes with them), when it is a SessionError. The
+ * lines are worked out as if the handler had appended none: the Response it made is not the one sent.
+ */
 function withUnsent(error: unknown, lines: readonly string[]): unknown {
   if (error instanceof SessionError) {
     const headers = new Headers();
@@ -123,10 +128,10 @@ function withUnsent(error: unknown, lines: readonly string[]): unknown {
 }
 
 /**
- * The lines to append for the request's sessions `chain` (in order), whose final commits made `made`. In the
- * order they were made, each session's lines that `commit()` or `commitAll` handed to the handler
- * (`sessions.destroy(request)`, `shiftExpiration`, an early `commit()`, a login's…), then its final ones: all of
- * them after the last one the handler appended itself.
+ * The lines to append for the request's sessions `chain` (in order), whose final commits made `made`, to a
+ * Response that has the Set-Cookie lines `already`. In the order they were made, each session's lines that
+ * `commit()` or `commitAll` handed to the handler (`sessions.destroy(request)`, `shiftExpiration`, an early
+ * `commit()`, a login's…), then its final ones: all of them after the last one the handler appended itself.
  * - A logout whose headers the handler forgot must still expire the cookie (a sealed cookie would go on working).
  * - No line the handler skipped may follow, and so undo, a later one it appended (an early `commit()`, then a
  *   logout; a logout's expired cookie after the login that followed it). Unless nothing after it sets its cookie:
@@ -134,8 +139,11 @@ function withUnsent(error: unknown, lines: readonly string[]): unknown {
  * The appended lines are found in order, so that two identical lines (every logout's expired cookie is the same
  * text) are told apart by where they stand.
  */
-function linesToSend(response: Response, chain: readonly Finished[], made: readonly (readonly string[])[]): string[] {
-  const already = response.headers.getSetCookie();
+function linesToSend(
+  already: readonly string[],
+  chain: readonly Finished[],
+  made: readonly (readonly string[])[],
+): string[] {
   const all: { readonly line: string; readonly appended: boolean }[] = [];
   let at = 0; // where in `already` the next handed line is looked for
   let cut = 0; // in `all`, just after the last line the handler appended
