@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { enterRun, leaveRun, loginsSoFar, standIn } from './lib/request-sessions.js';
+import { enterRun, leaveRun, standIn } from './lib/request-sessions.js';
 import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
@@ -121,18 +121,11 @@ export function sessionMiddleware<
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
     // sessions are committed below; unless this middleware runs inside another (a sub-app's).
-    const since = loginsSoFar();
     enterRun(raw);
     try {
       await next();
     } finally {
       leaveRun(raw);
-    }
-    // Hono caught the handler's error inside next() and onError answered: store nothing of this request, and
-    // undo the logins made meanwhile, which a handle() around this app would otherwise commit.
-    if (c.error !== undefined) {
-      if (loginsSoFar() !== since) managerOf()._abandon(raw, since);
-      return;
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -141,12 +134,10 @@ export function sessionMiddleware<
     } catch {
       return; // the read failed and the handler answered without a session: there is nothing to commit
     }
+    // Hono caught the handler's error inside next() and onError answered, or the handler answered a network
+    // error: store nothing of this request. A login it made is dropped (a handle() around the app would commit it).
     const response = c.res;
-    // A network error carries no headers: commit nothing rather than store what no cookie would follow.
-    if (response.type === 'error') {
-      if (loginsSoFar() !== since) managerOf()._abandon(raw, since);
-      return;
-    }
+    if (c.error !== undefined || response.type === 'error') return abandon(managerOf(), raw, session);
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(raw);
@@ -158,12 +149,13 @@ export function sessionMiddleware<
       });
       cookies = await finalLines(response, session, committed, latest);
     } catch (error) {
-      // Hono's onError answers, and the c.res setter gives its Response the Set-Cookie lines of the one it
-      // replaces: the lines still to send go there, so they reach the browser whatever onError does.
-      if (error instanceof SessionError && error.headers !== undefined) {
-        c.res = undefined;
-        c.res = withSessionHeaders(response, error.headers.getSetCookie(), lazy.live);
-      }
+      abandon(managerOf(), raw, session);
+      // Hono's onError answers, and the c.res setter gives its Response the Set-Cookie lines of the one it replaces
+      // (dropping its own): without them, its own cookies and the `headers` it passes on go out.
+      const copy = new Response(response.body, response);
+      copy.headers.delete('Set-Cookie');
+      c.res = undefined;
+      c.res = copy;
       throw error;
     }
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
@@ -244,6 +236,14 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
     });
     return loading;
   }
+}
+
+/**
+ * The run failed: `manager` drops the sessions it made after `session` and did not commit, as `handle()` does
+ * (a manager-like object without that part of a manager drops nothing).
+ */
+function abandon<Data extends Record<string, unknown>>(manager: Sessions<Data>, raw: Request, session: Session<Data>) {
+  if (typeof manager._abandon === 'function') manager._abandon(raw, session);
 }
 
 /** Hono requests whose `raw` is watched: one watch per request, however many middleware runs it has. */

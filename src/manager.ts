@@ -14,7 +14,6 @@ import {
   inRun,
   isAnswered,
   leaveRun,
-  loginsSoFar,
   requestContexts,
   requestSessions,
 } from './lib/request-sessions.js';
@@ -148,10 +147,10 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
     handler: SessionHandler<Data, Rest>,
   ): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
   /**
-   * @internal The Hono middleware's handler failed (Hono's `onError` answered): the logins made on `request` since
-   * the count `since` (lib/request-sessions.ts, `loginsSoFar`) and not stored are undone, as `handle()` does.
+   * @internal The Hono middleware's run failed (Hono's `onError` answered, or its final commit failed): the
+   * sessions made after `session` and not committed are dropped, as `handle()` does.
    */
-  _abandon(request: Request, since: number): void;
+  _abandon(request: Request, session: Session<Data>): void;
 }
 
 /**
@@ -248,27 +247,30 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   }
 
   /**
-   * After a run whose handler threw, or answered a network error or no Response (`handle()`, or the Hono
-   * middleware's handler): it commits nothing. The logins made during it (numbered above `since`) and not stored
-   * are undone, so that neither a run around it nor a retry of the Request takes them up: a failed login leaves
-   * the visitor the session they had. With `forget` (an outermost run that read the session), a Request of which
-   * nothing was committed is forgotten: a retry reads its session again, without the failed run's changes. Other
-   * changes the run made to the request's session stay in it (a run around it holds the same session).
+   * After a run that failed (its handler threw or answered a network error or no Response, or its final commit
+   * failed): the sessions it made after `session`, the one it was handed (logins with `create()`, `start()` after
+   * `destroy()`), and did not commit are dropped, so that neither a run around it nor a retry of the Request
+   * takes them up: a failed login leaves the visitor the session they had. Those up to the last one it committed
+   * stand. With `forget` (an outermost run that read the session), a Request of which nothing was committed is
+   * forgotten: a retry reads its session again, without the failed run's changes. Other changes the run made to
+   * `session` stay in it (a run around it holds the same session).
    */
-  function abandon(request: Request, since: number, read?: Session<Data>, forget = false): void {
+  function abandon(request: Request, session: Session<Data>, forget = false): void {
     const key = canonical(request);
-    let latest = sessionsByRequest.get(key);
+    const latest = sessionsByRequest.get(key);
     if (latest === undefined) return;
-    if (latest instanceof Promise) {
-      // Still the promise of the read (`read`, once it is done): the run replaced nothing.
-      if (read === undefined) return;
-      latest = read;
+    const made: Session<Data>[] = [];
+    if (!(latest instanceof Promise)) {
+      let s: Session<Record<string, unknown>> | undefined = latest as unknown as Session<Record<string, unknown>>;
+      for (; s !== undefined && s !== (session as unknown); s = s._previous)
+        made.unshift(s as unknown as Session<Data>);
+      if (s === undefined) return; // not a session of this run's chain: nothing of it is known
     }
-    for (let before = latest._undoLogin(since); before !== undefined; before = latest._undoLogin(since)) {
-      latest = before as unknown as Session<Data>;
-    }
-    if (forget && latest._uncommitted) sessionsByRequest.delete(key);
-    else sessionsByRequest.set(key, latest);
+    let kept = made.length;
+    while (kept > 0 && made[kept - 1]!._uncommittedItself) made[--kept]!._drop();
+    const current = kept > 0 ? made[kept - 1]! : session;
+    if (forget && current._uncommitted) sessionsByRequest.delete(key);
+    else sessionsByRequest.set(key, current);
   }
 
   /** The checks of the store's answers to the admin calls below, made once one is called. */
@@ -439,7 +441,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return storeCall(c, 'STORE_READ', 'count', () => store.count!(), answers().counted);
     },
 
-    _abandon: (request, since) => abandon(request, since),
+    _abandon: (request, session) => abandon(request, session),
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
@@ -452,7 +454,6 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         const live = !session.isNew;
         const handed = sessionsByRequest.get(key);
         const nested = inRun(key);
-        const since = loginsSoFar();
         let response: Response | undefined;
         // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
         // sessions are committed below; unless this run is nested in another.
@@ -461,7 +462,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           const result = handler(request, session, ...(rest as unknown as Rest));
           response = result instanceof Response ? result : await result;
         } catch (error) {
-          abandon(key, since, session, first && !nested);
+          abandon(key, session, first && !nested);
           throw error;
         } finally {
           leaveRun(key);
@@ -469,7 +470,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
         if (response === undefined || response === null || response.type === 'error') {
-          abandon(key, since, session, first && !nested);
+          abandon(key, session, first && !nested);
           return response;
         }
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
@@ -480,11 +481,17 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (!Array.isArray(committed)) {
           // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
           committed = await committed.catch((error: unknown) => {
+            abandon(key, session, first && !nested);
             throw failedFirst(error, session, last);
           });
         }
         let lines = finalLines(response, session, committed, last);
-        if (!Array.isArray(lines)) lines = await lines;
+        if (!Array.isArray(lines)) {
+          lines = await lines.catch((error: unknown) => {
+            abandon(key, session, first && !nested);
+            throw error;
+          });
+        }
         // Sent: a run this one is nested in (a handle() inside a handle()), or a retry of the same Request whose
         // first response was dropped, must know these lines, or a later line of its own could undo them.
         if (lines.length > 0) last._recordSent(lines);

@@ -3,7 +3,7 @@ import { maskId } from './lib/ids.js';
 import { SessionError } from './errors.js';
 import { toBigInt, toNumber } from './lib/numbers.js';
 import { isAnswered } from './lib/request-sessions.js';
-import { replace, unreplace, type SessionCore } from './lib/session-core.js';
+import { drop, replace, type SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
 
 /**
@@ -408,12 +408,12 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
   }
 
   /**
-   * @internal A login (`create()`) numbered above `since`, made in a run whose handler failed: if it is not stored
-   * nor being stored, it is undone and the session it replaced is answered, the request's session again.
-   * Undefined otherwise.
+   * @internal Whether this session itself committed nothing: no commit of it was made (none handed lines, none
+   * stored it) and none is in flight.
    */
-  _undoLogin(since: number): Session<Record<string, unknown>> | undefined {
-    return unreplace(this.#s, since) ? this._previous : undefined;
+  get _uncommittedItself(): boolean {
+    const s = this.#s;
+    return !s.stored && s.sent.length === 0 && s.committing === undefined;
   }
 
   /** @internal Whether no commit of this session or one before it in its request was made or is in flight. */
@@ -423,6 +423,11 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
       if (s.#s.sent.length > 0 || s.#s.committing !== undefined) return false;
     }
     return true;
+  }
+
+  /** @internal Made by a run that failed, and never committed: dropped, a login's replacement undone (`drop`). */
+  _drop(): void {
+    drop(this.#s);
   }
 
   /** @internal `create()`: this new session replaces `previous`, which its first commit ends (lib/commit.ts). */

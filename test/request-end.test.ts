@@ -1004,7 +1004,7 @@ function withFailingUpdates() {
     update: (...args: Parameters<SessionStore['update']>) =>
       failing ? Promise.reject(new Error('backend down')) : m.update(...args),
   }));
-  return { sessions, memory, failUpdates: () => (failing = true) };
+  return { sessions, memory, failUpdates: (on = true) => (failing = on) };
 }
 
 describe('handle(): a login committed early by the handler, then the final commit fails', () => {
@@ -1103,7 +1103,7 @@ describe("review11b: abandon() of a nested run undoes the OUTER run's login", ()
       const bob = await sessions.create(req, { userId: 'bob' });
       await inner(req);
       try {
-        bob.set('step', 2); // DESTROYED on main: abandon() of the inner run unreplaced the outer's login
+        bob.set('step', 2); // the outer's login is not the inner run's to drop
       } catch (e) {
         thrown = e;
       }
@@ -1175,7 +1175,7 @@ describe('SessionError.headers leaves out the lines the handler appended to the 
     expect((await sessions.start(request(after(alice.cookie, res)))).isNew).toBe(true);
   });
 
-  it("Hono: e.headers passed by onError is dropped when the route's Response set any cookie of its own", async () => {
+  it('Hono: e.headers passed by onError reach the browser when the route set a cookie of its own', async () => {
     const { sessions, failUpdates } = withFailingUpdates();
     const alice = await loggedIn(sessions, 'alice');
     const app = new Hono<SessionEnv>();
@@ -1237,5 +1237,201 @@ describe('a handle() nested in another shares its session (README)', () => {
     expect(res.status).toBe(402);
     // Only its logins are undone: the outer run holds the same session, and commits what is in it.
     expect((await memory.get(alice.id))?.data.credits).toBe('-10');
+  });
+});
+
+// Found by review 11c: what a failed run drops, and the lines of a failed final commit.
+const tick = () => new Promise((r) => setTimeout(r, 2));
+
+describe('a login the failed run committed and then logged out stays ended', () => {
+  it('nested handle(): the ended session does not come back, nor is it stored anew by the outer commit', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    // A sign-in route: bob's login is committed, then the account turns out locked: log out, and fail.
+    const signIn = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' });
+      await bob.commit(); // stored: alice's session is ended by it
+      await sessions.destroy(req); // logout, committed: bob is ended too (the store's record is gone)
+      throw new Error('account locked');
+    });
+    const app = sessions.handle(async (req) => {
+      const res = await signIn(req).catch(() => undefined);
+      // The outer route reports it, on the request's session now (its own handle on alice was replaced by bob).
+      if (res === undefined) (await sessions.start(req)).setFlash('error', 'sign-in failed');
+      return new Response('see flash');
+    });
+    const res = await app(request(alice.cookie));
+    // Both logins ended in the store in this request: alice's by bob's commit, bob's by the logout. Nothing may
+    // make alice live again (a commit of her after bob's destroy would store her anew).
+    expect(await sessions.listByUser('alice')).toEqual([]);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBeUndefined();
+  });
+});
+
+describe('an uncommitted login followed by a session from start() (after its destroy)', () => {
+  it('is dropped with it, and the outer run does not end alice', async () => {
+    const { sessions, memory } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const signIn = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' }); // not committed
+      bob.destroy(); // the second factor fails: drop the login ...
+      const fresh = await sessions.start(req); // ... and (any read of the request's session after it)
+      fresh.setFlash('error', 'second factor rejected');
+      throw new Error('second factor rejected');
+    });
+    const app = sessions.handle(async (req) =>
+      signIn(req).catch(() => new Response('sign-in failed', { status: 401 })),
+    );
+    const res = await app(request(alice.cookie));
+    expect(res.status).toBe(401);
+    // README: the sessions the failed run made and did not commit are dropped, the new one after bob's destroy
+    // too: the visitor keeps the session they had (the outer commit of bob's destroy would end alice).
+    expect(await memory.get(alice.id)).not.toBeNull();
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('alice');
+  });
+});
+
+describe("Hono: the app's manager function is not called for a failing request that never used it", () => {
+  it('a failing route that never awaited the session, while another request of the isolate logged in', async () => {
+    const { sessions } = setup();
+    let made = 0;
+    const app = new Hono<SessionEnv>();
+    // JSDoc: "The function is called once per request, when a handler first awaits the session."
+    app.use(
+      sessionMiddleware(() => {
+        made++;
+        return sessions;
+      }),
+    );
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    app.get('/status', async () => {
+      await gate; // an upstream call
+      throw new Error('upstream down');
+    });
+    app.onError(() => new Response('bad gateway', { status: 502 }));
+    const pending = app.request('https://app.example/status');
+    await tick();
+    await sessions.create(request(), { userId: 'bob' }); // a login of another request, meanwhile
+    release();
+    const res = await pending;
+    expect(res.status).toBe(502);
+    // The route never awaited the session: its manager function is not called, whatever other requests did.
+    expect(made).toBe(0);
+  });
+});
+
+/** A Hono login route whose early-committed login is followed by a final commit that fails. */
+function honoLoginThatFailsToCommit(onError: (e: SessionError) => Response) {
+  const { sessions, failUpdates } = withFailingUpdates();
+  const app = new Hono<SessionEnv>();
+  app.use(sessionMiddleware(sessions));
+  app.post('/login', async (c) => {
+    await c.var.session;
+    const bob = await sessions.create(c.req.raw, { userId: 'bob' });
+    await bob.commit(); // handed, not appended: the middleware sends it (README)
+    failUpdates();
+    bob.set('profile', 'loaded');
+    return c.text('welcome');
+  });
+  app.onError((e) => onError(e as SessionError));
+  return { sessions, app };
+}
+
+describe("Hono, a failed final commit: onError's Response keeps its own headers", () => {
+  it("onError's Cache-Control: no-store is not overwritten with 'private'", async () => {
+    const { sessions, app } = honoLoginThatFailsToCommit((e) => {
+      const headers = new Headers(e.headers);
+      headers.set('Cache-Control', 'no-store'); // an error page must not be stored anywhere
+      return new Response('try again', { status: 503, headers });
+    });
+    const alice = await loggedIn(sessions, 'alice');
+    const res = await app.request('https://app.example/login', { method: 'POST', headers: { cookie: alice.cookie } });
+    expect(res.status).toBe(503);
+    // Before 4ccf4a1 c.res (the handler's text) had no Cache-Control and onError's stood. Now the middleware puts
+    // withSessionHeaders(...)'s `Cache-Control: private` on c.res, and Hono's setter `set`s it over onError's.
+    expect(res.headers.get('Cache-Control')).toBe('no-store');
+  });
+
+  it("onError's own Set-Cookie lines are kept", async () => {
+    const { sessions, app } = honoLoginThatFailsToCommit((e) => {
+      const headers = new Headers(e.headers);
+      headers.append('Set-Cookie', 'notice=try-again; Path=/'); // the app's own flash cookie
+      return new Response('try again', { status: 503, headers });
+    });
+    const alice = await loggedIn(sessions, 'alice');
+    const res = await app.request('https://app.example/login', { method: 'POST', headers: { cookie: alice.cookie } });
+    expect(res.status).toBe(503);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('bob');
+    expect(res.headers.getSetCookie()).toContain('notice=try-again; Path=/');
+  });
+});
+
+describe('Hono, a manager-like object without the internal _abandon', () => {
+  it("onError gets the handler's error after a failed login, not a TypeError", async () => {
+    const { sessions } = setup();
+    // Accepted: sessionMiddleware only checks for start(). An app's instrumented wrapper, or a manager of another
+    // copy of the package, has no _abandon.
+    const wrapper = {
+      start: (req: Request, ctx?: Parameters<Sessions['start']>[1]) => sessions.start(req, ctx),
+      create: (req: Request, init?: Parameters<Sessions['create']>[1]) => sessions.create(req, init),
+    } as unknown as Sessions;
+    const seen: unknown[] = [];
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(wrapper));
+    app.post('/login', async (c) => {
+      await c.var.session;
+      await wrapper.create(c.req.raw, { userId: 'bob' });
+      throw new Error('second factor rejected');
+    });
+    app.onError((e) => {
+      seen.push(e);
+      return new Response('sign-in failed', { status: 401 });
+    });
+    const res = await app.request('https://app.example/login', { method: 'POST' });
+    expect(res.status).toBe(401);
+    expect(seen.map((e) => (e as Error).message)).toEqual(['second factor rejected']);
+  });
+});
+
+describe('a retry of the same Request after a failed final commit', () => {
+  it("counts the handler's increment once (as after a handler that threw)", async () => {
+    const { sessions, failUpdates } = withFailingUpdates();
+    const seed = await sessions.create(request(), { data: { n: 0 } });
+    const cookie = cookiePair(await seed.commit());
+    const app = sessions.handle(async (_req, session) => {
+      session.increment('n');
+      return new Response('ok');
+    });
+    const req = request(cookie);
+    failUpdates();
+    // The README's retry (request-end.test.ts uses it): the store is back for the second try.
+    const res = await app(req).catch(() => {
+      failUpdates(false);
+      return app(req);
+    });
+    expect(res.status).toBe(200);
+    // Not the first run's session, its unwritten increment kept (n would be 2).
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+  });
+});
+
+describe('lines a failed final commit made are in e.headers and recorded as sent', () => {
+  it('cookie store, nested handle(): the logout committed before a too-large login reaches the browser', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const signIn = sessions.handle(async (req, session) => {
+      session.destroy(); // logout (committed by handle() at the end)
+      await sessions.create(req, { userId: 'bob', data: { huge: 'x'.repeat(40_000) } }); // too large
+      return new Response('welcome');
+    });
+    // The route module answers its failure as the README says (503 with e.headers); so does the app around it.
+    const app = sessions.handle(async (req) => signIn(req).catch(answer503));
+    const res = await app(request(alice.cookie)).catch(answer503);
+    expect(res.status).toBe(503);
+    // The inner run's final commit of alice's destroy made the expired line (keep=false, so not in `sent`) and put
+    // it in e.headers only. The outer run commits bob again, fails again, and its e.headers lack that line: the
+    // sealed cookie, which cannot be revoked, still signs alice in.
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBeUndefined();
   });
 });

@@ -85,18 +85,6 @@ export function leaveRun(request: Request): void {
   runs.set(request, depth > 1 ? depth - 1 : ANSWERED);
 }
 
-/**
- * Logins (`create()`) made in the isolate so far. A run notes the count when it starts: the logins of its request
- * numbered above it were made during the run (or a run nested in it), and a run that fails undoes those only.
- */
-let logins = 0;
-
-/** The number of a new login. */
-export const nextLogin = (): number => ++logins;
-
-/** How many logins were made so far (see `logins`). */
-export const loginsSoFar = (): number => logins;
-
 /** Whether a run on `request` is going on (one that starts now is nested in it). */
 export function inRun(request: Request): boolean {
   return (runs.get(canonical(request)) ?? 0) > 0;

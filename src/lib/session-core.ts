@@ -4,7 +4,6 @@ import { SessionError } from '../errors.js';
 import type { BackgroundContext, SessionEvent } from './events.js';
 import { ID_PATTERN, movedId } from './ids.js';
 import { Lifetime, touchAfterFor, type LifetimeConfig } from './lifetime.js';
-import { nextLogin } from './request-sessions.js';
 import type { Codec } from './session-values.js';
 import { SessionValues } from './session-values.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
@@ -88,13 +87,9 @@ export class SessionCore {
   outcomeUnknown = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
-  /**
-   * Made by `create()`: the session it replaced, what that one was still to end then, and the login's number
-   * (lib/request-sessions.ts, `nextLogin`). See `unreplace`.
-   */
-  replacing:
-    | { readonly previous: SessionCore; readonly replaces: readonly SessionCore[] | undefined; readonly login: number }
-    | undefined = undefined;
+  /** Made by `create()`: the session it replaced, and what that one was still to end then (see `unreplace`). */
+  replacing: { readonly previous: SessionCore; readonly replaces: readonly SessionCore[] | undefined } | undefined =
+    undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
@@ -220,7 +215,7 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
     if (s.stored) loggedOut.push(s);
   }
   next.replaces = [...new Set([...loggedOut, ...(previous.replaces ?? []), previous])];
-  next.replacing = { previous, replaces: previous.replaces, login: nextLogin() };
+  next.replacing = { previous, replaces: previous.replaces };
   previous.replaces = undefined;
   previous.replaced = true;
   previous.replacedBy = next;
@@ -228,22 +223,19 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
 }
 
 /**
- * Undoes `replace` for a login numbered above `since` (made during a run that failed) that is not stored and not
- * being stored: the session it replaced is live again, with what it was to end. True if it did; false for any
- * other session, or a login that is stored or on its way.
+ * Drops `s`, a session a failed run made (a login, or `start()` after `destroy()`) and never committed: it commits
+ * nothing and takes no more changes. A login's replacement is undone: the session it replaced is live again, with
+ * what it was to end.
  */
-export function unreplace(next: SessionCore, since: number): boolean {
-  const replacing = next.replacing;
-  if (replacing === undefined || replacing.login <= since || next.stored || next.committing !== undefined) {
-    return false;
-  }
+export function drop(s: SessionCore): void {
+  s.destroyed = true;
+  const replacing = s.replacing;
+  if (replacing === undefined) return;
   const previous = replacing.previous;
   previous.replaces = replacing.replaces;
   previous.replaced = false;
   previous.replacedBy = undefined;
   previous.destroyed = false;
-  next.replaces = undefined;
-  next.replacing = undefined;
-  next.destroyed = true; // a handle on the undone login takes no more changes
-  return true;
+  s.replaces = undefined;
+  s.replacing = undefined;
 }

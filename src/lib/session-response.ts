@@ -35,6 +35,7 @@ interface Finished {
   readonly _previous: Finished | undefined;
   _sentLines(): readonly string[];
   _commitLines(): string[] | Promise<string[]>;
+  _recordSent(lines: readonly string[]): void;
 }
 
 /**
@@ -107,7 +108,10 @@ async function finishChain(
     try {
       made.push(await chain[i]!._commitLines());
     } catch (error) {
-      throw withUnsent(error, linesToSend([], all, [...made, ...chain.slice(i).map(() => [])]));
+      const lines = linesToSend([], all, [...made, ...chain.slice(i).map(() => [])]);
+      // Handed to the app on the error: a run around this one, or a retry, must still send them.
+      for (let k = 0; k < i; k++) chain[k]!._recordSent(made[before.length + k]!);
+      throw withUnsent(error, lines);
     }
   }
   return linesToSend(already, all, made);
