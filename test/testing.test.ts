@@ -164,6 +164,9 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
       expect(has(failed, 'a login overlapping a commit of the old session')).toBe(broken);
       expect(has(failed, 'a login held before it ends the old session while a commit of the old')).toBe(broken);
       expect(has(failed, 'a login-and-logout request held before it ends the old session')).toBe(broken);
+      // Through handle(): the old session a login or a logout ended stays live.
+      expect(has(failed, 'a login, a second login (another tab) and a logout of one cookie')).toBe(broken);
+      expect(has(failed, 'a login held before it ends the old session while a logout runs')).toBe(broken);
       if (!broken) expect(failed).toEqual([]);
     }
   });

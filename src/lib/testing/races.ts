@@ -258,6 +258,163 @@ async function overlap<A, B>(a: () => Promise<A>, b: () => Promise<B>, swap: boo
   return [x, y];
 }
 
+/** A session a request logged in: its ID and user (its cookie is in the request's response). */
+interface Made {
+  readonly id: string;
+  readonly userId: string;
+}
+
+/** One request through `sessions.handle()`: the response it ends with, and the logins its handler made, in order. */
+interface Handled {
+  readonly response: Response;
+  readonly logins: readonly Made[];
+}
+
+/**
+ * What a request carrying the old session's cookie does through `handle()`, written as an app writes it, and what
+ * the browser keeps when its response is the last to arrive: the request's last login, no cookie (a logout), or
+ * either of those (a change of the old session: when another request has ended that session first, its response
+ * sends nothing, or clears the cookie, which a browser applies to whatever cookie of that name it holds).
+ */
+interface Flow {
+  readonly what: string;
+  readonly leaves: 'its login' | 'no cookie' | 'either';
+  handler(
+    sessions: Sessions,
+    userId: string,
+    logins: Made[],
+  ): (request: Request, session: Session) => Promise<Response>;
+}
+
+/** A login of `userId` on `req`, noted in `logins`; handle() commits it unless the caller does. */
+async function loginOn(sessions: Sessions, req: Request, userId: string, logins: Made[]): Promise<Session> {
+  const login = await sessions.create(req, { userId, data: { who: userId } });
+  logins.push({ id: login.id, userId });
+  return login;
+}
+
+/** `response` with the Set-Cookie lines of `headers` appended, as a handler that sends a commit's headers does. */
+function appended(response: Response, headers: Headers): Response {
+  for (const line of headers.getSetCookie()) response.headers.append('Set-Cookie', line);
+  return response;
+}
+
+const LOGIN: Flow = {
+  what: 'a login',
+  leaves: 'its login',
+  handler: (sessions, userId, logins) => async (req) => {
+    await loginOn(sessions, req, userId, logins);
+    return new Response('signed in');
+  },
+};
+
+const LOGOUT: Flow = {
+  what: 'a logout',
+  leaves: 'no cookie',
+  handler: () => async (_req, session) => {
+    session.destroy();
+    return new Response('signed out');
+  },
+};
+
+/** A signed-in user's write (an API call): a request whose session is already gone writes nothing. */
+const CHANGE: Flow = {
+  what: 'a change of the old session',
+  leaves: 'either',
+  handler: () => async (_req, session) => {
+    if (session.userId !== undefined) session.set('late', true);
+    return new Response('saved');
+  },
+};
+
+/** A switch of account in one handler: the old session ends, a login follows (one in between ends too). */
+const SWITCHES: readonly Flow[] = [
+  {
+    what: 'a switch of account (destroy(), then a login the app commits and appends)',
+    leaves: 'its login',
+    handler: (sessions, userId, logins) => async (req, session) => {
+      session.destroy();
+      const login = await loginOn(sessions, req, userId, logins);
+      return appended(new Response('switched'), await login.commit());
+    },
+  },
+  {
+    what: 'a switch of account (destroy(), a login, commitAll(login, old) appended)',
+    leaves: 'its login',
+    handler: (sessions, userId, logins) => async (req, session) => {
+      session.destroy();
+      const login = await loginOn(sessions, req, userId, logins);
+      // gorilla's sessions.Save(r, w): the order given is not the order they followed each other.
+      return appended(new Response('switched'), await commitAll(login, session));
+    },
+  },
+  {
+    what: 'a login, its logout, then a second login',
+    leaves: 'its login',
+    handler: (sessions, userId, logins) => async (req) => {
+      await loginOn(sessions, req, userId, logins); // e.g. a remember-me middleware signs the visitor in...
+      await sessions.destroy(req); // ...the login route signs out whoever it was...
+      await loginOn(sessions, req, userId, logins); // ...and signs the visitor in
+      return new Response('signed in');
+    },
+  },
+];
+
+/** One request carrying `old`'s cookie, through `sessions.handle()` as `flow` writes its handler. */
+async function through(sessions: Sessions, old: Login, flow: Flow): Promise<Handled> {
+  const logins: Made[] = [];
+  const response = await sessions.handle(flow.handler(sessions, old.userId, logins))(request(old.cookie));
+  return { response, logins };
+}
+
+/** The Cookie header a browser that held `cookie` sends after these responses arrive, in this order. */
+function browserAfter(cookie: string, ...responses: Response[]): string | undefined {
+  const jar = createCookieJar();
+  jar.apply(new Headers([['Set-Cookie', `${cookie}; Path=/`]]));
+  for (const response of responses) jar.apply(response);
+  return jar.header();
+}
+
+/**
+ * Requests of one cookie through `handle()` at once, as tabs send them; each pair has a login, whose session the
+ * next try replaces. Few and busy on purpose: on Durable Objects every session is an object, and in the workerd
+ * test runtime every object slows each later call of the file.
+ */
+const OVERLAPS: readonly { readonly what: string; flows(i: number): readonly Flow[] }[] = [
+  { what: 'a login, a second login (another tab) and a logout', flows: () => [LOGIN, LOGIN, LOGOUT] },
+  {
+    what: 'a login (plain, or a switch of account in three forms, in turn) and a change of the old session',
+    flows: (i) => [[LOGIN, ...SWITCHES][i % (SWITCHES.length + 1)]!, CHANGE],
+  },
+];
+
+/** `runs` started together, `runs[i % n]` first and the rest in turn after it; their answers in the order given. */
+async function together<T>(runs: readonly (() => Promise<T>)[], i: number): Promise<T[]> {
+  const order = runs.map((_, j) => (j + i) % runs.length);
+  const answers = await Promise.all(order.map((k) => runs[k]!()));
+  const inOrder: T[] = [];
+  order.forEach((k, j) => (inOrder[k] = answers[j]!));
+  return inOrder;
+}
+
+/**
+ * A request through `handle()` held at a store call while another runs to the end. `quiet`: the held request's
+ * response sets no cookie (its write finds the session ended, README: "sends no cookie at all").
+ */
+const HELD_REQUESTS: readonly {
+  readonly held: Flow;
+  readonly at: readonly [Method, 'before' | 'after', string];
+  readonly meanwhile: Flow;
+  readonly quiet?: boolean;
+}[] = [
+  { held: LOGIN, at: ['destroy', 'before', 'before it ends the old session'], meanwhile: LOGOUT },
+  { held: LOGOUT, at: ['destroy', 'before', 'before its destroy'], meanwhile: LOGIN },
+  { held: CHANGE, at: ['update', 'before', 'before its update'], meanwhile: LOGIN, quiet: true },
+  { held: SWITCHES[0]!, at: ['create', 'after', 'after its login is stored'], meanwhile: LOGOUT },
+  { held: SWITCHES[1]!, at: ['create', 'before', 'before its create'], meanwhile: CHANGE },
+  { held: SWITCHES[2]!, at: ['destroy', 'before', 'before it ends the old session'], meanwhile: CHANGE },
+];
+
 /**
  * Registers the lifecycle races on a store, through the manager: requests of one session that overlap
  * (`Promise.all`, 20 tries each) and deterministic interleavings (a store call held while another request runs
@@ -369,6 +526,48 @@ export function describeLifecycleRaces(
     s.set('b', b);
     s.increment('n', 10);
     s.delete('a');
+  }
+
+  /** The ID of the live session the Cookie header `header` opens, or undefined (no cookie, or a dead one). */
+  async function opened(sessions: Sessions, header: string | undefined): Promise<string | undefined> {
+    return header === undefined ? undefined : (await sessions.get(request(header)))?.id;
+  }
+
+  /**
+   * Requests that carried `old`'s cookie ended through `handle()` (each `flows[k]`, which answered `handled[k]`)
+   * as promised, whichever response the browser got last: that response's login if it logged in (so it lives, by
+   * its cookie), no cookie if it logged out, and never a session that no longer lives. In the store, `old` is
+   * ended by ID and by cookie, a login its own request replaced by ID. Gives each request's last login, with its
+   * cookie. (Each session is read as few times as can be: on Durable Objects every read is a call.)
+   */
+  async function expectRequestEnds(
+    sessions: Sessions,
+    old: Login,
+    flows: readonly Flow[],
+    handled: readonly Handled[],
+  ): Promise<Login[]> {
+    const ended: { id: string; cookie?: string; userId: string }[] = [old];
+    const live: Login[] = [];
+    flows.forEach((flow, k) => {
+      const { response, logins } = handled[k]!;
+      const last = flow.leaves === 'its login' ? logins.at(-1) : undefined;
+      ended.push(...logins.filter((s) => s !== last));
+      // The cookie its response alone leaves in the browser.
+      if (last !== undefined) live.push({ ...last, cookie: browserAfter(old.cookie, response) ?? 'none' });
+    });
+    for (let k = 0; k < flows.length; k++) {
+      const header = browserAfter(
+        old.cookie,
+        ...handled.filter((_, j) => j !== k).map((h) => h.response),
+        handled[k]!.response,
+      );
+      const id = await opened(sessions, header);
+      if (flows[k]!.leaves === 'its login') expect(id).toBe(handled[k]!.logins.at(-1)!.id);
+      if (flows[k]!.leaves === 'no cookie') expect(header).toBeUndefined();
+      expect([undefined, ...live.map((s) => s.id)]).toContain(id);
+    }
+    await expectOnly(sessions, ended, [], false);
+    return live;
   }
 
   // Guarantees only an atomic store gives are not asked of KV (registered, not skipped: a green run skips none).
@@ -880,6 +1079,150 @@ export function describeLifecycleRaces(
         await slow.commit();
         expect((await sessions.start(request(cookie))).getFlash('k')).toEqual(add ? ['x'] : 'x');
       }
+    });
+  });
+
+  // How a request ends: handle() commits every session the handler made or replaced, in order, and appends their
+  // Set-Cookie lines, while other requests of the same cookie run. The browser is a cookie jar that takes the
+  // responses in the order they arrive (any order: the network decides), the store is checked by ID and cookie.
+  describe(`${name}: request ends through handle()`, () => {
+    for (const { what, flows } of OVERLAPS) {
+      it(`${what} of one cookie at once (${TRIES} tries): the old session ends, each last login lives`, async () => {
+        const { sessions } = await setup();
+        const ada = uniqueUser('ada');
+        let old = await logIn(sessions, ada);
+        const tabs: Login[] = []; // the other tabs' logins, live besides the one the next try replaces
+        for (let i = 0; i < TRIES; i++) {
+          const replaced = old;
+          const run = flows(i);
+          const handled = await together(
+            run.map((flow) => () => through(sessions, replaced, flow)),
+            i,
+          );
+          const [login, ...others] = await expectRequestEnds(sessions, replaced, run, handled);
+          tabs.push(...others);
+          old = login!;
+        }
+        await expectListed(sessions, [old], [old, ...tabs]);
+      });
+    }
+
+    for (const { held, at, meanwhile, quiet } of HELD_REQUESTS) {
+      const [method, when, where] = at;
+      it(`${held.what} held ${where} while ${meanwhile.what} runs to its end`, async () => {
+        const { sessions, hold } = await setup();
+        const old = await logIn(sessions, uniqueUser('ada'));
+        const seen: { other?: Handled } = {};
+        const first = await whileHeld(hold(method, when), through(sessions, old, held), async () => {
+          seen.other = await through(sessions, old, meanwhile);
+        });
+        if (quiet) expect(first.response.headers.getSetCookie()).toEqual([]);
+        const live = await expectRequestEnds(sessions, old, [held, meanwhile], [first, seen.other!]);
+        await expectListed(sessions, [old], live);
+      });
+    }
+
+    it('a retry of a Request whose login answer was lost, a logout meanwhile: the retry sends the login', async () => {
+      const { sessions, hold } = await setup();
+      const ada = uniqueUser('ada');
+      const old = await logIn(sessions, ada);
+      const logins: Made[] = [];
+      let attempts = 0;
+      let retried: string | undefined; // the session the retry's handler was given
+      const app = sessions.handle(async (req, session) => {
+        if (++attempts > 1) {
+          retried = session.id;
+          return new Response('welcome back');
+        }
+        await loginOn(sessions, req, ada, logins); // e.g. an OAuth callback, committed by handle()...
+        return new Response('profile service busy', { status: 503 }); // ...whose answer the fetch wrapper drops
+      });
+      const req = request(old.cookie);
+      // The first run's end of the old session is held while another tab logs out of it; that tab's answer (the
+      // expired cookie) reaches the browser, the first run's never does.
+      const meanwhile: { logout?: Handled } = {};
+      await whileHeld(hold('destroy', 'before'), app(req), async () => {
+        meanwhile.logout = await through(sessions, old, LOGOUT);
+      });
+      const retry = await app(req);
+      expect(retried).toBe(logins[0]!.id);
+      // The login ended the old session and lives: the retry's answer must carry its cookie, or the browser is left
+      // with none (or the old, dead one) and the login is live with no cookie naming it.
+      const header = browserAfter(old.cookie, meanwhile.logout!.response, retry);
+      expect(await opened(sessions, header)).toBe(logins[0]!.id);
+      const login = { ...logins[0]!, cookie: header! };
+      await expectOnly(sessions, [old], [login]);
+    });
+
+    it('nested handle(): outer logs out, inner fills the new session, a commit of the old one lands', async () => {
+      const { sessions, hold } = await setup();
+      const old = await logIn(sessions, uniqueUser('ada'));
+      const inner = sessions.handle(async (_req, session) => {
+        session.setFlash('notice', 'signed out'); // the session after the logout (a route wrapped on its own)
+        return new Response('bye');
+      });
+      const app = sessions.handle(async (_req, session) => {
+        session.destroy(); // e.g. a top-level guard ends a session whose user was removed
+        return inner(_req);
+      });
+      // The outer run's end of the old session is stored, not yet answered, when another request commits it.
+      const response = await whileHeld(hold('destroy', 'after'), app(request(old.cookie)), () =>
+        commitOld(sessions, old),
+      );
+      const after = await sessions.start(request(browserAfter(old.cookie, response)));
+      // The inner run's cookie names the new session; the outer run's expired line must not follow and undo it.
+      expect(after.isNew).toBe(false);
+      expect(after.getFlash('notice')).toBe('signed out');
+      await expectOnly(sessions, [old], []);
+    });
+
+    it('a login begun in the background while handle() commits the handler’s login is refused (ANSWERED)', async () => {
+      const { sessions, hold } = await setup();
+      const ada = uniqueUser('ada');
+      const old = await logIn(sessions, ada);
+      const logins: Made[] = [];
+      // handle() stores the handler's login after the handler answered; its create is held there.
+      const held = hold('create', 'before');
+      let late: Promise<Session> | undefined;
+      const app = sessions.handle(async (req) => {
+        await loginOn(sessions, req, ada, logins);
+        // ctx.waitUntil work that signs in again while the response is being finished: its cookie could reach no
+        // browser, and its commit would end the login whose cookie does.
+        late = held.reached.then(() => sessions.create(req, { userId: ada }));
+        late.catch(() => undefined); // its outcome is read below: handled at once for Bun and Deno
+        return new Response('signed in');
+      });
+      const refused = () =>
+        late!.then(
+          () => 'created',
+          (e: unknown) => (e instanceof SessionError ? e.code : e),
+        );
+      const response = await whileHeld(held, app(request(old.cookie)), refused);
+      expect(await refused()).toBe('ANSWERED');
+      const header = browserAfter(old.cookie, response);
+      expect(await opened(sessions, header)).toBe(logins[0]!.id);
+      await expectOnly(sessions, [old], [{ ...logins[0]!, cookie: header! }]);
+    });
+
+    it('a login after handle() answered (ctx.waitUntil) is refused (ANSWERED): the old session stays', async () => {
+      const { sessions } = await setup();
+      const ada = uniqueUser('ada');
+      const old = await logIn(sessions, ada);
+      let answered: Request | undefined;
+      const app = sessions.handle(async (req, session) => {
+        answered = req;
+        session.set('seen', true);
+        return new Response('ok');
+      });
+      const response = await app(request(old.cookie));
+      const late = await sessions.create(answered!, { userId: ada }).then(
+        (s) => s.commit().then(() => 'committed'),
+        (e: unknown) => (e instanceof SessionError ? e.code : e),
+      );
+      expect(late).toBe('ANSWERED');
+      // The browser keeps the old cookie (the response re-sent it), and the store its session, alone.
+      expect(await opened(sessions, browserAfter(old.cookie, response))).toBe(old.id);
+      await expectOnly(sessions, [], [old]);
     });
   });
 }
