@@ -2,7 +2,7 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { enterRun, leaveRun, standIn } from './lib/request-sessions.js';
+import { enterRun, inRun, leaveRun, standIn } from './lib/request-sessions.js';
 import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
@@ -121,6 +121,8 @@ export function sessionMiddleware<
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
     // sessions are committed below; unless this middleware runs inside another (a sub-app's).
+    // A run inside another (a sub-app's middleware): a failure is left for the outer run to settle.
+    const nested = inRun(raw);
     enterRun(raw);
     try {
       await next();
@@ -137,7 +139,7 @@ export function sessionMiddleware<
     // Hono caught the handler's error inside next() and onError answered, or the handler answered a network
     // error: store nothing of this request. A login it made is dropped (a handle() around the app would commit it).
     const response = c.res;
-    if (c.error !== undefined || response.type === 'error') return abandon(managerOf(), raw, session);
+    if (c.error !== undefined || response.type === 'error') return abandon(managerOf(), raw, session, !nested);
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(raw);
@@ -149,13 +151,14 @@ export function sessionMiddleware<
       });
       cookies = await finalLines(response, session, committed, latest);
     } catch (error) {
-      abandon(managerOf(), raw, session);
-      // Hono's onError answers, and the c.res setter gives its Response the Set-Cookie lines of the one it replaces
-      // (dropping its own): without them, its own cookies and the `headers` it passes on go out.
-      const copy = new Response(response.body, response);
-      copy.headers.delete('Set-Cookie');
-      c.res = undefined;
-      c.res = copy;
+      abandon(managerOf(), raw, session, !nested);
+      // Hono's onError answers, and the c.res setter gives its Response the headers of the one it replaces, as for
+      // any header a middleware sets on c.res: the lines still to send go there (with `Cache-Control: private`),
+      // so they reach the browser with the other middlewares' cookies, whatever onError does with error.headers.
+      if (error instanceof SessionError && error.headers !== undefined) {
+        c.res = undefined;
+        c.res = withSessionHeaders(response, error.headers.getSetCookie(), lazy.live);
+      }
       throw error;
     }
     // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
@@ -239,11 +242,17 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
 }
 
 /**
- * The run failed: `manager` drops the sessions it made after `session` and did not commit, as `handle()` does
- * (a manager-like object without that part of a manager drops nothing).
+ * The run failed: `manager` drops the sessions it made after `session` and did not commit, as `handle()` does,
+ * and, for an `outermost` run, forgets the Request if nothing of it was committed, so a retry reads it again (a
+ * manager-like object without that part of a manager drops nothing).
  */
-function abandon<Data extends Record<string, unknown>>(manager: Sessions<Data>, raw: Request, session: Session<Data>) {
-  if (typeof manager._abandon === 'function') manager._abandon(raw, session);
+function abandon<Data extends Record<string, unknown>>(
+  manager: Sessions<Data>,
+  raw: Request,
+  session: Session<Data>,
+  outermost: boolean,
+) {
+  if (typeof manager._abandon === 'function') manager._abandon(raw, session, outermost);
 }
 
 /** Hono requests whose `raw` is watched: one watch per request, however many middleware runs it has. */

@@ -148,9 +148,10 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   ): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
   /**
    * @internal The Hono middleware's run failed (Hono's `onError` answered, or its final commit failed): the
-   * sessions made after `session` and not committed are dropped, as `handle()` does.
+   * sessions made after `session` and not committed are dropped, and with `forget` the Request may be forgotten,
+   * as `handle()` does.
    */
-  _abandon(request: Request, session: Session<Data>): void;
+  _abandon(request: Request, session: Session<Data>, forget: boolean): void;
 }
 
 /**
@@ -441,7 +442,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return storeCall(c, 'STORE_READ', 'count', () => store.count!(), answers().counted);
     },
 
-    _abandon: (request, session) => abandon(request, session),
+    _abandon: (request, session, forget) => abandon(request, session, forget),
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {

@@ -87,9 +87,17 @@ export class SessionCore {
   outcomeUnknown = false;
   /** The session that replaced this one: a `destroy()` of this one (a logout through a stale handle) ends it. */
   replacedBy: SessionCore | undefined = undefined;
-  /** Made by `create()`: the session it replaced, and what that one was still to end then (see `unreplace`). */
-  replacing: { readonly previous: SessionCore; readonly replaces: readonly SessionCore[] | undefined } | undefined =
-    undefined;
+  /**
+   * Made by `create()`: the session it replaced, what that one was still to end then, and whether it was stored
+   * (see `drop`).
+   */
+  replacing:
+    | {
+        readonly previous: SessionCore;
+        readonly replaces: readonly SessionCore[] | undefined;
+        readonly stored: boolean;
+      }
+    | undefined = undefined;
   /** The user the session belongs to, fixed at `create()`, and the app's label for the device. */
   readonly userId: string | undefined;
   readonly device: string | undefined;
@@ -215,7 +223,7 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
     if (s.stored) loggedOut.push(s);
   }
   next.replaces = [...new Set([...loggedOut, ...(previous.replaces ?? []), previous])];
-  next.replacing = { previous, replaces: previous.replaces };
+  next.replacing = { previous, replaces: previous.replaces, stored: previous.stored };
   previous.replaces = undefined;
   previous.replaced = true;
   previous.replacedBy = next;
@@ -224,8 +232,9 @@ export function replace(next: SessionCore, previous: SessionCore, before: readon
 
 /**
  * Drops `s`, a session a failed run made (a login, or `start()` after `destroy()`) and never committed: it commits
- * nothing and takes no more changes. A login's replacement is undone: the session it replaced is live again, with
- * what it was to end.
+ * nothing and takes no more changes. A login's replacement is undone: the session it replaced is the request's
+ * again, with what it was to end, and live, unless another request ended it meanwhile (its own commit in flight
+ * found it gone): then it stays ended.
  */
 export function drop(s: SessionCore): void {
   s.destroyed = true;
@@ -235,7 +244,7 @@ export function drop(s: SessionCore): void {
   previous.replaces = replacing.replaces;
   previous.replaced = false;
   previous.replacedBy = undefined;
-  previous.destroyed = false;
+  previous.destroyed = replacing.stored && !previous.stored;
   s.replaces = undefined;
   s.replacing = undefined;
 }

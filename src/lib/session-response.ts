@@ -44,8 +44,8 @@ interface Finished {
  * session that followed it, each committed in turn up to `latest`, the one the request ends with (its cookie wins).
  * One in between is committed too: a login that was ended again in the same request must not stay live, nor its
  * cookie stay in the browser. Sessions before `session` (an earlier run on the same Request, whose response a
- * retry dropped) were committed then, but what they sent counts. Synchronous when nothing was replaced, so
- * `handle()` pays no promise for it.
+ * retry dropped or which failed) were committed then, but what they sent counts, and what they left uncommitted
+ * is committed now. Synchronous when nothing was replaced, so `handle()` pays no promise for it.
  */
 export function finalLines(
   response: Response,
@@ -59,8 +59,8 @@ export function finalLines(
   }
   const { before, chain } = sessionsOf(session, latest);
   const already = response.headers.getSetCookie();
-  if (latest === session) return linesToSend(already, [...before, session], [...before.map(() => []), committed]);
-  return finishChain(already, before, chain, committed);
+  if (latest === session && before.length === 0) return linesToSend(already, [session], [committed]);
+  return finishChain(already, [...before, ...chain], before.length, committed);
 }
 
 /**
@@ -92,25 +92,25 @@ function sessionsOf(session: Finished, latest: Finished): { before: Finished[]; 
 }
 
 /**
- * Commits every session of `chain` after its first (whose final commit made `first`), in order; `already`: the
- * Set-Cookie lines of the handler's Response. If one fails, the error carries the lines of those committed before
- * it, and those handed to the handler.
+ * Commits every session of `all` in order but the one at `at`, whose final commit made `first`: those the handler
+ * made after it, and those before it, of an earlier run on the same Request (a retry), which may have left changes
+ * uncommitted (it failed after a commit: a logout of its login). `already`: the Set-Cookie lines of the handler's
+ * Response. If one fails, the error carries the lines of those committed before it, and those handed to the app.
  */
 async function finishChain(
   already: readonly string[],
-  before: readonly Finished[],
-  chain: readonly Finished[],
+  all: readonly Finished[],
+  at: number,
   first: readonly string[],
 ): Promise<string[]> {
-  const made: (readonly string[])[] = [...before.map(() => []), first];
-  const all = [...before, ...chain];
-  for (let i = 1; i < chain.length; i++) {
+  const made: (readonly string[])[] = [];
+  for (let i = 0; i < all.length; i++) {
     try {
-      made.push(await chain[i]!._commitLines());
+      made.push(i === at ? first : await all[i]!._commitLines());
     } catch (error) {
-      const lines = linesToSend([], all, [...made, ...chain.slice(i).map(() => [])]);
+      const lines = linesToSend([], all, [...made, ...all.slice(i).map(() => [])]);
       // Handed to the app on the error: a run around this one, or a retry, must still send them.
-      for (let k = 0; k < i; k++) chain[k]!._recordSent(made[before.length + k]!);
+      for (let k = 0; k < i; k++) all[k]!._recordSent(made[k]!);
       throw withUnsent(error, lines);
     }
   }
