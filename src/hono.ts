@@ -2,8 +2,8 @@
 // loads it, and neither the core nor the other entry points import this file.
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
-import { enterRun, inRun, leaveRun, standIn } from './lib/request-sessions.js';
-import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
+import { enterRun, inRun, leaveRun, madeSoFar, standIn } from './lib/request-sessions.js';
+import { failedFirst, finalLines, handedLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -120,14 +120,23 @@ export function sessionMiddleware<
     const lazy = new LazySession(() => managerOf().start(raw, backgroundContext(c)));
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
-    // sessions are committed below; unless this middleware runs inside another (a sub-app's).
-    // A run inside another (a sub-app's middleware): a failure is left for the outer run to settle.
+    // sessions are committed below; unless this middleware runs inside another (a sub-app's), which also leaves a
+    // retry of the Request to the outer run. If the run fails, it drops the sessions made on the request from here.
     const nested = inRun(raw);
+    const since = madeSoFar(raw);
     enterRun(raw);
     try {
       await next();
     } finally {
       leaveRun(raw);
+    }
+    // Hono caught the handler's error inside next() and onError answered: store nothing of this request. The
+    // sessions made meanwhile are dropped (a handle() around the app would commit a failed login), and what
+    // earlier commits handed to the handler still goes out, on onError's Response (a login committed early has
+    // ended the visitor's old session).
+    if (c.error !== undefined) {
+      if (lazy.started || madeSoFar(raw) !== since) await failed(managerOf(), c, raw, since, !nested);
+      return;
     }
     if (!lazy.started) return;
     let session: Session<Data>;
@@ -136,10 +145,9 @@ export function sessionMiddleware<
     } catch {
       return; // the read failed and the handler answered without a session: there is nothing to commit
     }
-    // Hono caught the handler's error inside next() and onError answered, or the handler answered a network
-    // error: store nothing of this request. A login it made is dropped (a handle() around the app would commit it).
     const response = c.res;
-    if (c.error !== undefined || response.type === 'error') return abandon(managerOf(), raw, session, !nested);
+    // A network error carries no headers: commit nothing rather than store what no cookie would follow.
+    if (response.type === 'error') return abandon(managerOf(), raw, since, !nested, session);
     // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
     // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
     const latest = await managerOf().start(raw);
@@ -149,9 +157,9 @@ export function sessionMiddleware<
       const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
         throw failedFirst(error, session, latest);
       });
-      cookies = await finalLines(response, session, committed, latest);
+      cookies = await finalLines(response, session, committed, latest, !nested);
     } catch (error) {
-      abandon(managerOf(), raw, session, !nested);
+      abandon(managerOf(), raw, since, !nested, session);
       // Hono's onError answers, and the c.res setter gives its Response the headers of the one it replaces, as for
       // any header a middleware sets on c.res: the lines still to send go there (with `Cache-Control: private`),
       // so they reach the browser with the other middlewares' cookies, whatever onError does with error.headers.
@@ -242,17 +250,41 @@ class LazySession<Data extends Record<string, unknown>> implements Promise<Sessi
 }
 
 /**
- * The run failed: `manager` drops the sessions it made after `session` and did not commit, as `handle()` does,
- * and, for an `outermost` run, forgets the Request if nothing of it was committed, so a retry reads it again (a
- * manager-like object without that part of a manager drops nothing).
+ * The run failed: `manager` drops the sessions made on the request since the count `since` that committed nothing,
+ * as `handle()` does, and, for an `outermost` run, forgets the Request if nothing of it was committed, so a retry
+ * reads it again (a manager-like object without that part of a manager drops nothing).
  */
 function abandon<Data extends Record<string, unknown>>(
   manager: Sessions<Data>,
   raw: Request,
-  session: Session<Data>,
+  since: number,
   outermost: boolean,
-) {
-  if (typeof manager._abandon === 'function') manager._abandon(raw, session, outermost);
+  read: Session<Data> | undefined,
+): void {
+  if (typeof manager._abandon === 'function') manager._abandon(raw, since, outermost, read);
+}
+
+/** The handler failed and onError answered: `abandon`, then append what earlier commits handed the handler. */
+async function failed<Data extends Record<string, unknown>>(
+  manager: Sessions<Data>,
+  c: Context,
+  raw: Request,
+  since: number,
+  outermost: boolean,
+): Promise<void> {
+  let latest: Session<Data> | undefined;
+  try {
+    latest = await manager.start(raw); // from memory: the run read it or made one
+  } catch {
+    latest = undefined; // its read failed: nothing of it was committed
+  }
+  // Before `abandon`, which may forget the Request: the sessions it drops committed nothing anyway.
+  const lines = latest === undefined ? [] : handedLines(c.res, latest);
+  abandon(manager, raw, since, outermost, latest);
+  if (lines.length === 0) return;
+  const copy = withSessionHeaders(c.res, lines);
+  c.res = undefined;
+  c.res = copy;
 }
 
 /** Hono requests whose `raw` is watched: one watch per request, however many middleware runs it has. */

@@ -14,6 +14,8 @@ import {
   inRun,
   isAnswered,
   leaveRun,
+  madeSoFar,
+  nextMade,
   requestContexts,
   requestSessions,
 } from './lib/request-sessions.js';
@@ -148,10 +150,10 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   ): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
   /**
    * @internal The Hono middleware's run failed (Hono's `onError` answered, or its final commit failed): the
-   * sessions made after `session` and not committed are dropped, and with `forget` the Request may be forgotten,
-   * as `handle()` does.
+   * sessions made on `request` since the count `since` and not committed are dropped, and with `forget` the
+   * Request may be forgotten, as `handle()` does.
    */
-  _abandon(request: Request, session: Session<Data>, forget: boolean): void;
+  _abandon(request: Request, since: number, forget: boolean, read: Session<Data> | undefined): void;
 }
 
 /**
@@ -190,7 +192,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       if (!session.destroyed) return session;
       const cookie = noCookie(chunksBefore(request, session));
       const next = newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request), request);
-      return remember(request, next._after(session));
+      return remember(request, next._after(session, nextMade(request)));
     };
     return cached instanceof Promise ? cached.then(live) : live(cached);
   }
@@ -249,27 +251,25 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   /**
    * After a run that failed (its handler threw or answered a network error or no Response, or its final commit
-   * failed): the sessions it made after `session`, the one it was handed (logins with `create()`, `start()` after
-   * `destroy()`), and did not commit are dropped, so that neither a run around it nor a retry of the Request
-   * takes them up: a failed login leaves the visitor the session they had. Those up to the last one it committed
-   * stand. With `forget` (an outermost run that read the session), a Request of which nothing was committed is
-   * forgotten: a retry reads its session again, without the failed run's changes. Other changes the run made to
-   * `session` stay in it (a run around it holds the same session).
+   * failed): the sessions made on the request since the run began (numbered above `since`: logins with `create()`,
+   * `start()` after `destroy()`) that committed nothing are dropped, from the last one back, so that neither a run
+   * around it nor a retry of the Request takes them up: a failed login leaves the visitor the session they had.
+   * With `forget` (no run of the request encloses this one), a Request of which nothing was committed is
+   * forgotten: a retry reads its session again, without the failed run's changes (`read`: the session the run
+   * read, while the map still holds the read's promise). Other changes the run made to the session it was handed
+   * stay in it (a run around it holds the same session).
    */
-  function abandon(request: Request, session: Session<Data>, forget = false): void {
+  function abandon(request: Request, since: number, forget: boolean, read?: Session<Data>): void {
     const key = canonical(request);
-    const latest = sessionsByRequest.get(key);
+    let latest = sessionsByRequest.get(key);
+    if (latest instanceof Promise) latest = read; // the run made no session
     if (latest === undefined) return;
-    const made: Session<Data>[] = [];
-    if (!(latest instanceof Promise)) {
-      let s: Session<Record<string, unknown>> | undefined = latest as unknown as Session<Record<string, unknown>>;
-      for (; s !== undefined && s !== (session as unknown); s = s._previous)
-        made.unshift(s as unknown as Session<Data>);
-      if (s === undefined) return; // not a session of this run's chain: nothing of it is known
+    let s = latest as unknown as Session<Record<string, unknown>>;
+    while (s._previous !== undefined && s._made > since && s._uncommittedItself) {
+      s._drop();
+      s = s._previous;
     }
-    let kept = made.length;
-    while (kept > 0 && made[kept - 1]!._uncommittedItself) made[--kept]!._drop();
-    const current = kept > 0 ? made[kept - 1]! : session;
+    const current = s as unknown as Session<Data>;
     if (forget && current._uncommitted) sessionsByRequest.delete(key);
     else sessionsByRequest.set(key, current);
   }
@@ -345,7 +345,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       // The current session is ended by the new one's first commit, not here: a login that fails keeps it.
       session._replace(current as Session<Record<string, unknown>>);
       createdSessions.add(session);
-      return Promise.resolve(remember(request, session._after(current)));
+      return Promise.resolve(remember(request, session._after(current, nextMade(request))));
     },
 
     async shiftExpiration(request) {
@@ -442,19 +442,21 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return storeCall(c, 'STORE_READ', 'count', () => store.count!(), answers().counted);
     },
 
-    _abandon: (request, session, forget) => abandon(request, session, forget),
+    _abandon: (request, since, forget, read) => abandon(request, since, forget, read),
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         const key = canonical(request);
-        // This run reads the request's session (no earlier run or start() on this Request has).
-        const first = !sessionsByRequest.has(key);
+        // If this run fails, it drops the sessions made on the request from here on, and a retry of the Request
+        // reads it again, unless a run of the same request around this one holds it (a nested handle() of the same
+        // cookie; one of another cookie did not read this one's session before).
+        const since = madeSoFar(key);
+        const nested = inRun(key) && sessionsByRequest.has(key);
         let session = begin(key, rest.find(isBackgroundContext));
         if (session instanceof Promise) session = await session;
         // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
         const live = !session.isNew;
         const handed = sessionsByRequest.get(key);
-        const nested = inRun(key);
         let response: Response | undefined;
         // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
         // sessions are committed below; unless this run is nested in another.
@@ -463,7 +465,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           const result = handler(request, session, ...(rest as unknown as Rest));
           response = result instanceof Response ? result : await result;
         } catch (error) {
-          abandon(key, session, first && !nested);
+          abandon(key, since, !nested, session);
           throw error;
         } finally {
           leaveRun(key);
@@ -471,7 +473,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
         // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
         if (response === undefined || response === null || response.type === 'error') {
-          abandon(key, session, first && !nested);
+          abandon(key, since, !nested, session);
           return response;
         }
         // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
@@ -482,14 +484,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
         if (!Array.isArray(committed)) {
           // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
           committed = await committed.catch((error: unknown) => {
-            abandon(key, session, first && !nested);
+            abandon(key, since, !nested, session);
             throw failedFirst(error, session, last);
           });
         }
-        let lines = finalLines(response, session, committed, last);
+        let lines = finalLines(response, session, committed, last, !nested);
         if (!Array.isArray(lines)) {
           lines = await lines.catch((error: unknown) => {
-            abandon(key, session, first && !nested);
+            abandon(key, since, !nested, session);
             throw error;
           });
         }

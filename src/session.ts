@@ -396,9 +396,16 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
    */
   _previous: Session<Record<string, unknown>> | undefined = undefined;
 
-  /** @internal Records the session this one follows in its request; returns this session. */
-  _after(previous: Session<Data>): this {
+  /**
+   * @internal For a session that follows another (`create()`, `start()` after `destroy()`): its number among those
+   * made on its request (lib/request-sessions.ts, `nextMade`). A run that fails drops those made since it began.
+   */
+  _made = 0;
+
+  /** @internal Records the session this one follows in its request, and its number; returns this session. */
+  _after(previous: Session<Data>, made: number): this {
     this._previous = previous as unknown as Session<Record<string, unknown>>;
+    this._made = made;
     return this;
   }
 

@@ -1615,3 +1615,176 @@ describe('a retry after a run that committed a login, logged it out again, and t
     expect(await sessions.listByUser('bob')).toEqual([]);
   });
 });
+
+// Found by review 11e.
+function twoCookies() {
+  const clock = createClock();
+  const visitorMemory = createMemoryStore({ now: clock.now });
+  const adminMemory = createMemoryStore({ now: clock.now });
+  const visitors = createSessions({ store: visitorMemory, secrets: [SECRET], now: clock.now });
+  const admins = createSessions({
+    store: adminMemory,
+    secrets: [SECRET],
+    now: clock.now,
+    cookie: { name: '__Host-admin' },
+  });
+  return { visitors, admins, visitorMemory, adminMemory };
+}
+
+// README: "A retry of the same Request reads the session again, without the failed run's changes (an increment
+// is counted once)", also for a manager of another cookie whose run is inside the first one's.
+describe('a retry after a failed run, two managers of different cookies on one request', () => {
+  it('handle() of another cookie nested in a handle(): the inner one counts an increment once', async () => {
+    const { visitors, admins } = twoCookies();
+    const root = await loggedIn(admins, 'root', { n: 0 });
+    let tries = 0;
+    const adminRoute = admins.handle(async (_req, session) => {
+      const n = session.increment('n');
+      if (tries++ === 0) throw new Error('flaky upstream');
+      return new Response(String(n));
+    });
+    const app = visitors.handle(async (req) => adminRoute(req));
+    const req = request(root.cookie);
+    const res = await app(req).catch(() => app(req));
+    // Not '2' (the failed run's increment taken up by the retry).
+    expect(await res.text()).toBe('1');
+    expect((await admins.start(request(root.cookie))).get('n')).toBe(1);
+  });
+});
+
+// manager.ts handle(): `first = !sessionsByRequest.has(key)`: a run on a Request an earlier run already read
+// never forgets it, even when this run committed nothing. A third try then takes up the second's changes.
+describe('handle(): three tries of the same Request, the second throws', () => {
+  it('the third does not take up the increment of the second, which committed nothing', async () => {
+    const { sessions, memory } = setup();
+    const alice = await loggedIn(sessions, 'alice', { n: 0 });
+    let tries = 0;
+    const app = sessions.handle(async (_req, session) => {
+      tries++;
+      if (tries === 1) return new Response('busy', { status: 503 }); // answered, read only: nothing to commit
+      const n = session.increment('n');
+      if (tries === 2) throw new Error('flaky upstream'); // commits nothing (README)
+      return new Response(String(n));
+    });
+    const req = request(alice.cookie);
+    // A retry wrapper: up to three tries while the answer is a 5xx or an error.
+    let res: Response | undefined;
+    for (let i = 0; i < 3; i++) {
+      res = await app(req).catch(() => undefined);
+      if (res !== undefined && res.status < 500) break;
+    }
+    // Not '2': the second try committed nothing, so the third reads the session again.
+    expect(await res!.text()).toBe('1');
+    expect((await memory.get(alice.id))?.data.n).toBe('1');
+  });
+});
+
+// Hono rules, Errors: "A login made by a handler that throws is dropped, also for a handle() around the app".
+// hono.ts returns at `if (!lazy.started) return;` before looking at c.error, and abandon() drops only the
+// sessions made after `lazy.first()`: a login made before the first await of c.var.session (or with none) is
+// left as the request's session, and the handle() around the app commits it.
+describe('Hono app inside handle(): a login made before the session variable was awaited, then a throw', () => {
+  for (const awaits of [false, true]) {
+    const when = awaits ? 'awaits c.var.session after create()' : 'never awaits c.var.session';
+    it(`the visitor keeps alice, bob is not stored (route ${when})`, async () => {
+      const { sessions } = setup();
+      const alice = await loggedIn(sessions, 'alice');
+      const app = new Hono<SessionEnv>();
+      app.use(sessionMiddleware(sessions));
+      app.post('/login', async (c) => {
+        await sessions.create(c.req.raw, { userId: 'bob' });
+        if (awaits) (await c.var.session).set('step', 'second-factor');
+        throw new Error('second factor rejected');
+      });
+      app.onError(() => new Response('sign-in failed', { status: 401 }));
+      const outer = sessions.handle(async (req) => app.fetch(req));
+      const res = await outer(
+        new Request('https://app.example/login', { method: 'POST', headers: { cookie: alice.cookie } }),
+      );
+      expect(res.status).toBe(401);
+      expect(await sessions.listByUser('bob')).toEqual([]);
+      expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('alice');
+    });
+  }
+});
+
+// A run nested in another does not commit the sessions before the one it was handed: they are the enclosing
+// run's, still going on, and dropped if it fails (README).
+describe("a nested handle() leaves the enclosing run's uncommitted sessions to it", () => {
+  it('a login the outer run dropped again (2FA rejected) does not end alice when the outer run fails', async () => {
+    const { sessions, memory } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const errorPage = sessions.handle(async (_req, session) => {
+      return new Response(`sign-in failed${session.isNew ? '' : ' (session)'}`, { status: 401 });
+    });
+    const signIn = sessions.handle(async (req) => {
+      const bob = await sessions.create(req, { userId: 'bob' }); // not committed
+      bob.destroy(); // the second factor fails: drop the login ...
+      await sessions.start(req); // ... (any read of the request's session after it: an empty new one)
+      await errorPage(req); // a sub-handler renders the error page
+      throw new Error('audit log down'); // ... and the run fails
+    });
+    const app = sessions.handle(async (req) =>
+      signIn(req).catch(() => new Response('sign-in failed', { status: 401 })),
+    );
+    const res = await app(request(alice.cookie));
+    expect(res.status).toBe(401);
+    // Had the nested errorPage committed bob's destroy (a login ended before it was stored ends the session it
+    // replaced), alice would be ended in the store and the visitor signed out.
+    expect(await memory.get(alice.id)).not.toBeNull();
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBe('alice');
+  });
+});
+
+// README: "behind the Hono middleware ... you need not append them: the lines of every commit made in the handler
+// ... go out with its response"; 11d made a failed final commit keep another manager's committed cookie. The other
+// way round: the inner manager's final commit fails, onError answers (c.error set), and the outer middleware then
+// returns at `c.error !== undefined` (hono.ts) without its handed lines: its early-committed login, which ended
+// the visitor's session, never reaches the browser. e.headers holds the failing manager's lines only.
+describe('Hono, two managers: the inner one fails its final commit', () => {
+  it("the outer manager's early-committed login still reaches the browser", async () => {
+    const clock = createClock();
+    let failing = false;
+    const visitorMemory = createMemoryStore({ now: clock.now });
+    const visitors = createSessions({ store: visitorMemory, secrets: [SECRET], now: clock.now });
+    const adminMemory = createMemoryStore({ now: clock.now });
+    const admins = createSessions({
+      store: {
+        ...adminMemory,
+        name: 'flaky',
+        update: (...args: Parameters<typeof adminMemory.update>) =>
+          failing ? Promise.reject(new Error('backend down')) : adminMemory.update(...args),
+      },
+      secrets: [SECRET],
+      now: clock.now,
+      cookie: { name: '__Host-admin' },
+    });
+    const visitor = await loggedIn(visitors, 'v1');
+    const admin = await loggedIn(admins, 'root', { n: 0 });
+    const app = new Hono<SessionEnv & SessionEnv<Record<string, unknown>, 'admin'>>();
+    app.use(sessionMiddleware(visitors));
+    app.use(sessionMiddleware(admins, { variable: 'admin' }));
+    app.post('/switch', async (c) => {
+      await c.var.session;
+      const v2 = await visitors.create(c.req.raw, { userId: 'v2' });
+      await v2.commit(); // committed early, not appended: the middleware sends it (README); v1 is ended
+      (await c.var.admin).increment('n');
+      failing = true; // the admins' store fails before the end of the request
+      return c.text('switched');
+    });
+    app.onError((e) => new Response('Try again', { status: 503, headers: (e as { headers?: Headers }).headers }));
+    const res = await app.request('https://app.example/switch', {
+      method: 'POST',
+      headers: { cookie: `${visitor.cookie}; ${admin.cookie}` },
+    });
+    expect(res.status).toBe(503);
+    expect(await visitorMemory.get(visitor.id)).toBeNull(); // v1 ended by v2's commit
+    const jar = createJar();
+    for (const c of [visitor.cookie, admin.cookie]) {
+      jar.apply(new Response(null, { headers: { 'Set-Cookie': `${c}; Path=/` } }));
+    }
+    jar.apply(res);
+    // Not v1's ended cookie: the visitor would be signed out of both v1 and v2.
+    expect((await visitors.start(request(jar.header() ?? ''))).userId).toBe('v2');
+  });
+});

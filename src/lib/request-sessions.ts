@@ -85,6 +85,26 @@ export function leaveRun(request: Request): void {
   runs.set(request, depth > 1 ? depth - 1 : ANSWERED);
 }
 
+/**
+ * Per request: how many sessions `create()` (a login) or `start()` after `destroy()` made on it. A run notes the
+ * count when it starts: those numbered above it were made while it went on, by it (or by code around it at the
+ * same time, which cannot be told apart), and are the ones it drops if it fails.
+ */
+const made = new WeakMap<Request, number>();
+
+/** The number of a session just made on `request` (see `made`). */
+export function nextMade(request: Request): number {
+  request = canonical(request);
+  const n = (made.get(request) ?? 0) + 1;
+  made.set(request, n);
+  return n;
+}
+
+/** How many sessions were made on `request` so far (see `made`). */
+export function madeSoFar(request: Request): number {
+  return made.get(canonical(request)) ?? 0;
+}
+
 /** Whether a run on `request` is going on (one that starts now is nested in it). */
 export function inRun(request: Request): boolean {
   return (runs.get(canonical(request)) ?? 0) > 0;

@@ -43,15 +43,17 @@ interface Finished {
  * `committed`), then, when the handler replaced it (a login with `create()`, or `start()` after `destroy()`), every
  * session that followed it, each committed in turn up to `latest`, the one the request ends with (its cookie wins).
  * One in between is committed too: a login that was ended again in the same request must not stay live, nor its
- * cookie stay in the browser. Sessions before `session` (an earlier run on the same Request, whose response a
- * retry dropped or which failed) were committed then, but what they sent counts, and what they left uncommitted
- * is committed now. Synchronous when nothing was replaced, so `handle()` pays no promise for it.
+ * cookie stay in the browser. Sessions before `session` were committed by the run that made them, but what they
+ * sent counts. With `retry` (no run encloses this one), they are of an earlier run on the same Request, whose
+ * response was dropped or which failed: what they left uncommitted (a logout after a login it committed) is
+ * committed now. Synchronous when nothing was replaced, so `handle()` pays no promise for it.
  */
 export function finalLines(
   response: Response,
   session: Finished,
   committed: readonly string[],
   latest: Finished,
+  retry: boolean,
 ): string[] | Promise<string[]> {
   // Most requests: one session, no commit handed lines to the handler, and the Response's headers are not read.
   if (latest === session && session._previous === undefined && session._sentLines().length === 0) {
@@ -59,8 +61,10 @@ export function finalLines(
   }
   const { before, chain } = sessionsOf(session, latest);
   const already = response.headers.getSetCookie();
-  if (latest === session && before.length === 0) return linesToSend(already, [session], [committed]);
-  return finishChain(already, [...before, ...chain], before.length, committed);
+  if (latest === session && (before.length === 0 || !retry)) {
+    return linesToSend(already, [...before, session], [...before.map(() => []), committed]);
+  }
+  return finishChain(already, [...before, ...chain], before.length, committed, retry);
 }
 
 /**
@@ -81,6 +85,20 @@ export function failedFirst(error: unknown, session: Finished, latest: Finished)
   );
 }
 
+/**
+ * The lines that commits of the request's sessions up to `latest` handed to the app and that `response` does not
+ * hold yet: a failed run's Response (Hono's onError) must still carry them, since those commits were made.
+ */
+export function handedLines(response: Response, latest: Finished): string[] {
+  const all: Finished[] = [];
+  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) all.unshift(s);
+  return linesToSend(
+    response.headers.getSetCookie(),
+    all,
+    all.map(() => []),
+  );
+}
+
 /** The sessions of the request before `session` (earlier runs on the same Request), and `session` up to `latest`. */
 function sessionsOf(session: Finished, latest: Finished): { before: Finished[]; chain: Finished[] } {
   const before: Finished[] = [];
@@ -93,20 +111,21 @@ function sessionsOf(session: Finished, latest: Finished): { before: Finished[]; 
 
 /**
  * Commits every session of `all` in order but the one at `at`, whose final commit made `first`: those the handler
- * made after it, and those before it, of an earlier run on the same Request (a retry), which may have left changes
- * uncommitted (it failed after a commit: a logout of its login). `already`: the Set-Cookie lines of the handler's
- * Response. If one fails, the error carries the lines of those committed before it, and those handed to the app.
+ * made after it, and with `retry` those before it (see `finalLines`). `already`: the Set-Cookie lines of the
+ * handler's Response. If one fails, the error carries the lines of those committed before it, and those handed to
+ * the app.
  */
 async function finishChain(
   already: readonly string[],
   all: readonly Finished[],
   at: number,
   first: readonly string[],
+  retry: boolean,
 ): Promise<string[]> {
   const made: (readonly string[])[] = [];
   for (let i = 0; i < all.length; i++) {
     try {
-      made.push(i === at ? first : await all[i]!._commitLines());
+      made.push(i === at ? first : i < at && !retry ? [] : await all[i]!._commitLines());
     } catch (error) {
       const lines = linesToSend([], all, [...made, ...all.slice(i).map(() => [])]);
       // Handed to the app on the error: a run around this one, or a retry, must still send them.
