@@ -117,12 +117,20 @@ export function sessionMiddleware<
     // login and its run, not a second copy read from the same cookie.
     watchReplacements(c.req);
     const raw = c.req.raw;
-    const lazy = new LazySession(() => managerOf().start(raw, backgroundContext(c)));
+    // From its first read, this run holds the request's session of its kind: a run of the same kind inside it (a
+    // sub-app's middleware) leaves this one's sessions to it, and one that finds none holding it is the request's
+    // first, or a retry. Undefined until then (or for a manager-like object that does not count runs).
+    let nestedInKind: boolean | undefined;
+    const lazy = new LazySession(() => {
+      const m = managerOf();
+      if (nestedInKind === undefined && typeof m._enterKind === 'function') nestedInKind = m._enterKind(raw);
+      return m.start(raw, backgroundContext(c));
+    });
     c.set(variable, lazy);
     // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
-    // sessions are committed below; unless this middleware runs inside another (a sub-app's), which also leaves a
-    // retry of the Request to the outer run. If the run fails, it drops the sessions made on the request from here.
-    const nested = inRun(raw);
+    // sessions are committed below; unless this middleware runs inside another (a sub-app's). If the run fails,
+    // it drops the sessions made on the request from here.
+    const inAnother = inRun(raw);
     const since = madeSoFar(raw);
     enterRun(raw);
     try {
@@ -130,56 +138,75 @@ export function sessionMiddleware<
     } finally {
       leaveRun(raw);
     }
-    // Hono caught the handler's error inside next() and onError answered: store nothing of this request. The
-    // sessions made meanwhile are dropped (a handle() around the app would commit a failed login), and what
-    // earlier commits handed to the handler still goes out, on onError's Response (a login committed early has
-    // ended the visitor's old session).
-    if (c.error !== undefined) {
-      if (lazy.started || madeSoFar(raw) !== since) await failed(managerOf(), c, raw, since, !nested);
-      return;
-    }
-    if (!lazy.started) return;
-    let session: Session<Data>;
     try {
-      session = await lazy.first();
-    } catch {
-      return; // the read failed and the handler answered without a session: there is nothing to commit
+      return await settle(c, lazy, raw, since, nestedInKind ?? inAnother, managerOf, manager, sessions);
+    } finally {
+      if (nestedInKind !== undefined) managerOf()._leaveKind(raw);
     }
-    const response = c.res;
-    // A network error carries no headers: commit nothing rather than store what no cookie would follow.
-    if (response.type === 'error') return abandon(managerOf(), raw, since, !nested, session);
-    // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
-    // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
-    const latest = await managerOf().start(raw);
-    let cookies: string[];
-    try {
-      // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
-      const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
-        throw failedFirst(error, session, latest);
-      });
-      cookies = await finalLines(response, session, committed, latest, !nested);
-    } catch (error) {
-      abandon(managerOf(), raw, since, !nested, session);
-      // Hono's onError answers, and the c.res setter gives its Response the headers of the one it replaces, as for
-      // any header a middleware sets on c.res: the lines still to send go there (with `Cache-Control: private`),
-      // so they reach the browser with the other middlewares' cookies, whatever onError does with error.headers.
-      if (error instanceof SessionError && error.headers !== undefined) {
-        c.res = undefined;
-        c.res = withSessionHeaders(response, error.headers.getSetCookie(), lazy.live);
-      }
-      throw error;
-    }
-    // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
-    if (cookies.length > 0) latest._recordSent(cookies);
-    // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
-    // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
-    const copy = withSessionHeaders(response, cookies, lazy.live);
-    if (copy === response) return;
-    // Setting c.res over an existing one merges the old headers into the new (the old Set-Cookie lines replace
-    // the new ones, the old Cache-Control overwrites): clear it first so the copy goes in as it is.
-    c.res = undefined;
-    c.res = copy;
   };
+}
+
+/** After the handler: commit the request's sessions and append their lines, or, if the run failed, settle that. */
+async function settle<Data extends Record<string, unknown>, E extends Env>(
+  c: Context,
+  lazy: LazySession<Data>,
+  raw: Request,
+  since: number,
+  nested: boolean,
+  managerOf: () => Sessions<Data>,
+  made: Sessions<Data> | undefined,
+  sessions: Sessions<Data> | ((c: Context<E>) => Sessions<Data>),
+): Promise<void> {
+  // Hono caught the handler's error inside next() and onError answered: store nothing of this request. The
+  // sessions made meanwhile are dropped (a handle() around the app would commit a failed login), and what
+  // earlier commits handed to the handler still goes out, on onError's Response (a login committed early has
+  // ended the visitor's old session). Only through a manager there is: the app's function is not called for it.
+  if (c.error !== undefined) {
+    const manager = made ?? (typeof sessions === 'function' ? undefined : sessions);
+    if (manager !== undefined) await failed(manager, c, raw, since, !nested);
+    return;
+  }
+  if (!lazy.started) return;
+  let session: Session<Data>;
+  try {
+    session = await lazy.first();
+  } catch {
+    return; // the read failed and the handler answered without a session: there is nothing to commit
+  }
+  const response = c.res;
+  // A network error carries no headers: commit nothing rather than store what no cookie would follow.
+  if (response.type === 'error') return abandon(managerOf(), raw, since, !nested, session);
+  // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
+  // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
+  const latest = await managerOf().start(raw);
+  let cookies: string[];
+  try {
+    // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
+    const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
+      throw failedFirst(error, session, latest);
+    });
+    cookies = await finalLines(response, session, committed, latest, !nested);
+  } catch (error) {
+    abandon(managerOf(), raw, since, !nested, session);
+    // Hono's onError answers, and the c.res setter gives its Response the headers of the one it replaces, as for
+    // any header a middleware sets on c.res: the lines still to send go there (with `Cache-Control: private`),
+    // so they reach the browser with the other middlewares' cookies, whatever onError does with error.headers.
+    if (error instanceof SessionError && error.headers !== undefined) {
+      c.res = undefined;
+      c.res = withSessionHeaders(response, error.headers.getSetCookie(), lazy.live);
+    }
+    throw error;
+  }
+  // Sent: an outer middleware run (a sub-app's inside its parent's), or a retry of the same Request, must know.
+  if (cookies.length > 0) latest._recordSent(cookies);
+  // A page made from a live session differs per user even when no cookie is sent: no shared cache may keep
+  // it, nor a cookie for someone else (RFC 9111 §5.2.2.7).
+  const copy = withSessionHeaders(response, cookies, lazy.live);
+  if (copy === response) return;
+  // Setting c.res over an existing one merges the old headers into the new (the old Set-Cookie lines replace
+  // the new ones, the old Cache-Control overwrites): clear it first so the copy goes in as it is.
+  c.res = undefined;
+  c.res = copy;
 }
 
 /**
@@ -264,7 +291,10 @@ function abandon<Data extends Record<string, unknown>>(
   if (typeof manager._abandon === 'function') manager._abandon(raw, since, outermost, read);
 }
 
-/** The handler failed and onError answered: `abandon`, then append what earlier commits handed the handler. */
+/**
+ * The handler failed and onError answered: `abandon`, then append to onError's Response what earlier commits
+ * handed the handler. Only for a session of the request this manager holds (it read or made one): no I/O.
+ */
 async function failed<Data extends Record<string, unknown>>(
   manager: Sessions<Data>,
   c: Context,
@@ -272,14 +302,16 @@ async function failed<Data extends Record<string, unknown>>(
   since: number,
   outermost: boolean,
 ): Promise<void> {
-  let latest: Session<Data> | undefined;
+  const cached = typeof manager._cached === 'function' ? manager._cached(raw) : undefined;
+  if (cached === undefined) return;
+  let latest: Session<Data>;
   try {
-    latest = await manager.start(raw); // from memory: the run read it or made one
+    latest = await cached;
   } catch {
-    latest = undefined; // its read failed: nothing of it was committed
+    return; // its read failed: nothing of it was committed
   }
   // Before `abandon`, which may forget the Request: the sessions it drops committed nothing anyway.
-  const lines = latest === undefined ? [] : handedLines(c.res, latest);
+  const lines = handedLines(c.res, latest);
   abandon(manager, raw, since, outermost, latest);
   if (lines.length === 0) return;
   const copy = withSessionHeaders(c.res, lines);

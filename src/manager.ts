@@ -11,12 +11,12 @@ import {
   createdSessions,
   canonical,
   enterRun,
-  inRun,
   isAnswered,
   leaveRun,
   madeSoFar,
   nextMade,
   requestContexts,
+  requestRuns,
   requestSessions,
 } from './lib/request-sessions.js';
 import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
@@ -154,6 +154,12 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * Request may be forgotten, as `handle()` does.
    */
   _abandon(request: Request, since: number, forget: boolean, read: Session<Data> | undefined): void;
+  /** @internal The Hono middleware's run holds the request's session from its first read: see `handle()`. */
+  _enterKind(request: Request): boolean;
+  /** @internal The Hono middleware's run that entered is done. */
+  _leaveKind(request: Request): void;
+  /** @internal The request's session as this manager holds it now (or the promise of its read): no I/O. */
+  _cached(request: Request): Session<Data> | Promise<Session<Data>> | undefined;
 }
 
 /**
@@ -180,6 +186,23 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   // One session per request and way of reading its cookie (lib/request-sessions.ts): `start` twice decodes once. A
   // promise while the session is being loaded; the session itself once known without waiting (a new visitor).
   const sessionsByRequest = requestSessions<Session<Data> | Promise<Session<Data>>>(c.sharingKey);
+
+  // Runs holding the request's session of this kind (lib/request-sessions.ts, requestRuns).
+  const runsOfKind = requestRuns(c.sharingKey);
+
+  /** A run of this kind starts on `key`; true if another holds the session already (this one is nested). */
+  function enterKind(key: Request): boolean {
+    const depth = runsOfKind.get(key) ?? 0;
+    runsOfKind.set(key, depth + 1);
+    return depth > 0;
+  }
+
+  /** A run of this kind on `key` is done. */
+  function leaveKind(key: Request): void {
+    const depth = runsOfKind.get(key) ?? 1;
+    if (depth > 1) runsOfKind.set(key, depth - 1);
+    else runsOfKind.delete(key);
+  }
 
   /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
   function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {
@@ -443,62 +466,69 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     _abandon: (request, since, forget, read) => abandon(request, since, forget, read),
+    _enterKind: (request) => enterKind(canonical(request)),
+    _leaveKind: (request) => leaveKind(canonical(request)),
+    _cached: (request) => sessionsByRequest.get(canonical(request)),
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         const key = canonical(request);
-        // If this run fails, it drops the sessions made on the request from here on, and a retry of the Request
-        // reads it again, unless a run of the same request around this one holds it (a nested handle() of the same
-        // cookie; one of another cookie did not read this one's session before).
-        const since = madeSoFar(key);
-        const nested = inRun(key) && sessionsByRequest.has(key);
-        let session = begin(key, rest.find(isBackgroundContext));
-        if (session instanceof Promise) session = await session;
-        // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
-        const live = !session.isNew;
-        const handed = sessionsByRequest.get(key);
-        let response: Response | undefined;
-        // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
-        // sessions are committed below; unless this run is nested in another.
-        enterRun(key);
+        // Inside a run that holds this request's session (a nested handle() of the same cookie), this run leaves
+        // that run's sessions to it; otherwise it is the request's first run, or a retry (lib/request-sessions.ts).
+        const nested = enterKind(key);
         try {
-          const result = handler(request, session, ...(rest as unknown as Rest));
-          response = result instanceof Response ? result : await result;
-        } catch (error) {
-          abandon(key, since, !nested, session);
-          throw error;
-        } finally {
-          leaveRun(key);
-        }
-        // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
-        // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
-        if (response === undefined || response === null || response.type === 'error') {
-          abandon(key, since, !nested, session);
-          return response;
-        }
-        // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
-        // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-        const latest = sessionsByRequest.get(key);
-        const last = latest !== handed && latest !== undefined ? await latest : session;
-        let committed = session._commitLines();
-        if (!Array.isArray(committed)) {
-          // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
-          committed = await committed.catch((error: unknown) => {
-            abandon(key, since, !nested, session);
-            throw failedFirst(error, session, last);
-          });
-        }
-        let lines = finalLines(response, session, committed, last, !nested);
-        if (!Array.isArray(lines)) {
-          lines = await lines.catch((error: unknown) => {
+          let session = begin(key, rest.find(isBackgroundContext));
+          if (session instanceof Promise) session = await session;
+          // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
+          const live = !session.isNew;
+          const handed = sessionsByRequest.get(key);
+          // If this run fails, it drops the sessions made on the request from here on (not the one it is handed).
+          const since = madeSoFar(key);
+          let response: Response | undefined;
+          // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
+          // sessions are committed below; unless this run is nested in another.
+          enterRun(key);
+          try {
+            const result = handler(request, session, ...(rest as unknown as Rest));
+            response = result instanceof Response ? result : await result;
+          } catch (error) {
             abandon(key, since, !nested, session);
             throw error;
-          });
+          } finally {
+            leaveRun(key);
+          }
+          // A network error carries no headers, and no Response at all is Bun's answer for a WebSocket upgrade
+          // (`if (server.upgrade(req)) return;`): commit nothing rather than store what no cookie would follow.
+          if (response === undefined || response === null || response.type === 'error') {
+            abandon(key, since, !nested, session);
+            return response;
+          }
+          // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
+          // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
+          const latest = sessionsByRequest.get(key);
+          const last = latest !== handed && latest !== undefined ? await latest : session;
+          let committed = session._commitLines();
+          if (!Array.isArray(committed)) {
+            // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
+            committed = await committed.catch((error: unknown) => {
+              abandon(key, since, !nested, session);
+              throw failedFirst(error, session, last);
+            });
+          }
+          let lines = finalLines(response, session, committed, last, !nested);
+          if (!Array.isArray(lines)) {
+            lines = await lines.catch((error: unknown) => {
+              abandon(key, since, !nested, session);
+              throw error;
+            });
+          }
+          // Sent: a run this one is nested in (a handle() inside a handle()), or a retry of the same Request whose
+          // first response was dropped, must know these lines, or a later line of its own could undo them.
+          if (lines.length > 0) last._recordSent(lines);
+          return withSessionHeaders(response, lines, live);
+        } finally {
+          leaveKind(key);
         }
-        // Sent: a run this one is nested in (a handle() inside a handle()), or a retry of the same Request whose
-        // first response was dropped, must know these lines, or a later line of its own could undo them.
-        if (lines.length > 0) last._recordSent(lines);
-        return withSessionHeaders(response, lines, live);
       };
     },
   };

@@ -15,7 +15,7 @@ import {
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, createClock, createJar, request, SECRET } from './helpers.js';
+import { cookiePair, countingStore, createClock, createJar, request, SECRET } from './helpers.js';
 import { gatedStore } from './races.js';
 
 function setup(store?: (memory: SessionStore) => SessionStore) {
@@ -1621,19 +1621,42 @@ function twoCookies() {
   const clock = createClock();
   const visitorMemory = createMemoryStore({ now: clock.now });
   const adminMemory = createMemoryStore({ now: clock.now });
-  const visitors = createSessions({ store: visitorMemory, secrets: [SECRET], now: clock.now });
+  const visitorCounts = countingStore(visitorMemory);
+  const visitors = createSessions({ store: visitorCounts.store, secrets: [SECRET], now: clock.now });
   const admins = createSessions({
     store: adminMemory,
     secrets: [SECRET],
     now: clock.now,
     cookie: { name: '__Host-admin' },
   });
-  return { visitors, admins, visitorMemory, adminMemory };
+  return { visitors, admins, visitorMemory, adminMemory, visitorCounts };
 }
 
 // README: "A retry of the same Request reads the session again, without the failed run's changes (an increment
 // is counted once)", also for a manager of another cookie whose run is inside the first one's.
 describe('a retry after a failed run, two managers of different cookies on one request', () => {
+  it('Hono, two middlewares side by side: the inner one counts an increment once', async () => {
+    const { visitors, admins } = twoCookies();
+    const root = await loggedIn(admins, 'root', { n: 0 });
+    let tries = 0;
+    const app = new Hono<SessionEnv & SessionEnv<Record<string, unknown>, 'admin'>>();
+    app.use(sessionMiddleware(visitors));
+    app.use(sessionMiddleware(admins, { variable: 'admin' }));
+    app.post('/count', async (c) => {
+      await c.var.session;
+      const n = (await c.var.admin).increment('n');
+      if (tries++ === 0) throw new Error('flaky upstream');
+      return c.text(String(n));
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const req = new Request('https://app.example/count', { method: 'POST', headers: { cookie: root.cookie } });
+    let res = await app.fetch(req);
+    expect(res.status).toBe(503);
+    res = await app.fetch(req); // the wrapper retries the same Request
+    expect(await res.text()).toBe('1');
+    expect((await admins.start(request(root.cookie))).get('n')).toBe(1);
+  });
+
   it('handle() of another cookie nested in a handle(): the inner one counts an increment once', async () => {
     const { visitors, admins } = twoCookies();
     const root = await loggedIn(admins, 'root', { n: 0 });
@@ -1786,5 +1809,175 @@ describe('Hono, two managers: the inner one fails its final commit', () => {
     jar.apply(res);
     // Not v1's ended cookie: the visitor would be signed out of both v1 and v2.
     expect((await visitors.start(request(jar.header() ?? ''))).userId).toBe('v2');
+  });
+});
+
+// Found by review 11f.
+// README: "A retry of the same Request reads the session again ... unless that run committed something: the retry
+// then goes on from the session as the failed run left it, and commits what it left uncommitted". A run of
+// another cookie around the retry does not make it nested: only a run holding the same kind of session does.
+describe('retry, a handle() of another cookie inside a handle(): a logout the failed try left', () => {
+  it('the retry commits the admin logout; the visitor is not signed in as the logged-out admin login', async () => {
+    const { visitors, admins, adminMemory } = twoCookies();
+    const root = await loggedIn(admins, 'root');
+    let tries = 0;
+    const adminRoute = admins.handle(async (req, session) => {
+      if (tries++ === 0) {
+        const sudo = await admins.create(req, { userId: 'sudo' });
+        await sudo.commit(); // stored: root is ended
+        sudo.destroy(); // policy check fails: log the step-up out again ...
+        throw new Error('policy check failed'); // ... and fail
+      }
+      return new Response(`admin ${session.userId ?? 'none'}`);
+    });
+    const app = visitors.handle(async (req) => adminRoute(req));
+    const req = request(root.cookie);
+    const res = await app(req).catch(() => app(req));
+    expect(await res.text()).toBe('admin none');
+    expect(await adminMemory.get(root.id)).toBeNull(); // ended by sudo's commit
+    // The retry commits sudo's logout (taken for nested, it would skip it and re-send sudo's early cookie line).
+    expect(await admins.listByUser('sudo')).toEqual([]);
+    const cookie = jarAfter([root.cookie], res);
+    expect((await admins.start(request(cookie))).userId).toBeUndefined();
+  });
+
+  it("same with Hono, two middlewares side by side (the inner one is not nested in the outer one's kind)", async () => {
+    const { visitors, admins } = twoCookies();
+    const visitor = await loggedIn(visitors, 'v1');
+    const root = await loggedIn(admins, 'root');
+    let tries = 0;
+    const app = new Hono<SessionEnv & SessionEnv<Record<string, unknown>, 'admin'>>();
+    app.use(sessionMiddleware(visitors));
+    app.use(sessionMiddleware(admins, { variable: 'admin' }));
+    app.post('/sudo', async (c) => {
+      await c.var.session;
+      await c.var.admin;
+      if (tries++ === 0) {
+        const sudo = await admins.create(c.req.raw, { userId: 'sudo' });
+        await sudo.commit();
+        sudo.destroy();
+        throw new Error('policy check failed');
+      }
+      return c.text(`admin ${(await c.var.admin).userId ?? 'none'}`);
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const req = new Request('https://app.example/sudo', {
+      method: 'POST',
+      headers: { cookie: `${visitor.cookie}; ${root.cookie}` },
+    });
+    let res = await app.fetch(req);
+    expect(res.status).toBe(503);
+    res = await app.fetch(req); // a retry wrapper tries the same Request again
+    expect(await res.text()).toBe('admin none');
+    expect(await admins.listByUser('sudo')).toEqual([]);
+    const cookie = jarAfter([visitor.cookie, root.cookie], res);
+    expect((await admins.start(request(cookie))).userId).toBeUndefined();
+  });
+});
+
+// Only a run holding the same kind of session makes a run nested: an outer handler of another cookie that read
+// the admin session (a guard) does not, so the admin run's failure is forgotten and a retry reads it again.
+describe('retry, a guard of another cookie read the admin session before the admin handle()', () => {
+  it('an increment of the failed try is counted once', async () => {
+    const { visitors, admins, adminMemory } = twoCookies();
+    const root = await loggedIn(admins, 'root', { n: 0 });
+    let tries = 0;
+    const adminRoute = admins.handle(async (_req, session) => {
+      const n = session.increment('n');
+      if (tries++ === 0) throw new Error('flaky upstream');
+      return new Response(String(n));
+    });
+    const app = visitors.handle(async (req) => {
+      const admin = await admins.start(req); // guard: admins only
+      if (admin.userId === undefined) return new Response('forbidden', { status: 403 });
+      return adminRoute(req);
+    });
+    const req = request(root.cookie);
+    const res = await app(req).catch(() => app(req));
+    expect(await res.text()).toBe('1');
+    expect((await adminMemory.get(root.id))?.data.n).toBe('1');
+  });
+});
+
+// JSDoc of sessionMiddleware: "The function is called once per request, when a handler first awaits the
+// session". A login through another manager, then a throw: the visitors' middleware neither calls its function
+// nor reads its store.
+describe("Hono, a failing route that made an admin login never used the visitors' session", () => {
+  it("the visitors' manager function is not called and the visitors' store is not read", async () => {
+    const { visitors, admins, visitorCounts } = twoCookies();
+    const visitor = await loggedIn(visitors, 'v1');
+    const readsBefore = visitorCounts.calls.get;
+    let made = 0;
+    const app = new Hono<SessionEnv & SessionEnv<Record<string, unknown>, 'admin'>>();
+    app.use(
+      sessionMiddleware(() => {
+        made++;
+        return visitors;
+      }),
+    );
+    app.use(sessionMiddleware(admins, { variable: 'admin' }));
+    app.post('/admin/login', async (c) => {
+      await admins.create(c.req.raw, { userId: 'root' });
+      throw new Error('second factor rejected');
+    });
+    app.onError(() => new Response('sign-in failed', { status: 401 }));
+    const res = await app.request('https://app.example/admin/login', {
+      method: 'POST',
+      headers: { cookie: visitor.cookie },
+    });
+    expect(res.status).toBe(401);
+    expect(made).toBe(0);
+    expect(visitorCounts.calls.get - readsBefore).toBe(0);
+  });
+});
+
+// README: "Its other changes stay in the session it was handed, which a handle() around it shares and commits",
+// also when its own begin() made that session (start() after an outer destroy()).
+describe('a nested handle() handed a new session after the outer run logged out, then fails', () => {
+  it("the inner run's flash stays in the session the outer run goes on with and commits", async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const sessions = createSessions({ store: memory, secrets: [SECRET], now: clock.now });
+    const alice = await loggedIn(sessions, 'alice');
+    const notice = sessions.handle(async (_req, session) => {
+      session.setFlash('notice', 'signed out');
+      throw new Error('template missing');
+    });
+    const app = sessions.handle(async (req, session) => {
+      session.destroy(); // logout
+      await notice(req).catch(() => undefined);
+      const next = await sessions.start(req);
+      return new Response(`flash ${String(next.peekFlash('notice'))}`);
+    });
+    const res = await app(request(alice.cookie));
+    expect(await res.text()).toBe('flash signed out');
+  });
+});
+
+// README, Hono rules, Errors: "When the handler throws, what earlier commits handed it (a login committed early,
+// which ended the old session) is appended to onError's Response", also when the handler went through the
+// manager (sessions.start(c.req.raw)) rather than the variable: a regenerate() moved the session to a new ID.
+describe('Hono, a regenerate() committed early through sessions.start(c.req.raw), then a throw', () => {
+  it("the new ID's cookie reaches the browser on onError's Response", async () => {
+    const clock = createClock();
+    const memory = createMemoryStore({ now: clock.now });
+    const sessions = createSessions({ store: memory, secrets: [SECRET], now: clock.now });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/elevate', async (c) => {
+      const s = await sessions.start(c.req.raw);
+      s.regenerate();
+      await s.commit(); // the old ID stops working now
+      throw new Error('audit log down');
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const res = await app.request('https://app.example/elevate', {
+      method: 'POST',
+      headers: { cookie: alice.cookie },
+    });
+    expect(res.status).toBe(503);
+    const cookie = jarAfter([alice.cookie], res);
+    expect((await sessions.start(request(cookie))).userId).toBe('alice');
   });
 });

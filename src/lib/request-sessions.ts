@@ -51,6 +51,20 @@ export function canonical(request: Request): Request {
   return anyReplaced ? (originals.get(request) ?? request) : request;
 }
 
+const runsByKey = new Bounded<string, WeakMap<Request, number>>(64);
+
+/**
+ * Per request, for managers whose configuration gives `sharingKey`: how many runs (`handle()`, the Hono
+ * middleware once its handler read the session) hold the request's session of that kind now. A run that starts
+ * while another holds it is nested in that one, whose sessions (those before the one it is handed) it leaves
+ * alone; one that starts while none does is the request's first, or a retry of a run that ended.
+ */
+export function requestRuns(key: string): WeakMap<Request, number> {
+  let runs = runsByKey.get(key);
+  if (runs === undefined) runsByKey.set(key, (runs = new WeakMap()));
+  return runs;
+}
+
 /** The Workers `ctx` (or Deno `info`) a request's `start()` was given, for the sessions made later in it. */
 export const requestContexts = new WeakMap<Request, BackgroundContext>();
 
