@@ -117,29 +117,42 @@ export function sessionMiddleware<
     // login and its run, not a second copy read from the same cookie.
     watchReplacements(c.req);
     const raw = c.req.raw;
+    // If the run fails, it drops the sessions made on the request while it went on (numbered above `since`), but
+    // for one its first read made and handed (`start()` after an earlier run's `destroy()`: numbered `handed`).
+    const since = madeSoFar(raw);
+    let handed = 0;
     // From its first read, this run holds the request's session of its kind: a run of the same kind inside it (a
     // sub-app's middleware) leaves this one's sessions to it, and one that finds none holding it is the request's
     // first, or a retry. Undefined until then (or for a manager-like object that does not count runs).
     let nestedInKind: boolean | undefined;
     const lazy = new LazySession(() => {
       const m = managerOf();
-      if (nestedInKind === undefined && typeof m._enterKind === 'function') nestedInKind = m._enterKind(raw);
-      return m.start(raw, backgroundContext(c));
+      const first = nestedInKind === undefined && typeof m._enterKind === 'function';
+      if (first) nestedInKind = m._enterKind(raw);
+      const before = madeSoFar(raw);
+      const loading = m.start(raw, backgroundContext(c));
+      if (!first) return loading;
+      return loading.then((session) => {
+        if (session._made > before) handed = session._made;
+        return session;
+      });
     });
     c.set(variable, lazy);
-    // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
-    // sessions are committed below; unless this middleware runs inside another (a sub-app's). If the run fails,
-    // it drops the sessions made on the request from here.
-    const inAnother = inRun(raw);
-    const since = madeSoFar(raw);
-    enterRun(raw);
     try {
-      await next();
-    } finally {
-      leaveRun(raw);
-    }
-    try {
-      return await settle(c, lazy, raw, since, nestedInKind ?? inAnother, managerOf, manager, sessions);
+      // Once the handler is done, a login or regenerate() on the request is refused (ANSWERED), also while its
+      // sessions are committed below; unless this middleware runs inside another (a sub-app's).
+      enterRun(raw);
+      try {
+        await next();
+      } catch (error) {
+        // Hono rethrew the handler's error (an onError that throws): the run failed, as below, with no Response.
+        const m = manager ?? (typeof sessions === 'function' ? undefined : sessions);
+        if (m !== undefined) await failed(m, undefined, raw, since, handed, !isNested(m, nestedInKind, raw));
+        throw error;
+      } finally {
+        leaveRun(raw);
+      }
+      return await settle(c, lazy, raw, since, handed, nestedInKind, managerOf, manager, sessions);
     } finally {
       if (nestedInKind !== undefined) managerOf()._leaveKind(raw);
     }
@@ -152,7 +165,8 @@ async function settle<Data extends Record<string, unknown>, E extends Env>(
   lazy: LazySession<Data>,
   raw: Request,
   since: number,
-  nested: boolean,
+  handed: number,
+  nestedInKind: boolean | undefined,
   managerOf: () => Sessions<Data>,
   made: Sessions<Data> | undefined,
   sessions: Sessions<Data> | ((c: Context<E>) => Sessions<Data>),
@@ -163,10 +177,11 @@ async function settle<Data extends Record<string, unknown>, E extends Env>(
   // ended the visitor's old session). Only through a manager there is: the app's function is not called for it.
   if (c.error !== undefined) {
     const manager = made ?? (typeof sessions === 'function' ? undefined : sessions);
-    if (manager !== undefined) await failed(manager, c, raw, since, !nested);
+    if (manager !== undefined) await failed(manager, c, raw, since, handed, !isNested(manager, nestedInKind, raw));
     return;
   }
   if (!lazy.started) return;
+  const nested = nestedInKind ?? isNested(managerOf(), undefined, raw);
   let session: Session<Data>;
   try {
     session = await lazy.first();
@@ -175,7 +190,7 @@ async function settle<Data extends Record<string, unknown>, E extends Env>(
   }
   const response = c.res;
   // A network error carries no headers: commit nothing rather than store what no cookie would follow.
-  if (response.type === 'error') return abandon(managerOf(), raw, since, !nested, session);
+  if (response.type === 'error') return abandon(managerOf(), raw, since, handed, !nested, session);
   // The handler may have replaced the session: `create()` (a login) or `start()` after `destroy()`. The
   // manager answers the one the request ends with from memory, no I/O; committed last, its cookie wins.
   const latest = await managerOf().start(raw);
@@ -187,7 +202,7 @@ async function settle<Data extends Record<string, unknown>, E extends Env>(
     });
     cookies = await finalLines(response, session, committed, latest, !nested);
   } catch (error) {
-    abandon(managerOf(), raw, since, !nested, session);
+    abandon(managerOf(), raw, since, handed, !nested, session);
     // Hono's onError answers, and the c.res setter gives its Response the headers of the one it replaces, as for
     // any header a middleware sets on c.res: the lines still to send go there (with `Cache-Control: private`),
     // so they reach the browser with the other middlewares' cookies, whatever onError does with error.headers.
@@ -285,10 +300,11 @@ function abandon<Data extends Record<string, unknown>>(
   manager: Sessions<Data>,
   raw: Request,
   since: number,
+  handed: number,
   outermost: boolean,
   read: Session<Data> | undefined,
 ): void {
-  if (typeof manager._abandon === 'function') manager._abandon(raw, since, outermost, read);
+  if (typeof manager._abandon === 'function') manager._abandon(raw, since, outermost, read, handed);
 }
 
 /**
@@ -297,9 +313,10 @@ function abandon<Data extends Record<string, unknown>>(
  */
 async function failed<Data extends Record<string, unknown>>(
   manager: Sessions<Data>,
-  c: Context,
+  c: Context | undefined,
   raw: Request,
   since: number,
+  handed: number,
   outermost: boolean,
 ): Promise<void> {
   const cached = typeof manager._cached === 'function' ? manager._cached(raw) : undefined;
@@ -311,12 +328,25 @@ async function failed<Data extends Record<string, unknown>>(
     return; // its read failed: nothing of it was committed
   }
   // Before `abandon`, which may forget the Request: the sessions it drops committed nothing anyway.
-  const lines = handedLines(c.res, latest);
-  abandon(manager, raw, since, outermost, latest);
-  if (lines.length === 0) return;
+  const lines = c === undefined ? [] : handedLines(c.res, latest);
+  abandon(manager, raw, since, handed, outermost, latest);
+  if (c === undefined || lines.length === 0) return;
   const copy = withSessionHeaders(c.res, lines);
   c.res = undefined;
   c.res = copy;
+}
+
+/**
+ * Whether this run is nested in another of its kind: known from its first read (`nestedInKind`), or, for a run
+ * whose handler never read the variable, whether one of its kind holds the session now.
+ */
+function isNested<Data extends Record<string, unknown>>(
+  manager: Sessions<Data>,
+  nestedInKind: boolean | undefined,
+  raw: Request,
+): boolean {
+  if (nestedInKind !== undefined) return nestedInKind;
+  return typeof manager._kindHeld === 'function' ? manager._kindHeld(raw) : inRun(raw);
 }
 
 /** Hono requests whose `raw` is watched: one watch per request, however many middleware runs it has. */

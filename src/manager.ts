@@ -153,11 +153,13 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * sessions made on `request` since the count `since` and not committed are dropped, and with `forget` the
    * Request may be forgotten, as `handle()` does.
    */
-  _abandon(request: Request, since: number, forget: boolean, read: Session<Data> | undefined): void;
+  _abandon(request: Request, since: number, forget: boolean, read: Session<Data> | undefined, handed: number): void;
   /** @internal The Hono middleware's run holds the request's session from its first read: see `handle()`. */
   _enterKind(request: Request): boolean;
   /** @internal The Hono middleware's run that entered is done. */
   _leaveKind(request: Request): void;
+  /** @internal Whether a run of this kind holds the request's session now. */
+  _kindHeld(request: Request): boolean;
   /** @internal The request's session as this manager holds it now (or the promise of its read): no I/O. */
   _cached(request: Request): Session<Data> | Promise<Session<Data>> | undefined;
 }
@@ -282,13 +284,13 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
    * read, while the map still holds the read's promise). Other changes the run made to the session it was handed
    * stay in it (a run around it holds the same session).
    */
-  function abandon(request: Request, since: number, forget: boolean, read?: Session<Data>): void {
+  function abandon(request: Request, since: number, forget: boolean, read?: Session<Data>, handed = 0): void {
     const key = canonical(request);
     let latest = sessionsByRequest.get(key);
     if (latest instanceof Promise) latest = read; // the run made no session
     if (latest === undefined) return;
     let s = latest as unknown as Session<Record<string, unknown>>;
-    while (s._previous !== undefined && s._made > since && s._uncommittedItself) {
+    while (s._previous !== undefined && s._made > since && s._made !== handed && s._uncommittedItself) {
       s._drop();
       s = s._previous;
     }
@@ -465,9 +467,10 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
       return storeCall(c, 'STORE_READ', 'count', () => store.count!(), answers().counted);
     },
 
-    _abandon: (request, since, forget, read) => abandon(request, since, forget, read),
+    _abandon: (request, since, forget, read, handed) => abandon(request, since, forget, read, handed),
     _enterKind: (request) => enterKind(canonical(request)),
     _leaveKind: (request) => leaveKind(canonical(request)),
+    _kindHeld: (request) => (runsOfKind.get(canonical(request)) ?? 0) > 0,
     _cached: (request) => sessionsByRequest.get(canonical(request)),
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {

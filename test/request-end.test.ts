@@ -1981,3 +1981,114 @@ describe('Hono, a regenerate() committed early through sessions.start(c.req.raw)
     expect((await sessions.start(request(cookie))).userId).toBe('alice');
   });
 });
+
+// Found by review 11g.
+// An onError that rethrows (to let the runtime or a handle() around see the failure): the middleware's run still
+// ends (a later run on the Request is not nested in it), and what its route made is dropped.
+describe('Hono, onError rethrows: the failed run ends all the same', () => {
+  it('a retry of the same Request commits the logout the failed try left', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let tries = 0;
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/sudo', async (c) => {
+      await c.var.session;
+      if (tries++ === 0) {
+        const sudo = await sessions.create(c.req.raw, { userId: 'sudo' });
+        await sudo.commit(); // stored: alice's session is ended
+        sudo.destroy(); // policy check fails: log the step-up out again ...
+        throw new Error('policy check failed'); // ... and fail
+      }
+      return c.text(`user ${(await c.var.session).userId ?? 'none'}`);
+    });
+    app.onError((error) => {
+      throw error; // let the platform (or a wrapper) see it
+    });
+    const req = new Request('https://app.example/sudo', { method: 'POST', headers: { cookie: alice.cookie } });
+    const res = await Promise.resolve(app.fetch(req)).catch(() => app.fetch(req)); // a retry wrapper
+    expect(await res.text()).toBe('user none');
+    // The retry must commit sudo's logout; taken for nested, it skips it and re-sends sudo's login cookie.
+    expect(await sessions.listByUser('sudo')).toEqual([]);
+    const cookie = jarAfter([alice.cookie], res);
+    expect((await sessions.start(request(cookie))).userId).toBeUndefined();
+  });
+
+  it('same through a handle() around the app: a retry of the handle() is not nested', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let tries = 0;
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/sudo', async (c) => {
+      await c.var.session;
+      if (tries++ === 0) {
+        const sudo = await sessions.create(c.req.raw, { userId: 'sudo' });
+        await sudo.commit();
+        sudo.destroy();
+        throw new Error('policy check failed');
+      }
+      return c.text(`user ${(await c.var.session).userId ?? 'none'}`);
+    });
+    app.onError((error) => {
+      throw error;
+    });
+    const handled = sessions.handle((req: Request) => app.fetch(req));
+    const req = new Request('https://app.example/sudo', { method: 'POST', headers: { cookie: alice.cookie } });
+    const res = await handled(req).catch(() => handled(req));
+    expect(await res.text()).toBe('user none');
+    expect(await sessions.listByUser('sudo')).toEqual([]);
+    const cookie = jarAfter([alice.cookie], res);
+    expect((await sessions.start(request(cookie))).userId).toBeUndefined();
+  });
+});
+
+// The route went through the manager (admins.start(c.req.raw)), not the variable: the inner of two middlewares
+// side by side is not nested in the outer one's run (another kind), so a retry reads the admin session again.
+describe('Hono, two middlewares side by side, the route reads the admin session through the manager', () => {
+  it('a retry counts the increment once', async () => {
+    const { visitors, admins, adminMemory } = twoCookies();
+    const root = await loggedIn(admins, 'root', { n: 0 });
+    let tries = 0;
+    const app = new Hono<SessionEnv & SessionEnv<Record<string, unknown>, 'admin'>>();
+    app.use(sessionMiddleware(visitors));
+    app.use(sessionMiddleware(admins, { variable: 'admin' }));
+    app.post('/count', async (c) => {
+      const admin = await admins.start(c.req.raw);
+      const n = admin.increment('n');
+      if (tries++ === 0) throw new Error('flaky upstream');
+      return c.text(String(n), { headers: await admin.commit() }); // read through the manager: commit it here
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const req = new Request('https://app.example/count', { method: 'POST', headers: { cookie: root.cookie } });
+    let res = await app.fetch(req);
+    expect(res.status).toBe(503);
+    res = await app.fetch(req); // the wrapper retries the same Request
+    expect(await res.text()).toBe('1');
+    expect((await adminMemory.get(root.id))?.data.n).toBe('1');
+  });
+});
+
+// README: "Its other changes stay in the session it was handed, which a handle() around it shares and commits",
+// also the session the middleware's first read made (start() after a destroy() of the handle() around the app).
+describe('Hono app inside a handle() that logged out, the route sets a flash and throws', () => {
+  it('the flash stays in the session the handle() goes on with', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.get('/notice', async (c) => {
+      (await c.var.session).setFlash('notice', 'signed out');
+      throw new Error('template missing');
+    });
+    app.onError(() => new Response('oops', { status: 500 }));
+    const outer = sessions.handle(async (req, session) => {
+      session.destroy(); // logout
+      await app.fetch(req);
+      const next = await sessions.start(req);
+      return new Response(`flash ${String(next.peekFlash('notice'))}`);
+    });
+    const res = await outer(new Request('https://app.example/notice', { headers: { cookie: alice.cookie } }));
+    expect(await res.text()).toBe('flash signed out');
+  });
+});
