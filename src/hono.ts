@@ -121,13 +121,15 @@ export function sessionMiddleware<
     // for one its first read made and handed (`start()` after an earlier run's `destroy()`: numbered `handed`).
     const since = madeSoFar(raw);
     let handed = 0;
-    // From its first read, this run holds the request's session of its kind: a run of the same kind inside it (a
-    // sub-app's middleware) leaves this one's sessions to it, and one that finds none holding it is the request's
-    // first, or a retry. Undefined until then (or for a manager-like object that does not count runs).
+    // From its first read until it is over, this run holds the request's session of its kind: a run of the same
+    // kind inside it (a sub-app's middleware) leaves this one's sessions to it, and one that finds none holding it
+    // is the request's first, or a retry. Undefined until then (or for a manager-like object that counts no runs).
     let nestedInKind: boolean | undefined;
+    // Set once this run is over: a read after it (a logger before this middleware, a waitUntil task) holds nothing.
+    let over = false;
     const lazy = new LazySession(() => {
       const m = managerOf();
-      const first = nestedInKind === undefined && typeof m._enterKind === 'function';
+      const first = !over && nestedInKind === undefined && typeof m._enterKind === 'function';
       if (first) nestedInKind = m._enterKind(raw);
       const before = madeSoFar(raw);
       const loading = m.start(raw, backgroundContext(c));
@@ -154,6 +156,7 @@ export function sessionMiddleware<
       }
       return await settle(c, lazy, raw, since, handed, nestedInKind, managerOf, manager, sessions);
     } finally {
+      over = true;
       if (nestedInKind !== undefined) managerOf()._leaveKind(raw);
     }
   };

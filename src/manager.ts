@@ -149,9 +149,10 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
     handler: SessionHandler<Data, Rest>,
   ): (request: Request, ...rest: [...Rest, ...unknown[]]) => Promise<Response>;
   /**
-   * @internal The Hono middleware's run failed (Hono's `onError` answered, or its final commit failed): the
-   * sessions made on `request` since the count `since` and not committed are dropped, and with `forget` the
-   * Request may be forgotten, as `handle()` does.
+   * @internal The Hono middleware's run failed (its handler threw, whether onError answered or rethrew, answered
+   * a network error, or its final commit failed): the sessions made on `request` since the count `since` (but
+   * `handed`, the one its first read made) and not committed are dropped, and with `forget` the Request may be
+   * forgotten, as `handle()` does.
    */
   _abandon(request: Request, since: number, forget: boolean, read: Session<Data> | undefined, handed: number): void;
   /** @internal The Hono middleware's run holds the request's session from its first read: see `handle()`. */

@@ -2092,3 +2092,84 @@ describe('Hono app inside a handle() that logged out, the route sets a flash and
     expect(await res.text()).toBe('flash signed out');
   });
 });
+
+// Found by review 11h.
+/**
+ * A request logger registered before the session middleware: after the response is made, it reads the session to
+ * log who got a 5xx. Its read is the variable's first when the route never awaited it, and comes after the
+ * middleware's run ended: the LazySession load enters the kind (Sessions._enterKind) and nobody leaves it.
+ */
+function loggerReadingAfterNext(app: Hono<SessionEnv>, logged: (string | undefined)[]) {
+  app.use(async (c, next) => {
+    await next();
+    if (c.res.status >= 500) logged.push((await c.var.session).userId);
+  });
+}
+
+describe('Hono: a first read of the session after the middleware is over holds nothing', () => {
+  it('the Request is not left held by a run once app.fetch() is done', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    const logged: (string | undefined)[] = [];
+    const app = new Hono<SessionEnv>();
+    loggerReadingAfterNext(app, logged);
+    app.use(sessionMiddleware(sessions));
+    app.get('/', () => {
+      throw new Error('upstream down');
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const req = new Request('https://app.example/', { headers: { cookie: alice.cookie } });
+    expect((await app.fetch(req)).status).toBe(503);
+    expect(logged).toEqual(['alice']);
+    expect(sessions._kindHeld(req)).toBe(false);
+  });
+
+  it('a retry of the same Request counts an increment once (README "an increment is counted once")', async () => {
+    const { sessions, memory } = setup();
+    const alice = await loggedIn(sessions, 'alice', { n: 0 });
+    let tries = 0;
+    const app = new Hono<SessionEnv>();
+    loggerReadingAfterNext(app, []);
+    app.use(sessionMiddleware(sessions));
+    app.post('/count', async (c) => {
+      const attempt = tries++;
+      if (attempt === 0) throw new Error('upstream down'); // before the route reads the session
+      const n = (await c.var.session).increment('n');
+      if (attempt === 1) throw new Error('upstream down again');
+      return c.text(String(n));
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const req = new Request('https://app.example/count', { method: 'POST', headers: { cookie: alice.cookie } });
+    let res = await app.fetch(req);
+    for (let i = 0; i < 3 && res.status === 503; i++) res = await app.fetch(req); // the retry wrapper
+    expect(await res.text()).toBe('1');
+    expect((await memory.get(alice.id))?.data.n).toBe('1');
+  });
+
+  it('a retry commits the logout of a step-up the failed try left (not signed in as it)', async () => {
+    const { sessions } = setup();
+    const alice = await loggedIn(sessions, 'alice');
+    let tries = 0;
+    const app = new Hono<SessionEnv>();
+    loggerReadingAfterNext(app, []);
+    app.use(sessionMiddleware(sessions));
+    app.post('/sudo', async (c) => {
+      if (tries++ === 0) {
+        const sudo = await sessions.create(c.req.raw, { userId: 'sudo' });
+        await sudo.commit(); // stored: alice's session is ended
+        sudo.destroy(); // policy check fails: log the step-up out again ...
+        throw new Error('policy check failed'); // ... and fail
+      }
+      return c.text(`user ${(await c.var.session).userId ?? 'none'}`);
+    });
+    app.onError(() => new Response('try again', { status: 503 }));
+    const req = new Request('https://app.example/sudo', { method: 'POST', headers: { cookie: alice.cookie } });
+    const first = await app.fetch(req);
+    expect(first.status).toBe(503);
+    const res = await app.fetch(req); // the retry wrapper
+    expect(await res.text()).toBe('user none');
+    expect(await sessions.listByUser('sudo')).toEqual([]);
+    const cookie = jarAfter([alice.cookie], res);
+    expect((await sessions.start(request(cookie))).userId).toBeUndefined();
+  });
+});
