@@ -50,9 +50,10 @@ export class SessionError extends Error {
   /** What went wrong, stable across versions: tests assert it and the README lists it. */
   readonly code: SessionErrorCode;
   /**
-   * Set when a commit at the end of a request (`handle()`, the Hono middleware) failed: the Set-Cookie lines that
-   * must still reach the browser (a login the handler committed before, a logout's expired cookie), with
-   * `Cache-Control: private` when there are any. Pass them to your error response.
+   * Set when a commit at the end of a request (`handle()`, the Hono middleware) failed, or a commit in a handler
+   * that `handle()` wraps and the handler let this error out: the Set-Cookie lines that must still reach the
+   * browser (a login the handler committed before, a logout's expired cookie), with `Cache-Control: private` when
+   * there are any. Pass them to your error response.
    */
   headers?: Headers;
 

@@ -19,7 +19,7 @@ import {
   requestRuns,
   requestSessions,
 } from './lib/request-sessions.js';
-import { failedFirst, finalLines, withSessionHeaders } from './lib/session-response.js';
+import { failedFirst, failedHandler, finalLines, withSessionHeaders } from './lib/session-response.js';
 import { storeAnswers } from './lib/store-answers.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -496,6 +496,9 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
             const result = handler(request, session, ...(rest as unknown as Rest));
             response = result instanceof Response ? result : await result;
           } catch (error) {
+            // A SessionError (a commit of the handler's that failed) carries the lines its earlier commits made.
+            const latest = sessionsByRequest.get(key);
+            failedHandler(error, latest === undefined || latest instanceof Promise ? session : latest);
             abandon(key, since, !nested, session);
             throw error;
           } finally {

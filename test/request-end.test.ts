@@ -2173,3 +2173,42 @@ describe('Hono: a first read of the session after the middleware is over holds n
     expect((await sessions.start(request(cookie))).userId).toBeUndefined();
   });
 });
+
+// Found by review 11i.
+describe('a SessionError the handler lets out carries the lines its earlier commits made', () => {
+  // README: "To answer a failed commit without it being tried again, let the error out of the handler", and pass
+  // e.headers on: the committed logout reaches the browser (on the cookie store nothing else can revoke it).
+  it("handle(), cookie store: a committed logout, then the handler's own login commit fails: logged out", async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = sessions.handle(async (req, session) => {
+      session.destroy();
+      const out = await session.commit(); // the logout: handed to the handler, to append to its answer
+      const bob = await sessions.create(req, { userId: 'bob', data: { huge: 'x'.repeat(40_000) } });
+      await bob.commit(); // COOKIE_TOO_LARGE: let out, as the README advises
+      return new Response('welcome', { headers: out });
+    });
+    const res = await app(request(alice.cookie)).catch(readme503);
+    expect(res.status).toBe(503);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBeUndefined();
+  });
+
+  it('control, Hono: the same route through sessionMiddleware logs alice out', async () => {
+    const sessions = createSessions({ store: createCookieStore(), secrets: [SECRET] });
+    const alice = await loggedIn(sessions, 'alice');
+    const app = new Hono<SessionEnv>();
+    app.use(sessionMiddleware(sessions));
+    app.post('/switch', async (c) => {
+      const session = await c.var.session;
+      session.destroy();
+      const out = await session.commit();
+      const bob = await sessions.create(c.req.raw, { userId: 'bob', data: { huge: 'x'.repeat(40_000) } });
+      await bob.commit();
+      return c.text('welcome', 200, Object.fromEntries(out));
+    });
+    app.onError(readme503);
+    const res = await app.request('https://app.example/switch', { method: 'POST', headers: { cookie: alice.cookie } });
+    expect(res.status).toBe(503);
+    expect((await sessions.start(request(after(alice.cookie, res)))).userId).toBeUndefined();
+  });
+});

@@ -99,6 +99,24 @@ export function handedLines(response: Response, latest: Finished): string[] {
   );
 }
 
+/**
+ * `error`, thrown by a handler whose earlier commits handed it lines (a logout, a login committed early), with
+ * `headers`: those lines, which no Response of its carries now (see {@link SessionError.headers}).
+ */
+export function failedHandler(error: unknown, latest: Finished): unknown {
+  if (!(error instanceof SessionError) || error.headers !== undefined) return error;
+  const all: Finished[] = [];
+  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) all.unshift(s);
+  return withUnsent(
+    error,
+    linesToSend(
+      [],
+      all,
+      all.map(() => []),
+    ),
+  );
+}
+
 /** The sessions of the request before `session` (earlier runs on the same Request), and `session` up to `latest`. */
 function sessionsOf(session: Finished, latest: Finished): { before: Finished[]; chain: Finished[] } {
   const before: Finished[] = [];
