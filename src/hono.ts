@@ -311,8 +311,8 @@ function abandon<Data extends Record<string, unknown>>(
 }
 
 /**
- * The handler failed and onError answered: `abandon`, then append to onError's Response what earlier commits
- * handed the handler. Only for a session of the request this manager holds (it read or made one): no I/O.
+ * The handler failed: `abandon`, then append to onError's Response (`c`; none when onError rethrew) what earlier
+ * commits handed the handler. Only for a session of the request this manager holds (it read or made one): no I/O.
  */
 async function failed<Data extends Record<string, unknown>>(
   manager: Sessions<Data>,
@@ -331,7 +331,8 @@ async function failed<Data extends Record<string, unknown>>(
     return; // its read failed: nothing of it was committed
   }
   // Before `abandon`, which may forget the Request: the sessions it drops committed nothing anyway.
-  const lines = c === undefined ? [] : handedLines(c.res, latest);
+  // A network error (onError's Response.error()) carries no headers.
+  const lines = c === undefined || c.res.type === 'error' ? [] : handedLines(c.res, latest);
   abandon(manager, raw, since, handed, outermost, latest);
   if (c === undefined || lines.length === 0) return;
   const copy = withSessionHeaders(c.res, lines);

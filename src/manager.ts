@@ -280,10 +280,11 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
    * failed): the sessions made on the request since the run began (numbered above `since`: logins with `create()`,
    * `start()` after `destroy()`) that committed nothing are dropped, from the last one back, so that neither a run
    * around it nor a retry of the Request takes them up: a failed login leaves the visitor the session they had.
-   * With `forget` (no run of the request encloses this one), a Request of which nothing was committed is
-   * forgotten: a retry reads its session again, without the failed run's changes (`read`: the session the run
-   * read, while the map still holds the read's promise). Other changes the run made to the session it was handed
-   * stay in it (a run around it holds the same session).
+   * `handed`, the number of one the run's first read made and handed (the Hono middleware's), is kept. With
+   * `forget` (no run of the same kind encloses this one), a Request of which nothing was committed is forgotten: a
+   * retry reads its session again, without the failed run's changes (`read`: the session the run read, while the
+   * map still holds the read's promise). Other changes the run made to the session it was handed stay in it (a
+   * run around it holds the same session).
    */
   function abandon(request: Request, since: number, forget: boolean, read?: Session<Data>, handed = 0): void {
     const key = canonical(request);
