@@ -3,7 +3,7 @@
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { SessionError } from './errors.js';
 import { enterRun, inRun, leaveRun, madeSoFar, standIn } from './lib/request-sessions.js';
-import { failedFirst, finalLines, handedLines, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, handedLines, withHandedLines, withSessionHeaders } from './lib/session-response.js';
 import type { BackgroundContext } from './lib/events.js';
 import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import type { Sessions } from './manager.js';
@@ -201,7 +201,7 @@ async function settle<Data extends Record<string, unknown>, E extends Env>(
   try {
     // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
     const committed = await Promise.resolve(session._commitLines()).catch((error: unknown) => {
-      throw failedFirst(error, session, latest);
+      throw withHandedLines(error, latest);
     });
     cookies = await finalLines(response, session, committed, latest, !nested);
   } catch (error) {
@@ -332,7 +332,7 @@ async function failed<Data extends Record<string, unknown>>(
   }
   // Before `abandon`, which may forget the Request: the sessions it drops committed nothing anyway.
   // A network error (onError's Response.error()) carries no headers.
-  const lines = c === undefined || c.res.type === 'error' ? [] : handedLines(c.res, latest);
+  const lines = c === undefined || c.res.type === 'error' ? [] : handedLines(c.res.headers.getSetCookie(), latest);
   abandon(manager, raw, since, handed, outermost, latest);
   if (c === undefined || lines.length === 0) return;
   const copy = withSessionHeaders(c.res, lines);

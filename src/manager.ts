@@ -19,7 +19,7 @@ import {
   requestRuns,
   requestSessions,
 } from './lib/request-sessions.js';
-import { failedFirst, failedHandler, finalLines, withSessionHeaders } from './lib/session-response.js';
+import { finalLines, withHandedLines, withSessionHeaders } from './lib/session-response.js';
 import { storeAnswers } from './lib/store-answers.js';
 import { storeCall } from './lib/store-call.js';
 import { noCookie, type Opened } from './lib/transport.js';
@@ -499,7 +499,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           } catch (error) {
             // A SessionError (a commit of the handler's that failed) carries the lines its earlier commits made.
             const latest = sessionsByRequest.get(key);
-            failedHandler(error, latest === undefined || latest instanceof Promise ? session : latest);
+            withHandedLines(error, latest === undefined || latest instanceof Promise ? session : latest);
             abandon(key, since, !nested, session);
             throw error;
           } finally {
@@ -520,7 +520,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
             // A failure carries the lines earlier commits handed to the handler (SessionError.headers).
             committed = await committed.catch((error: unknown) => {
               abandon(key, since, !nested, session);
-              throw failedFirst(error, session, last);
+              throw withHandedLines(error, last);
             });
           }
           let lines = finalLines(response, session, committed, last, !nested);

@@ -68,53 +68,28 @@ export function finalLines(
 }
 
 /**
- * `error`, from the final commit of `session` (the first of the request's sessions that `handle()` or the
- * middleware commits), with `headers`: the lines that commits made earlier handed to the handler (see
- * {@link SessionError.headers}).
+ * The lines that commits of the request's sessions up to `latest` handed to the app and that a Response with the
+ * Set-Cookie lines `already` does not hold: a failed run's answer (Hono's onError) must still carry them, since
+ * those commits were made.
  */
-export function failedFirst(error: unknown, session: Finished, latest: Finished): unknown {
-  const { before, chain } = sessionsOf(session, latest);
-  const all = [...before, ...chain];
-  return withUnsent(
-    error,
-    linesToSend(
-      [],
-      all,
-      all.map(() => []),
-    ),
-  );
-}
-
-/**
- * The lines that commits of the request's sessions up to `latest` handed to the app and that `response` does not
- * hold yet: a failed run's Response (Hono's onError) must still carry them, since those commits were made.
- */
-export function handedLines(response: Response, latest: Finished): string[] {
+export function handedLines(already: readonly string[], latest: Finished): string[] {
   const all: Finished[] = [];
   for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) all.unshift(s);
   return linesToSend(
-    response.headers.getSetCookie(),
+    already,
     all,
     all.map(() => []),
   );
 }
 
 /**
- * `error`, thrown by a handler whose earlier commits handed it lines (a logout, a login committed early), with
- * `headers`: those lines, which no Response of its carries now (see {@link SessionError.headers}).
+ * `error`, from a commit of the request's sessions up to `latest` that failed (the handler's own, or the final
+ * commit of `handle()` or the middleware), with `headers`: the lines earlier commits handed to the app, which no
+ * Response carries now (see {@link SessionError.headers}). Left as it is if it has them already.
  */
-export function failedHandler(error: unknown, latest: Finished): unknown {
+export function withHandedLines(error: unknown, latest: Finished): unknown {
   if (!(error instanceof SessionError) || error.headers !== undefined) return error;
-  const all: Finished[] = [];
-  for (let s: Finished | undefined = latest; s !== undefined; s = s._previous) all.unshift(s);
-  return withUnsent(
-    error,
-    linesToSend(
-      [],
-      all,
-      all.map(() => []),
-    ),
-  );
+  return withUnsent(error, handedLines([], latest));
 }
 
 /** The sessions of the request before `session` (earlier runs on the same Request), and `session` up to `latest`. */
