@@ -110,3 +110,15 @@ export async function expectUnparsableRecordIsCorrupt(
 export function webHmacKey(secret: string): Promise<CryptoKey> {
   return subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
 }
+
+/**
+ * A Hono middleware that signs a visitor without a user in as `userId` (a remember-me or API-token middleware),
+ * after awaiting the session variable, as the README's Hono login does.
+ */
+export function rememberMe(sessions: Sessions, userId = 'alice') {
+  return async (c: { var: { session: Promise<Session> }; req: { raw: Request } }, next: () => Promise<void>) => {
+    const current = await c.var.session;
+    if (current.userId === undefined) await sessions.create(c.req.raw, { userId });
+    await next();
+  };
+}

@@ -6,7 +6,7 @@ import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
-import { cookiePair, createClock, createJar, request, SECRET } from './helpers.js';
+import { cookiePair, createClock, createJar, rememberMe, request, SECRET } from './helpers.js';
 
 function setup(store?: (memory: SessionStore) => SessionStore) {
   const clock = createClock();
@@ -270,11 +270,7 @@ describe('hono: a login (create()) in an earlier middleware, then the handler aw
     const app = new Hono<SessionEnv>();
     app.use(sessionMiddleware(sessions));
     // e.g. a remember-me or API-token middleware that signs the visitor in
-    app.use(async (c, next) => {
-      const current = await c.var.session;
-      if (current.userId === undefined) await sessions.create(c.req.raw, { userId: 'alice' });
-      await next();
-    });
+    app.use(rememberMe(sessions));
     app.get('/', async (c) => {
       const session = await c.var.session;
       session.set('seen', true); // DESTROYED: the variable still resolves to the replaced session
