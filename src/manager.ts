@@ -15,9 +15,9 @@ import {
   leaveRun,
   madeSoFar,
   nextMade,
-  requestContexts,
-  requestRuns,
-  requestSessions,
+  peekState,
+  stateOf,
+  type KindState,
 } from './lib/request-sessions.js';
 import { finalLines, withHandedLines, withSessionHeaders } from './lib/session-response.js';
 import { storeAnswers } from './lib/store-answers.js';
@@ -188,37 +188,34 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   const c = resolveOptions(options);
   // One session per request and way of reading its cookie (lib/request-sessions.ts): `start` twice decodes once. A
   // promise while the session is being loaded; the session itself once known without waiting (a new visitor).
-  const sessionsByRequest = requestSessions<Session<Data> | Promise<Session<Data>>>(c.sharingKey);
+  type Slot = KindState & { session: Session<Data> | Promise<Session<Data>> | undefined };
+  const kindOf = (request: Request) => stateOf(request).kind(c.sharingKey) as Slot;
+  const peekKind = (request: Request) => peekState(request)?.kind(c.sharingKey) as Slot | undefined;
 
-  // Runs holding the request's session of this kind (lib/request-sessions.ts, requestRuns).
-  const runsOfKind = requestRuns(c.sharingKey);
-
-  /** A run of this kind starts on `key`; true if another holds the session already (this one is nested). */
-  function enterKind(key: Request): boolean {
-    const depth = runsOfKind.get(key) ?? 0;
-    runsOfKind.set(key, depth + 1);
-    return depth > 0;
+  /** A run of this kind starts on the request `kind` is of; true if another holds the session already (nested). */
+  function enterKind(kind: Slot): boolean {
+    return kind.runs++ > 0;
   }
 
-  /** A run of this kind on `key` is done. */
-  function leaveKind(key: Request): void {
-    const depth = runsOfKind.get(key) ?? 1;
-    if (depth > 1) runsOfKind.set(key, depth - 1);
-    else runsOfKind.delete(key);
+  /** A run of this kind on the request `kind` is of is done. */
+  function leaveKind(kind: Slot): void {
+    if (kind.runs > 0) kind.runs--;
   }
 
   /** `start`, without a promise when none is needed (`handle()` then awaits nothing for a new visitor). */
   function begin(request: Request, ctx: BackgroundContext | undefined): Session<Data> | Promise<Session<Data>> {
     request = canonical(request);
-    if (ctx !== undefined) requestContexts.set(request, ctx);
-    const cached = sessionsByRequest.get(request);
-    if (cached === undefined) return remember(request, load<Data>(c, request, ctx));
+    const state = stateOf(request);
+    if (ctx !== undefined) state.ctx = ctx;
+    const kind = state.kind(c.sharingKey) as Slot;
+    const cached = kind.session;
+    if (cached === undefined) return remember(kind, load<Data>(c, request, ctx));
     // After destroy(), the request's next session is a new one.
     const live = (session: Session<Data>) => {
       if (!session.destroyed) return session;
       const cookie = noCookie(chunksBefore(request, session));
-      const next = newSession<Data>(c, { kind: 'new', cookie }, requestContexts.get(request), request);
-      return remember(request, next._after(session, nextMade(request)));
+      const next = newSession<Data>(c, { kind: 'new', cookie }, state.ctx, request);
+      return remember(kind, next._after(session, nextMade(request)));
     };
     return cached instanceof Promise ? cached.then(live) : live(cached);
   }
@@ -242,12 +239,12 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     return begin(request, ctx);
   }
 
-  function remember<S extends Session<Data> | Promise<Session<Data>>>(request: Request, session: S): S {
-    sessionsByRequest.set(request, session);
+  function remember<S extends Session<Data> | Promise<Session<Data>>>(kind: Slot, session: S): S {
+    kind.session = session;
     // A failed load is not remembered: the caller may retry.
     if (session instanceof Promise) {
       session.catch(() => {
-        if (sessionsByRequest.get(request) === session) sessionsByRequest.delete(request);
+        if (kind.session === session) kind.session = undefined;
       });
     }
     return session;
@@ -287,18 +284,17 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
    * run around it holds the same session).
    */
   function abandon(request: Request, since: number, forget: boolean, read?: Session<Data>, handed = 0): void {
-    const key = canonical(request);
-    let latest = sessionsByRequest.get(key);
+    const kind = peekKind(request);
+    let latest = kind?.session;
     if (latest instanceof Promise) latest = read; // the run made no session
-    if (latest === undefined) return;
+    if (kind === undefined || latest === undefined) return;
     let s = latest as unknown as Session<Record<string, unknown>>;
     while (s._previous !== undefined && s._made > since && s._made !== handed && s._uncommittedItself) {
       s._drop();
       s = s._previous;
     }
     const current = s as unknown as Session<Data>;
-    if (forget && current._uncommitted) sessionsByRequest.delete(key);
-    else sessionsByRequest.set(key, current);
+    kind.session = forget && current._uncommitted ? undefined : current;
   }
 
   /** The checks of the store's answers to the admin calls below, made once one is called. */
@@ -366,13 +362,13 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           lifetimeMs,
           idleMs,
         },
-        requestContexts.get(request),
+        stateOf(request).ctx,
         request,
       );
       // The current session is ended by the new one's first commit, not here: a login that fails keeps it.
       session._replace(current as Session<Record<string, unknown>>);
       createdSessions.add(session);
-      return Promise.resolve(remember(request, session._after(current, nextMade(request))));
+      return Promise.resolve(remember(kindOf(request), session._after(current, nextMade(request))));
     },
 
     async shiftExpiration(request) {
@@ -470,23 +466,24 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     _abandon: (request, since, forget, read, handed) => abandon(request, since, forget, read, handed),
-    _enterKind: (request) => enterKind(canonical(request)),
-    _leaveKind: (request) => leaveKind(canonical(request)),
-    _kindHeld: (request) => (runsOfKind.get(canonical(request)) ?? 0) > 0,
-    _cached: (request) => sessionsByRequest.get(canonical(request)),
+    _enterKind: (request) => enterKind(kindOf(request)),
+    _leaveKind: (request) => leaveKind(kindOf(request)),
+    _kindHeld: (request) => (peekKind(request)?.runs ?? 0) > 0,
+    _cached: (request) => peekKind(request)?.session,
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
         const key = canonical(request);
+        const kind = kindOf(key);
         // Inside a run that holds this request's session (a nested handle() of the same cookie), this run leaves
         // that run's sessions to it; otherwise it is the request's first run, or a retry (lib/request-sessions.ts).
-        const nested = enterKind(key);
+        const nested = enterKind(kind);
         try {
           let session = begin(key, rest.find(isBackgroundContext));
           if (session instanceof Promise) session = await session;
           // Read from the store before the handler runs: the page may show it (see withSessionHeaders).
           const live = !session.isNew;
-          const handed = sessionsByRequest.get(key);
+          const handed = kind.session;
           // If this run fails, it drops the sessions made on the request from here on (not the one it is handed).
           const since = madeSoFar(key);
           let response: Response | undefined;
@@ -498,7 +495,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
             response = result instanceof Response ? result : await result;
           } catch (error) {
             // A SessionError (a commit of the handler's that failed) carries the lines its earlier commits made.
-            const latest = sessionsByRequest.get(key);
+            const latest = kind.session;
             withHandedLines(error, latest === undefined || latest instanceof Promise ? session : latest);
             abandon(key, since, !nested, session);
             throw error;
@@ -513,7 +510,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           }
           // The handler may have replaced the session it was given: `create()` (a login) or `start()` after
           // `destroy()`. The one the request ends with is committed too, after the first (its cookie wins).
-          const latest = sessionsByRequest.get(key);
+          const latest = kind.session;
           const last = latest !== handed && latest !== undefined ? await latest : session;
           let committed = session._commitLines();
           if (!Array.isArray(committed)) {
@@ -535,7 +532,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           if (lines.length > 0) last._recordSent(lines);
           return withSessionHeaders(response, lines, live);
         } finally {
-          leaveKind(key);
+          leaveKind(kind);
         }
       };
     },

@@ -8,26 +8,79 @@
 // share each commit their session, and the response's last line for the cookie wins: were more options compared,
 // a login through one manager inside another's handle() would be undone by the outer commit, and letting the login
 // win instead would undo a logout that follows it in the same handler.
-import { Bounded } from './bounded.js';
 import type { BackgroundContext } from './events.js';
 
-/**
- * Bounded, like the signers (lib/signer.ts): the keys hold secrets, and an app that builds managers for many
- * configurations (one per tenant, or a test suite) must not keep every one for the isolate's life. A map dropped
- * while a request is in flight only stops sharing between a manager built before and one built after at least 32
- * other configurations.
- */
-const byKey = new Bounded<string, WeakMap<Request, unknown>>(64);
+/** `RequestState.runs` once the request is answered. */
+const ANSWERED = -1;
 
 /**
- * The sessions of requests for managers whose configuration gives `sharingKey` (lib/options.ts; each a session, or
- * the promise of one while it is being loaded), the same map for every such manager. A manager takes it once, so a
- * request pays one lookup, as with a map of its own.
+ * What the library knows of one Request, in one object per Request (one weak entry, not one per fact: each entry
+ * of a WeakMap is an ephemeron the garbage collector must trace).
  */
-export function requestSessions<S>(key: string): WeakMap<Request, S> {
-  let sessions = byKey.get(key);
-  if (sessions === undefined) byKey.set(key, (sessions = new WeakMap()));
-  return sessions as WeakMap<Request, S>;
+export class RequestState {
+  /**
+   * How many `handle()` or Hono middleware runs (of any manager) are inside the request now, or `ANSWERED` once
+   * the outermost one's handler has answered (or thrown). A login (`create()`) or a `regenerate()` after that (work
+   * left in `ctx.waitUntil`, or while the response is being committed) could reach no browser: it would end the
+   * session whose cookie the browser keeps, and store one no cookie names. Both are refused (`ANSWERED`). A run
+   * nested in another (a `handle()` inside a `handle()`, a Hono sub-app's middleware) leaves that to the outer one;
+   * a new run on the same Request (a retry) lifts it.
+   */
+  runs = 0;
+  /**
+   * How many sessions `create()` (a login) or `start()` after `destroy()` made on the request. A run notes the
+   * count when it starts: those numbered above it were made while it went on, by it (or by code around it at the
+   * same time, which cannot be told apart), and are the ones it drops if it fails.
+   */
+  made = 0;
+  /** The Workers `ctx` (or Deno `info`) the request's `start()` was given, for the sessions made later in it. */
+  ctx: BackgroundContext | undefined = undefined;
+  // The request's sessions, one per kind (almost every app has one kind: kept without a map).
+  #firstKey: string | undefined = undefined;
+  #first: KindState | undefined = undefined;
+  #more: Map<string, KindState> | undefined = undefined;
+
+  /** The request's session of the kind `sharingKey` names (lib/options.ts), and the runs holding it. */
+  kind(sharingKey: string): KindState {
+    if (this.#firstKey === sharingKey) return this.#first!;
+    if (this.#firstKey === undefined) {
+      this.#firstKey = sharingKey;
+      return (this.#first = new KindState());
+    }
+    let kind = (this.#more ??= new Map()).get(sharingKey);
+    if (kind === undefined) this.#more.set(sharingKey, (kind = new KindState()));
+    return kind;
+  }
+}
+
+/**
+ * The request's session of one kind: managers whose configuration gives the same sharing key share it (see
+ * above). A promise while it is being loaded; the session itself once known without waiting (a new visitor).
+ */
+export class KindState {
+  session: unknown = undefined;
+  /**
+   * How many runs (`handle()`, the Hono middleware once its handler read the session) hold the request's session
+   * of this kind now. A run that starts while another holds it is nested in that one, whose sessions (those before
+   * the one it is handed) it leaves alone; one that starts while none does is the request's first, or a retry of a
+   * run that ended.
+   */
+  runs = 0;
+}
+
+const states = new WeakMap<Request, RequestState>();
+
+/** What is known of `request` (or of the Request it stands for), made on first use. */
+export function stateOf(request: Request): RequestState {
+  request = canonical(request);
+  let state = states.get(request);
+  if (state === undefined) states.set(request, (state = new RequestState()));
+  return state;
+}
+
+/** What is known of `request`, without making an entry for it. */
+export function peekState(request: Request): RequestState | undefined {
+  return states.get(canonical(request));
 }
 
 /**
@@ -51,80 +104,40 @@ export function canonical(request: Request): Request {
   return anyReplaced ? (originals.get(request) ?? request) : request;
 }
 
-const runsByKey = new Bounded<string, WeakMap<Request, number>>(64);
-
-/**
- * Per request, for managers whose configuration gives `sharingKey`: how many runs (`handle()`, the Hono
- * middleware once its handler read the session) hold the request's session of that kind now. A run that starts
- * while another holds it is nested in that one, whose sessions (those before the one it is handed) it leaves
- * alone; one that starts while none does is the request's first, or a retry of a run that ended.
- */
-export function requestRuns(key: string): WeakMap<Request, number> {
-  let runs = runsByKey.get(key);
-  if (runs === undefined) runsByKey.set(key, (runs = new WeakMap()));
-  return runs;
+/** A run starts on `request`. */
+export function enterRun(request: Request): void {
+  const state = stateOf(request);
+  state.runs = state.runs === ANSWERED ? 1 : state.runs + 1;
 }
 
-/** The Workers `ctx` (or Deno `info`) a request's `start()` was given, for the sessions made later in it. */
-export const requestContexts = new WeakMap<Request, BackgroundContext>();
+/** The handler of a run on `request` is done. */
+export function leaveRun(request: Request): void {
+  const state = stateOf(request);
+  state.runs = state.runs > 1 ? state.runs - 1 : ANSWERED;
+}
+
+/** The number of a session just made on `request` (see `RequestState.made`). */
+export function nextMade(request: Request): number {
+  return ++stateOf(request).made;
+}
+
+/** How many sessions were made on `request` so far (see `RequestState.made`). */
+export function madeSoFar(request: Request): number {
+  return peekState(request)?.made ?? 0;
+}
+
+/** Whether a run on `request` is going on (one that starts now is nested in it). */
+export function inRun(request: Request): boolean {
+  return (peekState(request)?.runs ?? 0) > 0;
+}
+
+/** Whether the response of `request` is made (see `RequestState.runs`). */
+export function isAnswered(request: Request | undefined): boolean {
+  return request !== undefined && peekState(request)?.runs === ANSWERED;
+}
 
 /**
  * Sessions made by `create()` in their request: not stored yet, but the request has them (a login followed by
  * `updateExpiration()` in the same request is not "no session").
  */
 export const createdSessions = new WeakSet<object>();
-
-/**
- * Per request: how many `handle()` or Hono middleware runs (of any manager) are inside it now, or `ANSWERED` once
- * the outermost one's handler has answered (or thrown). A login (`create()`) or a `regenerate()` after that (work
- * left in `ctx.waitUntil`, or while the response is being committed) could reach no browser: it would end the
- * session whose cookie the browser keeps, and store one no cookie names. Both are refused (`ANSWERED`). A run
- * nested in another (a `handle()` inside a `handle()`, a Hono sub-app's middleware) leaves that to the outer one;
- * a new run on the same Request (a retry) lifts it.
- */
-const runs = new WeakMap<Request, number>();
-const ANSWERED = -1;
-
-/** A run starts on `request`. */
-export function enterRun(request: Request): void {
-  request = canonical(request);
-  const depth = runs.get(request);
-  runs.set(request, depth === undefined || depth === ANSWERED ? 1 : depth + 1);
-}
-
-/** The handler of a run on `request` is done. */
-export function leaveRun(request: Request): void {
-  request = canonical(request);
-  const depth = runs.get(request) ?? 1;
-  runs.set(request, depth > 1 ? depth - 1 : ANSWERED);
-}
-
-/**
- * Per request: how many sessions `create()` (a login) or `start()` after `destroy()` made on it. A run notes the
- * count when it starts: those numbered above it were made while it went on, by it (or by code around it at the
- * same time, which cannot be told apart), and are the ones it drops if it fails.
- */
-const made = new WeakMap<Request, number>();
-
-/** The number of a session just made on `request` (see `made`). */
-export function nextMade(request: Request): number {
-  request = canonical(request);
-  const n = (made.get(request) ?? 0) + 1;
-  made.set(request, n);
-  return n;
-}
-
-/** How many sessions were made on `request` so far (see `made`). */
-export function madeSoFar(request: Request): number {
-  return made.get(canonical(request)) ?? 0;
-}
-
-/** Whether a run on `request` is going on (one that starts now is nested in it). */
-export function inRun(request: Request): boolean {
-  return (runs.get(canonical(request)) ?? 0) > 0;
-}
-
-/** Whether the response of `request` is made (see `runs`). */
-export function isAnswered(request: Request | undefined): boolean {
-  return request !== undefined && runs.get(canonical(request)) === ANSWERED;
-}
