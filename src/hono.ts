@@ -180,7 +180,9 @@ async function settle<Data extends Record<string, unknown>, E extends Env>(
   // ended the visitor's old session). Only through a manager there is: the app's function is not called for it.
   if (c.error !== undefined) {
     const manager = made ?? (typeof sessions === 'function' ? undefined : sessions);
-    if (manager !== undefined) await failed(manager, c, raw, since, handed, !isNested(manager, nestedInKind, raw));
+    if (manager !== undefined) {
+      await failed(manager, c, raw, since, handed, !isNested(manager, nestedInKind, raw), lazy.live);
+    }
     return;
   }
   if (!lazy.started) return;
@@ -312,7 +314,9 @@ function abandon<Data extends Record<string, unknown>>(
 
 /**
  * The handler failed: `abandon`, then append to onError's Response (`c`; none when onError rethrew) what earlier
- * commits handed the handler. Only for a session of the request this manager holds (it read or made one): no I/O.
+ * commits handed the handler, and mark it private if the run read a `live` session: onError may show what the
+ * session holds (a page per user, as after a handler that answers). Only for a session of the request this manager
+ * holds (it read or made one): no I/O.
  */
 async function failed<Data extends Record<string, unknown>>(
   manager: Sessions<Data>,
@@ -321,6 +325,7 @@ async function failed<Data extends Record<string, unknown>>(
   since: number,
   handed: number,
   outermost: boolean,
+  live = false,
 ): Promise<void> {
   const cached = typeof manager._cached === 'function' ? manager._cached(raw) : undefined;
   if (cached === undefined) return;
@@ -334,8 +339,9 @@ async function failed<Data extends Record<string, unknown>>(
   // A network error (onError's Response.error()) carries no headers.
   const lines = c === undefined || c.res.type === 'error' ? [] : handedLines(c.res.headers.getSetCookie(), latest);
   abandon(manager, raw, since, handed, outermost, latest);
-  if (c === undefined || lines.length === 0) return;
-  const copy = withSessionHeaders(c.res, lines);
+  if (c === undefined || c.res.type === 'error') return;
+  const copy = withSessionHeaders(c.res, lines, live);
+  if (copy === c.res) return;
   c.res = undefined;
   c.res = copy;
 }

@@ -232,6 +232,25 @@ describe('hono: sessionMiddleware', () => {
     expect(errors).toEqual([expect.objectContaining({ message: 'handler failed' }), expect.any(Error)]);
   });
 
+  it("marks onError's page private when the failed run read a live session", async () => {
+    // onError may show what the session holds ("Sorry, Alice"): a page per user, which no shared cache may keep.
+    const { app, browse } = setup();
+    app.onError((_error, c) => c.text('sorry', 500));
+    app.get('/fail', async (c) => {
+      await c.var.session;
+      throw new Error('handler failed');
+    });
+    const fresh = await browse('/fail');
+    expect(fresh.headers.get('Cache-Control')).toBeNull();
+    await browse('/visit');
+    const live = await browse('/fail');
+    expect(live.status).toBe(500);
+    expect(live.headers.getSetCookie()).toEqual([]);
+    expect(live.headers.get('Cache-Control')).toBe('private');
+    const unread = await browse('/static');
+    expect(unread.headers.get('Cache-Control')).toBeNull();
+  });
+
   it('lets a failing store reach onError as a SessionError, on read and on commit', async () => {
     const reads = setup({ store: failingStore() });
     const codes: string[] = [];
