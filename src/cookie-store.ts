@@ -21,7 +21,8 @@ export interface CookieStoreOptions {
   /**
    * How many cookies one session may span, 1–10 (default 3: about 11 KB of Cookie header, under the 16 KB
    * request-header limit of Node and many proxies). A commit that needs more fails with `COOKIE_TOO_LARGE`
-   * and writes nothing.
+   * and writes nothing. Lowered, it ends the sessions written over the new limit: their cookies are cleared on the
+   * next response, unopened (a `rejected` event, reason `oversized`).
    */
   maxChunks?: number | undefined;
 }

@@ -563,6 +563,105 @@ for (const form of FORMS) {
       for (const line of shrinking.slice(1)) expect(line).toMatch(/^prefs\.\d=;.*; Max-Age=0;/);
     });
 
+    /** The Cookie header of a session that a manager with maxChunks 5 wrote in four cookies. */
+    async function fourCookies(): Promise<string> {
+      const { sessions, jar } = setup(5);
+      const s = await sessions.start(request());
+      for (let i = 0; i < 3; i++) s.set(`k${i}`, noise(i + 1));
+      jar.apply(await s.commit());
+      expect(jar.size).toBe(4);
+      return jar.header()!;
+    }
+
+    it('clears, unopened, a session a larger maxChunks wrote, on its next response (a read-only one too)', async () => {
+      // After a deploy that lowered maxChunks to 2. A cookie named like a fifth chunk is not this session's.
+      const { sessions, events, jar } = setup(2);
+      jar.apply(new Headers([['Set-Cookie', '__Host-sid.4=someone-elses; Path=/; Secure']]));
+      const header = `${await fourCookies()}; __Host-sid.4=someone-elses`;
+      const app = sessions.handle((_req, session) => new Response(session.isNew ? 'new' : 'known'));
+      const opens = countOpens(form);
+      let response: Response;
+      try {
+        response = await app(request(header));
+      } finally {
+        opens.restore();
+      }
+      expect(opens.count()).toBe(0);
+      expect(await response.text()).toBe('new');
+      expect(named(response.headers)).toEqual([
+        '__Host-sid Max-Age=0',
+        '__Host-sid.1 Max-Age=0',
+        '__Host-sid.2 Max-Age=0',
+        '__Host-sid.3 Max-Age=0',
+      ]);
+      expect(events).toEqual([{ type: 'rejected', reason: 'oversized', at: expect.any(Number) }]);
+      // The browser then sends only the other cookie: a visit without a session, and no answer.
+      jar.apply(response.headers);
+      expect(jar.header()).toBe('__Host-sid.4=someone-elses');
+      expect(named((await app(request(jar.header()))).headers)).toEqual([]);
+      expect(events).toHaveLength(1);
+    });
+
+    it('a write or a logout over a session a larger maxChunks wrote expires all of its cookies', async () => {
+      const header = await fourCookies();
+      const { sessions, events } = setup(2);
+      const write = await sessions.start(request(header));
+      expect(write.isNew).toBe(true);
+      write.set('n', 1);
+      expect(named(await write.commit())).toEqual([
+        '__Host-sid',
+        '__Host-sid.1 Max-Age=0',
+        '__Host-sid.2 Max-Age=0',
+        '__Host-sid.3 Max-Age=0',
+      ]);
+      expect(named(await sessions.destroy(request(header)))).toEqual([
+        '__Host-sid Max-Age=0',
+        '__Host-sid.1 Max-Age=0',
+        '__Host-sid.2 Max-Age=0',
+        '__Host-sid.3 Max-Age=0',
+      ]);
+      expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual([
+        'oversized',
+        'created',
+        'oversized',
+      ]);
+    });
+
+    it('opens a session a smaller maxChunks wrote once it is raised (2 to 5), answering nothing', async () => {
+      const earlier = setup(2);
+      const s = await earlier.sessions.start(request());
+      s.set('a', noise(1));
+      earlier.jar.apply(await s.commit());
+      expect(earlier.jar.size).toBe(2);
+      const { sessions, events } = setup(5);
+      const back = await sessions.start(request(earlier.jar.header()));
+      expect(back.get('a')).toBe(noise(1));
+      expect((await back.commit()).getSetCookie()).toEqual([]);
+      expect(events).toEqual([]);
+    });
+
+    it('answers nothing to a count over 10 or an incomplete cookie over maxChunks: not one it wrote', async () => {
+      const header = await fourCookies();
+      const { sessions, events } = setup(2);
+      const chunks = Array.from({ length: 11 }, (_, k) => `__Host-sid.${k + 1}=part${k + 1}`).join('; ');
+      for (const garbage of [
+        header.replace(/; __Host-sid\.2=[^;]*/, ''), // a chunk missing
+        header.replace(/(__Host-sid\.3=)[^;]*/, '$1!!'), // a chunk of the wrong alphabet
+        `__Host-sid=11.x; ${chunks}`,
+        `__Host-sid=4.x`,
+      ]) {
+        const bad = await sessions.start(request(garbage));
+        expect(bad.isNew).toBe(true);
+        expect((await bad.commit()).getSetCookie()).toEqual([]);
+      }
+      expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual([
+        'malformed',
+        'malformed',
+        'malformed',
+        'malformed',
+      ]);
+    });
+
     it('refuses a forged 100 KB or 1 MB main cookie unopened; a full maxChunks session still opens', async () => {
       const { sessions, jar, events } = setup(10);
       const s = await sessions.start(request());
@@ -684,7 +783,8 @@ for (const form of FORMS) {
 
 /**
  * readSealedCookies as it was before it walked the header once (one readCookie per chunk cookie), kept as the
- * reference the single pass must agree with (with `present` taken from the main cookie's count since).
+ * reference the single pass must agree with (with `present` taken from the main cookie's count since, and
+ * `oversized` for a count over maxChunks that a larger one could have written).
  */
 function readSealedCookiesBefore(header: string | null, name: string, maxChunks: number) {
   const main = readCookie(header, name);
@@ -699,14 +799,17 @@ function readSealedCookiesBefore(header: string | null, name: string, maxChunks:
   }
   // What the main cookie says the session spans, never what other `name.k` cookies the header carries.
   const present = count >= 1 && count <= 10 ? count : 1;
-  if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
+  if (!(count >= 1 && count <= 10)) return { sealed: null, present };
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
     const part = readCookie(header, `${name}.${k}`);
     if (part === undefined || !/^[A-Za-z0-9._-]+$/.test(part)) return { sealed: null, present };
     sealed += part;
   }
-  return { sealed, present };
+  if (count <= maxChunks) return { sealed, present };
+  return /^[A-Za-z0-9._-]{4}\.[A-Za-z0-9._-]*$/.test(sealed)
+    ? { sealed: null, present, oversized: true }
+    : { sealed: null, present };
 }
 
 describe('readSealedCookies: one pass over the Cookie header', () => {
@@ -762,8 +865,20 @@ describe('readSealedCookies: one pass over the Cookie header', () => {
     const read = (header: string, max = 3) => readSealedCookies(header, NAME, max);
     expect(read(`${NAME}=1.abc; ${NAME}.1=other; ${NAME}.2=other`)).toEqual({ sealed: 'abc', present: 1 });
     expect(read(`${NAME}=2.abc; ${NAME}.5=other`)).toEqual({ sealed: null, present: 2 }); // its chunk .1 missing
-    // A count a larger maxChunks wrote before a deploy lowered it: still this store's cookies.
+    // A count a larger maxChunks wrote before a deploy lowered it: still this store's cookies, cleared when they
+    // have the shape it writes (all of its chunks, a kid), refused with no answer otherwise.
     expect(read(`${NAME}=10.abc; ${NAME}.9=x`)).toEqual({ sealed: null, present: 10 });
+    expect(read(`${NAME}=4.abcd.e; ${NAME}.1=f; ${NAME}.2=g; ${NAME}.3=h; ${NAME}.4=other`)).toEqual({
+      sealed: null,
+      present: 4,
+      oversized: true,
+    });
+    for (const main of ['4.abcde', '4.abc.e', '4.', '4.ab!d.e']) {
+      expect(read(`${NAME}=${main}; ${NAME}.1=f; ${NAME}.2=g; ${NAME}.3=h`), main).toEqual({
+        sealed: null,
+        present: 4,
+      });
+    }
     // No count this store could have written, or a main cookie longer than it writes: only the main cookie.
     for (const main of ['11.abc', '0.abc', '1x', 'abc', '', `1.${'A'.repeat(5000)}`]) {
       expect(read(`${NAME}=${main}; ${NAME}.1=x; ${NAME}.9=y`), main.slice(0, 10)).toEqual({

@@ -15,6 +15,11 @@ export interface SealedCookies {
    * `prefs.1` next to this store's `prefs`), and expiring them would log that manager's user out.
    */
   readonly present: number;
+  /**
+   * True (`sealed` null) when the cookies have the shape of a session this store wrote under a larger `maxChunks`
+   * (a count up to MAX_CHUNKS, over today's): refused unopened, and cleared on the next response.
+   */
+  readonly oversized?: true;
 }
 
 /**
@@ -55,9 +60,10 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
     count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
     from = 3;
   }
-  // A count this store could have written (up to MAX_CHUNKS, a larger maxChunks before a deploy included).
-  const present = count >= 1 && count <= MAX_CHUNKS ? count : 1;
-  if (!(count >= 1 && count <= maxChunks)) return { sealed: null, present };
+  // A count this store could have written (up to MAX_CHUNKS, a larger maxChunks before a deploy included): its
+  // cookies are checked as that maxChunks would, for the shape only (no crypto: they are not opened).
+  if (!(count >= 1 && count <= MAX_CHUNKS)) return { sealed: null, present: 1 };
+  const present = count;
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
     const part = parts[k];
@@ -69,7 +75,11 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   // Nor is the joined text longer than sealedCookieLines writes in `count` cookies (checked last: the bounds above
   // keep it within a few bytes per cookie of this one).
   if (sealed.length > (count === 1 ? room - 2 : count * (room - 4))) return { sealed: null, present };
-  return { sealed, present };
+  if (count <= maxChunks) return { sealed, present };
+  // Over today's maxChunks: cleared, not opened, if it has the shape of what this store writes (`kid.` + text).
+  return PART.test(sealed) && sealed.charCodeAt(4) === 46
+    ? { sealed: null, present, oversized: true }
+    : { sealed: null, present };
 }
 
 // The fewest attributes a line of this store carries (`; Path=/; SameSite=Lax`): the length bounds on what it

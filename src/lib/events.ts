@@ -31,8 +31,13 @@ export type SessionEvent =
     })
   | {
       readonly type: 'rejected';
-      /** Why a cookie was not accepted; never the cookie itself. */
-      readonly reason: 'malformed' | 'signature' | 'unknown' | 'corrupt';
+      /**
+       * Why a cookie was not accepted; never the cookie itself. `malformed`: its shape, refused before any crypto
+       * (no answer); `oversized`: a cookie store session over today's `maxChunks`, written under a larger one
+       * (cleared, unopened); `signature`: forged, or under a secret no longer listed; `unknown`: the store holds
+       * no such session; `corrupt`: what the store or the seal holds is not a record the manager writes.
+       */
+      readonly reason: 'malformed' | 'oversized' | 'signature' | 'unknown' | 'corrupt';
       readonly at: number;
     }
   | (Partial<EventSubject> & {

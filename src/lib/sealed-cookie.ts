@@ -40,9 +40,11 @@ export function sealedCookieTransport(c: SealedCookieConfig): Transport {
 
     // Shape checks run before any decryption; a failure is a rejection, never an exception.
     open(header) {
-      const { sealed, present } = sealer.read(header, c.cookieName);
+      const { sealed, present, oversized } = sealer.read(header, c.cookieName);
       const cookie = noCookie(present);
       if (sealed === undefined) return { kind: 'none', cookie };
+      // A session written under a larger limit is genuine in shape, and dead here: cleared, like an expired one.
+      if (oversized === true) return { kind: 'rejected', reason: 'oversized', cookie: { ...cookie, stale: true } };
       if (sealed === null) return { kind: 'rejected', reason: 'malformed', cookie };
       return unsealed(sealed, cookie);
     },

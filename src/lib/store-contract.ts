@@ -216,9 +216,13 @@ export interface Sealer {
    * The sealed text the request's Cookie header carries: undefined without one, null when its cookies are
    * malformed or incomplete; `present` is how many cookies the session spans by the count in its main cookie (1
    * when that gives none, 0 without it), never by other `name.k` cookies, which may be another manager's: the
-   * ones `write` and `clear` expire.
+   * ones `write` and `clear` expire. `oversized` (with `sealed` null): the cookies of a session this sealer wrote
+   * under a larger limit than today's, which the manager clears on the next response, unopened.
    */
-  read(header: string | null, cookieName: string): { sealed: string | null | undefined; present: number };
+  read(
+    header: string | null,
+    cookieName: string,
+  ): { sealed: string | null | undefined; present: number; oversized?: true | undefined };
   /**
    * Set-Cookie lines carrying `sealed` in `count` cookies, expiring those of the `present` ones no longer
    * needed. Throws `COOKIE_TOO_LARGE` (nothing written) when it does not fit.

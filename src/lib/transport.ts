@@ -26,7 +26,7 @@ export interface CookieState {
 }
 
 /** Why a cookie was not accepted. */
-export type Rejection = 'malformed' | 'signature' | 'unknown' | 'corrupt';
+export type Rejection = 'malformed' | 'oversized' | 'signature' | 'unknown' | 'corrupt';
 
 /** A request's cookie, opened: no cookie, a rejected one, or a session (not yet checked for expiry). */
 export type Opened =
