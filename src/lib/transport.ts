@@ -1,6 +1,7 @@
 // How a session travels between the browser and the store. Two transports, chosen once per manager:
 // lib/signed-id.ts (a signed session ID in the cookie, the record in a server-side store) and
 // lib/sealed-cookie.ts (the whole record sealed in the cookie, no server-side state).
+import type { SessionEvent } from './events.js';
 import type { SessionChanges, SessionRecord, SessionTimes } from './store-contract.js';
 
 /** What a request's cookie said, kept by its session for the commit. */
@@ -25,8 +26,8 @@ export interface CookieState {
   detached?: boolean | undefined;
 }
 
-/** Why a cookie was not accepted. */
-export type Rejection = 'malformed' | 'oversized' | 'signature' | 'unknown' | 'corrupt';
+/** Why a cookie was not accepted: the reasons a `rejected` event gives. */
+export type Rejection = Extract<SessionEvent, { type: 'rejected' }>['reason'];
 
 /** A request's cookie, opened: no cookie, a rejected one, or a session (not yet checked for expiry). */
 export type Opened =
