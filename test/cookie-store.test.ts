@@ -627,6 +627,16 @@ for (const form of FORMS) {
       ]);
     });
 
+    it('answers nothing to a main cookie counted `:.`, which is no count (not 10)', async () => {
+      const { sessions, events } = setup(3);
+      const chunks = Array.from({ length: 9 }, (_, k) => `__Host-sid.${k + 1}=part${k + 1}`).join('; ');
+      const app = sessions.handle((_req, session) => new Response(session.isNew ? 'new' : 'known'));
+      const response = await app(request(`__Host-sid=:.abcd.e; ${chunks}`));
+      expect(await response.text()).toBe('new');
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect(events.map((e) => (e.type === 'rejected' ? e.reason : e.type))).toEqual(['malformed']);
+    });
+
     it('opens a session a smaller maxChunks wrote once it is raised (2 to 5), answering nothing', async () => {
       const earlier = setup(2);
       const s = await earlier.sessions.start(request());
@@ -791,7 +801,7 @@ function readSealedCookiesBefore(header: string | null, name: string, maxChunks:
   if (main === undefined) return { sealed: undefined, present: 0 };
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;
-  let count = d0;
+  let count = d0 <= 9 ? d0 : NaN;
   let from = 2;
   if (d1 !== -2) {
     count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
@@ -880,7 +890,8 @@ describe('readSealedCookies: one pass over the Cookie header', () => {
       });
     }
     // No count this store could have written, or a main cookie longer than it writes: only the main cookie.
-    for (const main of ['11.abc', '0.abc', '1x', 'abc', '', `1.${'A'.repeat(5000)}`]) {
+    // `:` is no digit (its code follows 9's): `:.` is not a spelling of 10.
+    for (const main of ['11.abc', '0.abc', ':.abcd.e', '1x', 'abc', '', `1.${'A'.repeat(5000)}`]) {
       expect(read(`${NAME}=${main}; ${NAME}.1=x; ${NAME}.9=y`), main.slice(0, 10)).toEqual({
         sealed: null,
         present: 1,

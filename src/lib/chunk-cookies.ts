@@ -54,7 +54,8 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
   const d0 = main.charCodeAt(0) - 48;
   const d1 = main.charCodeAt(1) - 48;
-  let count = d0;
+  // d0 > 9 is not a digit (`:` would read as 10, a count this store spells `10.`).
+  let count = d0 <= 9 ? d0 : NaN;
   let from = 2;
   if (d1 !== -2) {
     count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
