@@ -10,10 +10,26 @@ import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
 import type { SessionChanges, SessionStore, SessionTimes } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
 import type { Expect, TestRunner } from './runner.js';
-import { cookiePair, createClock, request, SECRET, thrownBy, uniqueUser, type TestClock } from './support.js';
+import {
+  cookiePair,
+  createClock,
+  OLD_SECRET,
+  request,
+  SECRET,
+  thrownBy,
+  uniqueUser,
+  type TestClock,
+} from './support.js';
 
 /** Tries of each natural overlap. */
 const TRIES = 20;
+
+/**
+ * Tries of a natural overlap that ends a session each try, which the next cannot reuse: fewer, as on Durable
+ * Objects every session is an object, and in the workerd test runtime every object slows each later call of the
+ * file (20 tries of one cost some 20 s there). A deterministic interleaving of the same requests holds each order.
+ */
+const ENDING_TRIES = 6;
 
 /** Options of {@link describeLifecycleRaces}. */
 export interface RaceOptions {
@@ -131,14 +147,18 @@ export async function gatedSessions(createStore: (clock: TestClock) => SessionSt
   const clock = createClock();
   const events: SessionEvent[] = [];
   const gated = gatedStore(await createStore(clock));
-  return { clock, events, sessions: racingManager(gated.store, clock, events), hold: gated.hold };
+  const sessions = racingManager(gated.store, clock, events);
+  return { clock, events, sessions, hold: gated.hold, store: gated.store };
 }
 
-/** The manager every race runs through: lifetime an hour, idle after 600 s, a touch due after 60 s. */
-function racingManager(store: SessionStore, clock: TestClock, events: SessionEvent[]) {
+/**
+ * The manager every race runs through: lifetime an hour, idle after 600 s, a touch due after 60 s; `secrets` as a
+ * rotation has them when given.
+ */
+function racingManager(store: SessionStore, clock: TestClock, events: SessionEvent[], secrets = [SECRET]) {
   return createSessions({
     store,
-    secrets: [SECRET],
+    secrets,
     now: clock.now,
     expires: 3600,
     idleTimeout: 600,
@@ -415,6 +435,78 @@ const HELD_REQUESTS: readonly {
   { held: SWITCHES[2]!, at: ['destroy', 'before', 'before it ends the old session'], meanwhile: CHANGE },
 ];
 
+/** A request through `handle()` that may fail: what the browser gets, and what the handler threw if it did. */
+interface Answered {
+  readonly response: Response;
+  readonly error?: unknown;
+}
+
+/**
+ * `app(req)`, answered as the README's fetch wrapper does when the handler throws: a 503 carrying the error's
+ * `headers` (what earlier commits must still send) when it is a `SessionError`, nothing else otherwise.
+ */
+async function answered(app: (req: Request) => Promise<Response>, req: Request): Promise<Answered> {
+  try {
+    return { response: await app(req) };
+  } catch (error) {
+    const headers = error instanceof SessionError && error.headers !== undefined ? error.headers : [];
+    return { response: new Response('try again', { status: 503, headers }), error };
+  }
+}
+
+/**
+ * A login whose run fails, which commits nothing (README, handle()): the visitor keeps the session they had.
+ * `thrown`: the handler throws after `create()`; otherwise it answers `Response.error()` (an upstream fetch failed).
+ */
+const FAILED_LOGINS: readonly {
+  readonly thrown: boolean;
+  handler(sessions: Sessions, userId: string, logins: Made[]): (req: Request) => Promise<Response>;
+}[] = [
+  {
+    thrown: true,
+    handler: (sessions, userId, logins) => async (req) => {
+      await loginOn(sessions, req, userId, logins);
+      throw new Error('second factor rejected');
+    },
+  },
+  {
+    thrown: false,
+    handler: (sessions, userId, logins) => async (req) => {
+      await loginOn(sessions, req, userId, logins);
+      return networkError();
+    },
+  },
+];
+
+/** `Response.error()`, a network error, which the web types of src/ (lib/web.d.ts) leave out. */
+function networkError(): Response {
+  return (Response as unknown as { error(): Response }).error();
+}
+
+/**
+ * A logout committed early (by `sessions.destroy()`, or `destroy()` and `commit()` as a middleware does), then a
+ * throw: the logout stands, and the error, not a `SessionError`, carries no lines (README, Errors).
+ */
+const LOGOUTS_THEN_THROW: readonly ((sessions: Sessions) => (req: Request, session: Session) => Promise<Response>)[] = [
+  (sessions) => async (req) => {
+    await sessions.destroy(req);
+    throw new Error('audit log down');
+  },
+  () => async (_req, session) => {
+    session.destroy();
+    await session.commit();
+    throw new Error('audit log down');
+  },
+];
+
+/** A signed-in user's write: `n` up by one; a request whose session is already gone writes nothing. */
+function counting(sessions: Sessions): (req: Request) => Promise<Response> {
+  return sessions.handle(async (_req, session) => {
+    if (!session.isNew) session.increment('n');
+    return new Response('counted');
+  });
+}
+
 /**
  * Registers the lifecycle races on a store, through the manager: requests of one session that overlap
  * (`Promise.all`, 20 tries each) and deterministic interleavings (a store call held while another request runs
@@ -531,6 +623,47 @@ export function describeLifecycleRaces(
   /** The ID of the live session the Cookie header `header` opens, or undefined (no cookie, or a dead one). */
   async function opened(sessions: Sessions, header: string | undefined): Promise<string | undefined> {
     return header === undefined ? undefined : (await sessions.get(request(header)))?.id;
+  }
+
+  /**
+   * A browser that held `cookie` opens the session `id` (undefined: none) whichever of `a` and `b` reaches it last
+   * (a Cookie header both orders leave is read once: on Durable Objects every read is a call).
+   */
+  async function expectEitherLast(sessions: Sessions, cookie: string, a: Response, b: Response, id?: string) {
+    const headers = new Set([browserAfter(cookie, a, b), browserAfter(cookie, b, a)]);
+    for (const header of headers) expect(await opened(sessions, header)).toBe(id);
+  }
+
+  /**
+   * None of the logins `made` (failed runs' logins, never committed) is live: by its user's listing on a store
+   * with a per-user index (one call however many), by ID otherwise.
+   */
+  async function expectNoneLive(sessions: Sessions, made: readonly Made[]): Promise<void> {
+    for (const userId of new Set(made.map((s) => s.userId))) {
+      const ids = await listed(sessions, userId);
+      if (ids !== undefined) expect(ids).toEqual([]);
+      else for (const s of made) if (s.userId === userId) expect(await sessions.getById(s.id)).toBeNull();
+    }
+  }
+
+  /**
+   * Rotation (README, Security): a manager of the old secret (`before`) and one that put a new secret first, on one
+   * store; `page` answers a read, whose response re-signs an old cookie (commit plan `resend`), `logout` ends it.
+   */
+  async function rotation() {
+    const { clock, events, store, hold } = await setup();
+    const before = racingManager(store, clock, events, [OLD_SECRET]);
+    const sessions = racingManager(store, clock, events, [SECRET, OLD_SECRET]);
+    const page = sessions.handle(async (_req, session) => new Response(`hello ${String(session.get('who'))}`));
+    const logout = sessions.handle(LOGOUT.handler(sessions, '', []));
+    return { before, sessions, page, logout, hold };
+  }
+
+  /** The cookie `headers` set is `old`'s re-signed: its ID, another value. */
+  function expectResigned(headers: Headers, old: Login): void {
+    const [pair] = cookiePair(headers).split('; ');
+    expect(pair!.split('.')[0]).toBe(old.cookie.split('.')[0]);
+    expect(pair).not.toBe(old.cookie);
   }
 
   /**
@@ -1223,6 +1356,246 @@ export function describeLifecycleRaces(
       // The browser keeps the old cookie (the response re-sent it), and the store its session, alone.
       expect(await opened(sessions, browserAfter(old.cookie, response))).toBe(old.id);
       await expectOnly(sessions, [], [old]);
+    });
+
+    // A run that fails (its handler throws, or answers Response.error()) commits nothing it had not committed
+    // itself (README, handle()): its login is dropped, the visitor keeps the session they had, and another request
+    // of that session goes on undisturbed. What the failed run did commit (a logout) stands.
+    it(`a failing login overlapping a change of the session (${TRIES} tries): it stays, changed`, async () => {
+      const { sessions } = await setup();
+      const old = await logIn(sessions, uniqueUser('ada'));
+      const bob = uniqueUser('bob');
+      const failed: Made[] = [];
+      for (let i = 0; i < TRIES; i++) {
+        const form = FAILED_LOGINS[i % FAILED_LOGINS.length]!;
+        const [out, changed] = await overlap(
+          () => answered(sessions.handle(form.handler(sessions, bob, failed)), request(old.cookie)),
+          () => counting(sessions)(request(old.cookie)),
+          i % 4 >= 2,
+        );
+        if (form.thrown) expect(out.error).toBeDefined();
+        else expect(out.response.type).toBe('error');
+        expect(out.response.headers.getSetCookie()).toEqual([]);
+        await expectEitherLast(sessions, old.cookie, out.response, changed, old.id);
+      }
+      expect(failed).toHaveLength(TRIES);
+      // Every change stored once: the failed runs wrote nothing, not even an end of the session they replaced.
+      expect((await sessions.start(request(old.cookie))).get('n')).toBe(TRIES);
+      await expectOnly(sessions, [], [old]);
+      await expectNoneLive(sessions, failed);
+    });
+
+    it('a failing login while a change is held at its update, or held itself at its read: both kept', async () => {
+      const { sessions, hold } = await setup();
+      const old = await logIn(sessions, uniqueUser('ada'));
+      const bob = uniqueUser('bob');
+      const failed: Made[] = [];
+      let n = 0;
+      for (const form of FAILED_LOGINS) {
+        const failing = () => answered(sessions.handle(form.handler(sessions, bob, failed)), request(old.cookie));
+        const change = () => counting(sessions)(request(old.cookie));
+        // The change held before and after its update while the failed run runs to its end; then the failed run
+        // held after its read of the session while the change runs to its end (the run goes on with a stale copy).
+        for (const when of ['before', 'after'] as const) {
+          const seen: { out?: Answered } = {};
+          const changed = await whileHeld(hold('update', when), change(), async () => (seen.out = await failing()));
+          await expectEitherLast(sessions, old.cookie, seen.out!.response, changed, old.id);
+        }
+        const seen: { changed?: Response } = {};
+        const out = await whileHeld(hold('get', 'after'), failing(), async () => (seen.changed = await change()));
+        await expectEitherLast(sessions, old.cookie, out.response, seen.changed!, old.id);
+        n += 3;
+      }
+      expect((await sessions.start(request(old.cookie))).get('n')).toBe(n);
+      await expectOnly(sessions, [], [old]);
+      await expectNoneLive(sessions, failed);
+    });
+
+    it(`a logout committed early, a throw, overlapping a change (${ENDING_TRIES} tries): it stays ended`, async () => {
+      const { sessions } = await setup();
+      const ada = uniqueUser('ada');
+      for (let i = 0; i < ENDING_TRIES; i++) {
+        const old = await logIn(sessions, ada);
+        const handler = LOGOUTS_THEN_THROW[i % LOGOUTS_THEN_THROW.length]!;
+        const [out, changed] = await overlap(
+          () => answered(sessions.handle(handler(sessions)), request(old.cookie)),
+          () => counting(sessions)(request(old.cookie)),
+          i % 4 >= 2,
+        );
+        // README (Errors): an error other than a failed commit's carries no lines; the browser keeps the old cookie.
+        expect(out.error).toMatchObject({ message: 'audit log down' });
+        expect((out.error as { headers?: Headers }).headers).toBeUndefined();
+        await expectEitherLast(sessions, old.cookie, out.response, changed);
+        expect(await sessions.getById(old.id)).toBeNull();
+      }
+      await expectListed(sessions, [{ userId: ada }], []);
+    });
+
+    it('a logout committed early, a throw, and a change, each held while the other runs: it stays ended', async () => {
+      const { sessions, hold } = await setup();
+      const ada = uniqueUser('ada');
+      // Each form of the logout in one of the two orders: one ended session each (see ENDING_TRIES).
+      for (const [k, handler] of LOGOUTS_THEN_THROW.entries()) {
+        const old = await logIn(sessions, ada);
+        const failing = () => answered(sessions.handle(handler(sessions)), request(old.cookie));
+        const change = () => counting(sessions)(request(old.cookie));
+        const seen: { out?: Answered; changed?: Response } = {};
+        if (k % 2 === 0) {
+          // The logout's destroy held before the store while the change is stored and answered.
+          seen.out = await whileHeld(hold('destroy', 'before'), failing(), async () => (seen.changed = await change()));
+        } else {
+          // The change, read before the logout, held before its update: it finds the session ended and sends no
+          // cookie (README: the request that ended it sent the cookie the browser must keep).
+          seen.changed = await whileHeld(hold('update', 'before'), change(), async () => (seen.out = await failing()));
+          expect(seen.changed.headers.getSetCookie()).toEqual([]);
+        }
+        expect(seen.out!.error).toMatchObject({ message: 'audit log down' });
+        await expectEitherLast(sessions, old.cookie, seen.out!.response, seen.changed!);
+        await expectOnly(sessions, [old], []);
+      }
+    });
+
+    // README, Errors: when the run's own commit at the end fails, the SessionError's `headers` hold what earlier
+    // commits must still send: a login committed early, whose session is now the only live one.
+    it('a login committed early, its final commit failing, a change meanwhile: e.headers carry the login', async () => {
+      const writes = { failing: false };
+      const { sessions, hold } = await gatedSessions(async (clock) => {
+        const store = await createStore(clock);
+        const update: SessionStore['update'] = (...args) =>
+          writes.failing ? Promise.reject(new Error('backend down')) : store.update(...args);
+        return Object.create(store, { update: { value: update } }) as SessionStore;
+      });
+      const ada = uniqueUser('ada');
+      const old = await logIn(sessions, ada);
+      const logins: Made[] = [];
+      const app = sessions.handle(async (req) => {
+        const login = await loginOn(sessions, req, ada, logins);
+        await login.commit(); // stored: the old session is ended
+        writes.failing = true; // the store starts failing
+        login.set('profile', 'loaded');
+        return new Response('welcome');
+      });
+      const seen: { changed?: Response } = {};
+      // The early commit's end of the old session is held while another request commits a change of it.
+      const out = await whileHeld(hold('destroy', 'before'), answered(app, request(old.cookie)), async () => {
+        seen.changed = await counting(sessions)(request(old.cookie));
+      });
+      writes.failing = false;
+      expect(out.error).toMatchObject({ code: 'STORE_WRITE' });
+      // The 503 reaching the browser last leaves it the login; the change's last, never a session that ended.
+      const header = browserAfter(old.cookie, seen.changed!, out.response);
+      expect(await opened(sessions, header)).toBe(logins[0]!.id);
+      const changeLast = await opened(sessions, browserAfter(old.cookie, out.response, seen.changed!));
+      expect([undefined, logins[0]!.id]).toContain(changeLast);
+      await expectOnly(sessions, [old], [{ ...logins[0]!, cookie: header! }]);
+    });
+
+    // README, handle(): a retry of the same Request reads the session again, without the failed run's changes
+    // (an increment is counted once), unless that run committed something: it then goes on from where that run
+    // left the session, and commits what it left uncommitted.
+    it(`a retry of a Request whose run failed, overlapping a change (${TRIES} tries): handed it again`, async () => {
+      const { sessions } = await setup();
+      const old = await logIn(sessions, uniqueUser('ada'));
+      const bob = uniqueUser('bob');
+      const failed: Made[] = [];
+      for (let i = 0; i < TRIES; i++) {
+        let tries = 0;
+        let handed: string | undefined; // the session the retry's handler was given
+        const app = sessions.handle(async (req, session) => {
+          session.increment('n');
+          if (tries++ === 0) {
+            if (i % 2 === 0) await loginOn(sessions, req, bob, failed); // a login, dropped with the run
+            throw new Error('upstream down');
+          }
+          handed = session.id;
+          return new Response('ok');
+        });
+        const req = request(old.cookie);
+        const [retried, changed] = await overlap(
+          () => app(req).catch(() => app(req)),
+          () => counting(sessions)(request(old.cookie)),
+          i % 4 >= 2,
+        );
+        expect(handed).toBe(old.id);
+        await expectEitherLast(sessions, old.cookie, retried, changed, old.id);
+      }
+      // Each retry's increment counted once, and none of the change's lost (KV may lose one of two overlapping).
+      if (options.exact) expect((await sessions.start(request(old.cookie))).get('n')).toBe(2 * TRIES);
+      await expectOnly(sessions, [], [old]);
+      await expectNoneLive(sessions, failed);
+    });
+
+    it('a retry after a run committed a login and threw, a change meanwhile: the retry sends the login', async () => {
+      const { sessions, hold } = await setup();
+      const ada = uniqueUser('ada');
+      const live: Login[] = [];
+      for (const when of ['before', 'after'] as const) {
+        const old = await logIn(sessions, ada);
+        const logins: Made[] = [];
+        let tries = 0;
+        let handed: string | undefined;
+        const app = sessions.handle(async (req, session) => {
+          if (tries++ === 0) {
+            await (await loginOn(sessions, req, ada, logins)).commit(); // stored: the old session is ended
+            throw new Error('profile service down'); // its lines reach no browser: the error carries none
+          }
+          handed = session.id;
+          return new Response('welcome');
+        });
+        const req = request(old.cookie);
+        const seen: { changed?: Response } = {};
+        // The first run's end of the old session is held while another request commits a change of it.
+        const first = await whileHeld(hold('destroy', when), answered(app, req), async () => {
+          seen.changed = await counting(sessions)(request(old.cookie));
+        });
+        expect(first.response.headers.getSetCookie()).toEqual([]);
+        const retry = await app(req);
+        expect(handed).toBe(logins[0]!.id);
+        const header = browserAfter(old.cookie, seen.changed!, first.response, retry);
+        expect(await opened(sessions, header)).toBe(logins[0]!.id);
+        live.push({ ...logins[0]!, cookie: header! });
+        await expectOnly(sessions, [old], live.slice(-1), false);
+      }
+      await expectListed(sessions, live, live);
+    });
+
+    it(`a read re-signing a rotated cookie, its logout at once (${ENDING_TRIES} tries): it stays ended`, async () => {
+      const { before, sessions, page, logout } = await rotation();
+      const ada = uniqueUser('ada');
+      for (let i = 0; i < ENDING_TRIES; i++) {
+        const old = await logIn(before, ada);
+        const [read, out] = await overlap(
+          () => page(request(old.cookie)),
+          () => logout(request(old.cookie)),
+          i % 2 === 1,
+        );
+        if (read.headers.getSetCookie().length > 0) expectResigned(read.headers, old);
+        await expectEitherLast(sessions, old.cookie, read, out);
+        expect(await sessions.getById(old.id)).toBeNull();
+      }
+      await expectListed(sessions, [{ userId: ada }], []);
+    });
+
+    it('a read re-signing a rotated cookie, held at its write while a logout runs: no cookie of it lives', async () => {
+      const { before, sessions, page, logout, hold } = await rotation();
+      const ada = uniqueUser('ada');
+      for (const when of ['before', 'after'] as const) {
+        const old = await logIn(before, ada);
+        const held = hold('update', when);
+        const reading = page(request(old.cookie));
+        // The resend writes before it sends the cookie: a read that answers without it is caught here.
+        const wrote = await Promise.race([held.reached.then(() => true), reading.then(() => false)]);
+        expect(wrote).toBe(true);
+        const out = await logout(request(old.cookie));
+        held.release();
+        const read = await reading;
+        // Held before the store, the write finds the session ended: no cookie (README). Stored, then answered
+        // after the logout, it re-sends the cookie, whose session the browser can no longer open.
+        if (when === 'before') expect(read.headers.getSetCookie()).toEqual([]);
+        else expectResigned(read.headers, old);
+        await expectEitherLast(sessions, old.cookie, read, out);
+        await expectOnly(sessions, [old], []);
+      }
     });
   });
 }
