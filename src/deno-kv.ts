@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
+import { sameSession } from './lib/ids.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
@@ -246,7 +247,9 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     },
     async destroyByUser(userId, except, retainUntil) {
       const ended: string[] = [];
-      for (const id of await indexed(userId)) if (id !== except && (await destroy(id, retainUntil))) ended.push(id);
+      for (const id of await indexed(userId)) {
+        if ((except === undefined || !sameSession(id, except)) && (await destroy(id, retainUntil))) ended.push(id);
+      }
       return ended;
     },
     async count() {

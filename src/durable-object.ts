@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { MESSAGE_PREFIX, SessionError, type SessionErrorCode } from './errors.js';
 import { randomId } from './lib/random.js';
+import { sameSession } from './lib/ids.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
 import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
@@ -466,10 +467,10 @@ export function createDurableObjectStore(
    * Ends `id` and every ID it moved to, short of `keep`: the last ID it ended if a live session was among them
    * (every ID of one session leads to the same last one, so `destroyByUser` counts a session once), else null.
    */
-  async function end(id: string, retainUntil: number, keep?: string): Promise<string | null> {
+  async function end(id: string, retainUntil: number): Promise<string | null> {
     let ended = false;
     let last = id;
-    for (let hop = 0, next: string | null = id; next !== null && next !== keep && hop < MAX_FORWARDS; hop++) {
+    for (let hop = 0, next: string | null = id; next !== null && hop < MAX_FORWARDS; hop++) {
       const result: Ended = await send('destroy', (last = next), retainUntil, null);
       ended ||= result.ended;
       next = result.movedTo;
@@ -541,10 +542,10 @@ export function createDurableObjectStore(
       }),
     async destroyByUser(userId, except, retainUntil) {
       const ended = new Set<string | null>();
-      // Every ID but `except` leaves the index; one that moved to `except` (its old ID) ends short of it.
+      // Every ID but those of the spared session leaves the index (a stale one of it goes at the next list).
       await eachOf(userId, async (id) => {
-        if (id === except) return id;
-        ended.add(await end(id, retainUntil, except));
+        if (except !== undefined && sameSession(id, except)) return id;
+        ended.add(await end(id, retainUntil));
         return null;
       });
       ended.delete(null);

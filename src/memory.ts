@@ -1,4 +1,5 @@
 import { detached } from './lib/bounded.js';
+import { sameSession } from './lib/ids.js';
 import { mergeChanges } from './lib/merge.js';
 import { SessionError } from './errors.js';
 import { clockOption, refuseUnknownOptions } from './lib/option-names.js';
@@ -161,7 +162,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
     async destroyByUser(userId, except, retainUntil) {
       const ended: string[] = [];
-      for (const id of [...(users.get(userId) ?? [])]) if (id !== except && end(id, retainUntil)) ended.push(id);
+      for (const id of [...(users.get(userId) ?? [])]) {
+        if ((except === undefined || !sameSession(id, except)) && end(id, retainUntil)) ended.push(id);
+      }
       return ended;
     },
     async clear() {

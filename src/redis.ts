@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { Bounded } from './lib/bounded.js';
+import { LINEAGE, lineageOf } from './lib/ids.js';
 import { mergeChanges } from './lib/merge.js';
 import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import { parseRecord } from './lib/records.js';
@@ -75,7 +76,7 @@ const COMMIT =
 
 /**
  * Ends a session under its ID and every ID it moved to (16 hops at most), each kept ended for at least `ttl`.
- * KEYS: the session, or the user's index; ARGV: prefix, ttl, now, the ID (or the one to spare), '' (or 'u' to end
+ * KEYS: the session, or the user's index; ARGV: prefix, ttl, now, the ID (or the lineage to spare), '' (or 'u' to end
  * every session in the index). For one ID, 1 if a live session was ended; for a user, the IDs of those ended. An
  * expiry field that is not a number counts as expired, and the session is ended all the same.
  */
@@ -89,7 +90,7 @@ const END =
   `redis.call('del',k) redis.call('hset',k,'e',1) redis.call('pexpire',k,ttl) ` +
   `if not h[3] then break end id=h[3] end return live end ` +
   `if ARGV[5]=='' then return fin(ARGV[4]) end ` +
-  `local out={} for _,id in ipairs(redis.call('smembers',KEYS[1])) do if id~=ARGV[4] then ` +
+  `local out={} for _,id in ipairs(redis.call('smembers',KEYS[1])) do if id:sub(1,${LINEAGE})~=ARGV[4] then ` +
   `if fin(id)==1 then out[#out+1]=id end redis.call('srem',KEYS[1],id) end end return out`;
 
 /**
@@ -213,7 +214,8 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
       return found;
     },
     async destroyByUser(userId, except, retainUntil) {
-      const args = [prefix, ttl(retainUntil), String(now()), except ?? '', 'u'];
+      // The spared session by its lineage: it may be moving to a new ID meanwhile (see sameSession).
+      const args = [prefix, ttl(retainUntil), String(now()), except === undefined ? '' : lineageOf(except), 'u'];
       return (await run(END, [userKey(userId)], args)) as string[];
     },
   };

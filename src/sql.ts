@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { detached } from './lib/bounded.js';
+import { LINEAGE, lineageOf } from './lib/ids.js';
 import { mergeChanges } from './lib/merge.js';
 import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import { parseRecord } from './lib/records.js';
@@ -319,21 +320,23 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     async destroyByUser(userId, except, retainUntil) {
       // One transaction: which sessions are live, then end every one of the user's, expired ones too: an update
       // that checked one live just before it expired may still be on its way, and its version check must fail.
+      // The spared session by its lineage: it may be moving to a new ID meanwhile (see sameSession).
+      const spared = except === undefined ? null : lineageOf(except);
       const [live] = await batch(
         () =>
           statement(
-            'SELECT id FROM {table} WHERE user_id = ? AND id IS NOT ? AND record IS NOT NULL AND expires_at > ?',
+            `SELECT id FROM {table} WHERE user_id = ? AND ${NOT_SPARED} AND record IS NOT NULL AND expires_at > ?`,
             userId,
-            except ?? null,
+            spared,
             now(),
           ),
         () =>
           statement(
             'UPDATE {table} SET record = NULL, version = version + 1, expires_at = max(expires_at, ?) ' +
-              'WHERE user_id = ? AND id IS NOT ? AND record IS NOT NULL',
+              `WHERE user_id = ? AND ${NOT_SPARED} AND record IS NOT NULL`,
             retainUntil,
             userId,
-            except ?? null,
+            spared,
           ),
       );
       return live!.map((row) => row.id);
@@ -367,6 +370,9 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     },
   };
 }
+
+/** A row not of the session `destroyByUser` spares, given its lineage (or null to spare none). */
+const NOT_SPARED = `substr(id, 1, ${LINEAGE}) IS NOT ?`;
 
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof SqlStoreOptions>(['table', 'now']);
 const PURGE_OPTIONS: ReadonlySet<string> = new Set<keyof PurgeOptions>(['budgetMs', 'batchSize']);

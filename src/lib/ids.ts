@@ -2,11 +2,20 @@
 export const ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
 /** Characters of an ID that name its session's lineage: every ID a session moves to starts with them. */
-const LINEAGE = 22;
+export const LINEAGE = 22;
 
 /** The session's lineage: the first 22 characters of its first ID, kept by every regenerate. */
 export function lineageOf(id: string): string {
   return id.slice(0, LINEAGE);
+}
+
+/**
+ * Whether two IDs are one session's (one moved to the other, maybe through others). A per-user store spares the
+ * session `destroyByUser` is told to spare by this, not by equal IDs: that session may be moving to a new ID while
+ * the store lists the user's sessions, and it is the session that is spared, whatever ID it has by then.
+ */
+export function sameSession(a: string, b: string): boolean {
+  return lineageOf(a) === lineageOf(b);
 }
 
 /**

@@ -176,9 +176,11 @@ export interface SessionStore {
    */
   listByUser?(userId: string): Promise<UserSession[]>;
   /**
-   * Ends every live session of `userId` but `except`, as `destroy` ends one (kept until `retainUntil`, nothing in
-   * flight undoes it, also under an ID a regenerate is moving it to), and resolves the IDs it ended. A session
-   * created for the user while this runs is either ended or listed afterwards, never left out of the index.
+   * Ends every live session of `userId` but the one `except` names, whatever ID it has by then (an ID sharing the
+   * first 22 characters of `except`, its lineage: it may be moving to a new ID meanwhile), as `destroy` ends one
+   * (kept until `retainUntil`, nothing in flight undoes it, also under an ID a regenerate is moving it to), and
+   * resolves the IDs it ended. A session created for the user while this runs is either ended or listed
+   * afterwards, never left out of the index.
    */
   destroyByUser?(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Ends every session. Optional: without it `destroyAll()` is `STORE_UNSUPPORTED`. */

@@ -214,6 +214,26 @@ export function describePerUser(
       }
     });
 
+    it('the session `except` spares stays spared when it regenerates meanwhile', async () => {
+      const { sessions } = await setup();
+      for (let i = 0; i < TRIES; i++) {
+        const ada = user('ada');
+        const spared = await login(sessions, ada);
+        const other = await login(sessions, ada);
+        const renewing = await sessions.start(request(spared.cookie));
+        renewing.regenerate();
+        const [headers, ended] = await Promise.all([
+          renewing.commit(),
+          sessions.destroyByUser(ada, { except: spared.id }),
+        ]);
+        expect(ended).toBe(1);
+        expect(await alive(sessions, other.cookie)).toBe(false);
+        const renewed = setCookie(headers)!;
+        expect(await alive(sessions, renewed)).toBe(true);
+        expect(await listed(sessions, ada)).toEqual([renewing.id]);
+      }
+    });
+
     it('a login while it runs is either ended or listed afterwards, never invisible', async () => {
       const { sessions } = await setup();
       for (let i = 0; i < TRIES; i++) {
@@ -268,6 +288,26 @@ export function describePerUser(
       const { sessions, renewed } = await heldWhileDestroyed('regenerate', 'after', (s) => s.regenerate());
       if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
     });
+
+    for (const when of ['before', 'after'] as const) {
+      it(`a regenerate of the spared session held ${when} the store keeps it spared under its new ID`, async () => {
+        const { sessions, hold } = await setup();
+        const ada = user('ada');
+        const spared = await login(sessions, ada);
+        const other = await login(sessions, ada);
+        const renewing = await sessions.start(request(spared.cookie));
+        renewing.regenerate();
+        const held = hold('regenerate', when);
+        const commit = renewing.commit();
+        await held.reached;
+        expect(await sessions.destroyByUser(ada, { except: spared.id })).toBe(1);
+        held.release();
+        const renewed = setCookie(await commit)!;
+        expect(await alive(sessions, other.cookie)).toBe(false);
+        expect(await alive(sessions, renewed)).toBe(true);
+        expect(await listed(sessions, ada)).toEqual([renewing.id]);
+      });
+    }
 
     it('a login held before its create until destroyByUser returns is listed afterwards', async () => {
       const { sessions, hold } = await setup();
