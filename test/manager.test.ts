@@ -889,6 +889,47 @@ describe('get and getById', () => {
     expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle', maskedId: other.session.maskedId });
   });
 
+  it('getById: a commit after the session moved, ended or expired is NOT_FOUND and stores nothing', async () => {
+    const { sessions, login, counted, clock } = setup();
+    const gone = { code: 'NOT_FOUND', message: 'edge-sessions: commit: the session ended or moved since getById' };
+    /** A by-ID session of a fresh login, changed after `meanwhile` ended or moved it. */
+    async function lateAdmin(meanwhile: (id: string, cookie: string) => Promise<void>) {
+      const { session, cookie } = await login();
+      const admin = (await sessions.getById(session.id))!;
+      await meanwhile(session.id, cookie);
+      admin.set('role', 'banned');
+      await expect(admin.commit()).rejects.toMatchObject(gone);
+      // Ended for good: nothing more is committed from it, and a change is refused.
+      expect([...(await admin.commit())]).toEqual([]);
+      expect(() => admin.set('role', 'banned')).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+      return session.id;
+    }
+
+    // Moved by the user's regenerate: the old ID is not written back, the new one keeps what it had.
+    let movedTo = '';
+    const moved = await lateAdmin(async (_id, cookie) => {
+      const user = await sessions.start(request(cookie));
+      user.regenerate();
+      await user.commit();
+      movedTo = user.id;
+    });
+    expect(await counted.store.get(moved)).toBeNull();
+    expect((await counted.store.get(movedTo))?.data).toEqual({ n: '1' });
+    expect((await sessions.getById(movedTo))?.getAll()).toEqual({ n: 1 });
+
+    // Destroyed (by ID here; a logout is the same): no record comes back.
+    const destroyed = await lateAdmin((id) => sessions.destroyById(id));
+    expect(await counted.store.get(destroyed)).toBeNull();
+    expect(await sessions.getById(destroyed)).toBeNull();
+
+    // Expired: the store keeps the old record until it is swept, unwritten, and it is no session.
+    const creates = counted.calls.create;
+    const expired = await lateAdmin(async () => clock.advanceSec(3600));
+    expect(counted.calls.create).toBe(creates + 1); // the login's own, no other
+    expect(await sessions.getById(expired)).toBeNull();
+    expect((await counted.store.get(expired))?.data ?? {}).not.toHaveProperty('role');
+  });
+
   it('getById refuses a non-ID with INVALID_ID, and gives null for an ID never issued', async () => {
     const { sessions } = setup();
     await expect(sessions.getById('../../etc')).rejects.toMatchObject({ code: 'INVALID_ID' });
