@@ -1683,6 +1683,36 @@ describe('several sessions on one request', () => {
     // The session that did commit is stored, and its cookie is in `headers`.
     expect((await auth.start(request(cookiePair(error.headers)))).get('user')).toBe('ada');
   });
+  it('commitAll refuses what is not a Session (a Promise not awaited…) before committing any', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const memory = createMemoryStore();
+      const sessions = createSessions({ store: store === 'memory' ? memory : createCookieStore(), secrets: [SECRET] });
+      const req = request();
+      const valid = await sessions.start(req);
+      valid.set('user', 'ada');
+      const refusals: [unknown[], string][] = [
+        [[valid, sessions.start(req)], 'argument 2 must be a Session, got a Promise (await it)'],
+        [[undefined, valid], 'argument 1 must be a Session, got undefined'],
+        [[valid, valid, { id: 'x', commit: () => new Headers() }], 'argument 3 must be a Session, got an object'],
+        [[valid, null], 'argument 2 must be a Session, got null'],
+        [[valid, 'session'], 'argument 2 must be a Session, got "session"'],
+      ];
+      for (const [given, message] of refusals) {
+        const refused = commitAll(...(given as Session[]));
+        await expect(refused).rejects.toThrow(SessionError);
+        await expect(refused).rejects.toMatchObject({
+          code: 'INVALID_OPTION',
+          message: `edge-sessions: commitAll: ${message}`,
+        });
+      }
+      // The valid session given alongside was not committed: its change is still there to commit, once.
+      expect(await memory.count()).toBe(0);
+      const lines = (await valid.commit()).getSetCookie();
+      expect(lines).toHaveLength(1);
+      expect((await sessions.start(request(lines[0]!.split(';')[0]))).get('user')).toBe('ada');
+    }
+  });
+
   it('two commits of one session at once apply its changes once: the second waits for the first', async () => {
     const clock = createClock();
     const store = createMemoryStore({ now: clock.now });
