@@ -798,6 +798,66 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
   });
 });
 
+describe('request functions given something other than a Request', () => {
+  /** Each function of the manager that takes a Request, called with `r`. */
+  const callsOf = (sessions: ReturnType<typeof createSessions>) => ({
+    start: (r: Request) => sessions.start(r),
+    get: (r: Request) => sessions.get(r),
+    create: (r: Request) => sessions.create(r, { data: { user: 'bob' } }),
+    shiftExpiration: (r: Request) => sessions.shiftExpiration(r),
+    updateExpiration: (r: Request) => sessions.updateExpiration(r, 60),
+    destroy: (r: Request) => sessions.destroy(r),
+    handle: (r: Request) => sessions.handle(() => new Response('ok'))(r),
+  });
+
+  it('refuse it with INVALID_OPTION saying what to pass, and store nothing', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const memory = createMemoryStore();
+      const sessions = createSessions({ store: store === 'memory' ? memory : createCookieStore(), secrets: [SECRET] });
+      const raw = request();
+      // Hono's c.req: the Request is its `raw`; it has `url` and `header()`, no `headers`.
+      const honoRequest = { raw, url: raw.url, path: '/', header: (name: string) => raw.headers.get(name) };
+      const given: [unknown, string][] = [
+        [honoRequest, ' (with Hono, pass c.req.raw)'],
+        [new URL('https://example.com/'), ', got a URL'],
+        ['https://example.com/', ', got a string'],
+        [undefined, ', got undefined'],
+        [{ url: '/', headers: { cookie: 'a=b' } }, ', got an object'], // the shape of Node's IncomingMessage
+      ];
+      for (const [name, call] of Object.entries(callsOf(sessions))) {
+        for (const [value, tail] of given) {
+          await expect(call(value as Request)).rejects.toMatchObject({
+            code: 'INVALID_OPTION',
+            message: `edge-sessions: sessions.${name}: expected a Request${tail}`,
+          });
+        }
+      }
+      expect(await memory.count()).toBe(0);
+    }
+  });
+
+  it('accept a Request of another realm or class: a string url and headers with get()', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const sessions = createSessions({
+        store: store === 'memory' ? createMemoryStore() : createCookieStore(),
+        secrets: [SECRET],
+      });
+      const login = await sessions.start(request());
+      login.set('user', 'ada');
+      const cookie = cookiePair(await login.commit());
+      // What a polyfill or another realm gives: not `instanceof Request`, nor its headers `instanceof Headers`.
+      const foreign = () => ({ url: 'https://example.com/', method: 'GET', headers: new Map([['cookie', cookie]]) });
+      const calls = callsOf(sessions);
+      expect((await calls.get(foreign() as unknown as Request))?.get('user')).toBe('ada');
+      expect((await calls.start(foreign() as unknown as Request)).get('user')).toBe('ada');
+      expect((await calls.shiftExpiration(foreign() as unknown as Request)).getSetCookie()).toHaveLength(1);
+      expect((await calls.handle(foreign() as unknown as Request)).status).toBe(200);
+      expect((await calls.create(foreign() as unknown as Request)).get('user')).toBe('bob');
+      expect((await calls.destroy(foreign() as unknown as Request)).getSetCookie()).toHaveLength(1);
+    }
+  });
+});
+
 describe('destroyById', () => {
   it('reports destroyed only when it ended a live session', async () => {
     const { sessions, login, events, clock } = setup();
