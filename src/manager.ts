@@ -79,7 +79,10 @@ export type SessionHandler<Data extends Record<string, unknown>, Rest extends un
   ...rest: Rest
 ) => Response | Promise<Response>;
 
-/** The manager returned by `createSessions`. */
+/**
+ * The manager returned by `createSessions`. Every function that takes a `request` (and the handler `handle()`
+ * returns) rejects with `INVALID_OPTION` when it is not a Request: with Hono, pass `c.req.raw`, not `c.req`.
+ */
 export interface Sessions<Data extends Record<string, unknown> = Record<string, unknown>> {
   /** The cookie name in use (after defaults). */
   readonly cookieName: string;
@@ -96,7 +99,9 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
   /**
    * A live session by ID (admin): values decoded, expiry checked, or null. Its changes persist through its
    * `commit()`, which returns empty Headers (no browser sent it, so no cookie goes back), and reading it is no
-   * activity: it is not touched. `STORE_UNSUPPORTED` on a stateless store, `INVALID_ID` for a non-ID.
+   * activity: it is not touched. If the session ended, expired or moved to a new ID (a regenerate) since, that
+   * `commit()` rejects with `NOT_FOUND` and stores nothing: a change is never written back to an ended session.
+   * `STORE_UNSUPPORTED` on a stateless store, `INVALID_ID` for a non-ID.
    */
   getById(id: string): Promise<Session<Data> | null>;
   /**
@@ -236,6 +241,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
   // Async so that anything thrown while opening the cookie is a rejection, as the signature promises.
   async function start(request: Request, ctx?: BackgroundContext): Promise<Session<Data>> {
+    refuseNonRequest('start', request);
     return begin(request, ctx);
   }
 
@@ -314,7 +320,11 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
   return {
     cookieName: c.cookieName,
     start,
-    get: current,
+
+    async get(request) {
+      refuseNonRequest('get', request);
+      return current(request);
+    },
 
     async getById(id) {
       byId('getById', id, 'keeps no session by ID');
@@ -331,6 +341,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async create(request, init = {}) {
+      refuseNonRequest('create', request);
       refuseAnswered(request);
       refuseUnknownOptions('create', init, CREATE_OPTIONS);
       if (init.userId !== undefined) checkUserId('create', init.userId);
@@ -372,12 +383,14 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async shiftExpiration(request) {
+      refuseNonRequest('shiftExpiration', request);
       const session = await existing(request, 'shiftExpiration');
       session._setLifetime(undefined);
       return session.commit();
     },
 
     async updateExpiration(request, seconds) {
+      refuseNonRequest('updateExpiration', request);
       if (
         seconds !== -1 &&
         (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_COOKIE_AGE_SEC)
@@ -393,6 +406,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     },
 
     async destroy(request) {
+      refuseNonRequest('destroy', request);
       const session = await start(request);
       session.destroy();
       return session.commit();
@@ -473,6 +487,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
 
     handle<Rest extends unknown[]>(handler: SessionHandler<Data, Rest>) {
       return async (request: Request, ...rest: [...Rest, ...unknown[]]) => {
+        refuseNonRequest('handle', request);
         const key = canonical(request);
         const kind = kindOf(key);
         // Inside a run that holds this request's session (a nested handle() of the same cookie), this run leaves
@@ -581,6 +596,38 @@ function loaded<Data extends Record<string, unknown>>(
   }
   const init = { kind: 'stored', id: opened.id, record: opened.record, cookie: opened.cookie } as const;
   return newSession(c, init, ctx, request);
+}
+
+/**
+ * `INVALID_OPTION` for what is not a Request (Hono's `c.req`, a URL, a string…), before it fails deep inside as a
+ * TypeError. One `instanceof` is all a Request pays. A Request of another class or realm fails it (the `undici`
+ * package's beside Node's own, a polyfill's, one from a vm context or an iframe) yet serves as well: the manager
+ * needs only `headers.get()` and the object itself (its identity keys the request's state). It passes when its
+ * `url` is a string and its `headers` has a `get` method; `headers instanceof Headers` would refuse it, its Headers
+ * being of its own realm or class too. Hono's `c.req` (no `headers`) and Node's IncomingMessage (`headers` a plain
+ * object) do not pass.
+ */
+function refuseNonRequest(operation: string, request: unknown): void {
+  if (request instanceof Request || requestLike(request)) return;
+  throw new SessionError('INVALID_OPTION', `sessions.${operation}: expected a Request${whatInstead(request)}`);
+}
+
+/** A Request of another class or realm, by what the manager uses of it (see `refuseNonRequest`). */
+function requestLike(value: unknown): boolean {
+  const r = value as Partial<Request> | null | undefined;
+  return typeof r === 'object' && r !== null && typeof r.url === 'string' && typeof r.headers?.get === 'function';
+}
+
+/** For the message of `refuseNonRequest`: what was given instead, or how to get the Request from it. */
+function whatInstead(value: unknown): string {
+  if (typeof value !== 'object' || value === null) {
+    return `, got ${value === null || value === undefined ? String(value) : `a ${typeof value}`}`;
+  }
+  // Hono's `c.req` holds the Request as `raw` (the only name checked: a bundle may rename its class).
+  if ('raw' in value) return ' (with Hono, pass c.req.raw)';
+  const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  if (typeof name !== 'string' || name === '' || name === 'Object') return ', got an object';
+  return `, got ${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 /** `ANSWERED`: a login on a request whose response is made could reach no browser (lib/request-sessions.ts). */

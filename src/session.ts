@@ -2,6 +2,7 @@ import { commitLines } from './lib/commit.js';
 import { maskId } from './lib/ids.js';
 import { SessionError } from './errors.js';
 import { toBigInt, toNumber } from './lib/numbers.js';
+import { describeValue, isObject } from './lib/option-names.js';
 import { isAnswered } from './lib/request-sessions.js';
 import { drop, replace, type SessionCore } from './lib/session-core.js';
 import { toObject } from './lib/value-codec.js';
@@ -450,13 +451,16 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
  * headers of all of them in one `Headers` (one `Cache-Control: private` for all). When any failed, it rejects,
  * after the others were committed, with an `AggregateError` of their `SessionError`s; its `headers` property
  * holds what the committed ones must still send (a regenerated or new session's cookie): append it to your
- * error response.
+ * error response. Given anything but a Session (a Promise of one not awaited, a `getById()` null), it rejects
+ * with `INVALID_OPTION` naming the argument, and commits none of them.
  *
  * @example
  * const [user, cart] = await Promise.all([users.start(request), carts.start(request)])
  * const headers = await commitAll(user, cart)
  */
 export async function commitAll(...sessions: Session[]): Promise<Headers> {
+  // All checked before any is committed: a mistake must not leave half of them written.
+  for (let i = 0; i < sessions.length; i++) if (!(sessions[i] instanceof Session)) refuseNonSession(i, sessions[i]);
   // The same session twice is committed once. Sessions of one request go in the order they followed each other,
   // whatever the order given: a login's cookie line must come after the expired one of the session it replaced.
   const ordered = [...new Set(sessions)].sort((a, b) => depth(a) - depth(b));
@@ -471,6 +475,20 @@ export async function commitAll(...sessions: Session[]): Promise<Headers> {
   if (errors.length === 0) return headers;
   const message = `edge-sessions: commitAll: ${errors.length} of ${results.length} commits failed`;
   throw Object.assign(new AggregateError(errors, message), { headers });
+}
+
+/**
+ * `INVALID_OPTION` for what `commitAll` was given at `index` instead of a Session. A Promise is the usual mistake
+ * (`start()` not awaited), and a null a `getById()` that found nothing: the message names it and the position.
+ */
+function refuseNonSession(index: number, value: unknown): never {
+  const got =
+    typeof (value as PromiseLike<unknown> | null)?.then === 'function'
+      ? 'a Promise (await it)'
+      : isObject(value)
+        ? 'an object'
+        : describeValue(value);
+  throw new SessionError('INVALID_OPTION', `commitAll: argument ${index + 1} must be a Session, got ${got}`);
 }
 
 /** A string; numbers and booleans converted. */

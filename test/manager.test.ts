@@ -798,6 +798,66 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
   });
 });
 
+describe('request functions given something other than a Request', () => {
+  /** Each function of the manager that takes a Request, called with `r`. */
+  const callsOf = (sessions: ReturnType<typeof createSessions>) => ({
+    start: (r: Request) => sessions.start(r),
+    get: (r: Request) => sessions.get(r),
+    create: (r: Request) => sessions.create(r, { data: { user: 'bob' } }),
+    shiftExpiration: (r: Request) => sessions.shiftExpiration(r),
+    updateExpiration: (r: Request) => sessions.updateExpiration(r, 60),
+    destroy: (r: Request) => sessions.destroy(r),
+    handle: (r: Request) => sessions.handle(() => new Response('ok'))(r),
+  });
+
+  it('refuse it with INVALID_OPTION saying what to pass, and store nothing', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const memory = createMemoryStore();
+      const sessions = createSessions({ store: store === 'memory' ? memory : createCookieStore(), secrets: [SECRET] });
+      const raw = request();
+      // Hono's c.req: the Request is its `raw`; it has `url` and `header()`, no `headers`.
+      const honoRequest = { raw, url: raw.url, path: '/', header: (name: string) => raw.headers.get(name) };
+      const given: [unknown, string][] = [
+        [honoRequest, ' (with Hono, pass c.req.raw)'],
+        [new URL('https://example.com/'), ', got a URL'],
+        ['https://example.com/', ', got a string'],
+        [undefined, ', got undefined'],
+        [{ url: '/', headers: { cookie: 'a=b' } }, ', got an object'], // the shape of Node's IncomingMessage
+      ];
+      for (const [name, call] of Object.entries(callsOf(sessions))) {
+        for (const [value, tail] of given) {
+          await expect(call(value as Request)).rejects.toMatchObject({
+            code: 'INVALID_OPTION',
+            message: `edge-sessions: sessions.${name}: expected a Request${tail}`,
+          });
+        }
+      }
+      expect(await memory.count()).toBe(0);
+    }
+  });
+
+  it('accept a Request of another realm or class: a string url and headers with get()', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const sessions = createSessions({
+        store: store === 'memory' ? createMemoryStore() : createCookieStore(),
+        secrets: [SECRET],
+      });
+      const login = await sessions.start(request());
+      login.set('user', 'ada');
+      const cookie = cookiePair(await login.commit());
+      // What a polyfill or another realm gives: not `instanceof Request`, nor its headers `instanceof Headers`.
+      const foreign = () => ({ url: 'https://example.com/', method: 'GET', headers: new Map([['cookie', cookie]]) });
+      const calls = callsOf(sessions);
+      expect((await calls.get(foreign() as unknown as Request))?.get('user')).toBe('ada');
+      expect((await calls.start(foreign() as unknown as Request)).get('user')).toBe('ada');
+      expect((await calls.shiftExpiration(foreign() as unknown as Request)).getSetCookie()).toHaveLength(1);
+      expect((await calls.handle(foreign() as unknown as Request)).status).toBe(200);
+      expect((await calls.create(foreign() as unknown as Request)).get('user')).toBe('bob');
+      expect((await calls.destroy(foreign() as unknown as Request)).getSetCookie()).toHaveLength(1);
+    }
+  });
+});
+
 describe('destroyById', () => {
   it('reports destroyed only when it ended a live session', async () => {
     const { sessions, login, events, clock } = setup();
@@ -887,6 +947,47 @@ describe('get and getById', () => {
     clock.advanceSec(600);
     expect(await sessions.getById(other.session.id)).toBeNull();
     expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle', maskedId: other.session.maskedId });
+  });
+
+  it('getById: a commit after the session moved, ended or expired is NOT_FOUND and stores nothing', async () => {
+    const { sessions, login, counted, clock } = setup();
+    const gone = { code: 'NOT_FOUND', message: 'edge-sessions: commit: the session ended or moved since getById' };
+    /** A by-ID session of a fresh login, changed after `meanwhile` ended or moved it. */
+    async function lateAdmin(meanwhile: (id: string, cookie: string) => Promise<void>) {
+      const { session, cookie } = await login();
+      const admin = (await sessions.getById(session.id))!;
+      await meanwhile(session.id, cookie);
+      admin.set('role', 'banned');
+      await expect(admin.commit()).rejects.toMatchObject(gone);
+      // Ended for good: nothing more is committed from it, and a change is refused.
+      expect([...(await admin.commit())]).toEqual([]);
+      expect(() => admin.set('role', 'banned')).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+      return session.id;
+    }
+
+    // Moved by the user's regenerate: the old ID is not written back, the new one keeps what it had.
+    let movedTo = '';
+    const moved = await lateAdmin(async (_id, cookie) => {
+      const user = await sessions.start(request(cookie));
+      user.regenerate();
+      await user.commit();
+      movedTo = user.id;
+    });
+    expect(await counted.store.get(moved)).toBeNull();
+    expect((await counted.store.get(movedTo))?.data).toEqual({ n: '1' });
+    expect((await sessions.getById(movedTo))?.getAll()).toEqual({ n: 1 });
+
+    // Destroyed (by ID here; a logout is the same): no record comes back.
+    const destroyed = await lateAdmin((id) => sessions.destroyById(id));
+    expect(await counted.store.get(destroyed)).toBeNull();
+    expect(await sessions.getById(destroyed)).toBeNull();
+
+    // Expired: the store keeps the old record until it is swept, unwritten, and it is no session.
+    const creates = counted.calls.create;
+    const expired = await lateAdmin(async () => clock.advanceSec(3600));
+    expect(counted.calls.create).toBe(creates + 1); // the login's own, no other
+    expect(await sessions.getById(expired)).toBeNull();
+    expect((await counted.store.get(expired))?.data ?? {}).not.toHaveProperty('role');
   });
 
   it('getById refuses a non-ID with INVALID_ID, and gives null for an ID never issued', async () => {
@@ -1642,6 +1743,36 @@ describe('several sessions on one request', () => {
     // The session that did commit is stored, and its cookie is in `headers`.
     expect((await auth.start(request(cookiePair(error.headers)))).get('user')).toBe('ada');
   });
+  it('commitAll refuses what is not a Session (a Promise not awaited…) before committing any', async () => {
+    for (const store of ['memory', 'cookie'] as const) {
+      const memory = createMemoryStore();
+      const sessions = createSessions({ store: store === 'memory' ? memory : createCookieStore(), secrets: [SECRET] });
+      const req = request();
+      const valid = await sessions.start(req);
+      valid.set('user', 'ada');
+      const refusals: [unknown[], string][] = [
+        [[valid, sessions.start(req)], 'argument 2 must be a Session, got a Promise (await it)'],
+        [[undefined, valid], 'argument 1 must be a Session, got undefined'],
+        [[valid, valid, { id: 'x', commit: () => new Headers() }], 'argument 3 must be a Session, got an object'],
+        [[valid, null], 'argument 2 must be a Session, got null'],
+        [[valid, 'session'], 'argument 2 must be a Session, got "session"'],
+      ];
+      for (const [given, message] of refusals) {
+        const refused = commitAll(...(given as Session[]));
+        await expect(refused).rejects.toThrow(SessionError);
+        await expect(refused).rejects.toMatchObject({
+          code: 'INVALID_OPTION',
+          message: `edge-sessions: commitAll: ${message}`,
+        });
+      }
+      // The valid session given alongside was not committed: its change is still there to commit, once.
+      expect(await memory.count()).toBe(0);
+      const lines = (await valid.commit()).getSetCookie();
+      expect(lines).toHaveLength(1);
+      expect((await sessions.start(request(lines[0]!.split(';')[0]))).get('user')).toBe('ada');
+    }
+  });
+
   it('two commits of one session at once apply its changes once: the second waits for the first', async () => {
     const clock = createClock();
     const store = createMemoryStore({ now: clock.now });

@@ -263,12 +263,15 @@ function written(s: SessionCore, times: SessionTimes, stored: SessionRecord | un
 /**
  * Another request ended (or moved) the session while this one held it: nothing is written and no cookie is
  * sent. The request that ended it sent the cookie the browser must keep (an expired one, or a newer session's);
- * a late response clearing the cookie could log out a newer login.
+ * a late response clearing the cookie could log out a newer login. A session found by ID (`getById`) rejects
+ * with `NOT_FOUND` instead: no browser is told anything by its commit, so the admin code that changed it is the
+ * only one to learn that its change was not stored.
  */
 function endedMeanwhile(s: SessionCore): string[] {
   s.values.drop(); // nothing of it is written, nor in flight any more
   s.destroyed = true;
   s.stored = false;
   s.previousId = undefined;
+  if (s.cookie.detached) throw new SessionError('NOT_FOUND', 'commit: the session ended or moved since getById');
   return [];
 }
