@@ -6,6 +6,7 @@ import {
   type Session,
   type SessionChanges,
   type SessionEvent,
+  type Sessions,
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
@@ -23,6 +24,7 @@ import {
   countingStore,
   createClock,
   failingStore,
+  memoryAndCookie,
   OLD_SECRET,
   request,
   SECRET,
@@ -1205,6 +1207,66 @@ describe('the idle timeout as configured today', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle' });
   });
+});
+
+describe('timeouts a deploy changed, on memory and the cookie store', () => {
+  for (const [name, make] of memoryAndCookie) {
+    /** Two managers of one store and secret: with the options `before` a deploy, and with those `after` it. */
+    function deploy(before: Partial<SessionsOptions>, after: Partial<SessionsOptions>) {
+      const clock = createClock();
+      const store = make(clock.now);
+      const events: SessionEvent[] = [];
+      const managed = (options: Partial<SessionsOptions>) =>
+        createSessions({ store, secrets: [SECRET], now: clock.now, ...options });
+      return { clock, events, before: managed(before), after: managed({ ...after, onEvent: (e) => events.push(e) }) };
+    }
+
+    /** The expiry stored for `cookie`, as a manager without timeouts reads it: the record's own. */
+    async function storedExpiry(sessions: Sessions, cookie: string): Promise<number> {
+      return (await sessions.start(request(cookie))).expiresAt;
+    }
+
+    it(`${name}: an absoluteTimeout a deploy added caps the next write's Max-Age and stored expiry`, async () => {
+      const month = 30 * 86_400;
+      const { clock, before, after } = deploy({ expires: month }, { expires: month, absoluteTimeout: 3600 });
+      const login = await before.create(request(), { data: { n: 1 } });
+      const cookie = cookiePair(await login.commit());
+      const end = clock.now() + 3_600_000;
+      clock.advanceSec(600);
+      const s = await after.start(request(cookie));
+      expect(s.expiresAt).toBe(end);
+      s.set('n', 2);
+      const headers = await s.commit();
+      expect(headers.getSetCookie()[0]).toMatch(/Max-Age=3000;/);
+      expect(await storedExpiry(before, cookiePair(headers))).toBe(end);
+    });
+
+    it(`${name}: no touch, shiftExpiration or updateExpiration passes an absoluteTimeout a deploy added`, async () => {
+      const month = 30 * 86_400;
+      const { clock, before, after } = deploy(
+        { expires: month },
+        { expires: month, absoluteTimeout: 3600, idleTimeout: 1800 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      let cookie = cookiePair(await login.commit());
+      const end = clock.now() + 3_600_000;
+      const send = (headers: Headers) => {
+        const line = headers.getSetCookie()[0]!;
+        cookie = cookiePair(headers);
+        return line;
+      };
+      clock.advanceSec(1000);
+      expect(send(await (await after.start(request(cookie))).commit())).toMatch(/Max-Age=1800;/); // a touch
+      clock.advanceSec(1000);
+      // A touch 2000 s in: the idle timeout would reach 3800 s, past the absolute timeout.
+      expect(send(await (await after.start(request(cookie))).commit())).toMatch(/Max-Age=1600;/);
+      expect(await storedExpiry(before, cookie)).toBe(end);
+      clock.advanceSec(100);
+      expect(send(await after.shiftExpiration(request(cookie)))).toMatch(/Max-Age=1500;/);
+      expect(send(await after.updateExpiration(request(cookie), 86_400))).toMatch(/Max-Age=1500;/);
+      expect(await storedExpiry(before, cookie)).toBe(end);
+    });
+  }
 });
 
 describe('regenerate', () => {

@@ -72,10 +72,12 @@ export class Lifetime {
       this.#persistent = persistent;
     } else {
       this.createdAt = record.createdAt;
-      this.#endsAt = record.endsAt;
-      // The idle timeout as configured today, from the last write (a deploy may have added or shortened it).
+      // The timeouts as configured today (a deploy may have added or shortened them): the absolute timeout from
+      // creation caps the lifetime, so no write or cookie of this request outlives it; the idle timeout runs from
+      // the last write.
+      this.#endsAt = this.#cap(record.endsAt);
       const idleEnd = (record.accessedAt ?? record.createdAt) + (config.idleMs ?? Infinity);
-      this.#expiresAt = Math.min(record.expiresAt, idleEnd);
+      this.#expiresAt = Math.min(record.expiresAt, idleEnd, this.#endsAt);
       this.#persistent = record.persistent !== false;
     }
   }

@@ -64,9 +64,10 @@ export function parseRecord(text: string): SessionRecord | null {
 
 /**
  * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
- * `expiresAt` equals `now` is expired. The idle timeout is measured from the last write with today's setting,
- * so an `idleTimeout` added or shortened by a deploy applies to existing sessions on their next read (a session
- * created with its own `idleTimeout` keeps that one).
+ * `expiresAt` equals `now` is expired. The timeouts are today's settings: the idle timeout is measured from the
+ * last write and the absolute one from creation, so an `idleTimeout` or `absoluteTimeout` added or shortened by a
+ * deploy applies to existing sessions on their next read (a session created with its own `idleTimeout` keeps that
+ * one).
  */
 export function expiryReason(
   timeouts: Timeouts,
