@@ -6,7 +6,6 @@ import {
   type Session,
   type SessionChanges,
   type SessionEvent,
-  type Sessions,
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
@@ -1211,24 +1210,29 @@ describe('the idle timeout as configured today', () => {
 
 describe('timeouts a deploy changed, on memory and the cookie store', () => {
   for (const [name, make] of memoryAndCookie) {
-    /** Two managers of one store and secret: with the options `before` a deploy, and with those `after` it. */
+    /**
+     * Two managers of one store and secret: with the options `before` a deploy, and with those `after` it (its
+     * events in `events`); and `storedExpiry(cookie)`, the expiry as stored for a live session's cookie, read by a
+     * manager without timeouts (which takes the record's times as they are).
+     */
     function deploy(before: Partial<SessionsOptions>, after: Partial<SessionsOptions>) {
       const clock = createClock();
       const store = make(clock.now);
       const events: SessionEvent[] = [];
       const managed = (options: Partial<SessionsOptions>) =>
         createSessions({ store, secrets: [SECRET], now: clock.now, ...options });
-      return { clock, events, before: managed(before), after: managed({ ...after, onEvent: (e) => events.push(e) }) };
-    }
-
-    /** The expiry stored for `cookie`, as a manager without timeouts reads it: the record's own. */
-    async function storedExpiry(sessions: Sessions, cookie: string): Promise<number> {
-      return (await sessions.start(request(cookie))).expiresAt;
+      const plain = managed({});
+      const storedExpiry = async (cookie: string) => (await plain.start(request(cookie))).expiresAt;
+      const managers = { before: managed(before), after: managed({ ...after, onEvent: (e) => events.push(e) }) };
+      return { clock, events, storedExpiry, ...managers };
     }
 
     it(`${name}: an absoluteTimeout a deploy added caps the next write's Max-Age and stored expiry`, async () => {
       const month = 30 * 86_400;
-      const { clock, before, after } = deploy({ expires: month }, { expires: month, absoluteTimeout: 3600 });
+      const { clock, before, after, storedExpiry } = deploy(
+        { expires: month },
+        { expires: month, absoluteTimeout: 3600 },
+      );
       const login = await before.create(request(), { data: { n: 1 } });
       const cookie = cookiePair(await login.commit());
       const end = clock.now() + 3_600_000;
@@ -1238,12 +1242,12 @@ describe('timeouts a deploy changed, on memory and the cookie store', () => {
       s.set('n', 2);
       const headers = await s.commit();
       expect(headers.getSetCookie()[0]).toMatch(/Max-Age=3000;/);
-      expect(await storedExpiry(before, cookiePair(headers))).toBe(end);
+      expect(await storedExpiry(cookiePair(headers))).toBe(end);
     });
 
     it(`${name}: no touch, shiftExpiration or updateExpiration passes an absoluteTimeout a deploy added`, async () => {
       const month = 30 * 86_400;
-      const { clock, before, after } = deploy(
+      const { clock, before, after, storedExpiry } = deploy(
         { expires: month },
         { expires: month, absoluteTimeout: 3600, idleTimeout: 1800 },
       );
@@ -1260,11 +1264,64 @@ describe('timeouts a deploy changed, on memory and the cookie store', () => {
       clock.advanceSec(1000);
       // A touch 2000 s in: the idle timeout would reach 3800 s, past the absolute timeout.
       expect(send(await (await after.start(request(cookie))).commit())).toMatch(/Max-Age=1600;/);
-      expect(await storedExpiry(before, cookie)).toBe(end);
+      expect(await storedExpiry(cookie)).toBe(end);
       clock.advanceSec(100);
       expect(send(await after.shiftExpiration(request(cookie)))).toMatch(/Max-Age=1500;/);
       expect(send(await after.updateExpiration(request(cookie), 86_400))).toMatch(/Max-Age=1500;/);
-      expect(await storedExpiry(before, cookie)).toBe(end);
+      expect(await storedExpiry(cookie)).toBe(end);
+    });
+
+    it(`${name}: an idleTimeout a deploy removed: a touch, once, and the session lives its lifetime`, async () => {
+      const { clock, before, after, events, storedExpiry } = deploy(
+        { expires: 7200, idleTimeout: 600 },
+        { expires: 7200 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      const first = cookiePair(await login.commit());
+      const end = clock.now() + 7_200_000;
+      expect(await storedExpiry(first)).toBe(clock.now() + 600_000);
+      clock.advanceSec(300);
+      // A read-only request: the stored idle end falls short of the lifetime's end, which is today's expiry.
+      const touched = await (await after.start(request(first))).commit();
+      expect(touched.getSetCookie()).toEqual([expect.stringMatching(/Max-Age=6900;/)]);
+      const cookie = cookiePair(touched);
+      expect(await storedExpiry(cookie)).toBe(end);
+      clock.advanceSec(60);
+      expect((await (await after.start(request(cookie))).commit()).getSetCookie()).toEqual([]); // once
+      clock.advanceSec(3000); // long past the idle end the old settings stored
+      const later = await after.start(request(cookie));
+      expect([later.isNew, later.get('n'), later.expiresAt]).toEqual([false, 1, end]);
+      expect((await later.commit()).getSetCookie()).toEqual([]);
+      expect(events).toEqual([]);
+    });
+
+    it(`${name}: an idleTimeout a deploy lengthened is written on the next read, then slides as usual`, async () => {
+      const { clock, before, after, storedExpiry } = deploy(
+        { expires: 7200, idleTimeout: 600 },
+        { expires: 7200, idleTimeout: 1800 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      const first = cookiePair(await login.commit());
+      clock.advanceSec(300);
+      const touched = await (await after.start(request(first))).commit();
+      expect(touched.getSetCookie()).toEqual([expect.stringMatching(/Max-Age=1800;/)]);
+      const cookie = cookiePair(touched);
+      expect(await storedExpiry(cookie)).toBe(clock.now() + 1_800_000);
+      clock.advanceSec(1000); // past the idle end the old settings stored
+      expect((await after.start(request(cookie))).get('n')).toBe(1);
+    });
+
+    it(`${name}: past its stored expiry a session stays ended when a deploy removed idleTimeout`, async () => {
+      const { clock, before, after, events } = deploy({ expires: 7200, idleTimeout: 600 }, { expires: 7200 });
+      const login = await before.create(request(), { data: { n: 1 } });
+      const cookie = cookiePair(await login.commit());
+      clock.advanceSec(600);
+      const s = await after.start(request(cookie));
+      expect([s.isNew, s.get('n')]).toEqual([true, undefined]);
+      expect(events).toEqual([expect.objectContaining({ type: 'expired', reason: 'idle', at: clock.now() })]);
+      expect((await s.commit()).getSetCookie()).toEqual([expect.stringMatching(/Max-Age=0/)]);
+      clock.advanceSec(60);
+      expect((await after.start(request(cookie))).isNew).toBe(true); // nothing revived it meanwhile
     });
   }
 });

@@ -114,13 +114,17 @@ export class Lifetime {
   }
 
   /**
-   * An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`, or the record
-   * and cookie of an unlimited session (which live 400 days from the last write) by a day.
+   * An expiry-only write is due when the expiry it would store is later than the stored one by at least
+   * `touchAfter`: an idle timeout moved on, or one a deploy lengthened or removed (the stored expiry is the old
+   * idle end, though today's settings let the session live longer). The record and cookie of an unlimited
+   * session without an idle timeout, which live 400 days from the last write, are renewed once a day instead.
    */
   touchDue(now: number): boolean {
     const c = this.#config;
-    const step = c.idleMs === undefined ? RENEW_UNLIMITED_MS : Math.max(1, c.touchAfterMs);
-    return this.#idleExpiry(now) - this.#expiresAt >= step;
+    const next = this.#idleExpiry(now);
+    // Without an idle timeout only an unlimited lifetime's 400-day bound moves with the clock: renewed daily.
+    const renewal = c.idleMs === undefined && next === now + MAX_COOKIE_AGE_MS;
+    return next - this.#expiresAt >= (renewal ? RENEW_UNLIMITED_MS : Math.max(1, c.touchAfterMs));
   }
 
   /** The times a write made now stores. */
