@@ -6,6 +6,7 @@ import {
   type Session,
   type SessionChanges,
   type SessionEvent,
+  type Sessions,
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
@@ -27,6 +28,7 @@ import {
   OLD_SECRET,
   request,
   SECRET,
+  T0,
   type TestClock,
   webHmacKey,
 } from './helpers.js';
@@ -1209,6 +1211,44 @@ describe('the idle timeout as configured today', () => {
 });
 
 describe('timeouts a deploy changed, on memory and the cookie store', () => {
+  it("memory: listByUser reports the expiry today's timeouts give, and a loaded session has the same", async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const managed = (options: Partial<SessionsOptions>) =>
+      createSessions({ store, secrets: [SECRET], now: clock.now, expires: 7200, ...options });
+    const before = managed({});
+    const login = async (idleTimeout?: number) => {
+      const s = await before.create(request(), { userId: 'ada', idleTimeout });
+      return { id: s.id, cookie: cookiePair(await s.commit()) };
+    };
+    const plain = await login();
+    const own = await login(900); // its own idle timeout: today's manager setting does not replace it
+    clock.advanceSec(100);
+    /** Each session's listed expiry and the one it has when loaded, in seconds from its creation. */
+    const expiries = async (sessions: Sessions) => {
+      const listed = await sessions.listByUser('ada');
+      const loaded = async (cookie: string) => (await sessions.start(request(cookie))).expiresAt;
+      return Promise.all(
+        [plain, own].map(async ({ id, cookie }) => [
+          (listed.find((info) => info.id === id)!.expiresAt - T0) / 1000,
+          ((await loaded(cookie)) - T0) / 1000,
+        ]),
+      );
+    };
+    expect(await expiries(before)).toEqual([
+      [7200, 7200],
+      [900, 900],
+    ]);
+    expect(await expiries(managed({ idleTimeout: 600 }))).toEqual([
+      [600, 600],
+      [900, 900],
+    ]);
+    expect(await expiries(managed({ idleTimeout: 600, absoluteTimeout: 800 }))).toEqual([
+      [600, 600],
+      [800, 800],
+    ]);
+  });
+
   for (const [name, make] of memoryAndCookie) {
     /**
      * Two managers of one store and secret: with the options `before` a deploy, and with those `after` it (its

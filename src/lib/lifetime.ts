@@ -1,5 +1,6 @@
 // A session's times: its lifetime (`expires`, shifted by shiftExpiration/updateExpiration and capped by
 // `absoluteTimeout`), its idle timeout, remember-me, and when an expiry-only write (a touch) is worth making.
+import { expiryOf } from './records.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
 
 /** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
@@ -73,11 +74,10 @@ export class Lifetime {
     } else {
       this.createdAt = record.createdAt;
       // The timeouts as configured today (a deploy may have added or shortened them): the absolute timeout from
-      // creation caps the lifetime, so no write or cookie of this request outlives it; the idle timeout runs from
-      // the last write.
+      // creation caps the lifetime, so no write or cookie of this request outlives it, and the expiry is the one
+      // the expiry check and listings use.
       this.#endsAt = this.#cap(record.endsAt);
-      const idleEnd = (record.accessedAt ?? record.createdAt) + (config.idleMs ?? Infinity);
-      this.#expiresAt = Math.min(record.expiresAt, idleEnd, this.#endsAt);
+      this.#expiresAt = expiryOf(record, config);
       this.#persistent = record.persistent !== false;
     }
   }
