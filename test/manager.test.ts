@@ -964,7 +964,13 @@ describe('per-session lifetime and idle timeout', () => {
   it('refuses a per-session expires over 400 days or not positive, and an idleTimeout that is not', async () => {
     const { sessions } = setup();
     for (const expires of [0, -1, 400 * 86_400 + 1, Number.NaN]) {
-      await expect(sessions.create(request(), { expires })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+      // The manager's `expires` gets the same message, naming the whole range.
+      await expect(sessions.create(request(), { expires })).rejects.toMatchObject({
+        code: 'INVALID_DURATION',
+        message:
+          'edge-sessions: create: expires must be a positive number of seconds up to 34560000 (400 days, the ' +
+          `longest Max-Age browsers keep), or Infinity for an unlimited lifetime, got ${String(expires)}`,
+      });
     }
     await expect(sessions.create(request(), { idleTimeout: 0 })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
   });
