@@ -3,7 +3,7 @@ import { emit, subject, type BackgroundContext } from './lib/events.js';
 import { ID_PATTERN, maskId } from './lib/ids.js';
 import { MAX_COOKIE_AGE_SEC } from './lib/lifetime.js';
 import { duration, lifetime, resolveOptions, type Config, type SessionsOptions } from './lib/options.js';
-import { expiryReason, isRecord } from './lib/records.js';
+import { expiryOf, expiryReason, isRecord } from './lib/records.js';
 import { describeValue, isObject, refuseNonBoolean, refuseUnknownOptions } from './lib/option-names.js';
 import type { SessionStore } from './lib/store-contract.js';
 import { SessionCore, type SessionInit } from './lib/session-core.js';
@@ -66,7 +66,7 @@ export interface SessionInfo {
   readonly createdAt: number;
   /** The last write; a read-only request moves it only with a touch, so it lags by `touchAfter` at most. */
   readonly accessedAt: number;
-  /** When it expires unless used again. */
+  /** When it expires unless used again, by today's timeouts (which a deploy may have shortened). */
   readonly expiresAt: number;
   /** False for a browser-session cookie (remember-me off). */
   readonly persistent: boolean;
@@ -436,7 +436,7 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
           device: record.device,
           createdAt: record.createdAt,
           accessedAt: record.accessedAt ?? record.createdAt,
-          expiresAt: record.expiresAt,
+          expiresAt: expiryOf(record, c), // by today's timeouts, as the session's next read would see it
           persistent: record.persistent !== false,
         });
       }

@@ -1,4 +1,6 @@
 import { createSessions, type Session, type Sessions, type SessionStore } from '../src/index.js';
+import { createCookieStore } from '../src/cookie-store.js';
+import { createMemoryStore } from '../src/memory.js';
 import { cookiePair, request, SECRET, type TestClock } from '../src/lib/testing/support.js';
 import { subtle } from 'uncrypto';
 import { expect } from './harness.js';
@@ -18,6 +20,15 @@ export {
   type TestClock,
 } from '../src/lib/testing/support.js';
 export { createCookieJar as createJar } from '../src/testing.js';
+
+/**
+ * A store of each kind, by name, for tests that must hold on both: memory (the record kept and merged by the
+ * store) and the cookie store (the whole record sealed in the cookie).
+ */
+export const memoryAndCookie = [
+  ['memory', (now: () => number) => createMemoryStore({ now })],
+  ['cookie', () => createCookieStore()],
+] as const;
 
 /** The value of the first Set-Cookie in `headers`. */
 export function cookieValue(headers: Headers): string {

@@ -6,6 +6,7 @@ import {
   type Session,
   type SessionChanges,
   type SessionEvent,
+  type Sessions,
   type SessionsOptions,
   type SessionStore,
 } from '../src/index.js';
@@ -23,9 +24,11 @@ import {
   countingStore,
   createClock,
   failingStore,
+  memoryAndCookie,
   OLD_SECRET,
   request,
   SECRET,
+  T0,
   type TestClock,
   webHmacKey,
 } from './helpers.js';
@@ -1062,7 +1065,13 @@ describe('per-session lifetime and idle timeout', () => {
   it('refuses a per-session expires over 400 days or not positive, and an idleTimeout that is not', async () => {
     const { sessions } = setup();
     for (const expires of [0, -1, 400 * 86_400 + 1, Number.NaN]) {
-      await expect(sessions.create(request(), { expires })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+      // The manager's `expires` gets the same message, naming the whole range.
+      await expect(sessions.create(request(), { expires })).rejects.toMatchObject({
+        code: 'INVALID_DURATION',
+        message:
+          'edge-sessions: create: expires must be a positive number of seconds up to 34560000 (400 days, the ' +
+          `longest Max-Age browsers keep), or Infinity for an unlimited lifetime, got ${String(expires)}`,
+      });
     }
     await expect(sessions.create(request(), { idleTimeout: 0 })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
   });
@@ -1306,6 +1315,162 @@ describe('the idle timeout as configured today', () => {
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle' });
   });
+});
+
+describe('timeouts a deploy changed, on memory and the cookie store', () => {
+  it("memory: listByUser reports the expiry today's timeouts give, and a loaded session has the same", async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const managed = (options: Partial<SessionsOptions>) =>
+      createSessions({ store, secrets: [SECRET], now: clock.now, expires: 7200, ...options });
+    const before = managed({});
+    const login = async (idleTimeout?: number) => {
+      const s = await before.create(request(), { userId: 'ada', idleTimeout });
+      return { id: s.id, cookie: cookiePair(await s.commit()) };
+    };
+    const plain = await login();
+    const own = await login(900); // its own idle timeout: today's manager setting does not replace it
+    clock.advanceSec(100);
+    /** Each session's listed expiry and the one it has when loaded, in seconds from its creation. */
+    const expiries = async (sessions: Sessions) => {
+      const listed = await sessions.listByUser('ada');
+      const loaded = async (cookie: string) => (await sessions.start(request(cookie))).expiresAt;
+      return Promise.all(
+        [plain, own].map(async ({ id, cookie }) => [
+          (listed.find((info) => info.id === id)!.expiresAt - T0) / 1000,
+          ((await loaded(cookie)) - T0) / 1000,
+        ]),
+      );
+    };
+    expect(await expiries(before)).toEqual([
+      [7200, 7200],
+      [900, 900],
+    ]);
+    expect(await expiries(managed({ idleTimeout: 600 }))).toEqual([
+      [600, 600],
+      [900, 900],
+    ]);
+    expect(await expiries(managed({ idleTimeout: 600, absoluteTimeout: 800 }))).toEqual([
+      [600, 600],
+      [800, 800],
+    ]);
+  });
+
+  for (const [name, make] of memoryAndCookie) {
+    /**
+     * Two managers of one store and secret: with the options `before` a deploy, and with those `after` it (its
+     * events in `events`); and `storedExpiry(cookie)`, the expiry as stored for a live session's cookie, read by a
+     * manager without timeouts (which takes the record's times as they are).
+     */
+    function deploy(before: Partial<SessionsOptions>, after: Partial<SessionsOptions>) {
+      const clock = createClock();
+      const store = make(clock.now);
+      const events: SessionEvent[] = [];
+      const managed = (options: Partial<SessionsOptions>) =>
+        createSessions({ store, secrets: [SECRET], now: clock.now, ...options });
+      const plain = managed({});
+      const storedExpiry = async (cookie: string) => (await plain.start(request(cookie))).expiresAt;
+      const managers = { before: managed(before), after: managed({ ...after, onEvent: (e) => events.push(e) }) };
+      return { clock, events, storedExpiry, ...managers };
+    }
+
+    it(`${name}: an absoluteTimeout a deploy added caps the next write's Max-Age and stored expiry`, async () => {
+      const month = 30 * 86_400;
+      const { clock, before, after, storedExpiry } = deploy(
+        { expires: month },
+        { expires: month, absoluteTimeout: 3600 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      const cookie = cookiePair(await login.commit());
+      const end = clock.now() + 3_600_000;
+      clock.advanceSec(600);
+      const s = await after.start(request(cookie));
+      expect(s.expiresAt).toBe(end);
+      s.set('n', 2);
+      const headers = await s.commit();
+      expect(headers.getSetCookie()[0]).toMatch(/Max-Age=3000;/);
+      expect(await storedExpiry(cookiePair(headers))).toBe(end);
+    });
+
+    it(`${name}: no touch, shiftExpiration or updateExpiration passes an absoluteTimeout a deploy added`, async () => {
+      const month = 30 * 86_400;
+      const { clock, before, after, storedExpiry } = deploy(
+        { expires: month },
+        { expires: month, absoluteTimeout: 3600, idleTimeout: 1800 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      let cookie = cookiePair(await login.commit());
+      const end = clock.now() + 3_600_000;
+      const send = (headers: Headers) => {
+        const line = headers.getSetCookie()[0]!;
+        cookie = cookiePair(headers);
+        return line;
+      };
+      clock.advanceSec(1000);
+      expect(send(await (await after.start(request(cookie))).commit())).toMatch(/Max-Age=1800;/); // a touch
+      clock.advanceSec(1000);
+      // A touch 2000 s in: the idle timeout would reach 3800 s, past the absolute timeout.
+      expect(send(await (await after.start(request(cookie))).commit())).toMatch(/Max-Age=1600;/);
+      expect(await storedExpiry(cookie)).toBe(end);
+      clock.advanceSec(100);
+      expect(send(await after.shiftExpiration(request(cookie)))).toMatch(/Max-Age=1500;/);
+      expect(send(await after.updateExpiration(request(cookie), 86_400))).toMatch(/Max-Age=1500;/);
+      expect(await storedExpiry(cookie)).toBe(end);
+    });
+
+    it(`${name}: an idleTimeout a deploy removed: a touch, once, and the session lives its lifetime`, async () => {
+      const { clock, before, after, events, storedExpiry } = deploy(
+        { expires: 7200, idleTimeout: 600 },
+        { expires: 7200 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      const first = cookiePair(await login.commit());
+      const end = clock.now() + 7_200_000;
+      expect(await storedExpiry(first)).toBe(clock.now() + 600_000);
+      clock.advanceSec(300);
+      // A read-only request: the stored idle end falls short of the lifetime's end, which is today's expiry.
+      const touched = await (await after.start(request(first))).commit();
+      expect(touched.getSetCookie()).toEqual([expect.stringMatching(/Max-Age=6900;/)]);
+      const cookie = cookiePair(touched);
+      expect(await storedExpiry(cookie)).toBe(end);
+      clock.advanceSec(60);
+      expect((await (await after.start(request(cookie))).commit()).getSetCookie()).toEqual([]); // once
+      clock.advanceSec(3000); // long past the idle end the old settings stored
+      const later = await after.start(request(cookie));
+      expect([later.isNew, later.get('n'), later.expiresAt]).toEqual([false, 1, end]);
+      expect((await later.commit()).getSetCookie()).toEqual([]);
+      expect(events).toEqual([]);
+    });
+
+    it(`${name}: an idleTimeout a deploy lengthened is written on the next read, then slides as usual`, async () => {
+      const { clock, before, after, storedExpiry } = deploy(
+        { expires: 7200, idleTimeout: 600 },
+        { expires: 7200, idleTimeout: 1800 },
+      );
+      const login = await before.create(request(), { data: { n: 1 } });
+      const first = cookiePair(await login.commit());
+      clock.advanceSec(300);
+      const touched = await (await after.start(request(first))).commit();
+      expect(touched.getSetCookie()).toEqual([expect.stringMatching(/Max-Age=1800;/)]);
+      const cookie = cookiePair(touched);
+      expect(await storedExpiry(cookie)).toBe(clock.now() + 1_800_000);
+      clock.advanceSec(1000); // past the idle end the old settings stored
+      expect((await after.start(request(cookie))).get('n')).toBe(1);
+    });
+
+    it(`${name}: past its stored expiry a session stays ended when a deploy removed idleTimeout`, async () => {
+      const { clock, before, after, events } = deploy({ expires: 7200, idleTimeout: 600 }, { expires: 7200 });
+      const login = await before.create(request(), { data: { n: 1 } });
+      const cookie = cookiePair(await login.commit());
+      clock.advanceSec(600);
+      const s = await after.start(request(cookie));
+      expect([s.isNew, s.get('n')]).toEqual([true, undefined]);
+      expect(events).toEqual([expect.objectContaining({ type: 'expired', reason: 'idle', at: clock.now() })]);
+      expect((await s.commit()).getSetCookie()).toEqual([expect.stringMatching(/Max-Age=0/)]);
+      clock.advanceSec(60);
+      expect((await after.start(request(cookie))).isNew).toBe(true); // nothing revived it meanwhile
+    });
+  }
 });
 
 describe('regenerate', () => {

@@ -10,7 +10,7 @@ import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it } from './harness.js';
 import { gatedStore } from './races.js';
-import { cookiePair, countingStore, createClock, record, request, SECRET } from './helpers.js';
+import { cookiePair, countingStore, createClock, memoryAndCookie, record, request, SECRET } from './helpers.js';
 
 function setup(serializer?: Serializer) {
   const clock = createClock();
@@ -970,12 +970,7 @@ describe('changes sent to a store with atomic update()', () => {
 
 describe('changes made while a commit of the session is in flight', () => {
   // Memory (a merge in the store) and the cookie store (the whole record sealed): both must keep such changes.
-  const stores = [
-    ['memory', (now: () => number) => createMemoryStore({ now })],
-    ['cookie', () => createCookieStore()],
-  ] as const;
-
-  for (const [name, make] of stores) {
+  for (const [name, make] of memoryAndCookie) {
     function setupOn(store: SessionStore | ReturnType<typeof createCookieStore> = make(createClock().now)) {
       const clock = createClock();
       const sessions = createSessions({ store, secrets: [SECRET], now: clock.now });

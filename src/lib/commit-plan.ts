@@ -15,7 +15,7 @@ export interface CommitFacts {
   readonly timesChanged: boolean;
   /** `create()` made it: stored even when empty. */
   readonly forced: boolean;
-  /** An expiry-only write would extend the idle timeout by at least `touchAfter`. */
+  /** An expiry-only write would store a later expiry by at least `touchAfter` (see Lifetime.touchDue). */
   readonly touchDue: boolean;
   /** The cookie was signed or sealed with an older secret. */
   readonly resign: boolean;

@@ -1,5 +1,6 @@
 // A session's times: its lifetime (`expires`, shifted by shiftExpiration/updateExpiration and capped by
 // `absoluteTimeout`), its idle timeout, remember-me, and when an expiry-only write (a touch) is worth making.
+import { expiryOf } from './records.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
 
 /** RFC 6265bis §5.6.1: user agents cap Max-Age and Expires at 400 days. */
@@ -72,10 +73,11 @@ export class Lifetime {
       this.#persistent = persistent;
     } else {
       this.createdAt = record.createdAt;
-      this.#endsAt = record.endsAt;
-      // The idle timeout as configured today, from the last write (a deploy may have added or shortened it).
-      const idleEnd = (record.accessedAt ?? record.createdAt) + (config.idleMs ?? Infinity);
-      this.#expiresAt = Math.min(record.expiresAt, idleEnd);
+      // The timeouts as configured today (a deploy may have added or shortened them): the absolute timeout from
+      // creation caps the lifetime, so no write or cookie of this request outlives it, and the expiry is the one
+      // the expiry check and listings use.
+      this.#endsAt = this.#cap(record.endsAt);
+      this.#expiresAt = expiryOf(record, config);
       this.#persistent = record.persistent !== false;
     }
   }
@@ -112,13 +114,17 @@ export class Lifetime {
   }
 
   /**
-   * An expiry-only write is due when it would extend an idle timeout by at least `touchAfter`, or the record
-   * and cookie of an unlimited session (which live 400 days from the last write) by a day.
+   * An expiry-only write is due when the expiry it would store is later than the stored one by at least
+   * `touchAfter`: an idle timeout moved on, or one a deploy lengthened or removed (the stored expiry is the old
+   * idle end, though today's settings let the session live longer). The record and cookie of an unlimited
+   * session without an idle timeout, which live 400 days from the last write, are renewed once a day instead.
    */
   touchDue(now: number): boolean {
     const c = this.#config;
-    const step = c.idleMs === undefined ? RENEW_UNLIMITED_MS : Math.max(1, c.touchAfterMs);
-    return this.#idleExpiry(now) - this.#expiresAt >= step;
+    const next = this.#idleExpiry(now);
+    // Without an idle timeout only an unlimited lifetime's 400-day bound moves with the clock: renewed daily.
+    const renewal = c.idleMs === undefined && next === now + MAX_COOKIE_AGE_MS;
+    return next - this.#expiresAt >= (renewal ? RENEW_UNLIMITED_MS : Math.max(1, c.touchAfterMs));
   }
 
   /** The times a write made now stores. */

@@ -136,18 +136,21 @@ export function duration(name: string, value: unknown, allowZero: boolean): numb
 
 /**
  * A lifetime in seconds → ms: at most 400 days (the Max-Age browsers keep, RFC 6265bis §5.6.1), or `Infinity`
- * (kataras' unlimited lifetime), kept as NEVER.
+ * (kataras' unlimited lifetime), kept as NEVER. For the manager's `expires` and `create()`'s alike, every value
+ * refused gets one message naming the whole accepted range, so that whoever set it sees what would do.
  */
 export function lifetime(name: string, seconds: unknown): number | undefined {
+  if (seconds === undefined) return undefined;
   if (seconds === Infinity) return NEVER;
-  const ms = duration(name, seconds, false);
-  if (ms !== undefined && ms > MAX_COOKIE_AGE_SEC * 1000) {
+  // Negated, so that NaN (false under every comparison) is refused too.
+  if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= MAX_COOKIE_AGE_SEC)) {
     fail(
       'INVALID_DURATION',
-      `${name} must be at most 400 days (${MAX_COOKIE_AGE_SEC} s, the longest Max-Age browsers keep) or Infinity`,
+      `${name} must be a positive number of seconds up to ${MAX_COOKIE_AGE_SEC} (400 days, the longest Max-Age ` +
+        `browsers keep), or Infinity for an unlimited lifetime, got ${describeValue(seconds)}`,
     );
   }
-  return ms;
+  return seconds * 1000;
 }
 
 /**

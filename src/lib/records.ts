@@ -2,7 +2,7 @@
 // checked before use, and its expiry is decided here, by the manager's clock and today's configuration.
 import type { SessionRecord } from './store-contract.js';
 
-/** The manager's timeouts in milliseconds, as `expiryReason` needs them. */
+/** The manager's timeouts in milliseconds, as `expiryOf` needs them. */
 export interface Timeouts {
   readonly idleMs: number | undefined;
   readonly absoluteMs: number | undefined;
@@ -63,20 +63,33 @@ export function parseRecord(text: string): SessionRecord | null {
 }
 
 /**
- * Why a stored record is no longer valid at `now`, or undefined if it is. Expiry is inclusive: a record whose
- * `expiresAt` equals `now` is expired. The idle timeout is measured from the last write with today's setting,
- * so an `idleTimeout` added or shortened by a deploy applies to existing sessions on their next read (a session
- * created with its own `idleTimeout` keeps that one).
+ * When a stored record's session ends unless it is written again: the earliest of its stored `expiresAt` (and
+ * `endsAt`: the manager never stores an expiry past the lifetime's end, another program might), the idle
+ * timeout's end from its last write and the absolute timeout's end from its creation. The timeouts are
+ * today's settings, so an `idleTimeout` or `absoluteTimeout` added or shortened by a deploy applies to existing
+ * sessions on their next read (a session created with its own `idleTimeout` keeps that one). The one
+ * definition: expiry checks, listings and a loaded session's times all use it.
+ */
+export function expiryOf(record: SessionRecord, timeouts: Timeouts): number {
+  const idleMs = record.idleMs ?? timeouts.idleMs;
+  return Math.min(
+    record.expiresAt,
+    record.endsAt,
+    (record.accessedAt ?? record.createdAt) + (idleMs ?? Infinity),
+    record.createdAt + (timeouts.absoluteMs ?? Infinity),
+  );
+}
+
+/**
+ * Why a stored record is no longer valid at `now` (see `expiryOf`), or undefined if it is. Expiry is inclusive:
+ * a record whose expiry equals `now` is expired.
  */
 export function expiryReason(
   timeouts: Timeouts,
   record: SessionRecord,
   now: number,
 ): 'lifetime' | 'idle' | 'absolute' | undefined {
+  if (now < expiryOf(record, timeouts)) return undefined;
   if (now >= record.createdAt + (timeouts.absoluteMs ?? Infinity)) return 'absolute';
-  if (now >= record.endsAt) return 'lifetime';
-  if (now >= record.expiresAt) return 'idle';
-  const idleMs = record.idleMs ?? timeouts.idleMs;
-  if (now >= (record.accessedAt ?? record.createdAt) + (idleMs ?? Infinity)) return 'idle';
-  return undefined;
+  return now >= record.endsAt ? 'lifetime' : 'idle';
 }
