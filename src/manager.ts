@@ -609,7 +609,7 @@ function loaded<Data extends Record<string, unknown>>(
  */
 function refuseNonRequest(operation: string, request: unknown): void {
   if (request instanceof Request || requestLike(request)) return;
-  throw new SessionError('INVALID_OPTION', `sessions.${operation}: expected a Request${whatInstead(request)}`);
+  throw new SessionError('INVALID_OPTION', `${operation}: expected a Request${whatInstead(request)}`);
 }
 
 /** A Request of another class or realm, by what the manager uses of it (see `refuseNonRequest`). */

@@ -831,7 +831,7 @@ describe('request functions given something other than a Request', () => {
         for (const [value, tail] of given) {
           await expect(call(value as Request)).rejects.toMatchObject({
             code: 'INVALID_OPTION',
-            message: `edge-sessions: sessions.${name}: expected a Request${tail}`,
+            message: `edge-sessions: ${name}: expected a Request${tail}`,
           });
         }
       }
