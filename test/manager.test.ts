@@ -952,6 +952,19 @@ describe('get and getById', () => {
     expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle', maskedId: other.session.maskedId });
   });
 
+  it('getById: a commit that stores changes is a write: it restarts the idle timeout', async () => {
+    const { sessions, login, clock } = setup({ idleTimeout: 600 });
+    const { session, cookie } = await login();
+    clock.advanceSec(500);
+    const admin = (await sessions.getById(session.id))!;
+    admin.set('role', 'audited');
+    await admin.commit();
+    clock.advanceSec(500); // 1000 s after the login, 500 s after the admin's write
+    const seen = await sessions.start(request(cookie));
+    expect(seen.isNew).toBe(false);
+    expect(seen.get('role')).toBe('audited');
+  });
+
   it('getById: a commit after the session moved, ended or expired is NOT_FOUND and stores nothing', async () => {
     const { sessions, login, counted, clock } = setup();
     const gone = { code: 'NOT_FOUND', message: 'edge-sessions: commit: the session ended or moved since getById' };
