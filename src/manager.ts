@@ -100,7 +100,8 @@ export interface Sessions<Data extends Record<string, unknown> = Record<string, 
    * A live session by ID (admin): values decoded, expiry checked, or null. Its changes persist through its
    * `commit()`, which returns empty Headers (no browser sent it, so no cookie goes back), and reading it is no
    * activity: it is not touched. If the session ended, expired or moved to a new ID (a regenerate) since, that
-   * `commit()` rejects with `NOT_FOUND` and stores nothing: a change is never written back to an ended session.
+   * `commit()` rejects with `NOT_FOUND` and stores nothing: a change is never written back to an ended session
+   * (its `destroy()` of a session already ended resolves: the end stands).
    * `STORE_UNSUPPORTED` on a stateless store, `INVALID_ID` for a non-ID.
    */
   getById(id: string): Promise<Session<Data> | null>;

@@ -998,12 +998,13 @@ describe('get and getById', () => {
     expect(await counted.store.get(destroyed)).toBeNull();
     expect(await sessions.getById(destroyed)).toBeNull();
 
-    // Expired: the store keeps the old record until it is swept, unwritten, and it is no session.
+    // Expired: no write reaches the store (the commit sees the expiry before any), and it is no session.
     const creates = counted.calls.create;
+    const updates = counted.calls.update;
     const expired = await lateAdmin(async () => clock.advanceSec(3600));
     expect(counted.calls.create).toBe(creates + 1); // the login's own, no other
+    expect(counted.calls.update).toBe(updates);
     expect(await sessions.getById(expired)).toBeNull();
-    expect((await counted.store.get(expired))?.data ?? {}).not.toHaveProperty('role');
   });
 
   it('getById refuses a non-ID with INVALID_ID, and gives null for an ID never issued', async () => {
@@ -1483,7 +1484,62 @@ describe('timeouts a deploy changed, on memory and the cookie store', () => {
       clock.advanceSec(60);
       expect((await after.start(request(cookie))).isNew).toBe(true); // nothing revived it meanwhile
     });
+
+    // A request that read the session alive and commits after today's settings ended it: the store still holds
+    // the old settings' later expiry, and would take the write.
+    for (const [what, after] of [
+      ['an idleTimeout a deploy shortened', { expires: 7200, idleTimeout: 600 }],
+      ['an absoluteTimeout a deploy added', { expires: 7200, idleTimeout: 3600, absoluteTimeout: 600 }],
+    ] as const) {
+      it(`${name}: a commit landing past ${what} writes nothing and revives nothing`, async () => {
+        const { clock, before, after: later } = deploy({ expires: 7200, idleTimeout: 3600 }, after);
+        const login = await before.create(request(), { data: { n: 1 } });
+        const cookie = cookiePair(await login.commit());
+        clock.advanceSec(500);
+        const changing = await later.start(request(cookie));
+        const reading = await later.start(request(cookie));
+        changing.set('n', 2);
+        expect([changing.isNew, reading.isNew]).toEqual([false, false]);
+        clock.advanceSec(200); // the requests took long: their commits land past today's expiry (600 s)
+        expect((await changing.commit()).getSetCookie()).toEqual([]);
+        expect((await reading.commit()).getSetCookie()).toEqual([]); // a touch was due: not written either
+        clock.advanceSec(100);
+        expect((await later.start(request(cookie))).isNew).toBe(true);
+        expect((await before.start(request(cookie))).get('n')).not.toBe(2);
+      });
+    }
   }
+
+  it('a by-ID commit landing past a deploy-shortened idleTimeout is NOT_FOUND and revives nothing', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const managed = (idleTimeout: number) =>
+      createSessions({ store, secrets: [SECRET], now: clock.now, expires: 7200, idleTimeout });
+    const [before, after] = [managed(3600), managed(600)];
+    const login = await before.create(request(), { data: { n: 1 } });
+    const cookie = cookiePair(await login.commit());
+    clock.advanceSec(500);
+    const admin = (await after.getById(login.id))!;
+    admin.set('role', 'banned');
+    clock.advanceSec(200);
+    await expect(admin.commit()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await before.start(request(cookie))).get('role')).toBeUndefined();
+    expect((await after.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a commit landing past the expiry it read still writes when another request kept the session alive', async () => {
+    const { sessions, login, clock } = setup({ idleTimeout: 600 });
+    const { cookie } = await login();
+    clock.advanceSec(500);
+    const slow = await sessions.start(request(cookie));
+    slow.set('n', 2);
+    clock.advanceSec(50);
+    const touched = await (await sessions.start(request(cookie))).commit(); // a touch: alive until 1150 s
+    expect(touched.getSetCookie()).toHaveLength(1);
+    clock.advanceSec(150); // 700 s: past the 600 s the slow request read
+    expect((await slow.commit()).getSetCookie()).toHaveLength(1);
+    expect((await sessions.start(request(cookie))).get('n')).toBe(2);
+  });
 });
 
 describe('regenerate', () => {

@@ -5,6 +5,7 @@ import { SessionError } from '../errors.js';
 import { planCommit, type CommitPlan } from './commit-plan.js';
 import { emit, subject } from './events.js';
 import { maskId } from './ids.js';
+import { expiryReason } from './records.js';
 import type { SessionCore } from './session-core.js';
 import type { SessionRecord, SessionTimes } from './store-contract.js';
 import type { Whole } from './transport.js';
@@ -122,6 +123,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
 
     case 'regenerate': {
       const previous = s.previousId!;
+      if (now >= s.lifetime.storedExpiry && (await expiredMeanwhile(s, now))) return endedMeanwhile(s);
       const times = s.lifetime.times(now);
       const moving = t.regenerate(previous, s.id, s.values.changes(), times, whole(s, times));
       s.values.take(); // after the transport took what it sends (a sealed store builds the whole record at once)
@@ -142,6 +144,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
     }
 
     case 'update': {
+      if (now >= s.lifetime.storedExpiry && (await expiredMeanwhile(s, now))) return endedMeanwhile(s);
       const times = s.lifetime.times(now);
       const updating = t.update(s.id, s.values.changes(), times, whole(s, times));
       s.values.take(); // as for regenerate
@@ -186,10 +189,12 @@ async function created(s: SessionCore, record: SessionRecord, now: number): Prom
 async function touch(s: SessionCore, now: number): Promise<string[]> {
   const c = s.config;
   const t = c.transport;
-  const times = s.lifetime.times(now);
   const id = s.id;
+  let times: SessionTimes;
   let stored: SessionRecord | null;
   try {
+    if (now >= s.lifetime.storedExpiry && (await expiredMeanwhile(s, now))) return endedMeanwhile(s);
+    times = s.lifetime.times(now);
     stored = await t.update(id, {}, times, whole(s, times));
   } catch (error) {
     // An expiry-only write that fails (a KV 429, say) costs the user nothing yet: report it and go on.
@@ -201,6 +206,20 @@ async function touch(s: SessionCore, now: number): Promise<string[]> {
   const lines = await t.send(s.cookie, id, whole(s, times), s.lifetime.maxAgeSec(now, times.expiresAt), now);
   written(s, times, undefined);
   return lines;
+}
+
+/**
+ * Whether a stored session this commit would write expired after the request read it. The store checks only the
+ * expiry it holds, which may be later than today's settings give (a deploy shortened `idleTimeout` or added an
+ * `absoluteTimeout`): its write would bring the session back. So past the expiry the request read (by today's
+ * settings), the store is read again, and a session that expired is ended meanwhile; one that another request
+ * wrote since is still written. Called only by a commit that lands past that expiry, which alone pays the read
+ * (and the await: every other commit starts its write synchronously); a sealed cookie holds no other copy of
+ * the session, and such a commit is refused.
+ */
+async function expiredMeanwhile(s: SessionCore, now: number): Promise<boolean> {
+  const stored = await s.config.transport.reread(s.previousId ?? s.id);
+  return stored === null || expiryReason(s.config, stored, now) !== undefined;
 }
 
 /**

@@ -93,6 +93,11 @@ export class Lifetime {
     this.#version++;
   }
 
+  /** When the session expires by today's settings, as this request read or last wrote it. */
+  get storedExpiry(): number {
+    return this.#expiresAt;
+  }
+
   /** When the session expires as stored, or as the next write would store it if something changed. */
   expiresAt(now: number, stored: boolean): number {
     return stored && !this.changed ? this.#expiresAt : this.#idleExpiry(now);

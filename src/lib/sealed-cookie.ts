@@ -55,6 +55,7 @@ export function sealedCookieTransport(c: SealedCookieConfig): Transport {
     regenerate: async (_id, _newId, _changes, _times, whole) => whole(),
     // The request's own session ends with its cookie, which the commit expires; a copy cannot be revoked.
     destroy: async () => true,
+    reread: async () => null,
 
     async send(cookie, id, whole, maxAgeSec, now) {
       const sealed = await sealer.seal(JSON.stringify({ i: id, r: whole() }), c.secrets, c.cookieName);

@@ -71,6 +71,10 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
       storeCall(c, 'STORE_WRITE', 'regenerate', () => store.regenerate(id, newId, changes, times), answers.moved),
     destroy: (id, retainUntil) =>
       storeCall(c, 'STORE_DELETE', 'destroy', () => store.destroy(id, retainUntil), answers.ended),
+    async reread(id) {
+      const stored = await storeCall(c, 'STORE_READ', 'get', () => store.get(id));
+      return stored !== null && stored !== undefined && isRecord(stored) ? stored : null;
+    },
 
     async send(cookie, id, _whole, maxAgeSec, now) {
       if (cookie.value === undefined || cookie.resign) {

@@ -58,6 +58,11 @@ export interface Transport {
     whole: Whole,
   ): Promise<SessionRecord | null>;
   destroy(id: string, retainUntil: number): Promise<boolean>;
+  /**
+   * The session's record as stored now, or null: not stored (ended or moved), or a stateless transport, which
+   * holds nothing but the request's cookie. Read only by a commit that lands after the expiry it read.
+   */
+  reread(id: string): Promise<SessionRecord | null>;
   /** Set-Cookie lines that carry the session after a write. May throw `COOKIE_TOO_LARGE` (nothing sent). */
   send(cookie: CookieState, id: string, whole: Whole, maxAgeSec: number | undefined, now: number): Promise<string[]>;
   /** Set-Cookie lines that expire the session's cookie(s). */
