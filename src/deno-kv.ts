@@ -62,7 +62,7 @@ export interface DenoKvStoreOptions {
 export interface DenoKvStore extends SessionStore {
   /** The live sessions of `userId`. */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Ends every live session of `userId` but `except`; resolves the IDs ended. */
+  /** Ends every live session of `userId` but that of `except` (by lineage); resolves the IDs ended. */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions under the prefix. */
   count(): Promise<number>;

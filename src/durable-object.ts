@@ -378,7 +378,10 @@ export interface DurableObjectStoreOptions {
 export interface DurableObjectStore extends SessionStore {
   /** The live sessions of `userId`, from the user's object (pruning the entries of ended sessions). */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Ends every live session of `userId` but `except`, each as `destroy` ends one; resolves the IDs ended. */
+  /**
+   * Ends every live session of `userId` but that of `except` (by lineage), each as `destroy` ends one; resolves
+   * the IDs ended.
+   */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
 }
 

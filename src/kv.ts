@@ -72,7 +72,10 @@ export interface KVStoreOptions {
 export interface KVStore extends SessionStore {
   /** The live sessions of `userId`: a `list` of its index entries and one bulk read per 33 of them. */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Destroys every session of `userId` but `except` (by lineage, as `destroy`); resolves the IDs that were live. */
+  /**
+   * Destroys every session of `userId` but that of `except` (by lineage, as `destroy`); resolves the IDs that
+   * were live.
+   */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions under the prefix, by the expiry in each key's metadata (list calls only). */
   count(): Promise<number>;

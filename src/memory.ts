@@ -15,7 +15,7 @@ export interface MemoryStoreOptions {
 export interface MemoryStore extends SessionStore {
   /** The live sessions of `userId`, from the per-user index. */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Ends every live session of `userId` but `except`, in one step; resolves the IDs ended. */
+  /** Ends every live session of `userId` but that of `except` (by lineage), in one step; resolves the IDs ended. */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions in this process. */
   count(): Promise<number>;

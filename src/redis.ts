@@ -29,7 +29,7 @@ export interface RedisStoreOptions {
 export interface RedisStore extends SessionStore {
   /** The live sessions of `userId`, from the per-user index (one script). */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Ends every live session of `userId` but `except`, in one script; resolves the IDs ended. */
+  /** Ends every live session of `userId` but that of `except` (by lineage), in one script; resolves the IDs ended. */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
 }
 

@@ -60,7 +60,10 @@ export interface PurgeResult {
 export interface SqlStore extends SessionStore {
   /** The live sessions of `userId`, by the `user_id` column. */
   listByUser(userId: string): Promise<UserSession[]>;
-  /** Ends every live session of `userId` but `except`, in one transaction; resolves the IDs ended. */
+  /**
+   * Ends every live session of `userId` but that of `except` (by lineage), in one transaction; resolves the IDs
+   * ended.
+   */
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions in the table. */
   count(): Promise<number>;
