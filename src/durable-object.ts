@@ -467,8 +467,8 @@ export function createDurableObjectStore(
   }
 
   /**
-   * Ends `id` and every ID it moved to, short of `keep`: the last ID it ended if a live session was among them
-   * (every ID of one session leads to the same last one, so `destroyByUser` counts a session once), else null.
+   * Ends `id` and every ID it moved to: the last ID it ended if a live session was among them (every ID of one
+   * session leads to the same last one, so `destroyByUser` counts a session once), else null.
    */
   async function end(id: string, retainUntil: number): Promise<string | null> {
     let ended = false;
