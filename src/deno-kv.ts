@@ -185,20 +185,22 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     });
   }
 
-  /** Ends `id` (and where it moved), kept until `retainUntil`; whether a live session was ended. */
-  async function destroy(id: string, retainUntil: number): Promise<boolean> {
-    let ended = false;
+  /** Ends `id` (and where it moved), kept until `retainUntil`; the ID the session was live under, or false. */
+  async function destroy(id: string, retainUntil: number): Promise<string | false> {
+    let ended: string | false = false;
     let next: string | undefined = id;
     for (let hop = 0; next !== undefined && hop < MAX_FORWARDS; hop++) {
       const current: string = next;
+      let liveHere = false; // by the attempt that committed (transact retries on a conflict)
       next = await transact(async () => {
         const { entry, slot, record } = await read(current);
-        ended ||= record !== null;
+        liveHere = record !== null;
         const keep = Math.max(retainUntil, slot !== null && 'until' in slot ? slot.until : 0);
         const op = kv.atomic().check(entry).set(sessionKey(current), { until: keep }, until(keep));
         if (slot !== null && 'user' in slot && slot.user !== undefined) op.delete(userKey(slot.user, current));
         return { op, answer: slot !== null && 'to' in slot ? slot.to : undefined };
       });
+      if (liveHere) ended = current;
     }
     return ended;
   }
@@ -248,7 +250,9 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     async destroyByUser(userId, except, retainUntil) {
       const ended: string[] = [];
       for (const id of await indexed(userId)) {
-        if ((except === undefined || !sameSession(id, except)) && (await destroy(id, retainUntil))) ended.push(id);
+        if (except !== undefined && sameSession(id, except)) continue;
+        const at = await destroy(id, retainUntil);
+        if (at !== false) ended.push(at);
       }
       return ended;
     },

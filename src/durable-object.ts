@@ -533,7 +533,7 @@ export function createDurableObjectStore(
       if (!moved.record) return start.record;
       return (await send('create', newId, moved.record, true)) === 'created' ? moved.record : null;
     },
-    destroy: async (id, retainUntil) => (await end(id, retainUntil)) !== null,
+    destroy: async (id, retainUntil) => (await end(id, retainUntil)) ?? false,
     listByUser: (userId) =>
       eachOf(userId, async (id) => {
         // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it): its

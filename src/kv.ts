@@ -352,7 +352,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // The index entry of the ID the session ended under, last: until it goes, listByUser skips and prunes it.
       const userId = parse(stored.text)?.userId;
       if (userId) await namespace.delete(indexKey(userId, at));
-      return ended;
+      return ended && at;
     },
     // The user's index entries (a `list` per page), each checked against its session's read (one bulk read per
     // 100 keys: 33 sessions with their markers), within `maxOperations` counting one prune per entry. An entry is
@@ -399,7 +399,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
         const id = key.name.slice(under.length);
         if (seen.has(lineageOf(id))) return;
         seen.add(lineageOf(id));
-        if (await this.destroy(id, retainUntil)) ended.push(id);
+        const at = await this.destroy(id, retainUntil);
+        if (at !== false) ended.push(at === true ? id : at);
       });
       return ended;
     },

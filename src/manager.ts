@@ -416,9 +416,8 @@ export function createSessions<Data extends Record<string, unknown> = Record<str
     async destroyById(id) {
       byId('destroyById', id, 'cannot revoke');
       const now = c.now();
-      if (await c.transport.destroy(id, now + c.retainMs)) {
-        emit(c.onEvent, { type: 'destroyed', ...subject(id, undefined), at: now });
-      }
+      const ended = await c.transport.destroy(id, now + c.retainMs);
+      if (ended !== null) emit(c.onEvent, { type: 'destroyed', ...subject(ended, undefined), at: now });
     },
 
     async listByUser(userId) {

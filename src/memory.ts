@@ -101,12 +101,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     sweptAtSize = entries.size;
   }
 
-  /** Ends `id` and every ID it moved to, synchronously (so `destroyByUser` is one transaction too). */
-  function end(id: string, retainUntil: number): boolean {
-    let ended = false;
+  /**
+   * Ends `id` and every ID it moved to, synchronously (so `destroyByUser` is one transaction too); the ID the
+   * session was live under, or false.
+   */
+  function end(id: string, retainUntil: number): string | false {
+    let ended: string | false = false;
     for (let hop = 0, next: string | undefined = id; next !== undefined && hop < MAX_FORWARDS; hop++) {
       const entry = entries.get(next);
-      ended ||= entry !== undefined && 'text' in entry && now() < entry.expiresAt;
+      if (entry !== undefined && 'text' in entry && now() < entry.expiresAt) ended = next;
       const movedTo = entry !== undefined && 'movedTo' in entry ? entry.movedTo : undefined;
       put(next, { until: Math.max(retainUntil, entry !== undefined && 'until' in entry ? entry.until : 0) }, entry);
       next = movedTo;
@@ -163,7 +166,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async destroyByUser(userId, except, retainUntil) {
       const ended: string[] = [];
       for (const id of [...(users.get(userId) ?? [])]) {
-        if ((except === undefined || !sameSession(id, except)) && end(id, retainUntil)) ended.push(id);
+        if (except !== undefined && sameSession(id, except)) continue;
+        const at = end(id, retainUntil);
+        if (at !== false) ended.push(at);
       }
       return ended;
     },

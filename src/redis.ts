@@ -77,21 +77,21 @@ const COMMIT =
 /**
  * Ends a session under its ID and every ID it moved to (16 hops at most), each kept ended for at least `ttl`.
  * KEYS: the session, or the user's index; ARGV: prefix, ttl, now, the ID (or the lineage to spare), '' (or 'u' to end
- * every session in the index). For one ID, 1 if a live session was ended; for a user, the IDs of those ended. An
+ * every session in the index). For one ID, the ID it was live under ('' if none); for a user, those IDs. An
  * expiry field that is not a number counts as expired, and the session is ended all the same.
  */
 const END =
   `local p,t,now=ARGV[1],tonumber(ARGV[2]),tonumber(ARGV[3]) ` +
-  `local function fin(id) local live=0 for i=1,16 do local k=p..id ` +
+  `local function fin(id) local live='' for i=1,16 do local k=p..id ` +
   `local h=redis.call('hmget',k,'x','u','to') ` +
-  `if (tonumber(h[1]) or 0)>now then live=1 end ` +
+  `if (tonumber(h[1]) or 0)>now then live=id end ` +
   `if h[2] then redis.call('srem',p..'user:'..h[2],id) end ` +
   `local ttl=math.max(t,redis.call('pttl',k)) ` +
   `redis.call('del',k) redis.call('hset',k,'e',1) redis.call('pexpire',k,ttl) ` +
   `if not h[3] then break end id=h[3] end return live end ` +
   `if ARGV[5]=='' then return fin(ARGV[4]) end ` +
   `local out={} for _,id in ipairs(redis.call('smembers',KEYS[1])) do if id:sub(1,${LINEAGE})~=ARGV[4] then ` +
-  `if fin(id)==1 then out[#out+1]=id end redis.call('srem',KEYS[1],id) end end return out`;
+  `local at=fin(id) if at~='' then out[#out+1]=at end redis.call('srem',KEYS[1],id) end end return out`;
 
 /**
  * KEYS: the user's index; ARGV: prefix, now. `[id, record, id, record, …]` of its live sessions; every member that
@@ -203,7 +203,8 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
     update: (id, changes, times) => commit(id, id, changes, times),
     regenerate: commit,
     async destroy(id, retainUntil) {
-      return Number(await run(END, [prefix + id], [prefix, ttl(retainUntil), String(now()), id, ''])) === 1;
+      const at = String(await run(END, [prefix + id], [prefix, ttl(retainUntil), String(now()), id, '']));
+      return at === '' ? false : at;
     },
     async listByUser(userId) {
       const flat = (await run(LIST, [userKey(userId)], [prefix, String(now())])) as string[];

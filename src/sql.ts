@@ -287,11 +287,11 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
         return moved!.length > 0;
       }),
     async destroy(id, retainUntil) {
-      // One transaction: was any ID of the chain live; keep an unknown ID ended too; end every ID of the chain.
+      // One transaction: which ID of the chain is live; keep an unknown ID ended too; end every ID of the chain.
       const [[live]] = (await batch(
         () =>
           statement(
-            `${CHAIN}SELECT count(*) AS n FROM {table} WHERE id IN (SELECT id FROM chain) AND record IS NOT NULL ` +
+            `${CHAIN}SELECT id FROM {table} WHERE id IN (SELECT id FROM chain) AND record IS NOT NULL ` +
               'AND expires_at > ?',
             id,
             now(),
@@ -309,8 +309,8 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
             id,
             retainUntil,
           ),
-      )) as [[Row]];
-      return live.n > 0;
+      )) as [[Row | undefined]];
+      return live === undefined ? false : String(live.id);
     },
     async listByUser(userId) {
       const found = await rows(

@@ -755,7 +755,9 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     expect(lines).toEqual([expect.stringMatching(/^__Host-sid=; .*Max-Age=0/)]);
     expect((await sessions.start(request(newCookie))).isNew).toBe(true);
     expect(events.map((e) => e.type)).toEqual(['rejected', 'destroyed', 'rejected']);
-    expect(events[1]).toMatchObject({ maskedId: session.maskedId }); // by the ID the cookie carried
+    // Named by the ID the session was live under (its new one), not the one the cookie carried.
+    expect(events[1]).toMatchObject({ id: moved.id, maskedId: moved.maskedId });
+    expect(moved.id).not.toBe(session.id);
   });
 
   it('destroy with the cookie of an expired session clears it and reports no destroyed', async () => {

@@ -82,14 +82,14 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
 
     case 'destroy': {
       const id = s.stored ? (s.previousId ?? s.id) : s.cookie.orphanId;
-      const ended = id !== undefined && (await t.destroy(id, now + c.retainMs));
+      const ended = id === undefined ? null : await t.destroy(id, now + c.retainMs);
       if (s.replaces !== undefined) await endReplaced(s, now, false);
       const lines = t.clear(s.cookie, now);
       s.stored = false;
       s.previousId = undefined;
       s.cookie.stale = false;
       s.cookie.orphanId = undefined;
-      if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, s.userId), at: now }, s.ctx);
+      if (ended !== null) emit(c.onEvent, { type: 'destroyed', ...subject(ended, s.userId), at: now }, s.ctx);
       return lines;
     }
 
@@ -235,7 +235,7 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     if (!old.stored) continue;
     const c = old.config;
     const id = old.previousId ?? old.id;
-    let ended: boolean;
+    let ended: string | null;
     try {
       ended = await c.transport.destroy(id, now + c.retainMs);
     } catch (error) {
@@ -248,7 +248,7 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     }
     old.stored = false;
     old.previousId = undefined;
-    if (ended) emit(c.onEvent, { type: 'destroyed', ...subject(id, old.userId), at: now }, old.ctx);
+    if (ended !== null) emit(c.onEvent, { type: 'destroyed', ...subject(ended, old.userId), at: now }, old.ctx);
   }
   s.replaces = undefined;
 }

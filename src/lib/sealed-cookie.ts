@@ -54,7 +54,7 @@ export function sealedCookieTransport(c: SealedCookieConfig): Transport {
     update: async (_id, _changes, _times, whole) => whole(),
     regenerate: async (_id, _newId, _changes, _times, whole) => whole(),
     // The request's own session ends with its cookie, which the commit expires; a copy cannot be revoked.
-    destroy: async () => true,
+    destroy: async (id) => id,
     reread: async () => null,
 
     async send(cookie, id, whole, maxAgeSec, now) {

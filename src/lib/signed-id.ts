@@ -70,7 +70,7 @@ export function signedIdTransport(c: SignedIdConfig): Transport {
     regenerate: (id, newId, changes, times) =>
       storeCall(c, 'STORE_WRITE', 'regenerate', () => store.regenerate(id, newId, changes, times), answers.moved),
     destroy: (id, retainUntil) =>
-      storeCall(c, 'STORE_DELETE', 'destroy', () => store.destroy(id, retainUntil), answers.ended),
+      storeCall(c, 'STORE_DELETE', 'destroy', () => store.destroy(id, retainUntil), answers.ended(id)),
     async reread(id) {
       const stored = await storeCall(c, 'STORE_READ', 'get', () => store.get(id));
       return stored !== null && stored !== undefined && isRecord(stored) ? stored : null;

@@ -12,13 +12,13 @@ export interface StoreCallConfig {
  * `storeTimeout`, a call that takes longer fails with `STORE_TIMEOUT`: the outcome is then unknown (the call
  * itself cannot be cancelled and may still complete), so the library never retries it.
  */
-export function storeCall<T>(
+export function storeCall<T, R = T>(
   config: StoreCallConfig,
   code: SessionErrorCode,
   op: string,
   call: () => Promise<T>,
-  answer?: (value: T) => T,
-): Promise<T> {
+  answer?: (value: T) => R,
+): Promise<R> {
   const fail = (cause: unknown): never => {
     throw storeFailure(config, code, op, cause);
   };
@@ -26,7 +26,7 @@ export function storeCall<T>(
   // Without a timeout (the default, and every request's path): one reaction on the store's own promise.
   if (limit === undefined) {
     try {
-      return Promise.resolve(call()).then(answer, fail);
+      return Promise.resolve(call()).then(answer, fail) as Promise<R>;
     } catch (cause) {
       return Promise.reject(storeFailure(config, code, op, cause));
     }
@@ -38,7 +38,7 @@ export function storeCall<T>(
   });
   return Promise.race([Promise.resolve().then(call), timeout])
     .then(answer, fail)
-    .finally(() => clearTimeout(timer!));
+    .finally(() => clearTimeout(timer!)) as Promise<R>;
 }
 
 /**

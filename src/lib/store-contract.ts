@@ -164,9 +164,11 @@ export interface SessionStore {
   regenerate(id: string, newId: string, changes: SessionChanges, times: SessionTimes): Promise<SessionRecord | null>;
   /**
    * Ends the session under `id` and under any ID it moved to. The end is kept until `retainUntil` (epoch ms):
-   * no create, update or regenerate in flight can undo it. Resolves whether a live session was ended.
+   * no create, update or regenerate in flight can undo it. Resolves the ID the session was live under when it
+   * was ended: the ID a regenerate moved it to, or `id` (or `true`, which means `id`); `false` when no live
+   * session was ended. The manager's `destroyed` event names that ID, the one the app last heard of.
    */
-  destroy(id: string, retainUntil: number): Promise<boolean>;
+  destroy(id: string, retainUntil: number): Promise<boolean | string>;
   /**
    * The live sessions whose record has this `userId`, each under its current ID (a regenerated session under its
    * new one). Entries of ended sessions are dropped from the index; expired ones are not returned, but a write
@@ -179,8 +181,8 @@ export interface SessionStore {
    * Ends every live session of `userId` but the one `except` names, whatever ID it has by then (an ID sharing the
    * first 22 characters of `except`, its lineage: it may be moving to a new ID meanwhile), as `destroy` ends one
    * (kept until `retainUntil`, nothing in flight undoes it, also under an ID a regenerate is moving it to), and
-   * resolves the IDs it ended. A session created for the user while this runs is either ended or listed
-   * afterwards, never left out of the index.
+   * resolves the IDs it ended (each the ID the session was live under). A session created for the user while
+   * this runs is either ended or listed afterwards, never left out of the index.
    */
   destroyByUser?(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Ends every session. Optional: without it `destroyAll()` is `STORE_UNSUPPORTED`. */

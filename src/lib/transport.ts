@@ -57,7 +57,8 @@ export interface Transport {
     times: SessionTimes,
     whole: Whole,
   ): Promise<SessionRecord | null>;
-  destroy(id: string, retainUntil: number): Promise<boolean>;
+  /** The ID the session was live under when this ended it (`id`, or where a regenerate moved it), or null. */
+  destroy(id: string, retainUntil: number): Promise<string | null>;
   /**
    * The session's record as stored now, or null: not stored (ended or moved), or a stateless transport, which
    * holds nothing but the request's cookie. Read only by a commit that lands after the expiry it read.

@@ -200,7 +200,7 @@ export function describeRedisStore(name: string, connect: Connect): void {
       expect(await c.send('HGET', [prefix + a, 'to'])).toBe(b);
       await near(`${prefix}user:ada`, 120_000); // never shortened
 
-      expect(await redis.destroy(a, now + 3_600_000)).toBe(true);
+      expect(await redis.destroy(a, now + 3_600_000)).toBe(b); // the ID it was live under
       await near(prefix + a, 3_600_000);
       await near(prefix + b, 3_600_000); // the end marker under the ID the forward led to
       expect(await c.send('HGET', [prefix + b, 'r'])).toBeNull();

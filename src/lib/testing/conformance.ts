@@ -10,6 +10,7 @@
 import { createSessions } from '../../manager.js';
 import { movedId } from '../ids.js';
 import { refuseNonBoolean, refuseUnknownOptions } from '../option-names.js';
+import type { SessionEvent } from '../events.js';
 import type { SessionStore, StatelessStore } from '../store-contract.js';
 import { createCookieJar } from './cookie-jar.js';
 import { describeNoPerUser, describePerUser } from './per-user.js';
@@ -90,7 +91,7 @@ export function describeStoreConformance(
   for (const name of CONFORMANCE_OPTIONS) refuseNonBoolean('describeStoreConformance', options, name);
   const { describe } = runner;
   const stateless = options.stateless === true;
-  async function setup(idleTimeout?: number) {
+  async function setup(idleTimeout?: number, onEvent?: (event: SessionEvent) => void) {
     const clock = createClock();
     const raw = await createStore(clock);
     const counted = countingStore(raw);
@@ -99,6 +100,7 @@ export function describeStoreConformance(
       secrets: [SECRET],
       now: clock.now,
       expires: 3600,
+      onEvent,
       ...(idleTimeout === undefined ? {} : { idleTimeout, touchAfter: 60 }),
     });
     return { clock, raw, counted, sessions };
@@ -228,7 +230,7 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
 
       const destroyed = key('destroyed');
       await store.create(destroyed, record({}, now));
-      expect(await store.destroy(destroyed, now + 3_600_000)).toBe(true);
+      expect([true, destroyed]).toContain(await store.destroy(destroyed, now + 3_600_000));
       expect(await store.update(destroyed, { set: { a: '1' } }, t)).toBeNull();
       expect(await store.get(destroyed)).toBeNull();
 
@@ -344,7 +346,7 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       const { store, now } = await fresh();
       const k = key('ended');
       await store.create(k, record({}, now));
-      expect(await store.destroy(k, now + 3_600_000)).toBe(true);
+      expect([true, k]).toContain(await store.destroy(k, now + 3_600_000));
       const t = times(now, now + 60_000);
       expect(await store.get(k)).toBeNull();
       expect(await store.update(k, {}, t)).toBeNull();
@@ -357,7 +359,7 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       expect(await store.destroy(key('never'), now + 3_600_000)).toBe(false);
     });
 
-    it('destroy of an ID the session moved away from ends it under its new ID', async () => {
+    it('destroy of an ID the session moved away from ends it under its new ID, and answers that ID', async () => {
       const { store, now } = await fresh();
       const a = key('a');
       const b = movedKey(a, 'b');
@@ -365,7 +367,7 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       await store.create(a, record({}, now));
       await store.regenerate(a, b, {}, times(now, now + 60_000, now + 3_600_000));
       await store.regenerate(b, c, {}, times(now, now + 60_000, now + 3_600_000));
-      expect(await store.destroy(a, now + 3_600_000)).toBe(true);
+      expect(await store.destroy(a, now + 3_600_000)).toBe(c);
       expect(await store.get(c)).toBeNull();
       expect(await store.update(c, {}, times(now, now + 60_000))).toBeNull();
     });
@@ -417,7 +419,10 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
   });
 }
 
-type Setup = (idleTimeout?: number) => Promise<{
+type Setup = (
+  idleTimeout?: number,
+  onEvent?: (event: SessionEvent) => void,
+) => Promise<{
   clock: TestClock;
   raw: SessionStore | StatelessStore;
   counted: ReturnType<typeof countingStore<SessionStore | StatelessStore>>;
@@ -572,6 +577,24 @@ function describeSessions(setup: Setup, stateless: boolean, runner: TestRunner):
         }
       },
     );
+
+    if (!stateless) {
+      it('destroyById of an ID the session moved away from ends it; the event names the ID it ended', async () => {
+        const events: SessionEvent[] = [];
+        const { sessions } = await setup(undefined, (event) => void events.push(event));
+        const first = await sessions.start(request());
+        first.set('n', 1);
+        const oldId = first.id;
+        const second = await sessions.start(request(cookiePair(await first.commit())));
+        second.regenerate();
+        const newCookie = cookiePair(await second.commit());
+        await sessions.destroyById(oldId);
+        expect((await sessions.start(request(newCookie))).isNew).toBe(true);
+        // An app that keeps data by session ID followed `regenerated` to the new ID: `destroyed` must name it.
+        const destroyed = events.flatMap((e) => (e.type === 'destroyed' ? [e.id] : []));
+        expect(destroyed).toEqual([second.id]);
+      });
+    }
 
     it('keeps increments, immutables and constants through the store', async () => {
       const { sessions } = await setup();
