@@ -265,6 +265,141 @@ describe('edge-sessions/testing: createCookieJar', () => {
   });
 });
 
+/** Headers setting each line as a `Set-Cookie`. */
+const setting = (...lines: string[]) => new Headers(lines.map((line): [string, string] => ['Set-Cookie', line]));
+
+describe('edge-sessions/testing: createCookieJar with request URLs, as a browser (RFC 6265, RFC 6265bis)', () => {
+  it('keeps cookies of one name on two paths apart, and sends each only to its path', () => {
+    const jar = createCookieJar();
+    jar.apply(setting('a=1; Path=/a'), 'https://example.com/a/login');
+    jar.apply(setting('a=2; Path=/b'), 'https://example.com/b/login');
+    expect(jar.size).toBe(2);
+    expect([jar.header('https://example.com/a'), jar.header('https://example.com/a/x')]).toEqual(['a=1', 'a=1']);
+    expect([jar.get('a', 'https://example.com/b/y'), jar.header('https://example.com/b')]).toEqual(['2', 'a=2']);
+    // `/a` covers `/a/x`, not `/ab`; no cookie covers `/`.
+    expect([jar.header('https://example.com/ab'), jar.header('https://example.com/')]).toEqual([undefined, undefined]);
+    // A deletion names its path: the other cookie of the name stays.
+    jar.apply(setting('a=; Path=/a; Max-Age=0'), 'https://example.com/a/logout');
+    expect([jar.header('https://example.com/a'), jar.header('https://example.com/b')]).toEqual([undefined, 'a=2']);
+  });
+
+  it('gives a cookie without a Path (or with one not starting with /) the directory of the URL', () => {
+    const jar = createCookieJar();
+    jar.apply(setting('dir=1', 'odd=2; Path=docs'), 'https://example.com/docs/page?x=/y');
+    jar.apply(setting('top=3'), 'https://example.com/page');
+    expect(jar.header('https://example.com/docs')).toBe('dir=1; odd=2; top=3');
+    expect(jar.header('https://example.com/docs/other/deep')).toBe('dir=1; odd=2; top=3');
+    expect(jar.header('https://example.com/')).toBe('top=3');
+    expect(jar.header('https://example.com/docsets')).toBe('top=3');
+  });
+
+  it('sends a host-only cookie to its host alone, and a Domain cookie to subdomains too', () => {
+    const jar = createCookieJar();
+    jar.apply(setting('host=1', 'dom=2; Domain=.Example.COM'), 'https://example.com/');
+    jar.apply(setting('up=3; Domain=example.com'), 'https://www.example.com/');
+    expect(jar.header('https://example.com/')).toBe('host=1; dom=2; up=3');
+    expect(jar.header('https://a.b.example.com/')).toBe('dom=2; up=3');
+    expect(jar.header('https://notexample.com/')).toBeUndefined();
+    expect(jar.get('host', 'https://www.example.com/')).toBeUndefined();
+    // The key is (name, domain, path): a Domain cookie of a host's own name replaces its host-only one.
+    jar.apply(setting('host=4; Domain=example.com'), 'https://example.com/');
+    expect([jar.size, jar.get('host', 'https://www.example.com/')]).toEqual([3, '4']);
+  });
+
+  it('ignores a cookie whose Domain the host is not within: another site, a subdomain, an IP address', () => {
+    const jar = createCookieJar();
+    jar.apply(setting('a=1; Domain=other.com', 'b=1; Domain=www.example.com'), 'https://example.com/');
+    jar.apply(setting('c=1; Domain=0.0.1'), 'http://127.0.0.1/');
+    jar.apply(setting('d=1; Domain=ample.com'), 'https://example.com/');
+    expect(jar.size).toBe(0);
+    expect(jar.header('https://other.com/')).toBeUndefined();
+  });
+
+  it('keeps Secure cookies off http: not set from it, not sent over it; localhost counts as secure', () => {
+    const jar = createCookieJar();
+    jar.apply(setting('s=1; Secure'), 'http://example.com/');
+    expect(jar.size).toBe(0);
+    jar.apply(setting('s=2; Secure', 'plain=3'), 'https://example.com/');
+    expect([jar.header('https://example.com/'), jar.header('http://example.com/')]).toEqual([
+      's=2; plain=3',
+      'plain=3',
+    ]);
+    jar.apply(setting('local=4; Secure'), 'http://localhost:8787/');
+    jar.apply(setting('loop=5; Secure'), 'http://127.0.0.1:8787/');
+    expect([jar.header('http://localhost:8787/'), jar.header('http://127.0.0.1/')]).toEqual(['local=4', 'loop=5']);
+  });
+
+  it('refuses __Host- and __Secure- cookies without the attributes their prefix demands, in any case', () => {
+    const jar = createCookieJar();
+    const url = 'https://example.com/app/';
+    jar.apply(
+      setting(
+        '__Host-ok=1; Secure; Path=/',
+        '__Secure-ok=2; Secure',
+        '__Host-nopath=x; Secure',
+        '__Host-subpath=x; Secure; Path=/app',
+        '__Host-domain=x; Secure; Path=/; Domain=example.com',
+        '__HOST-insecure=x; Path=/',
+        '__secure-insecure=x',
+      ),
+      url,
+    );
+    expect(jar.header(url)).toBe('__Secure-ok=2; __Host-ok=1');
+    expect(jar.size).toBe(2);
+  });
+
+  it('lets Max-Age and Expires count for 400 days at most, with a URL or without', () => {
+    const clock = createClock();
+    const jar = createCookieJar({ now: clock.now });
+    const twoYears = 730 * 86_400;
+    jar.apply(setting(`age=1; Max-Age=${twoYears}`), 'https://example.com/');
+    jar.apply(setting(`date=2; Expires=${new Date(clock.now() + twoYears * 1000).toUTCString()}`));
+    clock.advanceSec(400 * 86_400 - 1);
+    expect(jar.header('https://example.com/')).toBe('age=1; date=2');
+    clock.advanceSec(1);
+    expect(jar.size).toBe(0);
+  });
+
+  it('sends longer paths first, and cookies of one path length in the order they were first set', () => {
+    const jar = createCookieJar();
+    const url = 'https://example.com/a/b/c';
+    jar.apply(
+      setting('root=1; Path=/', 'mid=2; Path=/a', 'deep=3; Path=/a/b', 'root2=4; Path=/', 'bc=5; Path=/b/c'),
+      url,
+    );
+    expect(jar.header(url)).toBe('deep=3; mid=2; root=1; root2=4');
+    // A replaced cookie keeps its creation time (RFC 6265 §5.3 step 11); a deleted and re-set one does not.
+    jar.apply(setting('root=6; Path=/'), url);
+    expect(jar.header(url)).toBe('deep=3; mid=2; root=6; root2=4');
+    jar.apply(setting('root=; Path=/; Max-Age=0'), url);
+    jar.apply(setting('root=7; Path=/'), url);
+    expect(jar.header(url)).toBe('deep=3; mid=2; root2=4; root=7');
+    // get answers the first cookie of the name that the request carries: the one of the longest path.
+    jar.apply(setting('root=8; Path=/a/b'), url);
+    expect([jar.get('root', url), jar.get('root', 'https://example.com/')]).toEqual(['8', '7']);
+  });
+
+  it('without a URL keeps cookies by name as before: Domain, Path and Secure ignored, sent everywhere', () => {
+    const jar = createCookieJar();
+    jar.apply(setting('a=1; Path=/x; Domain=other.com; Secure', '__Host-loose=2; Path=/app'));
+    jar.apply(setting('a=3; Path=/y'));
+    expect([jar.size, jar.get('a'), jar.header()]).toEqual([2, '3', 'a=3; __Host-loose=2']);
+    // A host-less cookie goes with every request, over http and on any path; URL-less header() sends all.
+    expect(jar.header('http://anywhere.test/deep/path')).toBe('a=3; __Host-loose=2');
+    jar.apply(setting('a=4; Path=/'), 'https://example.com/');
+    expect([jar.size, jar.header(), jar.header('https://other.test/')]).toEqual([
+      3,
+      'a=3; __Host-loose=2; a=4',
+      'a=3; __Host-loose=2',
+    ]);
+    // A URL-less deletion reaches the host-less cookie only, a URL one the cookie of its scope only.
+    jar.apply(setting('a=; Max-Age=0'));
+    expect(jar.header('https://example.com/')).toBe('__Host-loose=2; a=4');
+    jar.apply(setting('__Host-loose=; Max-Age=0; Path=/; Secure'), 'https://example.com/');
+    expect(jar.header()).toBe('__Host-loose=2; a=4');
+  });
+});
+
 describe('edge-sessions/testing: sessionCookie', () => {
   it('gives a Cookie header for a stored session with the data, accepted on the first request', async () => {
     const clock = createClock();

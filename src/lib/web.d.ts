@@ -39,6 +39,14 @@ interface Response {
 }
 declare var Response: { prototype: Response; new (body?: unknown, init?: ResponseInit | Response): Response };
 
+// Read only by edge-sessions/testing's cookie jar, for the request URL a cookie is set from and sent to.
+interface URL {
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly pathname: string;
+}
+declare var URL: { prototype: URL; new (url: string | URL): URL };
+
 interface CryptoKey {
   readonly type: string;
   readonly algorithm: unknown;
