@@ -6,7 +6,7 @@ import { maskId } from './ids.js';
  * session ID cannot be turned into a cookie without the secret, so it is safe in logs; `maskedId` is shorter.
  */
 export interface EventSubject {
-  /** The session ID. */
+  /** The session ID: on `destroyed`, the ID it was live under (where a regenerate moved it, not the ID asked for). */
   readonly id: string;
   /** First and last three characters of `id`. */
   readonly maskedId: string;
