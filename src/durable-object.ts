@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { MESSAGE_PREFIX, SessionError, type SessionErrorCode } from './errors.js';
 import { randomId } from './lib/random.js';
-import { sameSession } from './lib/ids.js';
+import { lineageOf, sameSession } from './lib/ids.js';
 import { byteLength, exceedsBytes } from './lib/encoding.js';
 import { mergeChanges } from './lib/merge.js';
 import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
@@ -467,18 +467,18 @@ export function createDurableObjectStore(
   }
 
   /**
-   * Ends `id` and every ID it moved to: the last ID it ended if a live session was among them (every ID of one
-   * session leads to the same last one, so `destroyByUser` counts a session once), else null.
+   * Ends `id` and every ID it moved to: the ID the session was live under, or null. The first live hop: a
+   * regenerate cut short (its create failed, or a destroy landed first) leaves the old row live with a forward to
+   * an ID that never held the session, and that ID must not be named in the `destroyed` event.
    */
   async function end(id: string, retainUntil: number): Promise<string | null> {
-    let ended = false;
-    let last = id;
+    let live: string | null = null;
     for (let hop = 0, next: string | null = id; next !== null && hop < MAX_FORWARDS; hop++) {
-      const result: Ended = await send('destroy', (last = next), retainUntil, null);
-      ended ||= result.ended;
+      const result: Ended = await send('destroy', next, retainUntil, null);
+      if (result.ended) live ??= next;
       next = result.movedTo;
     }
-    return ended ? last : null;
+    return live;
   }
 
   const get = (id: string) => send('get', id);
@@ -544,15 +544,16 @@ export function createDurableObjectStore(
         return record.expiresAt > now() ? { id, record } : undefined;
       }),
     async destroyByUser(userId, except, retainUntil) {
-      const ended = new Set<string | null>();
+      // By lineage: while a session moves, the index lists its old and its new ID, and both ends name it.
+      const ended = new Map<string, string>();
       // Every ID but those of the spared session leaves the index (a stale one of it goes at the next list).
       await eachOf(userId, async (id) => {
         if (except !== undefined && sameSession(id, except)) return id;
-        ended.add(await end(id, retainUntil));
+        const live = await end(id, retainUntil);
+        if (live !== null && !ended.has(lineageOf(live))) ended.set(lineageOf(live), live);
         return null;
       });
-      ended.delete(null);
-      return [...ended] as string[];
+      return [...ended.values()];
     },
   };
 }

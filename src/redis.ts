@@ -203,8 +203,9 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
     update: (id, changes, times) => commit(id, id, changes, times),
     regenerate: commit,
     async destroy(id, retainUntil) {
-      const at = String(await run(END, [prefix + id], [prefix, ttl(retainUntil), String(now()), id, '']));
-      return at === '' ? false : at;
+      const at = await run(END, [prefix + id], [prefix, ttl(retainUntil), String(now()), id, '']);
+      // '' when nothing was live; a client that maps an empty bulk string to null is read the same way.
+      return at === '' || at === null || at === undefined ? false : String(at);
     },
     async listByUser(userId) {
       const flat = (await run(LIST, [userKey(userId)], [prefix, String(now())])) as string[];

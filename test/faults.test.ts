@@ -490,6 +490,21 @@ describe('a store whose call answers something the contract rules out', () => {
     });
   }
 
+  it("destroy answering another session's ID: STORE_DELETE, no destroyed event naming that session", async () => {
+    const other = 'Z'.repeat(43); // a valid ID, of no lineage the manager made here
+    const { sessions, arm, events } = setup('destroy', other);
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    const cookie = cookiePair(await s.commit());
+    arm();
+    await expect(sessions.destroy(request(cookie))).rejects.toMatchObject({
+      code: 'STORE_DELETE',
+      message: expect.stringMatching(/destroy answered .*not a boolean or an ID the session had/),
+    });
+    await expect(sessions.destroyById(s.id)).rejects.toMatchObject({ code: 'STORE_DELETE' });
+    expect(events.some((e) => e.type === 'destroyed')).toBe(false);
+  });
+
   const ADMIN: [AdminCall, string, (sessions: Sessions) => Promise<unknown>][] = [
     ['listByUser', 'STORE_READ', (sessions) => sessions.listByUser('ada')],
     ['destroyByUser', 'STORE_DELETE', (sessions) => sessions.destroyByUser('ada')],

@@ -2,7 +2,7 @@
 // without its `return`, a list that is not one) has done who knows what: its answer is refused with a
 // SessionError of the call's code before anything acts on it, never a TypeError later or a cookie sent on its word.
 import { SessionError, type SessionErrorCode } from '../errors.js';
-import { ID_PATTERN } from './ids.js';
+import { ID_PATTERN, sameSession } from './ids.js';
 import { describeValue } from './option-names.js';
 import { isRecord } from './records.js';
 import type { SessionRecord, UserSession } from './store-contract.js';
@@ -23,15 +23,18 @@ export function storeAnswers(storeName: string) {
       typeof answer === 'boolean' ? answer : refuse('STORE_WRITE', 'create', answer, 'a boolean', true),
     updated: record('update'),
     moved: record('regenerate'),
-    /** The ID a destroy of `id` ended the session under, or null when it ended none. */
+    /**
+     * The ID a destroy of `id` ended the session under, or null when it ended none. Only an ID of the same
+     * session (its lineage) is taken: the `destroyed` event names it, and an app cleans up that ID's data.
+     */
     ended: (id: string) => (answer: boolean | string) =>
       answer === true
         ? id
         : answer === false
           ? null
-          : typeof answer === 'string' && ID_PATTERN.test(answer)
+          : typeof answer === 'string' && ID_PATTERN.test(answer) && sameSession(answer, id)
             ? answer
-            : refuse('STORE_DELETE', 'destroy', answer, 'a boolean or the session ID it ended', true),
+            : refuse('STORE_DELETE', 'destroy', answer, 'a boolean or an ID the session had', true),
     endedForUser: (answer: string[]) =>
       Array.isArray(answer) && answer.every((id) => typeof id === 'string')
         ? answer

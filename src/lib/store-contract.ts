@@ -166,7 +166,9 @@ export interface SessionStore {
    * Ends the session under `id` and under any ID it moved to. The end is kept until `retainUntil` (epoch ms):
    * no create, update or regenerate in flight can undo it. Resolves the ID the session was live under when it
    * was ended: the ID a regenerate moved it to, or `id` (or `true`, which means `id`); `false` when no live
-   * session was ended. The manager's `destroyed` event names that ID, the one the app last heard of.
+   * session was ended. The manager's `destroyed` event names that ID, the one the app last heard of; an answer
+   * that is not an ID of this session (its lineage) is refused (`STORE_DELETE`). A regenerate that did not finish
+   * left the session under `id`: answer `id`, not the ID it was moving to.
    */
   destroy(id: string, retainUntil: number): Promise<boolean | string>;
   /**

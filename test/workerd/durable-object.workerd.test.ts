@@ -452,6 +452,24 @@ describe('durable-object store: ids, limits and failures', () => {
 });
 
 describe('durable-object store: interleavings inside a regenerate (gates on the real binding)', () => {
+  it('a regenerate cut short (its create failed) leaves the session its old ID, the ID a destroy names', async () => {
+    const down = new Error('internal error');
+    let failing = false;
+    const { sessions, store, clock } = setup({
+      fault: (method) => (failing && method === 'create' ? { error: down } : undefined),
+    });
+    const { cookie, id: oldId } = await login(sessions);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    failing = true;
+    await expect(renewing.commit()).rejects.toMatchObject({ name: 'SessionError', cause: down });
+    failing = false;
+    // The old row still forwards to the ID the move was making, which never held the session.
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    expect(await store.destroy(oldId, clock.now() + 60_000)).toBe(oldId);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
   it('a destroyById of the old ID while the move is between its steps ends the new ID too', async () => {
     const { rpc, sessions } = setup();
     const { cookie, id: oldId } = await login(sessions);
