@@ -41,6 +41,8 @@ const commands = {
     '--unstable-kv',
     '--allow-read',
     '--allow-write',
+    // A Deno.serve on 127.0.0.1 for handle() and a WebSocket upgrade (test/runtimes/deno/websocket.test.ts).
+    '--allow-net=127.0.0.1',
     '--config',
     'test/runtimes/deno.json',
     `--junit-path=${report}`,

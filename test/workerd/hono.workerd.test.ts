@@ -10,6 +10,7 @@ import { createKVStore } from '../../src/kv.js';
 import { describe, expect, it } from '../harness.js';
 import { createJar, SECRET } from '../helpers.js';
 import { wrapDO, wrapKV } from './bindings.js';
+import { echoUpgrade, expectUpgradedWithCookie } from './websocket.js';
 
 interface Data extends Record<string, unknown> {
   visits: number;
@@ -45,6 +46,10 @@ function createApp(storeFor: (bindings: Cloudflare.Env) => SessionStore, onEvent
   app.get('/fail', async (c) => {
     (await c.var.session).set('name', 'mallory');
     throw new Error('handler failed');
+  });
+  app.get('/ws', async (c) => {
+    (await c.var.session).set('name', 'socket');
+    return echoUpgrade();
   });
   app.onError((_error, c) => c.text('sorry', 500));
 
@@ -90,6 +95,13 @@ describe('hono in workerd: KV', () => {
     expect([kv.reads(), kv.writes()]).toEqual([reads + 1, writes]);
     expect(kv.calls.put.every((put) => put.key.startsWith(prefix))).toBe(true);
     expect(jar.size).toBe(1);
+  });
+
+  it("passes a WebSocket upgrade through: status 101, the handler's working socket, the session cookie", async () => {
+    const kv = wrapKV(env.SESSIONS_KV);
+    const { browse } = createApp(() => createKVStore(kv.ns, { prefix: `hono-${++prefixes}:` }));
+    await expectUpgradedWithCookie(await browse('/ws', { headers: { Upgrade: 'websocket' } }));
+    expect(kv.writes()).toBe(1);
   });
 
   it('commits nothing when the handler throws: onError answers and KV keeps what it had', async () => {
