@@ -544,16 +544,21 @@ export function createDurableObjectStore(
         return record.expiresAt > now() ? { id, record } : undefined;
       }),
     async destroyByUser(userId, except, retainUntil) {
-      // By lineage: while a session moves, the index lists its old and its new ID, and both ends name it.
-      const ended = new Map<string, string>();
+      // What each listed ID's end answered, in the index's order (set before the end is awaited).
+      const ended = new Map<string, string | null>();
       // Every ID but those of the spared session leaves the index (a stale one of it goes at the next list).
       await eachOf(userId, async (id) => {
         if (except !== undefined && sameSession(id, except)) return id;
-        const live = await end(id, retainUntil);
-        if (live !== null && !ended.has(lineageOf(live))) ended.set(lineageOf(live), live);
+        ended.set(id, null);
+        ended.set(id, await end(id, retainUntil));
         return null;
       });
-      return [...ended.values()];
+      // One ID per session (lineage). While a session moves, the index lists its old ID, then its new one, and
+      // both are live: the move this cuts short leaves the session under the old one, which comes first.
+      const named = new Map<string, string>();
+      for (const live of ended.values())
+        if (live !== null && !named.has(lineageOf(live))) named.set(lineageOf(live), live);
+      return [...named.values()];
     },
   };
 }

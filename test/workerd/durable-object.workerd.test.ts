@@ -742,4 +742,19 @@ describe('durable-object store: the per-user index (user objects on the real bin
   it('destroyByUser while both IDs are listed and live (before the old one ends): counted once', async () => {
     expect((await regenerateHeldAt('destroy')).ended).toBe(1);
   });
+
+  it('destroyByUser while both IDs are listed names the old one, where the cut-short move leaves it', async () => {
+    const { rpc, sessions, store, clock } = setup();
+    const ada = user('ada');
+    const { cookie, id } = await signIn(sessions, ada);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    const held = rpc.hold('destroy', 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    expect(await store.destroyByUser!(ada, undefined, clock.now() + 60_000)).toEqual([id]);
+    held.release();
+    expect((await commit).getSetCookie()).toEqual([]);
+    expect(await alive(sessions, cookie)).toBe(false);
+  });
 });
