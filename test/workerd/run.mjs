@@ -14,10 +14,36 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
-/** What workerd prints when it crashes (its signal handler), and what the pool then says. */
-const crashed = (output) => output.includes('Received signal #11') && output.includes('Worker exited unexpectedly');
+/**
+ * Reads vitest's output line by line as it passes (keeping none of it): whether workerd crashed (its signal
+ * handler's line), how many unhandled errors were the pool's "Worker exited unexpectedly", and how many unhandled
+ * errors vitest counted in all. Any other unhandled error is a real failure, even if every test passed.
+ */
+function outputWatch() {
+  const seen = { segfault: false, poolErrors: 0, unhandled: 0 };
+  let partial = '';
+  const line = (raw) => {
+    const text = raw.replace(/\x1b\[[0-9;]*m/g, ''); // colours may sit inside a message
+    if (text.includes('Received signal #11')) seen.segfault = true;
+    if (text.includes('Worker cloudflare-pool emitted error')) seen.poolErrors++;
+    const caught = /Vitest caught (\d+) unhandled error/.exec(text);
+    if (caught) seen.unhandled += Number(caught[1]);
+  };
+  return {
+    seen,
+    take(chunk) {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      lines.forEach(line);
+    },
+    end: () => line(partial),
+  };
+}
 
-/** Runs vitest on `files` (all of the config's when empty), echoing its output; its exit code, output and report. */
+/**
+ * Runs vitest on `files` (all of the config's when empty), echoing its output: its exit code, what the output
+ * showed, and its JSON report.
+ */
 function run(files) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-sessions-workerd-'));
   const report = join(dir, 'report.json');
@@ -25,10 +51,13 @@ function run(files) {
   args.push('--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2), ...files);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => ((output += chunk), process.stdout.write(chunk)));
-    child.stderr.on('data', (chunk) => ((output += chunk), process.stderr.write(chunk)));
+    const out = outputWatch();
+    const err = outputWatch();
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (out.take(chunk), process.stdout.write(chunk)));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (err.take(chunk), process.stderr.write(chunk)));
     child.on('close', (code, signal) => {
+      out.end();
+      err.end();
       let json;
       try {
         json = JSON.parse(readFileSync(report, 'utf8'));
@@ -36,7 +65,12 @@ function run(files) {
         json = undefined; // no report: the run did not get as far as writing one
       }
       rmSync(dir, { recursive: true, force: true });
-      resolve({ code: code ?? (signal ? 1 : 0), output, json });
+      const seen = {
+        segfault: out.seen.segfault || err.seen.segfault,
+        poolErrors: out.seen.poolErrors + err.seen.poolErrors,
+        unhandled: out.seen.unhandled + err.seen.unhandled,
+      };
+      resolve({ code: code ?? (signal ? 1 : 0), seen, json });
     });
   });
 }
@@ -53,12 +87,17 @@ function planned() {
 const first = await run([]);
 if (first.code === 0) process.exit(0);
 // Arguments (a file filter, a reporter) make the planned files unknown here: no second run then.
-if (!crashed(first.output) || first.json === undefined || process.argv.length > 2) process.exit(first.code);
-const results = first.json.testResults;
+const { seen, json } = first;
+// Only workerd's crash: its segfault, and no unhandled error but the pool's for it.
+const onlyTheCrash = seen.segfault && seen.poolErrors > 0 && seen.unhandled === seen.poolErrors;
+if (!onlyTheCrash || json === undefined || process.argv.length > 2) process.exit(first.code);
+const results = json.testResults;
 if (results.some((file) => file.assertionResults.some((t) => t.status === 'failed'))) process.exit(first.code);
+// A file the crash cut short before any test reported has no results: it did not pass.
 const passed = new Set(
   results
-    .filter((file) => file.status === 'passed' && file.assertionResults.every((t) => t.status === 'passed'))
+    .filter((file) => file.status === 'passed' && file.assertionResults.length > 0)
+    .filter((file) => file.assertionResults.every((t) => t.status === 'passed'))
     .map((file) => relative(root, file.name)),
 );
 const missing = planned().filter((file) => !passed.has(file));
