@@ -5,7 +5,7 @@
 // stack size exceeded" or crashes workerd (cloudflare/workers-sdk#15092). Fixed upstream by installing the Proxy
 // once (cloudflare/workers-sdk#15106), in a release newer than the pinned one. Until the pins move, this applies
 // that fix to the installed file, once; the config of the workerd suite calls it before the pool starts.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +15,7 @@ const FIXED =
   '\tfunction Class(...args) {\n' +
   '\t\tif (!installed && (installed = true)) Class.prototype = new Proxy(Class.prototype, {';
 
-/** Applies the fix if the installed pool has the bug; says so, or why not, on stderr. */
+/** Applies the fix if the installed pool has the bug (once: a fixed file is left alone); says what it did on stderr. */
 export function patchVitestPoolWorkers() {
   // The package's entry is dist/pool/index.mjs; the wrapper lives in dist/worker/.
   const pool = dirname(fileURLToPath(import.meta.resolve('@cloudflare/vitest-pool-workers')));
@@ -28,6 +28,12 @@ export function patchVitestPoolWorkers() {
     console.error('patch-pool: the Durable Object wrapper is not the known broken one; left as it is');
     return;
   }
-  writeFileSync(file, source.replace(BROKEN, FIXED));
-  console.error('patch-pool: Durable Object wrapper fixed (cloudflare/workers-sdk#15092)');
+  try {
+    // Whole or not at all: a workerd another run starts meanwhile reads the old file or the new one, never half.
+    writeFileSync(`${file}.edge-sessions`, source.replace(BROKEN, FIXED));
+    renameSync(`${file}.edge-sessions`, file);
+    console.error('patch-pool: Durable Object wrapper fixed (cloudflare/workers-sdk#15092)');
+  } catch (error) {
+    console.error(`patch-pool: could not fix the Durable Object wrapper (${error}); the suite runs slower`);
+  }
 }
