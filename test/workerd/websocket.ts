@@ -16,7 +16,11 @@ export async function expectUpgradedWithCookie(response: Response): Promise<void
   const socket = response.webSocket;
   if (socket === null) throw new Error('the 101 lost its socket');
   socket.accept();
-  const reply = new Promise<string>((resolve) => socket.addEventListener('message', (e) => resolve(String(e.data))));
+  const reply = new Promise<string>((resolve, reject) => {
+    socket.addEventListener('message', (e) => resolve(String(e.data)));
+    // No echo within 5 s fails here, not at the 120 s test timeout.
+    setTimeout(() => reject(new Error('no echo from the socket in 5 s')), 5_000);
+  });
   socket.send('ping');
   expect(await reply).toBe('echo ping');
 }
