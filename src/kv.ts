@@ -333,8 +333,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       return merged;
     },
     async destroy(id, retainUntil) {
-      // Reads come first only to answer whether a live session was ended: under `id`, or under the ID its
-      // forwards lead to. The revocation itself needs no read: nothing a write does can hide it.
+      // Reads come first only to answer which ID a live session was ended under: `id`, or the ID its forwards
+      // lead to. The revocation itself needs no read: nothing a write does can hide it.
       const first = await read(id, FRESHEST);
       let stored = first;
       let at = id;
@@ -400,7 +400,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
         if (seen.has(lineageOf(id))) return;
         seen.add(lineageOf(id));
         const at = await this.destroy(id, retainUntil);
-        if (at !== false) ended.push(at === true ? id : at);
+        if (typeof at === 'string') ended.push(at); // this store answers the ID, or false
       });
       return ended;
     },
