@@ -133,3 +133,15 @@ export function rememberMe(sessions: Sessions, userId = 'alice') {
     await next();
   };
 }
+
+/**
+ * `promise`, or a rejection naming `what` after `ms`: a peer that never answers (a socket, a server) fails the
+ * test at once instead of hanging the run or waiting for the test timeout.
+ */
+export function inTime<T>(what: string, promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

@@ -2,17 +2,7 @@
 // the raw head of the server's answer (a WebSocket client never shows its headers), and one echoed message.
 // Each gives up after a few seconds: a server that never answers fails the test instead of hanging the run.
 import { connect } from 'node:net';
-
-const PATIENCE_MS = 5_000;
-
-/** `promise`, or a rejection naming `what` once PATIENCE_MS have passed. */
-function inTime<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${PATIENCE_MS} ms`)), PATIENCE_MS);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
+import { inTime } from '../helpers.js';
 
 /** The status line and headers the server answers a WebSocket upgrade of `path` with, as sent. */
 export function upgradeHead(port: number, path: string, cookie?: string): Promise<string> {
