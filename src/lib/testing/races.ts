@@ -551,6 +551,18 @@ export function describeLifecycleRaces(
     return headers.getSetCookie().length === 0 ? undefined : cookiePair(headers);
   }
 
+  /**
+   * A regenerate (`renewing`, from `oldId`) raced a logout or a destroyById of `oldId`: `destroyed` was told once,
+   * and names an ID the session was live under: one of `ids` (the old one, or the new one the regenerate's commit
+   * handed out). Clears `events`, so a loop checks each try on its own.
+   */
+  function expectEndNamed(events: SessionEvent[], ...ids: string[]): void {
+    const named = events.flatMap((e) => (e.type === 'destroyed' ? [e.id] : []));
+    events.length = 0;
+    expect(named).toHaveLength(1);
+    expect(ids).toContain(named[0]);
+  }
+
   /** The IDs listed for `userId`, sorted; undefined on a store without a per-user index. */
   async function listed(sessions: Sessions, userId: string): Promise<string[] | undefined> {
     try {
@@ -730,29 +742,34 @@ export function describeLifecycleRaces(
     });
 
     it('a regenerate overlapping destroyById of the old ID ends the session under both IDs', async () => {
-      const { sessions } = await setup();
+      const { sessions, events } = await setup();
       for (let i = 0; i < TRIES; i++) {
         const cookie = await login(sessions);
         const renewing = await sessions.start(request(cookie));
         const oldId = renewing.id;
         renewing.regenerate();
+        events.length = 0;
         const [headers] = await Promise.all([renewing.commit(), sessions.destroyById(oldId)]);
         expect(await alive(sessions, cookie)).toBe(false);
         const renewed = setCookie(headers);
         if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
+        expectEndNamed(events, oldId, ...(renewed === undefined ? [] : [renewing.id]));
       }
     });
 
     it('a regenerate overlapping a logout from another tab ends the session under both IDs', async () => {
-      const { sessions } = await setup();
+      const { sessions, events } = await setup();
       for (let i = 0; i < TRIES; i++) {
         const cookie = await login(sessions);
         const renewing = await sessions.start(request(cookie));
+        const oldId = renewing.id;
         renewing.regenerate();
+        events.length = 0;
         const [headers] = await Promise.all([renewing.commit(), sessions.destroy(request(cookie))]);
         expect(await alive(sessions, cookie)).toBe(false);
         const renewed = setCookie(headers);
         if (renewed !== undefined) expect(await alive(sessions, renewed)).toBe(false);
+        expectEndNamed(events, oldId, ...(renewed === undefined ? [] : [renewing.id]));
       }
     });
 
@@ -961,27 +978,31 @@ export function describeLifecycleRaces(
     });
 
     it('a regenerate held before the store while destroyById runs: no new session, no cookie', async () => {
-      const { sessions, hold } = await setup();
+      const { sessions, hold, events } = await setup();
       const cookie = await login(sessions);
       const renewing = await sessions.start(request(cookie));
       const oldId = renewing.id;
       renewing.regenerate();
+      events.length = 0;
       const commit = whileHeld(hold('regenerate', 'before'), renewing.commit(), () => sessions.destroyById(oldId));
       expect((await commit).getSetCookie()).toEqual([]);
       expect(renewing.destroyed).toBe(true);
       expect(await alive(sessions, cookie)).toBe(false);
+      expectEndNamed(events, oldId);
     });
 
     it('a regenerate stored but not yet answered when destroyById(old ID) runs: the new ID is ended too', async () => {
-      const { sessions, hold } = await setup();
+      const { sessions, hold, events } = await setup();
       const cookie = await login(sessions);
       const renewing = await sessions.start(request(cookie));
       const oldId = renewing.id;
       renewing.regenerate();
+      events.length = 0;
       const commit = whileHeld(hold('regenerate', 'after'), renewing.commit(), () => sessions.destroyById(oldId));
       const renewed = cookiePair(await commit);
       expect(await alive(sessions, renewed)).toBe(false);
       expect(await alive(sessions, cookie)).toBe(false);
+      expectEndNamed(events, renewing.id); // the move was done: the session was live under its new ID
     });
 
     it('a regenerate held before the store as another request commits: the moved session has that change', async () => {
