@@ -567,6 +567,18 @@ describe('hono: Cache-Control', () => {
     expect(await cacheControl('no-store-ish')).toBe('no-store-ish, private');
   });
 
+  it("marks a CDN-targeted Cache-Control of a live session's page private too (RFC 9213)", async () => {
+    const ctx = setup();
+    ctx.app.get('/cdn', async (c) => {
+      const visits = (await c.var.session).get('visits');
+      return c.text(String(visits), 200, { 'CDN-Cache-Control': 'max-age=600' });
+    });
+    const cookie = await liveCookie(ctx);
+    const response = await ctx.app.request(`${URL_}cdn`, { headers: { cookie } });
+    expect(response.headers.get('Cache-Control')).toBe('private');
+    expect(response.headers.get('CDN-Cache-Control')).toBe('max-age=600, private');
+  });
+
   it('leaves a request that never had a session alone, even when the handler looked', async () => {
     const ctx = setup();
     ctx.app.get('/public', async (c) => {

@@ -1636,6 +1636,39 @@ describe('handle', () => {
     expect(noStore.headers.get('Cache-Control')).toBe('no-store');
   });
 
+  it('marks a CDN-targeted Cache-Control private too: a CDN reading it ignores Cache-Control', async () => {
+    const { sessions } = setup();
+    const login = await sessions.start(request());
+    login.set('user', 'ada');
+    const cookie = cookiePair(await login.commit());
+    // A page cached at the CDN for anonymous visitors: CDN-Cache-Control (RFC 9213), or Cloudflare's own field.
+    const page = sessions.handle(
+      (_req, session) =>
+        new Response(String(session.get('user') ?? 'anonymous'), {
+          headers: { 'CDN-Cache-Control': 'max-age=600', 'Cloudflare-CDN-Cache-Control': 'public, max-age=600' },
+        }),
+    );
+    const known = await page(request(cookie));
+    expect(await known.text()).toBe('ada');
+    expect(known.headers.get('Cache-Control')).toBe('private');
+    expect(known.headers.get('CDN-Cache-Control')).toBe('max-age=600, private');
+    expect(known.headers.get('Cloudflare-CDN-Cache-Control')).toBe('public, max-age=600, private');
+    // One that sets the cookie, likewise; one already private or no-store for the CDN is left as it is.
+    const fresh = await sessions.handle((_req, session) => {
+      session.set('a', 1);
+      return new Response('x', {
+        headers: { 'CDN-Cache-Control': 'max-age=60', 'Vercel-CDN-Cache-Control': 'no-store' },
+      });
+    })(request());
+    expect(fresh.headers.getSetCookie()).toHaveLength(1);
+    expect(fresh.headers.get('CDN-Cache-Control')).toBe('max-age=60, private');
+    expect(fresh.headers.get('Vercel-CDN-Cache-Control')).toBe('no-store');
+    // A request that never had a session is left alone: the page stays cacheable at the CDN.
+    const anonymous = await page(request());
+    expect(anonymous.headers.get('Cache-Control')).toBeNull();
+    expect(anonymous.headers.get('CDN-Cache-Control')).toBe('max-age=600');
+  });
+
   it('copies a Response whose headers are immutable (Response.redirect)', async () => {
     const { sessions } = setup();
     const response = await sessions.handle((_req, session) => {

@@ -5,28 +5,47 @@ import { SessionError } from '../errors.js';
 const PRIVATE_OR_NO_STORE = /(?:^|,)\s*(?:private|no-store)\s*(?:,|$)/i;
 
 /**
- * True when `headers` already keep the response out of shared caches (`Cache-Control: private` or `no-store`),
- * so nothing needs to be appended (RFC 9111 §5.2.2.7, §5.2.2.5).
+ * True when the field `name` of `headers` already keeps the response out of shared caches (`private` or
+ * `no-store`), so nothing needs to be appended to it (RFC 9111 §5.2.2.7, §5.2.2.5).
  */
-function isPrivate(headers: Headers): boolean {
-  const cacheControl = headers.get('Cache-Control');
+function isPrivate(headers: Headers, name = 'Cache-Control'): boolean {
+  const cacheControl = headers.get(name);
   return cacheControl !== null && PRIVATE_OR_NO_STORE.test(cacheControl);
+}
+
+/**
+ * Cache-Control fields targeted at CDNs (RFC 9213): `CDN-Cache-Control`, and a CDN's own (`Cloudflare-CDN-…`).
+ * A CDN that reads one ignores Cache-Control, so `private` there would not keep the page out of it.
+ */
+const CDN_CACHE_CONTROL = /(?:^|-)cdn-cache-control$/;
+
+/** The CDN-targeted fields of `headers` (lower-case, as Headers iterates them) that allow shared storing. */
+function cdnFieldsToMark(headers: Headers): string[] {
+  const names: string[] = [];
+  headers.forEach((_, name) => {
+    if (CDN_CACHE_CONTROL.test(name) && !names.includes(name) && !isPrivate(headers, name)) names.push(name);
+  });
+  return names;
 }
 
 /**
  * The handler's Response with the session's Set-Cookie lines appended (never set: other cookies must survive),
  * on a copy: the handler's own object is never changed, since one it keeps at module level and returns for every
  * request must not collect one visitor's session cookie for the next. A response that sets the cookie, or that
- * was made from a `live` session, gets `Cache-Control: private` unless it already keeps out of shared caches.
+ * was made from a `live` session, gets `Cache-Control: private` unless it already keeps out of shared caches, and
+ * so does each CDN-targeted field it has (`CDN-Cache-Control`: a CDN that reads one ignores Cache-Control).
  * With nothing to add, the Response itself is returned.
  */
 export function withSessionHeaders(response: Response, cookies: readonly string[], live = false): Response {
-  const markPrivate = (live || cookies.length > 0) && !isPrivate(response.headers);
-  if (cookies.length === 0 && !markPrivate) return response;
+  const perUser = live || cookies.length > 0;
+  const markPrivate = perUser && !isPrivate(response.headers);
+  const cdnFields = perUser ? cdnFieldsToMark(response.headers) : [];
+  if (cookies.length === 0 && !markPrivate && cdnFields.length === 0) return response;
   const copy = new Response(response.body, response);
   const headers = copy.headers;
   for (const cookie of cookies) headers.append('Set-Cookie', cookie);
   if (markPrivate) headers.append('Cache-Control', 'private');
+  for (const name of cdnFields) headers.append(name, 'private');
   return copy;
 }
 
