@@ -1,6 +1,7 @@
 // edge-sessions/hono on real Hono apps (memory store, a virtual clock, a cookie jar across requests). The same
 // file runs on Node, Deno, Bun and inside workerd; test/workerd/hono.workerd.test.ts adds KV and Durable Objects.
 import { Hono, type Context } from 'hono';
+import { etag } from 'hono/etag';
 import { createSessions, Session, SessionError, type SessionEvent, type SessionStore } from '../src/index.js';
 import { sessionMiddleware, type SessionEnv } from '../src/hono.js';
 import { createCookieStore } from '../src/cookie-store.js';
@@ -599,6 +600,89 @@ describe('hono: Cache-Control', () => {
     expect(await response.text()).toBe('none');
     expect(response.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-sid=; Path=\/; Max-Age=0;/)]);
     expect(response.headers.get('Cache-Control')).toBe('private');
+  });
+});
+
+describe('hono: etag() and the session cookie', () => {
+  /** An app whose page is the same bytes whatever the session holds, and whose every visit writes the session. */
+  function appWith(order: 'etag first' | 'session first') {
+    const sessions = createSessions<Cart>({ store: createCookieStore(), secrets: [SECRET] });
+    const app = new Hono<SessionEnv<Cart>>();
+    if (order === 'etag first') app.use(etag());
+    app.use(sessionMiddleware(sessions));
+    if (order === 'session first') app.use(etag());
+    app.get('/page', async (c) => {
+      (await c.var.session).increment('visits');
+      return c.text('the same page');
+    });
+    return app;
+  }
+
+  async function revisit(app: Hono<SessionEnv<Cart>>): Promise<Response> {
+    const first = await app.request(`${URL_}page`);
+    const tag = first.headers.get('ETag')!;
+    return app.request(`${URL_}page`, {
+      headers: { Cookie: cookiePair(first.headers), 'If-None-Match': tag },
+    });
+  }
+
+  it('registered after sessionMiddleware: a 304 still carries the new cookie (the README order)', async () => {
+    const response = await revisit(appWith('session first'));
+    expect(response.status).toBe(304);
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+    expect(response.headers.get('Cache-Control')).toContain('private');
+  });
+
+  it('registered before it: Hono drops Set-Cookie from the 304, the write is stored but not sent', async () => {
+    const response = await revisit(appWith('etag first'));
+    expect(response.status).toBe(304);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+});
+
+describe('hono: a handle() under app.mount() has a session of its own', () => {
+  /** A login, then a logout in a mounted `handle()` while a middleware writes the session on every request. */
+  async function logoutInMountedApp(kind: 'memory' | 'cookie'): Promise<string> {
+    const store = kind === 'memory' ? createMemoryStore() : createCookieStore();
+    const sessions = createSessions<Cart>({ store, secrets: [SECRET] });
+    const app = new Hono<SessionEnv<Cart>>();
+    app.use(sessionMiddleware(sessions));
+    app.use(async (c, next) => {
+      (await c.var.session).increment('visits');
+      await next();
+    });
+    app.get('/login', async (c) => {
+      (await c.var.session).set('name', 'ada');
+      return c.text('in');
+    });
+    app.get('/me', async (c) => c.text((await c.var.session).get('name') ?? 'anon'));
+    app.mount(
+      '/legacy',
+      sessions.handle(async (_req, session) => {
+        session.destroy();
+        return new Response('out');
+      }),
+    );
+    const jar = createJar();
+    const go = async (path: string) => {
+      const cookie = jar.header();
+      const response = await app.request(`${URL_.slice(0, -1)}${path}`, {
+        headers: cookie === undefined ? {} : { Cookie: cookie },
+      });
+      jar.apply(response.headers);
+      return response.text();
+    };
+    await go('/login');
+    await go('/legacy/logout');
+    return go('/me');
+  }
+
+  it('on a server store the mounted logout ends the session: the middleware’s write finds it ended', async () => {
+    expect(await logoutInMountedApp('memory')).toBe('anon');
+  });
+
+  it('on the cookie store the middleware’s fresh cookie follows the expired one: the login stays', async () => {
+    expect(await logoutInMountedApp('cookie')).toBe('ada');
   });
 });
 
