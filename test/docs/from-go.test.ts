@@ -420,6 +420,17 @@ describe('README: Coming from Go, the traps as they behave', () => {
     expect(s.getBoolean('flag')).toBe(true);
   });
 
+  it("no idle timeout by default: idleTimeout: 1800 gives icza's default Timeout of 30 minutes", async () => {
+    const cookie = await stored();
+    const idle = onClock(clock, { idleTimeout: 1800 });
+    const s = await idle.start(request());
+    s.set('user', 'ada');
+    const idleCookie = cookiePair(await s.commit());
+    clock.advanceSec(1801);
+    expect(await manager.get(request(cookie))).not.toBeNull();
+    expect(await idle.get(request(idleCookie))).toBeNull();
+  });
+
   it('increment() of a value that is not a number throws (kataras counts from 0 again)', async () => {
     const s = await manager.start(request());
     s.set('n', 'abc');
