@@ -1113,6 +1113,37 @@ describe('per-session lifetime and idle timeout', () => {
     expect(await sessions.get(request(cookie))).toBeNull();
   });
 
+  it('expires: Infinity: a touchAfter set over a day is the least a renewal gains (README: touchAfter)', async () => {
+    // The README's touchAfter: "minimum gain before an expiry-only write is made"; a renewal is one.
+    const { sessions, clock, counted } = setup({ expires: Infinity, touchAfter: 7 * 86_400 });
+    const s = await sessions.start(request());
+    s.set('n', 1);
+    let cookie = cookiePair(await s.commit());
+    const renewals: number[] = [];
+    for (let day = 1; day <= 28; day++) {
+      clock.advanceSec(86_400);
+      const headers = await (await sessions.start(request(cookie))).commit();
+      if (headers.getSetCookie().length > 0) {
+        cookie = cookiePair(headers);
+        renewals.push(day);
+      }
+    }
+    expect(renewals).toEqual([7, 14, 21, 28]);
+    expect(counted.calls.update).toBe(4);
+    // Even a touchAfter of 400 days leaves the cookie renewed before browsers drop it.
+    const never = setup({ expires: Infinity, touchAfter: 400 * 86_400 });
+    const t = await never.sessions.start(request());
+    t.set('n', 1);
+    let other = cookiePair(await t.commit());
+    for (let week = 0; week < 120; week++) {
+      never.clock.advanceSec(7 * 86_400);
+      const live = await never.sessions.get(request(other));
+      expect(live, `week ${week + 1}`).not.toBeNull();
+      const headers = await live!.commit();
+      if (headers.getSetCookie().length > 0) other = cookiePair(headers);
+    }
+  });
+
   it('create({ expires: Infinity }) and idleTimeout: the idle timeout still ends it; absoluteTimeout too', async () => {
     const { sessions, clock } = setup({ idleTimeout: 600, absoluteTimeout: 86_400 });
     const s = await sessions.create(request(), { expires: Infinity });

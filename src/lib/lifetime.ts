@@ -122,14 +122,19 @@ export class Lifetime {
    * An expiry-only write is due when the expiry it would store is later than the stored one by at least
    * `touchAfter`: an idle timeout moved on, or one a deploy lengthened or removed (the stored expiry is the old
    * idle end, though today's settings let the session live longer). The record and cookie of an unlimited
-   * session without an idle timeout, which live 400 days from the last write, are renewed once a day instead.
+   * session without an idle timeout, which live 400 days from the last write, are renewed once a day instead, or
+   * once per `touchAfter` when that is longer, but at most every 200 days: the cookie is renewed while it has
+   * half of its 400 days left.
    */
   touchDue(now: number): boolean {
     const c = this.#config;
     const next = this.#idleExpiry(now);
     // Without an idle timeout only an unlimited lifetime's 400-day bound moves with the clock: renewed daily.
     const renewal = c.idleMs === undefined && next === now + MAX_COOKIE_AGE_MS;
-    return next - this.#expiresAt >= (renewal ? RENEW_UNLIMITED_MS : Math.max(1, c.touchAfterMs));
+    const least = renewal
+      ? Math.min(Math.max(RENEW_UNLIMITED_MS, c.touchAfterMs), MAX_COOKIE_AGE_MS / 2)
+      : Math.max(1, c.touchAfterMs);
+    return next - this.#expiresAt >= least;
   }
 
   /** The times a write made now stores. */

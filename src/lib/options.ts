@@ -69,7 +69,8 @@ export interface SessionsOptions {
   /**
    * Lifetime in seconds from creation or the last `shiftExpiration`. Default 14 days; at most 400 days, or
    * `Infinity`: never ended by lifetime (idle and absolute timeouts still apply); its cookie, which browsers keep
-   * 400 days at most, is re-sent on a request at most once a day, with an expiry-only write.
+   * 400 days at most, is re-sent on a request at most once a day (once per `touchAfter` if that is longer, up to
+   * 200 days), with an expiry-only write.
    */
   expires?: number | undefined;
   /** Seconds without a request after which the session ends (sliding). Default: none. */

@@ -420,6 +420,54 @@ describe('README: Coming from Go, the traps as they behave', () => {
     expect(s.getBoolean('flag')).toBe(true);
   });
 
+  it("no idle timeout by default: idleTimeout: 1800 gives icza's default Timeout of 30 minutes", async () => {
+    const cookie = await stored();
+    const idle = onClock(clock, { idleTimeout: 1800 });
+    const s = await idle.start(request());
+    s.set('user', 'ada');
+    const idleCookie = cookiePair(await s.commit());
+    clock.advanceSec(1801);
+    expect(await manager.get(request(cookie))).not.toBeNull();
+    expect(await idle.get(request(idleCookie))).toBeNull();
+  });
+
+  it('increment() of a value that is not a number throws (kataras counts from 0 again)', async () => {
+    const s = await manager.start(request());
+    s.set('n', 'abc');
+    s.set('f', 1.5);
+    expect(() => s.increment('n')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    expect(s.increment('f')).toBe(2.5);
+  });
+
+  it('getFlashString() of a flash that is no string throws and leaves it (kataras gives "")', async () => {
+    const cookie = await stored();
+    const s = await manager.start(request(cookie));
+    s.setFlash('notice', { text: 'saved' });
+    await s.commit();
+    const reader = await manager.start(request(cookie));
+    expect(() => reader.getFlashString('notice')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    await reader.commit();
+    expect((await manager.start(request(cookie))).peekFlash('notice')).toEqual({ text: 'saved' });
+  });
+
+  it("updateExpiration(request, 0) or Infinity is INVALID_DURATION (kataras' 0: an unlimited cookie)", async () => {
+    const cookie = await stored();
+    for (const seconds of [0, Infinity]) {
+      await expect(manager.updateExpiration(request(cookie), seconds)).rejects.toMatchObject({
+        code: 'INVALID_DURATION',
+      });
+    }
+  });
+
+  it('behind Hono, c.var.session is never null; get(c.req.raw) is (eucalytus GetSession(c))', async () => {
+    const app = new Hono<SessionEnv<Record<string, unknown>>>();
+    app.use(sessionMiddleware(manager));
+    app.get('/', async (c) => c.text(`${(await c.var.session) !== null} ${await manager.get(c.req.raw)}`));
+    const response = await app.request('https://example.com/');
+    expect(await response.text()).toBe('true null');
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+
   it('add() returns false for a key that exists (dolab ErrDuplicateKey)', async () => {
     const s = await manager.start(request());
     expect(s.add('role', 'guest')).toBe(true);
