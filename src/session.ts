@@ -215,7 +215,8 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
 
   /**
    * An exact integer of any size (kataras `GetInt64`): a bigint (with a serializer that keeps them), a safe
-   * integer, or a string of digits. JSON has no 64-bit integers, so store them as decimal strings:
+   * integer, a string of digits, or any string `getInt` reads ("1e3", "4.0"). JSON has no 64-bit integers, so
+   * store them as decimal strings:
    * `session.set('id', big.toString())`. A number past 2^53 is `TYPE_MISMATCH` (it may have been rounded already),
    * as is, for `getNumber`, a string that stands for an integer past 2^53 that no number equals.
    */

@@ -320,6 +320,23 @@ describe('getBigInt and integers past 2^53', () => {
     expect(() => session.getBigInt('huge')).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
   });
 
+  it('getBigInt reads every string getInt reads, in any notation; past 2^53 only exact ones', async () => {
+    const { sessions, next } = setup();
+    const s = await sessions.start(request());
+    const ints = ['1e3', '4.0', ' +12 ', '-7.000', '2.5e1', '-9.007199254740991e15'];
+    const others = { exact: '9.007199254740992e15', inexact: '9007199254740993.0', half: '4.5', hex: '0x10' };
+    ints.forEach((v, i) => s.set(`k${i}`, v));
+    for (const [k, v] of Object.entries(others)) s.set(k, v);
+    const { session } = await next(s);
+    ints.forEach((v, i) => expect(session.getBigInt(`k${i}`), v).toBe(BigInt(session.getInt(`k${i}`)!)));
+    expect(session.getBigInt('k0')).toBe(1000n);
+    expect(session.getBigInt('k1')).toBe(4n);
+    expect(session.getBigInt('exact')).toBe(2n ** 53n); // past getInt's range; getNumber reads it too
+    for (const k of ['inexact', 'half', 'hex']) {
+      expect(() => session.getBigInt(k), k).toThrow(expect.objectContaining({ code: 'TYPE_MISMATCH' }));
+    }
+  });
+
   it('getBigInt takes bigints from a serializer that keeps them', async () => {
     const tagged: Serializer = {
       stringify: (v) => (typeof v === 'bigint' ? `n${v}` : JSON.stringify(v)),

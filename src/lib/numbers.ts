@@ -44,13 +44,18 @@ function exactly(text: string, n: number): boolean {
 }
 
 /**
- * The integer a decoded value holds, exactly: a bigint, a safe integer, or a string of digits of any length.
- * A number past 2^53 is not taken: it may already have been rounded.
+ * The integer a decoded value holds, exactly: a bigint, a safe integer, a string of digits of any length, or a
+ * string `toNumber` reads as an integer ("1e3", "4.0": what `getInt` reads, `getBigInt` reads too; past 2^53
+ * `toNumber` takes only a string that is exactly its integer). A number past 2^53 is not taken: it may already
+ * have been rounded.
  */
 export function toBigInt(value: unknown): bigint | undefined {
   if (typeof value === 'bigint') return value;
   if (Number.isSafeInteger(value)) return BigInt(value as number);
-  return typeof value === 'string' && DIGITS.test(value) ? BigInt(value.trim()) : undefined;
+  if (typeof value !== 'string') return undefined;
+  if (DIGITS.test(value)) return BigInt(value.trim());
+  const n = toNumber(value);
+  return n !== undefined && Number.isInteger(n) ? BigInt(n) : undefined;
 }
 
 /**
