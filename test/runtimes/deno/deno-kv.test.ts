@@ -91,6 +91,26 @@ describe('deno-kv store', () => {
     expect(entries).toBe(1);
   });
 
+  // Deno KV stores a value as V8 serializes it: a string with any character past U+00FF takes two bytes per
+  // character, so 40 KB of ASCII and one euro sign are 80 KB to Deno though 40 KB of UTF-8.
+  it('refuses a value V8 serializes over 64 KiB though its UTF-8 is under: STORE_LIMIT, nothing written', async () => {
+    const kv = await memoryKv();
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+    const cookie = cookiePair(await login.commit());
+    const big = await sessions.start(request());
+    big.set('blob', `${'x'.repeat(40_000)}\u20ac`);
+    await expect(big.commit()).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    const grown = await sessions.start(request(cookie));
+    grown.set('blob', `${'x'.repeat(40_000)}\u20ac`);
+    await expect(grown.commit()).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    const after = await sessions.start(request(cookie));
+    expect([after.isNew, after.get('n'), after.get('blob')]).toEqual([false, 1, undefined]);
+    let entries = 0;
+    for await (const _ of kv.list({ prefix: ['sessions', 's'] })) entries++;
+    expect(entries).toBe(1);
+  });
+
   it('costs one Deno KV get for a returning read-only request, none for an anonymous one', async () => {
     const db = await memoryKv();
     const calls = { get: 0, list: 0, atomic: 0 };
