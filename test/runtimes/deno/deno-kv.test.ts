@@ -224,6 +224,60 @@ describe('deno-kv store', () => {
     expect((await slow.start(request(cookie))).isNew).toBe(true);
   });
 
+  it('destroyAll ends a session whose commit lands between its listing and its delete', async () => {
+    const db = await memoryKv();
+    let before: (() => Promise<void>) | undefined;
+    const kv = withAtomic(db, (op) => {
+      const commit = op.commit.bind(op);
+      op.commit = async () => {
+        const run = before;
+        before = undefined;
+        await run?.();
+        return commit();
+      };
+    });
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+    const cookie = cookiePair(await login.commit());
+    const writer = await sessions.start(request(cookie));
+    writer.set('late', true);
+    // destroyAll has listed the session; before its delete commits, a request's commit lands.
+    before = async () => void (await writer.commit());
+    await sessions.destroyAll();
+    expect(writer.get('late')).toBe(true);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.count()).toBe(0);
+    expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
+  it('destroyAll ends a session that a regenerate moves between its listing and its delete', async () => {
+    const db = await memoryKv();
+    let before: (() => Promise<void>) | undefined;
+    const kv = withAtomic(db, (op) => {
+      const commit = op.commit.bind(op);
+      op.commit = async () => {
+        const run = before;
+        before = undefined;
+        await run?.();
+        return commit();
+      };
+    });
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada' });
+    const mover = await sessions.start(request(cookiePair(await login.commit())));
+    mover.regenerate();
+    // destroyAll has listed the session; before its delete commits, a regenerate moves it to a new ID.
+    let moved = '';
+    before = async () => {
+      const response = await mover.commit();
+      moved = cookiePair(response);
+    };
+    await sessions.destroyAll();
+    expect(moved).not.toBe('');
+    expect((await sessions.start(request(moved))).isNew).toBe(true);
+    expect(await sessions.count()).toBe(0);
+  });
+
   it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
     const kv = await memoryKv();
     const clock = createClock();
