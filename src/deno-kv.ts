@@ -128,10 +128,14 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
   /** A live slot for `record`, refused before any write when over Deno KV's value limit. */
   function liveSlot(record: SessionRecord): Slot {
     const text = JSON.stringify(record);
-    if (exceedsBytes(text, DENO_KV_LIMITS.valueBytes - 512)) {
-      throw new SessionError('STORE_LIMIT', `deno-kv store: session of ${byteLength(text)} bytes exceeds 64 KiB`);
+    const user = record.userId;
+    // As Deno KV counts it, serialized; the slot's framing (its field names, `pruned` once a listing marks it) is
+    // a few dozen bytes more.
+    const bytes = serializedBytes(text) + (user === undefined ? 0 : serializedBytes(user));
+    if (bytes > DENO_KV_LIMITS.valueBytes - 128) {
+      throw new SessionError('STORE_LIMIT', `deno-kv store: session of ${bytes} bytes exceeds 64 KiB`);
     }
-    return record.userId === undefined ? { live: text } : { live: text, user: record.userId };
+    return user === undefined ? { live: text } : { live: text, user };
   }
 
   /** Milliseconds until `at`, at least 1 (Deno refuses 0). */
@@ -274,6 +278,14 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       }
     },
   };
+}
+
+/**
+ * The bytes V8's serializer, Deno KV's value format, takes for a string's characters: one each when all are
+ * Latin-1, else two per UTF-16 unit. Not its UTF-8: 40 KB of ASCII and one euro sign are 80 KB to Deno.
+ */
+function serializedBytes(text: string): number {
+  return /[^\u0000-\u00ff]/.test(text) ? 2 * text.length : text.length;
 }
 
 function isSlot(value: unknown): value is Slot {
