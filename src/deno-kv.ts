@@ -269,12 +269,25 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       return n;
     },
     async clear() {
-      for await (const entry of kv.list({ prefix: [prefix, 's'] })) {
-        const slot = entry.value;
-        if (!isSlot(slot) || !('live' in slot)) continue;
-        const op = kv.atomic().check(entry).delete(entry.key);
-        if (slot.user !== undefined) op.delete(userKey(slot.user, String(entry.key[2])));
-        await op.commit();
+      for await (const listed of kv.list({ prefix: [prefix, 's'] })) {
+        if (!isSlot(listed.value) || !('live' in listed.value)) continue;
+        // Live when listed: deleted, read again when a commit landed meanwhile, and followed to the ID a
+        // regenerate moved it to meanwhile (which the listing may have passed).
+        let known: DenoKvEntry | undefined = listed;
+        let next: string | undefined = String(listed.key[2]);
+        for (let hop = 0; next !== undefined && hop < MAX_FORWARDS; hop++) {
+          const current: string = next;
+          next = await transact(async () => {
+            const entry = known ?? (await kv.get(sessionKey(current)));
+            known = undefined;
+            const slot = entry.value;
+            if (!isSlot(slot)) return { op: null, answer: undefined };
+            if (!('live' in slot)) return { op: null, answer: slot.to };
+            const op = kv.atomic().check(entry).delete(entry.key);
+            if (slot.user !== undefined) op.delete(userKey(slot.user, current));
+            return { op, answer: undefined };
+          });
+        }
       }
     },
   };
