@@ -224,6 +224,31 @@ describe('deno-kv store', () => {
     expect((await slow.start(request(cookie))).isNew).toBe(true);
   });
 
+  it('listByUser lists a session that a regenerate moves while it runs, under its new ID', async () => {
+    const db = await memoryKv();
+    let after: (() => Promise<void>) | undefined;
+    const kv: DenoKvLike = {
+      get: (key) => db.get(key),
+      async *list(selector) {
+        yield* db.list(selector);
+        const run = after;
+        after = undefined;
+        await run?.();
+      },
+      atomic: () => db.atomic(),
+    };
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada' });
+    const mover = await sessions.start(request(cookiePair(await login.commit())));
+    mover.regenerate();
+    // The listing has read the user's index; before it reads the session, a regenerate moves it to a new ID.
+    after = async () => void (await mover.commit());
+    const listed = await sessions.listByUser('ada');
+    expect(mover.id).not.toBe(login.id);
+    expect(listed.map((s) => s.id)).toEqual([mover.id]);
+    expect((await sessions.listByUser('ada')).map((s) => s.id)).toEqual([mover.id]);
+  });
+
   it('destroyAll ends a session whose commit lands between its listing and its delete', async () => {
     const db = await memoryKv();
     let before: (() => Promise<void>) | undefined;
