@@ -95,8 +95,8 @@ const MAX_FORWARDS = 16;
  *
  * Operations: a read is 1 `get`; `create` 1 atomic; `update` and a touch 1 `get` + 1 atomic (again on a
  * conflict); `regenerate` 1 `get` + 1 atomic; `destroy` 1 `get` + 1 atomic per ID on its forward chain;
- * `listByUser` 1 `list` + 1 `get` per session, and 1 atomic per dead entry it prunes; `destroyByUser` that and a
- * destroy per session.
+ * `listByUser` 1 `list` + 1 `get` per session (and per ID a regenerate moved it to meanwhile), and 1 atomic per
+ * dead entry it prunes; `destroyByUser` that and a destroy per session.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
@@ -235,16 +235,29 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     destroy,
     async listByUser(userId) {
       const found: UserSession[] = [];
+      const listed = new Set<string>();
       for (const id of await indexed(userId)) {
         const { entry, slot, record } = await read(id);
         if (record !== null) {
-          found.push({ id, record });
+          if (!listed.has(id)) found.push({ id, record });
+          listed.add(id);
           continue;
         }
-        // Dead: pruned, unless the session changed since it was read. An expired record is written again, marked
-        // pruned, in the same operation: a commit that read it live just before it expired fails its check and
-        // reads it again, and one that finds it live all the same (its clock behind ours) enters it in the index
-        // again, rather than extending a session that is no longer indexed.
+        // Moved by a regenerate since the index was read: listed under the ID it moved to.
+        let to = slot !== null && 'to' in slot ? slot.to : undefined;
+        for (let hop = 0; to !== undefined && hop < MAX_FORWARDS; hop++) {
+          const moved = await read(to);
+          if (moved.record !== null) {
+            if (!listed.has(to)) found.push({ id: to, record: moved.record });
+            listed.add(to);
+            break;
+          }
+          to = moved.slot !== null && 'to' in moved.slot ? moved.slot.to : undefined;
+        }
+        // Dead under this ID: pruned, unless the session changed since it was read. An expired record is written
+        // again, marked pruned, in the same operation: a commit that read it live just before it expired fails its
+        // check and reads it again, and one that finds it live all the same (its clock behind ours) enters it in the
+        // index again, rather than extending a session that is no longer indexed.
         const op = kv.atomic().check(entry).delete(userKey(userId, id));
         if (slot !== null && 'live' in slot) op.set(sessionKey(id), { ...slot, pruned: true }, until(now()));
         await op.commit();
