@@ -95,8 +95,8 @@ const MAX_FORWARDS = 16;
  *
  * Operations: a read is 1 `get`; `create` 1 atomic; `update` and a touch 1 `get` + 1 atomic (again on a
  * conflict); `regenerate` 1 `get` + 1 atomic; `destroy` 1 `get` + 1 atomic per ID on its forward chain;
- * `listByUser` 1 `list` + 1 `get` per session, and 1 atomic per dead entry it prunes; `destroyByUser` that and a
- * destroy per session.
+ * `listByUser` 1 `list` + 1 `get` per session (and per ID a regenerate moved it to meanwhile), and 1 atomic per
+ * dead entry it prunes; `destroyByUser` that and a destroy per session.
  *
  * @example
  * import { createSessions } from 'edge-sessions'
@@ -128,10 +128,14 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
   /** A live slot for `record`, refused before any write when over Deno KV's value limit. */
   function liveSlot(record: SessionRecord): Slot {
     const text = JSON.stringify(record);
-    if (exceedsBytes(text, DENO_KV_LIMITS.valueBytes - 512)) {
-      throw new SessionError('STORE_LIMIT', `deno-kv store: session of ${byteLength(text)} bytes exceeds 64 KiB`);
+    const user = record.userId;
+    // As Deno KV counts it, serialized; the slot's framing (its field names, `pruned` once a listing marks it) is
+    // a few dozen bytes more.
+    const bytes = serializedBytes(text) + (user === undefined ? 0 : serializedBytes(user));
+    if (bytes > DENO_KV_LIMITS.valueBytes - 128) {
+      throw new SessionError('STORE_LIMIT', `deno-kv store: session of ${bytes} bytes exceeds 64 KiB`);
     }
-    return record.userId === undefined ? { live: text } : { live: text, user: record.userId };
+    return user === undefined ? { live: text } : { live: text, user };
   }
 
   /** Milliseconds until `at`, at least 1 (Deno refuses 0). */
@@ -231,16 +235,29 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
     destroy,
     async listByUser(userId) {
       const found: UserSession[] = [];
+      const listed = new Set<string>();
       for (const id of await indexed(userId)) {
         const { entry, slot, record } = await read(id);
         if (record !== null) {
-          found.push({ id, record });
+          if (!listed.has(id)) found.push({ id, record });
+          listed.add(id);
           continue;
         }
-        // Dead: pruned, unless the session changed since it was read. An expired record is written again, marked
-        // pruned, in the same operation: a commit that read it live just before it expired fails its check and
-        // reads it again, and one that finds it live all the same (its clock behind ours) enters it in the index
-        // again, rather than extending a session that is no longer indexed.
+        // Moved by a regenerate since the index was read: listed under the ID it moved to.
+        let to = slot !== null && 'to' in slot ? slot.to : undefined;
+        for (let hop = 0; to !== undefined && hop < MAX_FORWARDS; hop++) {
+          const moved = await read(to);
+          if (moved.record !== null) {
+            if (!listed.has(to)) found.push({ id: to, record: moved.record });
+            listed.add(to);
+            break;
+          }
+          to = moved.slot !== null && 'to' in moved.slot ? moved.slot.to : undefined;
+        }
+        // Dead under this ID: pruned, unless the session changed since it was read. An expired record is written
+        // again, marked pruned, in the same operation: a commit that read it live just before it expired fails its
+        // check and reads it again, and one that finds it live all the same (its clock behind ours) enters it in the
+        // index again, rather than extending a session that is no longer indexed.
         const op = kv.atomic().check(entry).delete(userKey(userId, id));
         if (slot !== null && 'live' in slot) op.set(sessionKey(id), { ...slot, pruned: true }, until(now()));
         await op.commit();
@@ -265,15 +282,36 @@ export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = 
       return n;
     },
     async clear() {
-      for await (const entry of kv.list({ prefix: [prefix, 's'] })) {
-        const slot = entry.value;
-        if (!isSlot(slot) || !('live' in slot)) continue;
-        const op = kv.atomic().check(entry).delete(entry.key);
-        if (slot.user !== undefined) op.delete(userKey(slot.user, String(entry.key[2])));
-        await op.commit();
+      for await (const listed of kv.list({ prefix: [prefix, 's'] })) {
+        if (!isSlot(listed.value) || !('live' in listed.value)) continue;
+        // Live when listed: deleted, read again when a commit landed meanwhile, and followed to the ID a
+        // regenerate moved it to meanwhile (which the listing may have passed).
+        let known: DenoKvEntry | undefined = listed;
+        let next: string | undefined = String(listed.key[2]);
+        for (let hop = 0; next !== undefined && hop < MAX_FORWARDS; hop++) {
+          const current: string = next;
+          next = await transact(async () => {
+            const entry = known ?? (await kv.get(sessionKey(current)));
+            known = undefined;
+            const slot = entry.value;
+            if (!isSlot(slot)) return { op: null, answer: undefined };
+            if (!('live' in slot)) return { op: null, answer: slot.to };
+            const op = kv.atomic().check(entry).delete(entry.key);
+            if (slot.user !== undefined) op.delete(userKey(slot.user, current));
+            return { op, answer: undefined };
+          });
+        }
       }
     },
   };
+}
+
+/**
+ * The bytes V8's serializer, Deno KV's value format, takes for a string's characters: one each when all are
+ * Latin-1, else two per UTF-16 unit. Not its UTF-8: 40 KB of ASCII and one euro sign are 80 KB to Deno.
+ */
+function serializedBytes(text: string): number {
+  return /[^\u0000-\u00ff]/.test(text) ? 2 * text.length : text.length;
 }
 
 function isSlot(value: unknown): value is Slot {

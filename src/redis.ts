@@ -46,13 +46,17 @@ const SEEN = 1000;
 /** Extends key `k`'s expiry to at least `t` ms. */
 const KEEP = `local function keep(k,t) if redis.call('pttl',k)<tonumber(t) then redis.call('pexpire',k,t) end end `;
 
-/** KEYS: the session [, the user's index]; ARGV: record, ttl, expiresAt, id, userId. 1 if created, 0 if taken. */
+/**
+ * KEYS: the session [, the user's index]; ARGV: record, ttl, expiresAt, id, userId. 1 if created, 0 if taken. Redis
+ * keeps what a script wrote before a command in it failed, so the one write that can fail (`SADD` on an index key
+ * another program gave another type) comes first, in this script and in COMMIT.
+ */
 const CREATE =
   KEEP +
   `if redis.call('exists',KEYS[1])==1 then return 0 end ` +
+  `if KEYS[2] then redis.call('sadd',KEYS[2],ARGV[4]) end ` +
   `redis.call('hset',KEYS[1],'r',ARGV[1],'v',1,'x',ARGV[3]) ` +
-  `if KEYS[2] then redis.call('hset',KEYS[1],'u',ARGV[5]) ` +
-  `redis.call('sadd',KEYS[2],ARGV[4]) keep(KEYS[2],ARGV[2]) end ` +
+  `if KEYS[2] then redis.call('hset',KEYS[1],'u',ARGV[5]) keep(KEYS[2],ARGV[2]) end ` +
   `redis.call('pexpire',KEYS[1],ARGV[2]) return 1`;
 
 /**
@@ -67,12 +71,13 @@ const COMMIT =
   KEEP +
   `local k,n,u=KEYS[1],KEYS[2],KEYS[3] ` +
   `if redis.call('hget',k,'v')~=ARGV[1] then return redis.call('hmget',k,'v','r') end ` +
+  `if n~=k and redis.call('exists',n)==1 then return redis.error_reply('the new ID is taken') end ` +
+  `if u then redis.call('sadd',u,ARGV[6]) end ` +
   `if n~=k then ` +
-  `if redis.call('exists',n)==1 then return redis.error_reply('the new ID is taken') end ` +
   `redis.call('rename',k,n) redis.call('hset',k,'to',ARGV[6]) redis.call('pexpire',k,ARGV[3]) ` +
-  `if u then redis.call('sadd',u,ARGV[6]) redis.call('srem',u,ARGV[5]) end end ` +
+  `if u then redis.call('srem',u,ARGV[5]) end end ` +
   `redis.call('hset',n,'r',ARGV[2],'x',ARGV[4]) redis.call('hincrby',n,'v',1) redis.call('pexpire',n,ARGV[3]) ` +
-  `if u then redis.call('sadd',u,ARGV[6]) keep(u,ARGV[3]) end return 1`;
+  `if u then keep(u,ARGV[3]) end return 1`;
 
 /**
  * Ends a session under its ID and every ID it moved to (16 hops at most), each kept ended for at least `ttl`.

@@ -387,6 +387,29 @@ export function describeRedisStore(name: string, connect: Connect): void {
       expect((await redis.get(taken))?.data).toEqual({ who: '"taken"' });
     });
 
+    // Redis does not roll a script back when a command in it fails: a script must fail before its first write.
+    it('a user index key of another type: create, update and regenerate fail and write nothing', async () => {
+      const clock = createClock();
+      const c = await client();
+      const prefix = uniquePrefix();
+      const redis = createRedisStore(c, { now: clock.now, prefix });
+      const now = clock.now();
+      const [kept, refused, moved] = [freshId('kept'), freshId('refused'), freshId('moved')];
+      const at = { expiresAt: now + 60_000, endsAt: now + 600_000 };
+      expect(await redis.create(kept, record({ userId: 'ada', data: { n: '1' }, ...at }, now))).toBe(true);
+      await c.send('DEL', [`${prefix}user:ada`]);
+      await c.send('SET', [`${prefix}user:ada`, 'another program']);
+
+      await expect(redis.create(refused, record({ userId: 'ada', ...at }, now))).rejects.toThrow(/WRONGTYPE/);
+      expect(await c.send('EXISTS', [prefix + refused])).toBe(0);
+
+      const later = times(now, now + 120_000, now + 600_000);
+      await expect(redis.update(kept, { set: { n: '2' } }, later)).rejects.toThrow(/WRONGTYPE/);
+      await expect(redis.regenerate(kept, movedId(kept, moved), {}, later)).rejects.toThrow(/WRONGTYPE/);
+      expect(await c.send('EXISTS', [prefix + movedId(kept, moved)])).toBe(0);
+      expect(await redis.get(kept)).toMatchObject({ data: { n: '1' }, expiresAt: now + 60_000 });
+    });
+
     it('Redis down: start rejects STORE_READ with the client error within storeTimeout; the cookie stays', async () => {
       const plug = await cuttableProxy(Number(new URL(url).port));
       try {

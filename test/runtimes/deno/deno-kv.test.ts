@@ -91,6 +91,26 @@ describe('deno-kv store', () => {
     expect(entries).toBe(1);
   });
 
+  // Deno KV stores a value as V8 serializes it: a string with any character past U+00FF takes two bytes per
+  // character, so 40 KB of ASCII and one euro sign are 80 KB to Deno though 40 KB of UTF-8.
+  it('refuses a value V8 serializes over 64 KiB though its UTF-8 is under: STORE_LIMIT, nothing written', async () => {
+    const kv = await memoryKv();
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+    const cookie = cookiePair(await login.commit());
+    const big = await sessions.start(request());
+    big.set('blob', `${'x'.repeat(40_000)}\u20ac`);
+    await expect(big.commit()).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    const grown = await sessions.start(request(cookie));
+    grown.set('blob', `${'x'.repeat(40_000)}\u20ac`);
+    await expect(grown.commit()).rejects.toMatchObject({ code: 'STORE_LIMIT' });
+    const after = await sessions.start(request(cookie));
+    expect([after.isNew, after.get('n'), after.get('blob')]).toEqual([false, 1, undefined]);
+    let entries = 0;
+    for await (const _ of kv.list({ prefix: ['sessions', 's'] })) entries++;
+    expect(entries).toBe(1);
+  });
+
   it('costs one Deno KV get for a returning read-only request, none for an anonymous one', async () => {
     const db = await memoryKv();
     const calls = { get: 0, list: 0, atomic: 0 };
@@ -202,6 +222,85 @@ describe('deno-kv store', () => {
     expect((await fast.listByUser('ada')).map((i) => i.id)).toEqual([late.id]);
     expect(await fast.destroyByUser('ada')).toBe(1);
     expect((await slow.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('listByUser lists a session that a regenerate moves while it runs, under its new ID', async () => {
+    const db = await memoryKv();
+    let after: (() => Promise<void>) | undefined;
+    const kv: DenoKvLike = {
+      get: (key) => db.get(key),
+      async *list(selector) {
+        yield* db.list(selector);
+        const run = after;
+        after = undefined;
+        await run?.();
+      },
+      atomic: () => db.atomic(),
+    };
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada' });
+    const mover = await sessions.start(request(cookiePair(await login.commit())));
+    mover.regenerate();
+    // The listing has read the user's index; before it reads the session, a regenerate moves it to a new ID.
+    after = async () => void (await mover.commit());
+    const listed = await sessions.listByUser('ada');
+    expect(mover.id).not.toBe(login.id);
+    expect(listed.map((s) => s.id)).toEqual([mover.id]);
+    expect((await sessions.listByUser('ada')).map((s) => s.id)).toEqual([mover.id]);
+  });
+
+  it('destroyAll ends a session whose commit lands between its listing and its delete', async () => {
+    const db = await memoryKv();
+    let before: (() => Promise<void>) | undefined;
+    const kv = withAtomic(db, (op) => {
+      const commit = op.commit.bind(op);
+      op.commit = async () => {
+        const run = before;
+        before = undefined;
+        await run?.();
+        return commit();
+      };
+    });
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+    const cookie = cookiePair(await login.commit());
+    const writer = await sessions.start(request(cookie));
+    writer.set('late', true);
+    // destroyAll has listed the session; before its delete commits, a request's commit lands.
+    before = async () => void (await writer.commit());
+    await sessions.destroyAll();
+    expect(writer.get('late')).toBe(true);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.count()).toBe(0);
+    expect(await sessions.listByUser('ada')).toEqual([]);
+  });
+
+  it('destroyAll ends a session that a regenerate moves between its listing and its delete', async () => {
+    const db = await memoryKv();
+    let before: (() => Promise<void>) | undefined;
+    const kv = withAtomic(db, (op) => {
+      const commit = op.commit.bind(op);
+      op.commit = async () => {
+        const run = before;
+        before = undefined;
+        await run?.();
+        return commit();
+      };
+    });
+    const { sessions } = sessionsOn(kv);
+    const login = await sessions.create(request(), { userId: 'ada' });
+    const mover = await sessions.start(request(cookiePair(await login.commit())));
+    mover.regenerate();
+    // destroyAll has listed the session; before its delete commits, a regenerate moves it to a new ID.
+    let moved = '';
+    before = async () => {
+      const response = await mover.commit();
+      moved = cookiePair(response);
+    };
+    await sessions.destroyAll();
+    expect(moved).not.toBe('');
+    expect((await sessions.start(request(moved))).isNew).toBe(true);
+    expect(await sessions.count()).toBe(0);
   });
 
   it('a record that is not JSON is corrupt: no store error, a login with its cookie works', async () => {
