@@ -525,6 +525,48 @@ for (const form of FORMS) {
       }
     });
 
+    it('a forgery naming no secret costs no crypto however many secrets are listed (70: over 64 kept)', async () => {
+      // lib/derived-key.ts keeps 64 derived keys per purpose: a longer list must not derive them all on each request.
+      const secrets = Array.from({ length: 70 }, (_, i) => `${String(i).padStart(2, '0')}${SECRET}`);
+      const sessions = createSessions({ store: store(), secrets });
+      const s = await sessions.start(request());
+      s.set('n', 1);
+      const pair = cookiePair(await s.commit());
+      const kid = pair.slice(pair.indexOf('=1.') + 3, pair.indexOf('=1.') + 7);
+      const forged = pair.replace(`=1.${kid}.`, `=1.${kid === 'ZZZZ' ? 'YYYY' : 'ZZZZ'}.`);
+      expect((await sessions.start(request(forged))).isNew).toBe(true); // the keys are derived by now
+      const derivations = [
+        vi.spyOn(subtle, 'importKey'),
+        vi.spyOn(subtle, 'deriveKey'),
+        vi.spyOn(subtle, 'deriveBits'),
+      ];
+      const opens = countOpens(form);
+      try {
+        for (let i = 0; i < 3; i++) expect((await sessions.start(request(forged))).isNew).toBe(true);
+        expect((await sessions.start(request(pair))).get('n')).toBe(1);
+        expect(derivations.map((spy) => spy.mock.calls.length)).toEqual([0, 0, 0]);
+        expect(opens.count()).toBe(1);
+      } finally {
+        derivations.forEach((spy) => spy.mockRestore());
+        opens.restore();
+      }
+    });
+
+    it('refuses a secret with a lone surrogate, which UTF-8 makes the key of another secret', async () => {
+      // TextEncoder writes every lone surrogate as U+FFFD: `…\uD800` would seal and sign as `…\uFFFD` does.
+      const mine = createSessions({ store: store(), secrets: [`${SECRET}\uFFFD`] });
+      let theirs: ReturnType<typeof createSessions>;
+      try {
+        theirs = createSessions({ store: store(), secrets: [`${SECRET}\uD800`] });
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'WEAK_SECRET' });
+        return;
+      }
+      const s = await mine.start(request());
+      s.set('n', 1);
+      expect((await theirs.start(request(cookiePair(await s.commit())))).isNew).toBe(true);
+    });
+
     it("a write or a logout expires no other manager's cookie named like a chunk of this one (prefs.1)", async () => {
       const prefs = createSessions({
         store: createCookieStore(form.options),

@@ -6,6 +6,7 @@ import { createCookieStore } from '../src/cookie-store.js';
 import { sealKey } from '../src/lib/seal.js';
 import { toBase64Url } from '../src/lib/encoding.js';
 import { HmacKey } from '../src/lib/hmac-sha256.js';
+import { signerFor } from '../src/lib/signer.js';
 import { createMemoryStore } from '../src/memory.js';
 import { describe, expect, it, vi } from './harness.js';
 import { cookieValue, countingStore, createClock, inWorkerd, OLD_SECRET, request, SECRET, T0 } from './helpers.js';
@@ -120,6 +121,31 @@ describe('hostile cookies: signed-ID stores', () => {
     const value = cookieValue(await s.commit());
     const current = createSessions({ store, secrets: [SECRET], now: clock.now });
     expect((await current.start(request(`${NAME}=${value}`))).isNew).toBe(true);
+  });
+
+  it("refuses a secret that is another secret's HMAC key (a trailing NUL, a lone surrogate)", async () => {
+    // HMAC pads a short key with zero bytes (RFC 2104) and UTF-8 writes a lone surrogate as U+FFFD: such a secret
+    // would verify the other's tags, and the kid, public and outside the MAC, is no bar (rewritten below).
+    const store = createMemoryStore();
+    for (const [mine, theirs] of [
+      [SECRET, `${SECRET}\u0000`],
+      [`${SECRET}\uFFFD`, `${SECRET}\uD800`],
+    ] as const) {
+      const a = createSessions({ store, secrets: [mine] });
+      let b: ReturnType<typeof createSessions>;
+      try {
+        b = createSessions({ store, secrets: [theirs] });
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'WEAK_SECRET' });
+        continue;
+      }
+      const s = await a.start(request());
+      s.set('user', 'ada');
+      const value = cookieValue(await s.commit());
+      const kid = signerFor([theirs], NAME).sign('A'.repeat(22)).slice(23, 25);
+      const moved = `${value.slice(0, -45)}${kid}${value.slice(-43)}`;
+      expect((await b.start(request(`${NAME}=${moved}`))).isNew, JSON.stringify(theirs)).toBe(true);
+    }
   });
 
   it('expiry is inclusive: valid at expiresAt − 1 ms, expired at expiresAt and expiresAt + 1 ms', async () => {
