@@ -1,11 +1,12 @@
 import { SessionError } from './errors.js';
 import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/chunk-cookies.js';
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
-import { Bounded } from './lib/bounded.js';
+import { Bounded, memo } from './lib/bounded.js';
 import { SecondSighting } from './lib/second-sighting.js';
 import { refuseUnknownOptions } from './lib/option-names.js';
 import { seal, SEALED_MIN_LENGTH, sealKey, unseal } from './lib/seal.js';
 import { SIGNED_MIN_LENGTH, signKey, signPayload, verifyPayload, type SigningKey } from './lib/signed-payload.js';
+import type { DerivedKey } from './lib/derived-key.js';
 import type { Sealer, StatelessStore } from './lib/store-contract.js';
 
 /** Options of `createCookieStore`. */
@@ -122,6 +123,12 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
   const forged = new Bounded<string, string>(128);
   const seenOpened = new SecondSighting(256);
   const seenForged = new SecondSighting(128);
+  // The keys of a list of secrets, by its scope, derived once: lib/derived-key.ts keeps 64 keys per purpose, and a
+  // longer list would have each derived again on every request (a forgery whose kid names no secret too). Keyed by
+  // the scope, not the array: a manager built per request brings a new array each time, and the same scope.
+  const keyLists = new Bounded<string, Promise<readonly DerivedKey<K>[]>>(16);
+  const keysOf = (secrets: readonly string[], scope: string) =>
+    memo(keyLists, scope, () => Promise.all(secrets.map((secret) => form.keyOf(secret))));
   return {
     name: 'cookie',
     sealer: {
@@ -132,7 +139,7 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
       clear: (cookieName, attributes, now, present) =>
         expiredChunkLines(cookieName, attributes, now, 0, Math.max(present, 1)),
       async seal(plaintext, secrets, cookieName) {
-        const { key, kid } = await form.keyOf(secrets[0]!);
+        const { key, kid } = (await keysOf(secrets, scopeOf(secrets, cookieName)))[0]!;
         return `${kid}.${await form.protect(key, plaintext, cookieName)}`;
       },
       async open(sealed, secrets, cookieName) {
@@ -144,8 +151,9 @@ function cookieStore<K>(form: Protection<K>, maxChunks: number): CookieStore {
         if (forged.get(sealed) === scope) return null;
         const kid = sealed.slice(0, 4);
         let tried = false;
-        for (let i = 0; i < secrets.length; i++) {
-          const { key, kid: candidate } = await form.keyOf(secrets[i]!);
+        const keys = await keysOf(secrets, scope);
+        for (let i = 0; i < keys.length; i++) {
+          const { key, kid: candidate } = keys[i]!;
           if (candidate !== kid) continue;
           tried = true;
           const plaintext = await form.open(key, sealed.slice(5), cookieName);
