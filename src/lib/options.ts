@@ -22,6 +22,8 @@ const MAX_ATTRIBUTE_BYTES = 1024;
 const UNSAFE_ATTRIBUTE = /[^\u0020-\u003a\u003c-\u007e]/;
 /** setTimeout's largest delay (2^31 − 1 ms); a longer one fires at once on every runtime. */
 const MAX_TIMER_MS = 2_147_483_647;
+/** A surrogate code unit without its pair (in `u` mode a pair is one code point, of another category). */
+const LONE_SURROGATE = /\p{Cs}/u;
 /** What cookie.name, path and domain must leave of a Set-Cookie line for the value (a signed ID needs 172). */
 const MIN_VALUE_ROOM = 1024;
 const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
@@ -197,6 +199,10 @@ export function resolveOptions(options: SessionsOptions): Config {
     if (typeof secret !== 'string') fail('MISSING_SECRET', `secrets[${i}] must be a string`);
     if (byteLength(secret) < 32)
       fail('WEAK_SECRET', `secrets[${i}] must be at least 32 bytes, got ${byteLength(secret)}`);
+    // Either would be the key of another secret: UTF-8 writes every lone surrogate as U+FFFD, and HMAC pads a
+    // short key with zero bytes (RFC 2104), so `s + "\0"` verifies the tags of `s` (the kid outside the MAC is no bar).
+    if (LONE_SURROGATE.test(secret) || secret.endsWith('\u0000'))
+      fail('WEAK_SECRET', `secrets[${i}] must not hold a lone surrogate or end with a NUL`);
   }
 
   const cookie = options.cookie ?? {};
