@@ -743,6 +743,24 @@ describe('durable-object store: the per-user index (user objects on the real bin
     expect((await regenerateHeldAt('destroy')).ended).toBe(1);
   });
 
+  it('listByUser overlapping a regenerate (index read before the new entry) lists the session', async () => {
+    const { rpc, sessions } = setup();
+    const ada = user('ada');
+    const phone = await signIn(sessions, ada);
+    const laptop = await signIn(sessions, ada);
+    const renewing = await sessions.start(request(laptop.cookie));
+    renewing.regenerate();
+    // The listing's first call, the read of the index, answered before the move starts: it lists the old ID only.
+    const held = rpc.hold('get', 'after');
+    const listing = sessions.listByUser(ada);
+    await held.reached;
+    const current = cookiePair(await renewing.commit()); // the whole move: the new ID entered, the old one ended
+    held.release();
+    expect((await listing).map((s) => s.id).sort()).toEqual([phone.id, renewing.id].sort());
+    expect(await alive(sessions, current)).toBe(true);
+    expect((await sessions.listByUser(ada)).map((s) => s.id).sort()).toEqual([phone.id, renewing.id].sort());
+  });
+
   it('destroyByUser while both IDs are listed names the old one, where the cut-short move leaves it', async () => {
     const { rpc, sessions, store, clock } = setup();
     const ada = user('ada');
