@@ -493,15 +493,29 @@ export function createDurableObjectStore(
 
   /**
    * `visit` on every ID in the index of `userId`, in parallel; then removes the IDs it answered null for from the
-   * index and resolves the other answers, but undefined (an ID that stays indexed without an answer).
+   * index and resolves the other answers, but undefined (an ID that stays indexed without an answer). With
+   * `follow`, also visits the IDs the removal's answer lists that were not read before: a regenerate enters its
+   * new ID before it ends the old one, so an ID found ended may have moved to one entered since the index was read.
    */
-  async function eachOf<T>(userId: string, visit: (id: string) => Promise<T | null | undefined>): Promise<T[]> {
+  async function eachOf<T>(
+    userId: string,
+    visit: (id: string) => Promise<T | null | undefined>,
+    follow = false,
+  ): Promise<T[]> {
     // The index is its object's one row: a read.
-    const ids = ((await get(`user:${userId}`)) as unknown as string[] | null) ?? [];
-    const answers = await Promise.all(ids.map(visit));
-    const gone = ids.filter((_, i) => answers[i] === null);
-    if (gone.length) await index(userId, gone);
-    return answers.filter((answer): answer is Awaited<T> => answer != null);
+    let ids = ((await get(`user:${userId}`)) as unknown as string[] | null) ?? [];
+    const seen = new Set<string>();
+    const found: T[] = [];
+    for (let round = 0; ids.length > 0 && round < MAX_FORWARDS; round++) {
+      for (const id of ids) seen.add(id);
+      const answers = await Promise.all(ids.map(visit));
+      for (const answer of answers) if (answer != null) found.push(answer);
+      const gone = ids.filter((_, i) => answers[i] === null);
+      if (!gone.length) break;
+      const listed = await index(userId, gone);
+      ids = follow ? listed.filter((id) => !seen.has(id)) : [];
+    }
+    return found;
   }
 
   return {
@@ -535,14 +549,18 @@ export function createDurableObjectStore(
     },
     destroy: async (id, retainUntil) => (await end(id, retainUntil)) ?? false,
     listByUser: (userId) =>
-      eachOf(userId, async (id) => {
-        // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it): its
-        // entry goes. Expired but not deleted yet: not listed, but its entry stays until the alarm deletes it,
-        // since an update sent before it expired (with the time it was made at) may still arrive and extend it.
-        const record = await get(id);
-        if (record === null) return null;
-        return record.expiresAt > now() ? { id, record } : undefined;
-      }),
+      eachOf(
+        userId,
+        async (id) => {
+          // Null: ended, moved away or deleted by the alarm (an ID is entered only once its object holds it): its
+          // entry goes. Expired but not deleted yet: not listed, but its entry stays until the alarm deletes it,
+          // since an update sent before it expired (with the time it was made at) may still arrive and extend it.
+          const record = await get(id);
+          if (record === null) return null;
+          return record.expiresAt > now() ? { id, record } : undefined;
+        },
+        true,
+      ),
     async destroyByUser(userId, except, retainUntil) {
       // What each listed ID's end answered, in the index's order (set before the end is awaited).
       const ended = new Map<string, string | null>();
