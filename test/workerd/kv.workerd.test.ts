@@ -786,6 +786,22 @@ describe('kv store: interleavings inside its transactions (gates on the real bin
     expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([current.id]);
   });
 
+  it('listByUser overlapping a regenerate (listed before the new entry, read after the move) lists it', async () => {
+    const { kv, sessions, prefix } = setup();
+    const session = await sessions.create(request(), { userId: 'ada' });
+    const cookie = cookiePair(await session.commit());
+    const current = await sessions.start(request(cookie));
+    current.regenerate();
+    // The listing's bulk read, held after its `list` (which found the old entry only) until the move is done.
+    const held = kv.hold((c) => c.method === 'get' && c.keys.includes(prefix + session.id), 'before');
+    const listing = sessions.listByUser('ada');
+    await held.reached;
+    const renewed = cookiePair(await current.commit());
+    held.release();
+    expect((await listing).map((i) => i.id)).toEqual([current.id]);
+    expect((await sessions.start(request(renewed))).isNew).toBe(false);
+  });
+
   // The same write back, with an expiry past the manager's `expires` (the session's own lifetime, or a new one):
   // the revocation marker must outlive the record it writes, or the session comes back once the marker expires.
   for (const { what, own, write } of LONG_WRITES) {
