@@ -371,17 +371,38 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       for (let i = 0; i < names.length; i += 100) {
         for (const [key, value] of await namespace.get(names.slice(i, i + 100), FRESHEST)) values.set(key, value);
       }
-      const found: UserSession[] = [];
+      const found = new Map<string, UserSession>();
       const dead: Listed[] = [];
+      let moved: string[] = [];
       for (const key of keys) {
         const id = key.name.slice(under.length);
         const stored = storedOf(id, values);
         const record = liveRecord(stored);
-        if (record !== null) found.push({ id, record });
+        if (record !== null) found.set(id, { id, record });
         else if (stored.ended || parse(stored.text)?.expiresAt! + settled < now()) dead.push(key);
+        if (record === null && SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
+      }
+      // A regenerate writes the new ID's entry before the old ID's forward: an entry listed before the one and read
+      // after the other leads, by its forward, to a session the `list` did not see. Followed, one bulk read a hop
+      // (only an entry a regenerate in progress left behind has a forward).
+      for (let hops = 0; moved.length > 0 && hops < MAX_FORWARDS; hops++) {
+        const ids = [...new Set(moved)].filter((id) => !found.has(id));
+        moved = [];
+        if (ids.length === 0) break;
+        const names = ids.flatMap(keysOf);
+        const read = new Map<string, string | null>();
+        for (let i = 0; i < names.length; i += 99) {
+          for (const [key, value] of await namespace.get(names.slice(i, i + 99), FRESHEST)) read.set(key, value);
+        }
+        for (const id of ids) {
+          const stored = storedOf(id, read);
+          const record = liveRecord(stored);
+          if (record?.userId === userId) found.set(id, { id, record });
+          else if (record === null && SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
+        }
       }
       await each(dead, (key) => namespace.delete(key.name));
-      return found;
+      return [...found.values()];
     },
     // Each listed session is destroyed as `destroy` does it (its lineage revoked first, so also under an ID a
     // regenerate is moving it to), live or not: one not live yet may be a login whose session write is in flight.
