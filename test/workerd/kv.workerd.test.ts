@@ -219,6 +219,41 @@ describe('kv store: failures', () => {
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
   });
 
+  // The move is made once the forward is written; the deletes after it only free keys. A KV 429 there (the old key
+  // was written less than a second ago) must not leave the client with the old cookie, which the forward ended.
+  for (const which of ['old session key', 'old index entry'] as const) {
+    it(`a regenerate whose delete of the ${which} fails leaves the client a cookie that works`, async () => {
+      const clock = createClock();
+      const kv = wrapKV(env.SESSIONS_KV);
+      const prefix = uniquePrefix('regen-delete');
+      const tooMany = new Error('KV DELETE failed: 429 Too Many Requests');
+      let failing: string | undefined;
+      const ns: KVNamespaceLike = {
+        ...kv.ns,
+        delete: (key) => (key === failing ? ((failing = undefined), Promise.reject(tooMany)) : kv.ns.delete(key)),
+      };
+      const sessions = createSessions({
+        store: createKVStore(ns, { prefix, now: clock.now }),
+        secrets: [SECRET],
+        now: clock.now,
+      });
+      const created = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
+      const cookie = cookiePair(await created.commit());
+      const renewing = await sessions.start(request(cookie));
+      failing = which === 'old session key' ? prefix + renewing.id : `${prefix}user:ada:${renewing.id}`;
+      renewing.regenerate();
+      const held = await renewing.commit().then(
+        (response) => cookiePair(response),
+        (error: unknown) => {
+          expect(error).toMatchObject({ name: 'SessionError', cause: tooMany });
+          return cookie; // the commit failed: the client keeps the cookie it had
+        },
+      );
+      expect((await sessions.start(request(held))).get('n')).toBe(1);
+      expect((await sessions.listByUser('ada')).map((i) => i.id)).toEqual([renewing.id]);
+    });
+  }
+
   it('a touch-only write failing with a KV 429 does not fail the request; onEvent receives the error', async () => {
     let failing = false;
     const tooMany = new Error('KV PUT failed: 429 Too Many Requests');
