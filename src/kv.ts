@@ -328,8 +328,11 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // forward has listByUser skip and prune it).
       await write(newId, merged, true);
       await namespace.put(stored.key + MOVED, newId, { expirationTtl: markerTtl(times.expiresAt) });
-      await namespace.delete(stored.key);
-      if (merged.userId) await namespace.delete(indexKey(merged.userId, id));
+      // The move is made: the forward ends the old ID. The deletes only free keys (KV's TTL frees them otherwise,
+      // and listByUser prunes an entry the forward ended), so one that fails (a 429: the old key was written less
+      // than a second ago) must not fail the regenerate, which would leave the client the old, ended cookie.
+      await namespace.delete(stored.key).catch(() => undefined);
+      if (merged.userId) await namespace.delete(indexKey(merged.userId, id)).catch(() => undefined);
       return merged;
     },
     async destroy(id, retainUntil) {
