@@ -7,7 +7,8 @@ import type { SqlDatabase, SqlStatement, SqlValue } from '../src/sql.js';
 /** What the adapter needs of a `Database` from `bun:sqlite` or better-sqlite3. */
 export interface SyncSqlite {
   prepare(query: string): { all(...values: SqlValue[]): unknown[]; run(...values: SqlValue[]): unknown };
-  transaction<T>(run: () => T): () => T;
+  /** better-sqlite3's and bun:sqlite's have `immediate`: a batch that reads first takes the write lock at once. */
+  transaction<T>(run: () => T): { (): T; immediate?: () => T };
 }
 
 /** `SqlDatabase` over a synchronous driver: statements prepared once, `batch` in one transaction. */
@@ -29,7 +30,12 @@ export function fromSyncSqlite(db: SyncSqlite): SqlDatabase {
   });
   return {
     prepare: (query) => bound(query, []),
-    batch: async (statements) => db.transaction(() => (statements as Bound[]).map((s) => s.run()))(),
+    // BEGIN IMMEDIATE: a deferred transaction that reads first (a destroy's batch) and then writes would fail at
+    // once with "database is locked" while another connection writes, where SQLite otherwise waits its busy timeout.
+    batch: async (statements) => {
+      const batch = db.transaction(() => (statements as Bound[]).map((s) => s.run()));
+      return (batch.immediate ?? batch)();
+    },
   };
 }
 // --- end
