@@ -240,6 +240,25 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
       await expect(store.purge({ budget: 5 } as object)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     });
 
+    it('takes a table named like an SQL keyword (order), or refuses it at construction', async () => {
+      const db = await open();
+      const clock = createClock();
+      const now = clock.now();
+      for (const name of ['order', 'Group', 'select', 'index', 'transaction', 'sqlite_sessions', '_cf_sessions']) {
+        let store;
+        try {
+          store = createSqlStore(db, { table: name, now: clock.now });
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'INVALID_OPTION' });
+          continue;
+        }
+        const id = `table-${name}`.padEnd(24, 'x');
+        expect(await store.create(id, record({ data: { n: '1' } }, now))).toBe(true);
+        expect((await store.get(id))?.data).toEqual({ n: '1' });
+        expect(await store.destroy(id, now + 60_000)).toBe(id);
+      }
+    });
+
     it('passes a database error other than a missing table through, as the manager’s STORE_ error', async () => {
       const broken: SqlDatabase = {
         prepare: () => ({
