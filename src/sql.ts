@@ -31,7 +31,10 @@ export interface SqlDatabase {
 
 /** Options of `createSqlStore`. */
 export interface SqlStoreOptions {
-  /** The table's name, letters, digits and `_`; its two indexes are named after it. Default `"sessions"`. */
+  /**
+   * The table's name: 1–63 letters, digits and `_`, not starting with `sqlite_` (SQLite's) or `_cf_` (D1's); its
+   * two indexes are named after it. Default `"sessions"`.
+   */
   table?: string | undefined;
   /** Clock in epoch milliseconds, shared with the manager (tests inject one). Default `Date.now`. */
   now?: (() => number) | undefined;
@@ -94,14 +97,15 @@ const MAX_RECENT_CHARS = 16_384;
 const MAX_TRIES = 100;
 
 /**
- * The table and indexes, as the store creates them on first use (`{table}` is the `table` option): the same
- * statements serve as a migration file for `wrangler d1 migrations`.
+ * The table and indexes, as the store creates them on first use (`{table}` is the `table` option quoted, so a
+ * name SQL reserves, such as `order`, serves too; `{name}` the option as it is): the same statements serve as a
+ * migration file for `wrangler d1 migrations`.
  */
 const SCHEMA = [
   'CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY NOT NULL, record TEXT, forward TEXT, ' +
     'version INTEGER NOT NULL, expires_at INTEGER NOT NULL, user_id TEXT)',
-  'CREATE INDEX IF NOT EXISTS {table}_expires_at ON {table} (expires_at)',
-  'CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id) WHERE user_id IS NOT NULL',
+  'CREATE INDEX IF NOT EXISTS "{name}_expires_at" ON {table} (expires_at)',
+  'CREATE INDEX IF NOT EXISTS "{name}_user_id" ON {table} (user_id) WHERE user_id IS NOT NULL',
 ];
 
 /**
@@ -142,14 +146,18 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
   refuseUnknownOptions('createSqlStore', options, OPTION_NAMES);
   requireMethods('createSqlStore', 'the database', db, ['prepare', 'batch']);
   const table = options.table ?? 'sessions';
-  if (!/^[A-Za-z_]\w{0,62}$/.test(table)) {
-    throw new SessionError('INVALID_OPTION', 'createSqlStore: "table" must be 1–63 letters, digits or _');
+  // SQLite keeps names that start with sqlite_ for itself, quoted or not, and D1 those that start with _cf_.
+  if (typeof table !== 'string' || !/^[A-Za-z_]\w{0,62}$/.test(table) || /^(sqlite|_cf)_/i.test(table)) {
+    throw new SessionError(
+      'INVALID_OPTION',
+      'createSqlStore: "table" must be 1–63 letters, digits or _, not starting with sqlite_ or _cf_',
+    );
   }
   const now = clockOption('createSqlStore', options.now);
 
-  /** `query` (with `{table}` for the table's name) bound to `values`. */
+  /** `query` (with `{table}` for the table, quoted, and `{name}` for its name) bound to `values`. */
   const statement = (query: string, ...values: SqlValue[]): SqlStatement =>
-    db.prepare(query.replaceAll('{table}', table)).bind(...values);
+    db.prepare(query.replaceAll('{table}', `"${table}"`).replaceAll('{name}', table)).bind(...values);
 
   /** The rows of one statement; a missing table is created and the statement run again. */
   const rows = (query: string, ...values: SqlValue[]): Promise<Row[]> =>
