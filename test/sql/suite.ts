@@ -2,7 +2,7 @@
 // (sql.bun.test.ts) and D1 inside workerd (workerd/sql.workerd.test.ts). The shared suites (conformance with the
 // per-user index, overlapping requests, lifecycle races, exact) first, then what only this store does: its
 // statements per request, the table created on first use, and the budgeted purge.
-import { createSessions } from '../../src/index.js';
+import { createSessions, SessionError } from '../../src/index.js';
 import { createSqlStore, type SqlDatabase, type SqlStatement, type SqlStoreOptions } from '../../src/sql.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
@@ -191,6 +191,17 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
       expect(late.destroyed).toBe(true);
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
       expect(await sessions.listByUser('ada')).toEqual([]);
+    });
+
+    it('never ends another user’s sessions: a userId with a lone surrogate is not one with U+FFFD', async () => {
+      const { sessions } = await setup();
+      const victim = await sessions.create(request(), { userId: 'ada\ufffd' });
+      await victim.commit();
+      // Some drivers bind text as UTF-8 with a lone surrogate replaced by U+FFFD: the two IDs must not then meet.
+      const ended = await sessions.destroyByUser('ada\ud800').catch((error: unknown) => error);
+      if (typeof ended === 'number') expect(ended).toBe(0);
+      else expect(ended).toBeInstanceOf(SessionError);
+      expect((await sessions.listByUser('ada\ufffd')).map((s) => s.id)).toEqual([victim.id]);
     });
   });
 
