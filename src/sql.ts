@@ -244,7 +244,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
         id,
         JSON.stringify(record),
         record.expiresAt,
-        record.userId ?? null,
+        record.userId === undefined ? null : userIdValue(record.userId),
         now(),
       );
       return inserted.length > 0;
@@ -323,7 +323,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     async listByUser(userId) {
       const found = await rows(
         'SELECT id, record FROM {table} WHERE user_id = ? AND record IS NOT NULL AND expires_at > ?',
-        userId,
+        userIdValue(userId),
         now(),
       );
       return found.map((row) => ({ id: row.id, record: parseRecord(row.record!) as SessionRecord }));
@@ -333,6 +333,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       // that checked one live just before it expired may still be on its way, and its version check must fail.
       // The spared session by its lineage: it may be moving to a new ID meanwhile (see sameSession).
       const spared = except === undefined ? null : lineageOf(except);
+      userIdValue(userId);
       const [live] = await batch(
         () =>
           statement(
@@ -380,6 +381,20 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       }
     },
   };
+}
+
+/**
+ * A lone surrogate (half of a pair, alone): bun:sqlite and node:sqlite bind text as UTF-8 with it replaced by
+ * U+FFFD, so `a\ud800` would name the sessions of `a\ufffd`, another user.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** `userId` as the `user_id` column holds it; `STORE_LIMIT` (no statement run) for one no driver keeps apart. */
+function userIdValue(userId: string): string {
+  if (LONE_SURROGATE.test(userId)) {
+    throw new SessionError('STORE_LIMIT', 'sql store: a userId must be well-formed Unicode (it has a lone surrogate)');
+  }
+  return userId;
 }
 
 /** A row not of the session `destroyByUser` spares, given its lineage (or null to spare none). */
