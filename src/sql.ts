@@ -88,8 +88,6 @@ interface Row {
   readonly n: number;
 }
 
-/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
-const MAX_FORWARDS = 16;
 /** Rows `get` keeps for the write that usually follows, and the longest record it keeps. */
 const MAX_RECENT = 64;
 const MAX_RECENT_CHARS = 16_384;
@@ -218,10 +216,13 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     throw new SessionError('STORE_WRITE', `sql store: ${MAX_TRIES} other requests changed the session first`);
   }
 
-  /** A CTE of `id` and every ID it moved to (`chain`), for the statement that follows it. */
+  /**
+   * A CTE of `id` and every ID it moved to (`chain`), for the statement that follows it: however many (each
+   * regenerate adds one while its forward lives); UNION takes each ID once, so even a cycle ends.
+   */
   const CHAIN =
-    'WITH RECURSIVE chain (id, hop) AS (SELECT ?, 0 UNION ALL SELECT s.forward, hop + 1 FROM {table} s ' +
-    `JOIN chain USING (id) WHERE s.forward IS NOT NULL AND hop < ${MAX_FORWARDS - 1}) `;
+    'WITH RECURSIVE chain (id) AS (SELECT ? UNION SELECT s.forward FROM {table} s ' +
+    'JOIN chain USING (id) WHERE s.forward IS NOT NULL) ';
 
   return {
     name: 'sql',
