@@ -35,6 +35,16 @@ describe('sql store: the README', () => {
     }
   });
 
+  it('purges on a timer only with a catch: a failed purge (a locked file) must not end the server', () => {
+    // Bun and Node end the process on an unhandled rejection, and a purge can fail like any statement.
+    const example = readFileSync(new URL('../worker-example/bun.ts', import.meta.url), 'utf8');
+    const timers = [...readme.split('\n'), ...example.split('\n')].filter((line) =>
+      /setInterval\(.*\.purge\(/.test(line),
+    );
+    expect(timers.length).toBeGreaterThanOrEqual(3);
+    for (const line of timers) expect(line).toMatch(/\.purge\([^)]*\)\.catch\(/);
+  });
+
   it('shows a migration that makes the schema the store makes, which the store then uses as it is', async () => {
     const migrated = new Database(':memory:');
     for (const statement of block('<!-- sql: migration -->')
