@@ -14,8 +14,8 @@ export interface SyncSqlite {
 /** `SqlDatabase` over a synchronous driver: statements prepared once, `batch` in one transaction. */
 export function fromSyncSqlite(db: SyncSqlite): SqlDatabase {
   const prepared = new Map<string, ReturnType<SyncSqlite['prepare']> & { reader?: boolean }>();
-  // bun:sqlite and node:sqlite wait for no lock by default: on a file another process writes to, a statement would
-  // fail at once ("database is locked"). Unless the app set a timeout, wait 5 s for a lock, as better-sqlite3 does.
+  // bun:sqlite (and Node's node:sqlite) wait for no lock by default: on a file another process writes to, a
+  // statement would fail at once ("database is locked"). Unless a timeout is set, wait 5 s, as better-sqlite3 does.
   const [busy] = db.prepare('PRAGMA busy_timeout').all() as { timeout?: unknown }[];
   if (busy?.timeout === 0) db.prepare('PRAGMA busy_timeout = 5000').all();
   const run = (query: string, values: SqlValue[]) => {
