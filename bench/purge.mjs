@@ -23,7 +23,7 @@ await build({
   stdin: {
     contents:
       `export { createSqlStore } from ${JSON.stringify(join(here, '../src/sql.ts'))};` +
-      `export { fromSyncSqlite } from ${JSON.stringify(join(here, '../test/sql/sync-adapter.ts'))};`,
+      `export { fromSyncSqlite } from ${JSON.stringify(join(here, '../worker-example/sqlite-adapter.ts'))};`,
     resolveDir: here,
     loader: 'ts',
   },

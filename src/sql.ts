@@ -31,7 +31,10 @@ export interface SqlDatabase {
 
 /** Options of `createSqlStore`. */
 export interface SqlStoreOptions {
-  /** The table's name, letters, digits and `_`; its two indexes are named after it. Default `"sessions"`. */
+  /**
+   * The table's name: 1–63 letters, digits and `_`, not starting with `sqlite_` (SQLite's) or `_cf_` (D1's); its
+   * two indexes are named after it. Default `"sessions"`.
+   */
   table?: string | undefined;
   /** Clock in epoch milliseconds, shared with the manager (tests inject one). Default `Date.now`. */
   now?: (() => number) | undefined;
@@ -85,8 +88,6 @@ interface Row {
   readonly n: number;
 }
 
-/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
-const MAX_FORWARDS = 16;
 /** Rows `get` keeps for the write that usually follows, and the longest record it keeps. */
 const MAX_RECENT = 64;
 const MAX_RECENT_CHARS = 16_384;
@@ -94,14 +95,15 @@ const MAX_RECENT_CHARS = 16_384;
 const MAX_TRIES = 100;
 
 /**
- * The table and indexes, as the store creates them on first use (`{table}` is the `table` option): the same
- * statements serve as a migration file for `wrangler d1 migrations`.
+ * The table and indexes, as the store creates them on first use (`{table}` is the `table` option quoted, so a
+ * name SQL reserves, such as `order`, serves too; `{name}` the option as it is): the same statements serve as a
+ * migration file for `wrangler d1 migrations`.
  */
 const SCHEMA = [
   'CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY NOT NULL, record TEXT, forward TEXT, ' +
     'version INTEGER NOT NULL, expires_at INTEGER NOT NULL, user_id TEXT)',
-  'CREATE INDEX IF NOT EXISTS {table}_expires_at ON {table} (expires_at)',
-  'CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id) WHERE user_id IS NOT NULL',
+  'CREATE INDEX IF NOT EXISTS "{name}_expires_at" ON {table} (expires_at)',
+  'CREATE INDEX IF NOT EXISTS "{name}_user_id" ON {table} (user_id) WHERE user_id IS NOT NULL',
 ];
 
 /**
@@ -142,14 +144,18 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
   refuseUnknownOptions('createSqlStore', options, OPTION_NAMES);
   requireMethods('createSqlStore', 'the database', db, ['prepare', 'batch']);
   const table = options.table ?? 'sessions';
-  if (!/^[A-Za-z_]\w{0,62}$/.test(table)) {
-    throw new SessionError('INVALID_OPTION', 'createSqlStore: "table" must be 1–63 letters, digits or _');
+  // SQLite keeps names that start with sqlite_ for itself, quoted or not, and D1 those that start with _cf_.
+  if (typeof table !== 'string' || !/^[A-Za-z_]\w{0,62}$/.test(table) || /^(sqlite|_cf)_/i.test(table)) {
+    throw new SessionError(
+      'INVALID_OPTION',
+      'createSqlStore: "table" must be 1–63 letters, digits or _, not starting with sqlite_ or _cf_',
+    );
   }
   const now = clockOption('createSqlStore', options.now);
 
-  /** `query` (with `{table}` for the table's name) bound to `values`. */
+  /** `query` (with `{table}` for the table, quoted, and `{name}` for its name) bound to `values`. */
   const statement = (query: string, ...values: SqlValue[]): SqlStatement =>
-    db.prepare(query.replaceAll('{table}', table)).bind(...values);
+    db.prepare(query.replaceAll('{table}', `"${table}"`).replaceAll('{name}', table)).bind(...values);
 
   /** The rows of one statement; a missing table is created and the statement run again. */
   const rows = (query: string, ...values: SqlValue[]): Promise<Row[]> =>
@@ -210,10 +216,13 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     throw new SessionError('STORE_WRITE', `sql store: ${MAX_TRIES} other requests changed the session first`);
   }
 
-  /** A CTE of `id` and every ID it moved to (`chain`), for the statement that follows it. */
+  /**
+   * A CTE of `id` and every ID it moved to (`chain`), for the statement that follows it: however many (each
+   * regenerate adds one while its forward lives); UNION takes each ID once, so even a cycle ends.
+   */
   const CHAIN =
-    'WITH RECURSIVE chain (id, hop) AS (SELECT ?, 0 UNION ALL SELECT s.forward, hop + 1 FROM {table} s ' +
-    `JOIN chain USING (id) WHERE s.forward IS NOT NULL AND hop < ${MAX_FORWARDS - 1}) `;
+    'WITH RECURSIVE chain (id) AS (SELECT ? UNION SELECT s.forward FROM {table} s ' +
+    'JOIN chain USING (id) WHERE s.forward IS NOT NULL) ';
 
   return {
     name: 'sql',
@@ -236,7 +245,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
         id,
         JSON.stringify(record),
         record.expiresAt,
-        record.userId ?? null,
+        record.userId === undefined ? null : userIdValue(record.userId),
         now(),
       );
       return inserted.length > 0;
@@ -315,7 +324,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
     async listByUser(userId) {
       const found = await rows(
         'SELECT id, record FROM {table} WHERE user_id = ? AND record IS NOT NULL AND expires_at > ?',
-        userId,
+        userIdValue(userId),
         now(),
       );
       return found.map((row) => ({ id: row.id, record: parseRecord(row.record!) as SessionRecord }));
@@ -325,6 +334,7 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       // that checked one live just before it expired may still be on its way, and its version check must fail.
       // The spared session by its lineage: it may be moving to a new ID meanwhile (see sameSession).
       const spared = except === undefined ? null : lineageOf(except);
+      userIdValue(userId);
       const [live] = await batch(
         () =>
           statement(
@@ -372,6 +382,20 @@ export function createSqlStore(db: SqlDatabase, options: SqlStoreOptions = {}): 
       }
     },
   };
+}
+
+/**
+ * A lone surrogate (half of a pair, alone): bun:sqlite and node:sqlite bind text as UTF-8 with it replaced by
+ * U+FFFD, so `a\ud800` would name the sessions of `a\ufffd`, another user.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** `userId` as the `user_id` column holds it; `STORE_LIMIT` (no statement run) for one no driver keeps apart. */
+function userIdValue(userId: string): string {
+  if (LONE_SURROGATE.test(userId)) {
+    throw new SessionError('STORE_LIMIT', 'sql store: a userId must be well-formed Unicode (it has a lone surrogate)');
+  }
+  return userId;
 }
 
 /** A row not of the session `destroyByUser` spares, given its lineage (or null to spare none). */

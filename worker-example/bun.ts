@@ -28,7 +28,8 @@ if (redisUrl !== undefined && redisUrl !== '') {
   runtime = 'Bun (Redis)';
 } else {
   const sql = createSqlStore(fromSyncSqlite(new Database(Bun.env.SQLITE_PATH ?? 'sessions.sqlite3')));
-  setInterval(() => sql.purge({ budgetMs: 50 }), 60_000);
+  // A failed purge (the file locked too long by another process) is logged: unhandled, it would end the server.
+  setInterval(() => sql.purge({ budgetMs: 50 }).catch((error) => console.log('purge failed', error)), 60_000);
   store = sql;
   runtime = 'Bun (SQLite)';
 }

@@ -7,12 +7,17 @@ import type { SqlDatabase, SqlStatement, SqlValue } from '../src/sql.js';
 /** What the adapter needs of a `Database` from `bun:sqlite` or better-sqlite3. */
 export interface SyncSqlite {
   prepare(query: string): { all(...values: SqlValue[]): unknown[]; run(...values: SqlValue[]): unknown };
-  transaction<T>(run: () => T): () => T;
+  /** better-sqlite3's and bun:sqlite's have `immediate`: a batch that reads first takes the write lock at once. */
+  transaction<T>(run: () => T): { (): T; immediate?: () => T };
 }
 
 /** `SqlDatabase` over a synchronous driver: statements prepared once, `batch` in one transaction. */
 export function fromSyncSqlite(db: SyncSqlite): SqlDatabase {
   const prepared = new Map<string, ReturnType<SyncSqlite['prepare']> & { reader?: boolean }>();
+  // bun:sqlite (and Node's node:sqlite) wait for no lock by default: on a file another process writes to, a
+  // statement would fail at once ("database is locked"). Unless a timeout is set, wait 5 s, as better-sqlite3 does.
+  const [busy] = db.prepare('PRAGMA busy_timeout').all() as { timeout?: unknown }[];
+  if (busy?.timeout === 0) db.prepare('PRAGMA busy_timeout = 5000').all();
   const run = (query: string, values: SqlValue[]) => {
     let statement = prepared.get(query);
     if (statement === undefined) prepared.set(query, (statement = db.prepare(query)));
@@ -29,7 +34,12 @@ export function fromSyncSqlite(db: SyncSqlite): SqlDatabase {
   });
   return {
     prepare: (query) => bound(query, []),
-    batch: async (statements) => db.transaction(() => (statements as Bound[]).map((s) => s.run()))(),
+    // BEGIN IMMEDIATE: a deferred transaction that reads first (a destroy's batch) and then writes would fail at
+    // once with "database is locked" while another connection writes, where SQLite otherwise waits its busy timeout.
+    batch: async (statements) => {
+      const batch = db.transaction(() => (statements as Bound[]).map((s) => s.run()));
+      return (batch.immediate ?? batch)();
+    },
   };
 }
 // --- end

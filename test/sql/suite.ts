@@ -2,7 +2,7 @@
 // (sql.bun.test.ts) and D1 inside workerd (workerd/sql.workerd.test.ts). The shared suites (conformance with the
 // per-user index, overlapping requests, lifecycle races, exact) first, then what only this store does: its
 // statements per request, the table created on first use, and the budgeted purge.
-import { createSessions } from '../../src/index.js';
+import { createSessions, SessionError } from '../../src/index.js';
 import { createSqlStore, type SqlDatabase, type SqlStatement, type SqlStoreOptions } from '../../src/sql.js';
 import { describeStoreConformance } from '../conformance.js';
 import { describe, expect, it } from '../harness.js';
@@ -192,6 +192,39 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
       expect((await sessions.start(request(cookie))).isNew).toBe(true);
       expect(await sessions.listByUser('ada')).toEqual([]);
     });
+
+    it('never ends another user’s sessions: a userId with a lone surrogate is not one with U+FFFD', async () => {
+      const { sessions } = await setup();
+      const victim = await sessions.create(request(), { userId: 'ada\ufffd' });
+      await victim.commit();
+      // Some drivers bind text as UTF-8 with a lone surrogate replaced by U+FFFD: the two IDs must not then meet.
+      const ended = await sessions.destroyByUser('ada\ud800').catch((error: unknown) => error);
+      if (typeof ended === 'number') expect(ended).toBe(0);
+      else expect(ended).toBeInstanceOf(SessionError);
+      expect((await sessions.listByUser('ada\ufffd')).map((s) => s.id)).toEqual([victim.id]);
+    });
+  });
+
+  describe(`sql store (${name}): destroy`, () => {
+    it('destroy of a session’s first ID ends it after 20 regenerates, each forward still kept', async () => {
+      const { store, clock } = await setup();
+      const now = clock.now();
+      const first = 'renewed-often'.padEnd(24, 'x');
+      expect(await store.create(first, record({}, now))).toBe(true);
+      // Renewed every 15 minutes (periodic rotation), each forward kept until the session's expiry, a day on.
+      const day = 86_400_000;
+      let id = first;
+      for (let i = 0; i < 20; i++) {
+        clock.advance(15 * 60_000);
+        const t = times(clock.now(), clock.now() + day, clock.now() + day);
+        const next = `${first.slice(0, 22)}renewal-${i}`.padEnd(40, 'x');
+        expect(await store.regenerate(id, next, {}, t)).not.toBeNull();
+        id = next;
+      }
+      // An admin ends the session by the ID it had at login (kept in the app's own table, say).
+      expect(await store.destroy(first, clock.now() + day)).toBe(id);
+      expect(await store.get(id)).toBeNull();
+    });
   });
 
   describe(`sql store (${name}): hostile rows`, () => {
@@ -238,6 +271,25 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
       await expect(store.purge({ batchSize: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
       await expect(store.purge({ batchSize: 1.5 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
       await expect(store.purge({ budget: 5 } as object)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    });
+
+    it('takes a table named like an SQL keyword (order), or refuses it at construction', async () => {
+      const db = await open();
+      const clock = createClock();
+      const now = clock.now();
+      for (const name of ['order', 'Group', 'select', 'index', 'transaction', 'sqlite_sessions', '_cf_sessions']) {
+        let store;
+        try {
+          store = createSqlStore(db, { table: name, now: clock.now });
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'INVALID_OPTION' });
+          continue;
+        }
+        const id = `table-${name}`.padEnd(24, 'x');
+        expect(await store.create(id, record({ data: { n: '1' } }, now))).toBe(true);
+        expect((await store.get(id))?.data).toEqual({ n: '1' });
+        expect(await store.destroy(id, now + 60_000)).toBe(id);
+      }
     });
 
     it('passes a database error other than a missing table through, as the manager’s STORE_ error', async () => {
