@@ -327,6 +327,45 @@ describe('kv store: count and clear', () => {
     expect(await env.SESSIONS_KV.get(`${prefix}short`)).toBe('not a session');
   });
 
+  it('destroyAll ends a session that a regenerate here moves between its listing and its delete', async () => {
+    const { kv, sessions, prefix } = setup();
+    const cookie = await login(sessions);
+    const mover = await sessions.start(request(cookie));
+    const oldKey = prefix + mover.id;
+    mover.regenerate();
+    // destroyAll has listed the session under its old ID; before its delete, the regenerate moves it.
+    const held = kv.hold((c) => c.method === 'delete' && c.keys[0] === oldKey, 'before');
+    const clearing = sessions.destroyAll();
+    await held.reached;
+    const moved = cookiePair(await mover.commit());
+    held.release();
+    await clearing;
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect((await sessions.start(request(moved))).isNew).toBe(true);
+    expect(await sessions.count()).toBe(0);
+  });
+
+  it('destroyAll ends a session whose commit here read it before the delete and writes after', async () => {
+    const { kv, sessions, prefix } = setup();
+    const cookie = await login(sessions);
+    const writer = await sessions.start(request(cookie));
+    writer.set('late', true);
+    const key = prefix + writer.id;
+    const deleting = kv.hold((c) => c.method === 'delete' && c.keys[0] === key, 'before');
+    const clearing = sessions.destroyAll();
+    await deleting.reached;
+    // The commit's read is made while the key still holds the session; its write lands after destroyAll returns.
+    const writing = kv.hold((c) => c.method === 'put' && c.keys[0] === key, 'before');
+    const commit = writer.commit();
+    await writing.reached;
+    deleting.release();
+    await clearing;
+    writing.release();
+    await commit;
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await sessions.count()).toBe(0);
+  });
+
   it('count and clear reject with STORE_LIMIT, deleting nothing, when they would exceed maxOperations', async () => {
     const { store, kv, clock, sessions } = setup({ pageSize: 2, maxOperations: 6 });
     await seed(store, clock.now(), 5, 0);
