@@ -94,7 +94,8 @@ export interface KVStore extends SessionStore {
  * `regenerate`. The lineage is the first 22 characters of the ID, which the manager gives every ID a regenerate
  * moves the session to (`SessionStore.regenerate`), so one revocation ends the session under all its IDs,
  * including one a regenerate at another location moved it to before the revocation got there. Every read asks
- * for the session key and both markers in one bulk read (one KV operation), and a marker ends the session: so
+ * for the session key, both markers and `prefix + ':cleared'` (when `clear()` last ran: a session created before
+ * is ended) in one bulk read (one KV operation), and a marker ends the session: so
  * once a revocation has reached a location, no write from any location can undo it. What remains is KV's
  * propagation: a revocation made at one location takes up to about 60 s, or `cacheTtl`, to reach the others,
  * and until then they may still serve the session, under any of its IDs (the README gives the window).
@@ -114,15 +115,17 @@ export interface KVStore extends SessionStore {
  * and 1 write (plus the index entry's, with a `userId`, when the lifetime's end moves later); `regenerate` 1 read
  * and 3 writes (5 with a `userId`); `destroy` 1 read and 2 writes (3 with a `userId`; plus 1 read for each
  * forward from an ID the session moved away from, to answer whether it ended a live session). `count()` makes
- * ceil(n / pageSize) `list` calls; `clear()` those plus one `delete` per key. `listByUser` makes
- * ceil(n / pageSize) `list` calls, ceil(3n / 100) bulk reads and one `delete` per dead entry it prunes;
+ * 1 read and ceil(n / pageSize) `list` calls; `clear()` the `list` calls, 1 write and one `delete` per key.
+ * `listByUser` makes ceil(n / pageSize) `list` calls, ceil(n / 33) bulk reads (and one more per forward hop of a
+ * session a regenerate moved while it ran) and one `delete` per dead entry it prunes;
  * `destroyByUser` the `list` calls and, per session, 1 read and 3 writes. Workers allow 1,000 KV operations per
  * invocation: when a call would need more than `maxOperations` (counting those at most), it rejects with a
  * `SessionError` code `STORE_LIMIT` before reading a session or deleting anything (so `clear()` works on up to
- * about 999 sessions per invocation with the defaults, `destroyByUser` on about 249 of one user). `clear()`
- * deletes without revocation markers, and leaves the index entries to their TTL: a commit in flight elsewhere
- * may write its session back. To end every session for certain, rotate `secrets`: every existing cookie then
- * fails its signature.
+ * about 998 sessions per invocation with the defaults, `destroyByUser` on about 249 of one user). `clear()`
+ * writes its marker before it deletes, so a commit or regenerate in flight that writes a session back leaves it
+ * ended (as a revocation does, within KV's propagation window elsewhere); it leaves the index entries to their
+ * TTL (listings prune them). Past `maxOperations`, rotate `secrets`: every existing cookie then fails its
+ * signature.
  *
  * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write; so does a login whose
  * `userId` makes its index entry's key too long.
@@ -226,7 +229,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     if (indexed && record.userId) {
       await namespace.put(indexKey(record.userId, id), '', { expirationTtl: markerTtl(indexedUntil(record)) });
     }
-    await namespace.put(key, value, { expirationTtl, metadata: { expiresAt } });
+    await namespace.put(key, value, { expirationTtl, metadata: { expiresAt, createdAt: record.createdAt } });
   }
 
   /** A marker's TTL: until `until`, plus the time a location may serve a cached "no marker". */
@@ -240,29 +243,54 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     return prefix + lineageOf(id) + REVOKED;
   }
 
-  /** What one read of `id` asks for: the session key, its lineage's revocation and its forward. */
+  /** When `clear()` last ran, in epoch ms: one key under the prefix, read with every session. */
+  const clearedKey = prefix + CLEARED;
+
+  /** What one read of `id` asks for besides the clear marker: the session key, its revocation and its forward. */
   function keysOf(id: string): string[] {
     const key = keyOf(id);
     return [key, revokedKey(id), key + MOVED];
+  }
+
+  /** `names` (session keys and markers) read in bulk, 99 a read, each read with the clear marker: one operation. */
+  async function readAll(names: readonly string[]): Promise<Map<string, string | null>> {
+    const values = new Map<string, string | null>();
+    for (let i = 0; i < names.length; i += 99) {
+      const batch = [...names.slice(i, i + 99), clearedKey];
+      for (const [key, value] of await namespace.get(batch, FRESHEST)) values.set(key, value);
+    }
+    return values;
   }
 
   /** The read of `id` out of a bulk read's values. */
   function storedOf(id: string, values: Map<string, string | null>): Stored {
     const [key, revoked, moved] = keysOf(id) as [string, string, string];
     const movedTo = values.get(moved) ?? undefined;
-    return { key, text: values.get(key) ?? null, ended: values.get(revoked) != null || movedTo !== undefined, movedTo };
+    const ended = values.get(revoked) != null || movedTo !== undefined;
+    return { key, text: values.get(key) ?? null, ended, movedTo, clearedAt: Number(values.get(clearedKey) ?? 0) };
   }
 
-  /** The session key, its lineage's revocation and its forward, in one KV operation. */
+  /** The session key, its lineage's revocation and its forward, with the clear marker, in one KV operation. */
   async function read(id: string, options: typeof readOptions): Promise<Stored> {
-    return storedOf(id, await namespace.get(keysOf(id), options));
+    return storedOf(id, await namespace.get([...keysOf(id), clearedKey], options));
   }
 
-  /** The record, if the key holds a live one (not ended, not expired); a value that is not JSON is none. */
+  /**
+   * The record as stored, unless a marker ended it or `clear()` ran after it was created (so a write in flight
+   * when it ran, or one from a location it had not reached yet, cannot bring a session back); a value that is
+   * not JSON is handed on as it is (`parseRecord`).
+   */
+  function storedRecord(stored: Stored): SessionRecord | null {
+    if (stored.ended || stored.text === null) return null;
+    const record = parseRecord(stored.text);
+    return clearedBefore(record, stored.clearedAt) ? null : record;
+  }
+
+  /** The record, if the key holds a live one (not ended, not cleared, not expired); a value not JSON is none. */
   function liveRecord(stored: Stored): SessionRecord | null {
     if (stored.ended) return null;
     const record = parse(stored.text);
-    return record !== null && record.expiresAt > now() ? record : null;
+    return record !== null && record.expiresAt > now() && !clearedBefore(record, stored.clearedAt) ? record : null;
   }
 
   /**
@@ -270,9 +298,14 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
    * a session ID, page by page; `STORE_LIMIT` once the pages, plus `perKey` operations for each key found, would
    * exceed `maxOperations`.
    */
-  async function listAll(operation: string, perKey: number, under = prefix): Promise<KVListPage['keys'][number][]> {
+  async function listAll(
+    operation: string,
+    perKey: number,
+    under = prefix,
+    reserved = 0,
+  ): Promise<KVListPage['keys'][number][]> {
     const keys: KVListPage['keys'][number][] = [];
-    let operations = 0;
+    let operations = reserved;
     let cursor: string | undefined;
     do {
       if (++operations > maxOperations) throw overBudget(operation, maxOperations);
@@ -296,7 +329,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const stored = await read(id, readOptions);
       // Text that is not JSON is handed on as it is (parseRecord): the manager reports it as corrupt, as on
       // every other store, rather than as a session never stored.
-      return stored.ended || stored.text === null ? null : parseRecord(stored.text);
+      return storedRecord(stored);
     },
     // No read first: KV has no conditional write, so a read could not make this a transaction anyway, and it
     // would cost every new session a KV read. New IDs are 144 random bits (`generateId`): none is ever taken.
@@ -369,40 +402,25 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       const under = indexKey(userId, '');
       // Per entry: a third of a bulk read and a prune at most.
       const keys = await listAll('listByUser', 1.03, under);
-      const names = keys.flatMap((key) => keysOf(key.name.slice(under.length)));
-      const values = new Map<string, string | null>();
-      for (let i = 0; i < names.length; i += 100) {
-        for (const [key, value] of await namespace.get(names.slice(i, i + 100), FRESHEST)) values.set(key, value);
-      }
       const found = new Map<string, UserSession>();
       const dead: Listed[] = [];
-      let moved: string[] = [];
-      for (const key of keys) {
-        const id = key.name.slice(under.length);
-        const stored = storedOf(id, values);
-        const record = liveRecord(stored);
-        if (record !== null) found.set(id, { id, record });
-        else if (stored.ended || parse(stored.text)?.expiresAt! + settled < now()) dead.push(key);
-        if (record === null && SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
-      }
-      // A regenerate writes the new ID's entry before the old ID's forward: an entry listed before the one and read
-      // after the other leads, by its forward, to a session the `list` did not see. Followed, one bulk read a hop
-      // (only an entry a regenerate in progress left behind has a forward).
-      for (let hops = 0; moved.length > 0 && hops < MAX_FORWARDS; hops++) {
-        const ids = [...new Set(moved)].filter((id) => !found.has(id));
-        moved = [];
-        if (ids.length === 0) break;
-        const names = ids.flatMap(keysOf);
-        const read = new Map<string, string | null>();
-        for (let i = 0; i < names.length; i += 99) {
-          for (const [key, value] of await namespace.get(names.slice(i, i + 99), FRESHEST)) read.set(key, value);
-        }
-        for (const id of ids) {
-          const stored = storedOf(id, read);
+      // The first round reads the listed entries; each later one the IDs a regenerate in progress moved a session
+      // to: it writes the new ID's entry before the old ID's forward, so an entry listed before the one and read
+      // after the other leads, by its forward, to a session the `list` did not see.
+      let ids = keys.map((key) => key.name.slice(under.length));
+      for (let hop = 0; ids.length > 0 && hop <= MAX_FORWARDS; hop++) {
+        const values = await readAll(ids.flatMap(keysOf));
+        const moved: string[] = [];
+        ids.forEach((id, i) => {
+          const stored = storedOf(id, values);
           const record = liveRecord(stored);
           if (record?.userId === userId) found.set(id, { id, record });
-          else if (record === null && SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
-        }
+          if (record !== null) return;
+          if (SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
+          const gone = stored.ended || cleared(stored) || parse(stored.text)?.expiresAt! + settled < now();
+          if (hop === 0 && gone) dead.push(keys[i]!);
+        });
+        ids = [...new Set(moved)].filter((id) => !found.has(id));
       }
       await each(dead, (key) => namespace.delete(key.name));
       return [...found.values()];
@@ -430,11 +448,16 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     },
     async count() {
       const t = now();
-      const keys = await listAll('count', 0);
-      return keys.filter((key) => liveAt(key, t)).length;
+      // One read of the clear marker, then the list: a key a write in flight put back after clear() is not live.
+      const clearedAt = Number((await namespace.get([clearedKey], FRESHEST)).get(clearedKey) ?? 0);
+      const keys = await listAll('count', 0, prefix, 1);
+      return keys.filter((key) => liveAt(key, t, clearedAt)).length;
     },
     async clear() {
-      const keys = await listAll('clear', 1);
+      const keys = await listAll('clear', 1, prefix, 1);
+      // The marker first: once it is written, no read here returns a session created before it, and no commit or
+      // regenerate in flight (which reads before it writes) can put one back. The deletes then only free keys.
+      await namespace.put(clearedKey, String(now()), { expirationTtl: CLEARED_TTL_SEC + (cacheTtl ?? 60) });
       await each(keys, (key) => namespace.delete(key.name));
     },
   };
@@ -442,13 +465,36 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
 
 const REVOKED = ':revoked';
 const MOVED = ':moved';
+/** After the prefix: when `clear()` last ran. A `:` first, so no session ID or index entry is ever this key. */
+const CLEARED = ':cleared';
+/** How long the clear marker is kept: past the longest a record written after it can live (400 days), and more. */
+const CLEARED_TTL_SEC = 401 * 86_400;
 
-/** One read of a session: its key, its record's text, and whether a marker ended it (and where it moved). */
+/**
+ * One read of a session: its key, its record's text, whether a marker ended it (and where it moved), and when
+ * `clear()` last ran (a record created before that is ended too).
+ */
 interface Stored {
   readonly key: string;
   readonly text: string | null;
   readonly ended: boolean;
   readonly movedTo: string | undefined;
+  readonly clearedAt: number;
+}
+
+/**
+ * Whether `clear()`, which last ran at `clearedAt`, ended `record`: it was created before then. (One created in
+ * that very millisecond is taken for a login after it. A record of another shape is left to the manager, which
+ * reports it as corrupt.)
+ */
+function clearedBefore(record: SessionRecord | null, clearedAt: number): boolean {
+  const createdAt = (record as { createdAt?: unknown } | null)?.createdAt;
+  return typeof createdAt === 'number' && createdAt < clearedAt;
+}
+
+/** Whether `clear()` ended the session `stored` holds (one that is there and was created before it ran). */
+function cleared(stored: Stored): boolean {
+  return clearedBefore(parse(stored.text), stored.clearedAt);
 }
 
 /** A stored value as a record; a value that is not a JSON object (written by something else) is none. */
@@ -478,9 +524,13 @@ async function each<T>(items: readonly T[], run: (item: T) => Promise<unknown>):
 /** A key as `list` gives it. */
 type Listed = KVListPage['keys'][number];
 
-/** Whether a listed key is still live at `t`: by the `expiresAt` in its metadata, else by KV's own expiration. */
-function liveAt(key: Listed, t: number): boolean {
-  const meta = key.metadata as { expiresAt?: unknown } | null | undefined;
+/**
+ * Whether a listed key is still live at `t`: by the `expiresAt` in its metadata, else by KV's own expiration;
+ * not if its metadata says it was created before `clear()` last ran (`clearedAt`).
+ */
+function liveAt(key: Listed, t: number, clearedAt: number): boolean {
+  const meta = key.metadata as { expiresAt?: unknown; createdAt?: unknown } | null | undefined;
+  if (typeof meta?.createdAt === 'number' && meta.createdAt < clearedAt) return false;
   if (typeof meta?.expiresAt === 'number') return meta.expiresAt > t;
   return key.expiration === undefined || key.expiration * 1000 > t;
 }

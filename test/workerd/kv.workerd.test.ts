@@ -122,9 +122,9 @@ describe('kv store: keys, TTLs and limits', () => {
     await store.create('long'.padEnd(24, 'x'), record({}, now));
     await store.create('odd'.padEnd(24, 'x'), record({ expiresAt: now + 90_500 }, now));
     expect(kv.calls.put.map((p) => p.options)).toEqual([
-      { expirationTtl: 60, metadata: { expiresAt: now + 10_000 } },
-      { expirationTtl: 3600, metadata: { expiresAt: now + 3_600_000 } },
-      { expirationTtl: 91, metadata: { expiresAt: now + 90_500 } },
+      { expirationTtl: 60, metadata: { expiresAt: now + 10_000, createdAt: now } },
+      { expirationTtl: 3600, metadata: { expiresAt: now + 3_600_000, createdAt: now } },
+      { expirationTtl: 91, metadata: { expiresAt: now + 90_500, createdAt: now } },
     ]);
     clock.advance(10_000);
     // KV keeps it up to 60 s; get returns it visibly expired (the manager reports `expired`), update refuses it.
@@ -291,7 +291,7 @@ describe('kv store: count and clear', () => {
   }
 
   it('count pages through list and skips keys whose expiresAt has passed', async () => {
-    const { store, kv, clock } = setup({ pageSize: 2 });
+    const { store, kv, clock, prefix } = setup({ pageSize: 2 });
     await seed(store, clock.now(), 5, 2);
     kv.calls.get.length = 0;
     expect(await store.count()).toBe(7);
@@ -300,7 +300,7 @@ describe('kv store: count and clear', () => {
     expect(await store.count()).toBe(5);
     expect(kv.calls.list).toHaveLength(4); // 7 keys in pages of 2
     expect(kv.calls.list[1]).toMatchObject({ limit: 2, cursor: expect.any(String) });
-    expect(kv.calls.get).toHaveLength(0);
+    expect(kv.calls.get.map((g) => g.keys)).toEqual([[`${prefix}:cleared`], [`${prefix}:cleared`]]); // once each
   });
 
   it('clear deletes every key under its prefix, page by page, and no other', async () => {
@@ -327,17 +327,19 @@ describe('kv store: count and clear', () => {
     expect(await env.SESSIONS_KV.get(`${prefix}short`)).toBe('not a session');
   });
 
-  it('destroyAll ends a session that a regenerate here moves between its listing and its delete', async () => {
-    const { kv, sessions, prefix } = setup();
+  /** A gate at destroyAll's first write (`put` or `delete`): it has listed the sessions, and written nothing. */
+  const firstWrite = (c: KVCall) => c.method === 'put' || c.method === 'delete';
+
+  it('destroyAll ends a session that a regenerate here moves after its listing, before it writes', async () => {
+    const { kv, sessions, clock } = setup();
     const cookie = await login(sessions);
+    clock.advance(1000); // destroyAll ends the sessions created before it ran
     const mover = await sessions.start(request(cookie));
-    const oldKey = prefix + mover.id;
     mover.regenerate();
-    // destroyAll has listed the session under its old ID; before its delete, the regenerate moves it.
-    const held = kv.hold((c) => c.method === 'delete' && c.keys[0] === oldKey, 'before');
+    const held = kv.hold(firstWrite, 'before');
     const clearing = sessions.destroyAll();
     await held.reached;
-    const moved = cookiePair(await mover.commit());
+    const moved = cookiePair(await mover.commit()); // listed under its old ID, now under a new one
     held.release();
     await clearing;
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
@@ -345,23 +347,25 @@ describe('kv store: count and clear', () => {
     expect(await sessions.count()).toBe(0);
   });
 
-  it('destroyAll ends a session whose commit here read it before the delete and writes after', async () => {
-    const { kv, sessions, prefix } = setup();
+  it('destroyAll ends a session whose commit here read it before destroyAll wrote, and writes after', async () => {
+    const { kv, sessions, prefix, clock } = setup();
     const cookie = await login(sessions);
+    clock.advance(1000);
     const writer = await sessions.start(request(cookie));
     writer.set('late', true);
     const key = prefix + writer.id;
-    const deleting = kv.hold((c) => c.method === 'delete' && c.keys[0] === key, 'before');
+    const clearingHeld = kv.hold(firstWrite, 'before');
     const clearing = sessions.destroyAll();
-    await deleting.reached;
-    // The commit's read is made while the key still holds the session; its write lands after destroyAll returns.
+    await clearingHeld.reached;
+    // The commit reads the session while destroyAll has written nothing; its write lands after destroyAll returns.
     const writing = kv.hold((c) => c.method === 'put' && c.keys[0] === key, 'before');
     const commit = writer.commit();
     await writing.reached;
-    deleting.release();
+    clearingHeld.release();
     await clearing;
     writing.release();
     await commit;
+    expect(await env.SESSIONS_KV.get(key)).not.toBeNull(); // the write did land: the session is what stays ended
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect(await sessions.count()).toBe(0);
   });
@@ -449,7 +453,10 @@ describe('kv store: the per-user index', () => {
     // 3600 s to endsAt, plus KV's 60 s cache; the session key's own TTL is its expiry.
     expect(kv.calls.put[0]!.options).toEqual({ expirationTtl: 3660 });
     expect(kv.calls.put[0]!.value).toBe('');
-    expect(kv.calls.put[1]!.options).toEqual({ expirationTtl: 3600, metadata: { expiresAt: clock.now() + 3_600_000 } });
+    expect(kv.calls.put[1]!.options).toEqual({
+      expirationTtl: 3600,
+      metadata: { expiresAt: clock.now() + 3_600_000, createdAt: clock.now() },
+    });
     expect(kv.reads()).toBe(0);
     // An anonymous session has no entry.
     kv.calls.put.length = 0;
@@ -566,7 +573,7 @@ describe('kv store: the per-user index', () => {
     const listed = await sessions.listByUser('ada');
     expect(listed.map((i) => i.id).sort()).toEqual(ids.sort());
     expect(kv.calls.list).toHaveLength(1);
-    expect(kv.calls.get.map((g) => g.keys.length)).toEqual([100, 20]);
+    expect(kv.calls.get.map((g) => g.keys.length)).toEqual([100, 22]); // 33 and 7 sessions, each with the clear marker
     expect(kv.calls.get.every((g) => g.options.cacheTtl === 30)).toBe(true);
     expect(kv.writes()).toBe(40 * 2);
   });
@@ -693,6 +700,30 @@ describe('kv store: revocation across locations (a two-location model)', () => {
     y.catchUp();
     expect((await atY.start(request(cookie))).isNew).toBe(true);
     expect((await atX.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('destroyAll at X is never undone by writes at Y, which had not seen it: a commit, a regenerate', async () => {
+    const { atX, atY, y, clock } = twoLocations();
+    const kept = await login(atX, { n: 1 });
+    const moving = await login(atX, { n: 1 });
+    for (const cookie of [kept, moving]) await atY.start(request(cookie)); // Y caches both and "never cleared"
+    clock.advance(1000);
+    await atX.destroyAll();
+    // The window: Y writes one session back and moves the other to a new ID, serving both meanwhile.
+    const stale = await atY.start(request(kept));
+    stale.set('n', 2);
+    expect((await stale.commit()).getSetCookie()).toHaveLength(1);
+    const renewing = await atY.start(request(moving));
+    renewing.regenerate();
+    const renewed = cookiePair(await renewing.commit());
+    for (const cookie of [kept, moving, renewed]) expect((await atX.start(request(cookie))).isNew).toBe(true);
+    y.catchUp();
+    for (const cookie of [kept, moving, renewed]) expect((await atY.start(request(cookie))).isNew).toBe(true);
+    expect(await atX.count()).toBe(0);
+    // A login after destroyAll lives, at either location.
+    clock.advance(1);
+    const after = await login(atY, { n: 3 });
+    expect((await atX.start(request(after))).get('n')).toBe(3);
   });
 
   it('a regenerate at Y before the revocation reached Y cannot carry the session past it', async () => {
