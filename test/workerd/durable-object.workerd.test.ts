@@ -470,6 +470,27 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
   });
 
+  it('a regenerate cut short (its create failed) does not refuse the next request’s regenerate', async () => {
+    const down = new Error('internal error');
+    let failing = false;
+    const { sessions } = setup({ fault: (method) => (failing && method === 'create' ? { error: down } : undefined) });
+    const { cookie } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    failing = true;
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: down });
+    failing = false;
+    // The client still holds the old cookie, and the session is live under it. It tries again (a login, a role
+    // change): the move must be made, or fail, but not be reported as a session that ended meanwhile.
+    const again = await sessions.start(request(cookie));
+    expect(again.get('n')).toBe(1);
+    again.set('role', 'admin');
+    again.regenerate();
+    const response = await again.commit();
+    expect(again.destroyed).toBe(false); // now: true, the change dropped, no cookie sent
+    expect((await sessions.start(request(cookiePair(response)))).get('role')).toBe('admin');
+  });
+
   it('a destroyById of the old ID while the move is between its steps ends the new ID too', async () => {
     const { rpc, sessions } = setup();
     const { cookie, id: oldId } = await login(sessions);
