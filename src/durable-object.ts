@@ -17,7 +17,11 @@ export const MAX_DURABLE_OBJECT_VALUE_BYTES = 2_000_000;
 const MAX_ALARM_AHEAD_MS = 31_536_000_000; // 365 days
 /** How long the object remembers an operation's answer, so that a retry is answered instead of applied twice. */
 const OPERATION_MEMORY_MS = 10 * 60_000;
-/** A move that has not finished in this time was abandoned (its request died): the session may move again. */
+/**
+ * A move that has not finished in this time was abandoned (its request died): the session may move again. Counted
+ * from the move's first step: a commit to the session while it moves does not restart it. A move cut short by a
+ * failed call does not wait for it: the store cancels the move (`cancel`) before it rejects.
+ */
 const MOVE_TIMEOUT_MS = 60_000;
 /** The last instant a `Date` holds: the expiry of a user's index entry, which only the store removes. */
 const NEVER = 8.64e15;
@@ -142,7 +146,8 @@ export class SessionDurableObject extends DurableObject {
   /**
    * Merges `changes` into the live (or moving) record; null when there is none. With `newId`, the first step of
    * a regenerate: the record is then `moving` towards `newId`, and null also while another regenerate moves it
-   * (unless that move was abandoned).
+   * (unless that move was abandoned). Refused (`STORE_WRITE`, nothing merged) when a move towards `newId` was
+   * cancelled (`cancel`): that ID is ended, and this is the same move tried again.
    */
   async update(
     id: string,
@@ -158,16 +163,22 @@ export class SessionDurableObject extends DurableObject {
       return await this.#change(id, op, times.expiresAt, now, (row) => {
         if (!isLive(row, now)) return null;
         if (newId && row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
+        if (newId && row.state === 'live' && row.forward === newId) {
+          throw new SessionError('STORE_WRITE', 'regenerate: the new ID was ended when an earlier attempt failed');
+        }
         const record = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
         const value = JSON.stringify(record);
         checkSize(id, value);
         const version = row.version + 1;
-        this.#write(id, value, newId ? 'moving' : row.state, newId ?? row.forward, version, times.expiresAt, now);
+        // A move's window runs from its first step: a commit while it moves keeps it (a new move starts its own).
+        const since = !newId && row.state === 'moving' ? row.since : Date.now();
+        const state = newId ? 'moving' : row.state;
+        this.#write(id, value, state, newId ?? row.forward, version, times.expiresAt, now, since);
         return { record, version };
       });
     } catch (error) {
-      // The merge's verdict (TYPE_MISMATCH, STORE_READ) or the size limit: the transaction wrote nothing, and the
-      // store gets the error's code.
+      // The merge's verdict (TYPE_MISMATCH, STORE_READ), the size limit or a cancelled move tried again: the
+      // transaction wrote nothing, and the store gets the error's code.
       // The message without its `edge-sessions: ` prefix: the store's SessionError adds it again.
       if (error instanceof SessionError) return { refused: [error.code, error.message.slice(MESSAGE_PREFIX.length)] };
       throw error;
@@ -187,6 +198,24 @@ export class SessionDurableObject extends DurableObject {
       this.#write(id, null, 'ended', movedTo, 0, Math.max(retainUntil, row?.expires_at ?? 0), now);
       const changed = ended && version !== null && version !== row.version;
       return { ended, movedTo, record: changed ? (JSON.parse(row.value!) as SessionRecord) : undefined };
+    });
+  }
+
+  /**
+   * Cancels a regenerate cut short after its first step: the row of `id`, if it still moves towards `newId`, is
+   * live again, with its record as it is (the move's changes and those committed during it kept). With `keep`
+   * (the store has ended `newId`) it keeps its forward to `newId`: a destroy follows it harmlessly, and a mark
+   * towards `newId` again (the same move tried again) is refused. Without (`newId` is another session's) it has
+   * none. True when it did. A row that no longer moves towards `newId` stays as it is: ended by a destroy (which
+   * stands), or marked by another regenerate since (whose move stands). `expiresAt` is the record's, as the
+   * move's first step gave it (the alarm is set by then).
+   */
+  async cancel(id: string, newId: string, keep: boolean, expiresAt: number, now: number, op: string): Promise<boolean> {
+    if (!this.#hasTable()) return false;
+    return this.#change(id, op, expiresAt, now, (row) => {
+      if (row?.state !== 'moving' || row.forward !== newId) return false;
+      this.#write(id, row.value, 'live', keep ? newId : null, row.version, row.expires_at, now);
+      return true;
     });
   }
 
@@ -230,7 +259,8 @@ export class SessionDurableObject extends DurableObject {
    *
    * Only writes make the table: a read of a session this object does not hold leaves it empty (and unbilled).
    * Columns need no types in SQLite: `#write` fills every one (only `value` and `forward` may be null); times are
-   * integers (epoch ms), `version` counts the record's writes, `since` is when the row was written.
+   * integers (epoch ms), `version` counts the record's writes, `since` is when the row was written (for a moving
+   * row: when its move began).
    */
   async #change<T>(
     id: string,
@@ -262,6 +292,7 @@ export class SessionDurableObject extends DurableObject {
     version: number,
     expiresAt: number,
     now: number,
+    since = Date.now(),
   ): void {
     // Every column, in the table's order: key, value, state, forward, version, expires_at, deadline, since.
     this.#exec(
@@ -273,7 +304,7 @@ export class SessionDurableObject extends DurableObject {
       version,
       expiresAt,
       deadline(expiresAt, now),
-      Date.now(),
+      since,
     );
   }
 
@@ -346,6 +377,8 @@ export interface SessionObjectStub {
   ): Promise<Updated | null | Refusal>;
   /** `SessionDurableObject.destroy`. */
   destroy(id: string, retainUntil: number, version: number | null, now: number, op: string): Promise<Ended>;
+  /** `SessionDurableObject.cancel`. */
+  cancel(id: string, newId: string, keep: boolean, expiresAt: number, now: number, op: string): Promise<boolean>;
   /** `SessionDurableObject.index`. */
   index(name: string, ids: string[], add: boolean, now: number, op: string): Promise<string[]>;
 }
@@ -399,7 +432,8 @@ const MAX_FORWARDS = 16;
  * different keys, or increment one counter, all keep their changes. A regenerate moves the session in three
  * calls (an update that marks the old ID `moving` towards the new one, the create of the new ID, a destroy of the
  * old ID, which keeps its forward), and a destroy of the old ID at any point of it ends the session under the new
- * ID too.
+ * ID too. A move cut short by a failed call ends the new ID (its create may have landed unseen) and turns the old
+ * ID live again before it rejects: the session stays under its old ID, and the next regenerate can move it.
  *
  * Per user, exact: a session created with a `userId` is entered in the user's object (`user:` + the user ID) as
  * soon as its own object holds it, before its cookie is sent, and a regenerate enters the new ID before it ends
@@ -411,10 +445,11 @@ const MAX_FORWARDS = 16;
  *
  * Operations: a read 1 call; `create`, `update` (a change or a touch), `destroy` 1 call each (a destroy one more
  * per ID the session moved to); `regenerate` 3 calls (4 when another request changed the session during the
- * move); a login (`create` with a `userId`) and a regenerate of a user's session 1 more; `listByUser` 1 call
- * plus 1 per listed session (and 1 to prune), `destroyByUser` 2 plus 1 per listed session. There is no
- * `count()` or `clear()`: no object knows the others, so `sessions.count()` and `sessions.destroyAll()` reject
- * with `STORE_UNSUPPORTED`. To end every session at once, rotate `secrets`.
+ * move; 2 more to undo a move cut short by a failed call); a login (`create` with a `userId`) and a regenerate
+ * of a user's session 1 more; `listByUser` 1 call plus 1 per listed session (and 1 to prune), `destroyByUser` 2
+ * plus 1 per listed session. There is no `count()` or `clear()`: no object knows the others, so
+ * `sessions.count()` and `sessions.destroyAll()` reject with `STORE_UNSUPPORTED`. To end every session at once,
+ * rotate `secrets`.
  *
  * A call whose stub fails with a retryable error (`error.retryable`, such as "Network connection lost") is
  * retried once on a fresh stub with the same operation ID, so the object never applies it twice; an overloaded
@@ -468,8 +503,9 @@ export function createDurableObjectStore(
 
   /**
    * Ends `id` and every ID it moved to: the ID the session was live under, or null. The first live hop: a
-   * regenerate cut short (its create failed, or a destroy landed first) leaves the old row live with a forward to
-   * an ID that never held the session, and that ID must not be named in the `destroyed` event.
+   * regenerate cut short leaves the old row live (or moving, until the move's timeout) with a forward to an ID
+   * that never held the session or was ended when the move failed, and that ID must not be named in the
+   * `destroyed` event.
    */
   async function end(id: string, retainUntil: number): Promise<string | null> {
     let live: string | null = null;
@@ -479,6 +515,22 @@ export function createDurableObjectStore(
       next = result.movedTo;
     }
     return live;
+  }
+
+  /**
+   * A regenerate cut short after its first step (`id` marked moving towards `newId`), before it rejects: ends
+   * `newId` first, so that no second live copy stays or lands there (its create may have landed with the answer
+   * lost, or still be on its way: a late create of an ended ID is refused), then turns `id` live again if it still
+   * moves towards `newId` (`cancel`), so the next regenerate need not wait out MOVE_TIMEOUT_MS. Best effort: if
+   * either call fails, `id` stays moving until that timeout frees it.
+   */
+  async function abandon(id: string, newId: string, expiresAt: number): Promise<void> {
+    try {
+      await send('destroy', newId, expiresAt, null);
+      await send('cancel', id, newId, true, expiresAt);
+    } catch {
+      // The move's timeout frees the old ID.
+    }
   }
 
   const get = (id: string) => send('get', id);
@@ -531,21 +583,45 @@ export function createDurableObjectStore(
     async regenerate(id, newId, changes, times) {
       const start = await send('update', id, changes, times, newId);
       if (start === null) return null;
-      const created = await send('create', newId, start.record, false);
-      if (created === 'taken') throw new SessionError('STORE_WRITE', 'regenerate: the new ID is taken');
-      // `ended`: a destroy of the old ID reached the new one first (the old one is ended too).
-      if (created === 'ended') return null;
-      // Listed under its new ID before the old one ends: meanwhile it is listed under the old one.
-      await enter(newId, start.record);
-      // The old ID ends, forwarding to the new one until the session's expiry.
-      const moved = await send('destroy', id, times.expiresAt, start.version);
-      if (!moved.ended) {
-        // A destroy of the old ID landed during the move: it ends the session under its new ID too.
-        await end(newId, times.expiresAt);
+      let created: Answer<'create'>;
+      try {
+        created = await send('create', newId, start.record, false);
+      } catch (error) {
+        await abandon(id, newId, times.expiresAt);
+        throw error;
+      }
+      if (created === 'taken') {
+        // Another session's: none of this one is there to end. The old ID is live again (or at the timeout).
+        await send('cancel', id, newId, false, times.expiresAt).catch(() => false);
+        throw new SessionError('STORE_WRITE', 'regenerate: the new ID is taken');
+      }
+      if (created === 'ended') {
+        // A destroy of the old ID reached the new one first (the old one is ended too: null). Or an earlier
+        // attempt of this move ended the new ID when it failed but could not cancel its mark, which then timed
+        // out: the old ID, live, stays the session's.
+        if (await send('cancel', id, newId, true, times.expiresAt)) {
+          throw new SessionError('STORE_WRITE', 'regenerate: the new ID was ended when an earlier attempt failed');
+        }
         return null;
       }
-      if (!moved.record) return start.record;
-      return (await send('create', newId, moved.record, true)) === 'created' ? moved.record : null;
+      try {
+        // Listed under its new ID before the old one ends: meanwhile it is listed under the old one.
+        await enter(newId, start.record);
+        // The old ID ends, forwarding to the new one until the session's expiry.
+        const moved = await send('destroy', id, times.expiresAt, start.version);
+        if (!moved.ended) {
+          // A destroy of the old ID landed during the move: it ends the session under its new ID too.
+          await end(newId, times.expiresAt);
+          return null;
+        }
+        if (!moved.record) return start.record;
+        return (await send('create', newId, moved.record, true)) === 'created' ? moved.record : null;
+      } catch (error) {
+        // No cookie will name the new ID: it ends. If the old ID did not end (its destroy failed before it landed),
+        // it is live again.
+        await abandon(id, newId, times.expiresAt);
+        throw error;
+      }
     },
     destroy: async (id, retainUntil) => (await end(id, retainUntil)) ?? false,
     listByUser: (userId) =>

@@ -93,7 +93,7 @@ export function wrapKV(
 }
 
 type StubMethod = keyof SessionObjectStub;
-const STUB_METHODS: StubMethod[] = ['get', 'create', 'update', 'destroy', 'index'];
+const STUB_METHODS: StubMethod[] = ['get', 'create', 'update', 'destroy', 'index', 'cancel'];
 
 /**
  * The real Durable Object namespace behind a counter of RPC calls. `fault(method, attempt)` may return an error

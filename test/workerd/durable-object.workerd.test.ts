@@ -41,7 +41,7 @@ describeLifecycleRaces(
 
 /** RPC calls per method, all zero but those given. */
 function calls(counts: Partial<Record<keyof ReturnType<typeof wrapDO>['calls'], number>>) {
-  return { get: 0, create: 0, update: 0, destroy: 0, index: 0, ...counts };
+  return { get: 0, create: 0, update: 0, destroy: 0, index: 0, cancel: 0, ...counts };
 }
 
 let ids = 0;
@@ -81,6 +81,35 @@ function rows(id: string, columns = 'key, expires_at, deadline'): Promise<Record
       state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'sessions'").toArray().length > 0;
     return present ? state.storage.sql.exec(`SELECT ${columns} FROM sessions WHERE state != 'op'`).toArray() : [];
   });
+}
+
+/** Moves the `since` of the row of `id` back by `ms`: as if its move (or its last write) began that long before. */
+function backdate(id: string, ms: number): Promise<void> {
+  return runInDurableObject(stubOf(id), (_instance, state) => {
+    state.storage.sql.exec('UPDATE sessions SET since = since - ? WHERE key = ?', ms, id);
+  });
+}
+
+/** The error a failing object throws (not retryable: the store does not send the call again). */
+const DOWN = new Error('internal error');
+
+/**
+ * Faults for `setup` that fail the next call of a method once `arm`ed, with DOWN: before it reaches the object, or
+ * with `after`, once the object has done it (its answer lost).
+ */
+function failNext() {
+  const armed: { method: string; after: boolean }[] = [];
+  return {
+    fault(method: string) {
+      const i = armed.findIndex((a) => a.method === method);
+      if (i < 0) return undefined;
+      const { after } = armed.splice(i, 1)[0]!;
+      return { error: DOWN, after };
+    },
+    arm(method: keyof ReturnType<typeof calls>, after = false) {
+      armed.push({ method, after });
+    },
+  };
 }
 
 describe('durable-object store: options', () => {
@@ -464,7 +493,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     failing = true;
     await expect(renewing.commit()).rejects.toMatchObject({ name: 'SessionError', cause: down });
     failing = false;
-    // The old row still forwards to the ID the move was making, which never held the session.
+    // The old row, live again, still forwards to the ID the move was making, which never held the session.
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
     expect(await store.destroy(oldId, clock.now() + 60_000)).toBe(oldId);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
@@ -489,6 +518,206 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     const response = await again.commit();
     expect(again.destroyed).toBe(false); // now: true, the change dropped, no cookie sent
     expect((await sessions.start(request(cookiePair(response)))).get('role')).toBe('admin');
+  });
+
+  it('a regenerate cut short undoes its move: the new ID ended, the old one live (forwarding to it)', async () => {
+    const { fault, arm } = failNext();
+    const { rpc, sessions } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('create');
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: DOWN });
+    // The mark, the failed create, then the end of the new ID and the cancel of the move.
+    expect(rpc.calls).toEqual(calls({ get: 1, create: 2, update: 1, destroy: 1, cancel: 1 }));
+    expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'live', forward: first.id }]);
+    expect(await rows(first.id, 'value, state')).toEqual([{ value: null, state: 'ended' }]);
+  });
+
+  it('a create that landed but whose answer was lost leaves no second live copy under the new ID', async () => {
+    const { fault, arm } = failNext();
+    const { sessions } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('create', true);
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull(); // now: the record, live
+    expect(await rows(oldId, 'state')).toEqual([{ state: 'live' }]);
+    const again = await sessions.start(request(cookie));
+    again.regenerate();
+    const renewed = cookiePair(await again.commit());
+    expect(again.destroyed).toBe(false);
+    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull();
+  });
+
+  it('a regenerate whose end of the old ID fails before it lands: the old ID stays, the new one ends', async () => {
+    const { fault, arm } = failNext();
+    const { sessions } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('destroy');
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+    expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]); // now: live, a copy no cookie names
+    expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'live', forward: first.id }]);
+    const again = await sessions.start(request(cookie));
+    again.regenerate();
+    const renewed = cookiePair(await again.commit());
+    expect(again.destroyed).toBe(false);
+    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+  });
+
+  it('a regenerate whose end of the old ID landed but whose answer was lost ends the new ID too', async () => {
+    const { fault, arm } = failNext();
+    const { sessions } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('destroy', true);
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+    // No cookie names the new ID and the old one is ended: the session is gone, not left live under the new ID.
+    expect(await rows(oldId, 'state')).toEqual([{ state: 'ended' }]);
+    expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]); // now: live
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a move whose cancel fails too stays moving until its timeout, and no longer', async () => {
+    const { fault, arm } = failNext();
+    const { sessions } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('create');
+    arm('cancel');
+    // The create's error, not the cancel's.
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+    expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'moving', forward: first.id }]);
+    expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]);
+    expect((await sessions.start(request(cookie))).get('n')).toBe(1);
+    await backdate(oldId, 60_001);
+    const again = await sessions.start(request(cookie));
+    again.regenerate();
+    const renewed = cookiePair(await again.commit());
+    expect(again.destroyed).toBe(false);
+    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+  });
+
+  it('a commit tried again after its regenerate was cut short fails again; the session keeps its old ID', async () => {
+    const { fault, arm } = failNext();
+    const { sessions } = setup({ fault });
+    const { cookie } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.increment('n');
+    first.regenerate();
+    arm('create');
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+    // The same new ID again: it was ended, so this attempt cannot move the session, and must not report it ended.
+    await expect(first.commit()).rejects.toMatchObject({
+      name: 'SessionError',
+      code: 'STORE_WRITE',
+      cause: { code: 'STORE_WRITE', message: expect.stringMatching(/ended when an earlier attempt failed/) },
+    });
+    expect(first.destroyed).toBe(false); // now: true, the commit answered as if the session had ended
+    const back = await sessions.start(request(cookie));
+    // The first attempt's mark stored the increment under the old ID; the attempt refused did not add it again.
+    expect(back.get('n')).toBe(2);
+    back.regenerate();
+    const renewed = cookiePair(await back.commit());
+    expect((await sessions.start(request(renewed))).get('n')).toBe(2);
+  });
+
+  it('a cancel racing a destroyById of the old ID: the session stays destroyed under both IDs', async () => {
+    const { fault, arm } = failNext();
+    const { rpc, sessions, store, clock } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('create');
+    const cancel = rpc.hold('cancel', 'before');
+    const failed = first.commit().catch((error: unknown) => error);
+    await cancel.reached;
+    // The destroy names the ID the session was live under: the old one (the new one was ended first).
+    expect(await store.destroy(oldId, clock.now() + 60_000)).toBe(oldId);
+    cancel.release();
+    expect(await failed).toMatchObject({ name: 'SessionError', cause: DOWN });
+    expect(await rows(oldId, 'value, state')).toEqual([{ value: null, state: 'ended' }]);
+    expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]);
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a cancel that arrives after another regenerate re-marked the session leaves that move alone', async () => {
+    const { fault, arm } = failNext();
+    const { rpc, sessions } = setup({ fault });
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    arm('create');
+    const cancel = rpc.hold('cancel', 'before');
+    const failed = first.commit().catch((error: unknown) => error);
+    await cancel.reached;
+    // The first move's window passes (its cancel is slow), and another request's regenerate marks the session.
+    await backdate(oldId, 60_001);
+    const second = await sessions.start(request(cookie));
+    second.set('role', 'admin');
+    second.regenerate();
+    const create = rpc.hold('create', 'before');
+    const moving = second.commit();
+    await create.reached;
+    cancel.release();
+    expect(await failed).toMatchObject({ name: 'SessionError', cause: DOWN });
+    expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'moving', forward: second.id }]);
+    create.release();
+    const renewed = cookiePair(await moving);
+    expect(second.destroyed).toBe(false);
+    expect((await sessions.start(request(renewed))).get('role')).toBe('admin');
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull();
+  });
+
+  it('a commit during a move does not restart its window: an abandoned move is overtaken, one copy left', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie, id: oldId } = await login(sessions);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    const held = rpc.hold('create', 'before');
+    const abandoned = first.commit();
+    await held.reached;
+    await backdate(oldId, 60_001); // the first move's request looks dead
+    const writer = await sessions.start(request(cookie));
+    writer.set('cart', 'book');
+    await writer.commit();
+    const second = await sessions.start(request(cookie));
+    second.set('role', 'admin');
+    second.regenerate();
+    const renewed = cookiePair(await second.commit());
+    expect(second.destroyed).toBe(false); // now: true, the commit restarted the first move's window
+    // The first move goes on late: its old ID is ended (by the second move), so it ends its own new ID.
+    held.release();
+    expect((await abandoned).getSetCookie()).toEqual([]);
+    expect(first.destroyed).toBe(true);
+    expect((await sessions.start(request(renewed))).getAll()).toEqual({ n: 1, cart: 'book', role: 'admin' });
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull();
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a regenerate to an ID another live session holds does not touch it, nor keep the old ID moving', async () => {
+    const { store, clock } = setup();
+    const now = clock.now();
+    const oldId = newId('taken-old');
+    const other = newId('taken-other');
+    await store.create(oldId, record({}, now));
+    await store.create(other, record({ data: { who: '"other"' } }, now));
+    await expect(store.regenerate(oldId, other, {}, times(now, now + 3_600_000))).rejects.toMatchObject({
+      code: 'STORE_WRITE',
+      message: expect.stringMatching(/taken/),
+    });
+    expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'live', forward: null }]);
+    // A destroy of the old ID does not follow a forward to the other session (now: it ends it).
+    expect(await store.destroy(oldId, now + 60_000)).toBe(oldId);
+    expect((await store.get(other))?.data.who).toBe('"other"');
   });
 
   it('a destroyById of the old ID while the move is between its steps ends the new ID too', async () => {
@@ -781,6 +1010,30 @@ describe('durable-object store: the per-user index (user objects on the real bin
     expect(await alive(sessions, current)).toBe(true);
     expect((await sessions.listByUser(ada)).map((s) => s.id).sort()).toEqual([phone.id, renewing.id].sort());
   });
+
+  for (const after of [false, true]) {
+    it(`a regenerate whose index entry fails (${after ? 'after it landed' : 'before'}): old ID, listed`, async () => {
+      const { fault, arm } = failNext();
+      const { sessions } = setup({ fault });
+      const ada = user('ada');
+      const { cookie, id } = await signIn(sessions, ada);
+      const first = await sessions.start(request(cookie));
+      first.regenerate();
+      arm('index', after);
+      await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+      expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]); // now: live
+      expect(await rows(id, 'state, forward')).toEqual([{ state: 'live', forward: first.id }]);
+      expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([id]);
+      expect(await indexed(ada)).toEqual([id]);
+      const again = await sessions.start(request(cookie));
+      again.regenerate();
+      const renewed = cookiePair(await again.commit());
+      expect(again.destroyed).toBe(false);
+      expect((await sessions.listByUser(ada)).map((s) => s.id)).toEqual([again.id]);
+      expect(await sessions.destroyByUser(ada)).toBe(1);
+      expect(await alive(sessions, renewed)).toBe(false);
+    });
+  }
 
   it('destroyByUser while both IDs are listed names the old one, where the cut-short move leaves it', async () => {
     const { rpc, sessions, store, clock } = setup();
