@@ -55,7 +55,10 @@ export interface PurgeOptions {
 export interface PurgeResult {
   /** Rows deleted: expired sessions, and ended or moved IDs past their retention. */
   readonly deleted: number;
-  /** True when nothing that had expired when the call started is left; false when the budget ran out first. */
+  /**
+   * True when nothing that had expired when the call started is left; false when the budget ran out first (or
+   * just as the last full batch ended: the next call then finds nothing, and says true).
+   */
   readonly completed: boolean;
 }
 
