@@ -59,7 +59,12 @@ async function replay(context: BrowserContext, url: string, value: string) {
 async function login(page: Page, name: string, remember: boolean) {
   await page.fill('input[name=name]', name);
   if (remember) await page.check('input[name=remember]');
-  await Promise.all([page.waitForURL('**/'), page.click('#login button')]);
+  // The form posts to /login, which redirects (303) to '/'. The page is at '/' already, so waiting for that URL
+  // can return before the new page is there: wait for the page that names the user instead.
+  await Promise.all([
+    page.waitForFunction((user) => document.querySelector('#user')?.textContent === user, name),
+    page.click('#login button'),
+  ]);
 }
 
 /** The "Your devices" list as the page shows it, by label. */
