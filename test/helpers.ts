@@ -1,7 +1,7 @@
 import { createSessions, type Session, type Sessions, type SessionStore } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
-import { cookiePair, request, SECRET, type TestClock } from '../src/lib/testing/support.js';
+import { cookiePair, record, request, SECRET, times, type TestClock } from '../src/lib/testing/support.js';
 import { subtle } from 'uncrypto';
 import { expect } from './harness.js';
 
@@ -144,4 +144,25 @@ export function inTime<T>(what: string, promise: Promise<T>, ms = 5_000): Promis
     timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A session renewed `renewals` times, every 15 minutes (periodic rotation), each forward kept until the session's
+ * expiry a day on, through `store` directly; then a destroy of its first ID (an admin's, kept in the app's own
+ * table, say). Gives what destroy answered and the last ID, which a store that follows every forward ended.
+ */
+export async function destroyAfterRenewals(store: SessionStore, clock: TestClock, renewals: number) {
+  const day = 86_400_000;
+  const first = 'renewed-often'.padEnd(24, 'x');
+  expect(await store.create(first, record({}, clock.now()))).toBe(true);
+  let id = first;
+  for (let i = 0; i < renewals; i++) {
+    clock.advance(15 * 60_000);
+    const next = `${first.slice(0, 22)}renewal-${i}`.padEnd(40, 'x');
+    expect(await store.regenerate(id, next, {}, times(clock.now(), clock.now() + day, clock.now() + day))).not.toBe(
+      null,
+    );
+    id = next;
+  }
+  return { answer: await store.destroy(first, clock.now() + day), last: id };
 }

@@ -2,7 +2,7 @@ import { createMemoryStore } from '../src/memory.js';
 import { describeStoreConformance } from './conformance.js';
 import { describeLifecycleRaces, describeOverlappingRequests } from './races.js';
 import { describe, expect, it } from './harness.js';
-import { createClock, record } from './helpers.js';
+import { createClock, destroyAfterRenewals, record } from './helpers.js';
 
 describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), { perUser: true });
 describeOverlappingRequests('memory', (clock) => createMemoryStore({ now: clock.now }));
@@ -18,5 +18,13 @@ describe('memory store', () => {
     expect(a).toEqual(stored);
     expect(a).not.toBe(b);
     expect(a?.data).not.toBe(stored.data);
+  });
+
+  it('destroy of a session’s first ID ends it after 20 regenerates, each forward still kept', async () => {
+    const clock = createClock();
+    const store = createMemoryStore({ now: clock.now });
+    const { answer, last } = await destroyAfterRenewals(store, clock, 20);
+    expect(answer).toBe(last);
+    expect(await store.get(last)).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import { describe, expect, it } from '../harness.js';
 import {
   cookiePair,
   createClock,
+  destroyAfterRenewals,
   expectUnparsableRecordIsCorrupt,
   record,
   request,
@@ -169,6 +170,14 @@ export function describeRedisStore(name: string, connect: Connect): void {
       counted.commands.length = 0;
       await sessions.destroy(request(cookie)); // it starts the session (a read), then ends it (a script)
       expect(counted.commands).toEqual(['HMGET', 'EVAL']);
+    });
+
+    it('destroy of a session’s first ID ends it after 20 regenerates, each forward still kept', async () => {
+      const clock = createClock();
+      const redis = await store(clock);
+      const { answer, last } = await destroyAfterRenewals(redis, clock, 20);
+      expect(answer).toBe(last);
+      expect(await redis.get(last)).toBeNull();
     });
 
     it('puts a PX expiry on every key it writes: session, user index, forward, end marker', async () => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from '../harness.js';
 import {
   cookiePair,
   createClock,
+  destroyAfterRenewals,
   expectUnparsableRecordIsCorrupt,
   record,
   request,
@@ -208,22 +209,9 @@ export function describeSqlStore(name: string, open: OpenDatabase): void {
   describe(`sql store (${name}): destroy`, () => {
     it('destroy of a session’s first ID ends it after 20 regenerates, each forward still kept', async () => {
       const { store, clock } = await setup();
-      const now = clock.now();
-      const first = 'renewed-often'.padEnd(24, 'x');
-      expect(await store.create(first, record({}, now))).toBe(true);
-      // Renewed every 15 minutes (periodic rotation), each forward kept until the session's expiry, a day on.
-      const day = 86_400_000;
-      let id = first;
-      for (let i = 0; i < 20; i++) {
-        clock.advance(15 * 60_000);
-        const t = times(clock.now(), clock.now() + day, clock.now() + day);
-        const next = `${first.slice(0, 22)}renewal-${i}`.padEnd(40, 'x');
-        expect(await store.regenerate(id, next, {}, t)).not.toBeNull();
-        id = next;
-      }
-      // An admin ends the session by the ID it had at login (kept in the app's own table, say).
-      expect(await store.destroy(first, clock.now() + day)).toBe(id);
-      expect(await store.get(id)).toBeNull();
+      const { answer, last } = await destroyAfterRenewals(store, clock, 20);
+      expect(answer).toBe(last);
+      expect(await store.get(last)).toBeNull();
     });
   });
 
