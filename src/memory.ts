@@ -41,9 +41,6 @@ interface Ended {
 
 type Entry = Live | Ended;
 
-/** Hops a destroy follows from an ID to the one it moved to (each regenerate adds one while its forward lives). */
-const MAX_FORWARDS = 16;
-
 /**
  * Sessions in a `Map`, for tests and single-process servers (Deno, Bun, Node). Records are kept as JSON text, so
  * a value that would not survive KV does not survive here either. Every transaction runs without an `await`
@@ -102,12 +99,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   }
 
   /**
-   * Ends `id` and every ID it moved to, synchronously (so `destroyByUser` is one transaction too); the ID the
-   * session was live under, or false.
+   * Ends `id` and every ID it moved to, however many, synchronously (so `destroyByUser` is one transaction too);
+   * the ID the session was live under, or false. Each ID visited is ended without its forward, so even a cycle of
+   * forwards ends.
    */
   function end(id: string, retainUntil: number): string | false {
     let ended: string | false = false;
-    for (let hop = 0, next: string | undefined = id; next !== undefined && hop < MAX_FORWARDS; hop++) {
+    for (let next: string | undefined = id; next !== undefined; ) {
       const entry = entries.get(next);
       if (entry !== undefined && 'text' in entry && now() < entry.expiresAt) ended = next;
       const movedTo = entry !== undefined && 'movedTo' in entry ? entry.movedTo : undefined;

@@ -80,20 +80,21 @@ const COMMIT =
   `if u then keep(u,ARGV[3]) end return 1`;
 
 /**
- * Ends a session under its ID and every ID it moved to (16 hops at most), each kept ended for at least `ttl`.
+ * Ends a session under its ID and every ID it moved to, however many, each kept ended for at least `ttl` (an end
+ * marker holds no forward, so even a cycle of forwards ends).
  * KEYS: the session, or the user's index; ARGV: prefix, ttl, now, the ID (or the lineage to spare), '' (or 'u' to end
  * every session in the index). For one ID, the ID it was live under ('' if none); for a user, those IDs. An
  * expiry field that is not a number counts as expired, and the session is ended all the same.
  */
 const END =
   `local p,t,now=ARGV[1],tonumber(ARGV[2]),tonumber(ARGV[3]) ` +
-  `local function fin(id) local live='' for i=1,16 do local k=p..id ` +
+  `local function fin(id) local live='' while id do local k=p..id ` +
   `local h=redis.call('hmget',k,'x','u','to') ` +
   `if (tonumber(h[1]) or 0)>now then live=id end ` +
   `if h[2] then redis.call('srem',p..'user:'..h[2],id) end ` +
   `local ttl=math.max(t,redis.call('pttl',k)) ` +
   `redis.call('del',k) redis.call('hset',k,'e',1) redis.call('pexpire',k,ttl) ` +
-  `if not h[3] then break end id=h[3] end return live end ` +
+  `id=h[3] end return live end ` +
   `if ARGV[5]=='' then return fin(ARGV[4]) end ` +
   `local out={} for _,id in ipairs(redis.call('smembers',KEYS[1])) do if id:sub(1,${LINEAGE})~=ARGV[4] then ` +
   `local at=fin(id) if at~='' then out[#out+1]=at end redis.call('srem',KEYS[1],id) end end return out`;

@@ -180,6 +180,18 @@ export function describeRedisStore(name: string, connect: Connect): void {
       expect(await redis.get(last)).toBeNull();
     });
 
+    it('destroy ends a cycle of forwards another program wrote, rather than looping', async () => {
+      const clock = createClock();
+      const c = await client();
+      const prefix = uniquePrefix();
+      const [a, b] = [freshId('cycle-a'), freshId('cycle-b')];
+      await c.send('HSET', [prefix + a, 'to', b]);
+      await c.send('HSET', [prefix + b, 'to', a]);
+      const redis = createRedisStore(c, { now: clock.now, prefix });
+      expect(await redis.destroy(a, clock.now() + 60_000)).toBe(false);
+      expect(await c.send('HGET', [prefix + b, 'e'])).toBe('1');
+    });
+
     it('puts a PX expiry on every key it writes: session, user index, forward, end marker', async () => {
       const clock = createClock();
       const c = await client();
