@@ -591,6 +591,9 @@ function loaded<Data extends Record<string, unknown>>(
   if (reason !== undefined) {
     emit(c.onEvent, { type: 'expired', ...subject(opened.id, opened.record.userId), reason, at: now }, ctx);
     opened.cookie.stale = true;
+    // The value names the expired session: the new session gets a cookie of its own (a stateless one is resealed).
+    opened.cookie.value = undefined;
+    opened.cookie.resign = false;
     if (c.transport.stateful) opened.cookie.orphanId = opened.id;
     return newSession(c, { kind: 'new', cookie: opened.cookie }, ctx, request);
   }

@@ -127,9 +127,10 @@ const LIST =
  * Operations: a read 1 command (`HMGET`); `create`, `destroy`, `listByUser`, `destroyByUser` 1 (`EVAL`);
  * `update` and `regenerate` 1 (`EVAL`) after this store read the session, else 2 (`HMGET` first), plus 1 `EVAL`
  * for each commit that landed first. The store remembers the version it last read of up to 1,000 sessions for
- * that: a guess the write's script checks, never trusted to say the session is gone. No `count()`
- * or `clear()`: Redis would have to scan every key. The scripts touch keys they compute (forwards, index
- * members), so on Redis Cluster every key must be in one slot: put a hash tag in the prefix (`"{sess}:"`).
+ * that: a guess the write's script checks, never trusted to say the session is gone or that a change cannot be
+ * merged onto it. No `count()` or `clear()`: Redis would have to scan every key. The scripts touch keys they
+ * compute (forwards, index members), so on Redis Cluster every key must be in one slot: put a hash tag in the
+ * prefix (`"{sess}:"`).
  *
  * @example
  * import { RedisClient } from 'bun'
@@ -173,7 +174,17 @@ export function createRedisStore(client: RedisClientLike, options: RedisStoreOpt
         fresh = true;
         continue;
       }
-      const merged = mergeChanges(stored, changes, times);
+      let merged: SessionRecord;
+      try {
+        merged = mergeChanges(stored, changes, times);
+      } catch (error) {
+        // Nor does it decide that the changes cannot be merged: the session as it is now may take them (another
+        // request or process changed the value since), or may have ended (then nothing is written).
+        if (fresh) throw error;
+        reply = await read(key);
+        fresh = true;
+        continue;
+      }
       const json = JSON.stringify(merged);
       const keys = [key, prefix + newId];
       if (stored.userId !== undefined) keys.push(userKey(stored.userId));

@@ -82,7 +82,7 @@ async function run(s: SessionCore, plan: Exclude<CommitPlan, 'nothing'>, now: nu
 
     case 'destroy': {
       const id = s.stored ? (s.previousId ?? s.id) : s.cookie.orphanId;
-      const ended = id === undefined ? null : await t.destroy(id, now + c.retainMs);
+      const ended = id === undefined ? null : wasLive(s, await t.destroy(id, now + c.retainMs), now);
       if (s.replaces !== undefined) await endReplaced(s, now, false);
       const lines = t.clear(s.cookie, now);
       s.stored = false;
@@ -237,7 +237,7 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     const id = old.previousId ?? old.id;
     let ended: string | null;
     try {
-      ended = await c.transport.destroy(id, now + c.retainMs);
+      ended = wasLive(old, await c.transport.destroy(id, now + c.retainMs), now);
     } catch (error) {
       if (undo) {
         // A store without conditional writes (KV) would store a retry under this ended ID: the retry gets a new one.
@@ -251,6 +251,15 @@ async function endReplaced(s: SessionCore, now: number, undo: boolean): Promise<
     if (ended !== null) emit(c.onEvent, { type: 'destroyed', ...subject(ended, old.userId), at: now }, old.ctx);
   }
   s.replaces = undefined;
+}
+
+/**
+ * The ID a destroy of `s` ended, as a server-side store answers it: none once the session had expired. A stateless
+ * transport ends whatever it is given (the cookie is all there is), so its answer is checked against the expiry
+ * the request read: a slow logout that lands after the session expired reports no `destroyed` session.
+ */
+function wasLive(s: SessionCore, ended: string | null, now: number): string | null {
+  return ended !== null && !s.config.transport.stateful && now >= s.lifetime.storedExpiry ? null : ended;
 }
 
 /**
