@@ -105,7 +105,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
    */
   function end(id: string, retainUntil: number): string | false {
     let ended: string | false = false;
-    for (let next: string | undefined = id; next !== undefined; ) {
+    let next: string | undefined = id;
+    while (next !== undefined) {
       const entry = entries.get(next);
       if (entry !== undefined && 'text' in entry && now() < entry.expiresAt) ended = next;
       const movedTo = entry !== undefined && 'movedTo' in entry ? entry.movedTo : undefined;
