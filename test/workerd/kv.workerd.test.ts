@@ -642,6 +642,22 @@ describe('kv store: the per-user index', () => {
     expect(listError).toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/listByUser\(\) needs 5/) });
     expect(tight.kv.calls.get).toHaveLength(0);
   });
+
+  it('listByUser stays within maxOperations with 100 entries to prune: 1 list, 4 bulk reads, 100 deletes', async () => {
+    const { sessions, prefix } = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push((await userLogin(sessions, 'ada')).id);
+    // Every session revoked elsewhere: each entry is pruned. 33 sessions a bulk read: 4 reads for 100.
+    for (const id of ids) await env.SESSIONS_KV.put(`${prefix}${id.slice(0, 22)}:revoked`, '1');
+    const tight = setup({ maxOperations: 104, prefix });
+    const listed = await tight.sessions.listByUser('ada').then(
+      (found) => found.length,
+      (error: unknown) => error,
+    );
+    // Either it refuses before reading, or it spends no more than it may.
+    if (typeof listed === 'number') expect(tight.kv.reads() + tight.kv.writes()).toBeLessThanOrEqual(104);
+    else expect(listed).toMatchObject({ code: 'STORE_LIMIT' });
+  });
 });
 
 /**
