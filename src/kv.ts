@@ -400,8 +400,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     // that lives would hide it from listByUser and destroyByUser for good.
     async listByUser(userId) {
       const under = indexKey(userId, '');
-      // Per entry: a third of a bulk read and a prune at most.
-      const keys = await listAll('listByUser', 1.03, under);
+      // Per entry: a prune at most, and a 33rd of a bulk read (99 keys, 3 a session, and the clear marker).
+      const keys = await listAll('listByUser', 1 + 1 / 33, under);
       const found = new Map<string, UserSession>();
       const dead: Listed[] = [];
       // The first round reads the listed entries; each later one the IDs a regenerate in progress moved a session
