@@ -851,6 +851,27 @@ describe('kv store: revocation across locations (a two-location model)', () => {
     expect(await atY.destroyByUser('ada')).toBe(1);
     expect(await ids(atX)).toEqual([]);
   });
+
+  it('a login at Y after destroyAll at X lives, though the clock at Y is 5 ms behind X', async () => {
+    const clock = createClock();
+    const prefix = uniquePrefix('skew');
+    const behind = () => clock.now() - 5;
+    const options = { secrets: [SECRET], expires: 3600 };
+    const atX = createSessions({
+      ...options,
+      now: clock.now,
+      store: createKVStore(env.SESSIONS_KV, { prefix, now: clock.now }),
+    });
+    const atY = createSessions({
+      ...options,
+      now: behind,
+      store: createKVStore(env.SESSIONS_KV, { prefix, now: behind }),
+    });
+    await atX.destroyAll();
+    clock.advance(1); // the login comes after destroyAll returned, and the marker has reached Y
+    const after = await login(atY, { n: 3 });
+    expect((await atY.start(request(after))).get('n')).toBe(3); // now: a new session, the login is ended
+  });
 });
 
 describe('kv store: interleavings inside its transactions (gates on the real binding)', () => {
