@@ -484,8 +484,9 @@ interface Stored {
 
 /**
  * Whether `clear()`, which last ran at `clearedAt`, ended `record`: it was created before then. (One created in
- * that very millisecond is taken for a login after it. A record of another shape is left to the manager, which
- * reports it as corrupt.)
+ * that very millisecond is taken for a login after it. The two times come from the clocks of the locations that
+ * cleared and created: one behind by d ms ends its logins of the d ms after a clear. A record of another shape is
+ * left to the manager, which reports it as corrupt.)
  */
 function clearedBefore(record: SessionRecord | null, clearedAt: number): boolean {
   const createdAt = (record as { createdAt?: unknown } | null)?.createdAt;
