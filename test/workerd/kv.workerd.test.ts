@@ -643,6 +643,14 @@ describe('kv store: the per-user index', () => {
     expect(tight.kv.calls.get).toHaveLength(0);
   });
 
+  it('after destroyAll, the index entries it leaves are pruned by the next listing (as its doc says)', async () => {
+    const { sessions, prefix } = setup();
+    const { id } = await userLogin(sessions, 'ada');
+    await sessions.destroyAll();
+    expect(await sessions.listByUser('ada')).toEqual([]);
+    expect(await env.SESSIONS_KV.get(`${prefix}user:ada:${id}`)).toBeNull(); // now: '', left to its TTL
+  });
+
   it('listByUser stays within maxOperations with 100 entries to prune: 1 list, 4 bulk reads, 100 deletes', async () => {
     const { sessions, prefix } = setup();
     const ids: string[] = [];
