@@ -124,8 +124,9 @@ export interface KVStore extends SessionStore {
  * about 998 sessions per invocation with the defaults, `destroyByUser` on about 249 of one user). `clear()`
  * writes its marker before it deletes, so a commit or regenerate in flight that writes a session back leaves it
  * ended (as a revocation does, within KV's propagation window elsewhere); it leaves the index entries to their
- * TTL (listings prune them). Past `maxOperations`, rotate `secrets`: every existing cookie then fails its
- * signature.
+ * TTL (listings skip them, and prune only those of a session a write put back: an entry whose session key is
+ * gone may be a login on its way; `destroyByUser` still pays its read and revocation). Past `maxOperations`,
+ * rotate `secrets`: every existing cookie then fails its signature.
  *
  * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write; so does a login whose
  * `userId` makes its index entry's key too long.
