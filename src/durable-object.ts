@@ -591,8 +591,11 @@ export function createDurableObjectStore(
         throw error;
       }
       if (created === 'taken') {
+        // Of this session's lineage: its own copy, left live by an earlier attempt of this move that could not end
+        // it. It ends, and the old ID keeps its forward (as when a move is cut short).
+        if (sameSession(id, newId)) await abandon(id, newId, times.expiresAt);
         // Another session's: none of this one is there to end. The old ID is live again (or at the timeout).
-        await send('cancel', id, newId, false, times.expiresAt).catch(() => false);
+        else await send('cancel', id, newId, false, times.expiresAt).catch(() => false);
         throw new SessionError('STORE_WRITE', 'regenerate: the new ID is taken');
       }
       if (created === 'ended') {

@@ -124,8 +124,9 @@ export interface KVStore extends SessionStore {
  * about 998 sessions per invocation with the defaults, `destroyByUser` on about 249 of one user). `clear()`
  * writes its marker before it deletes, so a commit or regenerate in flight that writes a session back leaves it
  * ended (as a revocation does, within KV's propagation window elsewhere); it leaves the index entries to their
- * TTL (listings prune them). Past `maxOperations`, rotate `secrets`: every existing cookie then fails its
- * signature.
+ * TTL (listings skip them, and prune only those of a session a write put back: an entry whose session key is
+ * gone may be a login on its way; `destroyByUser` still pays its read and revocation). Past `maxOperations`,
+ * rotate `secrets`: every existing cookie then fails its signature.
  *
  * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write; so does a login whose
  * `userId` makes its index entry's key too long.
@@ -400,8 +401,8 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
     // that lives would hide it from listByUser and destroyByUser for good.
     async listByUser(userId) {
       const under = indexKey(userId, '');
-      // Per entry: a third of a bulk read and a prune at most.
-      const keys = await listAll('listByUser', 1.03, under);
+      // Per entry: a prune at most, and a 33rd of a bulk read (99 keys, 3 a session, and the clear marker).
+      const keys = await listAll('listByUser', 1 + 1 / 33, under);
       const found = new Map<string, UserSession>();
       const dead: Listed[] = [];
       // The first round reads the listed entries; each later one the IDs a regenerate in progress moved a session
@@ -484,8 +485,9 @@ interface Stored {
 
 /**
  * Whether `clear()`, which last ran at `clearedAt`, ended `record`: it was created before then. (One created in
- * that very millisecond is taken for a login after it. A record of another shape is left to the manager, which
- * reports it as corrupt.)
+ * that very millisecond is taken for a login after it. The two times come from the clocks of the locations that
+ * cleared and created: one behind by d ms ends its logins of the d ms after a clear. A record of another shape is
+ * left to the manager, which reports it as corrupt.)
  */
 function clearedBefore(record: SessionRecord | null, clearedAt: number): boolean {
   const createdAt = (record as { createdAt?: unknown } | null)?.createdAt;

@@ -1035,6 +1035,28 @@ describe('durable-object store: the per-user index (user objects on the real bin
     });
   }
 
+  it('a move tried again that finds its own copy taken keeps it ended by a logout, not listed', async () => {
+    const { fault, arm } = failNext();
+    const { sessions } = setup({ fault });
+    const ada = user('ada');
+    const { cookie, id } = await signIn(sessions, ada);
+    const first = await sessions.start(request(cookie));
+    first.regenerate();
+    // The new ID's entry lands but its answer is lost; the end of the new ID that undoes the move fails too
+    // (the same object, the same trouble): the new ID holds a live copy, listed, and the old ID moves towards it.
+    arm('index', true);
+    arm('destroy');
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
+    expect(await rows(first.id, 'state')).toEqual([{ state: 'live' }]);
+    await backdate(id, 60_001);
+    // The same move tried again after its timeout: the new ID is this session's own copy, answered 'taken'.
+    await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE' });
+    // The user logs out with the cookie they hold: every copy of the session ends.
+    await sessions.destroy(request(cookie));
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull(); // now: the record, live
+    expect(await sessions.listByUser(ada)).toEqual([]);
+  });
+
   it('destroyByUser while both IDs are listed names the old one, where the cut-short move leaves it', async () => {
     const { rpc, sessions, store, clock } = setup();
     const ada = user('ada');

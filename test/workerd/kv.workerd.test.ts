@@ -642,6 +642,32 @@ describe('kv store: the per-user index', () => {
     expect(listError).toMatchObject({ code: 'STORE_LIMIT', message: expect.stringMatching(/listByUser\(\) needs 5/) });
     expect(tight.kv.calls.get).toHaveLength(0);
   });
+
+  it('after destroyAll, the index entries it leaves are skipped, not pruned: left to their TTL', async () => {
+    const { sessions, prefix } = setup();
+    const { id } = await userLogin(sessions, 'ada');
+    await sessions.destroyAll();
+    expect(await sessions.listByUser('ada')).toEqual([]);
+    // No record to judge it by: it may be a login on its way, so it stays (the doc says so).
+    expect(await env.SESSIONS_KV.get(`${prefix}user:ada:${id}`)).toBe('');
+    expect(await sessions.destroyByUser('ada')).toBe(0);
+  });
+
+  it('listByUser stays within maxOperations with 100 entries to prune: 1 list, 4 bulk reads, 100 deletes', async () => {
+    const { sessions, prefix } = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push((await userLogin(sessions, 'ada')).id);
+    // Every session revoked elsewhere: each entry is pruned. 33 sessions a bulk read: 4 reads for 100.
+    for (const id of ids) await env.SESSIONS_KV.put(`${prefix}${id.slice(0, 22)}:revoked`, '1');
+    const tight = setup({ maxOperations: 104, prefix });
+    const listed = await tight.sessions.listByUser('ada').then(
+      (found) => found.length,
+      (error: unknown) => error,
+    );
+    // Either it refuses before reading, or it spends no more than it may.
+    if (typeof listed === 'number') expect(tight.kv.reads() + tight.kv.writes()).toBeLessThanOrEqual(104);
+    else expect(listed).toMatchObject({ code: 'STORE_LIMIT' });
+  });
 });
 
 /**
@@ -834,6 +860,31 @@ describe('kv store: revocation across locations (a two-location model)', () => {
     // The login made after destroyByUser returned is a session of its own: the next destroyByUser ends it.
     expect(await atY.destroyByUser('ada')).toBe(1);
     expect(await ids(atX)).toEqual([]);
+  });
+
+  it('destroyAll goes by clocks: at Y, 5 ms behind, a login in the 5 ms after it ends; a later one lives', async () => {
+    const clock = createClock();
+    const prefix = uniquePrefix('skew');
+    const behind = () => clock.now() - 5;
+    const options = { secrets: [SECRET], expires: 3600 };
+    const atX = createSessions({
+      ...options,
+      now: clock.now,
+      store: createKVStore(env.SESSIONS_KV, { prefix, now: clock.now }),
+    });
+    const atY = createSessions({
+      ...options,
+      now: behind,
+      store: createKVStore(env.SESSIONS_KV, { prefix, now: behind }),
+    });
+    await atX.destroyAll();
+    clock.advance(1); // after destroyAll returned, and the marker has reached Y, but Y's clock is still before it
+    const early = await login(atY, { n: 3 });
+    expect((await atY.start(request(early))).isNew).toBe(true); // the README says so
+    clock.advance(4); // Y's clock reaches the marker's time
+    const after = await login(atY, { n: 4 });
+    expect((await atY.start(request(after))).get('n')).toBe(4);
+    expect((await atX.start(request(after))).get('n')).toBe(4);
   });
 });
 
