@@ -6,6 +6,8 @@ import { createCookieJar, sessionCookie } from '../src/testing.js';
 import { createApp } from '../worker-example/app.js';
 import { deviceLabel, timeInWords } from '../worker-example/devices.js';
 import { fromLongBase64Url, toBase64Url } from '../src/lib/encoding.js';
+import { signerFor } from '../src/lib/signer.js';
+import { DEV_ONLY_SECRET } from '../worker-example/dev-secret.js';
 import { describe, expect, it } from './harness.js';
 import { SECRET } from './helpers.js';
 
@@ -32,6 +34,46 @@ describe('example app', () => {
     const json = await app()(post('/login', { origin: ORIGIN, body: '{"name":"x"}', type: 'application/json' }));
     expect(json.status).toBe(400);
     expect((await app()(post('/login', { origin: ORIGIN }))).status).toBe(400);
+  });
+
+  it('refuses the public dev-only secret on any host but localhost, where anyone could sign a cookie', async () => {
+    // A Worker deployed without `wrangler secret put SESSION_SECRET` runs on DEV_ONLY_SECRET, which is in this
+    // repository: with a session ID (a store dump, a log) anyone signs a cookie the app accepts.
+    const store = createMemoryStore();
+    const victim = await createSessions({ store, secrets: [SECRET] }).create(new Request(`${ORIGIN}/`), {
+      data: { user: 'Ada', count: 0 },
+    });
+    await victim.commit();
+    const forged = `__Host-sid=${signerFor([DEV_ONLY_SECRET], '__Host-sid').sign(victim.id)}`;
+    const fetch = createApp({ store, secrets: [DEV_ONLY_SECRET], runtime: 'test' });
+
+    const page = await fetch(new Request(`${ORIGIN}/`, { headers: { Cookie: forged } }));
+    expect(await page.text()).not.toContain('<strong id="user">Ada</strong>');
+    expect(page.status).toBe(500);
+    const login = await fetch(post('/login', { origin: ORIGIN, body: new URLSearchParams({ name: 'ada' }) }));
+    expect(login.status).toBe(500);
+    expect(login.headers.getSetCookie()).toEqual([]);
+    // On this machine it is what it is for: `npm start` with no setup.
+    for (const local of ['http://localhost:8787', 'http://127.0.0.1:8000', 'http://[::1]:3000']) {
+      expect((await fetch(new Request(`${local}/`))).status).toBe(200);
+    }
+  });
+
+  it('answers HEAD as GET does, without a body or touching the session; other methods 405', async () => {
+    const b = browser(app(), UA.chromeLinux);
+    await b.post('/login', { name: 'ada' });
+    for (const path of ['/', '/api/state']) {
+      const head = await b.send(path, undefined, 'HEAD');
+      expect(head.status).toBe(200);
+      expect(head.headers.get('Cache-Control')).toBe('no-store');
+      expect(await head.text()).toBe('');
+    }
+    expect(await b.page()).toContain('Welcome, ada!'); // the flash is still there for the page
+    for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const response = await b.send('/', undefined, method);
+      expect(response.status).toBe(405);
+      expect(response.headers.get('Allow')).toBe('GET, HEAD, POST');
+    }
   });
 
   it('signs in from its own page', async () => {
@@ -80,18 +122,19 @@ describe('example app: device labels and times in words', () => {
 /** One browser: its own cookies and User-Agent, following redirects by hand. */
 function browser(fetch: ReturnType<typeof createApp>, userAgent: string) {
   const jar = createCookieJar();
-  const send = async (path: string, form?: Record<string, string>) => {
+  const send = async (path: string, form?: Record<string, string>, method = form ? 'POST' : 'GET') => {
     const headers = new Headers({ 'User-Agent': userAgent });
     const cookie = jar.header();
     if (cookie !== undefined) headers.set('Cookie', cookie);
     if (form !== undefined) headers.set('Origin', ORIGIN);
     const body = form === undefined ? null : new URLSearchParams(form);
-    const response = await fetch(new Request(`${ORIGIN}${path}`, { method: form ? 'POST' : 'GET', headers, body }));
+    const response = await fetch(new Request(`${ORIGIN}${path}`, { method, headers, body }));
     jar.apply(response);
     return response;
   };
   return {
     jar,
+    send,
     post: (path: string, form: Record<string, string> = {}) => send(path, form),
     page: async () => (await send('/')).text(),
   };
@@ -215,5 +258,63 @@ describe('example app: the theme, in a signed-only cookie of its own', () => {
     const forged = new Request(`${ORIGIN}/`, { headers: { Cookie: `__Host-prefs=${prefix}.${kid}.${edited}.${tag}` } });
     expect(await (await fetch(forged)).text()).toContain('data-theme="light"');
     expect((await b.post('/theme', { theme: 'purple' })).status).toBe(400);
+  });
+});
+
+describe('example app: what the page says is so', () => {
+  const notice = (html: string) => /<p class="notice" id="notice">([^<]*)<\/p>/.exec(html)?.[1];
+
+  it('"keep me signed in" from a page left open after sign-out keeps no one signed in, and says so', async () => {
+    const b = browser(app(), UA.chromeLinux);
+    await b.post('/login', { name: 'ada' });
+    await b.post('/logout');
+    expect(notice(await b.page())).toBe('You are signed out.');
+    const keep = await b.post('/keep'); // the button on the tab that still shows Ada signed in
+    expect(keep.headers.getSetCookie()).toEqual([]);
+    const page = await b.page();
+    expect(page).toContain('id="login"');
+    expect(notice(page) ?? '').not.toMatch(/stay signed in/);
+  });
+
+  it('"keep me signed in" on a browser-session cookie does not promise 30 days the cookie will not last', async () => {
+    const b = browser(app(), UA.chromeLinux);
+    await b.post('/login', { name: 'ada' }); // Remember me unchecked
+    const keep = await b.post('/keep');
+    const [cookie] = keep.headers.getSetCookie();
+    expect(cookie).not.toMatch(/Max-Age/i); // still gone when the browser closes: the choice made at sign-in
+    const page = await b.page();
+    expect(page).toContain('browser session');
+    expect(notice(page)).toMatch(/until you close (the|this) browser/);
+  });
+
+  it('cuts a long name at a whole character, never half of an emoji', async () => {
+    const fetch = app();
+    const smile = browser(fetch, UA.chromeLinux);
+    const grin = browser(fetch, UA.firefoxWindows);
+    await smile.post('/login', { name: `${'a'.repeat(39)}😀` });
+    await grin.post('/login', { name: `${'a'.repeat(39)}😁` });
+    const page = await smile.page();
+    expect(page).toContain(`<strong id="user">${'a'.repeat(39)}😀</strong>`);
+    expect(page).not.toContain('\uFFFD');
+    expect(page).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    // Two names, two users: neither lists the other's browser.
+    expect(page).not.toContain('Firefox on Windows');
+  });
+
+  it('shows when the session expires after this visit renewed it, not before', async () => {
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now; // before createApp: the managers and the store take Date.now as their clock
+    try {
+      const b = browser(app(), UA.chromeLinux);
+      await b.post('/login', { name: 'ada', remember: 'on' }); // 7 days unused, 30 at most
+      now += 6 * 86400_000;
+      const visit = await b.send('/');
+      expect(visit.headers.getSetCookie()[0]).toMatch(/Max-Age=604800/); // this visit renewed it: 7 more days
+      const expires = /<dd id="expires"><time [^>]*>([^<]*)<\/time>/.exec(await visit.text())?.[1];
+      expect(expires).toBe('in 7 days');
+    } finally {
+      Date.now = realNow;
+    }
   });
 });

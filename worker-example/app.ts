@@ -10,6 +10,7 @@ import {
   type SessionsOptions,
 } from '../src/index.js';
 import { createCookieStore } from '../src/cookie-store.js';
+import { DEV_ONLY_SECRET } from './dev-secret.js';
 import { deviceLabel, timeInWords } from './devices.js';
 
 export interface AppOptions {
@@ -34,6 +35,15 @@ type Theme = 'light' | 'dark';
 const PERSISTENT_SEC = 30 * 86400;
 /** The feedback after "Keep me signed in": a new lifetime of 30 days from now; unused for 7 days, it ends. */
 const KEPT = 'Done: you stay signed in for 30 more days, as long as you come back within 7 days.';
+/** The same for a browser-session cookie (Remember me unchecked): the browser drops it when it closes. */
+const KEPT_UNTIL_CLOSED =
+  'Done: you stay signed in until you close this browser, for 30 more days at most, if you come back within 7 days.';
+
+/** This machine's own names: the only hosts where the public dev-only secret may sign cookies. */
+const LOOPBACK = /^(?:localhost|[\w-]+\.localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+const NO_SECRET =
+  'SESSION_SECRET is not set: this server would sign cookies with the public development-only secret, which ' +
+  'only serves localhost. Set SESSION_SECRET (openssl rand -base64 32; on Workers: wrangler secret put).';
 
 export function createApp({ store, secrets, runtime }: AppOptions) {
   const sessions = createSessions<Data>({
@@ -53,9 +63,25 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     expires: 365 * 86400,
   });
 
+  // Anyone can read DEV_ONLY_SECRET, so with it anyone holding a session ID could sign its cookie: refused loudly
+  // anywhere but this machine (a Worker deployed without `wrangler secret put SESSION_SECRET`).
+  const devSecret = secrets.includes(DEV_ONLY_SECRET);
+
   return async function fetch(request: Request, ctx?: BackgroundContext): Promise<Response> {
     const url = new URL(request.url);
     const route = `${request.method} ${url.pathname}`;
+
+    if (devSecret && !LOOPBACK.test(url.hostname)) {
+      return new Response(NO_SECRET, { status: 500, headers: { 'Cache-Control': 'no-store' } });
+    }
+    // HEAD: the headers GET would send, without reading the session (a HEAD must not use up a flash).
+    if (request.method === 'HEAD' && (url.pathname === '/' || url.pathname === '/api/state')) {
+      const type = url.pathname === '/' ? 'text/html; charset=utf-8' : 'application/json';
+      return new Response(null, { headers: { 'Content-Type': type, 'Cache-Control': 'no-store' } });
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'POST') {
+      return new Response('Method not allowed', { status: 405, headers: { Allow: 'GET, HEAD, POST' } });
+    }
 
     // Forms are posted from this page only: a browser sends Origin with every POST, so a cross-site form
     // (login CSRF, which SameSite=Lax does not stop for a top-level POST) is refused.
@@ -66,10 +92,11 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     if (route === 'POST /login') {
       const form = await request.formData().catch(() => null);
       if (form === null) return new Response('Expected a form', { status: 400 });
+      // 40 characters (code points): a cut never leaves half of an emoji, which would show as U+FFFD.
       const name =
-        String(form.get('name') ?? '')
-          .trim()
-          .slice(0, 40) || 'guest';
+        Array.from(String(form.get('name') ?? '').trim())
+          .slice(0, 40)
+          .join('') || 'guest';
       const remember = form.get('remember') === 'on';
       // create() gives a fresh ID and destroys any session the request had (no session fixation). The name is
       // the user (this demo has no passwords): every browser signed in with it is listed under "Your devices".
@@ -103,20 +130,18 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
       return redirect(await preferences.commit());
     }
 
-    if (route === 'POST /keep') {
-      // The flash rides the same write as the new lifetime (shiftExpiration commits this request's session).
-      const session = await sessions.start(request, ctx);
-      if (!session.isNew) session.setFlash('notice', KEPT);
-      const headers = await sessions.shiftExpiration(request).catch(() => new Headers());
-      return redirect(headers);
-    }
-
     const session = await sessions.start(request, ctx);
     const user = session.get('user');
 
     if (route === 'POST /count' && user !== undefined) {
       session.increment('count');
       return redirect(await session.commit());
+    }
+    if (route === 'POST /keep' && user !== undefined) {
+      // Signed in only (a tab left open after sign-out keeps nothing). The flash rides the same write as the new
+      // lifetime (shiftExpiration commits this request's session); a browser-session cookie stays one.
+      session.setFlash('notice', session.persistent ? KEPT : KEPT_UNTIL_CLOSED);
+      return redirect(await sessions.shiftExpiration(request).catch(() => new Headers()));
     }
     if (route === 'POST /renew' && user !== undefined) {
       session.regenerate();
@@ -160,16 +185,18 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     // null: a session from before sign-in took a userId, which belongs to no list.
     const devices = userId === undefined ? null : await devicesOf(sessions, userId);
     const preferences = await prefs.start(request, ctx);
+    // Both managers' cookies, as gorilla's sessions.Save(r, w) writes every session of the request; before the
+    // page is made, so that "Expires" is the time this visit's renewal (a touch) set, not the one before it.
+    const headers = await commitAll(session, preferences);
     const body = page(
       runtime,
       notice,
       preferences.get('theme') ?? 'light',
       user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session, devices),
     );
-    // Both managers' cookies, as gorilla's sessions.Save(r, w) writes every session of the request.
     return withHeaders(
       new Response(body, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } }),
-      await commitAll(session, preferences),
+      headers,
     );
   };
 }

@@ -34,7 +34,9 @@ if (redisUrl !== undefined && redisUrl !== '') {
   runtime = 'Bun (SQLite)';
 }
 
-const app = createApp({ store, secrets: [Bun.env.SESSION_SECRET ?? DEV_ONLY_SECRET], runtime });
+const secret = Bun.env.SESSION_SECRET;
+if (secret === undefined) console.log('SESSION_SECRET unset: the public dev-only secret serves localhost only');
+const app = createApp({ store, secrets: [secret ?? DEV_ONLY_SECRET], runtime });
 const server = Bun.serve({
   port: Number(Bun.env.PORT ?? 3000),
   hostname: '127.0.0.1',

@@ -15,9 +15,11 @@ declare const Deno: {
 };
 declare const console: { log(...values: unknown[]): void };
 
+const secret = Deno.env.get('SESSION_SECRET');
+if (secret === undefined) console.log('SESSION_SECRET unset: the public dev-only secret serves localhost only');
 const app = createApp({
   store: createDenoKvStore(await Deno.openKv(Deno.env.get('DENO_KV_PATH'))),
-  secrets: [Deno.env.get('SESSION_SECRET') ?? DEV_ONLY_SECRET],
+  secrets: [secret ?? DEV_ONLY_SECRET],
   runtime: 'Deno (Deno KV)',
 });
 Deno.serve(

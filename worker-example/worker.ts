@@ -11,7 +11,10 @@ export interface Env {
   SESSIONS_KV: KVNamespace;
   SESSIONS_DO: DurableObjectNamespace<SessionDurableObject>;
   SESSION_STORE?: string;
-  /** Set with `wrangler secret put SESSION_SECRET`; local development falls back to a public dev-only secret. */
+  /**
+   * Set with `wrangler secret put SESSION_SECRET`; local development falls back to a public dev-only secret, which
+   * the app refuses (500) on any host but localhost.
+   */
   SESSION_SECRET?: string;
 }
 
