@@ -79,7 +79,7 @@ export interface KVStore extends SessionStore {
   destroyByUser(userId: string, except: string | undefined, retainUntil: number): Promise<string[]>;
   /** Live sessions under the prefix, by the expiry in each key's metadata (list calls only). */
   count(): Promise<number>;
-  /** Deletes every session key under the prefix, within `maxOperations`. */
+  /** Ends every session under the prefix (one marker), then deletes their keys, as many as `maxOperations` allows. */
   clear(): Promise<void>;
 }
 
@@ -115,18 +115,19 @@ export interface KVStore extends SessionStore {
  * and 1 write (plus the index entry's, with a `userId`, when the lifetime's end moves later); `regenerate` 1 read
  * and 3 writes (5 with a `userId`); `destroy` 1 read and 2 writes (3 with a `userId`; plus 1 read for each
  * forward from an ID the session moved away from, to answer whether it ended a live session). `count()` makes
- * 1 read and ceil(n / pageSize) `list` calls; `clear()` the `list` calls, 1 write and one `delete` per key.
+ * 1 read and ceil(n / pageSize) `list` calls; `clear()` 1 write, then the `list` calls and one `delete` per key.
  * `listByUser` makes ceil(n / pageSize) `list` calls, ceil(n / 33) bulk reads (and one more per forward hop of a
  * session a regenerate moved while it ran) and one `delete` per dead entry it prunes;
  * `destroyByUser` the `list` calls and, per session, 1 read and 3 writes. Workers allow 1,000 KV operations per
- * invocation: when a call would need more than `maxOperations` (counting those at most), it rejects with a
- * `SessionError` code `STORE_LIMIT` before reading a session or deleting anything (so `clear()` works on up to
- * about 998 sessions per invocation with the defaults, `destroyByUser` on about 249 of one user). `clear()`
- * writes its marker before it deletes, so a commit or regenerate in flight that writes a session back leaves it
- * ended (as a revocation does, within KV's propagation window elsewhere); it leaves the index entries to their
- * TTL (listings skip them, and prune only those of a session a write put back: an entry whose session key is
- * gone may be a login on its way; `destroyByUser` still pays its read and revocation). Past `maxOperations`,
- * rotate `secrets`: every existing cookie then fails its signature.
+ * invocation: when `count()`, `listByUser` or `destroyByUser` would need more than `maxOperations` (counting
+ * those at most), it rejects with a `SessionError` code `STORE_LIMIT` before reading a session or deleting
+ * anything (`destroyByUser` works on about 249 sessions of one user with the defaults). `clear()` ends every
+ * session whatever their number: its marker is one write, made before it deletes, so a commit or regenerate in
+ * flight that writes a session back leaves it ended (as a revocation does, within KV's propagation window
+ * elsewhere); it then deletes as many keys as `maxOperations` leaves room for (KV's TTL frees the rest). It
+ * leaves the index entries to their TTL (listings skip them, and prune only those of a session a write put back:
+ * an entry whose session key is gone may be a login on its way; `destroyByUser` still pays its read and
+ * revocation).
  *
  * Keys over 512 bytes and values over 25 MiB reject with `STORE_LIMIT` before the write; so does a login whose
  * `userId` makes its index entry's key too long.
@@ -455,11 +456,23 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       return keys.filter((key) => liveAt(key, t, clearedAt)).length;
     },
     async clear() {
-      const keys = await listAll('clear', 1, prefix, 1);
       // The marker first: once it is written, no read here returns a session created before it, and no commit or
-      // regenerate in flight (which reads before it writes) can put one back. The deletes then only free keys.
+      // regenerate in flight (which reads before it writes) can put one back, however many sessions there are.
+      // The deletes then only free keys: as many as `maxOperations` leaves room for (the marker and each `list`
+      // counted); KV's TTL frees the rest, which the marker has ended all the same.
       await namespace.put(clearedKey, String(now()), { expirationTtl: CLEARED_TTL_SEC + (cacheTtl ?? 60) });
-      await each(keys, (key) => namespace.delete(key.name));
+      let budget = maxOperations - 1;
+      let cursor: string | undefined;
+      while (budget-- > 0) {
+        const page = await namespace.list(
+          cursor === undefined ? { prefix, limit: pageSize } : { prefix, limit: pageSize, cursor },
+        );
+        const keys = page.keys.filter((key) => SESSION_ID.test(key.name.slice(prefix.length))).slice(0, budget);
+        budget -= keys.length;
+        await each(keys, (key) => namespace.delete(key.name));
+        if (page.list_complete) return;
+        cursor = page.cursor;
+      }
     },
   };
 }

@@ -370,14 +370,26 @@ describe('kv store: count and clear', () => {
     expect(await sessions.count()).toBe(0);
   });
 
-  it('count and clear reject with STORE_LIMIT, deleting nothing, when they would exceed maxOperations', async () => {
+  it('clear past maxOperations ends every session, deleting what the budget leaves room for', async () => {
     const { store, kv, clock, sessions } = setup({ pageSize: 2, maxOperations: 6 });
     await seed(store, clock.now(), 5, 0);
-    // clear: 3 lists + 5 deletes = 8 > 6
-    const clearError = await sessions.destroyAll().catch((e: unknown) => e);
-    expect(codes(clearError)).toContain('STORE_LIMIT');
-    expect(kv.calls.delete).toHaveLength(0);
-    expect(await store.count()).toBe(5);
+    clock.advance(1000);
+    kv.calls.put.length = 0;
+    // The marker, then a list and 2 deletes, a list and 1 delete: 6 operations, 2 of the 5 keys left.
+    await sessions.destroyAll();
+    expect(kv.calls.put.map((p) => p.key)).toEqual([expect.stringMatching(/:cleared$/)]);
+    expect(kv.calls.list).toHaveLength(2);
+    expect(kv.calls.delete).toHaveLength(3);
+    expect(await store.count()).toBe(0);
+    const left = await env.SESSIONS_KV.list({ prefix: kv.calls.list[0]!.prefix });
+    const ids = left.keys.map((k) => k.name.slice(kv.calls.list[0]!.prefix.length)).filter((id) => !id.includes(':'));
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect(await store.get(id)).toBeNull(); // kept by KV until its TTL, ended all the same
+  });
+
+  it('count rejects with STORE_LIMIT when it would exceed maxOperations', async () => {
+    const { store, clock } = setup({ pageSize: 2, maxOperations: 6 });
+    await seed(store, clock.now(), 5, 0);
     // count: 6 lists allowed; 13 keys need 7
     await seed(store, clock.now() + 1, 0, 8);
     await expect(store.count()).rejects.toMatchObject({
