@@ -42,6 +42,8 @@ export interface Group {
   readonly admin: boolean;
   /** count() and destroyAll(). */
   readonly global: boolean;
+  /** With `global`, `false` leaves destroyAll() out (count() is drawn in its place). */
+  readonly destroyAll?: boolean;
   /** A client sends a cookie it held before (a stolen copy): only a store that revokes answers as memory does. */
   readonly replay: boolean;
   /**
@@ -228,7 +230,7 @@ function randomOp(rand: () => number, group: Group, nested = false): Op {
     return rand() < 0.5 ? { op: 'destroyByUser', user } : { op: 'destroyByUser', user, exceptClient: client };
   }
   if (r < 0.96 || !group.global) return { op: 'listByUser', user };
-  return r < 0.985 ? { op: 'count' } : { op: 'destroyAll' };
+  return r < 0.985 || group.destroyAll === false ? { op: 'count' } : { op: 'destroyAll' };
 }
 
 export interface Sequence {
