@@ -8,9 +8,18 @@ patchVitestPoolWorkers();
 // Tests inside workerd (the Workers runtime) on the real KV and Durable Object bindings of wrangler.toml.
 //   npx vitest run --config vitest.workerd.config.ts
 // SESSIONS_DB, a D1 database for the SQL store's tests, is bound here rather than in the example's wrangler.toml.
+// DIFF_* variables (test/workerd/differential.workerd.test.ts: DIFF_RUNS, DIFF_STEPS, DIFF_SEED, DIFF_STATS) reach
+// the tests as text bindings: process.env does not reach inside workerd.
+const knobs = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('DIFF_'))) as Record<
+  string,
+  string
+>;
 export default defineConfig({
   plugins: [
-    cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { d1Databases: ['SESSIONS_DB'] } }),
+    cloudflareTest({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: { d1Databases: ['SESSIONS_DB'], bindings: knobs },
+    }),
   ],
   test: {
     include: ['test/workerd/**/*.workerd.test.ts', 'test/*.test.ts'],

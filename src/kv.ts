@@ -387,6 +387,9 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // regenerate writes it.
       await namespace.put(revokedKey(id), String(retainUntil), { expirationTtl: markerTtl(retainUntil) });
       if (first.text !== null) await namespace.delete(first.key);
+      // Ended under the ID its forwards led to: that key goes too, or count() (a listing of keys) would count it.
+      // The marker has ended it already, so a failed delete (a 429: written less than a second ago) fails nothing.
+      if (at !== id && stored.text !== null) await namespace.delete(stored.key).catch(() => undefined);
       // The index entry of the ID the session ended under, last: until it goes, listByUser skips and prunes it.
       const userId = parse(stored.text)?.userId;
       if (userId) await namespace.delete(indexKey(userId, at));
