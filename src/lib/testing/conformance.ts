@@ -174,10 +174,11 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       const later = clock.now();
       // Two requests' changes, one after the other: neither loses the other's keys.
       await store.update(k, { set: { b: '"two"' } }, times(later, later + 60_000, now + 3_600_000));
+      // A new lifetime (remember-me) comes as a new endsAt: the record takes it, as it takes expiresAt.
       const merged = await store.update(
         k,
         { increment: { n: 2 }, delete: ['a'], flash: { g: '"y"' } },
-        times(later, later + 120_000, now + 3_600_000, false),
+        times(later, later + 120_000, now + 7_200_000, false),
       );
       const expected = {
         data: { n: '3', b: '"two"' },
@@ -186,7 +187,7 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
         flashIds: { g: 2 },
         createdAt: now,
         accessedAt: later,
-        endsAt: now + 3_600_000,
+        endsAt: now + 7_200_000,
         expiresAt: later + 120_000,
         persistent: false,
       };
