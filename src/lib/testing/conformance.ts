@@ -323,8 +323,10 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       await store.create(from, record({ data: { a: '1' } }, now));
       // A change another request stored under the old ID before the move is moved with it.
       await store.update(from, { set: { b: '2' } }, times(now, now + 60_000, now + 3_600_000));
-      const moved = await store.regenerate(from, to, { set: { c: '3' } }, times(now, now + 60_000, now + 3_600_000));
+      // A login that regenerates may start a new lifetime: the moved record takes this write's endsAt.
+      const moved = await store.regenerate(from, to, { set: { c: '3' } }, times(now, now + 60_000, now + 7_200_000));
       expect(moved?.data).toEqual({ a: '1', b: '2', c: '3' });
+      expect(moved?.endsAt).toBe(now + 7_200_000);
       expect(await store.get(to)).toEqual(moved);
       expect(await store.get(from)).toBeNull();
       expect(await store.update(from, { set: { late: '1' } }, times(now, now + 60_000))).toBeNull();
