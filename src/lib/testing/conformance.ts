@@ -307,13 +307,14 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
     it('refuses an increment onto a stored value that is not a number, and keeps the record', async () => {
       const { store, now } = await fresh();
       const k = key('nan');
-      await store.create(k, record({ data: { hex: '"0x10"', big: '1e308' } }, now));
+      await store.create(k, record({ data: { hex: '"0x10"', big: '1e308', n: '1' } }, now));
       const t = times(now, now + 60_000, now + 3_600_000);
       await expect(store.update(k, { increment: { hex: 1 } }, t)).rejects.toMatchObject({ code: 'TYPE_MISMATCH' });
-      await expect(store.update(k, { increment: { big: 1e308 } }, t)).rejects.toMatchObject({
-        code: 'TYPE_MISMATCH',
-      });
-      expect((await store.get(k))?.data).toEqual({ hex: '"0x10"', big: '1e308' });
+      // A sum that is not finite, from a stored value or from the increment itself, is not a number either.
+      for (const increment of [{ big: 1e308 }, { n: Infinity }, { n: NaN }] as Record<string, number>[]) {
+        await expect(store.update(k, { increment }, t)).rejects.toMatchObject({ code: 'TYPE_MISMATCH' });
+      }
+      expect((await store.get(k))?.data).toEqual({ hex: '"0x10"', big: '1e308', n: '1' });
     });
 
     it('regenerate moves the live session to a new ID with its changes; the old ID is ended', async () => {
