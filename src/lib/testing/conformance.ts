@@ -382,6 +382,8 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       await store.create(k, record({ expiresAt: now + 120_000, endsAt: now + 120_000 }, now));
       clock.advance(119_999);
       expect((await store.get(k))?.expiresAt).toBe(clock.now() + 1);
+      // Live until then: a write 1 ms before expiresAt (a touch that keeps the times) goes through.
+      expect(await store.update(k, {}, times(clock.now(), now + 120_000))).not.toBeNull();
       clock.advance(1);
       // Either gone, or still held but visibly expired (the manager will not use it).
       const after = await store.get(k);
