@@ -107,6 +107,8 @@ export function describePerUser(
       const a2 = await login(sessions, ada);
       const a3 = await login(sessions, ada);
       const b1 = await login(sessions, bob);
+      // A user whose ID starts with ada's is another user: an index looked up by prefix must not reach them.
+      const longer = await login(sessions, `${ada}0`);
       expect(await sessions.destroyByUser(ada, { except: a1.id })).toBe(2);
       expect(await alive(sessions, a2.cookie)).toBe(false);
       expect(await alive(sessions, a3.cookie)).toBe(false);
@@ -118,6 +120,7 @@ export function describePerUser(
       expect(await listed(sessions, ada)).toEqual([]);
       expect(await sessions.destroyByUser(ada)).toBe(0);
       expect(await listed(sessions, bob)).toEqual([b1.id]);
+      expect(await alive(sessions, longer.cookie)).toBe(true);
     });
 
     it('refuses a bad userId or except with a SessionError, before any store call', async () => {
