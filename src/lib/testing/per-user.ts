@@ -100,6 +100,19 @@ export function describePerUser(
       expect(info!.accessedAt).toBe(used.accessedAt);
     });
 
+    // The manager re-checks each record it is given; the store's own answer is checked here, as the contract says.
+    it('the store itself lists only live sessions of that user: no expired one, none of a longer user ID', async () => {
+      const clock = createClock();
+      const store = await createStore(clock);
+      const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600 });
+      const ada = user('ada');
+      await (await sessions.create(request(), { userId: ada, expires: 60 })).commit();
+      const kept = await login(sessions, ada);
+      await login(sessions, `${ada}0`);
+      clock.advanceSec(60);
+      expect((await store.listByUser!(ada)).map((session) => session.id)).toEqual([kept.id]);
+    });
+
     it('destroyByUser ends every session of the user (or all but one), and none works again', async () => {
       const { sessions } = await setup();
       const [ada, bob] = [user('ada'), user('bob')];
