@@ -318,16 +318,19 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
     });
 
     it('regenerate moves the live session to a new ID with its changes; the old ID is ended', async () => {
-      const { store, now } = await fresh();
+      const { clock, store, now } = await fresh();
       const from = key('from');
       const to = movedKey(from, 'to');
       await store.create(from, record({ data: { a: '1' } }, now));
       // A change another request stored under the old ID before the move is moved with it.
       await store.update(from, { set: { b: '2' } }, times(now, now + 60_000, now + 3_600_000));
-      // A login that regenerates may start a new lifetime: the moved record takes this write's endsAt.
-      const moved = await store.regenerate(from, to, { set: { c: '3' } }, times(now, now + 60_000, now + 7_200_000));
+      // A login that regenerates may start a new lifetime: the moved record takes this write's endsAt, and
+      // keeps its createdAt.
+      clock.advance(10_000);
+      const t = times(clock.now(), clock.now() + 60_000, now + 7_200_000);
+      const moved = await store.regenerate(from, to, { set: { c: '3' } }, t);
       expect(moved?.data).toEqual({ a: '1', b: '2', c: '3' });
-      expect(moved?.endsAt).toBe(now + 7_200_000);
+      expect([moved?.createdAt, moved?.endsAt]).toEqual([now, now + 7_200_000]);
       expect(await store.get(to)).toEqual(moved);
       expect(await store.get(from)).toBeNull();
       expect(await store.update(from, { set: { late: '1' } }, times(now, now + 60_000))).toBeNull();
