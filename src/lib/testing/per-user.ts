@@ -80,14 +80,15 @@ export function describePerUser(
       const { sessions, clock } = await setup();
       const ada = user('ada');
       const gone = await login(sessions, ada);
-      const moved = await login(sessions, ada);
+      const moved = await login(sessions, ada, 'Tablet');
       const stays = await login(sessions, ada);
       await sessions.destroy(request(gone.cookie));
       const renewing = await sessions.start(request(moved.cookie));
       renewing.regenerate();
       await renewing.commit();
       expect(await listed(sessions, ada)).toEqual([renewing.id, stays.id].sort());
-      expect((await sessions.listByUser(ada)).find((i) => i.id === renewing.id)?.device).toBeUndefined();
+      // The record moves whole: the device it signed in on goes with it.
+      expect((await sessions.listByUser(ada)).find((i) => i.id === renewing.id)?.device).toBe('Tablet');
 
       // The idle timeout (600 s) passes for every session but the one used meanwhile.
       clock.advanceSec(400);
