@@ -110,8 +110,10 @@ export function describeStoreConformance(
     if (stateless) describeSealerContract(createStore, options.encrypts !== false, runner);
     else describeStoreContract(createStore, options.refusesTakenIds !== false, runner);
     describeSessions(setup, stateless, runner);
-    if (options.perUser === true) describePerUser(createStore as (clock: TestClock) => Promise<SessionStore>, runner);
-    else describeNoPerUser(createStore, runner);
+    if (options.perUser === true) {
+      const perUserStore = createStore as (clock: TestClock) => Promise<SessionStore>;
+      describePerUser(perUserStore, runner, options.refusesTakenIds !== false);
+    } else describeNoPerUser(createStore, runner);
   });
 }
 
