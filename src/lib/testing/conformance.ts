@@ -238,7 +238,8 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       expect(await store.get(destroyed)).toBeNull();
 
       const expired = key('expired');
-      await store.create(expired, record({ expiresAt: now + 60_000, endsAt: now + 60_000 }, now));
+      // Idle: expired at expiresAt, though its lifetime (endsAt) runs on.
+      await store.create(expired, record({ expiresAt: now + 60_000, endsAt: now + 3_600_000 }, now));
       clock.advance(60_000);
       expect(await store.update(expired, { set: { a: '1' } }, times(clock.now(), clock.now() + 60_000))).toBeNull();
     });
