@@ -242,6 +242,8 @@ function describeStoreContract(createStore: StoreFactory, refusesTakenIds: boole
       await store.create(expired, record({ expiresAt: now + 60_000, endsAt: now + 3_600_000 }, now));
       clock.advance(60_000);
       expect(await store.update(expired, { set: { a: '1' } }, times(clock.now(), clock.now() + 60_000))).toBeNull();
+      // Nor does a destroy find it live: it ends nothing, and says so (no `destroyed` event).
+      expect(await store.destroy(expired, clock.now() + 3_600_000)).toBe(false);
     });
 
     it('a consumed flash is removed only if it still holds the value read', async () => {
