@@ -7,7 +7,7 @@ import type { Session } from '../../session.js';
 import type { SessionStore } from '../store-contract.js';
 import { gatedSessions } from './races.js';
 import type { TestRunner } from './runner.js';
-import { cookiePair, createClock, request, SECRET, uniqueUser as user, type TestClock } from './support.js';
+import { cookiePair, createClock, record, request, SECRET, uniqueUser as user, type TestClock } from './support.js';
 
 /** Tries of each natural overlap. */
 const TRIES = 20;
@@ -19,6 +19,7 @@ const TRIES = 20;
 export function describePerUser(
   createStore: (clock: TestClock) => SessionStore | Promise<SessionStore>,
   runner: TestRunner,
+  refusesTakenIds = true,
 ): void {
   const { describe, it, expect } = runner;
 
@@ -80,14 +81,15 @@ export function describePerUser(
       const { sessions, clock } = await setup();
       const ada = user('ada');
       const gone = await login(sessions, ada);
-      const moved = await login(sessions, ada);
+      const moved = await login(sessions, ada, 'Tablet');
       const stays = await login(sessions, ada);
       await sessions.destroy(request(gone.cookie));
       const renewing = await sessions.start(request(moved.cookie));
       renewing.regenerate();
       await renewing.commit();
       expect(await listed(sessions, ada)).toEqual([renewing.id, stays.id].sort());
-      expect((await sessions.listByUser(ada)).find((i) => i.id === renewing.id)?.device).toBeUndefined();
+      // The record moves whole: the device it signed in on goes with it.
+      expect((await sessions.listByUser(ada)).find((i) => i.id === renewing.id)?.device).toBe('Tablet');
 
       // The idle timeout (600 s) passes for every session but the one used meanwhile.
       clock.advanceSec(400);
@@ -100,13 +102,28 @@ export function describePerUser(
       expect(info!.accessedAt).toBe(used.accessedAt);
     });
 
+    // The manager re-checks each record it is given; the store's own answer is checked here, as the contract says.
+    it('the store itself lists only live sessions of that user: no expired one, none of a longer user ID', async () => {
+      const clock = createClock();
+      const store = await createStore(clock);
+      const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, expires: 3600 });
+      const ada = user('ada');
+      await (await sessions.create(request(), { userId: ada, expires: 60 })).commit();
+      const kept = await login(sessions, ada);
+      await login(sessions, `${ada}0`);
+      clock.advanceSec(60);
+      expect((await store.listByUser!(ada)).map((session) => session.id)).toEqual([kept.id]);
+    });
+
     it('destroyByUser ends every session of the user (or all but one), and none works again', async () => {
-      const { sessions } = await setup();
+      const { sessions, clock, store } = await setup();
       const [ada, bob] = [user('ada'), user('bob')];
       const a1 = await login(sessions, ada);
       const a2 = await login(sessions, ada);
       const a3 = await login(sessions, ada);
       const b1 = await login(sessions, bob);
+      // A user whose ID starts with ada's is another user: an index looked up by prefix must not reach them.
+      const longer = await login(sessions, `${ada}0`);
       expect(await sessions.destroyByUser(ada, { except: a1.id })).toBe(2);
       expect(await alive(sessions, a2.cookie)).toBe(false);
       expect(await alive(sessions, a3.cookie)).toBe(false);
@@ -118,6 +135,10 @@ export function describePerUser(
       expect(await listed(sessions, ada)).toEqual([]);
       expect(await sessions.destroyByUser(ada)).toBe(0);
       expect(await listed(sessions, bob)).toEqual([b1.id]);
+      expect(await alive(sessions, longer.cookie)).toBe(true);
+      // Each end is kept until retainUntil, as a destroy's: a minute on, an ended ID is still not free to create.
+      clock.advanceSec(60);
+      if (refusesTakenIds) expect(await store.create(a2.id, record({}, clock.now()))).toBe(false);
     });
 
     it('refuses a bad userId or except with a SessionError, before any store call', async () => {
