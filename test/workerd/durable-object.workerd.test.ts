@@ -112,6 +112,26 @@ function failNext() {
   };
 }
 
+type Sessions = ReturnType<typeof setup>['sessions'];
+
+/** A login, and a request of it about to regenerate (`first`, its `commit()` not made yet). */
+async function aboutToRegenerate(sessions: Sessions) {
+  const { cookie, id: oldId } = await login(sessions);
+  const first = await sessions.start(request(cookie));
+  first.regenerate();
+  return { cookie, oldId, first };
+}
+
+/** The next request of `cookie` regenerates, and the move is made: a new cookie, the session's `n` with it. */
+async function expectRegenerateMade(sessions: Sessions, cookie: string): Promise<string> {
+  const again = await sessions.start(request(cookie));
+  again.regenerate();
+  const renewed = cookiePair(await again.commit());
+  expect(again.destroyed).toBe(false);
+  expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+  return renewed;
+}
+
 describe('durable-object store: options', () => {
   it('refuses null or a non-object as options (INVALID_OPTION); undefined means the defaults', () => {
     for (const options of [null, [], 'now']) {
@@ -523,9 +543,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
   it('a regenerate cut short undoes its move: the new ID ended, the old one live (forwarding to it)', async () => {
     const { fault, arm } = failNext();
     const { rpc, sessions } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('create');
     await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: DOWN });
     // The mark, the failed create, then the end of the new ID and the cancel of the move.
@@ -537,18 +555,12 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
   it('a create that landed but whose answer was lost leaves no second live copy under the new ID', async () => {
     const { fault, arm } = failNext();
     const { sessions } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('create', true);
     await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
     expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull(); // now: the record, live
     expect(await rows(oldId, 'state')).toEqual([{ state: 'live' }]);
-    const again = await sessions.start(request(cookie));
-    again.regenerate();
-    const renewed = cookiePair(await again.commit());
-    expect(again.destroyed).toBe(false);
-    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+    await expectRegenerateMade(sessions, cookie);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
     expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull();
   });
@@ -556,26 +568,18 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
   it('a regenerate whose end of the old ID fails before it lands: the old ID stays, the new one ends', async () => {
     const { fault, arm } = failNext();
     const { sessions } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('destroy');
     await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
     expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]); // now: live, a copy no cookie names
     expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'live', forward: first.id }]);
-    const again = await sessions.start(request(cookie));
-    again.regenerate();
-    const renewed = cookiePair(await again.commit());
-    expect(again.destroyed).toBe(false);
-    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+    await expectRegenerateMade(sessions, cookie);
   });
 
   it('a regenerate whose end of the old ID landed but whose answer was lost ends the new ID too', async () => {
     const { fault, arm } = failNext();
     const { sessions } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('destroy', true);
     await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', cause: DOWN });
     // No cookie names the new ID and the old one is ended: the session is gone, not left live under the new ID.
@@ -587,9 +591,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
   it('a move whose cancel fails too stays moving until its timeout, and no longer', async () => {
     const { fault, arm } = failNext();
     const { sessions } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('create');
     arm('cancel');
     // The create's error, not the cancel's.
@@ -598,11 +600,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     expect(await rows(first.id, 'state')).toEqual([{ state: 'ended' }]);
     expect((await sessions.start(request(cookie))).get('n')).toBe(1);
     await backdate(oldId, 60_001);
-    const again = await sessions.start(request(cookie));
-    again.regenerate();
-    const renewed = cookiePair(await again.commit());
-    expect(again.destroyed).toBe(false);
-    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+    await expectRegenerateMade(sessions, cookie);
   });
 
   it('a commit tried again after its regenerate was cut short fails again; the session keeps its old ID', async () => {
@@ -632,9 +630,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
   it('a cancel racing a destroyById of the old ID: the session stays destroyed under both IDs', async () => {
     const { fault, arm } = failNext();
     const { rpc, sessions, store, clock } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('create');
     const cancel = rpc.hold('cancel', 'before');
     const failed = first.commit().catch((error: unknown) => error);
@@ -651,9 +647,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
   it('a cancel that arrives after another regenerate re-marked the session leaves that move alone', async () => {
     const { fault, arm } = failNext();
     const { rpc, sessions } = setup({ fault });
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     arm('create');
     const cancel = rpc.hold('cancel', 'before');
     const failed = first.commit().catch((error: unknown) => error);
@@ -679,9 +673,7 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
 
   it('a commit during a move does not restart its window: an abandoned move is overtaken, one copy left', async () => {
     const { rpc, sessions } = setup();
-    const { cookie, id: oldId } = await login(sessions);
-    const first = await sessions.start(request(cookie));
-    first.regenerate();
+    const { cookie, oldId, first } = await aboutToRegenerate(sessions);
     const held = rpc.hold('create', 'before');
     const abandoned = first.commit();
     await held.reached;
