@@ -34,6 +34,24 @@ function withAtomic(db: DenoKvLike, wrap: (op: ReturnType<DenoKvLike['atomic']>)
   };
 }
 
+/**
+ * A fresh in-memory Deno KV whose next atomic commit first runs what `beforeNextCommit` was given: another request
+ * landing between a store's read and its write.
+ */
+async function withGate() {
+  let before: (() => Promise<void>) | undefined;
+  const kv = withAtomic(await memoryKv(), (op) => {
+    const commit = op.commit.bind(op);
+    op.commit = async () => {
+      const run = before;
+      before = undefined;
+      await run?.();
+      return commit();
+    };
+  });
+  return { kv, beforeNextCommit: (run: () => Promise<void>) => void (before = run) };
+}
+
 /** A manager over `kv` on a test clock. */
 function sessionsOn(kv: DenoKvLike, clock = createClock(), expires = 3600) {
   return {
@@ -167,27 +185,17 @@ describe('deno-kv store', () => {
   });
 
   it('a commit in flight on a session that listByUser found expired and pruned writes nothing', async () => {
-    const db = await memoryKv();
-    let before: (() => Promise<void>) | undefined;
-    const kv = withAtomic(db, (op) => {
-      const commit = op.commit.bind(op);
-      op.commit = async () => {
-        const run = before;
-        before = undefined;
-        await run?.();
-        return commit();
-      };
-    });
+    const { kv, beforeNextCommit } = await withGate();
     const clock = createClock();
     const store = createDenoKvStore(kv, { now: clock.now });
     const sessions = createSessions({ store, secrets: [SECRET], now: clock.now, idleTimeout: 600 });
     const { cookie, late } = await sessionAboutToIdleOut(sessions, clock, 'ada');
     // The commit has read the session live and merged; before its atomic operation commits, it expires and a
     // listing finds it so.
-    before = async () => {
+    beforeNextCommit(async () => {
       clock.advanceSec(2);
       expect(await sessions.listByUser('ada')).toEqual([]);
-    };
+    });
     await late.commit();
     // The listing rewrote the record: the commit read it again, found it expired and wrote nothing.
     expect(late.destroyed).toBe(true);
@@ -250,24 +258,14 @@ describe('deno-kv store', () => {
   });
 
   it('destroyAll ends a session whose commit lands between its listing and its delete', async () => {
-    const db = await memoryKv();
-    let before: (() => Promise<void>) | undefined;
-    const kv = withAtomic(db, (op) => {
-      const commit = op.commit.bind(op);
-      op.commit = async () => {
-        const run = before;
-        before = undefined;
-        await run?.();
-        return commit();
-      };
-    });
+    const { kv, beforeNextCommit } = await withGate();
     const { sessions } = sessionsOn(kv);
     const login = await sessions.create(request(), { userId: 'ada', data: { n: 1 } });
     const cookie = cookiePair(await login.commit());
     const writer = await sessions.start(request(cookie));
     writer.set('late', true);
     // destroyAll has listed the session; before its delete commits, a request's commit lands.
-    before = async () => void (await writer.commit());
+    beforeNextCommit(async () => void (await writer.commit()));
     await sessions.destroyAll();
     expect(writer.get('late')).toBe(true);
     expect((await sessions.start(request(cookie))).isNew).toBe(true);
@@ -276,27 +274,16 @@ describe('deno-kv store', () => {
   });
 
   it('destroyAll ends a session that a regenerate moves between its listing and its delete', async () => {
-    const db = await memoryKv();
-    let before: (() => Promise<void>) | undefined;
-    const kv = withAtomic(db, (op) => {
-      const commit = op.commit.bind(op);
-      op.commit = async () => {
-        const run = before;
-        before = undefined;
-        await run?.();
-        return commit();
-      };
-    });
+    const { kv, beforeNextCommit } = await withGate();
     const { sessions } = sessionsOn(kv);
     const login = await sessions.create(request(), { userId: 'ada' });
     const mover = await sessions.start(request(cookiePair(await login.commit())));
     mover.regenerate();
     // destroyAll has listed the session; before its delete commits, a regenerate moves it to a new ID.
     let moved = '';
-    before = async () => {
-      const response = await mover.commit();
-      moved = cookiePair(response);
-    };
+    beforeNextCommit(async () => {
+      moved = cookiePair(await mover.commit());
+    });
     await sessions.destroyAll();
     expect(moved).not.toBe('');
     expect((await sessions.start(request(moved))).isNew).toBe(true);
