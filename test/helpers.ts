@@ -2,6 +2,7 @@ import { createSessions, type Session, type Sessions, type SessionStore } from '
 import { createCookieStore } from '../src/cookie-store.js';
 import { createMemoryStore } from '../src/memory.js';
 import { cookiePair, record, request, SECRET, times, type TestClock } from '../src/lib/testing/support.js';
+import type { TestRunner } from '../src/testing.js';
 import { subtle } from 'uncrypto';
 import { expect } from './harness.js';
 
@@ -165,4 +166,45 @@ export async function destroyAfterRenewals(store: SessionStore, clock: TestClock
     id = next;
   }
   return { answer: await store.destroy(first, clock.now() + day), last: id };
+}
+
+/** A test a collecting runner was given, named with its describe path. */
+export interface CollectedTest {
+  name: string;
+  body: () => Promise<void>;
+}
+
+/** A runner that registers nothing: it collects each test (with its describe path) to run it by hand. */
+export function collectingRunner(): { runner: TestRunner; tests: CollectedTest[] } {
+  const tests: CollectedTest[] = [];
+  const path: string[] = [];
+  const runner: TestRunner = {
+    describe(name, body) {
+      path.push(name);
+      try {
+        body();
+      } finally {
+        path.pop();
+      }
+    },
+    it(name, body) {
+      tests.push({ name: [...path, name].join(' > '), body });
+    },
+    expect,
+  };
+  return { runner, tests };
+}
+
+/** Runs collected tests in order; the names of those that fail (with `firstOnly`, stops at the first). */
+export async function failingTests(tests: readonly CollectedTest[], firstOnly = false): Promise<string[]> {
+  const failed: string[] = [];
+  for (const test of tests) {
+    try {
+      await test.body();
+    } catch {
+      failed.push(test.name);
+      if (firstOnly) break;
+    }
+  }
+  return failed;
 }

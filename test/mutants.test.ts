@@ -10,52 +10,18 @@ import {
   describeOverlappingRequests,
   describeStoreConformance,
   type TestClock,
-  type TestRunner,
 } from '../src/testing.js';
 import { describe, expect, it } from './harness.js';
+import { collectingRunner, failingTests, type CollectedTest } from './helpers.js';
 import { createMutantStore, MUTANTS, type Mutant } from './mutants/store.js';
 
-interface Collected {
-  name: string;
-  body: () => Promise<void>;
-}
-
 /** Every test the published suites register for `createStore`, collected rather than registered. */
-function suiteTests(createStore: (clock: TestClock) => ReturnType<typeof createMemoryStore>): Collected[] {
-  const tests: Collected[] = [];
-  const path: string[] = [];
-  const runner: TestRunner = {
-    describe(name, body) {
-      path.push(name);
-      try {
-        body();
-      } finally {
-        path.pop();
-      }
-    },
-    it(name, body) {
-      tests.push({ name: [...path, name].join(' > '), body });
-    },
-    expect,
-  };
+function suiteTests(createStore: (clock: TestClock) => ReturnType<typeof createMemoryStore>): CollectedTest[] {
+  const { runner, tests } = collectingRunner();
   describeStoreConformance('store', createStore, runner, { perUser: true });
   describeLifecycleRaces('store', createStore, runner, { exact: true });
   describeOverlappingRequests('store', createStore, runner);
   return tests;
-}
-
-/** The names of the tests that fail: the first only, unless `all`. */
-async function failing(tests: Collected[], all: boolean): Promise<string[]> {
-  const failed: string[] = [];
-  for (const test of tests) {
-    try {
-      await test.body();
-    } catch {
-      failed.push(test.name);
-      if (!all) break;
-    }
-  }
-  return failed;
 }
 
 const survey = process.env.MUTANTS_SURVEY === '1';
@@ -64,14 +30,14 @@ describe('edge-sessions/testing: mutation tests (the suites fail every broken me
   it('the suites pass the memory store itself', async () => {
     const tests = suiteTests((clock) => createMemoryStore({ now: clock.now }));
     expect(tests.length).toBeGreaterThanOrEqual(100);
-    expect(await failing(tests, true)).toEqual([]);
+    expect(await failingTests(tests)).toEqual([]);
   });
 
   for (const mutant of Object.keys(MUTANTS) as Mutant[]) {
     it(`kills ${mutant}: ${MUTANTS[mutant]}`, async () => {
-      const failed = await failing(
+      const failed = await failingTests(
         suiteTests((clock) => createMutantStore(mutant, clock.now)),
-        survey,
+        !survey,
       );
       if (survey) console.log(`${mutant}: ${failed.length} failed${failed.length ? `, first: ${failed[0]}` : ''}`);
       expect(failed.length, `${mutant} survives the suites`).toBeGreaterThanOrEqual(1);

@@ -9,49 +9,9 @@ import {
   describeStoreConformance,
   sessionCookie,
   type TestClock,
-  type TestRunner,
 } from '../src/testing.js';
 import { describe, expect, it } from './harness.js';
-import { createClock, request, SECRET } from './helpers.js';
-
-interface Collected {
-  name: string;
-  body: () => Promise<void>;
-}
-
-/** A runner that registers nothing: it collects each test (with its describe path) to run it by hand. */
-function collectingRunner(): { runner: TestRunner; tests: Collected[] } {
-  const tests: Collected[] = [];
-  const path: string[] = [];
-  const runner: TestRunner = {
-    describe(name, body) {
-      path.push(name);
-      try {
-        body();
-      } finally {
-        path.pop();
-      }
-    },
-    it(name, body) {
-      tests.push({ name: [...path, name].join(' > '), body });
-    },
-    expect,
-  };
-  return { runner, tests };
-}
-
-/** Runs every collected test; answers the names of those that failed. */
-async function failures(tests: Collected[]): Promise<string[]> {
-  const failed: string[] = [];
-  for (const test of tests) {
-    try {
-      await test.body();
-    } catch {
-      failed.push(test.name);
-    }
-  }
-  return failed;
-}
+import { collectingRunner, createClock, failingTests, request, SECRET } from './helpers.js';
 
 /** The memory store with some methods replaced (bound, so the store's own closures keep working). */
 function memoryWith(clock: TestClock, override: (store: SessionStore) => Partial<SessionStore>): SessionStore {
@@ -91,13 +51,13 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
     describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), runner, { perUser: true });
     expect(tests.length).toBeGreaterThanOrEqual(20);
     expect(tests.filter((t) => t.name.includes('per-user sessions')).length).toBeGreaterThanOrEqual(10);
-    expect(await failures(tests)).toEqual([]);
+    expect(await failingTests(tests)).toEqual([]);
   });
 
   it('the conformance suite fails a store whose destroy does nothing', async () => {
     const { runner, tests } = collectingRunner();
     describeStoreConformance('destroy does nothing', destroyDoesNothing, runner);
-    const failed = await failures(tests);
+    const failed = await failingTests(tests);
     expect(has(failed, 'the store contract > destroy ends a session for good')).toBe(true);
     expect(has(failed, 'the store contract > update never creates')).toBe(true);
     expect(has(failed, 'the store contract > regenerate of a session that is not live creates nothing')).toBe(true);
@@ -107,7 +67,7 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
   it('the conformance suite fails a store whose update recreates a session it does not hold', async () => {
     const { runner, tests } = collectingRunner();
     describeStoreConformance('update recreates', updateRecreates, runner);
-    const failed = await failures(tests);
+    const failed = await failingTests(tests);
     expect(has(failed, 'the store contract > update never creates')).toBe(true);
     // Everything else of the contract still holds: the suite names the broken guarantee, not a pile of them.
     expect(failed.filter((name) => name.includes('the store contract >'))).toHaveLength(1);
@@ -122,7 +82,7 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
     for (const drop of ['clear', 'immutable'] as const) {
       const { runner, tests } = collectingRunner();
       describeStoreConformance(`ignores ${drop}`, ignoring(drop), runner);
-      const failed = await failures(tests);
+      const failed = await failingTests(tests);
       expect(has(failed, 'the store contract > update applies a clear'), drop).toBe(true);
     }
   });
@@ -141,12 +101,12 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
     ] as const) {
       const { runner, tests } = collectingRunner();
       describeStoreConformance('broken index', broken, runner, { perUser: true });
-      expect(has(await failures(tests), fragment)).toBe(true);
+      expect(has(await failingTests(tests), fragment)).toBe(true);
     }
     // A store with an index that does not say so is told: its listByUser is not STORE_UNSUPPORTED.
     const { runner, tests } = collectingRunner();
     describeStoreConformance('memory', (clock) => createMemoryStore({ now: clock.now }), runner);
-    expect(has(await failures(tests), 'listByUser and destroyByUser are STORE_UNSUPPORTED')).toBe(true);
+    expect(has(await failingTests(tests), 'listByUser and destroyByUser are STORE_UNSUPPORTED')).toBe(true);
   });
 
   it('the race suite fails a store whose destroy does nothing, and passes the memory store', async () => {
@@ -157,7 +117,7 @@ describe('edge-sessions/testing: the suites fail a broken store', () => {
       const { runner, tests } = collectingRunner();
       describeLifecycleRaces('store', createStore, runner, { exact: true });
       expect(tests.length).toBeGreaterThanOrEqual(10);
-      const failed = await failures(tests);
+      const failed = await failingTests(tests);
       expect(has(failed, 'a commit overlapping destroyById never brings the session back')).toBe(broken);
       expect(has(failed, 'a regenerate held before the store while destroyById runs')).toBe(broken);
       // A login ends the session it replaces through destroy: kept alive, it is caught racing a commit of it.
