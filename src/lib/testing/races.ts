@@ -757,6 +757,26 @@ export function describeLifecycleRaces(
       }
     });
 
+    it('destroyAll overlapping a commit and a regenerate never brings either session back', async () => {
+      const { sessions, store, clock } = await setup();
+      if (store.clear === undefined) {
+        await expect(sessions.destroyAll()).rejects.toMatchObject({ code: 'STORE_UNSUPPORTED' });
+        return;
+      }
+      for (let i = 0; i < TRIES; i++) {
+        const [writing, moving] = [await login(sessions), await login(sessions)];
+        clock.advance(1000); // destroyAll ends the sessions made before it
+        const stale = await sessions.start(request(writing));
+        stale.set('late', i);
+        const renewing = await sessions.start(request(moving));
+        renewing.regenerate();
+        const [, headers] = await Promise.all([stale.commit(), renewing.commit(), sessions.destroyAll()]);
+        for (const cookie of [writing, moving, setCookie(headers)]) {
+          if (cookie !== undefined) expect(await alive(sessions, cookie)).toBe(false);
+        }
+      }
+    });
+
     it('a regenerate overlapping a logout from another tab ends the session under both IDs', async () => {
       const { sessions, events } = await setup();
       for (let i = 0; i < TRIES; i++) {
