@@ -76,6 +76,18 @@ describe('example app', () => {
     }
   });
 
+  it('forbids framing and sniffing of its pages (clickjacking of the sign-out buttons)', async () => {
+    const fetch = app();
+    for (const path of ['/', '/api/state']) {
+      const response = await fetch(new Request(`${ORIGIN}${path}`));
+      expect(response.status).toBe(200);
+      const policy = response.headers.get('Content-Security-Policy') ?? '';
+      expect(policy.split(/;\s*/)).toEqual(expect.arrayContaining(["frame-ancestors 'none'", "default-src 'none'"]));
+      expect(response.headers.get('X-Frame-Options')).toBe('DENY');
+      expect(response.headers.get('X-Content-Type-Options')).toBe('nosniff');
+    }
+  });
+
   it('signs in from its own page', async () => {
     const response = await app()(post('/login', { origin: ORIGIN, body: new URLSearchParams({ name: 'ada' }) }));
     expect(response.status).toBe(303);

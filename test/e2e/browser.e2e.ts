@@ -212,6 +212,26 @@ function describeBrowserFlow(target: Target) {
       expect(await page.locator('#user').count()).toBe(0);
     });
 
+    it("is not shown inside another page's frame (clickjacking), and its own styles still apply", async () => {
+      const own = await browser.newContext();
+      try {
+        const framer = await own.newPage();
+        await framer.setContent(`<iframe id="app" src="${server.url}" width="600" height="400"></iframe>`);
+        const frame = await (await framer.waitForSelector('#app')).contentFrame();
+        await frame!.waitForLoadState();
+        // Refused by frame-ancestors 'none': Chromium shows its error page in the frame, not the login form.
+        expect(await frame!.locator('#login').count()).toBe(0);
+
+        const tab = await own.newPage();
+        await tab.goto(server.url);
+        expect(await tab.locator('#login').count()).toBe(1);
+        // The inline stylesheet is allowed by the policy: the page keeps its layout.
+        expect(await tab.$eval('body', (body) => getComputedStyle(body).maxWidth)).toBe('576px');
+      } finally {
+        await own.close();
+      }
+    });
+
     it('keeps the theme in a signed cookie of its own, through sign-in and sign-out', async () => {
       const own = await browser.newContext();
       try {
