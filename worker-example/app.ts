@@ -40,6 +40,21 @@ const KEPT_UNTIL_CLOSED =
   'Done: you stay signed in until you close this browser, for 30 more days at most, if you come back within 7 days.';
 
 /** This machine's own names: the only hosts where the public dev-only secret may sign cookies. */
+// Sent with every page: no other site may show it in a frame (a click lured onto "Sign out everywhere else" in an
+// invisible iframe would pass the Origin check below, since the form is the page's own), nothing loads but the
+// page and its inline stylesheet, and forms post to this origin only.
+const PAGE_HEADERS = {
+  'Content-Security-Policy': [
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; '),
+  'X-Frame-Options': 'DENY', // for browsers without frame-ancestors
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-store',
+};
 const LOOPBACK = /^(?:localhost|[\w-]+\.localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 const NO_SECRET =
   'SESSION_SECRET is not set: this server would sign cookies with the public development-only secret, which ' +
@@ -77,7 +92,7 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
     // HEAD: the headers GET would send, without reading the session (a HEAD must not use up a flash).
     if (request.method === 'HEAD' && (url.pathname === '/' || url.pathname === '/api/state')) {
       const type = url.pathname === '/' ? 'text/html; charset=utf-8' : 'application/json';
-      return new Response(null, { headers: { 'Content-Type': type, 'Cache-Control': 'no-store' } });
+      return new Response(null, { headers: { ...PAGE_HEADERS, 'Content-Type': type } });
     }
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'POST') {
       return new Response('Method not allowed', { status: 405, headers: { Allow: 'GET, HEAD, POST' } });
@@ -177,7 +192,7 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
         persistent: session.persistent,
         flash: session.getFlash<string>('notice') ?? null,
       };
-      return withHeaders(Response.json(state, { headers: { 'Cache-Control': 'no-store' } }), await session.commit());
+      return withHeaders(Response.json(state, { headers: PAGE_HEADERS }), await session.commit());
     }
     if (route !== 'GET /') return new Response('Not found', { status: 404 });
 
@@ -195,7 +210,7 @@ export function createApp({ store, secrets, runtime }: AppOptions) {
       user === undefined ? loginForm() : signedIn(user, session.getInt('count', 0), session, devices),
     );
     return withHeaders(
-      new Response(body, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } }),
+      new Response(body, { headers: { ...PAGE_HEADERS, 'Content-Type': 'text/html; charset=utf-8' } }),
       headers,
     );
   };
