@@ -627,6 +627,41 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     expect((await sessions.start(request(renewed))).get('n')).toBe(2);
   });
 
+  // The failed call: the create of the new ID (before it lands, or landed with its answer lost), the new ID's
+  // entry in its user's index, or the end of the old ID (before it lands).
+  for (const failed of ['create', 'create, landed', 'index', 'destroy'] as const) {
+    it(`a regenerate cut short (${failed} failed) stores none of its changes; others’ stay`, async () => {
+      const { fault, arm } = failNext();
+      const { rpc, sessions } = setup({ fault });
+      const ada = await sessions.create(request(), { userId: newId('ada'), data: { n: 1, name: 'ada' } });
+      const cookie = cookiePair(await ada.commit());
+      const first = await sessions.start(request(cookie));
+      first.increment('n');
+      first.set('name', 'bob');
+      first.regenerate();
+      arm(failed === 'create, landed' ? 'create' : failed, failed === 'create, landed');
+      // Another request of the cookie commits once the move's first step has landed.
+      const marked = rpc.hold('update', 'after');
+      const commit = first.commit().catch((error: unknown) => error);
+      await marked.reached;
+      const other = await sessions.start(request(cookie));
+      other.increment('n', 10);
+      other.set('cart', 'book');
+      await other.commit();
+      marked.release();
+      expect(await commit).toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: DOWN });
+      expect(first.destroyed).toBe(false);
+      // The old cookie names the session as it was, with the other request's commit: none of this request's.
+      const back = await sessions.start(request(cookie));
+      expect(back.id).toBe(ada.id);
+      expect(back.getAll()).toEqual({ n: 11, name: 'ada', cart: 'book' }); // now: n 12, name 'bob'
+      expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull();
+      // The commit tried again is refused (its new ID was ended) and still stores none of it.
+      await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE' });
+      expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 11, name: 'ada', cart: 'book' });
+    });
+  }
+
   it('a cancel racing a destroyById of the old ID: the session stays destroyed under both IDs', async () => {
     const { fault, arm } = failNext();
     const { rpc, sessions, store, clock } = setup({ fault });
