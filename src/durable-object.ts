@@ -64,12 +64,30 @@ export interface Refusal {
   readonly refused: readonly string[];
 }
 
-/** `update`'s answer: the record as stored and its version (a regenerate compares it at its last step). */
+/**
+ * `update`'s answer: the record as stored and its version. For a regenerate's first step: the record as the new ID
+ * takes it, and the version the move compares at its last step.
+ */
 export interface Updated {
-  /** The record as stored. */
+  /** The record as stored (as moved, for a regenerate's first step). */
   readonly record: SessionRecord;
   /** Its version: a later one when the move ends means another request changed it during the move. */
   readonly version: number;
+}
+
+/**
+ * A regenerate's last step, the destroy of the old ID: what it moved at (`version`), and the request's `changes`
+ * and `times`, to merge again into the record if another request changed it during the move. An object of an
+ * older version (a deploy under way) takes it for a version that never matches: it answers its record as it is,
+ * which its own first step stored with the changes, and the new ID takes that (one more call, nothing lost).
+ */
+export interface Move {
+  /** The old ID's version when the move began (`Updated.version`). */
+  readonly version: number;
+  /** The request's changes, never stored under the old ID. */
+  readonly changes: SessionChanges;
+  /** The times of the request's write. */
+  readonly times: SessionTimes;
 }
 
 /** `destroy`'s answer. */
@@ -146,8 +164,11 @@ export class SessionDurableObject extends DurableObject {
   /**
    * Merges `changes` into the live (or moving) record; null when there is none. With `newId`, the first step of
    * a regenerate: the record is then `moving` towards `newId`, and null also while another regenerate moves it
-   * (unless that move was abandoned). Refused (`STORE_WRITE`, nothing merged) when a move towards `newId` was
-   * cancelled (`cancel`): that ID is ended, and this is the same move tried again.
+   * (unless that move was abandoned). The move stores nothing of `changes` here: it answers the record merged,
+   * for the new ID to take, and leaves the stored one as it was, so that a move cut short (`cancel`) leaves the
+   * session as it was before the request. Refused (`STORE_WRITE`, nothing merged) when a move towards `newId` was
+   * cancelled: that ID is ended, and this is the same move tried again. Refused too, nothing written, when the
+   * merge is (`TYPE_MISMATCH`, `STORE_READ`) or its result is over 2 MB (`STORE_LIMIT`).
    */
   async update(
     id: string,
@@ -159,56 +180,65 @@ export class SessionDurableObject extends DurableObject {
   ): Promise<Updated | null | Refusal> {
     // A session this object does not hold: no table made (and billed) for it.
     if (!this.#hasTable()) return null;
-    try {
-      return await this.#change(id, op, times.expiresAt, now, (row) => {
-        if (!isLive(row, now)) return null;
-        if (newId && row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
-        if (newId && row.state === 'live' && row.forward === newId) {
-          throw new SessionError('STORE_WRITE', 'regenerate: the new ID was ended when an earlier attempt failed');
-        }
-        const record = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
-        const value = JSON.stringify(record);
-        checkSize(id, value);
-        const version = row.version + 1;
+    return this.#change(id, op, times.expiresAt, now, (row) => {
+      if (!isLive(row, now)) return null;
+      if (newId && row.state === 'moving' && Date.now() - row.since < MOVE_TIMEOUT_MS) return null;
+      if (newId && row.state === 'live' && row.forward === newId) {
+        throw new SessionError('STORE_WRITE', 'regenerate: the new ID was ended when an earlier attempt failed');
+      }
+      const [record, value] = merged(id, row, changes, times);
+      const version = row.version + 1;
+      if (newId) {
+        // Marked moving, its record as it was. Live at least until the request's expiry: a move begun while the
+        // session lived ends even if its old expiry passes meanwhile.
+        this.#write(id, row.value, 'moving', newId, version, Math.max(row.expires_at, times.expiresAt), now);
+      } else {
         // A move's window runs from its first step: a commit while it moves keeps it (a new move starts its own).
-        const since = !newId && row.state === 'moving' ? row.since : Date.now();
-        const state = newId ? 'moving' : row.state;
-        this.#write(id, value, state, newId ?? row.forward, version, times.expiresAt, now, since);
-        return { record, version };
-      });
-    } catch (error) {
-      // The merge's verdict (TYPE_MISMATCH, STORE_READ), the size limit or a cancelled move tried again: the
-      // transaction wrote nothing, and the store gets the error's code.
-      // The message without its `edge-sessions: ` prefix: the store's SessionError adds it again.
-      if (error instanceof SessionError) return { refused: [error.code, error.message.slice(MESSAGE_PREFIX.length)] };
-      throw error;
-    }
+        const since = row.state === 'moving' ? row.since : Date.now();
+        this.#write(id, value, row.state, row.forward, version, times.expiresAt, now, since);
+      }
+      return { record, version };
+    }).catch(refusal);
   }
 
   /**
    * Ends the session under `id` for good, kept as ended until `retainUntil` (nothing in flight can revive it,
    * not even a create of this ID), with the forward to the ID it moves or moved to. A regenerate's last step,
-   * once the new ID holds the session, is a destroy of the old ID with the `version` it moved at: the answer then
-   * has the record if another request changed it during the move (the new ID must take that).
+   * once the new ID holds the session, is a destroy of the old ID with its `move`: if another request changed the
+   * record during the move, the answer has it with the move's changes merged (the new ID must take that), and a
+   * verdict on that merge (as `update`'s) is refused before anything is written, so the old ID stays the
+   * session's. A bare version is from a Worker of an older version (a deploy under way), whose first step expected
+   * its changes stored here: with a change meanwhile, the record as it is lacks them and they are not here to
+   * merge, so it is refused (`STORE_WRITE`) and that Worker undoes its move.
    */
-  async destroy(id: string, retainUntil: number, version: number | null, now: number, op: string): Promise<Ended> {
+  async destroy(
+    id: string,
+    retainUntil: number,
+    move: Move | number | null,
+    now: number,
+    op: string,
+  ): Promise<Ended | Refusal> {
     return this.#change(id, op, retainUntil, now, (row): Ended => {
       const movedTo = row?.forward ?? null;
       const ended = isLive(row, now);
+      let record: SessionRecord | undefined;
+      if (ended && move !== null && (typeof move === 'number' ? move : move.version) !== row.version) {
+        if (typeof move === 'number') throw new SessionError('STORE_WRITE', 'regenerate: changed during the move');
+        record = merged(id, row, move.changes, move.times)[0];
+      }
       this.#write(id, null, 'ended', movedTo, 0, Math.max(retainUntil, row?.expires_at ?? 0), now);
-      const changed = ended && version !== null && version !== row.version;
-      return { ended, movedTo, record: changed ? (JSON.parse(row.value!) as SessionRecord) : undefined };
-    });
+      return { ended, movedTo, record };
+    }).catch(refusal);
   }
 
   /**
    * Cancels a regenerate cut short after its first step: the row of `id`, if it still moves towards `newId`, is
-   * live again, with its record as it is (the move's changes and those committed during it kept). With `keep`
-   * (the store has ended `newId`) it keeps its forward to `newId`: a destroy follows it harmlessly, and a mark
-   * towards `newId` again (the same move tried again) is refused. Without (`newId` is another session's) it has
-   * none. True when it did. A row that no longer moves towards `newId` stays as it is: ended by a destroy (which
-   * stands), or marked by another regenerate since (whose move stands). `expiresAt` is the record's, as the
-   * move's first step gave it (the alarm is set by then).
+   * live again, with its record as it is: the commits made during the move kept, none of the move's own changes
+   * (its first step stored none). With `keep` (the store has ended `newId`) it keeps its forward to `newId`: a
+   * destroy follows it harmlessly, and a mark towards `newId` again (the same move tried again) is refused.
+   * Without (`newId` is another session's) it has none. True when it did. A row that no longer moves towards
+   * `newId` stays as it is: ended by a destroy (which stands), or marked by another regenerate since (whose move
+   * stands). `expiresAt` is the move's, as its first step gave it (the alarm is set by then).
    */
   async cancel(id: string, newId: string, keep: boolean, expiresAt: number, now: number, op: string): Promise<boolean> {
     if (!this.#hasTable()) return false;
@@ -336,6 +366,27 @@ function deadline(expiresAt: number, now: number): number {
   return Date.now() + (expiresAt - now);
 }
 
+/**
+ * `changes` merged into the record of `row` (stored under `key`), and its JSON: throws the merge's verdict or
+ * `STORE_LIMIT` when it is over what one row holds.
+ */
+function merged(key: string, row: Row, changes: SessionChanges, times: SessionTimes): [SessionRecord, string] {
+  const record = mergeChanges(JSON.parse(row.value!) as SessionRecord, changes, times);
+  const value = JSON.stringify(record);
+  checkSize(key, value);
+  return [record, value];
+}
+
+/**
+ * A `SessionError` thrown in a transaction (which then wrote nothing) as an answer: its code does not survive RPC,
+ * and the store throws it again. Any other error is thrown on.
+ */
+function refusal(error: unknown): Refusal {
+  // The message without its `edge-sessions: ` prefix: the store's SessionError adds it again.
+  if (error instanceof SessionError) return { refused: [error.code, error.message.slice(MESSAGE_PREFIX.length)] };
+  throw error;
+}
+
 /** A row has a record that has not expired by the caller's clock. */
 function isLive(row: Row | undefined, now: number): row is Row {
   return row?.value != null && row.expires_at > now;
@@ -376,7 +427,7 @@ export interface SessionObjectStub {
     op: string,
   ): Promise<Updated | null | Refusal>;
   /** `SessionDurableObject.destroy`. */
-  destroy(id: string, retainUntil: number, version: number | null, now: number, op: string): Promise<Ended>;
+  destroy(id: string, retainUntil: number, move: Move | null, now: number, op: string): Promise<Ended | Refusal>;
   /** `SessionDurableObject.cancel`. */
   cancel(id: string, newId: string, keep: boolean, expiresAt: number, now: number, op: string): Promise<boolean>;
   /** `SessionDurableObject.index`. */
@@ -432,8 +483,14 @@ const MAX_FORWARDS = 16;
  * different keys, or increment one counter, all keep their changes. A regenerate moves the session in three
  * calls (an update that marks the old ID `moving` towards the new one, the create of the new ID, a destroy of the
  * old ID, which keeps its forward), and a destroy of the old ID at any point of it ends the session under the new
- * ID too. A move cut short by a failed call ends the new ID (its create may have landed unseen) and turns the old
- * ID live again before it rejects: the session stays under its old ID, and the next regenerate can move it.
+ * ID too. The request's changes are stored under the new ID only: the first call answers the record with them
+ * merged but leaves the old one as it was, and if another request commits during the move, the destroy merges them
+ * again into the record as it then is, for the new ID to take (a fourth call). So a move cut short by a failed call
+ * leaves the session as it was before the request, other requests' commits kept: it ends the new ID (its create
+ * may have landed unseen) and turns the old ID live again before it rejects, and the next regenerate can move it.
+ * If the end of the new ID fails too after its create landed, that copy lives on, named by no cookie, until its
+ * expiry: a destroy of the old ID still ends it (by the forward, until another regenerate moves the session), and
+ * `listByUser` lists it if its index entry landed (`destroyByUser` ends it).
  *
  * Per user, exact: a session created with a `userId` is entered in the user's object (`user:` + the user ID) as
  * soon as its own object holds it, before its cookie is sent, and a regenerate enters the new ID before it ends
@@ -522,7 +579,9 @@ export function createDurableObjectStore(
    * `newId` first, so that no second live copy stays or lands there (its create may have landed with the answer
    * lost, or still be on its way: a late create of an ended ID is refused), then turns `id` live again if it still
    * moves towards `newId` (`cancel`), so the next regenerate need not wait out MOVE_TIMEOUT_MS. Best effort: if
-   * either call fails, `id` stays moving until that timeout frees it.
+   * either call fails, `id` stays moving until that timeout frees it; if the end of `newId` fails after its create
+   * landed, that copy stays until it expires (no cookie names it; the forward of `id` leads to it until the next
+   * regenerate marks `id` towards another ID).
    */
   async function abandon(id: string, newId: string, expiresAt: number): Promise<void> {
     try {
@@ -581,6 +640,7 @@ export function createDurableObjectStore(
     },
     update: async (id, changes, times) => (await send('update', id, changes, times, null))?.record ?? null,
     async regenerate(id, newId, changes, times) {
+      // The old ID is marked moving; the record answered has the request's changes, which the new ID alone stores.
       const start = await send('update', id, changes, times, newId);
       if (start === null) return null;
       let created: Answer<'create'>;
@@ -610,8 +670,10 @@ export function createDurableObjectStore(
       try {
         // Listed under its new ID before the old one ends: meanwhile it is listed under the old one.
         await enter(newId, start.record);
-        // The old ID ends, forwarding to the new one until the session's expiry.
-        const moved = await send('destroy', id, times.expiresAt, start.version);
+        // The old ID ends, forwarding to the new one until the session's expiry. If another request committed during
+        // the move, the answer is the record as it now is with this request's changes merged again, which the new
+        // ID takes; a verdict on that merge is refused before the old ID ends.
+        const moved = await send('destroy', id, times.expiresAt, { version: start.version, changes, times });
         if (!moved.ended) {
           // A destroy of the old ID landed during the move: it ends the session under its new ID too.
           await end(newId, times.expiresAt);
@@ -620,8 +682,8 @@ export function createDurableObjectStore(
         if (!moved.record) return start.record;
         return (await send('create', newId, moved.record, true)) === 'created' ? moved.record : null;
       } catch (error) {
-        // No cookie will name the new ID: it ends. If the old ID did not end (its destroy failed before it landed),
-        // it is live again.
+        // No cookie will name the new ID: it ends. If the old ID did not end (its destroy failed before it landed,
+        // or was refused), it is live again, as it was before this request.
         await abandon(id, newId, times.expiresAt);
         throw error;
       }

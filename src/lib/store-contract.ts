@@ -154,7 +154,9 @@ export interface SessionStore {
   /**
    * Moves the live session `id` to `newId` with `changes` and `times` applied, and resolves the moved record; or
    * null, creating nothing, when `id` is not live. From then on `id` is ended and forwards to `newId` until
-   * `times.expiresAt`, so that a `destroy(id)` racing the move ends the session under `newId` too.
+   * `times.expiresAt`, so that a `destroy(id)` racing the move ends the session under `newId` too. One that
+   * rejects leaves the record of `id` as it was: a store that moves in several writes stores `changes` with
+   * `newId` only, so that a move cut short stores none of them.
    *
    * `newId` starts with the first 22 characters of `id` (the session's lineage, the same for every ID the session
    * ever has), followed by a fresh `generateId()` value. A store that cannot make destroy and regenerate atomic

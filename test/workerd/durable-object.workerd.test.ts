@@ -620,11 +620,156 @@ describe('durable-object store: interleavings inside a regenerate (gates on the 
     });
     expect(first.destroyed).toBe(false); // now: true, the commit answered as if the session had ended
     const back = await sessions.start(request(cookie));
-    // The first attempt's mark stored the increment under the old ID; the attempt refused did not add it again.
-    expect(back.get('n')).toBe(2);
+    // Neither attempt stored the increment: a move's mark stores none of its changes under the old ID.
+    expect(back.get('n')).toBe(1);
     back.regenerate();
     const renewed = cookiePair(await back.commit());
-    expect((await sessions.start(request(renewed))).get('n')).toBe(2);
+    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
+  });
+
+  // The failed call: the create of the new ID (before it lands, or landed with its answer lost), the new ID's
+  // entry in its user's index, or the end of the old ID (before it lands).
+  for (const failed of ['create', 'create, landed', 'index', 'destroy'] as const) {
+    it(`a regenerate cut short (${failed} failed) stores none of its changes; others’ stay`, async () => {
+      const { fault, arm } = failNext();
+      const { rpc, sessions } = setup({ fault });
+      const ada = await sessions.create(request(), { userId: newId('ada'), data: { n: 1, name: 'ada' } });
+      const cookie = cookiePair(await ada.commit());
+      const first = await sessions.start(request(cookie));
+      first.increment('n');
+      first.set('name', 'bob');
+      first.regenerate();
+      arm(failed === 'create, landed' ? 'create' : failed, failed === 'create, landed');
+      // Another request of the cookie commits once the move's first step has landed.
+      const marked = rpc.hold('update', 'after');
+      const commit = first.commit().catch((error: unknown) => error);
+      await marked.reached;
+      const other = await sessions.start(request(cookie));
+      other.increment('n', 10);
+      other.set('cart', 'book');
+      await other.commit();
+      marked.release();
+      expect(await commit).toMatchObject({ name: 'SessionError', code: 'STORE_WRITE', cause: DOWN });
+      expect(first.destroyed).toBe(false);
+      // The old cookie names the session as it was, with the other request's commit: none of this request's.
+      const back = await sessions.start(request(cookie));
+      expect(back.id).toBe(ada.id);
+      expect(back.getAll()).toEqual({ n: 11, name: 'ada', cart: 'book' }); // now: n 12, name 'bob'
+      expect(await createDurableObjectStore(env.SESSIONS_DO).get(first.id)).toBeNull();
+      // The commit tried again is refused (its new ID was ended) and still stores none of it.
+      await expect(first.commit()).rejects.toMatchObject({ name: 'SessionError', code: 'STORE_WRITE' });
+      expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 11, name: 'ada', cart: 'book' });
+    });
+  }
+
+  it('a commit during a move: the new ID takes it with the move’s changes merged once, also on a retry', async () => {
+    // The end of the old ID lands, but its answer is lost: sent again with the same operation ID, it is answered.
+    let drop = 1;
+    const { rpc, sessions } = setup({
+      fault: (method) => (method === 'destroy' && drop-- > 0 ? { error: retryableError(), after: true } : undefined),
+    });
+    const { cookie, id: oldId } = await login(sessions, { n: 1 });
+    const renewing = await sessions.start(request(cookie));
+    renewing.increment('n');
+    renewing.set('name', 'bob');
+    renewing.regenerate();
+    const held = rpc.hold('destroy', 'before');
+    const commit = renewing.commit();
+    await held.reached;
+    // The old ID, marked moving, holds the record as it was.
+    expect(JSON.parse((await rows(oldId, 'value'))[0]!.value as string).data).toEqual({ n: '1' });
+    const other = await sessions.start(request(cookie));
+    other.increment('n', 10);
+    other.set('cart', 'book');
+    await other.commit();
+    held.release();
+    const renewed = cookiePair(await commit);
+    expect((await sessions.start(request(renewed))).getAll()).toEqual({ n: 12, name: 'bob', cart: 'book' });
+    expect(rpc.calls).toEqual(calls({ get: 3, create: 3, update: 2, destroy: 2 }));
+    expect((await sessions.start(request(cookie))).isNew).toBe(true);
+  });
+
+  it('a merge refused at the move’s end (a commit meanwhile made it fail) leaves the old ID as it was', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie, id: oldId } = await login(sessions, { n: 1 });
+    const renewing = await sessions.start(request(cookie));
+    renewing.increment('n');
+    renewing.set('name', 'bob');
+    renewing.regenerate();
+    const held = rpc.hold('destroy', 'before');
+    const commit = renewing.commit().catch((error: unknown) => error);
+    await held.reached;
+    const other = await sessions.start(request(cookie));
+    other.set('n', 'many');
+    await other.commit();
+    held.release();
+    const error = await commit;
+    expect(error).toMatchObject({ name: 'SessionError', code: 'TYPE_MISMATCH' });
+    expect(renewing.destroyed).toBe(false);
+    // The mark, the create, the refused end of the old ID, then the end of the new ID and the cancel.
+    expect(rpc.calls).toEqual(calls({ get: 2, create: 2, update: 2, destroy: 2, cancel: 1 }));
+    expect(await rows(oldId, 'state, forward')).toEqual([{ state: 'live', forward: renewing.id }]);
+    expect(await rows(renewing.id, 'value, state')).toEqual([{ value: null, state: 'ended' }]);
+    expect((await sessions.start(request(cookie))).getAll()).toEqual({ n: 'many' });
+  });
+
+  it('a move that a commit meanwhile takes over 2 MB is STORE_LIMIT, and leaves the session as it was', async () => {
+    const { rpc, sessions } = setup();
+    const { cookie } = await login(sessions, { n: 1 });
+    const renewing = await sessions.start(request(cookie));
+    renewing.set('b', 'y'.repeat(1_100_000));
+    renewing.regenerate();
+    const held = rpc.hold('destroy', 'before');
+    const commit = renewing.commit().catch((error: unknown) => error);
+    await held.reached;
+    // The old ID does not hold the move's value: this commit fits.
+    const other = await sessions.start(request(cookie));
+    other.set('a', 'x'.repeat(1_100_000));
+    await other.commit();
+    held.release();
+    expect(await commit).toMatchObject({ name: 'SessionError', code: 'STORE_LIMIT' });
+    const back = await sessions.start(request(cookie));
+    expect(back.get('a')).toHaveLength(1_100_000);
+    expect(back.has('b')).toBe(false);
+    expect(await createDurableObjectStore(env.SESSIONS_DO).get(renewing.id)).toBeNull();
+  });
+
+  it('an older Worker’s end of a move (a bare version) is refused if a commit changed the record since', async () => {
+    const { store, clock } = setup();
+    const now = clock.now();
+    const oldId = newId('older-worker');
+    const t = times(now, now + 60_000, now + 3_600_000);
+    await store.create(oldId, record({ data: { n: '1' } }, now));
+    const stub = stubOf(oldId);
+    const start = await stub.update(oldId, { increment: { n: 1 } }, t, `${oldId}-new`, now, 'op-mark');
+    expect(start).toMatchObject({ record: { data: { n: '2' } }, version: 1 });
+    await stub.update(oldId, { set: { cart: '"book"' } }, t, null, now, 'op-other');
+    const destroy = stub.destroy as unknown as (...args: unknown[]) => Promise<unknown>;
+    expect(await destroy(oldId, now + 60_000, 1, now, 'op-end')).toEqual({
+      refused: ['STORE_WRITE', expect.stringMatching(/changed during the move/)],
+    });
+    expect(await store.get(oldId)).toMatchObject({ data: { n: '1', cart: '"book"' } });
+    // Unchanged since the mark: it ends the old ID as it did.
+    await stub.cancel(oldId, `${oldId}-new`, false, now + 60_000, now, 'op-cancel');
+    const again = (await stub.update(oldId, {}, t, `${oldId}-newer`, now, 'op-mark-2')) as { version: number };
+    expect(await destroy(oldId, now + 60_000, again.version, now, 'op-end-2')).toMatchObject({ ended: true });
+  });
+
+  it('a move begun while the session lived ends even if its old expiry passes meanwhile', async () => {
+    const { rpc, sessions, clock } = setup({ idleTimeout: 600 });
+    const { cookie } = await login(sessions, { n: 1 });
+    clock.advanceSec(599);
+    const renewing = await sessions.start(request(cookie));
+    renewing.regenerate();
+    // Once the new ID holds it: the end of the old ID is sent (with its time) when the create answers.
+    const held = rpc.hold('create', 'after');
+    const commit = renewing.commit();
+    await held.reached;
+    clock.advanceSec(2); // past the old record's idle timeout, not the one this request gives it
+    held.release();
+    const renewed = cookiePair(await commit);
+    expect(renewing.destroyed).toBe(false);
+    expect((await sessions.start(request(renewed))).get('n')).toBe(1);
   });
 
   it('a cancel racing a destroyById of the old ID: the session stays destroyed under both IDs', async () => {
