@@ -4,7 +4,7 @@ import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { parseRecord } from './lib/records.js';
-import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
+import { clockOption, isObject, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
@@ -283,16 +283,15 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
    * not JSON is handed on as it is (`parseRecord`).
    */
   function storedRecord(stored: Stored): SessionRecord | null {
-    if (stored.ended || stored.text === null) return null;
-    const record = parseRecord(stored.text);
+    if (stored.ended) return null;
+    const record = recordIn(stored);
     return clearedBefore(record, stored.clearedAt) ? null : record;
   }
 
-  /** The record, if the key holds a live one (not ended, not cleared, not expired); a value not JSON is none. */
+  /** The stored record, if it is a live one (not expired); a value that is not a JSON object is none. */
   function liveRecord(stored: Stored): SessionRecord | null {
-    if (stored.ended) return null;
-    const record = parse(stored.text);
-    return record !== null && record.expiresAt > now() && !clearedBefore(record, stored.clearedAt) ? record : null;
+    const record = storedRecord(stored);
+    return isObject(record) && record.expiresAt > now() ? record : null;
   }
 
   /**
@@ -391,7 +390,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // The marker has ended it already, so a failed delete (a 429: written less than a second ago) fails nothing.
       if (at !== id && stored.text !== null) await namespace.delete(stored.key).catch(() => undefined);
       // The index entry of the ID the session ended under, last: until it goes, listByUser skips and prunes it.
-      const userId = parse(stored.text)?.userId;
+      const userId = recordIn(stored)?.userId;
       if (userId) await namespace.delete(indexKey(userId, at));
       return ended && at;
     },
@@ -422,7 +421,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
           if (record?.userId === userId) found.set(id, { id, record });
           if (record !== null) return;
           if (SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
-          const gone = stored.ended || cleared(stored) || parse(stored.text)?.expiresAt! + settled < now();
+          const gone = stored.ended || cleared(stored) || recordIn(stored)?.expiresAt! + settled < now();
           if (hop === 0 && gone) dead.push(keys[i]!);
         });
         ids = [...new Set(moved)].filter((id) => !found.has(id));
@@ -512,18 +511,15 @@ function clearedBefore(record: SessionRecord | null, clearedAt: number): boolean
 
 /** Whether `clear()` ended the session `stored` holds (one that is there and was created before it ran). */
 function cleared(stored: Stored): boolean {
-  return clearedBefore(parse(stored.text), stored.clearedAt);
+  return clearedBefore(recordIn(stored), stored.clearedAt);
 }
 
-/** A stored value as a record; a value that is not a JSON object (written by something else) is none. */
-function parse(text: string | null): SessionRecord | null {
-  if (text === null) return null;
-  try {
-    const record = JSON.parse(text) as SessionRecord | null;
-    return record !== null && typeof record === 'object' ? record : null;
-  } catch {
-    return null;
-  }
+/**
+ * The value `stored` read, parsed as every store hands a record on (`parseRecord`: text that is not JSON as it is),
+ * so not necessarily a record: a field of it is read with `?.` and checked; null when the key holds nothing.
+ */
+function recordIn(stored: Stored): SessionRecord | null {
+  return stored.text === null ? null : parseRecord(stored.text);
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof KVStoreOptions>([
