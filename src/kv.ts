@@ -499,13 +499,14 @@ interface Stored {
 }
 
 /**
- * Whether `clear()`, which last ran at `clearedAt`, ended `record`: it was created before then. (One created in
- * that very millisecond is taken for a login after it. The two times come from the clocks of the locations that
- * cleared and created: one behind by d ms ends its logins of the d ms after a clear. A record of another shape is
- * left to the manager, which reports it as corrupt.)
+ * Whether `clear()`, which last ran at `clearedAt`, ended `record` (a stored record, or a listed key's metadata,
+ * which carries its `createdAt` too): it was created before then. (One created in that very millisecond is taken
+ * for a login after it. The two times come from the clocks of the locations that cleared and created: one behind
+ * by d ms ends its logins of the d ms after a clear. A record of another shape is left to the manager, which
+ * reports it as corrupt.)
  */
-function clearedBefore(record: SessionRecord | null, clearedAt: number): boolean {
-  const createdAt = (record as { createdAt?: unknown } | null)?.createdAt;
+function clearedBefore(record: { readonly createdAt?: unknown } | null | undefined, clearedAt: number): boolean {
+  const createdAt = record?.createdAt;
   return typeof createdAt === 'number' && createdAt < clearedAt;
 }
 
@@ -544,7 +545,7 @@ type Listed = KVListPage['keys'][number];
  */
 function liveAt(key: Listed, t: number, clearedAt: number): boolean {
   const meta = key.metadata as { expiresAt?: unknown; createdAt?: unknown } | null | undefined;
-  if (typeof meta?.createdAt === 'number' && meta.createdAt < clearedAt) return false;
+  if (clearedBefore(meta, clearedAt)) return false;
   if (typeof meta?.expiresAt === 'number') return meta.expiresAt > t;
   return key.expiration === undefined || key.expiration * 1000 > t;
 }
