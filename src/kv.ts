@@ -4,7 +4,7 @@ import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { parseRecord } from './lib/records.js';
-import { clockOption, isObject, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
+import { clockOption, describeValue, isObject, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
@@ -149,10 +149,6 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   requireMethods('createKVStore', 'the KV namespace', namespace, ['get', 'put', 'delete', 'list']);
   const prefix = options.prefix ?? 'session:';
   const now = clockOption('createKVStore', options.now);
-  const pageSize = options.pageSize ?? KV_LIMITS.maxListLimit;
-  const maxOperations = options.maxOperations ?? KV_LIMITS.operationsPerInvocation;
-  const cacheTtl = options.cacheTtl;
-
   // Not empty: destroyAll() and count() cover every key under the prefix, and a namespace may hold other data.
   if (typeof prefix !== 'string' || prefix === '' || byteLength(prefix) > KV_LIMITS.keyBytes - MAX_ID_BYTES) {
     throw new SessionError(
@@ -160,21 +156,12 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       `kv store: prefix must be a non-empty string of at most ${KV_LIMITS.keyBytes - MAX_ID_BYTES} bytes`,
     );
   }
-  if (cacheTtl !== undefined && !(Number.isSafeInteger(cacheTtl) && cacheTtl >= KV_LIMITS.minCacheTtlSec)) {
-    throw new SessionError(
-      'INVALID_OPTION',
-      `kv store: cacheTtl must be a whole number of seconds, at least ${KV_LIMITS.minCacheTtlSec}`,
-    );
-  }
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > KV_LIMITS.maxListLimit) {
-    throw new SessionError(
-      'INVALID_OPTION',
-      `kv store: pageSize must be an integer from 1 to ${KV_LIMITS.maxListLimit}`,
-    );
-  }
-  if (!Number.isSafeInteger(maxOperations) || maxOperations < 1) {
-    throw new SessionError('INVALID_OPTION', 'kv store: maxOperations must be a positive integer');
-  }
+  const cacheTtl =
+    options.cacheTtl === undefined
+      ? undefined
+      : integer('cacheTtl (seconds)', options.cacheTtl, KV_LIMITS.minCacheTtlSec);
+  const pageSize = integer('pageSize', options.pageSize ?? KV_LIMITS.maxListLimit, 1, KV_LIMITS.maxListLimit);
+  const maxOperations = integer('maxOperations', options.maxOperations ?? KV_LIMITS.operationsPerInvocation, 1);
   const readOptions: { type: 'text'; cacheTtl?: number } =
     cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
 
@@ -530,6 +517,21 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof KVStoreOptions>([
   'pageSize',
   'maxOperations',
 ]);
+
+/**
+ * An option that must be a whole number from `min` to `max` (a safe integer): `value`, or an `INVALID_OPTION` that
+ * names the option, the range and the value given.
+ */
+function integer(name: string, value: unknown, min: number, max = Infinity): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new SessionError(
+      'INVALID_OPTION',
+      `kv store: ${name} must be an integer ${range}, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
 
 /** Runs `run` on every item, six at a time: Workers cap simultaneous outgoing requests at six. */
 async function each<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<void> {
