@@ -51,16 +51,11 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   // costs more to refuse than a valid session costs to open.
   const room = valueRoom(n);
   if (main.length > room) return { sealed: null, present: 1 };
-  // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
-  const d0 = main.charCodeAt(0) - 48;
-  const d1 = main.charCodeAt(1) - 48;
-  // d0 > 9 is not a digit (`:` would read as 10, a count this store spells `10.`).
-  let count = d0 <= 9 ? d0 : NaN;
-  let from = 2;
-  if (d1 !== -2) {
-    count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
-    from = 3;
-  }
+  // `<count>.`: one digit, or `10.` (MAX_CHUNKS, the only count of two: chunk names have one digit). A digit is
+  // 0 to 9 (`:` would read as 10, a count this store spells `10.`).
+  const from = main.charCodeAt(1) === 46 /* . */ ? 2 : 3;
+  const d = main.charCodeAt(0) - 48;
+  const count = from === 2 ? (d <= 9 ? d : NaN) : main.startsWith('10.') ? 10 : NaN;
   // A count this store could have written (up to MAX_CHUNKS, a larger maxChunks before a deploy included): its
   // cookies are checked as that maxChunks would, for the shape only (no crypto: they are not opened).
   if (!(count >= 1 && count <= MAX_CHUNKS)) return { sealed: null, present: 1 };
