@@ -78,17 +78,11 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
     : { sealed: null, present };
 }
 
-// The fewest attributes a line of this store carries (`; Path=/; SameSite=Lax`): the length bounds on what it
-// reads hold whatever the attributes were when the cookie was written.
-const BARE: CookieAttributes = {
-  path: '/',
-  domain: undefined,
-  secure: false,
-  httpOnly: false,
-  sameSite: 'Lax',
-  partitioned: false,
-};
-const BARE_LINE = byteLength(serializeCookie('', '', BARE, undefined, 0));
+// The shortest Set-Cookie line this store writes, name and value aside: serializeCookie with the fewest
+// attributes (Path=/ and the shortest SameSite; no Domain, Max-Age, HttpOnly, Secure or Partitioned). The length
+// bounds on what it reads then hold whatever the attributes were when the cookie was written (a test writes the
+// longest text with these attributes and reads it back).
+const BARE_LINE = '=; Path=/; SameSite=Lax'.length;
 
 /**
  * The longest value a Set-Cookie line of this store carries for a main cookie named with `n` (ASCII) characters.
