@@ -59,23 +59,22 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   // A count this store could have written (up to MAX_CHUNKS, a larger maxChunks before a deploy included): its
   // cookies are checked as that maxChunks would, for the shape only (no crypto: they are not opened).
   if (!(count >= 1 && count <= MAX_CHUNKS)) return { sealed: null, present: 1 };
-  const present = count;
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
     const part = parts[k];
     if (part === undefined || part.length > room - 2 || !PART.test(part)) {
-      return { sealed: null, present };
+      return { sealed: null, present: count };
     }
     sealed += part;
   }
   // Nor is the joined text longer than sealedCookieLines writes in `count` cookies (checked last: the bounds above
   // keep it within a few bytes per cookie of this one).
-  if (sealed.length > (count === 1 ? room - 2 : count * (room - 4))) return { sealed: null, present };
-  if (count <= maxChunks) return { sealed, present };
+  if (sealed.length > (count === 1 ? room - 2 : count * (room - 4))) return { sealed: null, present: count };
+  if (count <= maxChunks) return { sealed, present: count };
   // Over today's maxChunks: cleared, not opened, if it has the shape of what this store writes (`kid.` + text).
   return PART.test(sealed) && sealed.charCodeAt(4) === 46
-    ? { sealed: null, present, oversized: true }
-    : { sealed: null, present };
+    ? { sealed: null, present: count, oversized: true }
+    : { sealed: null, present: count };
 }
 
 // The shortest Set-Cookie line this store writes, name and value aside: serializeCookie with the fewest
