@@ -3,7 +3,7 @@ import { expiredChunkLines, readSealedCookies, sealedCookieLines } from './lib/c
 import { MAX_SET_COOKIE_BYTES } from './lib/cookie.js';
 import { Bounded, memo } from './lib/bounded.js';
 import { SecondSighting } from './lib/second-sighting.js';
-import { refuseUnknownOptions } from './lib/option-names.js';
+import { describeValue, refuseUnknownOptions } from './lib/option-names.js';
 import { seal, SEALED_MIN_LENGTH, sealKey, unseal } from './lib/seal.js';
 import { SIGNED_MIN_LENGTH, signKey, signPayload, verifyPayload, type SigningKey } from './lib/signed-payload.js';
 import type { DerivedKey } from './lib/derived-key.js';
@@ -97,14 +97,14 @@ export function createCookieStore(options: CookieStoreOptions = {}): CookieStore
   if (typeof encrypt !== 'boolean') {
     throw new SessionError(
       'INVALID_OPTION',
-      `cookie store: encrypt must be true or false, got ${JSON.stringify(encrypt)}`,
+      `cookie store: encrypt must be true or false, got ${describeValue(encrypt)}`,
     );
   }
   const maxChunks = options.maxChunks ?? 3;
   if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 10) {
     throw new SessionError(
       'INVALID_OPTION',
-      `cookie store: maxChunks must be an integer from 1 to 10, got ${String(maxChunks)}`,
+      `cookie store: maxChunks must be an integer from 1 to 10, got ${describeValue(maxChunks)}`,
     );
   }
   return encrypt ? cookieStore(SEALED, maxChunks) : cookieStore(SIGNED, maxChunks);

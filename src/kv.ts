@@ -4,7 +4,7 @@ import { ID_PATTERN as SESSION_ID, lineageOf } from './lib/ids.js';
 import { indexedUntil } from './lib/lifetime.js';
 import { mergeChanges } from './lib/merge.js';
 import { parseRecord } from './lib/records.js';
-import { clockOption, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
+import { clockOption, describeValue, isObject, refuseUnknownOptions, requireMethods } from './lib/option-names.js';
 import type { SessionRecord, SessionStore, UserSession } from './lib/store-contract.js';
 
 /** KV limits (https://developers.cloudflare.com/kv/platform/limits/). */
@@ -149,10 +149,6 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
   requireMethods('createKVStore', 'the KV namespace', namespace, ['get', 'put', 'delete', 'list']);
   const prefix = options.prefix ?? 'session:';
   const now = clockOption('createKVStore', options.now);
-  const pageSize = options.pageSize ?? KV_LIMITS.maxListLimit;
-  const maxOperations = options.maxOperations ?? KV_LIMITS.operationsPerInvocation;
-  const cacheTtl = options.cacheTtl;
-
   // Not empty: destroyAll() and count() cover every key under the prefix, and a namespace may hold other data.
   if (typeof prefix !== 'string' || prefix === '' || byteLength(prefix) > KV_LIMITS.keyBytes - MAX_ID_BYTES) {
     throw new SessionError(
@@ -160,21 +156,12 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       `kv store: prefix must be a non-empty string of at most ${KV_LIMITS.keyBytes - MAX_ID_BYTES} bytes`,
     );
   }
-  if (cacheTtl !== undefined && !(Number.isSafeInteger(cacheTtl) && cacheTtl >= KV_LIMITS.minCacheTtlSec)) {
-    throw new SessionError(
-      'INVALID_OPTION',
-      `kv store: cacheTtl must be a whole number of seconds, at least ${KV_LIMITS.minCacheTtlSec}`,
-    );
-  }
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > KV_LIMITS.maxListLimit) {
-    throw new SessionError(
-      'INVALID_OPTION',
-      `kv store: pageSize must be an integer from 1 to ${KV_LIMITS.maxListLimit}`,
-    );
-  }
-  if (!Number.isSafeInteger(maxOperations) || maxOperations < 1) {
-    throw new SessionError('INVALID_OPTION', 'kv store: maxOperations must be a positive integer');
-  }
+  const cacheTtl =
+    options.cacheTtl === undefined
+      ? undefined
+      : integer('cacheTtl (seconds)', options.cacheTtl, KV_LIMITS.minCacheTtlSec);
+  const pageSize = integer('pageSize', options.pageSize ?? KV_LIMITS.maxListLimit, 1, KV_LIMITS.maxListLimit);
+  const maxOperations = integer('maxOperations', options.maxOperations ?? KV_LIMITS.operationsPerInvocation, 1);
   const readOptions: { type: 'text'; cacheTtl?: number } =
     cacheTtl === undefined ? { type: 'text' } : { type: 'text', cacheTtl };
 
@@ -283,16 +270,15 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
    * not JSON is handed on as it is (`parseRecord`).
    */
   function storedRecord(stored: Stored): SessionRecord | null {
-    if (stored.ended || stored.text === null) return null;
-    const record = parseRecord(stored.text);
+    if (stored.ended) return null;
+    const record = recordIn(stored);
     return clearedBefore(record, stored.clearedAt) ? null : record;
   }
 
-  /** The record, if the key holds a live one (not ended, not cleared, not expired); a value not JSON is none. */
+  /** The stored record, if it is a live one (not expired); a value that is not a JSON object is none. */
   function liveRecord(stored: Stored): SessionRecord | null {
-    if (stored.ended) return null;
-    const record = parse(stored.text);
-    return record !== null && record.expiresAt > now() && !clearedBefore(record, stored.clearedAt) ? record : null;
+    const record = storedRecord(stored);
+    return isObject(record) && record.expiresAt > now() ? record : null;
   }
 
   /**
@@ -391,7 +377,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
       // The marker has ended it already, so a failed delete (a 429: written less than a second ago) fails nothing.
       if (at !== id && stored.text !== null) await namespace.delete(stored.key).catch(() => undefined);
       // The index entry of the ID the session ended under, last: until it goes, listByUser skips and prunes it.
-      const userId = parse(stored.text)?.userId;
+      const userId = recordIn(stored)?.userId;
       if (userId) await namespace.delete(indexKey(userId, at));
       return ended && at;
     },
@@ -422,7 +408,7 @@ export function createKVStore(namespace: KVNamespaceLike, options: KVStoreOption
           if (record?.userId === userId) found.set(id, { id, record });
           if (record !== null) return;
           if (SESSION_ID.test(stored.movedTo ?? '')) moved.push(stored.movedTo!);
-          const gone = stored.ended || cleared(stored) || parse(stored.text)?.expiresAt! + settled < now();
+          const gone = stored.ended || cleared(stored) || recordIn(stored)?.expiresAt! + settled < now();
           if (hop === 0 && gone) dead.push(keys[i]!);
         });
         ids = [...new Set(moved)].filter((id) => !found.has(id));
@@ -500,30 +486,28 @@ interface Stored {
 }
 
 /**
- * Whether `clear()`, which last ran at `clearedAt`, ended `record`: it was created before then. (One created in
- * that very millisecond is taken for a login after it. The two times come from the clocks of the locations that
- * cleared and created: one behind by d ms ends its logins of the d ms after a clear. A record of another shape is
- * left to the manager, which reports it as corrupt.)
+ * Whether `clear()`, which last ran at `clearedAt`, ended `record` (a stored record, or a listed key's metadata,
+ * which carries its `createdAt` too): it was created before then. (One created in that very millisecond is taken
+ * for a login after it. The two times come from the clocks of the locations that cleared and created: one behind
+ * by d ms ends its logins of the d ms after a clear. A record of another shape is left to the manager, which
+ * reports it as corrupt.)
  */
-function clearedBefore(record: SessionRecord | null, clearedAt: number): boolean {
-  const createdAt = (record as { createdAt?: unknown } | null)?.createdAt;
+function clearedBefore(record: { readonly createdAt?: unknown } | null | undefined, clearedAt: number): boolean {
+  const createdAt = record?.createdAt;
   return typeof createdAt === 'number' && createdAt < clearedAt;
 }
 
 /** Whether `clear()` ended the session `stored` holds (one that is there and was created before it ran). */
 function cleared(stored: Stored): boolean {
-  return clearedBefore(parse(stored.text), stored.clearedAt);
+  return clearedBefore(recordIn(stored), stored.clearedAt);
 }
 
-/** A stored value as a record; a value that is not a JSON object (written by something else) is none. */
-function parse(text: string | null): SessionRecord | null {
-  if (text === null) return null;
-  try {
-    const record = JSON.parse(text) as SessionRecord | null;
-    return record !== null && typeof record === 'object' ? record : null;
-  } catch {
-    return null;
-  }
+/**
+ * The value `stored` read, parsed as every store hands a record on (`parseRecord`: text that is not JSON as it is),
+ * so not necessarily a record: a field of it is read with `?.` and checked; null when the key holds nothing.
+ */
+function recordIn(stored: Stored): SessionRecord | null {
+  return stored.text === null ? null : parseRecord(stored.text);
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof KVStoreOptions>([
@@ -533,6 +517,21 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof KVStoreOptions>([
   'pageSize',
   'maxOperations',
 ]);
+
+/**
+ * An option that must be a whole number from `min` to `max` (a safe integer): `value`, or an `INVALID_OPTION` that
+ * names the option, the range and the value given.
+ */
+function integer(name: string, value: unknown, min: number, max = Infinity): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new SessionError(
+      'INVALID_OPTION',
+      `kv store: ${name} must be an integer ${range}, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
 
 /** Runs `run` on every item, six at a time: Workers cap simultaneous outgoing requests at six. */
 async function each<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<void> {
@@ -548,7 +547,7 @@ type Listed = KVListPage['keys'][number];
  */
 function liveAt(key: Listed, t: number, clearedAt: number): boolean {
   const meta = key.metadata as { expiresAt?: unknown; createdAt?: unknown } | null | undefined;
-  if (typeof meta?.createdAt === 'number' && meta.createdAt < clearedAt) return false;
+  if (clearedBefore(meta, clearedAt)) return false;
   if (typeof meta?.expiresAt === 'number') return meta.expiresAt > t;
   return key.expiration === undefined || key.expiration * 1000 > t;
 }

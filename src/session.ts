@@ -79,7 +79,7 @@ export class Session<Data extends Record<string, unknown> = Record<string, unkno
     this.#s.writable();
     // Plain JavaScript: the string 'false' would otherwise keep a persistent cookie.
     if (typeof value !== 'boolean') {
-      throw new SessionError('INVALID_OPTION', `persistent must be true or false, got ${typeof value}`);
+      throw new SessionError('INVALID_OPTION', `persistent must be true or false, got ${describeValue(value)}`);
     }
     this.#s.lifetime.persistent = value;
   }

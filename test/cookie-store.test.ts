@@ -106,6 +106,11 @@ for (const form of FORMS) {
       expect(() => createCookieStore({ maxChunks: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
       expect(() => createCookieStore({ maxChunks: 11 })).toThrow(/maxChunks must be an integer from 1 to 10/);
       expect(() => createCookieStore({ maxChunks: 1.5 })).toThrow(/maxChunks/);
+      // Values named as every option message names them: a string quoted, a bigint (no JSON) as itself.
+      expect(() => createCookieStore({ maxChunks: '3' as unknown as number })).toThrow(/maxChunks .* got "3"$/);
+      expect(() => createCookieStore({ encrypt: 1n as unknown as boolean })).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/encrypt .* got 1$/) }),
+      );
     });
 
     if (form.name === 'sealed') {

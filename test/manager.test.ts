@@ -672,7 +672,12 @@ describe('create, shiftExpiration, updateExpiration, destroy', () => {
     expect(s.persistent).toBe(true);
     expect(() => {
       s.persistent = 'false' as never;
-    }).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    }).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTION',
+        message: 'edge-sessions: persistent must be true or false, got "false"',
+      }),
+    );
     expect(s.persistent).toBe(true);
     s.persistent = false;
     expect((await s.commit()).getSetCookie()[0]).not.toMatch(/Max-Age/);

@@ -51,49 +51,37 @@ export function readSealedCookies(header: string | null, name: string, maxChunks
   // costs more to refuse than a valid session costs to open.
   const room = valueRoom(n);
   if (main.length > room) return { sealed: null, present: 1 };
-  // `<count>.` with a count of one or two digits (up to MAX_CHUNKS = 10), no leading zero.
-  const d0 = main.charCodeAt(0) - 48;
-  const d1 = main.charCodeAt(1) - 48;
-  // d0 > 9 is not a digit (`:` would read as 10, a count this store spells `10.`).
-  let count = d0 <= 9 ? d0 : NaN;
-  let from = 2;
-  if (d1 !== -2) {
-    count = d0 >= 1 && d1 >= 0 && d1 <= 9 && main.charCodeAt(2) === 46 ? d0 * 10 + d1 : NaN;
-    from = 3;
-  }
+  // `<count>.`: one digit, or `10.` (MAX_CHUNKS, the only count of two: chunk names have one digit). A digit is
+  // 0 to 9 (`:` would read as 10, a count this store spells `10.`).
+  const from = main.charCodeAt(1) === 46 /* . */ ? 2 : 3;
+  const d = main.charCodeAt(0) - 48;
+  const count = from === 2 ? (d <= 9 ? d : NaN) : main.startsWith('10.') ? 10 : NaN;
   // A count this store could have written (up to MAX_CHUNKS, a larger maxChunks before a deploy included): its
   // cookies are checked as that maxChunks would, for the shape only (no crypto: they are not opened).
   if (!(count >= 1 && count <= MAX_CHUNKS)) return { sealed: null, present: 1 };
-  const present = count;
   let sealed = main.slice(from);
   for (let k = 1; k < count; k++) {
     const part = parts[k];
     if (part === undefined || part.length > room - 2 || !PART.test(part)) {
-      return { sealed: null, present };
+      return { sealed: null, present: count };
     }
     sealed += part;
   }
   // Nor is the joined text longer than sealedCookieLines writes in `count` cookies (checked last: the bounds above
   // keep it within a few bytes per cookie of this one).
-  if (sealed.length > (count === 1 ? room - 2 : count * (room - 4))) return { sealed: null, present };
-  if (count <= maxChunks) return { sealed, present };
+  if (sealed.length > (count === 1 ? room - 2 : count * (room - 4))) return { sealed: null, present: count };
+  if (count <= maxChunks) return { sealed, present: count };
   // Over today's maxChunks: cleared, not opened, if it has the shape of what this store writes (`kid.` + text).
   return PART.test(sealed) && sealed.charCodeAt(4) === 46
-    ? { sealed: null, present, oversized: true }
-    : { sealed: null, present };
+    ? { sealed: null, present: count, oversized: true }
+    : { sealed: null, present: count };
 }
 
-// The fewest attributes a line of this store carries (`; Path=/; SameSite=Lax`): the length bounds on what it
-// reads hold whatever the attributes were when the cookie was written.
-const BARE: CookieAttributes = {
-  path: '/',
-  domain: undefined,
-  secure: false,
-  httpOnly: false,
-  sameSite: 'Lax',
-  partitioned: false,
-};
-const BARE_LINE = byteLength(serializeCookie('', '', BARE, undefined, 0));
+// The shortest Set-Cookie line this store writes, name and value aside: serializeCookie with the fewest
+// attributes (Path=/ and the shortest SameSite; no Domain, Max-Age, HttpOnly, Secure or Partitioned). The length
+// bounds on what it reads then hold whatever the attributes were when the cookie was written (a test writes the
+// longest text with these attributes and reads it back).
+const BARE_LINE = '=; Path=/; SameSite=Lax'.length;
 
 /**
  * The longest value a Set-Cookie line of this store carries for a main cookie named with `n` (ASCII) characters.

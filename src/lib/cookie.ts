@@ -102,11 +102,6 @@ export class CookiePairs {
     return false;
   }
 
-  /** Whether the current pair's name is exactly `name` (case-sensitive). */
-  is(name: string): boolean {
-    return this.nameEnd - this.nameStart === name.length && this.#header.startsWith(name, this.nameStart);
-  }
-
   /** The current pair's value: trimmed, one pair of surrounding double quotes removed, never percent-decoded. */
   value(): string {
     return pairValue(this.#header, this.#eq + 1, this.#end);

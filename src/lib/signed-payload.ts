@@ -59,17 +59,13 @@ const TAG_LENGTH = 43;
 /** @internal The shortest signed text: one character of payload, the dot and the tag. */
 export const SIGNED_MIN_LENGTH = 1 + 1 + TAG_LENGTH;
 
-/** What the tag covers: the cookie name binds the value to it, as the sealed form's associated data does. */
-function signedBytes(text: string, associatedData: string) {
-  return utf8.encode(`${associatedData}=${text}`);
-}
-
 /**
  * The tag of `text`, by the one rule signing and checking share: in JavaScript up to SYNC_MAX_BYTES (no promise),
  * by WebCrypto above.
  */
 function tagOf(key: SigningKey, text: string, associatedData: string): Uint8Array | Promise<Uint8Array> {
-  const bytes = signedBytes(text, associatedData);
+  // The cookie name binds the value to it, as the sealed form's associated data does.
+  const bytes = utf8.encode(`${associatedData}=${text}`);
   if (bytes.length <= SYNC_MAX_BYTES) return key.sync.mac(bytes);
   return subtle.sign('HMAC', key.web, bytes).then((tag) => new Uint8Array(tag));
 }
